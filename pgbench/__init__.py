@@ -1,0 +1,24 @@
+"""pgbench: a benchmark suite for optimizers in physics-based deep learning.
+
+>>> import pgbench
+>>> result = pgbench.run("sin", "pg", iterations=100, backend="torch")
+>>> result.records[["iteration", "wall_time", "loss", "x_error"]].tail()
+"""
+
+from . import problems as _problems  # noqa: F401  (registrations)
+from . import solvers as _solvers  # noqa: F401  (registrations)
+from .registry import (PROBLEMS, SOLVERS, InvalidSettingError, UnknownIdError, load_plugin,
+                       make_problem, make_solver, register_problem, register_solver)
+from .runner import IncompatibleError, RunResult, run
+
+__version__ = "0.1.0"
+
+__all__ = ["run", "RunResult", "make_problem", "make_solver", "register_problem", "register_solver",
+           "load_plugin", "PROBLEMS", "SOLVERS", "UnknownIdError", "InvalidSettingError",
+           "IncompatibleError", "load_results", "__version__"]
+
+
+def load_results(path="results/runs"):
+    """All stored runs under ``path`` as one tidy DataFrame (see :mod:`pgbench.store`)."""
+    from .store import load_results as _load
+    return _load(path)

@@ -1,0 +1,51 @@
+"""Backends behind one narrow interface (:class:`~pgbench.backends.base.Backend`).
+
+``get_backend("torch", "cpu")`` imports the library lazily, so ``import pgbench`` needs neither.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+
+from .base import Backend, Optimizer
+
+BACKENDS = ("torch", "jax")
+DEVICES = ("cpu", "cuda")
+
+
+def available_backends() -> list[str]:
+    """Backends whose library is importable here."""
+    return [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
+
+
+def cuda_available(backend: str) -> bool:
+    try:
+        if backend == "torch":
+            import torch
+            return torch.cuda.is_available()
+        import jax
+        return any(d.platform == "gpu" for d in jax.devices())
+    except Exception:
+        return False
+
+
+@functools.cache
+def get_backend(name: str = "torch", device: str = "cpu") -> Backend:
+    """The backend ``name`` on ``device`` (``cpu`` or ``cuda``; ``gpu`` is an alias)."""
+    device = "cuda" if device == "gpu" else device
+    if name not in BACKENDS:
+        from ..registry import suggest
+        raise ValueError(f"unknown backend {name!r}{suggest(name, BACKENDS)}")
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected one of {', '.join(DEVICES)}")
+    if importlib.util.find_spec(name) is None:
+        raise RuntimeError(f"backend {name!r} is not installed (pip install 'pgbench[{name}]')")
+    if name == "torch":
+        from .torch_backend import TorchBackend
+        return TorchBackend(device)
+    from .jax_backend import JaxBackend
+    return JaxBackend(device)
+
+
+__all__ = ["Backend", "Optimizer", "get_backend", "available_backends", "cuda_available", "BACKENDS", "DEVICES"]

@@ -1,0 +1,110 @@
+"""The narrow backend interface every problem and solver is written against.
+
+Physics is written once against the Python array API (``xp = be.xp``); what the array API lacks
+(autodiff transforms, convolutions, linear solves, optimizers, device handling) lives here.
+Concrete backends: :mod:`pgbench.backends.torch_backend`, :mod:`pgbench.backends.jax_backend`.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Callable
+
+import numpy as np
+
+
+class Optimizer(abc.ABC):
+    """A first-order optimizer over a dict of arrays: ``state = init(params)``,
+    ``params, state = update(params, grads, state)``."""
+
+    @abc.abstractmethod
+    def init(self, params: dict) -> Any: ...
+
+    @abc.abstractmethod
+    def update(self, params: dict, grads: dict, state: Any) -> tuple[dict, Any]: ...
+
+
+class Backend(abc.ABC):
+    """Array library adapter. ``name`` is ``"torch"`` or ``"jax"``; ``device`` is ``"cpu"`` or ``"cuda"``/``"gpu"``."""
+
+    name: str
+    device: str
+
+    # --- arrays -------------------------------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def xp(self):
+        """The array-API namespace (array-api-compat) of this backend."""
+
+    @abc.abstractmethod
+    def asarray(self, a, dtype: str | None = None):
+        """Host data (numpy or scalars) to a backend array on this backend's device."""
+
+    @abc.abstractmethod
+    def to_numpy(self, a) -> np.ndarray: ...
+
+    def zeros(self, shape, dtype: str = "float32"):
+        """Zeros on this backend's device."""
+        return self.xp.zeros(tuple(shape), dtype=getattr(self.xp, dtype), device=self._device)
+
+    @abc.abstractmethod
+    def device_name(self) -> str:
+        """Human-readable device name, e.g. ``"NVIDIA H100 80GB HBM3"`` or the CPU model."""
+
+    @abc.abstractmethod
+    def block_until_ready(self, tree) -> None:
+        """Wait for queued device work on ``tree`` (for honest wall times)."""
+
+    @abc.abstractmethod
+    def stop_gradient(self, a): ...
+
+    # --- transforms ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def value_and_grad(self, f: Callable, argnums: int = 0, has_aux: bool = False) -> Callable:
+        """``f -> (value, grad)``; with ``has_aux``: ``((value, aux), grad)``."""
+
+    @abc.abstractmethod
+    def vjp(self, f: Callable, *primals) -> tuple[Any, Callable]:
+        """``(f(*primals), pullback)`` with ``pullback(cotangent) -> tuple of input cotangents``."""
+
+    @abc.abstractmethod
+    def vmap(self, f: Callable, in_axes=0, out_axes=0) -> Callable: ...
+
+    @abc.abstractmethod
+    def jacobian(self, f: Callable, argnums: int = 0) -> Callable:
+        """Reverse-mode Jacobian of ``f`` with respect to argument ``argnums``."""
+
+    @abc.abstractmethod
+    def hessian(self, f: Callable, argnums: int = 0) -> Callable: ...
+
+    def jit(self, f: Callable) -> Callable:
+        """Compile ``f`` where that pays off (jax.jit); the identity where it does not."""
+        return f
+
+    # --- kernels the array API lacks ----------------------------------------------------------
+    @abc.abstractmethod
+    def conv(self, x, w, b=None, padding: str = "same", padding_mode: str = "zeros"):
+        """N-d convolution (cross-correlation), channels first: x (B, Cin, *S), w (Cout, Cin, *K)."""
+
+    @abc.abstractmethod
+    def max_pool(self, x, size: int = 2):
+        """Max pooling with window and stride ``size`` over the spatial dims of (B, C, *S)."""
+
+    @abc.abstractmethod
+    def linear_solve(self, matvec: Callable, b, x0=None, rtol: float = 1e-5, atol: float = 0.0,
+                     maxiter: int = 1000):
+        """Solve ``A x = b`` for symmetric positive-definite ``A`` by conjugate gradients, per
+        example (batch-first). Differentiable in ``b`` by implicit differentiation: the adjoint
+        is one more CG solve, no unrolled graph."""
+
+    # --- optimizers ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def optimizer(self, name: str, lr: float, **kwargs) -> Optimizer:
+        """``adam`` (β1, β2, eps) or ``sgd`` (momentum), with library defaults (torch.optim / optax)."""
+
+    # --- pytrees -------------------------------------------------------------------------------
+    def tree_map(self, f: Callable, tree: dict) -> dict:
+        return {k: f(v) for k, v in tree.items()}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}:{self.device}>"

@@ -1,0 +1,154 @@
+"""JAX backend: jax transforms, lax kernels, optax optimizers. Enables float64 (``jax_enable_x64``):
+every array pgbench creates names its dtype, so the default float width never leaks in."""
+
+from __future__ import annotations
+
+import platform
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+from .base import Backend, Optimizer  # noqa: E402
+
+
+def _batched_cg(matvec, b, x0, rtol, atol, maxiter):
+    """Per-example CG as a ``lax.while_loop`` (no host synchronisation)."""
+    axes = tuple(range(1, b.ndim))
+    dot = lambda u, v: jnp.sum(u * v, axis=axes)  # noqa: E731
+    bc = lambda s: s.reshape((-1,) + (1,) * (b.ndim - 1))  # noqa: E731
+    threshold = jnp.maximum(rtol**2 * dot(b, b), atol**2)
+    r0 = b - matvec(x0)
+    rr0 = dot(r0, r0)
+
+    def cond(c):
+        _, _, _, rr, it = c
+        return jnp.any(rr > threshold) & (it < maxiter)
+
+    def body(c):
+        x, r, p, rr, it = c
+        active = rr > threshold
+        Ap = matvec(p)
+        pAp = dot(p, Ap)
+        alpha = jnp.where(active, rr / jnp.where(pAp == 0, 1, pAp), 0)
+        x = x + bc(alpha) * p
+        r = r - bc(alpha) * Ap
+        rr_new = dot(r, r)
+        beta = jnp.where(active, rr_new / jnp.where(rr == 0, 1, rr), 0)
+        p = r + bc(beta) * p
+        return x, r, p, jnp.where(active, rr_new, rr), it + 1
+
+    x, *_ = jax.lax.while_loop(cond, body, (x0, r0, r0, rr0, 0))
+    return x
+
+
+class _OptaxOptimizer(Optimizer):
+    def __init__(self, tx):
+        self.tx = tx
+        self._apply = jax.jit(self._apply_impl)
+
+    def init(self, params):
+        return self.tx.init(params)
+
+    def _apply_impl(self, params, grads, state):
+        updates, state = self.tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    def update(self, params, grads, state):
+        return self._apply(params, grads, state)
+
+
+class JaxBackend(Backend):
+    name = "jax"
+
+    def __init__(self, device: str = "cpu"):
+        platform_name = "gpu" if device in ("gpu", "cuda") else "cpu"
+        try:
+            self._device = jax.devices(platform_name)[0]
+        except RuntimeError as e:
+            raise RuntimeError(f"jax: no {platform_name} device available ({e})") from None
+        self.device = "cuda" if platform_name == "gpu" else "cpu"
+
+    @property
+    def xp(self):
+        return jnp
+
+    def asarray(self, a, dtype=None):
+        return jax.device_put(jnp.asarray(a, dtype=dtype), self._device)
+
+    def to_numpy(self, a):
+        return np.asarray(a)
+
+    def device_name(self):
+        if self.device == "cuda":
+            return self._device.device_kind
+        return platform.processor() or platform.machine()
+
+    def block_until_ready(self, tree=None):
+        if tree is not None:
+            jax.block_until_ready(tree)
+
+    def stop_gradient(self, a):
+        return jax.lax.stop_gradient(a)
+
+    def value_and_grad(self, f, argnums=0, has_aux=False):
+        return jax.value_and_grad(f, argnums=argnums, has_aux=has_aux)
+
+    def vjp(self, f, *primals):
+        return jax.vjp(f, *primals)
+
+    def vmap(self, f, in_axes=0, out_axes=0):
+        return jax.vmap(f, in_axes=in_axes, out_axes=out_axes)
+
+    def jacobian(self, f, argnums=0):
+        return jax.jacrev(f, argnums=argnums)
+
+    def hessian(self, f, argnums=0):
+        return jax.hessian(f, argnums=argnums)
+
+    def jit(self, f):
+        return jax.jit(f)
+
+    def conv(self, x, w, b=None, padding="same", padding_mode="zeros"):
+        nd = w.ndim - 2
+        if padding == "same" and padding_mode == "circular":
+            pads = [(0, 0), (0, 0)] + [(k // 2, (k - 1) // 2) for k in w.shape[2:]]
+            x = jnp.pad(x, pads, mode="wrap")
+            padding = "VALID"
+        spatial = "DHW"[-nd:] if nd <= 3 else None
+        dn = jax.lax.conv_dimension_numbers(x.shape, w.shape, ("NC" + spatial, "OI" + spatial, "NC" + spatial))
+        out = jax.lax.conv_general_dilated(x, w, (1,) * nd, padding.upper() if isinstance(padding, str) else padding,
+                                           dimension_numbers=dn)
+        if b is not None:
+            out = out + b.reshape((1, -1) + (1,) * nd)
+        return out
+
+    def max_pool(self, x, size=2):
+        nd = x.ndim - 2
+        window = (1, 1) + (size,) * nd
+        return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, window, "VALID")
+
+    def upsample(self, x, factor=2):
+        """Bilinear (linear in 1-D) upsampling with half-pixel centres (= torch ``align_corners=False``)."""
+        shape = x.shape[:2] + tuple(s * factor for s in x.shape[2:])
+        return jax.image.resize(x, shape, method="linear")
+
+    def linear_solve(self, matvec, b, x0=None, rtol=1e-5, atol=0.0, maxiter=1000):
+        x0 = jnp.zeros_like(b) if x0 is None else jax.lax.stop_gradient(x0)
+        solve = lambda mv, rhs: _batched_cg(mv, rhs, x0, rtol, atol, maxiter)  # noqa: E731
+        tsolve = lambda mv, rhs: _batched_cg(mv, rhs, jnp.zeros_like(rhs), rtol, atol, maxiter)  # noqa: E731
+        return jax.lax.custom_linear_solve(matvec, b, solve, tsolve, symmetric=True)
+
+    def optimizer(self, name, lr, **kwargs):
+        if name == "adam":
+            return _OptaxOptimizer(optax.adam(lr, **{"b1": kwargs.get("betas", (0.9, 0.999))[0],
+                                                     "b2": kwargs.get("betas", (0.9, 0.999))[1],
+                                                     "eps": kwargs.get("eps", 1e-8)}))
+        if name == "sgd":
+            m = kwargs.get("momentum", 0.0)
+            return _OptaxOptimizer(optax.sgd(lr, momentum=m or None))
+        raise ValueError(f"unknown optimizer {name!r}; expected 'adam' or 'sgd'")

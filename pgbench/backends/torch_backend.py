@@ -1,0 +1,139 @@
+"""PyTorch backend: torch.func transforms, torch.nn.functional kernels, torch.optim optimizers."""
+
+from __future__ import annotations
+
+import platform
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from array_api_compat import torch as xp_torch
+
+from .base import Backend, Optimizer
+from .cg import cg_eager
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64, "complex64": torch.complex64,
+           "complex128": torch.complex128, "int64": torch.int64, "bool": torch.bool}
+
+
+class _CG(torch.autograd.Function):
+    """CG solve differentiable in ``b``: the adjoint of ``x = A⁻¹ b`` is ``ḃ = A⁻ᵀ x̄ = A⁻¹ x̄`` (A symmetric)."""
+
+    @staticmethod
+    def forward(b, x0, matvec, rtol, atol, maxiter):
+        with torch.no_grad():
+            x, _ = cg_eager(xp_torch, matvec, b, x0, rtol, atol, maxiter)
+        return x
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, _, ctx.matvec, ctx.rtol, ctx.atol, ctx.maxiter = inputs
+
+    @staticmethod
+    def backward(ctx, g):
+        with torch.no_grad():
+            gb, _ = cg_eager(xp_torch, ctx.matvec, g, torch.zeros_like(g), ctx.rtol, ctx.atol, ctx.maxiter)
+        return gb, None, None, None, None, None
+
+
+class _TorchOptimizer(Optimizer):
+    def __init__(self, factory):
+        self._factory = factory
+
+    def init(self, params):
+        return self._factory(list(params.values()))
+
+    def update(self, params, grads, state):
+        with torch.no_grad():
+            for k, p in params.items():
+                p.grad = grads[k]
+            state.step()
+        return params, state
+
+
+class TorchBackend(Backend):
+    name = "torch"
+
+    def __init__(self, device: str = "cpu"):
+        if device in ("gpu", "cuda") and not torch.cuda.is_available():
+            raise RuntimeError("torch: CUDA requested but torch.cuda.is_available() is False")
+        self.device = "cuda" if device in ("gpu", "cuda") else "cpu"
+        self._device = torch.device(self.device)
+
+    @property
+    def xp(self):
+        return xp_torch
+
+    def asarray(self, a, dtype=None):
+        dt = _DTYPES[dtype] if dtype else None
+        if isinstance(a, np.ndarray) and dt is None:
+            dt = _DTYPES.get(str(a.dtype))
+        return torch.as_tensor(a, dtype=dt, device=self._device)
+
+    def to_numpy(self, a):
+        if isinstance(a, torch.Tensor):
+            return a.detach().cpu().numpy()
+        return np.asarray(a)
+
+    def device_name(self):
+        if self.device == "cuda":
+            return torch.cuda.get_device_name()
+        return platform.processor() or platform.machine()
+
+    def block_until_ready(self, tree=None):
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+
+    def stop_gradient(self, a):
+        return a.detach()
+
+    def value_and_grad(self, f, argnums=0, has_aux=False):
+        gv = torch.func.grad_and_value(f, argnums=argnums, has_aux=has_aux)
+
+        def wrapped(*args, **kwargs):
+            g, v = gv(*args, **kwargs)
+            return v, g
+
+        return wrapped
+
+    def vjp(self, f, *primals):
+        return torch.func.vjp(f, *primals)
+
+    def vmap(self, f, in_axes=0, out_axes=0):
+        return torch.func.vmap(f, in_dims=in_axes, out_dims=out_axes)
+
+    def jacobian(self, f, argnums=0):
+        return torch.func.jacrev(f, argnums=argnums)
+
+    def hessian(self, f, argnums=0):
+        return torch.func.hessian(f, argnums=argnums)
+
+    def conv(self, x, w, b=None, padding="same", padding_mode="zeros"):
+        nd = w.ndim - 2
+        conv = (F.conv1d, F.conv2d, F.conv3d)[nd - 1]
+        if padding == "same" and padding_mode == "circular":
+            pads = []
+            for k in reversed(w.shape[2:]):
+                pads += [k // 2, (k - 1) // 2]
+            return conv(F.pad(x, pads, mode="circular"), w, b)
+        return conv(x, w, b, padding=padding)
+
+    def max_pool(self, x, size=2):
+        nd = x.ndim - 2
+        return (F.max_pool1d, F.max_pool2d, F.max_pool3d)[nd - 1](x, size)
+
+    def upsample(self, x, factor=2):
+        """Bilinear (linear in 1-D) upsampling, ``align_corners=False``."""
+        mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[x.ndim - 2]
+        return F.interpolate(x, scale_factor=factor, mode=mode, align_corners=False)
+
+    def linear_solve(self, matvec, b, x0=None, rtol=1e-5, atol=0.0, maxiter=1000):
+        x0 = torch.zeros_like(b) if x0 is None else x0.detach()
+        return _CG.apply(b, x0, matvec, rtol, atol, maxiter)
+
+    def optimizer(self, name, lr, **kwargs):
+        if name == "adam":
+            return _TorchOptimizer(lambda ps: torch.optim.Adam(ps, lr=lr, **kwargs))
+        if name == "sgd":
+            return _TorchOptimizer(lambda ps: torch.optim.SGD(ps, lr=lr, **kwargs))
+        raise ValueError(f"unknown optimizer {name!r}; expected 'adam' or 'sgd'")

@@ -1,0 +1,124 @@
+"""The problem interface: a family of physics inverse problems ``y = P(x)``.
+
+All array arguments are batch-first backend arrays; physics is written once against the array
+API (``xp = be.xp``). Per-example quantities (loss, x error, extras) have shape ``(B,)``.
+
+Capabilities a problem may declare (solvers that need a missing one are skipped with a reason):
+
+``inverse``     ``inverse(be, x, y_target, eta)``: one inverse-physics step :math:`P^{-1}` (PG / SIP).
+``newton``      ``newton(be, x, y_target)``: a domain-specific Newton update (else generic, needs ``small``).
+``invgrad``     ``inverse_gradient(be, x, y_target)``: linearised inversion :math:`-J^{-1}(P(x)-y^*)`.
+``small``       per-example dense Jacobians/Hessians are cheap (generic Newton, inverse gradient, HIG).
+``network``     ``network()`` returns the paper's network, so training schemes apply.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Problem(abc.ABC):
+    """Base of every problem. Subclasses are frozen dataclasses whose fields are the settings
+    (resolution, batch, budgets...); scales are named sets of field values (see the registry)."""
+
+    batch_size: int = 128
+    test_size: int = 128          # the fixed held-out batch (iterative solvers solve exactly it)
+    iterations: int = 1000        # default training budget at this scale
+    solve_iterations: int = 100   # default iterative-solver budget at this scale
+    eval_every: int = 100         # held-out evaluation cadence during training
+
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    loss_reduction: ClassVar[str] = "sum"   # how training reduces per-example losses over the batch
+    physics_dtype: ClassVar[str] = "float32"
+    net_dtype: ClassVar[str] = "float32"
+    solver_defaults: ClassVar[dict[str, dict]] = {}   # per solver id, e.g. {"gd": {"eta": 2e-5}}
+    x_error_name: ClassVar[str] = "|x - x*|"          # what x_error measures, for tables and plots
+    target_x_error: ClassVar[float | None] = None      # accuracy target for time-to-target metrics
+
+    id: ClassVar[str] = "?"
+    scale: ClassVar[str] = "?"
+
+    def __post_init__(self):
+        for name in ("batch_size", "test_size", "iterations", "solve_iterations"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be >= 0, got {self.eval_every}")
+
+    # --- required -------------------------------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def x_shape(self) -> tuple[int, ...]:
+        """Shape of one example's unknown x."""
+
+    @abc.abstractmethod
+    def sample(self, rng: np.random.Generator, n: int, be):
+        """``(x_true, y_target)`` for ``n`` examples drawn from ``rng`` (numpy, so every backend
+        and every solver sees the identical data)."""
+
+    def forward(self, be, x):
+        """The physics ``y = P(x)``."""
+        raise TypeError(f"problem {self.id} defines no standalone forward model; see residual()")
+
+    def residual(self, be, x, y_target):
+        """:math:`P(x) - y^*`, whose half squared norm is the objective. Problems whose physics
+        depends on the observation (e.g. sin(a/x) with a given) override this instead of forward."""
+        return self.forward(be, x) - y_target
+
+    # --- defaults ---------------------------------------------------------------------------------
+    def loss(self, be, x, y_target):
+        """Per-example objective, by default :math:`\\tfrac12\\lVert P(x) - y^*\\rVert_2^2`."""
+        r = self.residual(be, x, y_target)
+        return 0.5 * _sum_per_example(be.xp, r * r)
+
+    def x_error(self, be, x, x_true, y_target):
+        """Per-example error in x space; by default the L1 norm :math:`\\lVert x - x^*\\rVert_1`."""
+        return _sum_per_example(be.xp, be.xp.abs(x - x_true))
+
+    def extras(self, be, x, x_true, y_target) -> dict:
+        """Problem-specific per-example metrics recorded every iteration."""
+        return {}
+
+    def initial_guess(self, be, y_target):
+        """Start of iterative solvers: zeros."""
+        return be.zeros((y_target.shape[0],) + tuple(self.x_shape), self.physics_dtype)
+
+    # --- networks ----------------------------------------------------------------------------------
+    def network(self):
+        """The paper's network for this problem (problems declaring ``network`` override this)."""
+        raise TypeError(f"problem {self.id} declares no network; training schemes do not apply")
+
+    def net_input(self, be, y_target):
+        return be.xp.astype(y_target, _dt(be, self.net_dtype))
+
+    def net_output(self, be, out, y_target):
+        """Map the raw network output to x (post-processing, e.g. offsets)."""
+        return be.xp.astype(out, _dt(be, self.physics_dtype))
+
+    def predict(self, be, net, params, y_target):
+        return self.net_output(be, net.apply(be, params, self.net_input(be, y_target)), y_target)
+
+    # --- bookkeeping ---------------------------------------------------------------------------------
+    def settings(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def has(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+
+def _dt(be, name: str):
+    return getattr(be.xp, name)
+
+
+def _sum_per_example(xp, a):
+    return xp.sum(xp.reshape(a, (a.shape[0], -1)), axis=1)
+
+
+sum_per_example = _sum_per_example
+dtype_of = _dt

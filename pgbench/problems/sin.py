@@ -1,0 +1,94 @@
+"""sin(a/x): the single-parameter multimodal problem of the paper (§3.1, App. B.2).
+
+For a given :math:`a \\sim U[0.1, 10.1)` find x with :math:`\\sin(a/x) = y^* = -1`; the minima are
+:math:`x^*_n = a/(3\\pi/2 + 2\\pi n)`. The observation handed to the network is ``a``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..nets import MLP
+from .base import Problem, dtype_of
+
+
+@dataclass(frozen=True)
+class Sin(Problem):
+    a_low: float = 0.1
+    a_high: float = 10.1
+    x_init: float = 1.0   # start of iterative solvers; supervised labels = the minimum closest to it
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({"inverse", "newton", "invgrad", "small", "network"})
+    loss_reduction: ClassVar[str] = "mean"
+    x_error_name: ClassVar[str] = "|x - x*_closest|"
+    target_x_error: ClassVar[float | None] = 1e-4
+    solver_defaults: ClassVar[dict] = {
+        "dp": {"lr": 2e-3, "clip_x_grad": 1.0},
+        "supervised": {"lr": 2e-3},
+        "pg": {"lr": 2e-3},
+        "newton": {"clip": 1.0},
+        "invgrad": {"clip": 1.0},
+        "gd": {"eta": 0.01},
+        "adam": {"lr": 0.01},
+    }
+
+    @property
+    def x_shape(self):
+        return (1,)
+
+    @property
+    def y_shape(self):
+        return (1,)
+
+    def closest_minimum(self, be, x, a):
+        """:math:`x^*_n` with :math:`n = \\mathrm{round}(a/(2\\pi x) - 3/4)`, forced to
+        ``n >= 0`` for x > 0 and ``n <= -1`` for x < 0 (the outermost minima)."""
+        xp = be.xp
+        safe = xp.where(x == 0, xp.full_like(x, 1e-30), x)
+        n = xp.round(a / (2 * math.pi * safe) - 0.75)
+        n = xp.where(x > 0, xp.maximum(n, xp.zeros_like(n)), xp.minimum(n, -xp.ones_like(n)))
+        return a / (1.5 * math.pi + 2 * math.pi * n)
+
+    def sample(self, rng, n, be):
+        a = be.asarray(rng.uniform(self.a_low, self.a_high, size=(n, 1)), "float32")
+        x_true = self.closest_minimum(be, be.xp.full_like(a, self.x_init), a)
+        return x_true, a
+
+    def residual(self, be, x, a):
+        return be.xp.sin(a / x) + 1.0
+
+    def x_error(self, be, x, x_true, a):
+        return be.xp.abs(x - self.closest_minimum(be, x, a))[:, 0]
+
+    def extras(self, be, x, x_true, a):
+        return {"y_residual": be.xp.abs(self.residual(be, x, a))[:, 0]}
+
+    def initial_guess(self, be, a):
+        return be.xp.full_like(a, self.x_init)
+
+    def inverse(self, be, x, a, eta=1.0):
+        """Analytic inverse: the minimum closest to x (relaxed by ``eta``)."""
+        return x + eta * (self.closest_minimum(be, x, a) - x)
+
+    def newton(self, be, x, a):
+        """Newton on :math:`f = \\sin(a/x)`, flipped downhill: :math:`\\Delta x =
+        \\mathrm{sign}(\\cos(a/x))\\,|x^2\\cos(a/x)/(2x\\cos(a/x) - a\\sin(a/x))|`."""
+        xp = be.xp
+        c, s = xp.cos(a / x), xp.sin(a / x)
+        den = 2 * x * c - a * s
+        return xp.sign(c) * xp.abs(x * x * c / xp.where(den == 0, xp.ones_like(den), den))
+
+    def inverse_gradient(self, be, x, a):
+        """Linearised inversion of the height above the minimum value:
+        :math:`\\Delta x = x^2(\\sin(a/x)+1)/(a\\cos(a/x))`."""
+        xp = be.xp
+        c = xp.cos(a / x)
+        return x * x * (xp.sin(a / x) + 1.0) / (a * xp.where(c == 0, xp.full_like(c, 1e-30), c))
+
+    def network(self):
+        return MLP((1, 10, 20, 10, 1), "relu")
+
+    def net_input(self, be, a):
+        return be.xp.astype(a, dtype_of(be, self.net_dtype))

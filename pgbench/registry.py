@@ -1,0 +1,189 @@
+"""Gymnasium-style registries of problems and solvers.
+
+Ids are versioned strings (``heat-v0``); the version may be left off (``heat`` means the highest
+registered version). A spec names its class by an entry-point string (``"pkg.module:Class"``), so
+nothing heavy is imported until ``make_*`` is called. Users register their own problems and
+solvers from their own modules; nothing in pgbench is edited.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import importlib.util
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_ID = re.compile(r"^(?P<name>[A-Za-z0-9_.\-/]+?)(?:-v(?P<version>\d+))?$")
+
+
+class UnknownIdError(KeyError):
+    """An id that is not registered; the message suggests the nearest registered id."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return str(self.args[0])
+
+
+class InvalidSettingError(ValueError):
+    """A setting (scale, hyperparameter, override) that is rejected before any work starts."""
+
+
+def suggest(name: str, candidates) -> str:
+    """``"; did you mean 'x'?"`` for the closest candidate, or a list of candidates."""
+    candidates = sorted(candidates)
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; registered: {', '.join(candidates)}" if candidates else ""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a registered id stands for: an entry point, default keyword arguments and metadata."""
+
+    id: str
+    entry_point: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    scales: dict[str, dict[str, Any]] = field(default_factory=dict)
+    description: str = ""
+    variant: bool = False  # e.g. a variant from the authors' code rather than the paper text
+
+    @property
+    def name(self) -> str:
+        return _ID.match(self.id)["name"]
+
+    @property
+    def version(self) -> int:
+        v = _ID.match(self.id)["version"]
+        return int(v) if v is not None else 0
+
+    def load(self):
+        return load_entry_point(self.entry_point)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def load_entry_point(entry_point: str):
+    module, _, attr = entry_point.partition(":")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class Registry:
+    """A ``dict[id, Spec]`` with version resolution and did-you-mean errors."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.specs: dict[str, Spec] = {}
+
+    def register(self, spec: Spec) -> Spec:
+        if not _ID.match(spec.id) or _ID.match(spec.id)["version"] is None:
+            raise InvalidSettingError(f"{self.kind} id {spec.id!r} must look like 'name-v0'")
+        self.specs[spec.id] = spec
+        return spec
+
+    def names(self) -> list[str]:
+        return sorted({s.name for s in self.specs.values()})
+
+    def latest(self) -> list[Spec]:
+        """The highest version of every registered name."""
+        return [self.resolve(n) for n in self.names()]
+
+    def resolve(self, id: str) -> Spec:
+        if id in self.specs:
+            return self.specs[id]
+        m = _ID.match(id)
+        if m and m["version"] is None:
+            versions = [s for s in self.specs.values() if s.name == id]
+            if versions:
+                return max(versions, key=lambda s: s.version)
+        raise UnknownIdError(f"unknown {self.kind} {id!r}{suggest(id, self.names() + list(self.specs))}")
+
+    def __contains__(self, id: str) -> bool:
+        try:
+            self.resolve(id)
+            return True
+        except UnknownIdError:
+            return False
+
+
+PROBLEMS = Registry("problem")
+SOLVERS = Registry("solver")
+
+
+def register_problem(id: str, entry_point: str, *, scales: dict | None = None, kwargs: dict | None = None,
+                     description: str = "", variant: bool = False) -> Spec:
+    """Register a problem family. ``scales`` maps scale names (at least ``paper`` and ``quick``)
+    to field overrides of the problem class; ``kwargs`` holds defaults common to all scales."""
+    scales = scales or {"paper": {}, "quick": {}}
+    return PROBLEMS.register(Spec(id, entry_point, dict(kwargs or {}), dict(scales), description, variant))
+
+
+def register_solver(id: str, entry_point: str, *, kwargs: dict | None = None, description: str = "") -> Spec:
+    """Register a solver: an iterative optimizer or a network training scheme."""
+    return SOLVERS.register(Spec(id, entry_point, dict(kwargs or {}), {}, description))
+
+
+def _check_fields(cls, kwargs: dict, what: str) -> None:
+    if dataclasses.is_dataclass(cls):
+        names = {f.name for f in dataclasses.fields(cls) if f.init}
+        for k in kwargs:
+            if k not in names:
+                raise InvalidSettingError(f"{what} has no setting {k!r}{suggest(k, names)}")
+
+
+def make_problem(id: str, scale: str = "paper", **overrides):
+    """Instantiate a registered problem at a named scale, with any field overridden."""
+    spec = PROBLEMS.resolve(id)
+    if scale not in spec.scales:
+        raise InvalidSettingError(f"problem {spec.id} has no scale {scale!r}{suggest(scale, spec.scales)}")
+    cls = spec.load()
+    kwargs = {**spec.kwargs, **spec.scales[scale], **overrides}
+    _check_fields(cls, kwargs, f"problem {spec.id}")
+    problem = cls(**kwargs)
+    object.__setattr__(problem, "id", spec.id)
+    object.__setattr__(problem, "scale", scale)
+    return problem
+
+
+def make_solver(id: str, **hyperparameters):
+    """Instantiate a registered solver with hyperparameters (validated by the solver class)."""
+    spec = SOLVERS.resolve(id)
+    cls = spec.load()
+    kwargs = {**spec.kwargs, **hyperparameters}
+    _check_fields(cls, kwargs, f"solver {spec.id}")
+    solver = cls(**kwargs)
+    object.__setattr__(solver, "id", spec.id)
+    return solver
+
+
+def load_plugin(module_or_path: str) -> None:
+    """Import a user module (``my_pkg.problems``) or file (``./my_problem.py``) whose import
+    registers problems or solvers."""
+    path = Path(module_or_path)
+    if module_or_path.endswith(".py") or path.exists():
+        if not path.is_file():
+            raise InvalidSettingError(f"plugin file {module_or_path!r} does not exist")
+        name = f"pgbench_plugin_{path.stem}"
+        if name in sys.modules:
+            return
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception:
+            del sys.modules[name]
+            raise
+        return
+    try:
+        importlib.import_module(module_or_path)
+    except ModuleNotFoundError as e:
+        raise InvalidSettingError(f"plugin {module_or_path!r} cannot be imported: {e}") from None

@@ -1,0 +1,223 @@
+"""THE loops: one for iterative solvers, one for training schemes. No files, no printing:
+progress goes to a callback, results come back as a :class:`RunResult`.
+
+Every recorded row holds ``iteration``, ``wall_time`` (seconds since the run started, taken
+after synchronising the device, evaluation time excluded), ``loss`` (batch mean of the per-example
+y-space objective), ``x_error`` (batch mean of the problem's x-space error) and the problem's
+extras (batch means over the examples that are still finite; ``nonfinite`` is the fraction that
+are not). Training runs add ``eval_loss`` / ``eval_x_error`` on the fixed held-out
+batch every ``eval_every`` iterations (NaN in between). Iterative solvers solve exactly that
+held-out batch, so their ``x_error`` and a network's ``eval_x_error`` are comparable.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from . import keys
+from .backends import get_backend
+from .registry import InvalidSettingError, make_problem, make_solver
+
+STATUSES = ("ok", "diverged", "failed", "skipped")
+
+
+class IncompatibleError(InvalidSettingError):
+    """The solver needs a capability the problem does not declare."""
+
+
+@dataclass
+class RunResult:
+    """Outcome of one run. ``records`` has one row per recorded iteration."""
+
+    records: pd.DataFrame
+    status: str
+    message: str
+    meta: dict
+    final: Any = field(default=None, repr=False)  # final x (iterative) or network parameters (training)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class Progress:
+    iteration: int
+    total: int | None
+    wall_time: float
+    loss: float
+    x_error: float
+
+
+def resolve(problem, solver, scale: str = "quick", **hyperparameters):
+    """Ids to objects: a problem id is made at ``scale``; a solver id gets the problem's
+    defaults for it (e.g. the paper's learning rate there) overridden by ``hyperparameters``."""
+    if isinstance(problem, str):
+        problem = make_problem(problem, scale=scale)
+    if isinstance(solver, str):
+        from .registry import SOLVERS
+        name = SOLVERS.resolve(solver).name
+        solver = make_solver(solver, **{**problem.solver_defaults.get(name, {}), **hyperparameters})
+    elif hyperparameters:
+        raise InvalidSettingError("hyperparameters can only be given with a solver id, not a solver object")
+    return problem, solver
+
+
+def _means(be, per_example: dict) -> dict:
+    """Batch means over the examples whose loss and x error are finite, plus ``nonfinite``:
+    the fraction of examples that are not (a run is ``diverged`` when that reaches 1)."""
+    arrays = {k: be.to_numpy(v).astype(np.float64) for k, v in per_example.items()}
+    finite = np.isfinite(arrays["loss"]) & np.isfinite(arrays["x_error"])
+    row = {k: float(np.mean(v[finite])) if finite.any() else math.nan for k, v in arrays.items()}
+    row["nonfinite"] = float(1.0 - finite.mean())
+    return row
+
+
+def _finite(row: dict) -> bool:
+    return row["nonfinite"] < 1.0
+
+
+def run(problem, solver, *, iterations: int | None = None, max_time: float | None = None, seed: int = 0,
+        backend: str = "torch", device: str = "cpu", scale: str = "quick",
+        callback: Callable[[Progress], None] | None = None, throw: bool = False,
+        **hyperparameters) -> RunResult:
+    """Run ``solver`` on ``problem`` (objects or registered ids).
+
+    Args:
+        iterations: budget in iterations (default: the problem scale's ``iterations`` for training
+            schemes, ``solve_iterations`` for iterative solvers).
+        max_time: optional budget in seconds of wall time; the run stops after the iteration
+            that crosses it.
+        seed: seeds the data stream and the network initialisation; every solver given the same
+            seed sees identical data and starts from the identical network.
+        throw: re-raise errors instead of recording them as a ``failed`` result.
+
+    Returns:
+        A :class:`RunResult`; divergence (non-finite loss or x error) ends the run with status
+        ``diverged``, an exception with status ``failed`` (unless ``throw``).
+    """
+    problem, solver = resolve(problem, solver, scale, **hyperparameters)
+    reason = solver.missing(problem)
+    if reason:
+        raise IncompatibleError(reason)
+    be = get_backend(backend, device)
+    if iterations is not None and iterations < 1:
+        raise InvalidSettingError(f"iterations must be >= 1, got {iterations}")
+    if max_time is not None and max_time <= 0:
+        raise InvalidSettingError(f"max_time must be > 0, got {max_time}")
+    if solver.kind == "training":
+        total = iterations or problem.iterations
+        loop = _train
+    else:
+        total = iterations or problem.solve_iterations
+        if solver.max_steps is not None:
+            total = min(total, solver.max_steps)
+        loop = _solve
+    meta = {"problem": problem.id, "scale": problem.scale, "solver": solver.id, "kind": solver.kind,
+            "problem_settings": problem.settings(), "hyperparameters": solver.hyperparameters(),
+            "backend": be.name, "device": be.device, "device_name": be.device_name(), "seed": seed,
+            "iterations": total, "max_time": max_time, "x_error_name": problem.x_error_name}
+    rows: list[dict] = []
+    status, message, final = "ok", "", None
+    try:
+        status, message, final = loop(problem, solver, be, seed, total, max_time, rows, callback)
+    except Exception as e:  # a crash is a result too
+        if throw:
+            raise
+        status, message = "failed", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
+    return RunResult(pd.DataFrame(rows), status, message, meta, final)
+
+
+class _Clock:
+    """Wall time since start, with pauses (evaluation) excluded."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+        self.paused = 0.0
+
+    def now(self) -> float:
+        return time.perf_counter() - self.start - self.paused
+
+
+def _record(rows, row, callback, total):
+    rows.append(row)
+    if callback is not None:
+        callback(Progress(row["iteration"], total, row["wall_time"], row["loss"], row["x_error"]))
+
+
+def _metrics(problem, be, x, x_true, y_target, loss=None) -> dict:
+    loss = problem.loss(be, x, y_target) if loss is None else loss
+    per = {"loss": loss, "x_error": problem.x_error(be, x, x_true, y_target)}
+    per.update(problem.extras(be, x, x_true, y_target))
+    return per
+
+
+def _solve(problem, solver, be, seed, total, max_time, rows, callback):
+    x_true, y_target = problem.sample(keys.rng(seed, "test"), problem.test_size, be)
+    x = problem.initial_guess(be, y_target)
+    metrics = be.jit(lambda x, xt, y: _metrics(problem, be, x, xt, y))
+    step = be.jit(lambda x, y, s: solver.step(problem, be, x, y, s)) if solver.jittable else (
+        lambda x, y, s: solver.step(problem, be, x, y, s))
+    clock = _Clock()
+    state = solver.init(problem, be, x, y_target)
+    row = {"iteration": 0, "wall_time": clock.now(), **_means(be, metrics(x, x_true, y_target))}
+    _record(rows, row, callback, total)
+    for it in range(1, total + 1):
+        x, state = step(x, y_target, state)
+        be.block_until_ready(x)
+        t = clock.now()
+        row = {"iteration": it, "wall_time": t, **_means(be, metrics(x, x_true, y_target))}
+        if isinstance(state, dict):  # solver diagnostics, e.g. L-BFGS-B iteration counts
+            row.update({k: float(np.mean(v)) for k, v in state.items() if k in ("nit", "nfev")})
+        _record(rows, row, callback, total)
+        if not _finite(row):
+            return "diverged", f"every example non-finite at iteration {it}", x
+        if max_time is not None and t >= max_time:
+            break
+    return "ok", "", x
+
+
+def _train(problem, scheme, be, seed, total, max_time, rows, callback):
+    net = problem.network()
+    params = net.init(keys.rng(seed, "net"), be)
+    opt = scheme.make_optimizer(be)
+    opt_state = opt.init(params)
+    test_x, test_y = problem.sample(keys.rng(seed, "test"), problem.test_size, be)
+
+    def grads(p, y, xt):
+        g, x, loss = scheme.gradients(problem, be, net, p, y, xt)
+        return g, _metrics(problem, be, x, xt, y, loss)
+
+    grads = be.jit(grads) if scheme.jittable else grads
+    evaluate = be.jit(lambda p: _metrics(problem, be, problem.predict(be, net, p, test_y), test_x, test_y))
+    clock = _Clock()
+
+    def eval_row():
+        t = time.perf_counter()
+        m = _means(be, evaluate(params))
+        clock.paused += time.perf_counter() - t
+        return {"eval_loss": m["loss"], "eval_x_error": m["x_error"], "eval_nonfinite": m["nonfinite"]}
+
+    for it in range(total):
+        x_true, y_target = problem.sample(keys.rng(seed, "train", it), problem.batch_size, be)
+        g, per = grads(params, y_target, x_true)
+        params, opt_state = opt.update(params, g, opt_state)
+        be.block_until_ready(params)
+        t = clock.now()
+        row = {"iteration": it, "wall_time": t, **_means(be, per)}
+        last = it == total - 1 or (max_time is not None and t >= max_time)
+        if problem.eval_every and (it % problem.eval_every == 0 or last):
+            row.update(eval_row())
+        _record(rows, row, callback, total)
+        if not _finite(row):
+            return "diverged", f"every example non-finite at iteration {it}", params
+        if last:
+            break
+    return "ok", "", params

@@ -1,0 +1,22 @@
+"""The solver catalogue: registrations only."""
+
+from ..registry import register_solver
+
+# iterative optimizers: each inverse problem of the batch on its own
+register_solver("gd-v0", "pgbench.solvers.iterative:GradientDescent", description="gradient descent x -= eta dL/dx")
+register_solver("adam-v0", "pgbench.solvers.iterative:Adam", description="Adam on x")
+register_solver("lbfgsb-v0", "pgbench.solvers.iterative:LBFGSB", description="scipy L-BFGS-B per example")
+register_solver("newton-v0", "pgbench.solvers.iterative:Newton",
+                description="Newton flipped towards minima, limited and clipped (App. B.2)")
+register_solver("invgrad-v0", "pgbench.solvers.iterative:InverseGradient",
+                description="linearised inversion x -= J^-1 (P(x) - y*)")
+register_solver("inverse-v0", "pgbench.solvers.iterative:InversePhysics",
+                description="iterated inverse physics x <- P^-1(y* | x)")
+
+# network training schemes
+register_solver("dp-v0", "pgbench.solvers.training:DifferentiablePhysics",
+                description="backpropagation through the physics (Eq. 2), Adam or SGD+momentum")
+register_solver("supervised-v0", "pgbench.solvers.training:Supervised",
+                description="supervised on ground truth or iterative-solver labels (Eq. 3)")
+register_solver("pg-v0", "pgbench.solvers.training:PhysicalGradient",
+                description="physical gradients / SIP with any inner solver (Eq. 5, Algorithm 1)")

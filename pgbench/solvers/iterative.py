@@ -1,0 +1,213 @@
+"""Iterative optimizers: every inverse problem of the batch is solved on its own.
+
+All gradients are per example (the batch loss is a sum of independent terms).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from .base import IterativeSolver, check_choice, check_positive, loss_and_x_gradient
+
+
+def _flat(be, x):
+    return be.xp.reshape(x, (x.shape[0], -1))
+
+
+@dataclass(frozen=True)
+class GradientDescent(IterativeSolver):
+    """:math:`x \\leftarrow x - \\eta\\,\\nabla_x L(x)`."""
+
+    eta: float = 1e-3
+
+    def __post_init__(self):
+        check_positive(self, "eta")
+
+    def step(self, problem, be, x, y_target, state):
+        _, g = loss_and_x_gradient(problem, be)(x, y_target)
+        return x - self.eta * g, state
+
+
+@dataclass(frozen=True)
+class Adam(IterativeSolver):
+    """Adam (Kingma & Ba) on each example's x, with the backend's library implementation."""
+
+    lr: float = 1e-3
+    jittable: ClassVar[bool] = False  # the optimizer update is the library's, not a pure step
+
+    def __post_init__(self):
+        check_positive(self, "lr")
+
+    def init(self, problem, be, x0, y_target):
+        opt = be.optimizer("adam", self.lr)
+        return opt, opt.init({"x": x0}), be.jit(loss_and_x_gradient(problem, be))
+
+    def step(self, problem, be, x, y_target, state):
+        opt, opt_state, grad_fn = state
+        _, g = grad_fn(x, y_target)
+        params, opt_state = opt.update({"x": x}, {"x": g}, opt_state)
+        return params["x"], (opt, opt_state, grad_fn)
+
+
+def _flip_limited_newton_step(be, g, H, max_loss_change, faithful):
+    """Newton step per eigen-direction of H, always pointing downhill (``sign(-g)``), with the
+    step limited along weakly curved directions (authors' ``newton.py``). g: (B, n), H: (B, n, n)."""
+    xp = be.xp
+    S, V = xp.linalg.eigh(H)
+    if faithful:  # authors' code contracts the eigenvector index axis: Vᵀ D V g (spec §9.1)
+        ge = xp.matmul(V, g[..., None])[..., 0]
+    else:
+        ge = xp.matmul(xp.matrix_transpose(V), g[..., None])[..., 0]
+    absS = xp.abs(S)
+    mag = xp.where(absS > 0, xp.abs(ge) / xp.where(absS > 0, absS, xp.ones_like(absS)), xp.zeros_like(ge))
+    if max_loss_change is not None:
+        n = S.shape[-1]
+        s_bar = xp.prod(absS, axis=-1, keepdims=True) ** (1.0 / n)
+        limit = max_loss_change / xp.where(ge == 0, xp.ones_like(ge), xp.abs(ge))
+        mag = xp.where(S > s_bar, mag, xp.minimum(mag, limit))
+    n_e = -xp.sign(ge) * mag
+    if faithful:
+        return xp.matmul(xp.matrix_transpose(V), n_e[..., None])[..., 0]
+    return xp.matmul(V, n_e[..., None])[..., 0]
+
+
+@dataclass(frozen=True)
+class Newton(IterativeSolver):
+    """Newton's method flipped towards minima (paper App. B.2): per eigen-direction of the Hessian,
+    step length :math:`|g_e/S|` along :math:`-\\mathrm{sign}(g_e)`; optionally limited where the
+    curvature is below the geometric mean (``max_loss_change``) and clipped to ``[-clip, clip]``.
+    Problems with a domain-specific Newton step (capability ``newton``) supply it instead."""
+
+    eta: float = 1.0
+    clip: float | None = None
+    max_loss_change: float | None = None
+    fidelity: str = "intended"   # "authors": the eigen-basis contraction of the authors' code
+
+    def __post_init__(self):
+        check_positive(self, "eta", "clip", "max_loss_change")
+        check_choice(self, "fidelity", ("intended", "authors"))
+
+    def missing(self, problem):
+        if problem.has("newton") or problem.has("small"):
+            return None
+        return f"{self.id} needs a domain Newton step or a small problem (dense Hessian); {problem.id} has neither"
+
+    def delta(self, problem, be, x, y_target):
+        if problem.has("newton"):
+            return problem.newton(be, x, y_target)
+        xp = be.xp
+        shape = x.shape
+
+        def single_loss(xi, yi):
+            return problem.loss(be, xp.reshape(xi, (1,) + shape[1:]), yi[None])[0]
+
+        g = be.vmap(be.jacobian(single_loss))(_flat(be, x), y_target)
+        H = be.vmap(be.hessian(single_loss))(_flat(be, x), y_target)
+        d = _flip_limited_newton_step(be, g, H, self.max_loss_change, self.fidelity == "authors")
+        return xp.reshape(d, shape)
+
+    def step(self, problem, be, x, y_target, state):
+        d = self.eta * self.delta(problem, be, x, y_target)
+        if self.clip is not None:
+            d = be.xp.clip(d, -self.clip, self.clip)
+        return x + d, state
+
+
+@dataclass(frozen=True)
+class InverseGradient(IterativeSolver):
+    """Linearised inversion: :math:`x \\leftarrow x - \\eta\\,J^{-1}(P(x) - y^*)` (square J),
+    clipped to ``[-clip, clip]``. Problems may supply ``inverse_gradient`` (capability ``invgrad``)."""
+
+    eta: float = 1.0
+    clip: float | None = None
+
+    def __post_init__(self):
+        check_positive(self, "eta", "clip")
+
+    def missing(self, problem):
+        if problem.has("invgrad") or problem.has("small"):
+            return None
+        return f"{self.id} needs a domain inverse gradient or a small square problem; {problem.id} has neither"
+
+    def delta(self, problem, be, x, y_target):
+        if problem.has("invgrad"):
+            return problem.inverse_gradient(be, x, y_target)
+        xp = be.xp
+        shape = x.shape
+
+        def single_residual(xi, yi):
+            return xp.reshape(problem.residual(be, xp.reshape(xi, (1,) + shape[1:]), yi[None]), (-1,))
+
+        J = be.vmap(be.jacobian(single_residual))(_flat(be, x), y_target)
+        r = _flat(be, problem.residual(be, x, y_target))
+        if J.shape[-1] != J.shape[-2]:
+            raise ValueError(f"inverse gradient needs a square Jacobian, got {tuple(J.shape[1:])}")
+        d = -xp.linalg.solve(J, r[..., None])[..., 0]
+        return xp.reshape(d, shape)
+
+    def step(self, problem, be, x, y_target, state):
+        d = self.eta * self.delta(problem, be, x, y_target)
+        if self.clip is not None:
+            d = be.xp.clip(d, -self.clip, self.clip)
+        return x + d, state
+
+
+@dataclass(frozen=True)
+class InversePhysics(IterativeSolver):
+    """Iterated inverse physics: :math:`x \\leftarrow P^{-1}(y^* \\mid x)` with step ``eta``
+    (each problem's ``inverse`` defines how eta damps the step)."""
+
+    eta: float = 1.0
+    requires: ClassVar[frozenset[str]] = frozenset({"inverse"})
+
+    def __post_init__(self):
+        check_positive(self, "eta")
+
+    def step(self, problem, be, x, y_target, state):
+        return problem.inverse(be, x, y_target, self.eta), state
+
+
+@dataclass(frozen=True)
+class LBFGSB(IterativeSolver):
+    """scipy L-BFGS-B, one independent minimisation per example (as PhiFlow's ``math.minimize``),
+    gradients from the backend. One runner step runs every example to ``maxiter`` iterations or
+    convergence; the numbers of iterations and function evaluations are recorded as extras."""
+
+    maxiter: int = 1000
+    tol: float | None = None
+    jittable: ClassVar[bool] = False
+    max_steps: ClassVar[int | None] = 1
+
+    def __post_init__(self):
+        check_positive(self, "maxiter", "tol")
+
+    def init(self, problem, be, x0, y_target):
+        return {"fn": be.jit(loss_and_x_gradient(problem, be))}
+
+    def step(self, problem, be, x, y_target, state):
+        from scipy.optimize import minimize
+
+        fn = state["fn"]
+        shape = tuple(x.shape[1:])
+        dtype = str(x.dtype).replace("torch.", "")
+        xs = be.to_numpy(x).astype(np.float64)
+        out, nit, nfev = np.empty_like(xs), [], []
+        t0 = time.perf_counter()
+        for b in range(xs.shape[0]):
+            yb = y_target[b:b + 1]
+
+            def fun(v, yb=yb):
+                loss, g = fn(be.asarray(v.reshape((1,) + shape), dtype), yb)
+                return float(be.to_numpy(loss)[0]), be.to_numpy(g).astype(np.float64).ravel()
+
+            res = minimize(fun, xs[b].ravel(), jac=True, method="L-BFGS-B", tol=self.tol,
+                           options={"maxiter": self.maxiter})
+            out[b] = res.x.reshape(shape)
+            nit.append(res.nit)
+            nfev.append(res.nfev)
+        state = {**state, "nit": np.asarray(nit), "nfev": np.asarray(nfev), "seconds": time.perf_counter() - t0}
+        return be.asarray(out, dtype), state
