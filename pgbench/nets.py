@@ -113,3 +113,103 @@ class Conv1dNet(Net):
         x = xp.reshape(x, (x.shape[0], -1))
         head = {k[len("head_"):]: v for k, v in params.items() if k.startswith("head_")}
         return self._mlp.apply(be, head, x)
+
+
+@dataclass(frozen=True)
+class UNet(Net):
+    """PhiFlow's ``u_net`` (paper App. B.3-B.5): ``levels`` resolution levels of ``filters`` channels.
+
+    * ``inc`` = DoubleConv(in → f); a DoubleConv is [Conv3×3 → BN → ReLU → Conv3×3 → BN → ReLU]
+      with ``padding_mode`` (circular in the paper) 'same' padding;
+    * ``down_i`` (i = 1..levels-1) = MaxPool2 → DoubleConv(f → f);
+    * ``up_i`` = bilinear ×2 upsampling (``align_corners=False``), concatenate [skip, upsampled],
+      DoubleConv(2f → f, mid f);
+    * ``outc`` = Conv1×1(f → out).
+
+    BatchNorm always normalises with the statistics of the current batch (biased variance,
+    eps 1e-5), as the authors' code never switches the net to eval mode; it has the affine
+    parameters γ = 1, β = 0 at initialisation and no running statistics. Input (B, C, H, W).
+    Spatial sizes not divisible by 2^(levels-1) are handled by zero-padding the upsampled map
+    to the skip connection's size (split evenly, as the commented-out code of PhiFlow's ``Up``).
+    Parameter counts: UNet(1, 1) = 37,697; UNet(2, 2, levels=5) = 49,570.
+    """
+
+    in_channels: int = 1
+    out_channels: int = 1
+    levels: int = 4
+    filters: int = 16
+    batch_norm: bool = True
+    padding_mode: str = "circular"
+    eps: float = 1e-5
+
+    def __post_init__(self):
+        if self.levels < 1 or self.filters < 1 or self.in_channels < 1 or self.out_channels < 1:
+            raise ValueError(f"UNet sizes must be >= 1: {self}")
+        if self.padding_mode not in ("circular", "zeros"):
+            raise ValueError(f"UNet.padding_mode must be 'circular' or 'zeros', got {self.padding_mode!r}")
+
+    def _double_conv_init(self, rng, p, name, c_in, c_mid, c_out):
+        for j, (ci, co) in enumerate(((c_in, c_mid), (c_mid, c_out))):
+            fan_in = ci * 9
+            p[f"{name}.conv{j}.w"] = _uniform(rng, (co, ci, 3, 3), fan_in)
+            p[f"{name}.conv{j}.b"] = _uniform(rng, (co,), fan_in)
+            if self.batch_norm:
+                p[f"{name}.bn{j}.g"] = np.ones((co,))
+                p[f"{name}.bn{j}.b"] = np.zeros((co,))
+
+    def init_numpy(self, rng):
+        f = self.filters
+        p: dict[str, np.ndarray] = {}
+        self._double_conv_init(rng, p, "inc", self.in_channels, f, f)
+        for i in range(1, self.levels):
+            self._double_conv_init(rng, p, f"down{i}", f, f, f)
+            self._double_conv_init(rng, p, f"up{i}", 2 * f, f, f)
+        p["outc.w"] = _uniform(rng, (self.out_channels, f, 1, 1), f)
+        p["outc.b"] = _uniform(rng, (self.out_channels,), f)
+        return p
+
+    def _bn(self, xp, x, g, b):
+        """Batch norm with batch statistics: :math:`\\gamma (x - \\mu_B)/\\sqrt{\\sigma_B^2 + \\epsilon} + \\beta`."""
+        mean = xp.mean(x, axis=(0, 2, 3), keepdims=True)
+        var = xp.mean((x - mean) ** 2, axis=(0, 2, 3), keepdims=True)
+        return (x - mean) / xp.sqrt(var + self.eps) * xp.reshape(g, (1, -1, 1, 1)) + xp.reshape(b, (1, -1, 1, 1))
+
+    def _double_conv(self, be, p, name, x):
+        xp = be.xp
+        for j in range(2):
+            x = be.conv(x, p[f"{name}.conv{j}.w"], p[f"{name}.conv{j}.b"], padding="same",
+                        padding_mode=self.padding_mode)
+            if self.batch_norm:
+                x = self._bn(xp, x, p[f"{name}.bn{j}.g"], p[f"{name}.bn{j}.b"])
+            x = activation(xp, "relu", x)
+        return x
+
+    @staticmethod
+    def _match(xp, x, shape):
+        """Zero-pad the spatial dims of ``x`` (evenly split) up to ``shape``."""
+        for axis in (2, 3):
+            diff = shape[axis] - x.shape[axis]
+            if diff:
+                parts = []
+                for n in (diff // 2, diff - diff // 2):
+                    if n:
+                        s = list(x.shape)
+                        s[axis] = n
+                        parts.append(xp.zeros(tuple(s), dtype=x.dtype, device=x.device))
+                x = xp.concat([parts[0], x] + parts[1:] if diff // 2 else [x] + parts, axis=axis)
+        return x
+
+    def apply(self, be, params, x):
+        xp = be.xp
+        x = self._double_conv(be, params, "inc", x)
+        skips = [x]
+        for i in range(1, self.levels):
+            x = self._double_conv(be, params, f"down{i}", be.max_pool(x, 2))
+            skips.insert(0, x)
+        for i in range(1, self.levels):
+            up = be.upsample(x, 2)
+            skip = skips[i]
+            if tuple(up.shape[2:]) != tuple(skip.shape[2:]):
+                up = self._match(xp, up, skip.shape)
+            x = self._double_conv(be, params, f"up{i}", xp.concat([skip, up], axis=1))
+        return be.conv(x, params["outc.w"], params["outc.b"], padding="same")

@@ -13,6 +13,7 @@ held-out batch, so their ``x_error`` and a network's ``eval_x_error`` are compar
 from __future__ import annotations
 
 import math
+import platform
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ import pandas as pd
 from . import keys
 from .backends import get_backend
 from .registry import InvalidSettingError, make_problem, make_solver
+
+__version__ = "0.1.0"
 
 STATUSES = ("ok", "diverged", "failed", "skipped")
 
@@ -84,8 +87,70 @@ def _finite(row: dict) -> bool:
     return row["nonfinite"] < 1.0
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """A validated run, not yet executed: resolved objects and the metadata that define it."""
+
+    problem: Any
+    solver: Any
+    backend: Any
+    iterations: int
+    max_time: float | None
+    seed: int
+    meta: dict
+
+
+def plan(problem, solver, *, iterations: int | None = None, max_time: float | None = None, seed: int = 0,
+         backend: str = "torch", device: str = "cpu", scale: str = "quick", label: str | None = None,
+         **hyperparameters) -> RunPlan:
+    """Resolve and validate a run before any work starts (unknown ids, bad settings and
+    incompatible pairs raise here). Arguments as in :func:`run`; ``label`` names the method in
+    tables and plots (default: the solver name), e.g. ``"DP (SGD+momentum)"``."""
+    problem, solver = resolve(problem, solver, scale, **hyperparameters)
+    reason = solver.missing(problem)
+    if reason:
+        raise IncompatibleError(reason)
+    if iterations is not None and iterations < 1:
+        raise InvalidSettingError(f"iterations must be >= 1, got {iterations}")
+    if max_time is not None and max_time <= 0:
+        raise InvalidSettingError(f"max_time must be > 0, got {max_time}")
+    if not isinstance(seed, int) or seed < 0:
+        raise InvalidSettingError(f"seed must be a non-negative integer, got {seed!r}")
+    be = get_backend(backend, device)
+    if solver.kind == "training":
+        total = iterations or problem.iterations
+    else:
+        total = iterations or problem.solve_iterations
+        if solver.max_steps is not None:
+            total = min(total, solver.max_steps)
+    meta = {"problem": problem.id, "scale": problem.scale, "solver": solver.id, "kind": solver.kind,
+            "problem_settings": problem.settings(), "hyperparameters": solver.hyperparameters(),
+            "backend": be.name, "device": be.device, "device_name": be.device_name(),
+            "machine": platform.node(), "seed": seed, "iterations": total, "max_time": max_time,
+            "x_error_name": problem.x_error_name, "pgbench_version": __version__,
+            "label": label or solver.name}
+    return RunPlan(problem, solver, be, total, max_time, seed, meta)
+
+
+def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, throw: bool = False) -> RunResult:
+    """Run a :class:`RunPlan`. Divergence (every example non-finite) ends the run with status
+    ``diverged``; an exception gives status ``failed`` with the message (or is re-raised with
+    ``throw``)."""
+    loop = _train if p.solver.kind == "training" else _solve
+    rows: list[dict] = []
+    status, message, final = "ok", "", None
+    try:
+        status, message, final = loop(p.problem, p.solver, p.backend, p.seed, p.iterations, p.max_time,
+                                      rows, callback)
+    except Exception as e:  # a crash is a result too
+        if throw:
+            raise
+        status, message = "failed", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
+    return RunResult(pd.DataFrame(rows), status, message, dict(p.meta), final)
+
+
 def run(problem, solver, *, iterations: int | None = None, max_time: float | None = None, seed: int = 0,
-        backend: str = "torch", device: str = "cpu", scale: str = "quick",
+        backend: str = "torch", device: str = "cpu", scale: str = "quick", label: str | None = None,
         callback: Callable[[Progress], None] | None = None, throw: bool = False,
         **hyperparameters) -> RunResult:
     """Run ``solver`` on ``problem`` (objects or registered ids).
@@ -97,42 +162,17 @@ def run(problem, solver, *, iterations: int | None = None, max_time: float | Non
             that crosses it.
         seed: seeds the data stream and the network initialisation; every solver given the same
             seed sees identical data and starts from the identical network.
+        scale: the problem scale when ``problem`` is an id.
         throw: re-raise errors instead of recording them as a ``failed`` result.
+        hyperparameters: solver settings (only with a solver id); they override the problem's
+            defaults for that solver.
 
     Returns:
-        A :class:`RunResult`; divergence (non-finite loss or x error) ends the run with status
-        ``diverged``, an exception with status ``failed`` (unless ``throw``).
+        A :class:`RunResult`.
     """
-    problem, solver = resolve(problem, solver, scale, **hyperparameters)
-    reason = solver.missing(problem)
-    if reason:
-        raise IncompatibleError(reason)
-    be = get_backend(backend, device)
-    if iterations is not None and iterations < 1:
-        raise InvalidSettingError(f"iterations must be >= 1, got {iterations}")
-    if max_time is not None and max_time <= 0:
-        raise InvalidSettingError(f"max_time must be > 0, got {max_time}")
-    if solver.kind == "training":
-        total = iterations or problem.iterations
-        loop = _train
-    else:
-        total = iterations or problem.solve_iterations
-        if solver.max_steps is not None:
-            total = min(total, solver.max_steps)
-        loop = _solve
-    meta = {"problem": problem.id, "scale": problem.scale, "solver": solver.id, "kind": solver.kind,
-            "problem_settings": problem.settings(), "hyperparameters": solver.hyperparameters(),
-            "backend": be.name, "device": be.device, "device_name": be.device_name(), "seed": seed,
-            "iterations": total, "max_time": max_time, "x_error_name": problem.x_error_name}
-    rows: list[dict] = []
-    status, message, final = "ok", "", None
-    try:
-        status, message, final = loop(problem, solver, be, seed, total, max_time, rows, callback)
-    except Exception as e:  # a crash is a result too
-        if throw:
-            raise
-        status, message = "failed", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
-    return RunResult(pd.DataFrame(rows), status, message, meta, final)
+    p = plan(problem, solver, iterations=iterations, max_time=max_time, seed=seed, backend=backend,
+             device=device, scale=scale, label=label, **hyperparameters)
+    return execute(p, callback, throw)
 
 
 class _Clock:

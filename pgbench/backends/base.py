@@ -13,6 +13,22 @@ from typing import Any, Callable
 import numpy as np
 
 
+def cpu_name() -> str:
+    """The CPU model (from /proc/cpuinfo where available) with its core count."""
+    import os
+    import platform
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{name} ({os.cpu_count()} cores)"
+
+
 class Optimizer(abc.ABC):
     """A first-order optimizer over a dict of arrays: ``state = init(params)``,
     ``params, state = update(params, grads, state)``."""

@@ -3,8 +3,6 @@ every array pgbench creates names its dtype, so the default float width never le
 
 from __future__ import annotations
 
-import platform
-
 import jax
 
 jax.config.update("jax_enable_x64", True)
@@ -13,7 +11,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from .base import Backend, Optimizer  # noqa: E402
+from .base import Backend, Optimizer, cpu_name  # noqa: E402
 
 
 def _batched_cg(matvec, b, x0, rtol, atol, maxiter):
@@ -86,7 +84,7 @@ class JaxBackend(Backend):
     def device_name(self):
         if self.device == "cuda":
             return self._device.device_kind
-        return platform.processor() or platform.machine()
+        return cpu_name()
 
     def block_until_ready(self, tree=None):
         if tree is not None:

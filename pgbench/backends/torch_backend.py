@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import platform
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from array_api_compat import torch as xp_torch
 
-from .base import Backend, Optimizer
+from .base import Backend, Optimizer, cpu_name
 from .cg import cg_eager
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "complex64": torch.complex64,
@@ -78,7 +76,7 @@ class TorchBackend(Backend):
     def device_name(self):
         if self.device == "cuda":
             return torch.cuda.get_device_name()
-        return platform.processor() or platform.machine()
+        return cpu_name()
 
     def block_until_ready(self, tree=None):
         if self.device == "cuda":
