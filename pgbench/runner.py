@@ -232,8 +232,9 @@ def _train(problem, scheme, be, seed, total, max_time, rows, callback):
     test_x, test_y = problem.sample(keys.rng(seed, "test"), problem.test_size, be)
 
     def grads(p, y, xt):
-        g, x, loss = scheme.gradients(problem, be, net, p, y, xt)
-        return g, _metrics(problem, be, x, xt, y, loss)
+        g, x, loss, *diag = scheme.gradients(problem, be, net, p, y, xt)
+        # an optional 4th element: the scheme's scalar diagnostics (e.g. HIG's Jacobian time)
+        return g, _metrics(problem, be, x, xt, y, loss), (diag[0] if diag else {})
 
     grads = be.jit(grads) if scheme.jittable else grads
     evaluate = be.jit(lambda p: _metrics(problem, be, problem.predict(be, net, p, test_y), test_x, test_y))
@@ -247,11 +248,12 @@ def _train(problem, scheme, be, seed, total, max_time, rows, callback):
 
     for it in range(total):
         x_true, y_target = problem.sample(keys.rng(seed, "train", it), problem.batch_size, be)
-        g, per = grads(params, y_target, x_true)
+        g, per, diag = grads(params, y_target, x_true)
         params, opt_state = opt.update(params, g, opt_state)
         be.block_until_ready(params)
         t = clock.now()
-        row = {"iteration": it, "wall_time": t, **_means(be, per)}
+        row = {"iteration": it, "wall_time": t, **_means(be, per),
+               **{k: float(be.to_numpy(v)) for k, v in diag.items()}}
         last = it == total - 1 or (max_time is not None and t >= max_time)
         if problem.eval_every and (it % problem.eval_every == 0 or last):
             row.update(eval_row())
