@@ -1,0 +1,497 @@
+"""Sweeps: expand a grid of problems × solvers × seeds × backends × devices into runs, validate
+every run before any work starts, and hand them to an executor that stores each run as it
+finishes.
+
+>>> tasks, skipped = expand(["sin"], ["pg", "dp", "lbfgsb"], seeds=[0, 1])
+>>> outcomes = run_sweep(tasks, root="results/runs")                  # one process, in order
+>>> outcomes = run_sweep(tasks, executor="dask", workers=2)           # a local Dask cluster
+
+* An incompatible problem × solver pair is skipped with the solver's reason (``skipped``);
+  any other bad setting (unknown id, invalid value, missing backend or device) raises before
+  any run starts.
+* A run whose stored result is finished (status ``ok`` or ``diverged``) is not run again unless
+  ``force``; a ``failed`` one is retried. Every run is written atomically as soon as it ends,
+  so an interrupted sweep resumes where it stopped.
+* A run that diverges or raises is stored with its status and message; a Dask worker that dies
+  mid-run is stored as ``failed`` by the client. The sweep itself does not crash.
+* The Dask executor runs one run per task on single-threaded worker processes
+  (``LocalCluster(n_workers=workers, threads_per_worker=1)``, or the cluster at ``scheduler``);
+  runs on ``cuda`` ask for the abstract resource ``{"GPU": 1}`` so that a worker (one per GPU)
+  never holds two runs at once. Workers write to the shared store themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import store
+from .registry import PROBLEMS, SOLVERS, InvalidSettingError, load_plugin, make_problem, suggest
+from .runner import IncompatibleError, Progress, RunResult, execute
+from .runner import plan as _plan
+
+EXECUTORS = ("local", "dask")
+
+
+# --- tasks ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run of a sweep, described by plain values only (so it pickles to a Dask worker).
+
+    ``hyperparameters`` override the problem's defaults for the solver; ``problem_overrides``
+    set fields of the problem at ``scale``; ``plugins`` are imported (``pgbench.load_plugin``)
+    before the ids are resolved, so a worker process knows user-registered problems too."""
+
+    problem: str
+    solver: str
+    scale: str = "quick"
+    seed: int = 0
+    backend: str = "torch"
+    device: str = "cpu"
+    iterations: int | None = None
+    max_time: float | None = None
+    hyperparameters: dict = field(default_factory=dict)
+    problem_overrides: dict = field(default_factory=dict)
+    label: str | None = None
+    plugins: tuple[str, ...] = ()
+
+    def plan(self):
+        """The validated :class:`~pgbench.runner.RunPlan` (raises on any bad setting)."""
+        for plugin in self.plugins:
+            load_plugin(plugin)
+        problem = make_problem(self.problem, scale=self.scale, **self.problem_overrides)
+        return _plan(problem, self.solver, iterations=self.iterations, max_time=self.max_time, seed=self.seed,
+                     backend=self.backend, device=self.device, scale=self.scale, label=self.label,
+                     **self.hyperparameters)
+
+    @property
+    def name(self) -> str:
+        """A short readable name: ``sin-v0 pg seed=0 torch/cpu``."""
+        solver = self.label or self.solver
+        return f"{self.problem} {solver} seed={self.seed} {self.backend}/{self.device}"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A problem × solver pair left out of the sweep, and why."""
+
+    problem: str
+    solver: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one task. ``cached`` is True when a finished stored run was reused; the
+    final metrics are the last recorded row (``x_error`` is the held-out ``eval_x_error`` for
+    training runs)."""
+
+    task: Task
+    status: str
+    run_key: str
+    path: str
+    cached: bool = False
+    message: str = ""
+    iterations: int | None = None
+    wall_time: float | None = None
+    loss: float | None = None
+    x_error: float | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """Progress of a sweep, handed to ``run_sweep(progress=...)``.
+
+    ``kind`` is ``"start"`` (a run begins; ``total`` = its iteration budget), ``"iteration"``
+    (``progress`` holds the runner's :class:`~pgbench.runner.Progress`; local executor only) or
+    ``"finish"`` (``outcome`` is set). ``index`` is the task's position in the task list."""
+
+    kind: str
+    index: int
+    task: Task
+    total: int | None = None
+    progress: Progress | None = None
+    outcome: Outcome | None = None
+
+
+# --- settings ----------------------------------------------------------------------------------------
+
+_NONE = ("none", "null")
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+def field_types(cls) -> dict[str, Any]:
+    """``{field name: resolved type}`` of a dataclass (``from __future__ import annotations``
+    leaves them as strings)."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # unresolvable annotations: treat every field as untyped
+        hints = {}
+    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls) if f.init}
+
+
+def _arms(tp) -> tuple[list, bool]:
+    """The non-None types of ``tp`` (a union is split) and whether None is allowed."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        args = typing.get_args(tp)
+        return [a for a in args if a is not type(None)], type(None) in args
+    if tp is None or tp is type(None):
+        return [], True
+    return [tp], tp is Any
+
+
+def _convert(text: str, tp):
+    base = typing.get_origin(tp) or tp
+    if base is bool:
+        low = text.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError
+    if base is int:
+        try:
+            return int(text)
+        except ValueError:
+            f = float(text)  # accept 1e3
+            if f.is_integer():
+                return int(f)
+            raise
+    if base is float:
+        return float(text)
+    if base is str:
+        return text
+    if base in (dict, list, tuple):
+        v = json.loads(text)
+        if not isinstance(v, dict if base is dict else list):
+            raise ValueError
+        return tuple(v) if base is tuple else v
+    if base is typing.Literal:
+        for choice in typing.get_args(tp):
+            if str(choice) == text:
+                return choice
+        raise ValueError
+    # Any or an unknown type: JSON if it parses, else the text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _type_name(tp) -> str:
+    arms, optional = _arms(tp)
+    names = [getattr(a, "__name__", str(a)) for a in arms] + (["None"] if optional and arms else [])
+    return " | ".join(names) or "None"
+
+
+def coerce(cls, key: str, value, what: str = "setting"):
+    """``value`` for the field ``key`` of the dataclass ``cls``: a string (from the command line)
+    is parsed by the field's type (``int``, ``float``, ``bool``, ``None``, JSON for ``dict``,
+    text for ``str``); any other value is returned unchanged. Raises InvalidSettingError."""
+    types = field_types(cls)
+    if key not in types:
+        raise InvalidSettingError(f"{what} has no setting {key!r}{suggest(key, types)}")
+    if not isinstance(value, str):
+        return value
+    tp = types[key]
+    arms, optional = _arms(tp)
+    if optional and value.strip().lower() in _NONE:
+        return None
+    # try the declared types, most specific first (a str arm accepts anything, so it goes last)
+    order = sorted(arms, key=lambda a: (typing.get_origin(a) or a) is str)
+    for arm in order:
+        try:
+            return _convert(value, arm)
+        except (ValueError, TypeError):
+            continue
+    raise InvalidSettingError(f"{what} setting {key}={value!r}: expected {_type_name(tp)}")
+
+
+def _split(ids: list[str], settings: dict, registry, what: str) -> dict[str, dict]:
+    """Distribute ``settings`` over the classes of ``ids``. A key ``name`` goes to every id whose
+    class has that field; ``id.name`` (e.g. ``pg.lr``) to that id only. A key that no id has is
+    an error (with the nearest field name)."""
+    specs = {i: registry.resolve(i) for i in ids}
+    classes = {i: s.load() for i, s in specs.items()}
+    fields = {i: field_types(c) for i, c in classes.items()}
+    out: dict[str, dict] = {i: {} for i in ids}
+    for key, value in (settings or {}).items():
+        scope, dot, name = key.rpartition(".")
+        if dot:
+            targets = [i for i in ids if scope in (i, specs[i].name, specs[i].id)]
+            if not targets:
+                raise InvalidSettingError(f"{what} setting {key!r}: {scope!r} is not among "
+                                          f"{', '.join(ids)}{suggest(scope, [specs[i].name for i in ids])}")
+        else:
+            name, targets = key, [i for i in ids if key in fields[i]]
+            if not targets:
+                known = sorted({n for f in fields.values() for n in f})
+                raise InvalidSettingError(f"no {what} among {', '.join(specs[i].id for i in ids)} has a setting "
+                                          f"{key!r}{suggest(key, known)}")
+        for i in targets:
+            out[i][name] = coerce(classes[i], name, value, f"{what} {specs[i].id}")
+    return out
+
+
+def _plugins_for(spec) -> tuple[str, ...]:
+    """The user module or file that registered ``spec``, so a worker process can import it."""
+    module = spec.entry_point.partition(":")[0]
+    if module == "pgbench" or module.startswith("pgbench."):
+        return ()
+    mod = sys.modules.get(module)
+    if module.startswith("pgbench_plugin_") and getattr(mod, "__file__", None):
+        return (str(Path(mod.__file__).resolve()),)
+    return (module,)
+
+
+def _as_list(v) -> list:
+    if v is None:
+        return []
+    if isinstance(v, (str, int)):
+        return [v]
+    return list(v)
+
+
+def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",), scale: str = "quick", *,
+           iterations: int | None = None, max_time: float | None = None, hyperparameters: dict | None = None,
+           problem_overrides: dict | None = None, label: str | None = None,
+           plugins: Iterable[str] = ()) -> tuple[list[Task], list[Skipped]]:
+    """The grid ``problems × solvers × backends × devices × seeds`` as validated tasks.
+
+    ``hyperparameters`` go to every solver that has the field (``"pg.lr"`` scopes a key to one
+    solver); ``problem_overrides`` likewise to the problems; string values are parsed by the
+    field's type. ``plugins`` are loaded first. Every task is planned here, so an unknown id or
+    a bad value raises (UnknownIdError, InvalidSettingError / ValueError, RuntimeError for a
+    missing backend or device) before anything runs; incompatible pairs come back in
+    ``skipped`` with their reason instead.
+    """
+    plugins = tuple(str(Path(p).resolve()) if (p.endswith(".py") or Path(p).exists()) else p
+                    for p in _as_list(plugins))
+    for p in plugins:
+        load_plugin(p)
+    problems, solvers = _as_list(problems), _as_list(solvers)
+    seeds, backends, devices = _as_list(seeds), _as_list(backends), _as_list(devices)
+    for name, values in (("problem", problems), ("solver", solvers), ("seed", seeds), ("backend", backends),
+                         ("device", devices)):
+        if not values:
+            raise InvalidSettingError(f"no {name} given")
+    for s in seeds:
+        if not isinstance(s, int) or isinstance(s, bool) or s < 0:
+            raise InvalidSettingError(f"seed must be a non-negative integer, got {s!r}")
+    problem_ids = [PROBLEMS.resolve(p).id for p in dict.fromkeys(problems)]
+    solver_ids = [SOLVERS.resolve(s).id for s in dict.fromkeys(solvers)]
+    hp = _split(solver_ids, hyperparameters, SOLVERS, "solver")
+    po = _split(problem_ids, problem_overrides, PROBLEMS, "problem")
+
+    tasks, skipped = [], []
+    for p in problem_ids:
+        extra = plugins + tuple(x for x in _plugins_for(PROBLEMS.resolve(p)) if x not in plugins)
+        for s in solver_ids:
+            solver_plugins = extra + tuple(x for x in _plugins_for(SOLVERS.resolve(s)) if x not in extra)
+            pair = [Task(p, s, scale, seed, b, d, iterations, max_time, dict(hp[s]), dict(po[p]), label,
+                         solver_plugins)
+                    for b in dict.fromkeys(backends) for d in dict.fromkeys(devices) for seed in dict.fromkeys(seeds)]
+            try:
+                for t in pair:
+                    t.plan()
+            except IncompatibleError as e:
+                skipped.append(Skipped(p, s, str(e)))
+                continue
+            tasks.extend(pair)
+    return tasks, skipped
+
+
+# --- running ------------------------------------------------------------------------------------------
+
+
+def _last(records, column):
+    if records is None or column not in records or records.empty:
+        return None
+    col = records[column].dropna()
+    return float(col.iloc[-1]) if len(col) else None
+
+
+def _outcome(task: Task, result: RunResult, path, cached: bool) -> Outcome:
+    rec = result.records
+    training = result.meta.get("kind") == "training"
+    return Outcome(task=task, status=result.status, run_key=store.run_key(result.meta), path=str(path),
+                   cached=cached, message=result.message,
+                   iterations=None if rec.empty else int(rec["iteration"].iloc[-1]),
+                   wall_time=_last(rec, "wall_time"),
+                   loss=_last(rec, "eval_loss" if training else "loss"),
+                   x_error=_last(rec, "eval_x_error" if training else "x_error"))
+
+
+def _stored_outcome(task: Task, meta: dict, root) -> Outcome:
+    import pandas as pd
+
+    path = store.path_for(meta, root)
+    df = pd.read_parquet(path)
+    message = df["message"].iloc[0] if "message" in df else ""
+    result = RunResult(df, str(df["status"].iloc[0]), message if isinstance(message, str) else "", meta)
+    if "iteration" in df and df["iteration"].isna().all():
+        result.records = df.iloc[0:0]
+    return _outcome(task, result, path, cached=True)
+
+
+def _failed(p, task: Task, message: str, root) -> Outcome:
+    import pandas as pd
+
+    result = RunResult(pd.DataFrame(), "failed", message, dict(p.meta))
+    path = store.save(result, root)
+    return _outcome(task, result, path, cached=False)
+
+
+def run_task(task: Task, root=store.DEFAULT_ROOT, force: bool = False,
+             callback: Callable[[Progress], None] | None = None) -> Outcome:
+    """Plan, run and store one task (unless a finished run is stored and not ``force``).
+    This is what a Dask worker executes."""
+    p = task.plan()
+    if not force and store.is_finished(p.meta, root):
+        try:
+            return _stored_outcome(task, p.meta, root)
+        except Exception:  # vanished or unreadable between the check and the read: run it again
+            pass
+    result = execute(p, callback)
+    path = store.save(result, root)
+    return _outcome(task, result, path, cached=False)
+
+
+def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local", workers: int | None = None,
+              scheduler: str | None = None, force: bool = False,
+              progress: Callable[[Event], None] | None = None) -> list[Outcome]:
+    """Run ``tasks`` and store each run under ``root`` as soon as it ends; returns one
+    :class:`Outcome` per task, in task order. Finished stored runs are reused unless ``force``.
+
+    ``executor="local"`` runs in this process, in order, reporting every iteration to
+    ``progress``; ``"dask"`` submits one task per run to ``scheduler`` (an address such as
+    ``tcp://host:8786``) or to a new ``LocalCluster`` of ``workers`` single-threaded processes,
+    and reports starts and finishes."""
+    if executor not in EXECUTORS:
+        raise InvalidSettingError(f"unknown executor {executor!r}{suggest(executor, EXECUTORS)}")
+    if workers is not None and workers < 1:
+        raise InvalidSettingError(f"workers must be >= 1, got {workers}")
+    plans = [t.plan() for t in tasks]  # validate everything before any work
+    emit = progress or (lambda event: None)
+    if executor == "dask":
+        return _run_dask(tasks, plans, Path(root).resolve(), workers, scheduler, force, emit)
+    outcomes = []
+    for i, (task, p) in enumerate(zip(tasks, plans)):
+        if not force and store.is_finished(p.meta, root):
+            try:
+                out = _stored_outcome(task, p.meta, root)
+                emit(Event("finish", i, task, p.iterations, outcome=out))
+                outcomes.append(out)
+                continue
+            except Exception:
+                pass
+        emit(Event("start", i, task, p.iterations))
+        result = execute(p, lambda pr, i=i, task=task, total=p.iterations: emit(
+            Event("iteration", i, task, total, progress=pr)))
+        path = store.save(result, root)
+        out = _outcome(task, result, path, cached=False)
+        emit(Event("finish", i, task, p.iterations, outcome=out))
+        outcomes.append(out)
+    return outcomes
+
+
+def _run_dask(tasks, plans, root: Path, workers, scheduler, force, emit) -> list[Outcome]:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise RuntimeError("the dask executor needs dask.distributed (pip install 'pgbench[dist]')") from None
+
+    outcomes: list[Outcome | None] = [None] * len(tasks)
+    todo = []
+    for i, (task, p) in enumerate(zip(tasks, plans)):
+        if not force and store.is_finished(p.meta, root):
+            try:
+                outcomes[i] = _stored_outcome(task, p.meta, root)
+                emit(Event("finish", i, task, p.iterations, outcome=outcomes[i]))
+                continue
+            except Exception:
+                pass
+        todo.append(i)
+    if not todo:
+        return outcomes
+
+    gpu = any(tasks[i].device == "cuda" for i in todo)
+    cluster = None
+    if scheduler is None:
+        n = workers or (_gpu_count() if gpu else min(os.cpu_count() or 1, len(todo)))
+        kwargs = dict(n_workers=max(1, n), threads_per_worker=1, processes=True, dashboard_address=None)
+        if gpu:
+            kwargs["resources"] = {"GPU": 1}
+        cluster = _cuda_cluster(kwargs) if gpu else None
+        if cluster is None:
+            cluster = LocalCluster(**kwargs)
+    client = Client(cluster if cluster is not None else scheduler)
+    try:
+        futures = {}
+        for i in todo:
+            task = tasks[i]
+            resources = {"GPU": 1} if task.device == "cuda" else None
+            fut = client.submit(run_task, task, str(root), force, pure=False, resources=resources,
+                                key=f"pgbench-run-{i}-{store.run_key(plans[i].meta)}")
+            futures[fut] = i
+            emit(Event("start", i, task, plans[i].iterations))
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                out = fut.result()
+            except Exception as e:  # the worker died or the task raised outside the runner
+                out = _failed(plans[i], tasks[i], f"{type(e).__name__}: {e}", root)
+            outcomes[i] = out
+            emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=out))
+    finally:
+        # workers that imported torch can outlive their close request; the nanny then kills them
+        # after a few seconds and logs a warning per worker, which is noise here
+        import logging
+        nanny_log = logging.getLogger("distributed.nanny")
+        level = nanny_log.level
+        nanny_log.setLevel(logging.ERROR)
+        try:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        finally:
+            nanny_log.setLevel(level)
+    return outcomes
+
+
+def _gpu_count() -> int:
+    try:
+        import torch
+        return max(1, torch.cuda.device_count())
+    except Exception:
+        return 1
+
+
+def _cuda_cluster(kwargs):
+    """dask-cuda's ``LocalCUDACluster`` (one worker per GPU, ``CUDA_VISIBLE_DEVICES`` pinned per
+    worker) when it is installed; else None and a plain ``LocalCluster`` is used."""
+    try:
+        from dask_cuda import LocalCUDACluster
+    except ImportError:
+        if kwargs["n_workers"] > 1:
+            import warnings
+            warnings.warn("dask-cuda is not installed: every local worker sees the same GPUs; install dask-cuda "
+                          "to pin one GPU per worker", stacklevel=3)
+        return None
+    kw = {k: v for k, v in kwargs.items() if k not in ("processes", "n_workers")}
+    return LocalCUDACluster(n_workers=kwargs["n_workers"], **kw)
+
+
+__all__ = ["Task", "Skipped", "Outcome", "Event", "expand", "run_sweep", "run_task", "coerce", "field_types",
+           "EXECUTORS"]
