@@ -5,8 +5,9 @@ All gradients are per example (the batch loss is a sum of independent terms).
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -129,9 +130,13 @@ class InverseGradient(IterativeSolver):
         check_positive(self, "eta", "clip")
 
     def missing(self, problem):
-        if problem.has("invgrad") or problem.has("small"):
+        if problem.has("invgrad"):
             return None
-        return f"{self.id} needs a domain inverse gradient or a small square problem; {problem.id} has neither"
+        y_shape = getattr(problem, "y_shape", None)
+        if problem.has("small") and y_shape is not None and math.prod(y_shape) == math.prod(problem.x_shape):
+            return None
+        return (f"{self.id} needs a domain inverse gradient or a small problem with as many outputs as "
+                f"unknowns (square Jacobian); {problem.id} has neither")
 
     def delta(self, problem, be, x, y_target):
         if problem.has("invgrad"):
@@ -159,15 +164,19 @@ class InverseGradient(IterativeSolver):
 @dataclass(frozen=True)
 class InversePhysics(IterativeSolver):
     """Iterated inverse physics: :math:`x \\leftarrow P^{-1}(y^* \\mid x)` with step ``eta``
-    (each problem's ``inverse`` defines how eta damps the step)."""
+    (each problem's ``inverse`` defines how eta damps the step). ``options`` are passed to the
+    problem's ``inverse`` as keyword arguments (e.g. heat's ``uncertainty_floor`` when iterated)."""
 
     eta: float = 1.0
+    options: dict = field(default_factory=dict)
     requires: ClassVar[frozenset[str]] = frozenset({"inverse"})
 
     def __post_init__(self):
         check_positive(self, "eta")
 
     def step(self, problem, be, x, y_target, state):
+        if self.options:
+            return problem.inverse(be, x, y_target, self.eta, **self.options), state
         return problem.inverse(be, x, y_target, self.eta), state
 
 

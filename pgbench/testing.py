@@ -1,0 +1,113 @@
+"""Conformance checks every registered problem and solver must pass (used by pgbench's own
+tests; run them on your own problems too):
+
+>>> from pgbench.testing import check_problem
+>>> check_problem(my_problem, backend="torch")
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import keys
+from .backends import get_backend
+from .registry import PROBLEMS, SOLVERS, make_problem
+
+#: solver settings that keep a conformance run tiny (e.g. a few L-BFGS-B iterations)
+TINY_SOLVER_SETTINGS = {"lbfgsb": {"maxiter": 3}}
+
+
+def tiny_problem(id: str, **overrides):
+    """The quick scale of ``id`` shrunk to a few examples, for fast checks."""
+    return make_problem(id, scale="quick", **{"batch_size": 2, "test_size": 2, "iterations": 2,
+                                              "solve_iterations": 2, "eval_every": 1, **overrides})
+
+
+def _np(be, a):
+    return np.asarray(be.to_numpy(a), dtype=np.float64)
+
+
+def check_problem(problem, backend: str = "torch", seed: int = 0, fd_rtol: float = 5e-2) -> None:
+    """Check shapes, determinism, finiteness, the x error of the ground truth, the loss gradient
+    against a central finite difference, the inverse step (if declared) and the network (if
+    declared). Raises AssertionError with a message naming the failed property."""
+    be = get_backend(backend)
+    n = 2
+    x_true, y = problem.sample(keys.rng(seed, "check"), n, be)
+    x_true2, y2 = problem.sample(keys.rng(seed, "check"), n, be)
+    assert tuple(x_true.shape) == (n,) + tuple(problem.x_shape), f"x_true shape {tuple(x_true.shape)}"
+    assert y.shape[0] == n, "y_target is not batch-first"
+    assert np.array_equal(_np(be, y), _np(be, y2)), "sample() is not deterministic for a fixed generator"
+    assert np.array_equal(_np(be, x_true), _np(be, x_true2)), "sample() is not deterministic for a fixed generator"
+    loss = problem.loss(be, x_true, y)
+    assert tuple(loss.shape) == (n,), f"loss must be per example, got shape {tuple(loss.shape)}"
+    err = _np(be, problem.x_error(be, x_true, x_true, y))
+    assert err.shape == (n,), f"x_error must be per example, got shape {err.shape}"
+    assert np.allclose(err, 0, atol=1e-4 * (1 + np.abs(_np(be, x_true)).sum() / n)), \
+        f"x_error of the ground truth is not 0: {err}"
+    x0 = problem.initial_guess(be, y)
+    assert tuple(x0.shape) == tuple(x_true.shape), "initial_guess has the wrong shape"
+    l0 = _np(be, problem.loss(be, x0, y))
+    assert np.all(np.isfinite(l0)), "loss at the initial guess is not finite"
+    for k, v in problem.extras(be, x0, x_true, y).items():
+        assert tuple(v.shape) == (n,), f"extra {k!r} must be per example"
+    _check_gradient(problem, be, x_true, x0, y, fd_rtol)
+    if problem.has("inverse"):
+        x1 = problem.inverse(be, x0, y, 1.0)
+        assert tuple(x1.shape) == tuple(x0.shape), "inverse() changed the shape"
+        assert np.all(np.isfinite(_np(be, x1))), "inverse() step is not finite"
+    if problem.has("network"):
+        net = problem.network()
+        params = net.init(keys.rng(seed, "net"), be)
+        x = problem.predict(be, net, params, y)
+        assert tuple(x.shape) == tuple(x_true.shape), f"network prediction shape {tuple(x.shape)}"
+        assert np.all(np.isfinite(_np(be, x))), "network prediction is not finite"
+
+
+def _check_gradient(problem, be, x_true, x0, y, rtol):
+    """Directional derivative of the summed loss at a point between x0 and x* vs a central
+    difference in float64 arithmetic on the host."""
+    xp = be.xp
+    rng = np.random.default_rng(1)
+    base = 0.5 * (_np(be, x0) + _np(be, x_true)) + 0.05 * rng.standard_normal(tuple(x0.shape))
+    d = rng.standard_normal(base.shape)
+    d /= np.linalg.norm(d)
+    dtype = problem.physics_dtype
+    f = lambda v: float(np.sum(_np(be, problem.loss(be, be.asarray(v, dtype), y))))  # noqa: E731
+    g = be.value_and_grad(lambda x: xp.sum(problem.loss(be, x, y)))(be.asarray(base, dtype))[1]
+    analytic = float(np.sum(_np(be, g) * d))
+    h = 1e-3 * max(1.0, float(np.abs(base).max())) if dtype == "float32" else 1e-6
+    numeric = (f(base + h * d) - f(base - h * d)) / (2 * h)
+    scale = max(abs(analytic), abs(numeric), 1e-3 * (abs(f(base)) + 1e-12))
+    assert abs(analytic - numeric) <= rtol * scale, \
+        f"loss gradient disagrees with finite differences: {analytic} vs {numeric}"
+
+
+def compatible_pairs(problem_ids=None, solver_ids=None):
+    """``(problem_id, solver_id, reason)`` for every registered pair; reason is None if compatible."""
+    from .registry import make_solver
+    out = []
+    for pid in problem_ids or [s.id for s in PROBLEMS.latest()]:
+        problem = tiny_problem(pid)
+        for sid in solver_ids or [s.id for s in SOLVERS.latest()]:
+            name = SOLVERS.resolve(sid).name
+            solver = make_solver(sid, **{**problem.solver_defaults.get(name, {}), **TINY_SOLVER_SETTINGS.get(name, {})})
+            out.append((pid, sid, solver.missing(problem)))
+    return out
+
+
+def check_solver(solver_id: str, problem_id: str, backend: str = "torch", iterations: int = 2) -> None:
+    """A few iterations of ``solver_id`` on a tiny instance: the run ends ``ok`` or ``diverged``
+    (never ``failed``), records every iteration with finite wall times and the required columns."""
+    from .runner import run
+    problem = tiny_problem(problem_id)
+    name = SOLVERS.resolve(solver_id).name
+    result = run(problem, solver_id, iterations=iterations, backend=backend,
+                 **TINY_SOLVER_SETTINGS.get(name, {}))
+    assert result.status in ("ok", "diverged"), f"{solver_id} on {problem_id} failed: {result.message}"
+    rec = result.records
+    for col in ("iteration", "wall_time", "loss", "x_error", "nonfinite"):
+        assert col in rec.columns, f"missing column {col}"
+    assert np.all(np.diff(rec["wall_time"].to_numpy()) >= 0), "wall time is not monotonic"
+    if result.status == "ok":
+        assert np.all(np.isfinite(rec["x_error"].to_numpy())), "x_error not finite in an ok run"

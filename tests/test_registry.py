@@ -1,0 +1,83 @@
+import pytest
+
+import pgbench
+from pgbench.registry import InvalidSettingError, Registry, Spec, UnknownIdError, suggest
+
+
+def test_unknown_problem_suggests_nearest():
+    with pytest.raises(UnknownIdError, match="did you mean 'wavepacket'"):
+        pgbench.make_problem("wavepaket")
+
+
+def test_unknown_solver_suggests_nearest():
+    with pytest.raises(UnknownIdError, match="did you mean 'lbfgsb'"):
+        pgbench.make_solver("lbfgs")
+
+
+def test_unversioned_id_resolves_to_highest_version():
+    reg = Registry("thing")
+    reg.register(Spec("a-v0", "x:y"))
+    reg.register(Spec("a-v2", "x:z"))
+    assert reg.resolve("a").id == "a-v2"
+    assert reg.resolve("a-v0").entry_point == "x:y"
+
+
+def test_ids_must_carry_a_version():
+    with pytest.raises(InvalidSettingError, match="name-v0"):
+        Registry("thing").register(Spec("noversion", "x:y"))
+
+
+def test_invalid_scale_and_override_are_rejected():
+    with pytest.raises(InvalidSettingError, match="scale"):
+        pgbench.make_problem("sin", scale="huge")
+    with pytest.raises(InvalidSettingError, match="did you mean 'batch_size'"):
+        pgbench.make_problem("sin", batch_sise=3)
+    with pytest.raises(InvalidSettingError, match="no setting"):
+        pgbench.make_solver("gd", lr=1.0)
+
+
+def test_hyperparameters_are_validated_before_work():
+    with pytest.raises(ValueError, match="eta"):
+        pgbench.make_solver("gd", eta=-1.0)
+    with pytest.raises(ValueError, match="optimizer"):
+        pgbench.make_solver("dp", optimizer="rmsprop")
+    with pytest.raises(ValueError, match="inner"):
+        pgbench.make_solver("pg", inner="magic")
+
+
+def test_make_problem_applies_scale_and_overrides():
+    quick = pgbench.make_problem("sin", scale="quick", batch_size=7)
+    assert quick.batch_size == 7 and quick.scale == "quick" and quick.id == "sin-v0"
+    assert pgbench.make_problem("sin", scale="paper").iterations == 20000
+
+
+def test_register_and_make_a_user_problem(tmp_path):
+    pgbench.register_problem("user-sin-v0", "pgbench.problems.sin:Sin",
+                             scales={"paper": {}, "quick": {"batch_size": 3}})
+    try:
+        assert pgbench.make_problem("user-sin", scale="quick").batch_size == 3
+    finally:
+        del pgbench.PROBLEMS.specs["user-sin-v0"]
+
+
+def test_load_plugin_from_file(tmp_path):
+    plugin = tmp_path / "myplug.py"
+    plugin.write_text(
+        "import pgbench\n"
+        "pgbench.register_solver('plugged-gd-v0', 'pgbench.solvers.iterative:GradientDescent', kwargs={'eta': 0.1})\n")
+    pgbench.load_plugin(str(plugin))
+    try:
+        assert pgbench.make_solver("plugged-gd").eta == 0.1
+    finally:
+        del pgbench.SOLVERS.specs["plugged-gd-v0"]
+
+
+def test_missing_plugin_is_a_clear_error():
+    with pytest.raises(InvalidSettingError, match="cannot be imported"):
+        pgbench.load_plugin("no_such_module_xyz")
+    with pytest.raises(InvalidSettingError, match="does not exist"):
+        pgbench.load_plugin("missing_file.py")
+
+
+def test_suggest_lists_candidates_when_nothing_is_close():
+    assert "registered: alpha, beta" in suggest("zzzzzz", ["beta", "alpha"])
