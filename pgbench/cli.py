@@ -1,0 +1,466 @@
+"""The ``pgbench`` command line: parse arguments, show progress, print tables (no logic of its own).
+
+    pgbench list [problems|solvers]
+    pgbench run PROBLEM SOLVER [SOLVER ...] [--scale quick] [--iterations N] [--seeds 0 1 2]
+                [--backend torch --backend jax] [--device cpu] [--set KEY=VALUE] [--problem-set KEY=VALUE]
+                [--results DIR] [--plugin MODULE_OR_PATH] [--force] [--executor local|dask] [--workers N]
+    pgbench results [--results DIR ...] [--problem ID] [--format table|csv|json] [--target X]
+    pgbench reproduce --scale quick|paper [--only PROBLEMS] ...
+    pgbench report [--results DIR ...] [--out DIR]
+
+Bad input (unknown id, bad value, unknown setting, nothing compatible) exits with status 2 and
+one line ``error: ...`` on stderr before any work starts. ``run`` exits with 1 when a run failed
+(its result, with the error message, is stored all the same).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(name="pgbench", no_args_is_help=True, add_completion=False,
+                  help="Benchmark optimizers for physics-based deep learning (physical gradients, SIP, HIG).")
+
+USAGE_ERROR = 2
+DEFAULT_RESULTS = "results/runs"
+
+
+class UserError(Exception):
+    """Bad input: reported as one ``error:`` line with exit status 2."""
+
+
+def _fail(message: str, code: int = USAGE_ERROR):
+    line = " ".join(str(message).split())  # one line, whatever the message held
+    print(f"error: {line}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _user_errors():
+    """Exceptions that mean the input was bad (raised while validating, before any work)."""
+    from .registry import InvalidSettingError, UnknownIdError
+    return (UserError, UnknownIdError, InvalidSettingError, ValueError, TypeError, RuntimeError, KeyError,
+            ImportError, FileNotFoundError)
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+    c = Console(stderr=stderr)
+    if not c.is_terminal:  # pipes and logs: do not squeeze tables into 80 columns
+        c = Console(stderr=stderr, width=max(c.width, 200))
+    return c
+
+
+def _load_plugins(plugins):
+    from .registry import load_plugin
+    from .registry import InvalidSettingError
+    for p in plugins or []:
+        try:
+            load_plugin(p)
+        except InvalidSettingError as e:
+            _fail(e)
+        except _user_errors() as e:
+            _fail(f"plugin {p!r}: {type(e).__name__}: {e}")
+        except Exception as e:  # the user's module raised on import
+            _fail(f"plugin {p!r} failed to import: {type(e).__name__}: {e}")
+
+
+def _split_list(values) -> list[str]:
+    out = []
+    for v in values or []:
+        out.extend(x for x in re.split(r"[,\s]+", v.strip()) if x)
+    return out
+
+
+def _parse_seeds(values) -> list[int]:
+    seeds = []
+    for s in _split_list(values):
+        if not re.fullmatch(r"\d+", s):
+            raise UserError(f"--seeds: {s!r} is not a non-negative integer")
+        seeds.append(int(s))
+    return seeds or [0]
+
+
+def _parse_pairs(values, option: str) -> dict[str, str]:
+    pairs = {}
+    for v in values or []:
+        key, eq, value = v.partition("=")
+        if not eq or not key.strip():
+            raise UserError(f"{option} expects KEY=VALUE, got {v!r}")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _fmt(v, digits: int = 3) -> str:
+    if v is None:
+        return "-"
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if math.isnan(f):
+        return "-"
+    if f == int(f) and abs(f) < 1e6:
+        return str(int(f))
+    return f"{f:.{digits}g}"
+
+
+# --- list ------------------------------------------------------------------------------------------
+
+
+@app.command("list")
+def list_(what: Optional[str] = typer.Argument(None, help="problems or solvers (default: both)"),
+          plugin: List[str] = typer.Option([], "--plugin", help="import a module or .py file that registers more")):
+    """List the registered problems and solvers."""
+    from rich.table import Table
+
+    from .registry import PROBLEMS, SOLVERS
+    from .sweep import field_types
+
+    choices = ("problems", "solvers")
+    if what is not None and what not in choices:
+        from .registry import suggest
+        _fail(f"can list 'problems' or 'solvers', not {what!r}{suggest(what, choices)}")
+    _load_plugins(plugin)
+    console = _console()
+    if what in (None, "problems"):
+        t = Table(title="problems", title_justify="left")
+        for col in ("id", "description", "capabilities", "scales", "variant"):
+            t.add_column(col, overflow="fold")
+        for spec in PROBLEMS.latest():
+            try:
+                caps = ", ".join(sorted(spec.load().capabilities))
+            except Exception as e:
+                caps = f"(cannot load: {type(e).__name__})"
+            t.add_row(spec.id, spec.description, caps, ", ".join(spec.scales), "variant" if spec.variant else "")
+        console.print(t)
+    if what in (None, "solvers"):
+        t = Table(title="solvers", title_justify="left")
+        for col in ("id", "kind", "description", "requires", "hyperparameters (defaults)"):
+            t.add_column(col, overflow="fold")
+        for spec in SOLVERS.latest():
+            try:
+                import dataclasses
+                cls = spec.load()
+                kind, req = cls.kind, ", ".join(sorted(cls.requires))
+                defaults = {f.name: f.default if f.default is not dataclasses.MISSING else
+                            (f.default_factory() if f.default_factory is not dataclasses.MISSING else "?")
+                            for f in dataclasses.fields(cls) if f.init}
+                defaults.update(spec.kwargs)
+                hp = ", ".join(f"{k}={defaults[k]!r}" for k in field_types(cls))
+            except Exception as e:
+                kind, req, hp = "?", "", f"(cannot load: {type(e).__name__})"
+            t.add_row(spec.id, kind, spec.description, req, hp)
+        console.print(t)
+
+
+# --- run -------------------------------------------------------------------------------------------
+
+
+class _ProgressView:
+    """Rich progress bars: one per run (iteration, loss, x error) and one for the sweep."""
+
+    def __init__(self, n_tasks: int, console):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn)
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), console=console,
+                                 transient=False, refresh_per_second=5)
+        self.bars: dict[int, int] = {}
+        self.kinds: dict[str, str] = {}
+        self.overall = (self.progress.add_task("[bold]sweep", total=n_tasks, metrics="") if n_tasks > 1 else None)
+
+    def _kind(self, solver: str) -> str:
+        if solver not in self.kinds:
+            from .registry import SOLVERS
+            self.kinds[solver] = SOLVERS.resolve(solver).load().kind
+        return self.kinds[solver]
+
+    def _bar(self, event):
+        if event.index not in self.bars:
+            self.bars[event.index] = self.progress.add_task(event.task.name, total=event.total or None, metrics="")
+        return self.bars[event.index]
+
+    def __call__(self, event):
+        bar = self._bar(event)
+        if event.kind == "iteration":
+            p = event.progress
+            done = p.iteration + (1 if self._kind(event.task.solver) == "training" else 0)
+            self.progress.update(bar, completed=done,
+                                 metrics=f"loss {_fmt(p.loss)}  x err {_fmt(p.x_error)}")
+        elif event.kind == "finish":
+            o = event.outcome
+            mark = {"ok": "[green]ok", "diverged": "[yellow]diverged", "failed": "[red]failed"}.get(o.status, o.status)
+            stored = " (stored)" if o.cached else ""
+            self.progress.update(bar, completed=event.total or 1, total=event.total or 1,
+                                 description=f"{event.task.name}: {mark}[/]{stored}",
+                                 metrics=f"loss {_fmt(o.loss)}  x err {_fmt(o.x_error)}")
+            if self.overall is not None:
+                self.progress.advance(self.overall)
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+
+SUMMARY_COLUMNS = [("problem", "problem"), ("label", "solver"), ("backend", "backend"), ("device_name", "device"),
+                   ("seeds", "seeds"), ("status", "ok/div/fail"), ("x_error", "x error"), ("train_x_error", "train x err"),
+                   ("loss", "y loss"), ("iterations", "iters"), ("target", "target"), ("reached", "reached"),
+                   ("iterations_to_target", "iters to target"), ("time_to_target", "s to target"),
+                   ("time_per_iteration", "s / iter")]
+
+
+def _summary_table(summary, title: str = "summary"):
+    from rich.table import Table
+
+    cols = list(SUMMARY_COLUMNS)
+    display = [c for c, _ in cols if c in ("problem", "label", "backend", "device_name")]
+    if summary.duplicated(display + ["scale"]).any():  # several settings under one label: tell them apart
+        cols.insert(2, ("config", "config"))
+    if summary["scale"].nunique() > 1:
+        cols.insert(1, ("scale", "scale"))
+    t = Table(title=title, title_justify="left")
+    for _, head in cols:
+        t.add_column(head, overflow="fold", justify="left" if head in ("problem", "solver", "device", "backend",
+                                                                        "config", "scale") else "right")
+    for _, r in summary.iterrows():
+        row = []
+        for c, _ in cols:
+            if c == "status":
+                row.append(f"{r['ok']}/{r['diverged']}/{r['failed']}")
+            elif c == "x_error" and not math.isnan(r.get("x_error_std", math.nan)):
+                row.append(f"{_fmt(r['x_error'])} ± {_fmt(r['x_error_std'], 2)}")
+            elif c == "reached":
+                row.append("-" if math.isnan(r["target"]) else f"{r['reached']}/{r['seeds'] - r['failed']}")
+            else:
+                row.append(_fmt(r[c]))
+        t.add_row(*row)
+    return t
+
+
+@app.command()
+def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"),
+        solvers: List[str] = typer.Argument(..., help="one or more solver ids"),
+        scale: str = typer.Option("quick", "--scale", help="named problem scale: quick or paper"),
+        iterations: Optional[int] = typer.Option(None, "--iterations", "-n", help="iteration budget (default: the scale's)"),
+        max_time: Optional[float] = typer.Option(None, "--max-time", help="wall-time budget per run in seconds"),
+        seeds: List[str] = typer.Option(["0"], "--seeds", "--seed", help="seeds: --seeds 0 1 2 or --seeds 0,1,2"),
+        backend: List[str] = typer.Option(["torch"], "--backend", help="torch or jax (repeatable)"),
+        device: List[str] = typer.Option(["cpu"], "--device", help="cpu or cuda (repeatable)"),
+        set_: List[str] = typer.Option([], "--set", help="solver hyperparameter KEY=VALUE (or SOLVER.KEY=VALUE)"),
+        problem_set: List[str] = typer.Option([], "--problem-set", help="problem setting KEY=VALUE, e.g. batch_size=8"),
+        results: Path = typer.Option(Path(DEFAULT_RESULTS), "--results", help="results store directory"),
+        plugin: List[str] = typer.Option([], "--plugin", help="module or .py file registering problems/solvers"),
+        force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored"),
+        executor: str = typer.Option("local", "--executor", help="local (this process) or dask"),
+        workers: Optional[int] = typer.Option(None, "--workers", help="dask: number of local worker processes"),
+        scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask: scheduler address tcp://host:8786"),
+        label: Optional[str] = typer.Option(None, "--label", help="display name of the method in tables and plots"),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars")):
+    """Run solvers on a problem (every seed × backend × device) and store the results."""
+    from .sweep import EXECUTORS, expand, run_sweep
+
+    _load_plugins(plugin)
+    err = _console(stderr=True)
+    try:
+        if executor not in EXECUTORS:
+            raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+        if workers is not None and workers < 1:
+            raise UserError(f"--workers must be >= 1, got {workers}")
+        if scheduler is not None and executor != "dask":
+            raise UserError("--scheduler needs --executor dask")
+        tasks, skipped = expand(problem, solvers, seeds=_parse_seeds(seeds), backends=_split_list(backend),
+                                devices=_split_list(device), scale=scale, iterations=iterations, max_time=max_time,
+                                hyperparameters=_parse_pairs(set_, "--set"),
+                                problem_overrides=_parse_pairs(problem_set, "--problem-set"), label=label,
+                                plugins=plugin)
+    except _user_errors() as e:
+        _fail(e)
+    if not tasks:
+        _fail(f"no compatible solver for {problem}: " + "; ".join(s.reason for s in skipped))
+    for s in skipped:
+        err.print(f"[yellow]skip[/] {s.problem} × {s.solver}: {s.reason}", highlight=False)
+
+    if quiet:
+        outcomes = run_sweep(tasks, root=results, executor=executor, workers=workers, scheduler=scheduler, force=force)
+    else:
+        with _ProgressView(len(tasks), err) as view:
+            outcomes = run_sweep(tasks, root=results, executor=executor, workers=workers, scheduler=scheduler,
+                                 force=force, progress=view)
+    for o in outcomes:
+        if o.status == "failed":
+            first = (o.message or "").strip().splitlines()[:1]
+            err.print(f"[red]failed[/] {o.task.name}: {first[0] if first else ''}", highlight=False)
+
+    from . import store
+    from .summary import summarize
+    keys = {o.run_key for o in outcomes}
+    df = store.load_results(results)
+    df = df[df["run_key"].isin(keys)]
+    _console().print(_summary_table(summarize(df), title=f"summary ({len(keys)} runs, stored in {results})"))
+    if any(o.status == "failed" for o in outcomes):
+        raise SystemExit(1)
+
+
+# --- results -----------------------------------------------------------------------------------------
+
+
+@app.command()
+def results(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--results", help="store directory (repeatable)"),
+            problem: List[str] = typer.Option([], "--problem", help="only these problems (repeatable)"),
+            solver: List[str] = typer.Option([], "--solver", help="only these solvers (repeatable)"),
+            format: str = typer.Option("table", "--format", help="table, csv or json"),
+            target: Optional[float] = typer.Option(None, "--target", help="x-error target (default: each problem's)"),
+            per_run: bool = typer.Option(False, "--per-run", help="one row per run instead of the mean over seeds"),
+            plugin: List[str] = typer.Option([], "--plugin", help="module or .py file registering problems")):
+    """Summarise stored runs per problem × solver: final x error, y loss, iterations and time to
+    reach the target x error, time per iteration (means over seeds)."""
+    import warnings
+
+    from .store import load_results
+    from .summary import per_run as _per_run
+    from .summary import summarize
+
+    formats = ("table", "csv", "json")
+    if format not in formats:
+        _fail(f"--format must be one of {', '.join(formats)}, got {format!r}")
+    if target is not None and not target > 0:
+        _fail(f"--target must be > 0, got {target}")
+    missing = [str(d) for d in results_dirs if not Path(d).is_dir()]
+    if missing:
+        _fail(f"no results directory {', '.join(missing)}")
+    _load_plugins(plugin)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = load_results(*results_dirs)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    if problem:
+        names = set(_split_list(problem))
+        df = df[df["problem"].isin(names) | df["problem"].str.rsplit("-v", n=1).str[0].isin(names)]
+    if solver:
+        names = set(_split_list(solver))
+        df = df[df["solver"].isin(names) | df["solver"].str.rsplit("-v", n=1).str[0].isin(names)
+                | (df["label"].isin(names) if "label" in df else False)]
+    if df.empty:
+        print("no stored runs match", file=sys.stderr)
+        raise SystemExit(1)
+    table = _per_run(df, target) if per_run else summarize(df, target)
+    if format == "csv":
+        sys.stdout.write(table.to_csv(index=False))
+    elif format == "json":
+        sys.stdout.write(table.to_json(orient="records", indent=1) + "\n")
+    elif per_run:
+        from rich.table import Table
+        t = Table(title="runs", title_justify="left")
+        cols = ["problem", "label", "backend", "seed", "status", "x_error", "loss", "iterations", "wall_time",
+                "iterations_to_target", "time_to_target", "run_key"]
+        for c in cols:
+            t.add_column(c, overflow="fold")
+        for _, r in table.iterrows():
+            t.add_row(*[_fmt(r[c]) for c in cols])
+        _console().print(t)
+    else:
+        _console().print(_summary_table(table, title=f"results ({', '.join(map(str, results_dirs))})"))
+
+
+# --- reproduce / report (thin wrappers) ------------------------------------------------------------------
+
+
+@app.command()
+def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper"),
+              only: List[str] = typer.Option([], "--only", help="only these problems / experiments (repeatable)"),
+              backend: str = typer.Option("torch", "--backend", help="torch or jax"),
+              device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
+              results_dir: Path = typer.Option(Path(DEFAULT_RESULTS), "--results", help="results store directory"),
+              out: Path = typer.Option(Path("results/report"), "--out", help="where figures and tables go"),
+              quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars")):
+    """Reproduce the paper's experiments at a scale: run them (resuming) and build the report."""
+    from . import reproduce as _reproduce
+
+    if scale not in ("quick", "paper"):
+        _fail(f"--scale must be quick or paper, got {scale!r}")
+    err = _console(stderr=True)
+    kwargs = dict(scale=scale, only=_split_list(only) or None, backend=backend, device=device,
+                  results=results_dir, out=out)
+    try:
+        if quiet:
+            _reproduce.reproduce(**kwargs, progress=None)
+        else:
+            with _ProgressView(0, err) as view:
+                _reproduce.reproduce(**kwargs, progress=view)
+    except _user_errors() as e:
+        _fail(e)
+
+
+@app.command()
+def report(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--results", help="store directory (repeatable)"),
+           out: Path = typer.Option(Path("results/report"), "--out", help="where figures and tables go")):
+    """Build figures and tables from stored runs (never runs an experiment)."""
+    from . import report as _report
+
+    missing = [str(d) for d in results_dirs if not Path(d).is_dir()]
+    if missing:
+        _fail(f"no results directory {', '.join(missing)}")
+    path = _report.build_report(list(results_dirs), out)
+    if path is not None:
+        print(path)
+
+
+# --- entry point ---------------------------------------------------------------------------------------
+
+_GREEDY = {"--seeds": re.compile(r"^\d+(,\d+)*,?$"), "--seed": re.compile(r"^\d+(,\d+)*,?$"),
+           "--backend": re.compile(r"^(torch|jax)(,(torch|jax))*$"),
+           "--device": re.compile(r"^(cpu|cuda|gpu)(,(cpu|cuda|gpu))*$")}
+
+
+def normalize_args(args: list[str]) -> list[str]:
+    """Let list options take several values after one flag (``--seeds 0 1 2``,
+    ``--backend torch jax``) by joining them with commas before parsing."""
+    out, i = [], 0
+    while i < len(args):
+        a = args[i]
+        out.append(a)
+        i += 1
+        pattern = _GREEDY.get(a)
+        if pattern is None or i >= len(args):
+            continue
+        values = [args[i]]
+        i += 1
+        while i < len(args) and pattern.match(args[i]):
+            values.append(args[i])
+            i += 1
+        out.append(",".join(values))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point (``pgbench``)."""
+    args = normalize_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        rv = app(args=args, prog_name="pgbench", standalone_mode=False)
+    except typer.Exit as e:
+        raise SystemExit(e.exit_code) from None
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        raise SystemExit(130) from None
+    except KeyboardInterrupt:
+        print("interrupted; finished runs are stored, run the same command again to resume", file=sys.stderr)
+        raise SystemExit(130) from None
+    except typer.TyperException as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # help was printed
+            raise SystemExit(0) from None
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        _fail(message)
+    raise SystemExit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
