@@ -50,9 +50,9 @@ class Exp(Problem):
         return be.xp.abs(x - x_true)[:, 0]
 
     def inverse(self, be, x, y_target, eta=1.0):
-        """:math:`x = \\log(y + \\eta(y^* - y))` with y = e^x (exact for eta = 1)."""
-        y = be.xp.exp(x)
-        return be.xp.log(y + eta * (y_target - y))
+        """:math:`x = \\log((1-\\eta)\\,y + \\eta\\,y^*)` with y = e^x (exact for eta = 1; written
+        so that no cancellation occurs for tiny y*)."""
+        return be.xp.log((1.0 - eta) * be.xp.exp(x) + eta * y_target)
 
     def network(self):
         return MLP((1, 16, 64, 16, 1), "sigmoid")

@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+
+import pgbench
+from pgbench import keys
+from pgbench.backends import get_backend
+
+
+def test_records_have_the_documented_columns():
+    r = pgbench.run("sin", "pg", iterations=5, scale="quick", backend="torch")
+    assert r.ok
+    for c in ("iteration", "wall_time", "loss", "x_error", "nonfinite", "eval_x_error", "eval_loss", "y_residual"):
+        assert c in r.records.columns
+    assert list(r.records["iteration"]) == [0, 1, 2, 3, 4]
+    assert r.meta["hyperparameters"]["lr"] == 2e-3  # the problem's default for pg
+    assert r.meta["problem"] == "sin-v0" and r.meta["solver"] == "pg-v0"
+
+
+def test_iterative_run_records_the_start():
+    r = pgbench.run("quadratic2d", "gd", iterations=4, backend="torch")
+    assert list(r.records["iteration"]) == [0, 1, 2, 3, 4]
+    assert r.records["x_error"].iloc[0] == pytest.approx(np.hypot(3, 3))
+
+
+def test_divergence_is_a_status_not_a_crash():
+    r = pgbench.run("quadratic2d", "gd", eta=1.0, iterations=50, backend="torch")
+    assert r.status == "diverged"
+    assert "non-finite" in r.message
+    assert r.records["nonfinite"].iloc[-1] == 1.0
+
+
+def test_failed_run_keeps_the_message(monkeypatch):
+    from pgbench.problems.sin import Sin
+
+    def boom(self, be, x, a):
+        raise RuntimeError("physics exploded")
+
+    monkeypatch.setattr(Sin, "residual", boom)
+    r = pgbench.run("sin", "gd", iterations=2, backend="torch")
+    assert r.status == "failed" and "physics exploded" in r.message
+    with pytest.raises(RuntimeError, match="physics exploded"):
+        pgbench.run("sin", "gd", iterations=2, backend="torch", throw=True)
+
+
+def test_wall_time_budget_stops_the_run():
+    r = pgbench.run("sin", "dp", iterations=100000, max_time=0.5, backend="torch")
+    assert r.ok and len(r.records) < 100000
+    assert r.records["wall_time"].iloc[-1] >= 0.5
+
+
+def test_invalid_settings_are_rejected_before_work():
+    with pytest.raises(pgbench.InvalidSettingError):
+        pgbench.plan("sin", "gd", iterations=0)
+    with pytest.raises(pgbench.InvalidSettingError):
+        pgbench.plan("sin", "gd", seed=-1)
+    with pytest.raises(ValueError, match="backend"):
+        pgbench.plan("sin", "gd", backend="tensorflow")
+    with pytest.raises(pgbench.IncompatibleError, match="network"):
+        pgbench.plan("quadratic2d", "dp")
+
+
+def test_every_solver_sees_the_same_data_and_initialisation(monkeypatch):
+    """Record the data each training scheme receives and the initial network output."""
+    seen = {}
+    from pgbench.problems.sin import Sin
+    original = Sin.sample
+
+    def spy(self, rng, n, be):
+        x, a = original(self, rng, n, be)
+        seen.setdefault(current, []).append(be.to_numpy(a).copy())
+        return x, a
+
+    monkeypatch.setattr(Sin, "sample", spy)
+    firsts = {}
+    for current in ("dp", "pg", "supervised"):
+        r = pgbench.run("sin", current, iterations=3, seed=4, backend="torch", throw=True)
+        firsts[current] = r.records["x_error"].iloc[0]
+    for k in ("pg", "supervised"):
+        assert len(seen[k]) == len(seen["dp"])
+        for a, b in zip(seen["dp"], seen[k]):
+            np.testing.assert_array_equal(a, b)
+    # the first row is the prediction of the initial network on the first batch: identical
+    assert firsts["dp"] == firsts["pg"] == firsts["supervised"]
+
+
+def test_different_seeds_give_different_data():
+    be = get_backend("torch")
+    p = pgbench.make_problem("sin")
+    a = be.to_numpy(p.sample(keys.rng(0, "train", 0), 5, be)[1])
+    b = be.to_numpy(p.sample(keys.rng(1, "train", 0), 5, be)[1])
+    assert not np.array_equal(a, b)
+
+
+def test_progress_callback_sees_every_iteration():
+    seen = []
+    pgbench.run("sin", "gd", iterations=3, backend="torch", callback=seen.append)
+    assert [p.iteration for p in seen] == [0, 1, 2, 3] and seen[-1].total == 3
