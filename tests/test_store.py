@@ -1,0 +1,119 @@
+"""The results store: round trip, run keys, resume, atomic writes, unreadable files."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pgbench
+from pgbench import store
+from pgbench.runner import RunResult
+from pgbench.sweep import Task, run_sweep
+
+TINY = {"batch_size": 8, "test_size": 8}
+
+
+def _plan(**kw):
+    args = dict(problem=pgbench.make_problem("sin", scale="quick", **TINY), solver="gd", iterations=3)
+    args.update(kw)
+    return pgbench.plan(args.pop("problem"), args.pop("solver"), **args)
+
+
+def test_round_trip(tmp_path):
+    result = pgbench.execute(_plan(eta=0.02))
+    path = store.save(result, tmp_path)
+    assert path == tmp_path / "sin-v0" / f"{store.run_key(result.meta)}.parquet"
+    df = pgbench.load_results(tmp_path)
+    assert len(df) == len(result.records) == 4  # iteration 0 (start) + 3 steps
+    for col in ("iteration", "wall_time", "loss", "x_error"):
+        np.testing.assert_array_equal(df[col].to_numpy(dtype=float), result.records[col].to_numpy(dtype=float))
+    row = df.iloc[0]
+    assert (row["problem"], row["solver"], row["scale"], row["kind"]) == ("sin-v0", "gd-v0", "quick", "iterative")
+    assert (row["backend"], row["device"], row["seed"], row["status"]) == ("torch", "cpu", 0, "ok")
+    assert row["hp_eta"] == 0.02
+    assert row["run_key"] == store.run_key(result.meta)
+    assert row["device_name"] and row["machine"]
+    assert '"batch_size": 8' in row["problem_settings"]
+
+
+def test_run_key_is_deterministic_and_sensitive():
+    base = _plan()
+    assert store.run_key(base.meta) == store.run_key(_plan().meta)
+    assert store.run_key(_plan(label="another name").meta) == store.run_key(base.meta)  # display only
+    variants = [_plan(seed=1), _plan(eta=0.5), _plan(iterations=4), _plan(max_time=10.0), _plan(solver="adam"),
+                _plan(problem=pgbench.make_problem("sin", scale="quick", batch_size=8, test_size=9)),
+                _plan(backend="jax")]
+    keys = {store.run_key(v.meta) for v in variants}
+    assert store.run_key(base.meta) not in keys
+    assert len(keys) == len(variants)
+
+
+def test_finished_run_is_skipped_and_failed_is_retried(tmp_path):
+    task = Task("sin", "gd", iterations=3, problem_overrides=dict(TINY))
+    (first,) = run_sweep([task], root=tmp_path)
+    assert first.status == "ok" and not first.cached
+    mtime = os.stat(first.path).st_mtime_ns
+    (again,) = run_sweep([task], root=tmp_path)
+    assert again.cached and again.run_key == first.run_key
+    assert os.stat(first.path).st_mtime_ns == mtime
+    assert again.x_error == pytest.approx(first.x_error)
+
+    # a stored failure is not finished: the next sweep runs it again and replaces it
+    p = task.plan()
+    store.save(RunResult(pd.DataFrame(), "failed", "RuntimeError: boom", dict(p.meta)), tmp_path)
+    assert store.status_of(p.meta, tmp_path) == "failed" and not store.is_finished(p.meta, tmp_path)
+    (retried,) = run_sweep([task], root=tmp_path)
+    assert not retried.cached and retried.status == "ok"
+    assert store.status_of(p.meta, tmp_path) == "ok"
+
+    (forced,) = run_sweep([task], root=tmp_path, force=True)
+    assert not forced.cached
+
+
+def test_failed_run_without_records_keeps_its_status(tmp_path):
+    p = _plan()
+    store.save(RunResult(pd.DataFrame(), "failed", "ValueError: bad", dict(p.meta)), tmp_path)
+    df = pgbench.load_results(tmp_path)
+    assert len(df) == 1 and df["status"].iloc[0] == "failed" and "bad" in df["message"].iloc[0]
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path, monkeypatch):
+    result = pgbench.execute(_plan())
+    path = store.save(result, tmp_path)
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+    # a write interrupted half-way leaves neither a partial file nor a temporary one
+    other = pgbench.execute(_plan(seed=1))
+
+    def broken(self, target, *a, **k):
+        with open(target, "wb") as f:
+            f.write(b"PAR1 half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
+    with pytest.raises(KeyboardInterrupt):
+        store.save(other, tmp_path)
+    monkeypatch.undo()
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    assert not store.path_for(other.meta, tmp_path).exists()
+
+
+def test_corrupt_file_is_skipped_with_a_warning(tmp_path):
+    result = pgbench.execute(_plan())
+    good = store.save(result, tmp_path)
+    bad = good.parent / "0123456789abcdef.parquet"
+    bad.write_bytes(b"this is not parquet")
+    with pytest.warns(UserWarning, match="unreadable"):
+        df = pgbench.load_results(tmp_path)
+    assert set(df["run_key"]) == {store.run_key(result.meta)}
+
+    # an unreadable stored run counts as not finished, so a sweep redoes it
+    other = _plan(seed=3)
+    store.path_for(other.meta, tmp_path).write_bytes(b"garbage")
+    assert not store.is_finished(other.meta, tmp_path)
+
+
+def test_load_results_of_an_empty_store(tmp_path):
+    df = pgbench.load_results(tmp_path)
+    assert df.empty and {"run_key", "problem", "solver", "iteration", "x_error"} <= set(df.columns)

@@ -1,0 +1,152 @@
+"""Sweeps: grid expansion and validation, skip reasons, stored failures, resume, the Dask executor."""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+import pgbench
+from pgbench import store
+from pgbench.solvers.base import IterativeSolver
+from pgbench.sweep import Task, coerce, expand, run_sweep
+
+TINY = {"batch_size": 8, "test_size": 8}
+
+
+@dataclass(frozen=True)
+class Exploding(IterativeSolver):
+    """A solver whose step raises, to check that a crash becomes a stored ``failed`` result."""
+
+    after: int = 1
+    jittable: ClassVar[bool] = False
+
+    def step(self, problem, be, x, y_target, state):
+        raise FloatingPointError("exploded on purpose")
+
+
+pgbench.register_solver("exploding-v0", f"{__name__}:Exploding", description="test: raises in step")
+
+
+def test_expand_grid_and_skip_reasons():
+    tasks, skipped = expand(["sin", "wavepacket"], ["gd", "inverse", "pg"], seeds=[0, 1], iterations=2,
+                            problem_overrides=TINY)
+    # wavepacket declares no inverse physics: inverse and pg (inner solver "inverse") are skipped
+    assert {(s.problem, s.solver) for s in skipped} == {("wavepacket-v0", "inverse-v0"), ("wavepacket-v0", "pg-v0")}
+    assert all("inverse" in s.reason and "wavepacket-v0" in s.reason for s in skipped)
+    pairs = [(t.problem, t.solver, t.seed) for t in tasks]
+    assert len(pairs) == len(set(pairs)) == (3 + 1) * 2
+    assert all(t.scale == "quick" and t.iterations == 2 and t.problem_overrides == TINY for t in tasks)
+
+
+def test_expand_distributes_and_types_settings():
+    tasks, _ = expand("sin", ["gd", "pg", "dp"], hyperparameters={"lr": "0.01", "pg.inner": "newton", "eta": "0.5",
+                                                                   "pg.inner_settings": '{"clip": 2}',
+                                                                   "dp.clip_x_grad": "none"})
+    hp = {t.solver: t.hyperparameters for t in tasks}
+    assert hp["gd-v0"] == {"eta": 0.5}
+    assert hp["pg-v0"] == {"lr": 0.01, "inner": "newton", "inner_settings": {"clip": 2}}
+    assert hp["dp-v0"] == {"lr": 0.01, "clip_x_grad": None}
+    plan = next(t for t in tasks if t.solver == "pg-v0").plan()
+    assert plan.meta["hyperparameters"]["inner"] == "newton" and plan.meta["hyperparameters"]["lr"] == 0.01
+
+
+def test_coerce_by_field_type():
+    from pgbench.problems.exp import Exp
+    from pgbench.solvers.iterative import Newton
+    from pgbench.solvers.training import PhysicalGradient, Supervised
+
+    assert coerce(Supervised, "label_steps", "3") == 3 and coerce(Supervised, "label_steps", "1e2") == 100
+    assert coerce(PhysicalGradient, "lr", "2e-3") == pytest.approx(2e-3)
+    assert coerce(PhysicalGradient, "clip", "None") is None and coerce(PhysicalGradient, "clip", "0.5") == 0.5
+    assert coerce(PhysicalGradient, "inner", "null") is None and coerce(PhysicalGradient, "inner", "gd") == "gd"
+    assert coerce(PhysicalGradient, "inner_settings", '{"eta": 1}') == {"eta": 1}
+    assert coerce(Newton, "fidelity", "authors") == "authors"
+    assert coerce(Exp, "x_range", "[-5, 0]") == (-5, 0)
+    assert coerce(Newton, "eta", 2) == 2  # non-strings pass through
+    with pytest.raises(pgbench.InvalidSettingError, match="expected float"):
+        coerce(PhysicalGradient, "lr", "fast")
+    with pytest.raises(pgbench.InvalidSettingError, match="expected int"):
+        coerce(Supervised, "label_steps", "1.5")
+    with pytest.raises(pgbench.InvalidSettingError, match="expected dict"):
+        coerce(PhysicalGradient, "inner_settings", "[1, 2]")
+    with pytest.raises(pgbench.InvalidSettingError, match="did you mean 'lr'"):
+        coerce(PhysicalGradient, "lrr", "1")
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(problems="sinn", solvers="gd"), pgbench.UnknownIdError, "did you mean 'sin'"),
+    (dict(problems="sin", solvers="gdd"), pgbench.UnknownIdError, "did you mean 'gd'"),
+    (dict(problems="sin", solvers="gd", hyperparameters={"etaa": 1}), pgbench.InvalidSettingError, "did you mean 'eta'"),
+    (dict(problems="sin", solvers="gd", hyperparameters={"pg.lr": 1}), pgbench.InvalidSettingError, "not among"),
+    (dict(problems="sin", solvers="gd", scale="huge"), pgbench.InvalidSettingError, "no scale 'huge'"),
+    (dict(problems="sin", solvers="gd", hyperparameters={"eta": -1}), ValueError, "must be > 0"),
+    (dict(problems="sin", solvers="gd", seeds=[-1]), pgbench.InvalidSettingError, "seed"),
+    (dict(problems="sin", solvers="gd", backends=["tf"]), ValueError, "unknown backend"),
+    (dict(problems="sin", solvers="gd", problem_overrides={"batch_size": 0}), ValueError, "batch_size"),
+])
+def test_bad_settings_raise_before_any_work(kwargs, error, match, tmp_path):
+    with pytest.raises(error, match=match):
+        expand(**kwargs)
+    assert not any(tmp_path.iterdir())
+
+
+def test_diverging_and_crashing_runs_are_stored_with_their_status(tmp_path):
+    tasks, _ = expand("quadratic2d", ["gd", "exploding"], iterations=10, hyperparameters={"gd.eta": 100.0})
+    diverged, failed = run_sweep(tasks, root=tmp_path)
+    assert diverged.status == "diverged" and "non-finite" in diverged.message
+    assert failed.status == "failed" and "exploded on purpose" in failed.message
+    df = pgbench.load_results(tmp_path)
+    assert set(df.groupby("run_key")["status"].first()) == {"diverged", "failed"}
+    # diverged is a finished result; failed is retried (and fails again, still stored)
+    again = run_sweep(tasks, root=tmp_path)
+    assert [o.cached for o in again] == [True, False]
+    assert again[1].status == "failed"
+
+
+def test_interrupted_sweep_resumes(tmp_path):
+    tasks, _ = expand("sin", ["gd", "inverse"], seeds=[0, 1], iterations=3, problem_overrides=TINY)
+    finished = []
+
+    def stop_after_two(event):
+        if event.kind == "finish":
+            finished.append(event.outcome)
+            if len(finished) == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(tasks, root=tmp_path, progress=stop_after_two)
+    assert len(list(tmp_path.rglob("*.parquet"))) == 2
+    events = []
+    outcomes = run_sweep(tasks, root=tmp_path, progress=events.append)
+    assert [o.cached for o in outcomes] == [True, True, False, False]
+    assert [o.run_key for o in outcomes[:2]] == [o.run_key for o in finished]
+    assert sum(e.kind == "start" for e in events) == 2  # only the two missing runs ran
+    iters = [e.progress.iteration for e in events if e.kind == "iteration" and e.index == 2]
+    assert iters == [0, 1, 2, 3]
+    assert len(list(tmp_path.rglob("*.parquet"))) == 4
+
+
+def test_task_is_plain_data():
+    import pickle
+    task = Task("sin", "pg", seed=2, hyperparameters={"inner_settings": {"eta": 1.0}}, problem_overrides=TINY)
+    assert pickle.loads(pickle.dumps(task)) == task
+    assert task.plan().meta["seed"] == 2
+
+
+def test_dask_executor_matches_local(tmp_path):
+    pytest.importorskip("distributed")
+    tasks, _ = expand("sin", "gd", seeds=[0, 1], iterations=3, problem_overrides=TINY)
+    events = []
+    outcomes = run_sweep(tasks, root=tmp_path / "dask", executor="dask", workers=2, progress=events.append)
+    assert [o.status for o in outcomes] == ["ok", "ok"] and not any(o.cached for o in outcomes)
+    assert sorted(e.index for e in events if e.kind == "finish") == [0, 1]
+    # the workers wrote the store themselves, with the same keys and curves as a local run
+    local = run_sweep(tasks, root=tmp_path / "local")
+    assert [o.run_key for o in outcomes] == [o.run_key for o in local]
+    a, b = pgbench.load_results(tmp_path / "dask"), pgbench.load_results(tmp_path / "local")
+    np.testing.assert_allclose(a["x_error"].to_numpy(), b["x_error"].to_numpy(), rtol=1e-6)
+    # everything finished: no cluster is started, the stored runs are reused
+    again = run_sweep(tasks, root=tmp_path / "dask", executor="dask", workers=2)
+    assert all(o.cached for o in again)
+    assert store.is_finished(tasks[0].plan().meta, tmp_path / "dask")
