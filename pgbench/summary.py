@@ -23,10 +23,12 @@ Per run:
 ``time_per_iteration``  median seconds per update step
 ======================  ==================================================================================
 
-:func:`summarize` reports means over the runs whose value is finite (``x_error_std`` the spread over
-seeds), ``seeds`` (number of runs), ``ok`` / ``diverged`` / ``failed`` counts and ``reached`` (runs
-that reached the target; ``iterations_to_target`` and ``time_to_target`` average those runs).
-Failed runs only count in ``seeds`` and ``failed``.
+:func:`summarize` reports ``seeds`` (number of runs), ``ok`` / ``diverged`` / ``failed`` counts, the
+means of the final metrics over the ``ok`` runs (``x_error_std``: their spread over seeds; a diverged
+run has no meaningful final value, it shows in ``diverged``), ``reached`` (runs, ok or diverged, that
+reached the target; ``iterations_to_target`` and ``time_to_target`` average those) and
+``time_per_iteration`` (mean over ok and diverged runs). Failed runs only count in ``seeds`` and
+``failed``. NaN values are left out of every mean.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 GROUP = ["problem", "scale", "solver", "label", "backend", "device_name"]
+_ANY_RUN = ("iterations_to_target", "time_to_target", "time_per_iteration")  # averaged over diverged runs too
 METRICS = ["x_error", "x_error_std", "train_x_error", "loss", "train_loss", "nonfinite", "iterations", "wall_time",
            "target", "reached", "iterations_to_target", "time_to_target", "time_per_iteration"]
 
@@ -142,12 +145,13 @@ def summarize(df: pd.DataFrame, target=None) -> pd.DataFrame:
         row.update(kind=g["kind"].iloc[0], x_error_name=g["x_error_name"].iloc[0], seeds=len(g),
                    ok=int((g["status"] == "ok").sum()), diverged=int((g["status"] == "diverged").sum()),
                    failed=int((g["status"] == "failed").sum()))
+        ok = g[g["status"] == "ok"]
         for m in ("x_error", "train_x_error", "loss", "train_loss", "nonfinite", "iterations", "wall_time",
                   "iterations_to_target", "time_to_target", "time_per_iteration"):
-            v = usable[m].to_numpy(dtype=float)
+            v = (usable if m in _ANY_RUN else ok)[m].to_numpy(dtype=float)
             v = v[np.isfinite(v)]
             row[m] = float(v.mean()) if len(v) else math.nan
-        xe = usable["x_error"].to_numpy(dtype=float)
+        xe = ok["x_error"].to_numpy(dtype=float)
         xe = xe[np.isfinite(xe)]
         row["x_error_std"] = float(xe.std(ddof=1)) if len(xe) > 1 else math.nan
         row["target"] = float(g["target"].iloc[0])
