@@ -1,0 +1,154 @@
+"""The command line: list, run, results, the reproduce/report wrappers, and bad input (exit 2, one line)."""
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import pgbench
+from pgbench import cli
+
+TINY = ["--problem-set", "batch_size=8", "--problem-set", "test_size=8", "--iterations", "3"]
+
+
+def invoke(capsys, *args):
+    """Run ``pgbench ARGS`` in this process; returns (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def test_list(capsys):
+    code, out, _ = invoke(capsys, "list")
+    assert code == 0
+    for text in ("sin-v0", "wavepacket-v0", "variant", "inverse", "pg-v0", "training", "lbfgsb-v0", "eta="):
+        assert text in out
+    code, out, _ = invoke(capsys, "list", "solvers")
+    assert code == 0 and "pg-v0" in out and "wavepacket-v0" not in out
+    code, out, _ = invoke(capsys, "list", "problems")
+    assert code == 0 and "sin2d-v0" in out and "lbfgsb-v0" not in out
+
+
+def test_normalize_args():
+    assert cli.normalize_args(["run", "sin", "pg", "--seeds", "0", "1", "2", "--backend", "torch", "jax", "-q"]) == \
+        ["run", "sin", "pg", "--seeds", "0,1,2", "--backend", "torch,jax", "-q"]
+    assert cli.normalize_args(["run", "sin", "--seeds", "0,1", "pg"]) == ["run", "sin", "--seeds", "0,1", "pg"]
+
+
+def test_run_then_results(capsys, tmp_path):
+    results = tmp_path / "runs"
+    code, out, err = invoke(capsys, "run", "sin", "gd", "inverse", "--seeds", "0", "1", *TINY, "--set", "gd.eta=0.02",
+                            "--results", results)
+    assert code == 0, err
+    assert "summary" in out and "gd" in out and "inverse" in out
+    assert "sin-v0 gd-v0 seed=1 torch/cpu" in err  # a progress bar per run
+    files = sorted(results.rglob("*.parquet"))
+    assert len(files) == 4
+    df = pgbench.load_results(results)
+    assert set(df["seed"]) == {0, 1} and set(df.loc[df["solver"] == "gd-v0", "hp_eta"]) == {0.02}
+
+    # same command again: every run is reused, nothing is rewritten
+    stamps = [f.stat().st_mtime_ns for f in files]
+    code, _, err = invoke(capsys, "run", "sin", "gd", "inverse", "--seeds", "0,1", *TINY, "--set", "gd.eta=0.02",
+                          "--results", results)
+    assert code == 0 and "(stored)" in err
+    assert [f.stat().st_mtime_ns for f in files] == stamps
+
+    code, out, _ = invoke(capsys, "results", "--results", results, "--format", "csv")
+    assert code == 0
+    table = pd.read_csv(io.StringIO(out))
+    assert sorted(table["solver"]) == ["gd-v0", "inverse-v0"] and set(table["seeds"]) == {2}
+    assert table.set_index("solver").loc["inverse-v0", "x_error"] < 1e-6
+
+    code, out, _ = invoke(capsys, "results", "--results", results, "--format", "json", "--target", "0.5",
+                          "--solver", "gd")
+    rows = json.loads(out)
+    assert code == 0 and [r["solver"] for r in rows] == ["gd-v0"] and rows[0]["target"] == 0.5
+
+    code, out, _ = invoke(capsys, "results", "--results", results, "--problem", "sin")
+    assert code == 0 and "gd" in out and "x error" in out
+
+    code, out, _ = invoke(capsys, "results", "--results", results, "--per-run", "--format", "csv")
+    assert code == 0 and len(pd.read_csv(io.StringIO(out))) == 4
+
+    code, _, err = invoke(capsys, "results", "--results", results, "--problem", "wavepacket")
+    assert code == 1 and "no stored runs" in err
+
+
+def test_run_prints_skipped_pairs(capsys, tmp_path):
+    code, out, err = invoke(capsys, "run", "wavepacket", "lbfgsb", "inverse", "--iterations", "1",
+                            "--problem-set", "test_size=4", "--set", "maxiter=3", "--results", tmp_path, "-q")
+    assert code == 0, err
+    assert "skip wavepacket-v0 × inverse-v0" in err and "capability inverse" in err
+    assert "lbfgsb" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "sinn", "gd"], "unknown problem 'sinn'; did you mean 'sin'?"),
+    (["run", "sin", "gdd"], "unknown solver 'gdd'; did you mean 'gd'?"),
+    (["run", "sin", "gd", "--set", "etaa=1"], "has a setting 'etaa'; did you mean 'eta'?"),
+    (["run", "sin", "pg", "--set", "lr=fast"], "lr='fast': expected float"),
+    (["run", "sin", "pg", "--set", "n=1.5"], "n='1.5': expected int"),
+    (["run", "sin", "pg", "--set", "lr"], "--set expects KEY=VALUE"),
+    (["run", "sin", "gd", "--scale", "huge"], "no scale 'huge'"),
+    (["run", "wavepacket", "inverse"], "no compatible solver for wavepacket"),
+    (["run", "sin", "gd", "--problem-set", "batch=3"], "did you mean 'batch_size'?"),
+    (["run", "sin", "gd", "--set", "eta=-1"], "eta must be > 0"),
+    (["run", "sin", "gd", "--seeds", "x"], "--seeds: 'x'"),
+    (["run", "sin", "gd", "--backend", "tf"], "unknown backend 'tf'"),
+    (["run", "sin", "gd", "--iterations", "0"], "iterations must be >= 1"),
+    (["run", "sin", "gd", "--executor", "spark"], "--executor must be one of local, dask"),
+    (["run", "sin", "gd", "--plugin", "no_such_module_xyz"], "cannot be imported"),
+    (["run", "sin"], "Missing argument"),
+    (["list", "things"], "can list 'problems' or 'solvers'"),
+    (["results", "--format", "xml"], "--format must be one of table, csv, json"),
+    (["frobnicate"], "No such command"),
+])
+def test_bad_input_exits_2_with_one_line(capsys, tmp_path, args, message):
+    results = tmp_path / "runs"
+    extra = ["--results", str(results)] if args[0] in ("run", "results") else []
+    code, out, err = invoke(capsys, *args, *extra)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+    assert not results.exists()  # nothing ran
+
+
+def test_console_script_exit_code():
+    exe = shutil.which("pgbench") or pytest.skip("console script not installed")
+    proc = subprocess.run([exe, "run", "sinn", "pg"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: unknown problem 'sinn'; did you mean 'sin'?"
+    assert proc.stdout == ""
+
+
+def test_reproduce_and_report_pass_arguments_through(capsys, tmp_path, monkeypatch):
+    import pgbench.report
+    import pgbench.reproduce
+
+    calls = {}
+    monkeypatch.setattr(pgbench.reproduce, "reproduce", lambda **kw: calls.setdefault("reproduce", kw))
+    monkeypatch.setattr(pgbench.report, "build_report", lambda dirs, out: calls.setdefault("report", (dirs, out)))
+    code, _, _ = invoke(capsys, "reproduce", "--scale", "paper", "--only", "sin,wavepacket", "--backend", "jax",
+                        "--results", tmp_path / "r", "--out", tmp_path / "o", "-q")
+    assert code == 0
+    kw = calls["reproduce"]
+    assert (kw["scale"], kw["only"], kw["backend"], kw["device"]) == ("paper", ["sin", "wavepacket"], "jax", "cpu")
+    assert (str(kw["results"]), str(kw["out"]), kw["progress"]) == (str(tmp_path / "r"), str(tmp_path / "o"), None)
+    code, _, err = invoke(capsys, "reproduce", "--scale", "big")
+    assert code == 2 and err.startswith("error: --scale must be quick or paper")
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    code, _, _ = invoke(capsys, "report", "--results", tmp_path / "a", "--results", tmp_path / "b", "--out",
+                        tmp_path / "o")
+    assert code == 0
+    dirs, out = calls["report"]
+    assert [str(d) for d in dirs] == [str(tmp_path / "a"), str(tmp_path / "b")] and str(out) == str(tmp_path / "o")
+    code, _, err = invoke(capsys, "report", "--results", tmp_path / "missing")
+    assert code == 2 and "no results directory" in err
