@@ -23,6 +23,11 @@ import numpy as np
 X, Y = -2, -1  # spatial axes
 
 
+def device_of(a):
+    """The array's device, or None for traced jax values (they carry none; jax places them)."""
+    return getattr(a, "device", None)
+
+
 def _roll(xp, a, shift, axis):
     return xp.roll(a, shift, axis=axis)
 
@@ -110,7 +115,7 @@ def face_velocities(xp, u):
 # ----------------------------------------------------------------------------------------------
 def _index_base(xp, f):
     B, C, nx, ny = f.shape
-    return xp.reshape(xp.arange(B * C, dtype=xp.int64, device=f.device) * (nx * ny), (B, C, 1, 1))
+    return xp.reshape(xp.arange(B * C, dtype=xp.int64, device=device_of(f)) * (nx * ny), (B, C, 1, 1))
 
 
 def interpolate(xp, f, cx, cy, limits: bool = False):
@@ -145,8 +150,8 @@ def interpolate(xp, f, cx, cy, limits: bool = False):
 
 def _grid_coords(xp, f):
     nx, ny = f.shape[-2], f.shape[-1]
-    ii = xp.reshape(xp.arange(nx, dtype=f.dtype, device=f.device), (1, 1, nx, 1))
-    jj = xp.reshape(xp.arange(ny, dtype=f.dtype, device=f.device), (1, 1, 1, ny))
+    ii = xp.reshape(xp.arange(nx, dtype=f.dtype, device=device_of(f)), (1, 1, nx, 1))
+    jj = xp.reshape(xp.arange(ny, dtype=f.dtype, device=device_of(f)), (1, 1, 1, ny))
     return ii, jj
 
 
@@ -223,15 +228,16 @@ def component_energy(xp, u):
 def renormalize_energy(xp, u, e0):
     """Rescale each component by :math:`\\sqrt{E_0/E}` (0 where E = 0) so its mean square is ``e0``."""
     e = component_energy(xp, u)
-    safe = xp.where(e == 0, xp.ones_like(e), e)
-    return u * xp.where(e == 0, xp.zeros_like(e), xp.sqrt(e0 / safe))
+    ok = (e > 0) & (e0 > 0)   # elsewhere the factor is 0 (or irrelevant); keep sqrt away from 0 for finite gradients
+    ratio = xp.where(ok, e0 / xp.where(ok, e, xp.ones_like(e)), xp.ones_like(e))
+    return u * xp.where(ok, xp.sqrt(ratio), xp.zeros_like(e))
 
 
 def center_of_mass(xp, m, dx):
     """Non-periodic centre of mass :math:`\\sum_p p\\,m(p) / \\sum_p m(p)` in physical units: (B, 2)."""
     nx, ny = m.shape[-2], m.shape[-1]
-    px = xp.reshape(xp.asarray(cell_centers(nx, dx), dtype=m.dtype, device=m.device), (1, nx, 1))
-    py = xp.reshape(xp.asarray(cell_centers(ny, dx), dtype=m.dtype, device=m.device), (1, 1, ny))
+    px = xp.reshape(xp.asarray(cell_centers(nx, dx), dtype=m.dtype, device=device_of(m)), (1, nx, 1))
+    py = xp.reshape(xp.asarray(cell_centers(ny, dx), dtype=m.dtype, device=device_of(m)), (1, 1, ny))
     total = xp.sum(m, axis=(-2, -1))
     return xp.stack([xp.sum(px * m, axis=(-2, -1)) / total, xp.sum(py * m, axis=(-2, -1)) / total], axis=-1)
 

@@ -38,3 +38,12 @@ register_problem(
     description="authors' code: invert y = exp(x), x* ~ U(-12, 0) (NeurIPS Fig. 2)",
     variant=True,
 )
+register_problem(
+    "navier-stokes-v0", "pgbench.problems.navier_stokes:NavierStokes",
+    scales={"paper": {"resolution": 64, "batch_size": 64, "test_size": 64, "iterations": 20000,
+                      "solve_iterations": 10000, "eval_every": 100},
+            "quick": {"resolution": 32, "frequency_falloff": 40.0, "batch_size": 8, "test_size": 16,
+                      "iterations": 200, "solve_iterations": 100, "eval_every": 10}},
+    description="§3.4 / B.5: match a marker after 8 steps of incompressible flow by the initial velocity; "
+                "U-net 2-2 with 5 levels (49,570 parameters); PG = reverse-simulation vortex estimator",
+)
