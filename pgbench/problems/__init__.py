@@ -47,3 +47,33 @@ register_problem(
     description="§3.4 / B.5: match a marker after 8 steps of incompressible flow by the initial velocity; "
                 "U-net 2-2 with 5 levels (49,570 parameters); PG = reverse-simulation vortex estimator",
 )
+
+# the HIG paper's problems and the PBDL book's HIG toy (spec hig.md §2, §3.5, §5.4)
+register_problem(
+    "oscillators-v0", "pgbench.problems.oscillators:Oscillators",
+    scales={"paper": {"steps": 96, "dt": 0.125, "batch_size": 128, "test_size": 4096, "iterations": 20000,
+                      "eval_every": 200},
+            "quick": {"steps": 24, "dt": 0.5, "batch_size": 32, "test_size": 512, "iterations": 1000,
+                      "eval_every": 50}},
+    description="HIG §2.1: steer 2 nonlinear coupled oscillators back to the start (RK4); MLP 4-20-20-20-Nt",
+)
+register_problem(
+    "quantum-dipole-v0", "pgbench.problems.quantum_dipole:QuantumDipole",
+    scales={"paper": {"steps": 384, "dt": 0.05, "batch_size": 16, "test_size": 1024, "iterations": 20000,
+                      "eval_every": 200},
+            "quick": {"steps": 96, "dt": 0.2, "batch_size": 16, "test_size": 256, "iterations": 500,
+                      "eval_every": 25}},
+    description="HIG §2.2: Crank-Nicolson Schrödinger control to a superposition of excited states, infidelity",
+)
+register_problem(
+    "poisson-hig-v0", "pgbench.problems.poisson_hig:PoissonHIG",
+    scales={"paper": {"size": 8, "batch_size": 64, "test_size": 256, "iterations": 20000, "eval_every": 200},
+            "quick": {"size": 8, "batch_size": 16, "test_size": 256, "iterations": 2000, "eval_every": 50}},
+    description="HIG §2.3: dense net learns the 8x8 Poisson solve through the 5-point Laplacian (not SIP's poisson)",
+)
+register_problem(
+    "hig-toy-v0", "pgbench.problems.hig_toy:HigToy",
+    scales={"paper": {"lam": 0.01, "batch_size": 64, "test_size": 512, "iterations": 10000, "eval_every": 100},
+            "quick": {"lam": 0.01, "batch_size": 64, "test_size": 512, "iterations": 2000, "eval_every": 50}},
+    description="PBDL book HIG toy: 1-7-2 tanh net, physics scales output 2 by lambda = 0.01",
+)

@@ -1,0 +1,145 @@
+"""Quantum dipole control, the HIG paper's second task (spec ``hig.md`` §2.2;
+``half-inverse-gradients/Quantum_dipole``).
+
+A particle in a box :math:`[0, 2]` with :math:`\\psi(0) = \\psi(2) = 0`,
+:math:`i\\partial_t\\psi = (-\\partial_x^2 + u(t)\\,x)\\psi`, on 16 grid points (14 interior unknowns,
+dx = 2/15, :math:`x_j = j\\,dx`), 3-point Laplacian, Crank-Nicolson
+
+.. math:: (I + \\tfrac{i\\,dt}{2}H_t)\\,\\psi^{+} = (I - \\tfrac{i\\,dt}{2}H_t)\\,\\psi,\\qquad
+          H_t = -D_2/dx^2 + \\mathrm{diag}(u_t x_j)
+
+with the control :math:`u_t` held within each of the Nt steps. Complex states are stored as
+real (re, im) pairs and each step solves the equivalent real 28×28 system
+:math:`\\begin{pmatrix}I & -kH\\\\ kH & I\\end{pmatrix}\\begin{pmatrix}a^+\\\\ b^+\\end{pmatrix} =
+\\begin{pmatrix}I & kH\\\\ -kH & I\\end{pmatrix}\\begin{pmatrix}a\\\\ b\\end{pmatrix}`, k = dt/2.
+
+The start is the ground state :math:`\\psi_1`; the target a real superposition
+:math:`(c_1\\psi_2 + c_2\\psi_3)/\\lVert c\\rVert`, :math:`c \\sim \\mathcal N(0, I_2)`, with
+:math:`\\psi_n(x_j) \\propto \\sin(\\pi n j/15)` normalised in discrete ℓ². Observations are the
+target as 14 interleaved (re, im) pairs (the network input, 28 → 20 → 20 → 20 tanh → Nt,
+Glorot-uniform as Keras); the loss is the infidelity :math:`1 - |\\langle\\psi^*, \\psi(T)\\rangle|^2`
+(batch mean). HIG works in the 28-real output space of the final state.
+
+No ground-truth control exists: ``x_true`` is the zero control (used by no metric) and
+``x_error`` is the infidelity itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from .base import Problem, dtype_of
+from .oscillators import GlorotMLP
+
+
+def eigenstate(n: int, points: int = 14) -> np.ndarray:
+    """Discrete sine mode :math:`\\sin(\\pi n j/(points+1))`, j = 1..points, unit ℓ² norm."""
+    j = np.arange(1, points + 1)
+    v = np.sin(np.pi * n * j / (points + 1))
+    return v / np.linalg.norm(v)
+
+
+@dataclass(frozen=True)
+class QuantumDipole(Problem):
+    steps: int = 384
+    dt: float = 0.05
+    points: int = 14          # interior grid points (16 with the walls)
+    length: float = 2.0
+    hidden: tuple[int, ...] = (20, 20, 20)
+    batch_size: int = 16
+    test_size: int = 256
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({"small", "network"})
+    loss_reduction: ClassVar[str] = "mean"
+    has_ground_truth: ClassVar[bool] = False
+    x_error_name: ClassVar[str] = "infidelity (no ground-truth control)"
+    target_x_error: ClassVar[float | None] = 1e-2
+    solver_defaults: ClassVar[dict] = {
+        "hig": {"eta": 0.5, "tau": 1e-5},
+        "gn": {"eta": 0.5, "tau": 1e-5},
+        "dp": {"lr": 5e-4},
+        "adam": {"lr": 0.01},
+    }
+
+    @property
+    def x_shape(self):
+        return (self.steps,)
+
+    @property
+    def y_shape(self):
+        return (2 * self.points,)
+
+    @property
+    def dx(self) -> float:
+        return self.length / (self.points + 1)
+
+    def _matrices(self):
+        """Host constants: :math:`H_0 = -D_2/dx^2` and the positions :math:`x_j`."""
+        n, dx = self.points, self.dx
+        H0 = (2 * np.eye(n) - np.eye(n, k=1) - np.eye(n, k=-1)) / dx**2
+        return H0, dx * np.arange(1, n + 1)
+
+    def sample(self, rng, n, be):
+        c = rng.standard_normal(size=(n, 2))
+        c /= np.linalg.norm(c, axis=1, keepdims=True)
+        psi = c[:, :1] * eigenstate(2, self.points) + c[:, 1:] * eigenstate(3, self.points)
+        y = np.stack([psi, np.zeros_like(psi)], axis=2).reshape(n, -1)   # interleaved (re, im)
+        return be.zeros((n, self.steps)), be.asarray(y, "float32")
+
+    def simulate(self, be, x, psi0=None):
+        """Crank-Nicolson over the Nt steps; returns the final state (B, 2·points) interleaved."""
+        xp = be.xp
+        B, n, k = x.shape[0], self.points, 0.5 * self.dt
+        H0, pos = self._matrices()
+        dt_ = dtype_of(be, self.physics_dtype)
+        I = be.asarray(np.eye(n), self.physics_dtype)
+        kH0 = be.asarray(k * H0, self.physics_dtype)
+        kX = be.asarray(k * pos, self.physics_dtype)
+        if psi0 is None:
+            psi0 = eigenstate(1, n)
+        a = xp.zeros((B, n), dtype=dt_, device=x.device) + be.asarray(psi0, self.physics_dtype)
+        b = xp.zeros_like(a)
+        for t in range(self.steps):
+            kH = kH0[None] + (x[:, t:t + 1] * kX)[:, :, None] * I[None]          # (B, n, n)
+            top = xp.concat([xp.broadcast_to(I[None], kH.shape), -kH], axis=2)
+            bot = xp.concat([kH, xp.broadcast_to(I[None], kH.shape)], axis=2)
+            M = xp.concat([top, bot], axis=1)                                    # (B, 2n, 2n)
+            rhs_a = a + xp.matmul(kH, b[..., None])[..., 0]
+            rhs_b = b - xp.matmul(kH, a[..., None])[..., 0]
+            sol = xp.linalg.solve(M, xp.concat([rhs_a, rhs_b], axis=1)[..., None])[..., 0]
+            a, b = sol[:, :n], sol[:, n:]
+        return xp.reshape(xp.stack([a, b], axis=2), (B, 2 * n))
+
+    def infidelity(self, be, out, y):
+        """:math:`1 - |\\langle\\psi^*, \\psi\\rangle|^2` for interleaved (re, im) states."""
+        xp = be.xp
+        a, b = out[:, 0::2], out[:, 1::2]
+        tr, ti = y[:, 0::2], y[:, 1::2]
+        re = xp.sum(tr * a + ti * b, axis=1)
+        im = xp.sum(tr * b - ti * a, axis=1)
+        return 1.0 - (re * re + im * im)
+
+    def hig_output(self, be, x, y):
+        return self.simulate(be, x)
+
+    def hig_loss(self, be, out, y):
+        return self.infidelity(be, out, y)
+
+    def loss(self, be, x, y):
+        return self.infidelity(be, self.simulate(be, x), y)
+
+    def x_error(self, be, x, x_true, y):
+        return self.loss(be, x, y)
+
+    def extras(self, be, x, x_true, y):
+        out = self.simulate(be, x)
+        return {"norm_drift": be.xp.abs(be.xp.sum(out * out, axis=1) - 1.0)}
+
+    def network(self):
+        return GlorotMLP((2 * self.points,) + tuple(self.hidden) + (self.steps,), "tanh")
+
+    def net_input(self, be, y):
+        return be.xp.astype(y, dtype_of(be, self.net_dtype))
