@@ -2,6 +2,7 @@
 torch–jax parity and runs through the generic solvers."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import pgbench
@@ -204,3 +205,47 @@ def test_solvers_run(solver, kw):
     assert np.all(np.isfinite(rec["x_error"])) and np.all(np.isfinite(rec["loss"]))
     if solver in ("inverse", "gd"):
         assert rec["x_error"].iloc[-1] < rec["x_error"].iloc[0]
+
+
+def _fixture_frame():
+    """A hand-made results frame in the store's layout: PG and DP networks, the iterated estimator
+    and GD on navier-stokes-v0, plus runs Table 1 must ignore."""
+    settings = '{"test_size": 4}'
+
+    def run(key, solver, kind, its, times, errs, status="ok", problem="navier-stokes-v0", inner=None):
+        col = "eval_x_error" if kind == "training" else "x_error"
+        other = "x_error" if kind == "training" else "eval_x_error"
+        return pd.DataFrame({"run_key": key, "problem": problem, "solver": solver, "kind": kind, "status": status,
+                             "iteration": its, "wall_time": times, "loss": 1.0, col: errs, other: np.nan,
+                             "problem_settings": settings, "hp_inner": inner, "hp_lr": 0.005})
+
+    return pd.concat([
+        run("pg1", "pg-v0", "training", [0, 10, 20], [0.0, 10.0, 20.0], [5.0, 2.0, 1.0]),
+        run("pgb", "pg-v0", "training", [0, 10], [0.0, 50.0], [5.0, 0.1], inner="lbfgsb"),     # not the estimator
+        run("dp1", "dp-v0", "training", [0, 10, 20], [0.0, 8.0, 16.0], [5.0, 3.0, 2.5]),
+        run("inv", "inverse-v0", "iterative", [0, 1, 2, 3], [0.0, 2.0, 4.0, 6.0], [5.0, 1.5, 0.9, 0.8]),
+        run("gd1", "gd-v0", "iterative", [0, 1, 2], [0.0, 50.0, 100.0], [5.0, 4.0, 3.0]),
+        run("gdx", "gd-v0", "iterative", [0, 1], [0.0, 1.0], [5.0, 0.1], status="failed"),     # ignored
+        run("oth", "gd-v0", "iterative", [0, 1], [0.0, 1.0], [5.0, 0.1], problem="heat-v0"),  # ignored
+    ], ignore_index=True)
+
+
+def test_table1_from_a_fixture_frame():
+    from pgbench.table1 import default_target, format_table1, table1, table1_runs
+
+    df = _fixture_frame()
+    assert default_target(df) == 1.0                      # the PG network's final held-out error
+    t = table1(df, inference_time=1.1e-4).set_index("method")
+    assert list(t.index) == ["NN + PG", "NN + Adam (DP)", "domain-specific solver", "GD"]
+    assert t.loc["NN + PG", "reached"] and t.loc["NN + PG", "training_time_s"] == 20.0
+    assert t.loc["NN + PG", "iterations"] == 20 and t.loc["NN + PG", "inference_time_per_example_s"] == 1.1e-4
+    assert not t.loc["NN + Adam (DP)", "reached"] and t.loc["NN + Adam (DP)", "x_error_at_end"] == 2.5
+    assert t.loc["domain-specific solver", "reached"] and t.loc["domain-specific solver", "iterations"] == 2
+    assert t.loc["domain-specific solver", "time_per_example_s"] == 4.0 / 4
+    assert not t.loc["GD", "reached"] and t.loc["GD", "time_per_example_s"] == 100.0 / 4
+    assert t.loc["GD", "runs"] == 1                        # the failed and the other problem's runs are out
+    # an explicit, looser target: GD reaches it at iteration 1
+    runs = table1_runs(df, target=4.0).set_index("method")
+    assert runs.loc["GD", "reached"] and runs.loc["GD", "iterations"] == 1
+    text = format_table1(table1(df, inference_time=1.1e-4))
+    assert "> 25 s" in text and "0.11 ms" in text
