@@ -120,6 +120,8 @@ def per_run(df: pd.DataFrame, target=None) -> pd.DataFrame:
             *[m for m in METRICS if m not in ("x_error_std", "reached")]]
     if df is None or df.empty:
         return pd.DataFrame(columns=cols)
+    if "iteration" in df:  # the same run found under two roots counts once
+        df = df.drop_duplicates(subset=["run_key", "iteration"], keep="first")
     rows = []
     for key, g in df.groupby("run_key", sort=False):
         first = g.iloc[0]

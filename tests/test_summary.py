@@ -88,6 +88,8 @@ def test_summary_statuses_targets_and_configs():
     ], ignore_index=True)
     s = summarize(df, target=0.25)
     assert len(s) == 2
+    # the same runs found twice (two result roots) count once
+    pd.testing.assert_frame_equal(summarize(pd.concat([df, df], ignore_index=True), target=0.25), s)
     main = s[s["seeds"] == 4].iloc[0]
     assert (main["ok"], main["diverged"], main["failed"]) == (2, 1, 1)
     assert main["x_error"] == pytest.approx(0.2)           # mean of 0.1 and 0.3; diverged has no final value
