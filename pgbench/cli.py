@@ -170,6 +170,8 @@ class _ProgressView:
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
                                  TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), console=console,
                                  transient=False, refresh_per_second=5)
+        self.console, self.n_tasks, self.done = console, n_tasks, 0
+        self.live = console.is_terminal
         self.bars: dict[int, int] = {}
         self.kinds: dict[str, str] = {}
         self.overall = (self.progress.add_task("[bold]sweep", total=n_tasks, metrics="") if n_tasks > 1 else None)
@@ -186,6 +188,15 @@ class _ProgressView:
         return self.bars[event.index]
 
     def __call__(self, event):
+        if not self.live:  # a log, not a terminal: one line per finished run
+            if event.kind == "finish":
+                o = event.outcome
+                self.done += 1
+                stored = " (stored)" if o.cached else ""
+                self.console.print(f"[{self.done}/{self.n_tasks or '?'}] {event.task.name}: {o.status}{stored}  "
+                                   f"iterations {_fmt(o.iterations)}  loss {_fmt(o.loss)}  x err {_fmt(o.x_error)}  "
+                                   f"{_fmt(o.wall_time)} s", highlight=False)
+            return
         bar = self._bar(event)
         if event.kind == "iteration":
             p = event.progress
@@ -203,11 +214,13 @@ class _ProgressView:
                 self.progress.advance(self.overall)
 
     def __enter__(self):
-        self.progress.start()
+        if self.live:
+            self.progress.start()
         return self
 
     def __exit__(self, *exc):
-        self.progress.stop()
+        if self.live:
+            self.progress.stop()
 
 
 SUMMARY_COLUMNS = [("problem", "problem"), ("label", "solver"), ("backend", "backend"), ("device_name", "device"),

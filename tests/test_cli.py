@@ -46,7 +46,7 @@ def test_run_then_results(capsys, tmp_path):
                             "--results", results)
     assert code == 0, err
     assert "summary" in out and "gd" in out and "inverse" in out
-    assert "sin-v0 gd-v0 seed=1 torch/cpu" in err  # a progress bar per run
+    assert "sin-v0 gd-v0 seed=1 torch/cpu: ok" in err  # one line per run when stderr is not a terminal
     files = sorted(results.rglob("*.parquet"))
     assert len(files) == 4
     df = pgbench.load_results(results)
@@ -152,3 +152,21 @@ def test_reproduce_and_report_pass_arguments_through(capsys, tmp_path, monkeypat
     assert [str(d) for d in dirs] == [str(tmp_path / "a"), str(tmp_path / "b")] and str(out) == str(tmp_path / "o")
     code, _, err = invoke(capsys, "report", "--results", tmp_path / "missing")
     assert code == 2 and "no results directory" in err
+
+
+def test_progress_bars_on_a_terminal(tmp_path):
+    from rich.console import Console
+
+    from pgbench.sweep import expand, run_sweep
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=160)
+    tasks, _ = expand("sin", ["gd", "dp"], iterations=3, problem_overrides={"batch_size": 8, "test_size": 8})
+    with cli._ProgressView(len(tasks), console) as view:
+        assert view.live
+        run_sweep(tasks, root=tmp_path, progress=view)
+    text = buf.getvalue()
+    for needle in ("sweep", "sin-v0 gd-v0 seed=0 torch/cpu", "sin-v0 dp-v0 seed=0 torch/cpu", "x err", "3/3", "2/2"):
+        assert needle in text
+    bars = {view.progress.tasks[i].description.split(":")[0]: view.progress.tasks[i] for i in view.bars.values()}
+    assert all(t.completed == t.total == 3 for t in bars.values())
