@@ -49,6 +49,10 @@ class Quadratic2D(Problem):
     def x_error(self, be, x, x_true, y_target):
         return be.xp.sqrt(sum_per_example(be.xp, (x - x_true) ** 2))
 
+    def extras(self, be, x, x_true, y_target):
+        """The coordinates x1, x2 (per example), so stored runs hold the Fig. 2a trajectories."""
+        return {"x1": x[:, 0], "x2": x[:, 1]}
+
     def initial_guess(self, be, y_target):
         import numpy as np
         return be.xp.zeros_like(y_target) + be.asarray(np.asarray(self.start, dtype=np.float32))

@@ -1,0 +1,297 @@
+"""The report: the paper's figures and tables from stored runs only (it never runs an experiment).
+
+``build_report(results_dirs, out)`` reads every run under the result directories (one store, a
+merged store from several machines, or several stores side by side), and writes
+
+* ``figures/*.png`` and, for each, ``data/*.csv``: the exact numbers drawn;
+* ``tables/*.md``: the headline table (paper's numbers against measured ones), Table 1 (when
+  :mod:`pgbench.table1` is present), a per-configuration summary, time-to-target, speedups;
+* ``index.html``: all of it on one page, each with a sentence on what it shows.
+
+Machines and devices: every run carries ``machine``, ``device_name`` and ``backend``; together
+they form the ``device_key``. Curves of different devices are drawn with different line styles,
+time-per-iteration bars use the device as hue, and the speedup table relates each method to the
+reference method on the same device (DP with Adam for training, GD for iterative solvers) and to
+the same method on the first device.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data import final_errors, reference_label, time_per_iteration, with_device
+
+__all__ = ["build_report", "collect"]
+
+
+def _as_list(results_dirs):
+    if isinstance(results_dirs, (str, Path)):
+        return [Path(results_dirs)]
+    return [Path(p) for p in results_dirs]
+
+
+def _targets(df: pd.DataFrame, kind: str) -> dict:
+    """Per problem: its declared ``target_x_error``, else the final x error of the reference
+    method of ``kind`` (so time-to-target reads "how fast does each method reach what the
+    baseline ends at")."""
+    from ..summary import problem_target
+    out = {}
+    fe = final_errors(df[df["kind"] == kind])
+    for problem, g in fe.groupby("problem"):
+        t = problem_target(problem)
+        if t is None:
+            ref = reference_label(g["label"].unique(), kind)
+            v = g[g["label"] == ref]["x_error"].mean()
+            t = float(v) if math.isfinite(v) else None
+        if t is not None:
+            out[problem] = t
+    return out
+
+
+def time_to_target(df: pd.DataFrame) -> pd.DataFrame:
+    """Per run: target, iterations and wall time to reach it (held-out x error for training
+    runs, at their evaluation cadence), with ``device_key`` and ``label``."""
+    from ..summary import per_run
+    parts = []
+    for kind in ("training", "iterative"):
+        sub = df[df["kind"] == kind]
+        if sub.empty:
+            continue
+        runs = per_run(sub, _targets(df, kind))
+        keys = sub.groupby("run_key")[["device_key"]].first()
+        runs = runs.join(keys, on="run_key")
+        parts.append(runs[runs["status"] != "failed"])
+    if not parts:
+        return pd.DataFrame(columns=["run_key", "problem", "kind", "label", "device_key", "seed", "target",
+                                     "iterations_to_target", "time_to_target"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def speedups(df: pd.DataFrame) -> pd.DataFrame:
+    """Seconds per iteration per problem × kind × label × device, the speedup of the reference
+    method's time over this method's on the same device, and the speedup of this method on this
+    device over the same method on the first device."""
+    t = time_per_iteration(df)
+    if t.empty:
+        return t
+    rows = []
+    devices = sorted(t["device_key"].unique())
+    for (problem, kind, dev), g in t.groupby(["problem", "kind", "device_key"]):
+        ref = reference_label(g["label"], kind)
+        ref_s = float(g[g["label"] == ref]["seconds"].iloc[0]) if ref is not None else math.nan
+        for _, r in g.iterrows():
+            base = t[(t["problem"] == problem) & (t["kind"] == kind) & (t["label"] == r["label"])
+                     & (t["device_key"] == devices[0])]
+            rows.append({"problem": problem, "kind": kind, "label": r["label"], "device": dev,
+                         "s / iteration": r["seconds"], "reference": ref,
+                         "speedup vs reference": ref_s / r["seconds"] if r["seconds"] > 0 else math.nan,
+                         f"speedup vs {devices[0]}": (float(base["seconds"].iloc[0]) / r["seconds"]
+                                                       if len(base) and r["seconds"] > 0 else math.nan)})
+    return pd.DataFrame(rows)
+
+
+def collect(results_dirs):
+    """The tidy frame of every run under ``results_dirs`` with ``device_key`` (see
+    :func:`pgbench.load_results`)."""
+    from ..store import load_results
+    return with_device(load_results(*_as_list(results_dirs)))
+
+
+def _md(df: pd.DataFrame, floatfmt=".3g") -> str:
+    if df is None or df.empty:
+        return "_no data_\n"
+    return df.to_markdown(index=False, floatfmt=floatfmt) + "\n"
+
+
+def _html_table(df: pd.DataFrame) -> str:
+    if df is None or df.empty:
+        return "<p><em>no data</em></p>"
+
+    def fmt(v):
+        if isinstance(v, float):
+            return "" if math.isnan(v) else f"{v:.3g}"
+        return str(v)
+    return df.to_html(index=False, escape=True, border=0, classes="tbl", formatters={c: fmt for c in df.columns},
+                      na_rep="")
+
+
+def _summary_table(df: pd.DataFrame) -> pd.DataFrame:
+    from ..summary import summarize
+    s = summarize(df)
+    if s.empty:
+        return s
+    keep = ["problem", "scale", "label", "solver", "backend", "device_name", "seeds", "ok", "diverged", "failed",
+            "iterations", "x_error", "x_error_std", "loss", "wall_time", "time_per_iteration"]
+    return s[[c for c in keep if c in s]]
+
+
+def _table1(df: pd.DataFrame):
+    """Table 1 from :mod:`pgbench.table1` (another module's pure function), if it is present."""
+    try:
+        from .. import table1 as t1
+    except ImportError:
+        return None, "pgbench.table1 is not present: Table 1 not yet measured"
+    for name in ("table1", "build_table1", "table", "compute"):
+        fn = getattr(t1, name, None)
+        if callable(fn):
+            try:
+                out = fn(df)
+            except Exception as e:
+                return None, f"pgbench.table1.{name} failed: {type(e).__name__}: {e}"
+            if isinstance(out, pd.DataFrame):
+                return out, f"from pgbench.table1.{name}"
+            if isinstance(out, str):
+                return out, f"from pgbench.table1.{name}"
+    return None, "pgbench.table1 has no table function this report knows"
+
+
+_SENTENCES = {
+    "learning": "Learning curves of {p}: the training-batch x error (running average over mini-batches, mean over "
+                "seeds, band = min–max over seeds) against training iteration and wall time, the y loss, and the "
+                "x error on the fixed held-out batch; dashed levels are iterative solvers on that same batch.",
+    "optimisation": "Single-problem optimisation on {p}: every iterative solver solves the held-out batch from the "
+                    "same start; x error (batch mean) against iteration and wall time.",
+    "examples": "Held-out examples of {p}: the observation y*, each method's prediction x (and P(x) where the "
+                "problem has a forward model), and the ground truth x*.",
+}
+
+
+def build_report(results_dirs, out) -> Path:
+    """Write the report for the runs under ``results_dirs`` (a path or a list) into ``out``;
+    returns the path of ``index.html``."""
+    from . import figures as F
+    from .examples import load_examples
+    from .headline import headline_table
+
+    dirs = _as_list(results_dirs)
+    out = Path(out)
+    for sub in ("figures", "data", "tables"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    df = collect(dirs)
+    examples = load_examples(*dirs)
+    F.set_style()
+    F.palette([])
+    import matplotlib.pyplot as plt
+
+    sections: list[tuple[str, list]] = []   # (title, items); item = ("fig"|"table"|"text", name, sentence, content)
+
+    def fig_item(name, fig_data, sentence):
+        fig, data = fig_data
+        if fig is None:
+            return None
+        fig.savefig(out / "figures" / f"{name}.png", bbox_inches="tight")
+        plt.close(fig)
+        data.to_csv(out / "data" / f"{name}.csv", index=False)
+        return ("fig", name, sentence, f"figures/{name}.png")
+
+    def table_item(name, table, sentence, floatfmt=".3g"):
+        text = table if isinstance(table, str) else _md(table, floatfmt)
+        (out / "tables" / f"{name}.md").write_text(f"# {name}\n\n{sentence}\n\n{text}")
+        if isinstance(table, pd.DataFrame):
+            table.to_csv(out / "data" / f"{name}.csv", index=False)
+        return ("table", name, sentence, table)
+
+    # headline and Table 1
+    head = headline_table(df)
+    items = [table_item("headline", head,
+                        "Each number the paper states, the value measured from the store at the paper's point "
+                        "(or 'not yet measured' when no stored run reaches it), the same quantity at the largest "
+                        "point the stored runs reach, and the runs (run-key prefixes) it came from.")]
+    t1, note = _table1(df)
+    items.append(table_item("table1", t1 if t1 is not None else f"_{note}_\n",
+                            f"Table 1 (Navier-Stokes timings to equal accuracy); {note}."))
+    sections.append(("Headline numbers", items))
+
+    problems = sorted(df["problem"].dropna().unique()) if not df.empty else []
+    if "quadratic2d-v0" in problems:
+        it = fig_item("fig2a_trajectories", F.trajectories(df),
+                      "Fig. 2a: paths of gradient descent, Newton's method and iterated inverse physics (PG) on "
+                      "y = (x1, x2²) from (3, 3). Circles: 10 steps at the paper's step sizes; lines: small steps. "
+                      "In y space the inverse-physics path is a straight line to the target.")
+        if it:
+            sections.append(("Fig. 2a: 2-D trajectories", [it]))
+    for p in problems:
+        safe = p.replace("/", "_")
+        items = [fig_item(f"learning_{safe}", F.learning_curves(df, p), _SENTENCES["learning"].format(p=p)),
+                 fig_item(f"optimisation_{safe}", F.optimisation_curves(df, p), _SENTENCES["optimisation"].format(p=p)),
+                 fig_item(f"examples_{safe}", F.examples_figure(examples, p), _SENTENCES["examples"].format(p=p))]
+        items = [i for i in items if i]
+        if items:
+            sections.append((p, items))
+
+    # cost, time to target, profiles, devices
+    items = [fig_item("fig14_time_per_iteration", F.time_per_iteration_figure(df),
+                      "Fig. 14: median seconds per training iteration (data generation included, evaluation "
+                      "excluded), mean over seeds; one bar colour per machine · device (backend).")]
+    sp = speedups(df)
+    items.append(table_item("speedups", sp, "Seconds per iteration of every method on every device; 'speedup vs "
+                            "reference' = reference method's time / this method's time on the same device (DP "
+                            "(Adam) for training, GD for iterative solvers); the last column compares devices."))
+    tt = time_to_target(df)
+    if not tt.empty:
+        agg = (tt.groupby(["problem", "kind", "label", "device_key"], dropna=False)
+               .agg(target=("target", "first"), seeds=("run_key", "count"),
+                    reached=("time_to_target", lambda s: int(np.isfinite(s.astype(float)).sum())),
+                    iterations_to_target=("iterations_to_target", "mean"),
+                    time_to_target=("time_to_target", "mean")).reset_index())
+    else:
+        agg = tt
+    items.append(table_item("time_to_target", agg,
+                            "Time to target: the target is the problem's declared x-error target, else the final "
+                            "x error of the reference method (DP (Adam) / GD); iterations and seconds until the "
+                            "held-out x error first reaches it (training runs resolve this at their evaluation "
+                            "cadence), mean over the seeds that reached it."))
+    for kind in ("training", "iterative"):
+        if not tt.empty:
+            items.append(fig_item(f"profile_{kind}", F.performance_profile(tt, kind),
+                                  f"Dolan–Moré performance profile of the {kind} methods: for each method, the fraction "
+                                  "of problem instances (problem × seed × device) on which it reached the target "
+                                  "within τ times the fastest method's time (legend: number of instances)."))
+    sections.append(("Cost, time to target and performance profiles", [i for i in items if i]))
+
+    summary = _summary_table(df)
+    sections.append(("All runs", [table_item("summary", summary,
+                                             "Every configuration: seeds, status counts, final x error (held-out), "
+                                             "mean over seeds, spread, wall time and time per iteration.")]))
+
+    index = out / "index.html"
+    index.write_text(_render(sections, df, dirs))
+    return index
+
+
+def _render(sections, df, dirs) -> str:
+    devices = sorted(df["device_key"].unique()) if not df.empty else []
+    n_runs = df["run_key"].nunique() if not df.empty else 0
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>pgbench report</title><style>",
+             "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}",
+             "img{max-width:100%;border:1px solid #eee}table.tbl{border-collapse:collapse;font-size:0.85em;margin:.5em 0}",
+             "table.tbl td,table.tbl th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left}",
+             "figure{margin:1.2em 0}figcaption{font-size:0.92em;color:#444}h2{border-bottom:2px solid #ccc}",
+             "nav a{margin-right:1em}</style></head><body>",
+             "<h1>pgbench report</h1>",
+             f"<p>{n_runs} stored runs from {html.escape(', '.join(map(str, dirs)))}; devices: "
+             f"{html.escape('; '.join(devices)) or 'none'}. Built "
+             f"{_dt.datetime.now().isoformat(timespec='seconds')}. Every figure's numbers are in "
+             "<code>data/</code>, every table in <code>tables/</code>.</p><nav>"]
+    parts += [f"<a href='#s{i}'>{html.escape(t)}</a>" for i, (t, _) in enumerate(sections)]
+    parts.append("</nav>")
+    for i, (title, items) in enumerate(sections):
+        parts.append(f"<h2 id='s{i}'>{html.escape(title)}</h2>")
+        for kind, name, sentence, content in items:
+            if kind == "fig":
+                parts.append(f"<figure><img src='{content}' alt='{html.escape(name)}'><figcaption>"
+                             f"<b>{html.escape(name)}</b>: {html.escape(sentence)}</figcaption></figure>")
+            else:
+                parts.append(f"<h3>{html.escape(name)}</h3><p>{html.escape(sentence)}</p>")
+                if isinstance(content, pd.DataFrame):
+                    parts.append(_html_table(content))
+                else:
+                    parts.append(f"<p>{html.escape(str(content).strip('_').strip())}</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,153 @@
+"""Pure helpers over the tidy results frame (:func:`pgbench.load_results`): device keys, the
+paper's running-average smoothing, seed aggregation, time per iteration and reference methods.
+Nothing here runs an experiment or plots."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+# running-average windows of the paper's learning curves (mini-batches), by problem name
+PAPER_WINDOWS = {"sin": 1000, "poisson": 64, "heat": 64, "navier-stokes": 64, "sin2d": 256}
+REFERENCE_LABELS = {"training": ("DP (Adam)", "Adam", "NN (Adam)", "Adam (paper)", "DP (SGD)"),
+                    "iterative": ("GD", "Adam", "L-BFGS-B")}
+
+
+def problem_name(problem: str) -> str:
+    return str(problem).rsplit("-v", 1)[0]
+
+
+def with_device(df: pd.DataFrame) -> pd.DataFrame:
+    """Adds ``device_key``: machine · device name (backend), the unit results are compared by."""
+    df = df.copy()
+    if df.empty:
+        df["device_key"] = pd.Series(dtype=str)
+        return df
+    for c in ("machine", "device_name", "backend"):
+        if c not in df:
+            df[c] = "?"
+    df["device_key"] = (df["machine"].astype(str) + " · " + df["device_name"].astype(str) + " ("
+                        + df["backend"].astype(str) + ")")
+    if "label" not in df:
+        df["label"] = df["solver"]
+    df["label"] = df["label"].fillna(df["solver"])
+    return df
+
+
+def usable(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of runs that were not ``failed`` and have an iteration."""
+    if df.empty:
+        return df
+    out = df[df["status"].isin(["ok", "diverged"])]
+    return out[pd.to_numeric(out["iteration"], errors="coerce").notna()]
+
+
+def window_for(problem: str, scale: str, iterations: int) -> int:
+    """Running-average window: the paper's for ``paper`` scale; at smaller budgets at most a
+    twentieth of the budget, so the curve keeps its shape."""
+    paper = PAPER_WINDOWS.get(problem_name(problem), 1)
+    if scale == "paper":
+        return paper
+    return int(max(1, min(paper, iterations // 20)))
+
+
+def running_average(values, window: int) -> np.ndarray:
+    """Trailing mean over the last ``window`` values (fewer at the start), NaNs ignored."""
+    s = pd.Series(np.asarray(values, dtype=float))
+    return s.rolling(window, min_periods=1).mean().to_numpy()
+
+
+def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None) -> pd.DataFrame:
+    """Per problem × label × device: the running average of ``metric`` per run, then mean, min and
+    max over seeds at every iteration (only iterations every seed reached). Also the mean wall
+    time there. Columns: problem, kind, label, device_key, iteration, wall_time, mean, lo, hi,
+    seeds, window, run_keys."""
+    cols = ["problem", "kind", "label", "device_key", "iteration", "wall_time", "mean", "lo", "hi", "seeds", "window",
+            "run_keys"]
+    df = usable(df)
+    if df.empty or metric not in df:
+        return pd.DataFrame(columns=cols)
+    out = []
+    for (problem, kind, label, dev), g in df.groupby(["problem", "kind", "label", "device_key"], sort=True):
+        scale = str(g["scale"].iloc[0]) if "scale" in g else "quick"
+        runs = []
+        for key, r in g.groupby("run_key", sort=True):
+            r = r.sort_values("iteration")
+            v = pd.to_numeric(r[metric], errors="coerce").to_numpy(dtype=float)
+            if np.isnan(v).all():
+                continue
+            it = r["iteration"].to_numpy(dtype=float)
+            if metric.startswith("eval_"):   # sparse held-out evaluations: no smoothing
+                keep = ~np.isnan(v)
+                runs.append((key, it[keep], v[keep], r["wall_time"].to_numpy(dtype=float)[keep]))
+            else:
+                runs.append((key, it, v, r["wall_time"].to_numpy(dtype=float)))
+        if not runs:
+            continue
+        n_it = min(len(x[1]) for x in runs)
+        w = window if window is not None else (1 if metric.startswith("eval_") else
+                                               window_for(problem, scale, int(max(x[1][-1] for x in runs)) + 1))
+        sm = np.stack([running_average(v[:n_it], w) for _, _, v, _ in runs])
+        wt = np.stack([t[:n_it] for _, _, _, t in runs])
+        with np.errstate(all="ignore"):
+            frame = pd.DataFrame({"problem": problem, "kind": kind, "label": label, "device_key": dev,
+                                  "iteration": runs[0][1][:n_it], "wall_time": np.nanmean(wt, axis=0),
+                                  "mean": np.nanmean(sm, axis=0), "lo": np.nanmin(sm, axis=0),
+                                  "hi": np.nanmax(sm, axis=0), "seeds": len(runs), "window": w,
+                                  "run_keys": " ".join(sorted(k for k, *_ in runs))})
+        out.append(frame)
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=cols)
+
+
+def time_per_iteration(df: pd.DataFrame) -> pd.DataFrame:
+    """Median seconds per update step of every run, then mean over seeds per problem × kind ×
+    label × device. Columns: problem, kind, label, device_key, seconds, seeds, run_keys."""
+    cols = ["problem", "kind", "label", "device_key", "seconds", "seeds", "run_keys"]
+    df = usable(df)
+    rows = []
+    for (problem, kind, label, dev), g in df.groupby(["problem", "kind", "label", "device_key"], sort=True):
+        per = []
+        keys = []
+        for key, r in g.groupby("run_key"):
+            r = r.sort_values("iteration")
+            it, t = r["iteration"].to_numpy(dtype=float), r["wall_time"].to_numpy(dtype=float)
+            if len(it) < 2:
+                continue
+            d_it, d_t = np.diff(it), np.diff(t)
+            ok = d_it > 0
+            if ok.any():
+                per.append(float(np.median(d_t[ok] / d_it[ok])))
+                keys.append(key)
+        if per:
+            rows.append({"problem": problem, "kind": kind, "label": label, "device_key": dev,
+                         "seconds": float(np.mean(per)), "seeds": len(per), "run_keys": " ".join(sorted(keys))})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def reference_label(labels, kind: str) -> str | None:
+    """The method speedups are relative to: DP with Adam for training, GD for iterative solvers
+    (the first of :data:`REFERENCE_LABELS` present), else the first label alphabetically."""
+    labels = list(labels)
+    for cand in REFERENCE_LABELS.get(kind, ()):
+        if cand in labels:
+            return cand
+    return sorted(labels)[0] if labels else None
+
+
+def final_errors(df: pd.DataFrame) -> pd.DataFrame:
+    """Per run: the final x error (held-out ``eval_x_error`` for training, ``x_error`` for
+    iterative), with its identity columns."""
+    rows = []
+    for key, r in usable(df).groupby("run_key"):
+        r = r.sort_values("iteration")
+        col = "eval_x_error" if r["kind"].iloc[0] == "training" and "eval_x_error" in r else "x_error"
+        v = pd.to_numeric(r[col], errors="coerce").dropna()
+        first = r.iloc[0]
+        rows.append({"run_key": key, "problem": first["problem"], "kind": first["kind"], "label": first["label"],
+                     "device_key": first["device_key"], "seed": first["seed"], "scale": first.get("scale"),
+                     "x_error": float(v.iloc[-1]) if len(v) else math.nan,
+                     "iterations": float(r["iteration"].iloc[-1]), "wall_time": float(r["wall_time"].iloc[-1])})
+    return pd.DataFrame(rows, columns=["run_key", "problem", "kind", "label", "device_key", "seed", "scale",
+                                       "x_error", "iterations", "wall_time"])

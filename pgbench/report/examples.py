@@ -1,0 +1,71 @@
+"""Example predictions of a run, stored next to it as ``<run_key>.examples.npz``, and the example
+panels of the report (y*, each method's prediction, x*; paper Fig. 1, 4a, 5a, 6a, 11-13 tops).
+
+:func:`write_examples` is called by :func:`pgbench.reproduce.reproduce` right after a run, from
+``RunResult.final`` (the final x of an iterative solver, the network parameters of a training
+run) on the run's fixed held-out batch. It does not run an experiment: it evaluates the stored
+outcome once. The report only reads these files.
+
+File contents (first ``n`` held-out examples): ``x_true``, ``y_target``, ``x_pred`` and, where the
+problem defines a standalone forward model, ``y_pred = P(x_pred)``; ``meta`` is a JSON string with
+run_key, problem, solver, label, kind, seed, machine, device_name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .. import keys, store
+
+SCALAR_EXAMPLES = 256   # problems whose x has <= 2 numbers: enough points for a scatter plot
+FIELD_EXAMPLES = 4      # everything else
+
+
+def write_examples(plan, result, path, n: int | None = None) -> Path | None:
+    """Write the held-out examples of a finished run (``plan``: its :class:`~pgbench.runner.RunPlan`)."""
+    if result.final is None or result.status == "failed":
+        return None
+    problem, be = plan.problem, plan.backend
+    x_true, y_target = problem.sample(keys.rng(plan.seed, "test"), problem.test_size, be)
+    if result.meta["kind"] == "training":
+        net = problem.network()
+        x_pred = problem.predict(be, net, result.final, y_target)   # whole batch (batch-statistics BN)
+    else:
+        x_pred = result.final
+    size = int(np.prod(problem.x_shape))
+    n = n or (SCALAR_EXAMPLES if size <= 2 else FIELD_EXAMPLES)
+    arrays = {"x_true": be.to_numpy(x_true)[:n], "y_target": be.to_numpy(y_target)[:n],
+              "x_pred": be.to_numpy(x_pred)[:n]}
+    try:
+        arrays["y_pred"] = be.to_numpy(problem.forward(be, x_pred))[:n]
+    except Exception:   # no standalone forward model (e.g. sin(a/x), whose physics needs a)
+        pass
+    meta = {k: result.meta.get(k) for k in ("problem", "solver", "label", "kind", "seed", "machine", "device_name",
+                                              "backend", "scale")}
+    meta["run_key"] = store.run_key(result.meta)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+    np.savez_compressed(tmp, meta=np.asarray(json.dumps(meta)), **{k: np.asarray(v, dtype=np.float32)
+                                                                   for k, v in arrays.items()})
+    os.replace(tmp, path)
+    return path
+
+
+def load_examples(*roots) -> list[dict]:
+    """Every ``*.examples.npz`` under the roots: dicts with the arrays and ``meta``."""
+    out = []
+    for root in roots:
+        for path in sorted(Path(root).rglob("*.examples.npz")):
+            try:
+                with np.load(path) as f:
+                    d = {k: f[k] for k in f.files if k != "meta"}
+                    d["meta"] = json.loads(str(f["meta"]))
+                    d["path"] = str(path)
+                out.append(d)
+            except Exception:
+                continue
+    return out

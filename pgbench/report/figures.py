@@ -1,0 +1,320 @@
+"""The report's figures. Every function takes the tidy frame (with ``device_key``, see
+:mod:`pgbench.report.data`) and returns ``(figure, data)``: the matplotlib figure and the exact
+numbers drawn, as a DataFrame (the report writes both, so a plot can be checked against the
+store). One style for all: seaborn ``paper`` context, white grid, one colour per method label."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .data import curves, final_errors, problem_name, time_per_iteration, usable  # noqa: E402
+
+STYLE = dict(context="paper", style="whitegrid", font_scale=1.25)
+WIDTH = 7.0          # inches: a full text width
+DPI = 150
+_PALETTE: dict[str, tuple] = {}
+_LINESTYLES = ["-", "--", ":", "-."]
+
+
+def set_style():
+    sns.set_theme(**STYLE)
+    plt.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI, "legend.fontsize": 9, "axes.titlesize": 11})
+
+
+def palette(labels) -> dict[str, tuple]:
+    """One colour per method label, stable across every figure of a report."""
+    colors = sns.color_palette("tab10") + sns.color_palette("Dark2") + sns.color_palette("Set1")
+    for lab in labels:
+        if lab not in _PALETTE:
+            _PALETTE[lab] = colors[len(_PALETTE) % len(colors)]
+    return _PALETTE
+
+
+def _log_ok(values) -> bool:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return len(v) > 0 and (v > 0).all() and v.max() / v.min() > 20
+
+
+def _legend(fig, axes):
+    handles, labels = [], []
+    for ax in np.ravel(axes):
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+        if ax.get_legend():
+            ax.get_legend().remove()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), frameon=False,
+                   bbox_to_anchor=(0.5, -0.01))
+    fig.tight_layout(rect=(0, 0.06 + 0.045 * ((len(labels) - 1) // 4), 1, 1))
+
+
+def _draw(ax, c: pd.DataFrame, x: str, color, style, label):
+    ax.plot(c[x], c["mean"], color=color, ls=style, lw=1.6, label=label)
+    if (c["seeds"] > 1).any():
+        ax.fill_between(c[x], c["lo"], c["hi"], color=color, alpha=0.2, lw=0)
+
+
+def learning_curves(df: pd.DataFrame, problem: str):
+    """Training runs of ``problem``: x error (running average, mean over seeds, band = min–max over
+    seeds) against training iteration and wall time; y loss against iteration; the held-out x error.
+    Final x errors of iterative solvers on the same held-out batch are drawn as dashed levels."""
+    sub = df[(df["problem"] == problem)]
+    train = sub[sub["kind"] == "training"]
+    c = curves(train, "x_error")
+    if c.empty:
+        return None, c
+    cl = curves(train, "loss")
+    ce = curves(train, "eval_x_error")
+    levels = final_errors(sub[sub["kind"] == "iterative"])
+    devices = sorted(c["device_key"].unique())
+    pal = palette(sorted(c["label"].unique()) + sorted(levels["label"].unique()))
+    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 5.6))
+    name = sub["x_error_name"].dropna().iloc[0] if "x_error_name" in sub and sub["x_error_name"].notna().any() else "x error"
+    for (label, dev), g in c.groupby(["label", "device_key"]):
+        style = _LINESTYLES[devices.index(dev) % 4]
+        tag = label if len(devices) == 1 else f"{label} [{dev}]"
+        _draw(axes[0, 0], g, "iteration", pal[label], style, tag)
+        _draw(axes[0, 1], g, "wall_time", pal[label], style, tag)
+    for (label, dev), g in cl.groupby(["label", "device_key"]):
+        _draw(axes[1, 0], g, "iteration", pal[label], _LINESTYLES[devices.index(dev) % 4] if dev in devices else "-",
+              None)
+    for (label, dev), g in ce.groupby(["label", "device_key"]):
+        axes[1, 1].plot(g["iteration"], g["mean"], marker="o", ms=3, color=pal[label],
+                        ls=_LINESTYLES[devices.index(dev) % 4] if dev in devices else "-")
+    for label, g in levels.groupby("label"):
+        v = float(g["x_error"].mean())
+        if math.isfinite(v) and v > 0:
+            for ax in (axes[0, 0], axes[0, 1], axes[1, 1]):
+                ax.axhline(v, color=pal[label], ls="--", lw=1.2, label=f"{label} (solver)")
+    w = int(c["window"].max())
+    axes[0, 0].set(xlabel="training iteration", ylabel=f"{name}", title=f"training x error (running avg. {w})")
+    axes[0, 1].set(xlabel="wall time [s]", ylabel=name, title="against wall time")
+    axes[1, 0].set(xlabel="training iteration", ylabel="y loss", title="training loss")
+    axes[1, 1].set(xlabel="training iteration", ylabel=name, title="held-out x error")
+    for ax, vals in ((axes[0, 0], c["mean"]), (axes[0, 1], c["mean"]), (axes[1, 0], cl["mean"]),
+                     (axes[1, 1], ce["mean"])):
+        if _log_ok(vals):
+            ax.set_yscale("log")
+    fig.suptitle(f"{problem}: learning curves", fontsize=12)
+    _legend(fig, axes)
+    data = pd.concat([c.assign(metric="x_error"), cl.assign(metric="loss"), ce.assign(metric="eval_x_error")],
+                     ignore_index=True)
+    return fig, data
+
+
+def optimisation_curves(df: pd.DataFrame, problem: str):
+    """Iterative solvers on the held-out batch of ``problem``: x error (mean over seeds and the
+    batch, no smoothing) against iteration and wall time. One-shot solvers (L-BFGS-B to
+    convergence) are a single marker at their end."""
+    sub = df[(df["problem"] == problem) & (df["kind"] == "iterative")]
+    c = curves(sub, "x_error", window=1)
+    if c.empty:
+        return None, c
+    devices = sorted(c["device_key"].unique())
+    pal = palette(sorted(c["label"].unique()))
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.4))
+    for (label, dev), g in c.groupby(["label", "device_key"]):
+        style = _LINESTYLES[devices.index(dev) % 4]
+        tag = label if len(devices) == 1 else f"{label} [{dev}]"
+        marker = "o" if len(g) <= 12 else None
+        for ax, x in zip(axes, ("iteration", "wall_time")):
+            xs = g[x] + (1 if x == "iteration" else 0)
+            ax.plot(xs, g["mean"], color=pal[label], ls=style, marker=marker, ms=4, lw=1.6, label=tag)
+            if (g["seeds"] > 1).any():
+                ax.fill_between(xs, g["lo"], g["hi"], color=pal[label], alpha=0.2, lw=0)
+    name = sub["x_error_name"].dropna().iloc[0] if sub["x_error_name"].notna().any() else "x error"
+    axes[0].set(xlabel="iteration + 1", ylabel=name, title="single-problem optimisation")
+    axes[1].set(xlabel="wall time [s]", ylabel=name, title="against wall time")
+    if c["iteration"].max() > 50:
+        axes[0].set_xscale("log")
+    for ax in axes:
+        if _log_ok(c["mean"]):
+            ax.set_yscale("log")
+    fig.suptitle(f"{problem}: iterative solvers", fontsize=12)
+    _legend(fig, axes)
+    return fig, c
+
+
+def trajectories(df: pd.DataFrame, problem: str = "quadratic2d-v0"):
+    """Fig. 2a: x-space (contours of L = x1² + x2⁴) and y-space (y = (x1, x2²)) paths of the
+    quadratic2d runs, read from the stored per-iteration coordinates x1, x2. Runs of at most 20
+    steps are drawn with circles (constant step), longer ones as lines (≈ infinitesimal steps)."""
+    sub = usable(df[df["problem"] == problem])
+    if sub.empty or "x1" not in sub or sub["x1"].isna().all():
+        return None, pd.DataFrame()
+    data = sub[["label", "run_key", "iteration", "x1", "x2"]].dropna().sort_values(["label", "iteration"])
+    families = {lab: lab.replace(" (small steps)", "") for lab in data["label"].unique()}
+    pal = palette(sorted(set(families.values())))
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.6))
+    g1, g2 = np.meshgrid(np.linspace(-0.3, 3.2, 300), np.linspace(-0.1, 3.5, 300))
+    axes[0].contour(g1, g2, g1 ** 2 + g2 ** 4, levels=[2.0 ** i for i in range(-5, 8)], colors="0.8",
+                    linewidths=0.7)
+    h1, h2 = np.meshgrid(np.linspace(-0.3, 3.2, 300), np.linspace(-0.1, 9.5, 300))
+    axes[1].contour(h1, h2, h1 ** 2 + h2 ** 2, levels=[2.0 ** i for i in range(-5, 8)], colors="0.8",
+                    linewidths=0.7)
+    for (label, key), g in data.groupby(["label", "run_key"]):
+        fam = families[label]
+        short = len(g) <= 21
+        kw = dict(color=pal[fam], lw=1.3 if short else 1.8, marker="o" if short else None, ms=4,
+                  ls="-" if short else "-", alpha=0.9 if short else 0.6)
+        axes[0].plot(g["x1"], g["x2"], label=label, **kw)
+        axes[1].plot(g["x1"], g["x2"] ** 2, label=label, **kw)
+    axes[0].set(xlim=(-0.3, 3.2), ylim=(-0.1, 3.5), xlabel="x1", ylabel="x2", title="x space")
+    axes[1].set(xlim=(-0.3, 3.2), ylim=(-0.1, 9.5), xlabel="y1 = x1", ylabel="y2 = x2²", title="y space")
+    fig.suptitle("Fig. 2a: optimisation trajectories from x = (3, 3)", fontsize=12)
+    _legend(fig, axes)
+    return fig, data.assign(y2=data["x2"] ** 2)
+
+
+def time_per_iteration_figure(df: pd.DataFrame):
+    """Fig. 14: median seconds per update step (mean over seeds), per problem and method; the
+    device is the hue when several machines are present."""
+    t = time_per_iteration(df[df["kind"] == "training"])
+    if t.empty:
+        return None, t
+    problems = sorted(t["problem"].unique())
+    devices = sorted(t["device_key"].unique())
+    ncol = min(3, len(problems))
+    nrow = math.ceil(len(problems) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 2.6 * nrow + 0.6), squeeze=False)
+    pal = sns.color_palette("colorblind", len(devices))
+    for ax, prob in zip(axes.ravel(), problems):
+        g = t[t["problem"] == prob]
+        sns.barplot(data=g, y="label", x="seconds", hue="device_key", hue_order=devices, palette=pal, ax=ax,
+                    orient="h")
+        ax.set(title=prob, xlabel="s / iteration", ylabel="")
+        if g["seconds"].max() / max(g["seconds"].min(), 1e-12) > 30:
+            ax.set_xscale("log")
+    for ax in axes.ravel()[len(problems):]:
+        ax.axis("off")
+    fig.suptitle("Fig. 14: time per training iteration", fontsize=12)
+    _legend(fig, axes)
+    return fig, t
+
+
+def performance_profile(runs: pd.DataFrame, kind: str):
+    """Dolan–Moré performance profile of time-to-target: instances are problem × seed × device;
+    ρ_s(τ) is the fraction of the instances a method ran on where it reached the target within τ
+    times the fastest method's time (never reaching it counts as ∞)."""
+    r = runs[runs["kind"] == kind].copy()
+    if r.empty:
+        return None, pd.DataFrame()
+    r["instance"] = r["problem"].astype(str) + " | " + r["seed"].astype(str) + " | " + r["device_key"].astype(str)
+    best = r.groupby("instance")["time_to_target"].min()
+    r["ratio"] = r["time_to_target"] / r["instance"].map(best)
+    r.loc[~np.isfinite(r["ratio"]), "ratio"] = np.inf
+    finite = r["ratio"][np.isfinite(r["ratio"])]
+    if finite.empty:
+        return None, pd.DataFrame()
+    taus = np.logspace(0, max(1.0, np.log10(finite.max()) + 0.3), 200)
+    rows = []
+    for label, g in r.groupby("label"):
+        ratios = g["ratio"].to_numpy()
+        for tau in taus:
+            rows.append({"label": label, "tau": tau, "rho": float(np.mean(ratios <= tau)), "instances": len(ratios)})
+    prof = pd.DataFrame(rows)
+    pal = palette(sorted(prof["label"].unique()))
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.62, 3.4))
+    for label, g in prof.groupby("label"):
+        ax.step(g["tau"], g["rho"], where="post", color=pal[label], lw=1.8,
+                label=f"{label} ({int(g['instances'].iloc[0])})")
+    ax.set(xscale="log", ylim=(-0.02, 1.02), xlabel="τ (time-to-target / best)", ylabel="fraction of problems ρ(τ)",
+           title=f"performance profile, {kind} solvers")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig, prof
+
+
+def examples_figure(examples: list[dict], problem: str):
+    """Example panels from the stored ``*.examples.npz`` of ``problem`` (one run per method, lowest
+    seed): signals (y* and each method's P(x)), scatter of x against x* for scalar unknowns, or
+    images (y*, each method's P(x) and x, x*) for fields."""
+    runs = [e for e in examples if e["meta"].get("problem") == problem]
+    if not runs or problem_name(problem) == "quadratic2d":
+        return None, pd.DataFrame()
+    chosen: dict[str, dict] = {}
+    for e in sorted(runs, key=lambda e: (e["meta"].get("kind") != "training", e["meta"].get("seed", 0))):
+        chosen.setdefault(e["meta"]["label"], e)
+    labels = list(chosen)
+    pal = palette(sorted(labels))
+    ref = chosen[labels[0]]
+    x_shape, y_shape = ref["x_true"].shape[1:], ref["y_target"].shape[1:]
+    x_size, rows = int(np.prod(x_shape)), []
+    if len(y_shape) == 1 and y_shape[0] > 8 and all("y_pred" in e for e in chosen.values()):
+        n = min(3, len(ref["y_target"]))
+        fig, axes = plt.subplots(n, 1, figsize=(WIDTH, 1.9 * n + 0.6), squeeze=False)
+        for i in range(n):
+            ax = axes[i, 0]
+            ax.plot(ref["y_target"][i], color="0.6", lw=0.8, label="y* (observed)")
+            for lab, e in chosen.items():
+                ax.plot(e["y_pred"][i], color=pal[lab], lw=1.4, label=f"{lab}: P(x)")
+                rows.append({"label": lab, "example": i, "x_pred": e["x_pred"][i].tolist(),
+                             "x_true": e["x_true"][i].tolist()})
+            ax.set(ylabel=f"example {i}")
+        axes[-1, 0].set(xlabel="sample index")
+    elif x_size <= 2:
+        fig, axes = plt.subplots(1, x_size, figsize=(WIDTH * (0.5 if x_size == 1 else 1), 3.4), squeeze=False)
+        for k in range(x_size):
+            ax = axes[0, k]
+            for lab, e in chosen.items():
+                xt, xp = e["x_true"].reshape(len(e["x_true"]), -1)[:, k], e["x_pred"].reshape(len(e["x_pred"]), -1)[:, k]
+                ax.scatter(xt, xp, s=6, color=pal[lab], alpha=0.6, label=lab)
+                rows.extend({"label": lab, "component": k, "x_true": a, "x_pred": b} for a, b in zip(xt, xp))
+            lo, hi = np.nanmin(ref["x_true"]), np.nanmax(ref["x_true"])
+            ax.plot([lo, hi], [lo, hi], color="k", ls="--", lw=0.8)
+            ax.set(xlabel=f"x*[{k}]", ylabel=f"predicted x[{k}]")
+    elif len(x_shape) == 1 or (len(x_shape) == 2 and min(x_shape) == 1):
+        fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.2), squeeze=False)
+        axes[0, 0].plot(ref["x_true"][0].ravel(), color="k", ls="--", lw=1.0, label="x*")
+        for lab, e in chosen.items():
+            axes[0, 0].plot(e["x_pred"][0].ravel(), color=pal[lab], lw=1.3, label=lab)
+            if "y_pred" in e:
+                axes[0, 1].plot(e["y_pred"][0].ravel(), color=pal[lab], lw=1.3)
+            rows.append({"label": lab, "example": 0, "x_pred": e["x_pred"][0].ravel().tolist()})
+        axes[0, 1].plot(ref["y_target"][0].ravel(), color="k", ls="--", lw=1.0, label="y*")
+        axes[0, 0].set(title="x (example 0)", xlabel="index")
+        axes[0, 1].set(title="y (example 0)", xlabel="index")
+    else:
+        def img(a):
+            a = np.asarray(a)
+            if a.ndim == 3 and a.shape[0] == 2:   # a 2-vector field: its magnitude
+                return np.sqrt(a[0] ** 2 + a[1] ** 2)
+            return a[-1] if a.ndim == 3 else a
+        n = min(2, len(ref["x_true"]))
+        has_y = [lab for lab, e in chosen.items() if "y_pred" in e]
+        cols = [("y*", ref["y_target"], None)] + [(f"P(x) {lab}", chosen[lab]["y_pred"], lab) for lab in has_y] \
+            + [(f"x {lab}", chosen[lab]["x_pred"], lab) for lab in labels] + [("x*", ref["x_true"], None)]
+        fig, axes = plt.subplots(n, len(cols), figsize=(min(1.55 * len(cols), 14), 1.75 * n + 0.5), squeeze=False)
+        for i in range(n):
+            xlim = np.nanpercentile(np.abs(img(ref["x_true"][i])), 99.5) or 1.0
+            ylim = np.nanpercentile(np.abs(img(ref["y_target"][i])), 99.5) or 1.0
+            for j, (title, arr, lab) in enumerate(cols):
+                a = img(arr[i])
+                is_x = title.startswith("x")
+                vmax = xlim if is_x else ylim
+                signed = np.nanmin(a) < 0
+                axes[i, j].imshow(a, cmap="RdBu_r" if signed else "viridis", vmin=-vmax if signed else 0,
+                                  vmax=vmax, origin="lower")
+                axes[i, j].set_xticks([])
+                axes[i, j].set_yticks([])
+                if i == 0:
+                    axes[i, j].set_title(title, fontsize=8)
+                rows.append({"label": lab or title, "panel": title, "example": i, "mean": float(np.nanmean(a)),
+                             "min": float(np.nanmin(a)), "max": float(np.nanmax(a))})
+    fig.suptitle(f"{problem}: held-out examples", fontsize=12)
+    if x_size <= 2 or len(x_shape) <= 1:
+        _legend(fig, axes)
+    else:
+        fig.tight_layout()
+    return fig, pd.DataFrame(rows)

@@ -1,0 +1,323 @@
+"""The paper's experiment set as data, and :func:`reproduce`, which runs it (resuming) and builds
+the report.
+
+An :class:`Experiment` is one problem's set of runs behind one or more figures: the methods (a
+solver id, its hyperparameters and the label used in plots), the seeds and the iteration budget
+of every scale. Experiments of problems that are not registered are skipped with a note, so the
+recipes for problems still being written activate as soon as they are registered.
+
+Scales: ``paper`` uses the paper's budgets (iterations, seeds) on the problem's ``paper`` scale;
+``quick`` uses the problem's ``quick`` scale and budgets chosen so that the whole set runs on a
+2-core CPU in well under 30 minutes (see ``docs/reproduce.md``). ``EXPERIMENTS`` is the list;
+:func:`tasks` turns it into :class:`pgbench.sweep.Task` objects.
+
+After each run the first few held-out examples (``y*``, ``x*``, the method's ``x`` and ``P(x)``)
+are written next to the run as ``<run_key>.examples.npz`` for the report's example panels
+(:mod:`pgbench.report.examples`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import store
+from .registry import PROBLEMS, InvalidSettingError, UnknownIdError, make_problem
+from .runner import IncompatibleError, execute
+
+SCALES = ("quick", "paper")
+
+
+@dataclass(frozen=True)
+class Method:
+    """One curve of a figure: ``solver`` with ``hyperparameters`` (on top of the problem's
+    defaults), shown as ``label``. ``iterations`` / ``max_time`` (per scale) override the
+    experiment's budget for this method only."""
+
+    label: str
+    solver: str
+    hyperparameters: dict = field(default_factory=dict)
+    iterations: dict = field(default_factory=dict)
+    max_time: dict = field(default_factory=dict)
+    from_problem: str | None = None   # a problem property holding more hyperparameters (``paper_sgd``)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """Runs behind one or more of the paper's figures on one problem.
+
+    ``iterations`` and ``max_time`` map a scale to the budget (None: the problem scale's default;
+    iterative solvers use ``solve_iterations``); ``seeds`` maps a scale to the seeds;
+    ``problem_overrides`` maps a scale to problem settings."""
+
+    name: str
+    problem: str
+    figures: str
+    methods: tuple[Method, ...]
+    iterations: dict = field(default_factory=dict)
+    seeds: dict = field(default_factory=lambda: {"quick": (0,), "paper": (0,)})
+    max_time: dict = field(default_factory=dict)
+    problem_overrides: dict = field(default_factory=dict)
+    description: str = ""
+
+    def budget(self, method: Method, scale: str):
+        it = method.iterations.get(scale, self.iterations.get(scale))
+        mt = method.max_time.get(scale, self.max_time.get(scale))
+        return it, mt
+
+
+def _m(label, solver, hp=None, **kw):
+    return Method(label, solver, dict(hp or {}), **kw)
+
+
+def _both(value):
+    return {"quick": value, "paper": value}
+
+
+# Hyperparameters that depend on the problem instance (the paper's SGD baselines, the heat
+# problem's L-BFGS-B physical gradient) come from the problem's own properties (``from_problem``).
+EXPERIMENTS: tuple[Experiment, ...] = (
+    Experiment(
+        "quadratic2d-trajectories", "quadratic2d-v0", "Fig. 2a",
+        (_m("GD", "gd", {"eta": 0.5 / 36}, iterations=_both(10)),
+         _m("GD (small steps)", "gd", {"eta": 0.005}, iterations=_both(1000)),
+         _m("Newton", "newton", {"eta": 0.5}, iterations=_both(10)),
+         _m("Newton (small steps)", "newton", {"eta": 0.1}, iterations=_both(100)),
+         _m("PG (inverse)", "inverse", {"eta": 0.5}, iterations=_both(10)),
+         _m("PG (small steps)", "inverse", {"eta": 0.05}, iterations=_both(100))),
+        description="x-space trajectories of GD, Newton and inverse physics on y = (x1, x2²) from (3, 3); "
+                    "circles are 10 steps at the paper's step sizes, lines small steps (≈ continuous paths)",
+    ),
+    Experiment(
+        "sin-training", "sin-v0", "Fig. 3, 10, 14",
+        (_m("DP (Adam)", "dp"),
+         _m("Supervised", "supervised"),
+         _m("PG (Newton)", "pg", {"inner": "newton", "clip": 1.0}),
+         _m("PG (inv. grad.)", "pg", {"inner": "invgrad", "clip": 1.0}),
+         _m("PG (inverse)", "pg")),
+        iterations={"quick": 1500, "paper": 20000},
+        seeds={"quick": (0, 1), "paper": (0, 1, 2, 3)},
+        description="MLP 1-10-20-10-1 learns x(a) with sin(a/x) = -1; Adam 2e-3, batch 1000",
+    ),
+    Experiment(
+        "sin-optimisation", "sin-v0", "§3.1 (single problems)",
+        (_m("GD", "gd"), _m("Adam", "adam"), _m("Newton", "newton"), _m("Inverse gradient", "invgrad"),
+         _m("PG (inverse)", "inverse")),
+        iterations={"quick": 50, "paper": 100},
+        description="iterative solvers on the held-out batch of sin(a/x) = -1 from x = 1",
+    ),
+    Experiment(
+        "wavepacket", "wavepacket-v0", "Fig. 1, 8",
+        (_m("NN (Adam)", "dp"), _m("L-BFGS-B", "lbfgsb")),
+        iterations={"quick": 300, "paper": 2000},
+        seeds={"quick": (0,), "paper": (0, 1, 2)},
+        description="fit (ξ0, A) of a noisy wave packet: a 1-D conv net trained with Adam against "
+                    "scipy L-BFGS-B per example from (128, 2)",
+    ),
+    Experiment(
+        "poisson-training", "poisson-v0", "Fig. 4c, 11, 14",
+        (_m("DP (Adam)", "dp"),
+         _m("DP (SGD+mom.)", "dp", from_problem="paper_sgd"),
+         _m("PG (inverse)", "pg")),
+        iterations={"quick": 200, "paper": 12000},
+        seeds={"quick": (0,), "paper": (0, 1, 2)},
+        description="U-net (37,697 parameters) learns x from y* = ∇⁻²x*; PG = one inverse-physics step (∇²)",
+    ),
+    Experiment(
+        "poisson-optimisation", "poisson-v0", "Fig. 4b",
+        (_m("GD", "gd"), _m("Adam", "adam"), _m("PG (inverse)", "inverse")),
+        iterations={"quick": 100, "paper": 1000},
+        description="single-problem optimisation of the held-out batch from x = 0",
+    ),
+    Experiment(
+        "heat-training", "heat-v0", "Fig. 5c, 12, 14",
+        (_m("DP (Adam)", "dp"),
+         _m("PG (inverse)", "pg"),
+         _m("PG (L-BFGS-B)", "pg", from_problem="lbfgsb_pg", iterations={"quick": 20, "paper": 1000}),
+         _m("DP (SGD)", "dp", from_problem="paper_sgd")),
+        iterations={"quick": 200, "paper": 10000},
+        seeds={"quick": (0,), "paper": (0, 1)},
+        description="U-net learns the initial state x from its diffused y*; PG = probabilistically damped "
+                    "inverse diffusion or 32 L-BFGS-B iterations",
+    ),
+    Experiment(
+        "heat-optimisation", "heat-v0", "Fig. 5b, 12",
+        (_m("GD", "gd"), _m("PG (inverse)", "inverse"), _m("L-BFGS-B", "lbfgsb")),
+        iterations={"quick": 100, "paper": 100},
+        description="single-problem optimisation of the held-out batch from x = 0",
+    ),
+    Experiment(
+        "navier-stokes-training", "navier-stokes-v0", "Fig. 6c, 13, Table 1",
+        (_m("DP (Adam)", "dp"), _m("PG (inverse)", "pg")),
+        iterations={"quick": 100, "paper": 20000},
+        seeds={"quick": (0,), "paper": (0,)},
+        description="U-net (2→2, 5 levels) infers the initial velocity from marker pairs; PG = reverse-"
+                    "simulation vortex estimator",
+    ),
+    Experiment(
+        "navier-stokes-optimisation", "navier-stokes-v0", "Fig. 6b, Table 1",
+        (_m("GD", "gd"), _m("PG (inverse)", "inverse", iterations={"quick": 20, "paper": 100})),
+        iterations={"quick": 40, "paper": 10000},
+        description="single-problem optimisation: GD (η = 1) against the iterated vortex estimator",
+    ),
+    Experiment(
+        "sin2d-characterisation", "sin2d-v0", "NeurIPS Fig. 5 (authors' code)",
+        (_m("SIP (Newton)", "pg"), _m("Adam", "dp"), _m("SGD", "dp", {"optimizer": "sgd", "lr": 1e-2 / 32 ** 2})),
+        iterations={"quick": 600, "paper": 20000},
+        problem_overrides=_both({"ill_conditioning": 32.0}),
+        description="rotated, ill-conditioned (ξ = 32) 2-D sin problem; SIP = limited Newton inverse",
+    ),
+    Experiment(
+        "exp-inversion", "exp-v0", "NeurIPS Fig. 2 (authors' code)",
+        (_m("DP (SGD)", "dp"), _m("DP (Adam)", "dp", {"optimizer": "adam", "lr": 1e-3}),
+         _m("PG (Newton)", "pg"), _m("Supervised", "supervised")),
+        iterations={"quick": 1000, "paper": 10000},
+        description="invert y = exp(x) for x* ~ U(-12, 0): backprop gradients vanish for small y*",
+    ),
+    Experiment(
+        "oscillators-hig", "oscillators-v0", "HIG paper Fig. 2b",
+        (_m("HIG", "hig"), _m("Adam", "dp"), _m("Gauss-Newton", "gn")),
+        iterations={"quick": 100000, "paper": 100000}, max_time={"quick": 25.0, "paper": 3600.0},
+        description="control of coupled nonlinear oscillators, compared at equal wall time",
+    ),
+    Experiment(
+        "quantum-dipole-hig", "quantum-dipole-v0", "HIG paper (quantum dipole)",
+        (_m("HIG", "hig"), _m("Adam (paper)", "dp")),
+        iterations={"quick": 100000, "paper": 100000}, max_time={"quick": 25.0, "paper": 5400.0},
+        description="Schrödinger control (infidelity), compared at equal wall time",
+    ),
+    Experiment(
+        "poisson-hig", "poisson-hig-v0", "HIG paper (Poisson)",
+        (_m("Adam", "dp"), _m("Adam→HIG", "schedule", {"unit": "seconds", "switch_at": 12.5}),
+         _m("HIG", "hig")),
+        iterations={"quick": 100000, "paper": 100000}, max_time={"quick": 25.0, "paper": 3600.0},
+        description="8×8 Poisson solve learned through the Laplacian: Adam, HIG, and Adam then HIG",
+    ),
+    Experiment(
+        "hig-toy", "hig-toy-v0", "PBDL book, HIG toy",
+        (_m("HIG", "hig"), _m("Adam", "dp")),
+        iterations={"quick": 100000, "paper": 100000}, max_time={"quick": 10.0, "paper": 20.0},
+        description="1-7-2 tanh net through a physics that scales one output by 0.01",
+    ),
+)
+
+
+def registered(experiment: Experiment) -> bool:
+    return experiment.problem in PROBLEMS
+
+
+def select(only=None, experiments=None) -> list[Experiment]:
+    """Experiments whose name or problem (with or without version) is in ``only`` (all if None)."""
+    experiments = EXPERIMENTS if experiments is None else experiments
+    if not only:
+        return list(experiments)
+    wanted = {o.strip() for o in ([only] if isinstance(only, str) else only) if o.strip()}
+    chosen = []
+    for e in experiments:
+        names = {e.name, e.problem, e.problem.rsplit("-v", 1)[0]}
+        if names & wanted:
+            chosen.append(e)
+    unknown = wanted - {n for e in experiments for n in (e.name, e.problem, e.problem.rsplit("-v", 1)[0])}
+    if unknown:
+        from .registry import suggest
+        names = sorted({e.name for e in experiments} | {e.problem.rsplit("-v", 1)[0] for e in experiments})
+        raise InvalidSettingError(f"unknown experiment or problem {', '.join(sorted(unknown))}"
+                                  f"{suggest(sorted(unknown)[0], names)}")
+    return chosen
+
+
+def tasks(scale: str = "quick", only=None, backend: str = "torch", device: str = "cpu",
+          experiments=None):
+    """The experiment set at ``scale`` as sweep tasks: ``(tasks, notes)``. ``notes`` say which
+    experiments or methods were left out and why (problem not registered, solver incompatible)."""
+    from .sweep import Task
+
+    if scale not in SCALES:
+        raise InvalidSettingError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+    out, notes = [], []
+    for e in select(only, experiments):
+        if not registered(e):
+            notes.append(f"{e.name}: problem {e.problem} is not registered; skipped")
+            continue
+        overrides = dict(e.problem_overrides.get(scale, {}))
+        for m in e.methods:
+            it, mt = e.budget(m, scale)
+            hp = dict(m.hyperparameters)
+            if m.from_problem:
+                try:
+                    hp = {**getattr(make_problem(e.problem, scale=scale, **overrides), m.from_problem), **hp}
+                except AttributeError:
+                    notes.append(f"{e.name}: {m.label} skipped: {e.problem} has no {m.from_problem!r}")
+                    continue
+            for seed in e.seeds.get(scale, (0,)):
+                t = Task(e.problem, m.solver, scale=scale, seed=seed, backend=backend, device=device, iterations=it,
+                         max_time=mt, hyperparameters=hp,
+                         problem_overrides=overrides, label=m.label)
+                try:
+                    t.plan()
+                except (IncompatibleError, UnknownIdError, InvalidSettingError, TypeError, ValueError) as err:
+                    notes.append(f"{e.name}: {m.label} ({m.solver}) skipped: {type(err).__name__}: {err}")
+                    break
+                out.append(t)
+    return out, notes
+
+
+def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: str = "cpu",
+              results="results/runs", out="results/report", progress: Callable | None = None, *,
+              experiments=None) -> dict:
+    """Run the paper's experiment set at ``scale`` (finished runs in ``results`` are reused), write
+    each run's example predictions, then build the report in ``out``.
+
+    ``progress`` receives :class:`pgbench.sweep.Event` objects (start / iteration / finish), as
+    from :func:`pgbench.sweep.run_sweep`. Returns a summary dict: ``runs`` (run now), ``cached``
+    (reused), ``failed``, ``notes``, ``seconds`` (total wall time), ``run_seconds`` (per experiment),
+    ``report`` (the index.html path). ``experiments`` replaces :data:`EXPERIMENTS` (e.g. with
+    custom budgets)."""
+    from .sweep import Event, _outcome, _stored_outcome
+
+    t0 = time.perf_counter()
+    todo, notes = tasks(scale, only, backend, device, experiments)
+    emit = progress or (lambda event: None)
+    root = Path(results)
+    ran = cached = failed = 0
+    per_problem: dict[str, float] = {}
+    for i, task in enumerate(todo):
+        p = task.plan()
+        if store.is_finished(p.meta, root):
+            try:
+                emit(Event("finish", i, task, p.iterations, outcome=_stored_outcome(task, p.meta, root)))
+                cached += 1
+                continue
+            except Exception:
+                pass
+        t_run = time.perf_counter()
+        emit(Event("start", i, task, p.iterations))
+        result = execute(p, lambda pr, i=i, task=task, total=p.iterations: emit(
+            Event("iteration", i, task, total, progress=pr)))
+        path = store.save(result, root)
+        if result.final is not None:
+            try:
+                from .report.examples import write_examples
+                write_examples(p, result, path.with_suffix(".examples.npz"))
+            except Exception as err:  # the examples are a convenience; the run itself is stored
+                notes.append(f"{task.name}: examples not written: {type(err).__name__}: {err}")
+        ran += 1
+        failed += result.status == "failed"
+        per_problem[task.problem] = per_problem.get(task.problem, 0.0) + time.perf_counter() - t_run
+        emit(Event("finish", i, task, p.iterations, outcome=_outcome(task, result, path, cached=False)))
+    t_runs = time.perf_counter() - t0
+    from .report import build_report
+    index = build_report([root], out)
+    total = time.perf_counter() - t0
+    summary = {"scale": scale, "runs": ran, "cached": cached, "failed": failed, "notes": notes,
+               "run_seconds": per_problem, "seconds_running": t_runs, "seconds": total, "report": str(index)}
+    for n in notes:
+        print(f"note: {n}")
+    print(f"reproduce ({scale}): {ran} runs done, {cached} reused, {failed} failed; "
+          f"experiments {t_runs:.0f} s, total {total:.0f} s; report: {index}")
+    return summary
+
+
+__all__ = ["Method", "Experiment", "EXPERIMENTS", "select", "tasks", "reproduce", "registered"]
