@@ -312,12 +312,12 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
             first = (o.message or "").strip().splitlines()[:1]
             err.print(f"[red]failed[/] {o.task.name}: {first[0] if first else ''}", highlight=False)
 
-    from . import store
+    import pandas as pd
+
     from .summary import summarize
-    keys = {o.run_key for o in outcomes}
-    df = store.load_results(results)
-    df = df[df["run_key"].isin(keys)]
-    _console().print(_summary_table(summarize(df), title=f"summary ({len(keys)} runs, stored in {results})"))
+    paths = sorted({o.path for o in outcomes})
+    df = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    _console().print(_summary_table(summarize(df), title=f"summary ({len(paths)} runs, stored in {results})"))
     if any(o.status == "failed" for o in outcomes):
         raise SystemExit(1)
 

@@ -281,7 +281,8 @@ def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",),
     for p in plugins:
         load_plugin(p)
     problems, solvers = _as_list(problems), _as_list(solvers)
-    seeds, backends, devices = _as_list(seeds), _as_list(backends), _as_list(devices)
+    seeds, backends = _as_list(seeds), _as_list(backends)
+    devices = ["cuda" if d == "gpu" else d for d in _as_list(devices)]
     for name, values in (("problem", problems), ("solver", solvers), ("seed", seeds), ("backend", backends),
                          ("device", devices)):
         if not values:
