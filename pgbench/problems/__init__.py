@@ -77,3 +77,27 @@ register_problem(
             "quick": {"lam": 0.01, "batch_size": 64, "test_size": 512, "iterations": 2000, "eval_every": 50}},
     description="PBDL book HIG toy: 1-7-2 tanh net, physics scales output 2 by lambda = 0.01",
 )
+register_problem(
+    "poisson-v0", "pgbench.problems.poisson:Poisson",
+    scales={"paper": {},
+            "quick": {"resolution": (32, 32), "noise_scale": 5.0, "batch_size": 16, "test_size": 32,
+                      "iterations": 300, "solve_iterations": 300, "eval_every": 10, "gd_eta": 3e-4,
+                      "sgd_lr": 1e-10}},
+    description="§3.2 / B.3: Poisson ∇²y = x by CG (64×64, authors' code), U-net 37,697; PG = Laplacian",
+)
+register_problem(
+    "poisson-iclr-v0", "pgbench.problems.poisson:Poisson",
+    kwargs={"resolution": (80, 60), "sgd_lr": 1e-9},
+    scales={"paper": {},
+            "quick": {"resolution": (32, 24), "noise_scale": 4.0, "batch_size": 16, "test_size": 32,
+                      "iterations": 300, "solve_iterations": 300, "eval_every": 10, "gd_eta": 3e-4,
+                      "sgd_lr": 1e-10}},
+    description="§3.2 / B.3 as in the ICLR text: Poisson on 80×60, SGD lr 1e-9",
+)
+register_problem(
+    "heat-v0", "pgbench.problems.heat:Heat",
+    scales={"paper": {},
+            "quick": {"resolution": (32, 32), "tau": 2.0, "half_size_max": 5.0, "batch_size": 32,
+                      "test_size": 32, "iterations": 300, "solve_iterations": 100, "eval_every": 10}},
+    description="§3.3 / B.4: periodic heat, τ = 8 on 64×64, float64 physics; PG = damped inverse",
+)

@@ -1,0 +1,171 @@
+"""Heat equation (paper §3.3, App. B.4; authors' ``heat/train_heat.py``, ``inv_diffuse.py``).
+
+Forward physics: periodic Fourier diffusion :math:`y = \\mathrm{Re}\\,\\mathcal F^{-1}(\\mathcal F(x)
+e^{-(2\\pi)^2|k|^2\\tau})` with τ = 8 on 64×64 cells of size 1 (k in cycles/cell). Ground truth:
+4-10 soft-edged rectangles of random strength. The physics runs in **float64** (enforced: the
+inverse kernel reaches :math:`e^{158}`, which overflows float32); the network runs in float32 and
+its output is shifted to the observation's mean (diffusion keeps the mean). The inverse-physics
+step is the probabilistically damped inverse diffusion of the residual
+(:func:`pgbench.ops.inverse_diffuse_damped`). Arrays are (B, 1, nx, ny).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ..nets import UNet
+from ..ops import diffusion_log_kernel, fourier_diffuse, inverse_diffuse_damped, soft_box_mask
+from .base import Problem, dtype_of
+
+_CACHE: dict = {}
+
+
+def _cached(be, key, make):
+    k = (be.name, be.device, key)
+    if k not in _CACHE:
+        _CACHE[k] = make()
+    return _CACHE[k]
+
+
+@dataclass(frozen=True)
+class Heat(Problem):
+    """Settings: ``resolution`` (nx, ny); diffusion amount ``tau`` (= diffusivity·time; keep
+    τ/n² fixed when changing the resolution); rectangle half-sizes ~ U[0, ``half_size_max``)
+    cells, centres ~ U[0.1, 0.9)·size clipped so boxes stay inside; ``rel_uncertainty`` ε of the
+    damped inverse (noise amplitude ε|r| per cell); ``sgd_lr`` the code's plain-SGD learning rate,
+    see :attr:`paper_sgd`. When the inverse is iterated on one problem (solver ``inverse``) an
+    additive floor of 1e-8 per cell keeps the noise estimate above round-off (authors'
+    ``plot_heat_optim.py``); PG training uses none, as the authors' training code."""
+
+    resolution: tuple[int, int] = (64, 64)
+    tau: float = 8.0
+    half_size_max: float = 10.0
+    rel_uncertainty: float = 1e-6
+    iterated_uncertainty_floor: float = 1e-8
+    gd_eta: float = 1.0
+    adam_eta: float = 1e-2
+    sgd_lr: float = 2e-6
+    batch_size: int = 128
+    test_size: int = 128
+    iterations: int = 10000
+    solve_iterations: int = 100
+    eval_every: int = 100
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({"inverse", "network"})
+    loss_reduction: ClassVar[str] = "sum"
+    physics_dtype: ClassVar[str] = "float64"
+    net_dtype: ClassVar[str] = "float32"
+    x_error_name: ClassVar[str] = "||x - x*||_1"
+
+    max_rectangles: ClassVar[int] = 10
+
+    def __post_init__(self):
+        super().__post_init__()
+        if len(self.resolution) != 2 or min(self.resolution) < 2:
+            raise ValueError(f"resolution must be two sizes >= 2, got {self.resolution}")
+        for name in ("tau", "half_size_max", "rel_uncertainty", "gd_eta", "adam_eta", "sgd_lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.iterated_uncertainty_floor < 0:
+            raise ValueError("iterated_uncertainty_floor must be >= 0")
+
+    @property
+    def solver_defaults(self) -> dict:
+        floor = {"uncertainty_floor": self.iterated_uncertainty_floor}
+        return {
+            "dp": {"lr": 1e-3},
+            "pg": {"lr": 1e-3, "inner_settings": {"options": {"uncertainty_floor": 0.0}}},
+            "supervised": {"lr": 1e-3},
+            "gd": {"eta": self.gd_eta},
+            "adam": {"lr": self.adam_eta},
+            "inverse": {"eta": 1.0, "options": floor},
+            "lbfgsb": {"maxiter": 1000, "tol": 1e-14},
+        }
+
+    @property
+    def paper_sgd(self) -> dict:
+        """The code's SGD baseline (no momentum): ``run(p, "dp", **p.paper_sgd)``."""
+        return {"optimizer": "sgd", "lr": self.sgd_lr, "momentum": 0.0}
+
+    @property
+    def lbfgsb_pg(self) -> dict:
+        """The ICLR L-BFGS-B physical gradient (n = 32 iterations from the prediction):
+        ``run(p, "pg", **p.lbfgsb_pg)``."""
+        return {"inner": "lbfgsb", "inner_settings": {"maxiter": 32}}
+
+    @property
+    def x_shape(self):
+        return (1,) + tuple(self.resolution)
+
+    @property
+    def y_shape(self):
+        return self.x_shape
+
+    # --- physics (float64) -------------------------------------------------------------------
+    def _check(self, a, what):
+        if "float64" not in str(a.dtype):
+            raise TypeError(f"heat physics needs float64 ({what} is {a.dtype}): the inverse kernel "
+                            f"e^{{(2π)²|k|²τ}} reaches e^{self.max_log_kernel:.0f}, beyond float32")
+
+    @property
+    def max_log_kernel(self) -> float:
+        return float(diffusion_log_kernel(self.resolution, self.tau).max())
+
+    def log_kernel(self, be):
+        """:math:`\\ell_k = (2\\pi)^2|k|^2\\tau` on the backend (float64)."""
+        host = diffusion_log_kernel(self.resolution, self.tau)
+        if be.name == "jax":  # a compile-time constant under jit (a cached device array could leak a tracer)
+            return be.xp.asarray(host)
+        return _cached(be, ("logk", self.resolution, self.tau), lambda: be.asarray(host, "float64"))
+
+    def forward(self, be, x):
+        self._check(x, "x")
+        return fourier_diffuse(be.xp, x, self.log_kernel(be))
+
+    def inverse(self, be, x, y_target, eta=1.0, uncertainty_floor=0.0):
+        """:math:`x + \\eta\\,\\Delta x`, Δx the damped inverse diffusion of :math:`r = y^* - P(x)`
+        with noise amplitude ε|r| + ``uncertainty_floor`` per cell."""
+        x = be.stop_gradient(x)
+        self._check(x, "x")
+        r = y_target - self.forward(be, x)
+        dx = inverse_diffuse_damped(be.xp, r, self.log_kernel(be), self.resolution[0],
+                                    self.rel_uncertainty, uncertainty_floor)
+        return x + eta * dx
+
+    # --- data ------------------------------------------------------------------------------------
+    def sample_x(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """x* (n, 1, nx, ny) float64: ⌊4 + 7U⌋ of 10 candidate rectangles are active; centres
+        ~ U[0.1, 0.9)·size, half-sizes ~ U[0, h_max)², centres clipped to [h, size - h], strengths
+        ~ U[0, 1); soft masks (PhiFlow SoftGeometryMask) times strength, summed."""
+        size = np.asarray(self.resolution, dtype=np.float64)
+        k = self.max_rectangles
+        counts = np.floor(4 + 7 * rng.uniform(size=n)).astype(np.int64)
+        pos = (rng.uniform(size=(n, k, 2)) - 0.5) * size * 0.8 + size * 0.5
+        half = rng.uniform(size=(n, k, 2)) * self.half_size_max
+        strength = rng.uniform(size=(n, k)) * (np.arange(k)[None, :] < counts[:, None])
+        pos = np.clip(pos, half, size - half)
+        masks = soft_box_mask(np, pos - half, pos + half, self.resolution)   # (n, k, nx, ny)
+        return np.einsum("nk,nkij->nij", strength, masks)[:, None]
+
+    def sample(self, rng, n, be):
+        x_true = be.asarray(self.sample_x(rng, n), "float64")
+        fwd = _cached(be, ("forward", self), lambda: be.jit(lambda v: self.forward(be, v)))
+        return x_true, fwd(x_true)
+
+    # --- network -----------------------------------------------------------------------------------
+    def network(self):
+        return UNet(1, 1)
+
+    def net_input(self, be, y_target):
+        return be.xp.astype(y_target, dtype_of(be, self.net_dtype))
+
+    def net_output(self, be, out, y_target):
+        """:math:`x = o - \\bar o + \\bar y^*` (in float32, then float64): the network only predicts
+        deviations from the mean, which diffusion preserves (code: mean of x*, equal to that of y*)."""
+        xp = be.xp
+        y32 = xp.astype(y_target, out.dtype)
+        out = out - xp.mean(out, axis=(-2, -1), keepdims=True) + xp.mean(y32, axis=(-2, -1), keepdims=True)
+        return xp.astype(out, dtype_of(be, self.physics_dtype))

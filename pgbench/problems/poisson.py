@@ -1,0 +1,121 @@
+"""Poisson's equation (paper §3.2, App. B.3; authors' ``poisson/train_poisson.py``).
+
+Forward physics :math:`y = P(x)` solves :math:`\\nabla^2 y = x` with the 5-point Laplacian, zero
+extrapolation (Dirichlet 0 at the ghost cells) and dx = 1, by conjugate gradients (relative
+tolerance 1e-5, x0 = 0) through ``be.linear_solve``: backpropagation costs one adjoint CG solve.
+Ground truth x* is PhiFlow ``Noise`` (scale 10 on 64 cells; modes with :math:`|m|^2 \\le 4` removed,
+amplitude :math:`\\propto 1/|m|^2`, zero mean, unit std per example). The inverse-physics step is
+the Laplacian itself, :math:`x_{corr} = \\hat x - \\eta\\,\\nabla^2(P(\\hat x) - y^*)`, which for
+η = 1 equals x* up to the CG error. Arrays are (B, 1, nx, ny).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ..nets import UNet
+from ..ops import laplace, noise
+from .base import Problem, dtype_of
+
+_JIT: dict = {}
+
+
+def _cached_jit(be, key, make):
+    k = (be.name, be.device, key)
+    if k not in _JIT:
+        _JIT[k] = be.jit(make())
+    return _JIT[k]
+
+
+@dataclass(frozen=True)
+class Poisson(Problem):
+    """Settings: ``resolution`` (nx, ny) cells of size 1; ``noise_scale`` of the ground-truth
+    Noise (10 on 64 cells; keep scale/size fixed when changing the resolution); CG tolerance and
+    iteration cap; ``gd_eta`` the single-problem GD step (paper: η ≤ 2e-5; stability limit
+    2/λ_max(PᵀP) ≈ 4.4e-5 at 64×64, 6.6e-4 at 32×32); ``sgd_lr`` the paper's SGD+momentum
+    learning rate for network training (code 3e-12, ICLR text 1e-9), see :attr:`paper_sgd`."""
+
+    resolution: tuple[int, int] = (64, 64)
+    noise_scale: float = 10.0
+    cg_rtol: float = 1e-5
+    cg_maxiter: int = 1000
+    gd_eta: float = 2e-5
+    adam_eta: float = 1e-2
+    sgd_lr: float = 3e-12
+    batch_size: int = 128
+    test_size: int = 128
+    iterations: int = 10000
+    solve_iterations: int = 1000
+    eval_every: int = 100
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({"inverse", "network"})
+    loss_reduction: ClassVar[str] = "sum"
+    physics_dtype: ClassVar[str] = "float32"
+    x_error_name: ClassVar[str] = "||x - x*||_1"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if len(self.resolution) != 2 or min(self.resolution) < 2:
+            raise ValueError(f"resolution must be two sizes >= 2, got {self.resolution}")
+        for name in ("noise_scale", "cg_rtol", "gd_eta", "adam_eta", "sgd_lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+
+    @property
+    def solver_defaults(self) -> dict:
+        return {
+            "dp": {"lr": 1e-3},
+            "pg": {"lr": 1e-3},
+            "supervised": {"lr": 1e-3},
+            "gd": {"eta": self.gd_eta},
+            "adam": {"lr": self.adam_eta},
+            "inverse": {"eta": 1.0},
+        }
+
+    @property
+    def paper_sgd(self) -> dict:
+        """Hyperparameters of the paper's SGD+momentum baseline: ``run(p, "dp", **p.paper_sgd)``."""
+        return {"optimizer": "sgd", "lr": self.sgd_lr, "momentum": 0.9}
+
+    @property
+    def x_shape(self):
+        return (1,) + tuple(self.resolution)
+
+    @property
+    def y_shape(self):
+        return self.x_shape
+
+    # --- physics ---------------------------------------------------------------------------------
+    def laplace(self, be, y):
+        """The discrete :math:`\\nabla^2` (zero extrapolation, dx = 1)."""
+        return laplace(be.xp, y)
+
+    def forward(self, be, x):
+        """:math:`y = (\\nabla^2)^{-1} x` by CG on the SPD system :math:`-\\nabla^2 y = -x`
+        (PhiFlow: stop per example when :math:`\\lVert r\\rVert \\le` rtol·‖x‖; x0 = 0)."""
+        xp = be.xp
+        return be.linear_solve(lambda v: -laplace(xp, v), -x, None, rtol=self.cg_rtol, atol=0.0,
+                               maxiter=self.cg_maxiter)
+
+    def inverse(self, be, x, y_target, eta=1.0):
+        """Inverse-physics step :math:`x - \\eta\\,\\nabla^2(P(x) - y^*)` (= x* for η = 1 up to CG error)."""
+        x = be.stop_gradient(x)
+        return x - eta * laplace(be.xp, self.forward(be, x) - y_target)
+
+    # --- data ------------------------------------------------------------------------------------
+    def sample(self, rng, n, be):
+        """x* = Noise(scale) per example (zero mean, unit std), y* = P(x*) by the same CG."""
+        x = noise(rng, n, self.resolution, scale=self.noise_scale)[:, None]
+        x_true = be.asarray(x, self.physics_dtype)
+        fwd = _cached_jit(be, ("forward", self), lambda: (lambda v: self.forward(be, v)))
+        return x_true, fwd(x_true)
+
+    # --- network -----------------------------------------------------------------------------------
+    def network(self):
+        return UNet(1, 1)
+
+    def net_input(self, be, y_target):
+        return be.xp.astype(y_target, dtype_of(be, self.net_dtype))
