@@ -266,7 +266,7 @@ def tasks(scale: str = "quick", only=None, backend: str = "torch", device: str =
 
 def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: str = "cpu",
               results="results/runs", out="results/report", progress: Callable | None = None, *,
-              experiments=None) -> dict:
+              experiments=None, threads: int | None = 1) -> dict:
     """Run the paper's experiment set at ``scale`` (finished runs in ``results`` are reused), write
     each run's example predictions, then build the report in ``out``.
 
@@ -274,15 +274,50 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     from :func:`pgbench.sweep.run_sweep`. Returns a summary dict: ``runs`` (run now), ``cached``
     (reused), ``failed``, ``notes``, ``seconds`` (total wall time), ``run_seconds`` (per experiment),
     ``report`` (the index.html path). ``experiments`` replaces :data:`EXPERIMENTS` (e.g. with
-    custom budgets)."""
-    from .sweep import Event, _outcome, _stored_outcome
-
+    custom budgets). ``threads``: torch intra-op threads while running on the CPU (1 by default:
+    the paper's networks are small, so one thread is faster than two competing ones on a shared
+    2-core machine; None leaves torch's setting)."""
     t0 = time.perf_counter()
     todo, notes = tasks(scale, only, backend, device, experiments)
     emit = progress or (lambda event: None)
     root = Path(results)
     ran = cached = failed = 0
     per_problem: dict[str, float] = {}
+    restore = _set_threads(threads if device == "cpu" else None)
+    try:
+        ran, cached, failed = _run_all(todo, root, emit, notes, per_problem)
+    finally:
+        restore()
+    t_runs = time.perf_counter() - t0
+    from .report import build_report
+    index = build_report([root], out)
+    total = time.perf_counter() - t0
+    summary = {"scale": scale, "runs": ran, "cached": cached, "failed": failed, "notes": notes,
+               "run_seconds": per_problem, "seconds_running": t_runs, "seconds": total, "report": str(index)}
+    for n in notes:
+        print(f"note: {n}")
+    print(f"reproduce ({scale}): {ran} runs done, {cached} reused, {failed} failed; "
+          f"experiments {t_runs:.0f} s, total {total:.0f} s; report: {index}")
+    return summary
+
+
+def _set_threads(n):
+    """Set torch's intra-op threads to ``n``; returns a function restoring the previous value."""
+    if n is None:
+        return lambda: None
+    try:
+        import torch
+    except ImportError:
+        return lambda: None
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    return lambda: torch.set_num_threads(old)
+
+
+def _run_all(todo, root, emit, notes, per_problem):
+    from .sweep import Event, _outcome, _stored_outcome
+
+    ran = cached = failed = 0
     for i, task in enumerate(todo):
         p = task.plan()
         if store.is_finished(p.meta, root):
@@ -307,17 +342,7 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
         failed += result.status == "failed"
         per_problem[task.problem] = per_problem.get(task.problem, 0.0) + time.perf_counter() - t_run
         emit(Event("finish", i, task, p.iterations, outcome=_outcome(task, result, path, cached=False)))
-    t_runs = time.perf_counter() - t0
-    from .report import build_report
-    index = build_report([root], out)
-    total = time.perf_counter() - t0
-    summary = {"scale": scale, "runs": ran, "cached": cached, "failed": failed, "notes": notes,
-               "run_seconds": per_problem, "seconds_running": t_runs, "seconds": total, "report": str(index)}
-    for n in notes:
-        print(f"note: {n}")
-    print(f"reproduce ({scale}): {ran} runs done, {cached} reused, {failed} failed; "
-          f"experiments {t_runs:.0f} s, total {total:.0f} s; report: {index}")
-    return summary
+    return ran, cached, failed
 
 
 __all__ = ["Method", "Experiment", "EXPERIMENTS", "select", "tasks", "reproduce", "registered"]

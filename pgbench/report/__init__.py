@@ -154,7 +154,7 @@ def _table1(df: pd.DataFrame):
 _SENTENCES = {
     "learning": "Learning curves of {p}: the training-batch x error (running average over mini-batches, mean over "
                 "seeds, band = min–max over seeds) against training iteration and wall time, the y loss, and the "
-                "x error on the fixed held-out batch; dashed levels are iterative solvers on that same batch.",
+                "x error on the fixed held-out batch; dashed levels are one-shot solvers (L-BFGS-B to convergence) on that same batch.",
     "optimisation": "Single-problem optimisation on {p}: every iterative solver solves the held-out batch from the "
                     "same start; x error (batch mean) against iteration and wall time.",
     "examples": "Held-out examples of {p}: the observation y*, each method's prediction x (and P(x) where the "

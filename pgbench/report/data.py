@@ -15,6 +15,10 @@ REFERENCE_LABELS = {"training": ("DP (Adam)", "Adam", "NN (Adam)", "Adam (paper)
                     "iterative": ("GD", "Adam", "L-BFGS-B")}
 
 
+BASE_COLUMNS = ("run_key", "problem", "scale", "solver", "label", "kind", "status", "seed", "iteration", "wall_time",
+                "loss", "x_error", "x_error_name", "budget_iterations", "machine", "device_name", "backend")
+
+
 def problem_name(problem: str) -> str:
     return str(problem).rsplit("-v", 1)[0]
 
@@ -22,6 +26,9 @@ def problem_name(problem: str) -> str:
 def with_device(df: pd.DataFrame) -> pd.DataFrame:
     """Adds ``device_key``: machine · device name (backend), the unit results are compared by."""
     df = df.copy()
+    for c in BASE_COLUMNS:   # an empty or foreign store still has every column the report reads
+        if c not in df:
+            df[c] = pd.Series(dtype=object if c in ("problem", "kind", "label", "solver", "status") else float)
     if df.empty:
         df["device_key"] = pd.Series(dtype=str)
         return df

@@ -68,7 +68,8 @@ def _draw(ax, c: pd.DataFrame, x: str, color, style, label):
 def learning_curves(df: pd.DataFrame, problem: str):
     """Training runs of ``problem``: x error (running average, mean over seeds, band = min–max over
     seeds) against training iteration and wall time; y loss against iteration; the held-out x error.
-    Final x errors of iterative solvers on the same held-out batch are drawn as dashed levels."""
+    Final x errors of one-shot iterative solvers (run to convergence in one step, e.g. L-BFGS-B)
+    on the same held-out batch are drawn as dashed levels (as in Fig. 8)."""
     sub = df[(df["problem"] == problem)]
     train = sub[sub["kind"] == "training"]
     c = curves(train, "x_error")
@@ -76,7 +77,8 @@ def learning_curves(df: pd.DataFrame, problem: str):
         return None, c
     cl = curves(train, "loss")
     ce = curves(train, "eval_x_error")
-    levels = final_errors(sub[sub["kind"] == "iterative"])
+    one_shot = sub[(sub["kind"] == "iterative") & (pd.to_numeric(sub.get("budget_iterations"), errors="coerce") == 1)]
+    levels = final_errors(one_shot)
     devices = sorted(c["device_key"].unique())
     pal = palette(sorted(c["label"].unique()) + sorted(levels["label"].unique()))
     fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 5.6))

@@ -1,0 +1,179 @@
+"""The report from a small fixture store: every expected figure and table is written, the numbers
+behind the figures equal the stored ones, missing experiments read "not yet measured", and
+several machines are compared side by side."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pgbench import load_results
+from pgbench.report import build_report, speedups
+from pgbench.report.data import running_average, with_device
+from pgbench.report.figures import performance_profile
+from pgbench.report.headline import NOT_MEASURED, headline_table
+from pgbench.reproduce import Experiment, Method, reproduce
+
+FIXTURE = (
+    Experiment("q2d", "quadratic2d-v0", "Fig. 2a",
+               (Method("GD", "gd", {"eta": 0.5 / 36}, iterations={"quick": 10}),
+                Method("Newton", "newton", {"eta": 0.5}, iterations={"quick": 10}),
+                Method("PG (inverse)", "inverse", {"eta": 0.5}, iterations={"quick": 10}))),
+    Experiment("sin", "sin-v0", "Fig. 3",
+               (Method("DP (Adam)", "dp"), Method("PG (inverse)", "pg")),
+               iterations={"quick": 40}, seeds={"quick": (0, 1)}),
+    Experiment("sin-opt", "sin-v0", "§3.1", (Method("GD", "gd"), Method("PG (inverse)", "inverse")),
+               iterations={"quick": 5}),
+    Experiment("wave", "wavepacket-v0", "Fig. 8", (Method("NN (Adam)", "dp"), Method("L-BFGS-B", "lbfgsb")),
+               iterations={"quick": 6}, problem_overrides={"quick": {"test_size": 6, "eval_every": 2}}),
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    reproduce("quick", results=root / "runs", out=root / "report", experiments=FIXTURE)
+    return root / "runs", root / "report"
+
+
+def test_every_figure_and_table(built):
+    runs, out = built
+    figures = {"fig2a_trajectories", "learning_sin-v0", "optimisation_sin-v0", "optimisation_quadratic2d-v0",
+               "examples_sin-v0", "learning_wavepacket-v0", "examples_wavepacket-v0", "optimisation_wavepacket-v0",
+               "fig14_time_per_iteration", "profile_iterative"}
+    for name in figures:
+        png = out / "figures" / f"{name}.png"
+        assert png.exists() and png.stat().st_size > 10_000, name
+        assert (out / "data" / f"{name}.csv").exists(), name
+    for name in ("headline", "table1", "speedups", "time_to_target", "summary"):
+        assert (out / "tables" / f"{name}.md").exists(), name
+    index = (out / "index.html").read_text()
+    for name in figures:
+        assert f"figures/{name}.png" in index
+    assert "not yet measured" in index and "<table" in index
+
+
+def test_learning_curve_data_equals_store(built):
+    """The plotted x error is the running average of the stored per-iteration x error, averaged
+    over seeds; the band is the min/max over seeds."""
+    runs, out = built
+    df = load_results(runs)
+    data = pd.read_csv(out / "data" / "learning_sin-v0.csv")
+    d = data[(data["metric"] == "x_error") & (data["label"] == "DP (Adam)")].sort_values("iteration")
+    w = int(d["window"].iloc[0])
+    assert w == 2   # quick scale: a twentieth of the 40-iteration budget
+    stored = df[(df["problem"] == "sin-v0") & (df["label"] == "DP (Adam)") & (df["kind"] == "training")]
+    per_seed = np.stack([running_average(g.sort_values("iteration")["x_error"], w)
+                         for _, g in stored.groupby("run_key")])
+    assert per_seed.shape == (2, 40)
+    np.testing.assert_allclose(d["mean"].to_numpy(), per_seed.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(d["lo"].to_numpy(), per_seed.min(0), rtol=1e-12)
+    np.testing.assert_allclose(d["hi"].to_numpy(), per_seed.max(0), rtol=1e-12)
+    assert (d["seeds"] == 2).all()
+
+
+def test_trajectory_and_timing_data_equal_store(built):
+    runs, out = built
+    df = load_results(runs)
+    traj = pd.read_csv(out / "data" / "fig2a_trajectories.csv")
+    q = df[df["problem"] == "quadratic2d-v0"]
+    for label, g in q.groupby("label"):
+        t = traj[traj["label"] == label].sort_values("iteration")
+        np.testing.assert_allclose(t["x1"].to_numpy(), g.sort_values("iteration")["x1"].to_numpy())
+        np.testing.assert_allclose(t["x2"].to_numpy(), g.sort_values("iteration")["x2"].to_numpy())
+    # the first PG step from (3, 3) with eta = 0.5: y = (1.5, 4.5) -> x = (1.5, sqrt(4.5))
+    pg = traj[(traj["label"] == "PG (inverse)") & (traj["iteration"] == 1)].iloc[0]
+    assert pg["x1"] == pytest.approx(1.5) and pg["x2"] == pytest.approx(np.sqrt(4.5), rel=1e-6)
+    times = pd.read_csv(out / "data" / "fig14_time_per_iteration.csv")
+    sin_pg = df[(df["problem"] == "sin-v0") & (df["label"] == "PG (inverse)") & (df["kind"] == "training")]
+    expect = np.mean([np.median(np.diff(g.sort_values("iteration")["wall_time"])) for _, g in
+                      sin_pg.groupby("run_key")])
+    got = times[(times["problem"] == "sin-v0") & (times["label"] == "PG (inverse)")]["seconds"].iloc[0]
+    assert got == pytest.approx(expect, rel=1e-9)
+
+
+def test_headline_measured_and_missing(built):
+    runs, out = built
+    df = with_device(load_results(runs))
+    head = headline_table(df).set_index("claim")
+    # problems with no stored runs: not yet measured everywhere
+    for claim in ("poisson-3x-60", "heat-138", "ns-2.3x-200", "hig-oscillators"):
+        assert head.loc[claim, "measured"] == NOT_MEASURED
+        assert head.loc[claim, "at this budget"] == NOT_MEASURED
+    # sin: 20k iterations not reached, but the ratio at the last iteration is given
+    assert head.loc["sin-1000x", "measured"] == NOT_MEASURED
+    curves = pd.read_csv(out / "data" / "learning_sin-v0.csv")
+    c = curves[(curves["metric"] == "x_error") & (curves["iteration"] == 39)].set_index("label")["mean"]
+    ratio = c["DP (Adam)"] / c["PG (inverse)"]
+    assert head.loc["sin-1000x", "at this budget"] == f"{ratio:.3g}×"
+    assert head.loc["sin-1000x", "where"] == "iteration 39"
+    # the runs it came from are named by run-key prefix
+    keys = set(df[(df["problem"] == "sin-v0") & (df["kind"] == "training")]["run_key"].str[:8])
+    assert set(head.loc["sin-1000x", "runs"].split()) == keys
+    # wave packet: a measured divergence rate on the held-out batch
+    assert head.loc["wavepacket-0.12pc", "measured"].endswith("%")
+    assert "6 held-out" in head.loc["wavepacket-0.12pc", "where"]
+
+
+def test_empty_store_reports_not_yet_measured(tmp_path):
+    (tmp_path / "runs").mkdir()
+    index = build_report([tmp_path / "runs"], tmp_path / "report")
+    assert index.exists()
+    head = pd.read_csv(tmp_path / "report" / "data" / "headline.csv")
+    assert (head["measured"] == NOT_MEASURED).all()
+
+
+def _synthetic(machine, device, labels_seconds, kind="training", problem="sin-v0", seeds=(0,), n=5):
+    """A frame with the store's columns: constant time per iteration per label."""
+    rows = []
+    for label, (sec, err_scale) in labels_seconds.items():
+        for seed in seeds:
+            key = f"{machine}{device}{label}{seed}".encode().hex()[:16]
+            for it in range(n):
+                rows.append({"run_key": key, "problem": problem, "scale": "quick", "solver": label.lower(),
+                             "label": label, "kind": kind, "backend": "torch", "device": "cpu",
+                             "device_name": device, "machine": machine, "seed": seed, "status": "ok",
+                             "iteration": it, "wall_time": sec * it, "loss": 1.0, "x_error": err_scale / (it + 1),
+                             "eval_x_error": err_scale / (it + 1), "x_error_name": "e",
+                             "problem_settings": json.dumps({"test_size": 4}), "hyperparameters": "{}",
+                             "budget_iterations": n, "max_time": None})
+    return pd.DataFrame(rows)
+
+
+def test_machines_side_by_side_and_speedups(tmp_path):
+    a = _synthetic("box-a", "CPU A", {"DP (Adam)": (0.2, 1.0), "PG (inverse)": (0.4, 0.1)})
+    b = _synthetic("box-b", "GPU B", {"DP (Adam)": (0.05, 1.0), "PG (inverse)": (0.1, 0.1)})
+    for name, frame in (("a", a), ("b", b)):
+        d = tmp_path / name / "sin-v0"
+        d.mkdir(parents=True)
+        for key, g in frame.groupby("run_key"):
+            g.to_parquet(d / f"{key}.parquet", index=False)
+    index = build_report([tmp_path / "a", tmp_path / "b"], tmp_path / "report")
+    text = index.read_text()
+    assert "box-a · CPU A (torch)" in text and "box-b · GPU B (torch)" in text
+    sp = speedups(with_device(pd.concat([a, b])))
+    row = sp[(sp["device"] == "box-b · GPU B (torch)") & (sp["label"] == "PG (inverse)")].iloc[0]
+    assert row["s / iteration"] == pytest.approx(0.1)
+    assert row["speedup vs reference"] == pytest.approx(0.5)          # DP (Adam) 0.05 s / PG 0.1 s
+    assert row["speedup vs box-a · CPU A (torch)"] == pytest.approx(4.0)   # 0.4 s on A / 0.1 s on B
+    times = pd.read_csv(tmp_path / "report" / "data" / "fig14_time_per_iteration.csv")
+    assert set(times["device_key"]) == {"box-a · CPU A (torch)", "box-b · GPU B (torch)"}
+
+
+def test_performance_profile_values():
+    """Two instances; A is fastest on the first, B (2x slower) on none, C never reaches."""
+    runs = pd.DataFrame({
+        "problem": ["p", "p", "p", "q", "q"], "seed": [0] * 5, "device_key": ["d"] * 5, "kind": ["training"] * 5,
+        "label": ["A", "B", "C", "A", "B"], "time_to_target": [1.0, 2.0, np.nan, 3.0, 3.0]})
+    fig, prof = performance_profile(runs, "training")
+    assert fig is not None
+
+    def rho(label, tau):
+        g = prof[prof["label"] == label]
+        return g[g["tau"] <= tau]["rho"].iloc[-1]
+    assert rho("A", 1.0) == 1.0
+    assert rho("B", 1.0) == 0.5 and rho("B", 2.5) == 1.0
+    assert rho("C", 100.0) == 0.0
