@@ -137,3 +137,13 @@ def test_console_script_and_a_fresh_worker_process(tmp_path, plugin):
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+def test_example_passes_the_conformance_checks(plugin, backend):
+    from pgbench.testing import check_problem, check_solver, compatible_pairs, tiny_problem
+
+    check_problem(tiny_problem("gravity"), backend=backend)
+    pairs = {s: r for _, s, r in compatible_pairs(["gravity-v0"], ["cgls-v0", "gd-v0", "pg-v0", "invgrad-v0"])}
+    assert pairs["cgls-v0"] is None and pairs["pg-v0"] is None and "square Jacobian" in pairs["invgrad-v0"]
+    check_solver("cgls-v0", "gravity-v0", backend=backend)
+    check_solver("pg-v0", "gravity-v0", backend=backend)

@@ -25,8 +25,6 @@ class Exploding(IterativeSolver):
         raise FloatingPointError("exploded on purpose")
 
 
-pgbench.register_solver("exploding-v0", f"{__name__}:Exploding", description="test: raises in step")
-
 
 def test_expand_grid_and_skip_reasons():
     tasks, skipped = expand(["sin", "wavepacket"], ["gd", "inverse", "pg"], seeds=[0, 1], iterations=2,
@@ -91,7 +89,9 @@ def test_bad_settings_raise_before_any_work(kwargs, error, match, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_diverging_and_crashing_runs_are_stored_with_their_status(tmp_path):
+def test_diverging_and_crashing_runs_are_stored_with_their_status(tmp_path, monkeypatch):
+    monkeypatch.setattr(pgbench.SOLVERS, "specs", dict(pgbench.SOLVERS.specs))  # registration undone afterwards
+    pgbench.register_solver("exploding-v0", f"{__name__}:Exploding", description="test: raises in step")
     tasks, _ = expand("quadratic2d", ["gd", "exploding"], iterations=10, hyperparameters={"gd.eta": 100.0})
     diverged, failed = run_sweep(tasks, root=tmp_path)
     assert diverged.status == "diverged" and "non-finite" in diverged.message
