@@ -1,0 +1,457 @@
+"""Machinery of pgbench's airspeed velocity (asv) suite; the ``bench_*`` modules only call it.
+
+The suite is generated from the registries: every registered problem (latest version) becomes a
+class in :mod:`benchmarks.bench_iteration` (``time_iteration``, ``peakmem_iteration``) and one in
+:mod:`benchmarks.bench_quality` (``track_*``), each parameterised by every registered solver and
+every ``backend:device`` in :data:`BACKEND_DEVICES`. A combination that cannot run is *skipped*
+(``NotImplementedError`` in ``setup``, asv's skip) with its reason: the solver needs a capability
+the problem lacks, the backend is not installed, CUDA is absent, or the id is not registered at the
+commit being benchmarked.
+
+Benchmark scale (:func:`bench_problem`): a problem that registers a scale named ``"asv"`` is used
+at that scale; otherwise its ``quick`` scale with the generic caps :data:`BENCH_CAPS` on batch,
+test set and iteration budgets, then :data:`BENCH_OVERRIDES` for that problem name. So a problem
+registered tomorrow is benchmarked at a small size without editing this folder, and a heavy one can
+be shrunk further by registering an ``asv`` scale next to its other scales.
+
+Everything goes through the public runner (:func:`pgbench.plan`, :func:`pgbench.execute`,
+:func:`pgbench.run`): the benchmarks measure exactly what a user's run does.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+import threading
+
+import pgbench
+from pgbench.registry import PROBLEMS, SOLVERS, UnknownIdError, make_problem
+
+# Import the heavy libraries once here (without initialising any device): asv's forkserver imports
+# the benchmark modules once and forks a process per benchmark, so each fork starts with them loaded.
+for _lib in ("torch", "jax"):
+    try:
+        __import__(_lib)
+    except ImportError:
+        pass
+
+#: The backend/device axis. Fixed on every machine (asv wants the same parameters everywhere);
+#: CUDA entries are skipped where CUDA is absent.
+BACKEND_DEVICES = ("torch:cpu", "jax:cpu", "torch:cuda", "jax:cuda")
+
+#: A problem that registers this scale is benchmarked at it (then BENCH_OVERRIDES apply on top).
+ASV_SCALE = "asv"
+
+#: Generic caps on the ``quick`` scale: a field is set to ``min(quick value, cap)`` if the
+#: problem has it. ``iterations`` is the training budget, ``solve_iterations`` the iterative one.
+BENCH_CAPS = {"batch_size": 8, "test_size": 8, "iterations": 100, "solve_iterations": 30}
+
+#: ``PGBENCH_ASV_SMOKE=1`` (CI's dry runs): every problem is cut to these sizes, whatever its scale.
+#: Results are then meaningless as numbers; use it only with ``asv run --dry-run``.
+SMOKE = os.environ.get("PGBENCH_ASV_SMOKE", "") not in ("", "0")
+SMOKE_CAPS = {"batch_size": 2, "test_size": 2, "iterations": 4, "solve_iterations": 3, "eval_every": 1}
+
+#: Extra field overrides per problem *name* (without ``-vN``), applied last. Prefer registering
+#: an ``asv`` scale with the problem; this table is for problems whose module one cannot edit.
+BENCH_OVERRIDES: dict[str, dict] = {}
+
+#: Number of held-out evaluations during a quality (``track_*``) training run.
+EVALUATIONS = 20
+
+#: Seconds a quality run may take before it is cut short (and its ``track_*`` values fail with a
+#: message asking for a smaller ``asv`` scale); below asv's per-benchmark timeout.
+QUALITY_TIME_GUARD = 120.0
+
+#: Iteration budget of a timing run; runs restart (outside the timed calls) when it is used up.
+TIMING_ITERATIONS = 1000
+
+#: Seed of every benchmark run.
+SEED = 0
+
+#: asv attributes of the generated classes.
+TIMEOUT = 180            # seconds per benchmark process (setup included)
+TIMING = {"repeat": (5, 30, 2.0), "rounds": 1, "warmup_time": 0.0, "min_run_count": 1}
+
+
+# --- enumeration -------------------------------------------------------------------------------
+
+def problem_ids() -> list[str]:
+    """The latest version of every registered problem."""
+    return [s.id for s in PROBLEMS.latest()]
+
+
+def solver_ids() -> list[str]:
+    """The latest version of every registered solver."""
+    return [s.id for s in SOLVERS.latest()]
+
+
+def class_name(problem_id: str) -> str:
+    """``navier-stokes-v0`` -> ``navier_stokes_v0`` (the asv class name)."""
+    name = re.sub(r"\W", "_", problem_id)
+    return name if name[0].isalpha() else f"p_{name}"
+
+
+def split_backend(backend_device: str) -> tuple[str, str]:
+    backend, _, device = backend_device.partition(":")
+    return backend, device or "cpu"
+
+
+def bench_overrides(problem_id: str) -> tuple[str, dict]:
+    """``(scale, field overrides)`` that define the benchmark size of ``problem_id``."""
+    spec = PROBLEMS.resolve(problem_id)
+    extra = dict(BENCH_OVERRIDES.get(spec.name, {}))
+    scale = ASV_SCALE if ASV_SCALE in spec.scales else "quick"
+    base = make_problem(spec.id, scale=scale)
+    names = {f.name for f in dataclasses.fields(base)}
+    if scale == ASV_SCALE:
+        overrides = {}
+    else:
+        overrides = {k: min(getattr(base, k), cap) for k, cap in BENCH_CAPS.items() if k in names}
+        if "eval_every" in names:
+            budget = overrides.get("iterations", getattr(base, "iterations", EVALUATIONS))
+            overrides["eval_every"] = max(1, budget // EVALUATIONS)
+    overrides.update(extra)
+    if SMOKE:
+        overrides.update({k: min(overrides.get(k, getattr(base, k)), cap)
+                          for k, cap in SMOKE_CAPS.items() if k in names})
+    return scale, overrides
+
+
+def bench_problem(problem_id: str):
+    """The problem at its benchmark size (see the module docstring)."""
+    scale, overrides = bench_overrides(problem_id)
+    return make_problem(problem_id, scale=scale, **overrides)
+
+
+def skip_reason(problem_id: str, solver_id: str, backend_device: str) -> str | None:
+    """Why this combination cannot be benchmarked here, or None if it can."""
+    from pgbench.backends import available_backends, cuda_available
+
+    if problem_id not in PROBLEMS:
+        return f"problem {problem_id} is not registered at this commit"
+    if solver_id not in SOLVERS:
+        return f"solver {solver_id} is not registered at this commit"
+    backend, device = split_backend(backend_device)
+    if backend not in available_backends():
+        return f"backend {backend} is not installed"
+    problem = bench_problem(problem_id)
+    try:
+        plan_for(problem, solver_id, backend, "cpu", iterations=1)
+    except pgbench.IncompatibleError as e:
+        return str(e)
+    if device == "cuda" and not cuda_available(backend):
+        return f"{backend}: CUDA is not available on this machine"
+    return None
+
+
+def plan_for(problem, solver_id: str, backend: str, device: str, **kwargs):
+    """A validated :class:`pgbench.RunPlan`, falling back to :func:`pgbench.run`'s checks for
+    commits that predate ``pgbench.plan``."""
+    if hasattr(pgbench, "plan"):
+        return pgbench.plan(problem, solver_id, seed=SEED, backend=backend, device=device, **kwargs)
+    from pgbench.runner import IncompatibleError, resolve
+    p, s = resolve(problem, solver_id)
+    reason = s.missing(p)
+    if reason:
+        raise IncompatibleError(reason)
+    return None
+
+
+def cases() -> list[dict]:
+    """Every parameter combination of the generated suite with its skip reason (None: runs)."""
+    out = []
+    for p in problem_ids():
+        for s in solver_ids():
+            for bd in BACKEND_DEVICES:
+                out.append({"problem": p, "solver": s, "backend": bd, "skip": skip_reason(p, s, bd)})
+    return out
+
+
+def _skip_if_needed(problem_id, solver_id, backend_device):
+    try:
+        reason = skip_reason(problem_id, solver_id, backend_device)
+    except UnknownIdError as e:
+        reason = str(e)
+    if reason:
+        raise NotImplementedError(reason)
+
+
+# --- timing: one runner iteration at a time ----------------------------------------------------
+
+class _Stop(Exception):
+    """Raised in the runner's callback to end a timing run."""
+
+
+class IterationDriver:
+    """Runs :func:`pgbench.execute` in a background thread whose progress callback parks after
+    every recorded iteration. :meth:`advance` lets exactly one iteration of the real runner loop
+    happen (solver step or training step, device synchronisation, metrics) and waits for it, so
+    timing :meth:`advance` times one iteration; :meth:`ready` (untimed) makes sure a run is parked
+    with an iteration ahead, starting a fresh run and warming it up by one iteration (jit
+    compilation) when the previous one is used up. One-shot solvers (``max_steps`` 1, e.g.
+    L-BFGS-B) are timed from the initial guess every time, tracing included."""
+
+    def __init__(self, make_plan):
+        self._make_plan = make_plan
+        self._thread = None
+        self._done = True
+        self._stop = False
+        self._last = None
+        self._has_next = False
+        self._lock = threading.Lock()
+
+    def _callback(self, progress):
+        self._last = progress
+        self._parked.release()
+        self._go.acquire()
+        if self._stop:
+            raise _Stop()
+
+    def _start(self):
+        plan = self._make_plan()
+        training = plan.solver.kind == "training"
+        last_index = plan.iterations - 1 if training else plan.iterations
+        self._go, self._parked = threading.Semaphore(0), threading.Semaphore(0)
+        self._done, self._last, self.result = False, None, None
+
+        def target():
+            try:
+                self.result = pgbench.execute(plan, self._callback)
+            finally:
+                self._done = True
+                self._parked.release()
+
+        self._thread = threading.Thread(target=target, daemon=True, name="pgbench-asv-run")
+        self._thread.start()
+        self._parked.acquire()
+        self._check()
+        self._last_index = last_index
+        self._update_has_next()
+        if self._has_next and plan.iterations > 1:   # warm up: the first step compiles
+            self.advance()
+
+    def _update_has_next(self):
+        self._has_next = (not self._done and self._last is not None
+                          and self._last.iteration < self._last_index)
+
+    def _check(self):
+        if self._done and self.result is not None and self.result.status == "failed":
+            raise RuntimeError(f"benchmark run failed: {self.result.message}")
+
+    def ready(self):
+        if not self._has_next:
+            self._finish()
+            self._start()
+            if not self._has_next:
+                raise RuntimeError("benchmark run ended before its first timed iteration")
+
+    def advance(self):
+        """One iteration of the runner loop (blocks until it is recorded)."""
+        self._go.release()
+        self._parked.acquire()
+        self._update_has_next()
+
+    def _finish(self):
+        if self._thread is not None and not self._done:
+            self._stop = True
+            self._go.release()
+            self._thread.join()
+            self._stop = False
+        self._thread = None
+
+    def close(self):
+        self._finish()
+
+
+_DRIVERS: dict[tuple, IterationDriver] = {}
+
+
+def _close_drivers():
+    for d in _DRIVERS.values():
+        d.close()
+
+
+atexit.register(_close_drivers)
+
+
+def driver(problem_id: str, solver_id: str, backend_device: str) -> IterationDriver:
+    """The process-wide driver of one combination (asv re-runs ``setup`` before every timed call;
+    the driver and its compiled functions survive that)."""
+    key = (problem_id, solver_id, backend_device)
+    if key not in _DRIVERS:
+        backend, device = split_backend(backend_device)
+        scale, overrides = bench_overrides(problem_id)
+        problem = make_problem(problem_id, scale=scale, **{**overrides, "eval_every": 0})  # no evaluation
+        _DRIVERS[key] = IterationDriver(
+            lambda: plan_for(problem, solver_id, backend, device, iterations=TIMING_ITERATIONS))
+    return _DRIVERS[key]
+
+
+# --- quality: one cached run feeds every track_* value -----------------------------------------
+
+def quality_metrics(result, problem) -> dict:
+    """Numbers (lower is better) from one run: the final held-out x error and loss (training:
+    the last evaluation; iterative: the solved batch after the last step), and the first update
+    count / wall time at which the x error reached ``problem.target_x_error`` (NaN if never)."""
+    rec = result.records
+    training = result.meta["kind"] == "training"
+    xcol, lcol = ("eval_x_error", "eval_loss") if training else ("x_error", "loss")
+    rows = rec.dropna(subset=[xcol]) if xcol in rec else rec.iloc[:0]
+    nan = float("nan")
+    out = {"status": result.status, "message": result.message[:2000],
+           "final_x_error": float(rows[xcol].iloc[-1]) if len(rows) else nan,
+           "final_loss": float(rows[lcol].iloc[-1]) if len(rows) else nan,
+           "iterations_to_target": nan, "seconds_to_target": nan,
+           "iterations_done": int(rec["iteration"].iloc[-1]) + int(training) if len(rec) else 0,
+           "iterations_planned": int(result.meta["iterations"])}
+    target = problem.target_x_error
+    if target is not None and len(rows):
+        hit = rows[rows[xcol] <= target]
+        if len(hit):
+            out["iterations_to_target"] = float(hit["iteration"].iloc[0] + int(training))
+            out["seconds_to_target"] = float(hit["wall_time"].iloc[0])
+    for k in ("final_x_error", "final_loss"):
+        if not math.isfinite(out[k]):
+            out[k] = nan
+    return out
+
+
+def quality_run(problem_id: str, solver_id: str, backend_device: str) -> dict:
+    """Run the combination once at benchmark size and return :func:`quality_metrics`."""
+    backend, device = split_backend(backend_device)
+    problem = bench_problem(problem_id)
+    result = pgbench.run(problem, solver_id, seed=SEED, backend=backend, device=device,
+                         max_time=QUALITY_TIME_GUARD)
+    return quality_metrics(result, problem)
+
+
+def cached_quality(cache_dir: str, problem_id: str, solver_id: str, backend_device: str) -> dict:
+    """:func:`quality_run`, computed once per asv ``setup_cache`` directory and read back by the
+    other ``track_*`` benchmarks of the same combination (each runs in its own process)."""
+    key = re.sub(r"[^\w.-]", "_", f"{problem_id}__{solver_id}__{backend_device}")
+    path = os.path.join(cache_dir, f"{key}.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    out = quality_run(problem_id, solver_id, backend_device)
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(out, f)
+    os.replace(tmp, path)
+    return out
+
+
+def metric_value(metrics: dict, name: str) -> float:
+    """One number for asv; a failed or time-guarded run raises (asv shows ``failed``)."""
+    if metrics["status"] == "failed":
+        raise RuntimeError(f"benchmark run failed: {metrics['message']}")
+    if metrics["status"] == "ok" and metrics["iterations_done"] < metrics["iterations_planned"]:
+        raise RuntimeError(
+            f"quality run stopped by the {QUALITY_TIME_GUARD:.0f} s guard after "
+            f"{metrics['iterations_done']} of {metrics['iterations_planned']} iterations; register "
+            f"a smaller '{ASV_SCALE}' scale for this problem")
+    return float(metrics[name])
+
+
+# --- class generation --------------------------------------------------------------------------
+
+def _version(problem_id: str) -> str:
+    """Benchmark version: changes when the benchmark size or the timing protocol changes."""
+    try:
+        scale, overrides = bench_overrides(problem_id)
+    except Exception:  # noqa: BLE001 - a broken problem still gets a class (its setup fails)
+        scale, overrides = "?", {}
+    blob = json.dumps([1, scale, overrides, SMOKE, TIMING, TIMING_ITERATIONS, EVALUATIONS, SEED],
+                      sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def iteration_class(problem_id: str) -> type:
+    """``time_iteration`` (seconds per runner iteration, synchronised) and ``peakmem_iteration``
+    (peak RSS of a process that ran a few iterations) for every solver x backend:device."""
+
+    def setup(self, solver, backend):
+        _skip_if_needed(problem_id, solver, backend)
+        self.driver = driver(problem_id, solver, backend)
+        self.driver.ready()
+
+    def time_iteration(self, solver, backend):
+        self.driver.advance()
+
+    def peakmem_iteration(self, solver, backend):
+        for _ in range(3):
+            self.driver.ready()
+            self.driver.advance()
+
+    time_iteration.pretty_name = f"{problem_id}: seconds per iteration"
+    peakmem_iteration.pretty_name = f"{problem_id}: peak memory of a run"
+    attrs = {"params": [solver_ids(), list(BACKEND_DEVICES)], "param_names": ["solver", "backend"],
+             "timeout": TIMEOUT, "version": _version(problem_id), "setup": setup,
+             "time_iteration": time_iteration, "peakmem_iteration": peakmem_iteration,
+             "__doc__": f"Per-iteration cost of {problem_id}.", **TIMING}
+    return type(class_name(problem_id), (), attrs)
+
+
+def _setup_cache(self):
+    """The directory (asv's working directory for these benchmarks) that holds one JSON file of
+    quality metrics per combination, filled lazily by the first track_* of each."""
+    return os.getcwd()
+
+
+TRACKS = {
+    "final_x_error": "final x error {x_error_name} (held-out batch)",
+    "final_loss": "final loss (held-out batch)",
+    "iterations_to_target": "iterations to x error <= {target} (NaN: not reached)",
+    "seconds_to_target": "seconds to x error <= {target} (NaN: not reached)",
+}
+
+
+def _track_method(name: str):
+    def track(self, cache_dir, solver, backend):
+        return metric_value(self.metrics, name)
+
+    track.__name__ = f"track_{name}"
+    return track
+
+
+def quality_class(problem_id: str) -> type:
+    """``track_*``: quality after the fixed benchmark budget, from one cached run per combination."""
+    try:
+        p = bench_problem(problem_id)
+        x_error_name, target = p.x_error_name, p.target_x_error
+    except Exception:  # noqa: BLE001
+        x_error_name, target = "?", None
+
+    def setup(self, cache_dir, solver, backend):
+        _skip_if_needed(problem_id, solver, backend)
+        self.metrics = cached_quality(cache_dir, problem_id, solver, backend)
+
+    attrs = {"params": [solver_ids(), list(BACKEND_DEVICES)], "param_names": ["solver", "backend"],
+             "timeout": TIMEOUT, "version": _version(problem_id), "setup": setup,
+             "setup_cache": _setup_cache, "__doc__": f"Quality of {problem_id} after the benchmark budget."}
+    for name, unit in TRACKS.items():
+        if name.endswith("_to_target") and target is None:
+            continue   # the problem declares no accuracy target
+        track = _track_method(name)
+        track.unit = unit.format(x_error_name=x_error_name, target=target)
+        track.pretty_name = f"{problem_id}: {name.replace('_', ' ')}"
+        attrs[f"track_{name}"] = track
+    return type(class_name(problem_id), (), attrs)
+
+
+def generate(kind: str, namespace: dict) -> list[str]:
+    """Put one generated class per registered problem into ``namespace`` (a module's globals)."""
+    factory = {"iteration": iteration_class, "quality": quality_class}[kind]
+    names = []
+    for pid in problem_ids():
+        cls = factory(pid)
+        cls.__module__ = namespace["__name__"]
+        namespace[cls.__name__] = cls
+        names.append(cls.__name__)
+    return names
