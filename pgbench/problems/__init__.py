@@ -53,8 +53,8 @@ register_problem(
     "oscillators-v0", "pgbench.problems.oscillators:Oscillators",
     scales={"paper": {"steps": 96, "dt": 0.125, "batch_size": 128, "test_size": 4096, "iterations": 20000,
                       "eval_every": 200},
-            "quick": {"steps": 24, "dt": 0.5, "batch_size": 32, "test_size": 512, "iterations": 1000,
-                      "eval_every": 50}},
+            "quick": {"steps": 48, "dt": 0.25, "batch_size": 32, "test_size": 512, "iterations": 1000,
+                      "eval_every": 25}},
     description="HIG §2.1: steer 2 nonlinear coupled oscillators back to the start (RK4); MLP 4-20-20-20-Nt",
 )
 register_problem(

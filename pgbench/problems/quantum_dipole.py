@@ -9,9 +9,12 @@ dx = 2/15, :math:`x_j = j\\,dx`), 3-point Laplacian, Crank-Nicolson
           H_t = -D_2/dx^2 + \\mathrm{diag}(u_t x_j)
 
 with the control :math:`u_t` held within each of the Nt steps. Complex states are stored as
-real (re, im) pairs and each step solves the equivalent real 28×28 system
-:math:`\\begin{pmatrix}I & -kH\\\\ kH & I\\end{pmatrix}\\begin{pmatrix}a^+\\\\ b^+\\end{pmatrix} =
-\\begin{pmatrix}I & kH\\\\ -kH & I\\end{pmatrix}\\begin{pmatrix}a\\\\ b\\end{pmatrix}`, k = dt/2.
+real (re, im) pairs. As H is real symmetric, the Cayley step
+:math:`(I + ikH)^{-1}(I - ikH) = \\big[(I - k^2H^2) - 2ikH\\big](I + k^2H^2)^{-1}` (k = dt/2, all
+factors commute), so each step needs only the real 14×14 inverse :math:`S = (I + k^2H^2)^{-1}`:
+:math:`a^+ = (I - k^2H^2)Sa + 2kHSb`, :math:`b^+ = (I - k^2H^2)Sb - 2kHSa`. (An explicit inverse
+keeps the reverse pass to matrix products; a ``solve`` re-factorises for every cotangent.) The
+step maps of all Nt steps are formed at once, then applied to the state in order.
 
 The start is the ground state :math:`\\psi_1`; the target a real superposition
 :math:`(c_1\\psi_2 + c_2\\psi_3)/\\lVert c\\rVert`, :math:`c \\sim \\mathcal N(0, I_2)`, with
@@ -89,29 +92,36 @@ class QuantumDipole(Problem):
         y = np.stack([psi, np.zeros_like(psi)], axis=2).reshape(n, -1)   # interleaved (re, im)
         return be.zeros((n, self.steps)), be.asarray(y, "float32")
 
-    def simulate(self, be, x, psi0=None):
-        """Crank-Nicolson over the Nt steps; returns the final state (B, 2·points) interleaved."""
+    def step_matrices(self, be, x):
+        """The real 2n×2n Crank-Nicolson step maps of every step, (B, Nt, 2n, 2n):
+        :math:`\\begin{pmatrix}RS & 2kHS\\\\ -2kHS & RS\\end{pmatrix}` with
+        :math:`S = (I + k^2H_t^2)^{-1}`, :math:`R = I - k^2H_t^2`, acting on (re, im) stacked."""
         xp = be.xp
-        B, n, k = x.shape[0], self.points, 0.5 * self.dt
+        n, k = self.points, 0.5 * self.dt
         H0, pos = self._matrices()
-        dt_ = dtype_of(be, self.physics_dtype)
         I = be.asarray(np.eye(n), self.physics_dtype)
-        kH0 = be.asarray(k * H0, self.physics_dtype)
-        kX = be.asarray(k * pos, self.physics_dtype)
+        kH = be.asarray(k * H0, self.physics_dtype) + (x[:, :, None] * be.asarray(k * pos, self.physics_dtype))[..., None] * I
+        kH2 = xp.matmul(kH, kH)
+        S = xp.linalg.inv(I + kH2)                  # symmetric positive definite, commutes with H
+        RS = xp.matmul(I - kH2, S)
+        KS = 2 * xp.matmul(kH, S)
+        return xp.concat([xp.concat([RS, KS], axis=3), xp.concat([-KS, RS], axis=3)], axis=2)
+
+    def simulate(self, be, x, psi0=None):
+        """Crank-Nicolson over the Nt steps; returns the final state (B, 2·points) interleaved.
+        The step maps of all steps are built at once, then applied in order (two array
+        operations per step)."""
+        xp = be.xp
+        B, n = x.shape[0], self.points
+        M = self.step_matrices(be, x)
         if psi0 is None:
             psi0 = eigenstate(1, n)
-        a = xp.zeros((B, n), dtype=dt_, device=x.device) + be.asarray(psi0, self.physics_dtype)
-        b = xp.zeros_like(a)
-        for t in range(self.steps):
-            kH = kH0[None] + (x[:, t:t + 1] * kX)[:, :, None] * I[None]          # (B, n, n)
-            top = xp.concat([xp.broadcast_to(I[None], kH.shape), -kH], axis=2)
-            bot = xp.concat([kH, xp.broadcast_to(I[None], kH.shape)], axis=2)
-            M = xp.concat([top, bot], axis=1)                                    # (B, 2n, 2n)
-            rhs_a = a + xp.matmul(kH, b[..., None])[..., 0]
-            rhs_b = b - xp.matmul(kH, a[..., None])[..., 0]
-            sol = xp.linalg.solve(M, xp.concat([rhs_a, rhs_b], axis=1)[..., None])[..., 0]
-            a, b = sol[:, :n], sol[:, n:]
-        return xp.reshape(xp.stack([a, b], axis=2), (B, 2 * n))
+        v0 = be.asarray(np.concatenate([psi0, np.zeros(n)]), self.physics_dtype)   # (re, im) stacked
+        v = xp.broadcast_to(v0[None], (B, 2 * n))
+        for Mt in xp.unstack(M, axis=1):    # unstack, not M[:, t]: a slice's reverse pass is a full-size scatter
+            v = xp.matmul(Mt, v[..., None])[..., 0]
+        out = v
+        return xp.reshape(xp.stack([out[:, :n], out[:, n:]], axis=2), (B, 2 * n))
 
     def infidelity(self, be, out, y):
         """:math:`1 - |\\langle\\psi^*, \\psi\\rangle|^2` for interleaved (re, im) states."""

@@ -103,6 +103,13 @@ def half_inverse(be, J, g, beta: float = -0.5, tau: float = 1e-6, route: str = "
 # output space of a problem
 # --------------------------------------------------------------------------------------------------
 
+def _size(nbytes: float) -> str:
+    for unit, k in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= k:
+            return f"{nbytes / k:.1f} {unit}"
+    return f"{nbytes:.0f} B"
+
+
 def _loss_is_default(problem) -> bool:
     return type(problem).loss is Problem.loss
 
@@ -208,7 +215,7 @@ class HalfInverseGradient(TrainingScheme):
         if need <= limit:
             return None
         return (f"{self.id}: the Jacobian over the batch is {batch * m:,} x {n_params:,} (batch {batch} x "
-                f"{m} outputs, {n_params:,} network parameters) and needs ~{need / 2**30:.2f} GiB with route "
+                f"{m} outputs, {n_params:,} network parameters) and needs ~{_size(need)} with route "
                 f"{self.route!r}, over max_memory_gb={self.max_memory_gb:g}; reduce batch_size, the "
                 f"resolution (outputs per example) or the network, or raise max_memory_gb")
 
