@@ -42,6 +42,7 @@ class Method:
     iterations: dict = field(default_factory=dict)
     max_time: dict = field(default_factory=dict)
     from_problem: str | None = None   # a problem property holding more hyperparameters (``paper_sgd``)
+    per_scale: dict = field(default_factory=dict)   # scale -> hyperparameters for that scale only
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
          _m("PG (Newton)", "pg", {"inner": "newton", "clip": 1.0}),
          _m("PG (inv. grad.)", "pg", {"inner": "invgrad", "clip": 1.0}),
          _m("PG (inverse)", "pg")),
-        iterations={"quick": 1500, "paper": 20000},
+        iterations={"quick": 1000, "paper": 20000},
         seeds={"quick": (0, 1), "paper": (0, 1, 2, 3)},
         description="MLP 1-10-20-10-1 learns x(a) with sin(a/x) = -1; Adam 2e-3, batch 1000",
     ),
@@ -113,31 +114,32 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         (_m("NN (Adam)", "dp"), _m("L-BFGS-B", "lbfgsb")),
         iterations={"quick": 300, "paper": 2000},
         seeds={"quick": (0,), "paper": (0, 1, 2)},
+        problem_overrides={"quick": {"test_size": 250}},
         description="fit (ξ0, A) of a noisy wave packet: a 1-D conv net trained with Adam against "
                     "scipy L-BFGS-B per example from (128, 2)",
     ),
     Experiment(
         "poisson-training", "poisson-v0", "Fig. 4c, 11, 14",
         (_m("DP (Adam)", "dp"),
-         _m("DP (SGD+mom.)", "dp", from_problem="paper_sgd"),
+         _m("DP (SGD+mom.)", "dp", from_problem="paper_sgd", iterations={"quick": 50}),
          _m("PG (inverse)", "pg")),
-        iterations={"quick": 200, "paper": 12000},
+        iterations={"quick": 100, "paper": 12000},
         seeds={"quick": (0,), "paper": (0, 1, 2)},
         description="U-net (37,697 parameters) learns x from y* = ∇⁻²x*; PG = one inverse-physics step (∇²)",
     ),
     Experiment(
         "poisson-optimisation", "poisson-v0", "Fig. 4b",
         (_m("GD", "gd"), _m("Adam", "adam"), _m("PG (inverse)", "inverse")),
-        iterations={"quick": 100, "paper": 1000},
+        iterations={"quick": 50, "paper": 1000},
         description="single-problem optimisation of the held-out batch from x = 0",
     ),
     Experiment(
         "heat-training", "heat-v0", "Fig. 5c, 12, 14",
         (_m("DP (Adam)", "dp"),
          _m("PG (inverse)", "pg"),
-         _m("PG (L-BFGS-B)", "pg", from_problem="lbfgsb_pg", iterations={"quick": 20, "paper": 1000}),
-         _m("DP (SGD)", "dp", from_problem="paper_sgd")),
-        iterations={"quick": 200, "paper": 10000},
+         _m("PG (L-BFGS-B)", "pg", from_problem="lbfgsb_pg", iterations={"quick": 2, "paper": 1000}),
+         _m("DP (SGD)", "dp", from_problem="paper_sgd", iterations={"quick": 50})),
+        iterations={"quick": 100, "paper": 10000},
         seeds={"quick": (0,), "paper": (0, 1)},
         description="U-net learns the initial state x from its diffused y*; PG = probabilistically damped "
                     "inverse diffusion or 32 L-BFGS-B iterations",
@@ -151,15 +153,15 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment(
         "navier-stokes-training", "navier-stokes-v0", "Fig. 6c, 13, Table 1",
         (_m("DP (Adam)", "dp"), _m("PG (inverse)", "pg")),
-        iterations={"quick": 100, "paper": 20000},
+        iterations={"quick": 60, "paper": 20000},
         seeds={"quick": (0,), "paper": (0,)},
         description="U-net (2→2, 5 levels) infers the initial velocity from marker pairs; PG = reverse-"
                     "simulation vortex estimator",
     ),
     Experiment(
         "navier-stokes-optimisation", "navier-stokes-v0", "Fig. 6b, Table 1",
-        (_m("GD", "gd"), _m("PG (inverse)", "inverse", iterations={"quick": 20, "paper": 100})),
-        iterations={"quick": 40, "paper": 10000},
+        (_m("GD", "gd"), _m("PG (inverse)", "inverse", iterations={"quick": 10, "paper": 100})),
+        iterations={"quick": 20, "paper": 10000},
         description="single-problem optimisation: GD (η = 1) against the iterated vortex estimator",
     ),
     Experiment(
@@ -179,26 +181,27 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment(
         "oscillators-hig", "oscillators-v0", "HIG paper Fig. 2b",
         (_m("HIG", "hig"), _m("Adam", "dp"), _m("Gauss-Newton", "gn")),
-        iterations={"quick": 100000, "paper": 100000}, max_time={"quick": 25.0, "paper": 3600.0},
+        iterations={"quick": 100000, "paper": 100000}, max_time={"quick": 20.0, "paper": 3600.0},
         description="control of coupled nonlinear oscillators, compared at equal wall time",
     ),
     Experiment(
         "quantum-dipole-hig", "quantum-dipole-v0", "HIG paper (quantum dipole)",
         (_m("HIG", "hig"), _m("Adam (paper)", "dp")),
-        iterations={"quick": 100000, "paper": 100000}, max_time={"quick": 25.0, "paper": 5400.0},
+        iterations={"quick": 100000, "paper": 100000}, max_time={"quick": 20.0, "paper": 5400.0},
         description="Schrödinger control (infidelity), compared at equal wall time",
     ),
     Experiment(
         "poisson-hig", "poisson-hig-v0", "HIG paper (Poisson)",
-        (_m("Adam", "dp"), _m("Adam→HIG", "schedule", {"unit": "seconds", "switch_at": 12.5}),
+        (_m("Adam", "dp"), _m("Adam→HIG", "schedule", {"unit": "seconds"},
+            per_scale={"quick": {"switch_at": 10.0}, "paper": {"switch_at": 1800.0}}),
          _m("HIG", "hig")),
-        iterations={"quick": 100000, "paper": 100000}, max_time={"quick": 25.0, "paper": 3600.0},
+        iterations={"quick": 100000, "paper": 100000}, max_time={"quick": 20.0, "paper": 3600.0},
         description="8×8 Poisson solve learned through the Laplacian: Adam, HIG, and Adam then HIG",
     ),
     Experiment(
         "hig-toy", "hig-toy-v0", "PBDL book, HIG toy",
         (_m("HIG", "hig"), _m("Adam", "dp")),
-        iterations={"quick": 100000, "paper": 100000}, max_time={"quick": 10.0, "paper": 20.0},
+        iterations={"quick": 100000, "paper": 100000}, max_time={"quick": 8.0, "paper": 20.0},
         description="1-7-2 tanh net through a physics that scales one output by 0.01",
     ),
 )
@@ -244,7 +247,7 @@ def tasks(scale: str = "quick", only=None, backend: str = "torch", device: str =
         overrides = dict(e.problem_overrides.get(scale, {}))
         for m in e.methods:
             it, mt = e.budget(m, scale)
-            hp = dict(m.hyperparameters)
+            hp = {**m.hyperparameters, **m.per_scale.get(scale, {})}
             if m.from_problem:
                 try:
                     hp = {**getattr(make_problem(e.problem, scale=scale, **overrides), m.from_problem), **hp}
