@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # asv in CI (2 cores, no GPU; budget a few minutes): `asv check` of the generated suite, then a
-# quick dry run (nothing saved) of a slice of it: every registered problem with gd, lbfgsb, dp and
-# pg on torch:cpu, at the tiny PGBENCH_ASV_SMOKE sizes. Called from .ci/run.
+# quick dry run (nothing saved) of a slice of it at the tiny PGBENCH_ASV_SMOKE sizes: every
+# registered problem with gd on torch:cpu, and sin with lbfgsb, dp and pg on torch:cpu and jax:cpu
+# (an iterative, a one-shot and two training solvers). Called from .ci/run.
 #   PGBENCH_ASV_SELECT=<regex>  another slice (asv -b; parameters read "('gd-v0', 'torch:cpu')")
 #   PGBENCH_ASV_STRICT=1        also fail when a benchmark fails (a solver/problem bug, not the suite)
 set -euo pipefail
@@ -18,7 +19,7 @@ asv machine --yes --machine ci-cpu > /dev/null
 echo "== asv check"
 asv check --python=same
 
-select=${PGBENCH_ASV_SELECT:-"\\('(gd|lbfgsb|dp|pg)-v0', 'torch:cpu'\\)"}
+select=${PGBENCH_ASV_SELECT:-"\\('gd-v0', 'torch:cpu'\\)|sin_v0.*\\('(lbfgsb|dp|pg)-v0', '(torch|jax):cpu'\\)"}
 echo "== asv run --quick --dry-run -b \"$select\""
 set +e
 timeout "${PGBENCH_ASV_TIMEOUT:-480}" env HOME="$tmp_home" python -m asv run --python=same --quick \

@@ -33,6 +33,12 @@ import threading
 import pgbench
 from pgbench.registry import PROBLEMS, SOLVERS, UnknownIdError, make_problem
 
+#: CPU threads of torch's intra-op pool in benchmark processes (``PGBENCH_ASV_THREADS``, default 1).
+#: One thread gives stable timings (asv's advice); with OpenMP teams of 2+ threads a loaded 2-core
+#: machine showed 25x slower and bimodal training iterations.
+THREADS = int(os.environ.get("PGBENCH_ASV_THREADS", "1"))
+os.environ["OMP_NUM_THREADS"] = str(THREADS)   # before torch is imported: every thread's default
+
 # Import the heavy libraries once here (without initialising any device): asv's forkserver imports
 # the benchmark modules once and forks a process per benchmark, so each fork starts with them loaded.
 for _lib in ("torch", "jax"):
@@ -222,6 +228,7 @@ class IterationDriver:
 
         def target():
             try:
+                _set_threads()
                 self.result = pgbench.execute(plan, self._callback)
             finally:
                 self._done = True
@@ -267,6 +274,15 @@ class IterationDriver:
 
     def close(self):
         self._finish()
+
+
+def _set_threads():
+    """Apply :data:`THREADS` to torch in the calling thread (OpenMP settings are per thread)."""
+    try:
+        import torch
+        torch.set_num_threads(THREADS)
+    except ImportError:
+        pass
 
 
 _DRIVERS: dict[tuple, IterationDriver] = {}
@@ -326,6 +342,7 @@ def quality_run(problem_id: str, solver_id: str, backend_device: str) -> dict:
     """Run the combination once at benchmark size and return :func:`quality_metrics`."""
     backend, device = split_backend(backend_device)
     problem = bench_problem(problem_id)
+    _set_threads()
     result = pgbench.run(problem, solver_id, seed=SEED, backend=backend, device=device,
                          max_time=QUALITY_TIME_GUARD)
     return quality_metrics(result, problem)
@@ -367,7 +384,7 @@ def _version(problem_id: str) -> str:
         scale, overrides = bench_overrides(problem_id)
     except Exception:  # noqa: BLE001 - a broken problem still gets a class (its setup fails)
         scale, overrides = "?", {}
-    blob = json.dumps([1, scale, overrides, SMOKE, TIMING, TIMING_ITERATIONS, EVALUATIONS, SEED],
+    blob = json.dumps([1, scale, overrides, SMOKE, THREADS, TIMING, TIMING_ITERATIONS, EVALUATIONS, SEED],
                       sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
