@@ -472,3 +472,26 @@ def generate(kind: str, namespace: dict) -> list[str]:
         namespace[cls.__name__] = cls
         names.append(cls.__name__)
     return names
+
+
+def summary() -> str:
+    """A readable list of the generated combinations: runnable ones per problem, skips with reasons."""
+    lines, by_reason = [], {}
+    all_cases = cases()
+    for pid in problem_ids():
+        mine = [c for c in all_cases if c["problem"] == pid]
+        runs = [f"{c['solver']}@{c['backend']}" for c in mine if c["skip"] is None]
+        lines.append(f"{pid}: {len(runs)} of {len(mine)} run: {', '.join(runs) or '-'}")
+        for c in mine:
+            if c["skip"]:
+                by_reason.setdefault(c["skip"], []).append(f"{c['problem']}/{c['solver']}@{c['backend']}")
+    lines.append(f"skipped ({sum(map(len, by_reason.values()))}):")
+    for reason, which in sorted(by_reason.items()):
+        lines.append(f"  {len(which):3d} x {reason}")
+    methods = 2 + len(TRACKS)
+    lines.append(f"{len(all_cases)} parameter sets per method, about {methods} methods per problem")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":   # python -m benchmarks.common
+    print(summary())
