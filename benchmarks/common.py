@@ -395,6 +395,8 @@ def iteration_class(problem_id: str) -> type:
 
     def setup(self, solver, backend):
         _skip_if_needed(problem_id, solver, backend)
+        if not hasattr(pgbench, "execute"):
+            raise NotImplementedError("pgbench at this commit has no plan/execute API to time iterations")
         self.driver = driver(problem_id, solver, backend)
         self.driver.ready()
 
