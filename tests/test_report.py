@@ -177,3 +177,22 @@ def test_performance_profile_values():
     assert rho("A", 1.0) == 1.0
     assert rho("B", 1.0) == 0.5 and rho("B", 2.5) == 1.0
     assert rho("C", 100.0) == 0.0
+
+
+def test_scales_are_never_mixed(tmp_path):
+    """Runs of the quick and paper scale get separate figures; the headline uses the paper runs."""
+    quick = _synthetic("m", "cpu", {"DP (Adam)": (0.1, 1.0), "PG (inverse)": (0.1, 0.5)}, n=30)
+    paper = _synthetic("m", "cpu", {"DP (Adam)": (0.1, 1.0), "PG (inverse)": (0.1, 0.01)}, n=30)
+    paper["scale"] = "paper"
+    paper["run_key"] = paper["run_key"].str[:-1] + "f"
+    root = tmp_path / "runs" / "sin-v0"
+    root.mkdir(parents=True)
+    for key, g in pd.concat([quick, paper]).groupby("run_key"):
+        g.to_parquet(root / f"{key}.parquet", index=False)
+    build_report(tmp_path / "runs", tmp_path / "report")
+    for sc in ("quick", "paper"):
+        data = pd.read_csv(tmp_path / "report" / "data" / f"learning_sin-v0_{sc}.csv")
+        assert (data["seeds"] == 1).all()
+    head = pd.read_csv(tmp_path / "report" / "data" / "headline.csv").set_index("claim")
+    # paper scale, window 1000 > 30 iterations: running mean of err/(it+1) up to iteration 29, ratio 1/0.01
+    assert head.loc["sin-1000x", "at this budget"] == "100×"

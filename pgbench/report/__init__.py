@@ -131,7 +131,19 @@ def _summary_table(df: pd.DataFrame) -> pd.DataFrame:
     return s[[c for c in keep if c in s]]
 
 
-def _table1(df: pd.DataFrame):
+def _inference_times(examples, problem="navier-stokes-v0") -> dict:
+    """Table 1's inference time per example, from the example files of the training runs:
+    ``{"NN + PG": s, "NN + Adam (DP)": s}`` (means over runs)."""
+    names = {"pg-v0": "NN + PG", "dp-v0": "NN + Adam (DP)"}
+    found: dict[str, list] = {}
+    for e in examples:
+        m = e["meta"]
+        if m.get("problem") == problem and m.get("solver") in names and m.get("inference_seconds_per_example"):
+            found.setdefault(names[m["solver"]], []).append(float(m["inference_seconds_per_example"]))
+    return {k: float(np.mean(v)) for k, v in found.items()}
+
+
+def _table1(df: pd.DataFrame, examples=()):
     """Table 1 from :mod:`pgbench.table1` (another module's pure function), if it is present."""
     try:
         from .. import table1 as t1
@@ -141,7 +153,10 @@ def _table1(df: pd.DataFrame):
         fn = getattr(t1, name, None)
         if callable(fn):
             try:
-                out = fn(df)
+                try:
+                    out = fn(df, inference_time=_inference_times(examples) or None)
+                except TypeError:
+                    out = fn(df)
             except Exception as e:
                 return None, f"pgbench.table1.{name} failed: {type(e).__name__}: {e}"
             if isinstance(out, pd.DataFrame):
@@ -203,7 +218,7 @@ def build_report(results_dirs, out) -> Path:
                         "Each number the paper states, the value measured from the store at the paper's point "
                         "(or 'not yet measured' when no stored run reaches it), the same quantity at the largest "
                         "point the stored runs reach, and the runs (run-key prefixes) it came from.")]
-    t1, note = _table1(df)
+    t1, note = _table1(df, examples)
     items.append(table_item("table1", t1 if t1 is not None else f"_{note}_\n",
                             f"Table 1 (Navier-Stokes timings to equal accuracy); {note}."))
     sections.append(("Headline numbers", items))
@@ -217,13 +232,19 @@ def build_report(results_dirs, out) -> Path:
         if it:
             sections.append(("Fig. 2a: 2-D trajectories", [it]))
     for p in problems:
-        safe = p.replace("/", "_")
-        items = [fig_item(f"learning_{safe}", F.learning_curves(df, p), _SENTENCES["learning"].format(p=p)),
-                 fig_item(f"optimisation_{safe}", F.optimisation_curves(df, p), _SENTENCES["optimisation"].format(p=p)),
-                 fig_item(f"examples_{safe}", F.examples_figure(examples, p), _SENTENCES["examples"].format(p=p))]
-        items = [i for i in items if i]
-        if items:
-            sections.append((p, items))
+        scales = sorted(df[df["problem"] == p]["scale"].dropna().astype(str).unique()) or ["?"]
+        for sc in scales:   # runs of different scales are never averaged together
+            sub = df[(df["problem"] == p) & (df["scale"].astype(str) == sc)] if len(scales) > 1 else df
+            ex = [e for e in examples if len(scales) == 1 or e["meta"].get("scale") == sc]
+            safe = p.replace("/", "_") + (f"_{sc}" if len(scales) > 1 else "")
+            what = p + (f" ({sc} scale)" if len(scales) > 1 else "")
+            items = [fig_item(f"learning_{safe}", F.learning_curves(sub, p), _SENTENCES["learning"].format(p=what)),
+                     fig_item(f"optimisation_{safe}", F.optimisation_curves(sub, p),
+                              _SENTENCES["optimisation"].format(p=what)),
+                     fig_item(f"examples_{safe}", F.examples_figure(ex, p), _SENTENCES["examples"].format(p=what))]
+            items = [i for i in items if i]
+            if items:
+                sections.append((what, items))
 
     # cost, time to target, profiles, devices
     items = [fig_item("fig14_time_per_iteration", F.time_per_iteration_figure(df),

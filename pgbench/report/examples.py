@@ -8,19 +8,24 @@ outcome once. The report only reads these files.
 
 File contents (first ``n`` held-out examples): ``x_true``, ``y_target``, ``x_pred`` and, where the
 problem defines a standalone forward model, ``y_pred = P(x_pred)``; ``meta`` is a JSON string with
-run_key, problem, solver, label, kind, seed, machine, device_name.
+run_key, problem, solver, label, kind, seed, machine, device_name and, for training runs,
+``inference_seconds_per_example``: the network's forward pass on the held-out batch (after one
+warm-up call, device synchronised, mean of 3) divided by the batch size (Table 1's "inference
+time per example").
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
 
 from .. import keys, store
 
+INFERENCE_REPEATS = 3
 SCALAR_EXAMPLES = 256   # problems whose x has <= 2 numbers: enough points for a scatter plot
 FIELD_EXAMPLES = 4      # everything else
 
@@ -31,9 +36,17 @@ def write_examples(plan, result, path, n: int | None = None) -> Path | None:
         return None
     problem, be = plan.problem, plan.backend
     x_true, y_target = problem.sample(keys.rng(plan.seed, "test"), problem.test_size, be)
+    inference = None
     if result.meta["kind"] == "training":
         net = problem.network()
-        x_pred = problem.predict(be, net, result.final, y_target)   # whole batch (batch-statistics BN)
+        predict = be.jit(lambda prm, yy: problem.predict(be, net, prm, yy))
+        x_pred = predict(result.final, y_target)   # whole batch (batch-statistics BN); also the warm-up
+        be.block_until_ready(x_pred)
+        t0 = time.perf_counter()
+        for _ in range(INFERENCE_REPEATS):
+            out = predict(result.final, y_target)
+        be.block_until_ready(out)
+        inference = (time.perf_counter() - t0) / INFERENCE_REPEATS / problem.test_size
     else:
         x_pred = result.final
     size = int(np.prod(problem.x_shape))
@@ -47,6 +60,7 @@ def write_examples(plan, result, path, n: int | None = None) -> Path | None:
     meta = {k: result.meta.get(k) for k in ("problem", "solver", "label", "kind", "seed", "machine", "device_name",
                                               "backend", "scale")}
     meta["run_key"] = store.run_key(result.meta)
+    meta["inference_seconds_per_example"] = inference
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
     np.savez_compressed(tmp, meta=np.asarray(json.dumps(meta)), **{k: np.asarray(v, dtype=np.float32)

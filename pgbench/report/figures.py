@@ -55,7 +55,7 @@ def _legend(fig, axes):
             ax.get_legend().remove()
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), frameon=False,
-                   bbox_to_anchor=(0.5, -0.01))
+                   bbox_to_anchor=(0.5, -0.01), markerscale=2)
     fig.tight_layout(rect=(0, 0.06 + 0.045 * ((len(labels) - 1) // 4), 1, 1))
 
 
@@ -266,16 +266,34 @@ def examples_figure(examples: list[dict], problem: str):
             ax.set(ylabel=f"example {i}")
         axes[-1, 0].set(xlabel="sample index")
     elif x_size <= 2:
-        fig, axes = plt.subplots(1, x_size, figsize=(WIDTH * (0.5 if x_size == 1 else 1), 3.4), squeeze=False)
-        for k in range(x_size):
-            ax = axes[0, k]
-            for lab, e in chosen.items():
-                xt, xp = e["x_true"].reshape(len(e["x_true"]), -1)[:, k], e["x_pred"].reshape(len(e["x_pred"]), -1)[:, k]
-                ax.scatter(xt, xp, s=6, color=pal[lab], alpha=0.6, label=lab)
-                rows.extend({"label": lab, "component": k, "x_true": a, "x_pred": b} for a, b in zip(xt, xp))
-            lo, hi = np.nanmin(ref["x_true"]), np.nanmax(ref["x_true"])
-            ax.plot([lo, hi], [lo, hi], color="k", ls="--", lw=0.8)
-            ax.set(xlabel=f"x*[{k}]", ylabel=f"predicted x[{k}]")
+        # scalar unknowns: x against x* (one panel per component), or against the observation y*
+        # when the problem has no standalone forward model (sin(a/x): x against a, showing which
+        # branch of minima each method lands on); networks and iterative solvers in separate rows
+        against_y = all("y_pred" not in e for e in chosen.values()) and int(np.prod(y_shape)) == 1
+        kinds = [k for k in ("training", "iterative") if any(e["meta"].get("kind") == k for e in chosen.values())]
+        fig, axes = plt.subplots(len(kinds), x_size, figsize=(WIDTH * (0.6 if x_size == 1 else 1), 3.0 * len(kinds)),
+                                 squeeze=False)
+        for row, kind in enumerate(kinds):
+            for k in range(x_size):
+                ax = axes[row, k]
+                first = True
+                for lab, e in chosen.items():
+                    if e["meta"].get("kind") != kind:
+                        continue
+                    xt = e["x_true"].reshape(len(e["x_true"]), -1)[:, k]
+                    xp = e["x_pred"].reshape(len(e["x_pred"]), -1)[:, k]
+                    xs = e["y_target"].reshape(len(e["y_target"]), -1)[:, 0] if against_y else xt
+                    if against_y and first:
+                        ax.scatter(xs, xt, s=10, color="k", marker="x", lw=0.8, label="x* (closest to the start)")
+                    first = False
+                    ax.scatter(xs, xp, s=8, color=pal[lab], alpha=0.6, label=lab)
+                    rows.extend({"label": lab, "kind": kind, "component": k, "abscissa": a, "x_true": t, "x_pred": b}
+                                for a, t, b in zip(xs, xt, xp))
+                if not against_y:
+                    lo, hi = np.nanmin(ref["x_true"]), np.nanmax(ref["x_true"])
+                    ax.plot([lo, hi], [lo, hi], color="k", ls="--", lw=0.8)
+                ax.set(xlabel="y* (observation)" if against_y else f"x*[{k}]", ylabel=f"x[{k}]",
+                       title=f"{'networks' if kind == 'training' else 'iterative solvers'}")
     elif len(x_shape) == 1 or (len(x_shape) == 2 and min(x_shape) == 1):
         fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.2), squeeze=False)
         axes[0, 0].plot(ref["x_true"][0].ravel(), color="k", ls="--", lw=1.0, label="x*")

@@ -4,7 +4,8 @@ Each :class:`Claim` measures one number from the stored runs at the paper's poin
 iteration 60 of "3× at 60"). ``measured`` is that value when the stored runs reach the paper's
 point, else "not yet measured"; ``at this budget`` gives the same quantity at the largest point
 the stored runs reach (e.g. at 200 instead of 5,000 iterations), so quick runs still show their
-analogue. ``runs`` names the run keys (first 8 hex digits) it came from. Curves are the
+analogue. Runs of the ``paper`` scale are used when the store has them, else the ``quick`` ones.
+``runs`` names the run keys (first 8 hex digits) it came from. Curves are the
 learning-curve running averages of the report (training-batch x error); ratios are
 "baseline / PG" of those averages.
 """
@@ -255,6 +256,8 @@ def headline_table(df: pd.DataFrame, claims=CLAIMS) -> pd.DataFrame:
     rows = []
     for c in claims:
         sub = df[df["problem"] == c.problem] if not df.empty else df
+        if not sub.empty and "scale" in sub and (sub["scale"] == "paper").any():
+            sub = sub[sub["scale"] == "paper"]   # the paper's numbers are measured at paper scale when there
         exact = budget = None
         if not sub.empty:
             try:
