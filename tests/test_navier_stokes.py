@@ -176,7 +176,7 @@ def test_loss_gradient_matches_finite_differences():
 
 
 def test_torch_jax_parity():
-    pt = small(steps=2, time=0.5)
+    pt = small(steps=1, time=0.25)
     tb, jb = get_backend("torch"), get_backend("jax")
     x_true, y = pt.sample(keys.rng(3, "test"), 2, tb)
     xj_true, yj = pt.sample(keys.rng(3, "test"), 2, jb)
@@ -199,11 +199,11 @@ def test_solvers_run(solver, kw):
     p = small(steps=2, time=0.5)
     from pgbench.registry import make_solver, SOLVERS
     s = make_solver(solver, **{**p.solver_defaults.get(SOLVERS.resolve(solver).name, {}), **kw})
-    res = pgbench.run(p, s, iterations=2, throw=True)
+    res = pgbench.run(p, s, iterations=1 if "inner" in kw else 2, throw=True)
     assert res.status == "ok"
     rec = res.records
     assert np.all(np.isfinite(rec["x_error"])) and np.all(np.isfinite(rec["loss"]))
-    if solver in ("inverse", "gd"):
+    if solver in ("inverse", "gd"):   # one step from the initial guess improves x
         assert rec["x_error"].iloc[-1] < rec["x_error"].iloc[0]
 
 
