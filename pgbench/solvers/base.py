@@ -98,7 +98,9 @@ class TrainingScheme(Solver):
 
     def gradients(self, problem, be, net, params, y_target, x_true):
         """Parameter gradients :math:`J_\\theta^T g_x` and the batch metrics
-        (per-example loss and x error of the prediction before the update)."""
+        (per-example loss and x error of the prediction before the update). Schemes that compute
+        their own update (HIG) may return a 4th element, a dict of scalar diagnostics that the
+        runner records in the row (e.g. ``t_jacobian``, ``rank``)."""
         x, pullback = be.vjp(lambda p: problem.predict(be, net, p, y_target), params)
         x = be.stop_gradient(x)
         g_x, loss = self.x_gradient(problem, be, x, y_target, x_true)
