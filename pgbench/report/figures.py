@@ -187,9 +187,9 @@ def time_per_iteration_figure(df: pd.DataFrame):
         return None, t
     problems = sorted(t["problem"].unique())
     devices = sorted(t["device_key"].unique())
-    ncol = min(3, len(problems))
+    ncol = min(2, len(problems))
     nrow = math.ceil(len(problems) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 2.6 * nrow + 0.6), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 2.3 * nrow + 0.8), squeeze=False)
     pal = sns.color_palette("colorblind", len(devices))
     for ax, prob in zip(axes.ravel(), problems):
         g = t[t["problem"] == prob]
