@@ -5,6 +5,7 @@ All gradients are per example (the batch loss is a sum of independent terms).
 
 from __future__ import annotations
 
+import abc
 import math
 import time
 from dataclasses import dataclass, field
@@ -76,8 +77,23 @@ def _flip_limited_newton_step(be, g, H, max_loss_change, faithful):
     return xp.matmul(V, n_e[..., None])[..., 0]
 
 
+class _ClippedUpdate(IterativeSolver):
+    """Solvers of the form :math:`x \\leftarrow x + \\mathrm{clip}(\\eta\\,\\Delta x)` with
+    :math:`\\Delta x` = ``delta(...)``."""
+
+    @abc.abstractmethod
+    def delta(self, problem, be, x, y_target):
+        """The update direction :math:`\\Delta x` of every example."""
+
+    def step(self, problem, be, x, y_target, state):
+        d = self.eta * self.delta(problem, be, x, y_target)
+        if self.clip is not None:
+            d = be.xp.clip(d, -self.clip, self.clip)
+        return x + d, state
+
+
 @dataclass(frozen=True)
-class Newton(IterativeSolver):
+class Newton(_ClippedUpdate):
     """Newton's method flipped towards minima (paper App. B.2): per eigen-direction of the Hessian,
     step length :math:`|g_e/S|` along :math:`-\\mathrm{sign}(g_e)`; optionally limited where the
     curvature is below the geometric mean (``max_loss_change``) and clipped to ``[-clip, clip]``.
@@ -111,15 +127,10 @@ class Newton(IterativeSolver):
         d = _flip_limited_newton_step(be, g, H, self.max_loss_change, self.fidelity == "authors")
         return xp.reshape(d, shape)
 
-    def step(self, problem, be, x, y_target, state):
-        d = self.eta * self.delta(problem, be, x, y_target)
-        if self.clip is not None:
-            d = be.xp.clip(d, -self.clip, self.clip)
-        return x + d, state
 
 
 @dataclass(frozen=True)
-class InverseGradient(IterativeSolver):
+class InverseGradient(_ClippedUpdate):
     """Linearised inversion: :math:`x \\leftarrow x - \\eta\\,J^{-1}(P(x) - y^*)` (square J),
     clipped to ``[-clip, clip]``. Problems may supply ``inverse_gradient`` (capability ``invgrad``)."""
 
@@ -154,11 +165,6 @@ class InverseGradient(IterativeSolver):
         d = -xp.linalg.solve(J, r[..., None])[..., 0]
         return xp.reshape(d, shape)
 
-    def step(self, problem, be, x, y_target, state):
-        d = self.eta * self.delta(problem, be, x, y_target)
-        if self.clip is not None:
-            d = be.xp.clip(d, -self.clip, self.clip)
-        return x + d, state
 
 
 @dataclass(frozen=True)
