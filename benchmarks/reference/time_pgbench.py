@@ -1,0 +1,40 @@
+"""Seconds per training iteration of pgbench at the sizes the authors' code is timed at
+(64×64, batch ``--batch``), for comparison with ``time_authors_code.py`` run right before or after
+on the same machine. Median of the per-iteration wall-time differences after the first
+iteration (which includes jax compilation); data generation, forward, backward and the optimizer
+step are all inside the timed loop, as in the authors' loop.
+
+    python time_pgbench.py --problem heat-v0 --solver dp --backend torch --batch 8 --steps 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+import pgbench
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--problem", required=True)
+    ap.add_argument("--solver", required=True)
+    ap.add_argument("--backend", default="torch")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--hp", default="{}", help="solver hyperparameters as JSON")
+    args = ap.parse_args()
+    problem = pgbench.make_problem(args.problem, scale="paper", batch_size=args.batch, test_size=args.batch,
+                                   eval_every=0)
+    r = pgbench.run(problem, args.solver, iterations=args.steps, backend=args.backend, device=args.device,
+                    throw=True, **json.loads(args.hp))
+    dts = np.diff(r.records["wall_time"].to_numpy())
+    print(f"pgbench {args.problem} {args.solver} {args.backend} batch={args.batch} steps={args.steps}: "
+          f"median {np.median(dts):.4f} s/iteration (all: {', '.join(f'{d:.3f}' for d in dts)})")
+
+
+if __name__ == "__main__":
+    main()
