@@ -138,7 +138,11 @@ def format_table1(table: pd.DataFrame) -> str:
     def fmt(t):
         if not np.isfinite(t):
             return "—"
-        return f"{t / 3600:.2f} h" if t >= 3600 else (f"{t:.3g} s" if t >= 1e-2 else f"{t * 1e3:.3g} ms")
+        if t >= 3600:
+            return f"{t / 3600:.2f} h"
+        if t >= 60:
+            return f"{t / 60:.1f} min"
+        return f"{t:.3g} s" if t >= 1e-2 else f"{t * 1e3:.3g} ms"
 
     lines = [f"target x error {table['target_x_error'].iloc[0]:.4g}" if len(table) else "no runs",
              f"{'method':<24}{'training time':>24}{'time / example':>20}{'inference / example':>22}"]
