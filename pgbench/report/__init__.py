@@ -196,8 +196,15 @@ def build_report(results_dirs, out) -> Path:
 
     sections: list[tuple[str, list]] = []   # (title, items); item = ("fig"|"table"|"text", name, sentence, content)
 
-    def fig_item(name, fig_data, sentence):
-        fig, data = fig_data
+    failures = []
+
+    def fig_item(name, make, sentence):
+        try:
+            fig, data = make()
+        except Exception as e:   # one broken figure must not take the report down
+            failures.append(f"{name}: {type(e).__name__}: {e}")
+            plt.close("all")
+            return None
         if fig is None:
             return None
         fig.savefig(out / "figures" / f"{name}.png", bbox_inches="tight")
@@ -225,7 +232,7 @@ def build_report(results_dirs, out) -> Path:
 
     problems = sorted(df["problem"].dropna().unique()) if not df.empty else []
     if "quadratic2d-v0" in problems:
-        it = fig_item("fig2a_trajectories", F.trajectories(df),
+        it = fig_item("fig2a_trajectories", lambda: F.trajectories(df),
                       "Fig. 2a: paths of gradient descent, Newton's method and iterated inverse physics (PG) on "
                       "y = (x1, x2²) from (3, 3). Circles: 10 steps at the paper's step sizes; lines: small steps. "
                       "In y space the inverse-physics path is a straight line to the target.")
@@ -238,16 +245,16 @@ def build_report(results_dirs, out) -> Path:
             ex = [e for e in examples if len(scales) == 1 or e["meta"].get("scale") == sc]
             safe = p.replace("/", "_") + (f"_{sc}" if len(scales) > 1 else "")
             what = p + (f" ({sc} scale)" if len(scales) > 1 else "")
-            items = [fig_item(f"learning_{safe}", F.learning_curves(sub, p), _SENTENCES["learning"].format(p=what)),
-                     fig_item(f"optimisation_{safe}", F.optimisation_curves(sub, p),
+            items = [fig_item(f"learning_{safe}", lambda: F.learning_curves(sub, p), _SENTENCES["learning"].format(p=what)),
+                     fig_item(f"optimisation_{safe}", lambda: F.optimisation_curves(sub, p),
                               _SENTENCES["optimisation"].format(p=what)),
-                     fig_item(f"examples_{safe}", F.examples_figure(ex, p), _SENTENCES["examples"].format(p=what))]
+                     fig_item(f"examples_{safe}", lambda: F.examples_figure(ex, p), _SENTENCES["examples"].format(p=what))]
             items = [i for i in items if i]
             if items:
                 sections.append((what, items))
 
     # cost, time to target, profiles, devices
-    items = [fig_item("fig14_time_per_iteration", F.time_per_iteration_figure(df),
+    items = [fig_item("fig14_time_per_iteration", lambda: F.time_per_iteration_figure(df),
                       "Fig. 14: median seconds per training iteration (data generation included, evaluation "
                       "excluded), mean over seeds; one bar colour per machine · device (backend).")]
     sp = speedups(df)
@@ -270,7 +277,7 @@ def build_report(results_dirs, out) -> Path:
                             "cadence), mean over the seeds that reached it."))
     for kind in ("training", "iterative"):
         if not tt.empty:
-            items.append(fig_item(f"profile_{kind}", F.performance_profile(tt, kind),
+            items.append(fig_item(f"profile_{kind}", lambda: F.performance_profile(tt, kind),
                                   f"Dolan–Moré performance profile of the {kind} methods: for each method, the fraction "
                                   "of problem instances (problem × seed × device) on which it reached the target "
                                   "within τ times the fastest method's time (legend: number of instances)."))
@@ -281,6 +288,8 @@ def build_report(results_dirs, out) -> Path:
                                              "Every configuration: seeds, status counts, final x error (held-out), "
                                              "mean over seeds, spread, wall time and time per iteration.")]))
 
+    if failures:
+        sections.append(("Figures that could not be drawn", [("text", "failures", "; ".join(failures), "")]))
     index = out / "index.html"
     index.write_text(_render(sections, df, dirs))
     return index
@@ -305,7 +314,9 @@ def _render(sections, df, dirs) -> str:
     for i, (title, items) in enumerate(sections):
         parts.append(f"<h2 id='s{i}'>{html.escape(title)}</h2>")
         for kind, name, sentence, content in items:
-            if kind == "fig":
+            if kind == "text":
+                parts.append(f"<p>{html.escape(sentence)}</p>")
+            elif kind == "fig":
                 parts.append(f"<figure><img src='{content}' alt='{html.escape(name)}'><figcaption>"
                              f"<b>{html.escape(name)}</b>: {html.escape(sentence)}</figcaption></figure>")
             else:
