@@ -48,6 +48,7 @@ def test_every_figure_and_table(built):
         png = out / "figures" / f"{name}.png"
         assert png.exists() and png.stat().st_size > 10_000, name
         assert (out / "data" / f"{name}.csv").exists(), name
+    assert (out / "figures" / "time_to_target.png").exists()
     for name in ("headline", "table1", "speedups", "time_to_target", "summary"):
         assert (out / "tables" / f"{name}.md").exists(), name
     index = (out / "index.html").read_text()

@@ -275,6 +275,9 @@ def build_report(results_dirs, out) -> Path:
                             "x error of the reference method (DP (Adam) / GD); iterations and seconds until the "
                             "held-out x error first reaches it (training runs resolve this at their evaluation "
                             "cadence), mean over the seeds that reached it."))
+    items.append(fig_item("time_to_target", lambda: F.time_to_target_figure(agg),
+                          "Seconds until the held-out x error first reaches the target, per problem and method "
+                          "(mean over the seeds that reached it); 'not reached' where no seed did."))
     for kind in ("training", "iterative"):
         if not tt.empty:
             items.append(fig_item(f"profile_{kind}", lambda: F.performance_profile(tt, kind),

@@ -338,3 +338,44 @@ def examples_figure(examples: list[dict], problem: str):
     else:
         fig.tight_layout()
     return fig, pd.DataFrame(rows)
+
+
+def time_to_target_figure(agg: pd.DataFrame):
+    """Per problem (and kind): wall time until the held-out x error first reaches the problem's
+    target, per method (mean over the seeds that reached it); methods that never reached it are
+    marked "not reached"."""
+    if agg is None or agg.empty:
+        return None, pd.DataFrame()
+    agg = agg.copy()
+    agg["panel"] = agg["problem"].astype(str) + " (" + agg["kind"].astype(str) + ")"
+    panels = sorted(agg["panel"].unique())
+    ncol = min(2, len(panels))
+    nrow = math.ceil(len(panels) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 2.2 * nrow + 0.8), squeeze=False)
+    devices = sorted(agg["device_key"].unique())
+    pal = sns.color_palette("colorblind", len(devices))
+    for ax, panel in zip(axes.ravel(), panels):
+        g = agg[agg["panel"] == panel]
+        labels = sorted(g["label"].unique())
+        height = 0.8 / len(devices)
+        for d, dev in enumerate(devices):
+            for i, lab in enumerate(labels):
+                r = g[(g["label"] == lab) & (g["device_key"] == dev)]
+                if r.empty:
+                    continue
+                v = float(r["time_to_target"].iloc[0])
+                y = i + (d - (len(devices) - 1) / 2) * height
+                if math.isfinite(v) and int(r["reached"].iloc[0]) > 0:
+                    ax.barh(y, v, height=height, color=pal[d], label=dev)
+                else:
+                    ax.text(0, y, "  not reached", va="center", fontsize=8, color="0.4")
+        ax.set_yticks(range(len(labels)), labels)
+        ax.locator_params(axis="x", nbins=4)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+        t = g["target"].iloc[0]
+        ax.set(title=f"{panel}, target {t:.3g}" if math.isfinite(t) else panel, xlabel="seconds to target")
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    fig.suptitle("time to target", fontsize=12)
+    _legend(fig, axes)
+    return fig, agg
