@@ -4,7 +4,7 @@ asv's machine record has no GPU field and ``asv compare`` only compares results 
 so the GPU must be in the machine name (``lab1-h100-80gb-hbm3``, ``lab1-cpu`` without a GPU); the
 full GPU name is appended to the ``cpu`` field so that ``asv publish`` can facet by it.
 
-    python scripts/asv_machine.py            # runs: asv machine --yes --machine <name> --cpu ...
+    python scripts/asv_machine.py            # = asv machine --yes --machine <name> --cpu "<cpu> + <gpu>"
     python scripts/asv_machine.py --print    # only print the name
 
 The GPU is read from ``nvidia-smi`` (no CUDA context is created); without it, from torch.
@@ -62,6 +62,15 @@ def cpu_name() -> str:
         return platform.processor() or platform.machine()
 
 
+def register(name: str, cpu: str, path: str | None = None) -> dict:
+    """Write the asv machine record ``name`` (detected os/arch/num_cpu/ram, our ``cpu``) to
+    ``~/.asv-machine.json`` (or ``path``)."""
+    from asv.machine import Machine, MachineCollection
+    info = {**Machine.get_defaults(), "machine": name, "cpu": cpu}
+    MachineCollection.save(name, info, _path=path)
+    return info
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--print", action="store_true", help="print the machine name and exit")
@@ -73,6 +82,15 @@ def main(argv=None) -> int:
         print(name)
         return 0
     cpu = cpu_name() + (f" + {len(gpus)}x {gpus[0]}" if gpus else "")
+    if not rest:
+        # `asv machine --yes --machine X --cpu Y` stores only the fields that differ from the
+        # detected defaults (asv 0.6.6), dropping os/arch/num_cpu/ram: write the full record.
+        try:
+            info = register(name, cpu)
+            print(f"asv machine {name}: {info}")
+            return 0
+        except ImportError:
+            pass
     cmd = [sys.executable, "-m", "asv", "machine", "--yes", "--machine", name, "--cpu", cpu, *rest]
     print("$", " ".join(cmd), flush=True)
     return subprocess.call(cmd)

@@ -213,6 +213,16 @@ def test_machine_name_carries_the_gpu():
     assert re.fullmatch(r"[a-z0-9-]+", asv_machine.machine_name())
 
 
+def test_machine_record_is_complete(tmp_path):
+    pytest.importorskip("asv")
+    from asv.machine import MachineCollection
+    path = str(tmp_path / "asv-machine.json")
+    asv_machine.register("box-h100", "Xeon + 1x NVIDIA H100", path=path)
+    rec = MachineCollection.load("box-h100", _path=path)
+    assert rec["machine"] == "box-h100" and rec["cpu"].endswith("H100")
+    assert all(rec.get(k) for k in ("os", "arch", "num_cpu", "ram"))
+
+
 def test_asv_config_and_environment_plugin():
     asv_util = pytest.importorskip("asv.util")
     conf = asv_util.load_json(str(ROOT / "asv.conf.json"), js_comments=True)
