@@ -210,7 +210,7 @@ class IterationDriver:
         self._stop = False
         self._last = None
         self._has_next = False
-        self._lock = threading.Lock()
+        self.result = None
 
     def _callback(self, progress):
         self._last = progress
@@ -252,11 +252,13 @@ class IterationDriver:
             raise RuntimeError(f"benchmark run failed: {self.result.message}")
 
     def ready(self):
+        self._check()   # a run that failed while being timed fails the benchmark
         if not self._has_next:
             self._finish()
             self._start()
             if not self._has_next:
-                raise RuntimeError("benchmark run ended before its first timed iteration")
+                status = f" ({self.result.status}: {self.result.message[:300]})" if self.result else ""
+                raise RuntimeError(f"benchmark run ended before its first timed iteration{status}")
 
     def advance(self):
         """One iteration of the runner loop (blocks until it is recorded)."""
