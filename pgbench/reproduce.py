@@ -146,7 +146,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     ),
     Experiment(
         "heat-optimisation", "heat-v0", "Fig. 5b, 12",
-        (_m("GD", "gd"), _m("PG (inverse)", "inverse"), _m("L-BFGS-B", "lbfgsb")),
+        (_m("GD", "gd"), _m("PG (inverse)", "inverse"),
+         _m("L-BFGS-B", "lbfgsb", per_scale={"quick": {"maxiter": 100}})),
         iterations={"quick": 100, "paper": 100},
         description="single-problem optimisation of the held-out batch from x = 0",
     ),
