@@ -68,7 +68,9 @@ register_problem(
 register_problem(
     "poisson-hig-v0", "pgbench.problems.poisson_hig:PoissonHIG",
     scales={"paper": {"size": 8, "batch_size": 64, "test_size": 256, "iterations": 20000, "eval_every": 200},
-            "quick": {"size": 8, "batch_size": 16, "test_size": 256, "iterations": 2000, "eval_every": 50}},
+            # CPU-sized (spec §5.4c "smaller, for CI"): 4x4 grid, widths >= cells; J is 1,024 x 1,616
+            "quick": {"size": 4, "hidden": (16, 32, 16), "batch_size": 64, "test_size": 256, "iterations": 2000,
+                      "eval_every": 50}},
     description="HIG §2.3: dense net learns the 8x8 Poisson solve through the 5-point Laplacian (not SIP's poisson)",
 )
 register_problem(
