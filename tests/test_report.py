@@ -197,3 +197,23 @@ def test_scales_are_never_mixed(tmp_path):
     head = pd.read_csv(tmp_path / "report" / "data" / "headline.csv").set_index("claim")
     # paper scale, window 1000 > 30 iterations: running mean of err/(it+1) up to iteration 29, ratio 1/0.01
     assert head.loc["sin-1000x", "at this budget"] == "100×"
+
+
+def test_older_configurations_are_not_averaged_in(tmp_path):
+    """Two runs of one label with different problem settings: the figures use the newest one only."""
+    old = _synthetic("m", "cpu", {"DP (Adam)": (0.1, 1.0)}, n=10)
+    new = _synthetic("m", "cpu", {"DP (Adam)": (0.1, 4.0)}, n=10)
+    old["created"], new["created"] = "2026-01-01T00:00:00", "2026-01-02T00:00:00"
+    new["problem_settings"] = json.dumps({"test_size": 8})
+    new["run_key"] = new["run_key"].str[:-1] + "e"
+    root = tmp_path / "runs" / "sin-v0"
+    root.mkdir(parents=True)
+    for key, g in pd.concat([old, new]).groupby("run_key"):
+        g.to_parquet(root / f"{key}.parquet", index=False)
+    build_report(tmp_path / "runs", tmp_path / "report")
+    data = pd.read_csv(tmp_path / "report" / "data" / "learning_sin-v0.csv")
+    d = data[data["metric"] == "x_error"].sort_values("iteration")
+    assert (d["seeds"] == 1).all()
+    assert d["mean"].iloc[0] == pytest.approx(4.0)
+    summary = pd.read_csv(tmp_path / "report" / "data" / "summary.csv")
+    assert len(summary) == 2   # the summary still lists both configurations

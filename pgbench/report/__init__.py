@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import final_errors, reference_label, time_per_iteration, with_device
+from .data import final_errors, latest_configs, reference_label, time_per_iteration, with_device
 
 __all__ = ["build_report", "collect"]
 
@@ -188,8 +188,10 @@ def build_report(results_dirs, out) -> Path:
     out = Path(out)
     for sub in ("figures", "data", "tables"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    df = collect(dirs)
-    examples = load_examples(*dirs)
+    everything = collect(dirs)
+    df = latest_configs(everything)
+    shown = set(df["run_key"]) if not df.empty else set()
+    examples = [e for e in load_examples(*dirs) if e["meta"].get("run_key") in shown]
     F.set_style()
     F.palette([])
     import matplotlib.pyplot as plt
@@ -286,10 +288,12 @@ def build_report(results_dirs, out) -> Path:
                                   "within τ times the fastest method's time (legend: number of instances)."))
     sections.append(("Cost, time to target and performance profiles", [i for i in items if i]))
 
-    summary = _summary_table(df)
+    summary = _summary_table(everything)
     sections.append(("All runs", [table_item("summary", summary,
-                                             "Every configuration: seeds, status counts, final x error (held-out), "
-                                             "mean over seeds, spread, wall time and time per iteration.")]))
+                                             "Every configuration in the store (also older ones that the figures "
+                                             "leave out: figures and headline show the newest configuration of each "
+                                             "method): seeds, status counts, final x error (held-out), mean over "
+                                             "seeds, spread, wall time and time per iteration.")]))
 
     if failures:
         sections.append(("Figures that could not be drawn", [("text", "failures", "; ".join(failures), "")]))

@@ -43,6 +43,27 @@ def with_device(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def latest_configs(df: pd.DataFrame) -> pd.DataFrame:
+    """Per problem × scale × kind × label × device, only the runs of the newest configuration
+    (problem settings, hyperparameters, budget; by the ``created`` time of its newest run), so runs
+    made before a problem's or a recipe's settings changed are never averaged in as extra seeds.
+    Adds ``config`` (a short hash)."""
+    if df.empty:
+        return df.assign(config=pd.Series(dtype=str))
+    import hashlib
+    cols = [c for c in ("problem_settings", "hyperparameters", "budget_iterations", "max_time") if c in df]
+    first = df.groupby("run_key", sort=False)[cols + (["created"] if "created" in df else [])].first()
+    config = first[cols].apply(lambda col: col.map(str)).agg("|".join, axis=1).map(lambda t: hashlib.sha256(t.encode()).hexdigest()[:8])
+    df = df.assign(config=df["run_key"].map(config))
+    created = first["created"].map(str) if "created" in first else pd.Series("", index=first.index)
+    df = df.assign(_created=df["run_key"].map(created))
+    keys = ["problem", "scale", "kind", "label", "device_key"]
+    newest = (df.groupby(keys + ["config"], dropna=False)["_created"].max().reset_index()
+              .sort_values("_created").groupby(keys, dropna=False).tail(1)[keys + ["config"]])
+    out = df.merge(newest, on=keys + ["config"], how="inner")
+    return out.drop(columns="_created")
+
+
 def usable(df: pd.DataFrame) -> pd.DataFrame:
     """Rows of runs that were not ``failed`` and have an iteration."""
     if df.empty:
