@@ -31,11 +31,19 @@ def set_style():
 
 def palette(labels) -> dict[str, tuple]:
     """One colour per method label, stable across every figure of a report."""
-    colors = sns.color_palette("tab10") + sns.color_palette("Dark2") + sns.color_palette("Set1")
+    colors = sns.color_palette("tab10") + sns.color_palette("Set2") + sns.color_palette("husl", 10)
     for lab in labels:
         if lab not in _PALETTE:
             _PALETTE[lab] = colors[len(_PALETTE) % len(colors)]
     return _PALETTE
+
+
+def _axis_name(sub) -> str:
+    """The problem's x-error name, shortened for an axis label."""
+    if "x_error_name" not in sub or not sub["x_error_name"].notna().any():
+        return "x error"
+    name = str(sub["x_error_name"].dropna().iloc[0]).split(" (")[0]
+    return name if len(name) <= 28 else name[:26] + "…"
 
 
 def _log_ok(values) -> bool:
@@ -82,7 +90,7 @@ def learning_curves(df: pd.DataFrame, problem: str):
     devices = sorted(c["device_key"].unique())
     pal = palette(sorted(c["label"].unique()) + sorted(levels["label"].unique()))
     fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 5.6))
-    name = sub["x_error_name"].dropna().iloc[0] if "x_error_name" in sub and sub["x_error_name"].notna().any() else "x error"
+    name = _axis_name(sub)
     for (label, dev), g in c.groupby(["label", "device_key"]):
         style = _LINESTYLES[devices.index(dev) % 4]
         tag = label if len(devices) == 1 else f"{label} [{dev}]"
@@ -135,7 +143,7 @@ def optimisation_curves(df: pd.DataFrame, problem: str):
             ax.plot(xs, g["mean"], color=pal[label], ls=style, marker=marker, ms=4, lw=1.6, label=tag)
             if (g["seeds"] > 1).any():
                 ax.fill_between(xs, g["lo"], g["hi"], color=pal[label], alpha=0.2, lw=0)
-    name = sub["x_error_name"].dropna().iloc[0] if sub["x_error_name"].notna().any() else "x error"
+    name = _axis_name(sub)
     axes[0].set(xlabel="iteration + 1", ylabel=name, title="single-problem optimisation")
     axes[1].set(xlabel="wall time [s]", ylabel=name, title="against wall time")
     if c["iteration"].max() > 50:
@@ -227,13 +235,14 @@ def performance_profile(runs: pd.DataFrame, kind: str):
             rows.append({"label": label, "tau": tau, "rho": float(np.mean(ratios <= tau)), "instances": len(ratios)})
     prof = pd.DataFrame(rows)
     pal = palette(sorted(prof["label"].unique()))
-    fig, ax = plt.subplots(figsize=(WIDTH * 0.62, 3.4))
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
     for label, g in prof.groupby("label"):
         ax.step(g["tau"], g["rho"], where="post", color=pal[label], lw=1.8,
                 label=f"{label} ({int(g['instances'].iloc[0])})")
     ax.set(xscale="log", ylim=(-0.02, 1.02), xlabel="τ (time-to-target / best)", ylabel="fraction of problems ρ(τ)",
            title=f"performance profile, {kind} solvers")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=1 + len(prof["label"].unique()) // 12,
+              title="method (instances)", title_fontsize=8)
     fig.tight_layout()
     return fig, prof
 
@@ -319,11 +328,13 @@ def examples_figure(examples: list[dict], problem: str):
         for i in range(n):
             xlim = np.nanpercentile(np.abs(img(ref["x_true"][i])), 99.5) or 1.0
             ylim = np.nanpercentile(np.abs(img(ref["y_target"][i])), 99.5) or 1.0
+            signed_x = np.nanmin(img(ref["x_true"][i])) < 0
+            signed_y = np.nanmin(img(ref["y_target"][i])) < 0
             for j, (title, arr, lab) in enumerate(cols):
                 a = img(arr[i])
                 is_x = title.startswith("x")
                 vmax = xlim if is_x else ylim
-                signed = np.nanmin(a) < 0
+                signed = signed_x if is_x else signed_y   # one colour map per quantity, set by the truth
                 axes[i, j].imshow(a, cmap="RdBu_r" if signed else "viridis", vmin=-vmax if signed else 0,
                                   vmax=vmax, origin="lower")
                 axes[i, j].set_xticks([])
