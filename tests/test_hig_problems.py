@@ -133,7 +133,7 @@ def test_quantum_dipole_targets_and_infidelity():
 
 def test_laplacian_matches_a_padded_stencil_and_inverse_is_exact():
     be = get_backend("torch")
-    prob = pgbench.make_problem("poisson-hig-v0", scale="quick")
+    prob = pgbench.make_problem("poisson-hig-v0", scale="paper")             # 8×8
     x = np.random.default_rng(4).standard_normal((3, 8, 8))
     p = np.pad(x, ((0, 0), (1, 1), (1, 1)))
     ref = p[:, 2:, 1:-1] + p[:, :-2, 1:-1] + p[:, 1:-1, 2:] + p[:, 1:-1, :-2] - 4 * x
