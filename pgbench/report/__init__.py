@@ -104,9 +104,17 @@ def collect(results_dirs):
 
 
 def _md(df: pd.DataFrame, floatfmt=".3g") -> str:
+    """A GitHub markdown table (no dependency on ``tabulate``)."""
     if df is None or df.empty:
         return "_no data_\n"
-    return df.to_markdown(index=False, floatfmt=floatfmt) + "\n"
+
+    def cell(v):
+        if isinstance(v, (float, np.floating)):
+            return "" if math.isnan(v) else format(float(v), floatfmt)
+        return str(v).replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(str(c) for c in df.columns) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
 
 
 def _html_table(df: pd.DataFrame) -> str:
