@@ -201,7 +201,6 @@ def build_report(results_dirs, out) -> Path:
     shown = set(df["run_key"]) if not df.empty else set()
     examples = [e for e in load_examples(*dirs) if e["meta"].get("run_key") in shown]
     F.set_style()
-    F.palette([])
     import matplotlib.pyplot as plt
 
     sections: list[tuple[str, list]] = []   # (title, items); item = ("fig"|"table"|"text", name, sentence, content)

@@ -20,7 +20,6 @@ from .data import curves, final_errors, problem_name, time_per_iteration, usable
 STYLE = dict(context="paper", style="whitegrid", font_scale=1.25)
 WIDTH = 7.0          # inches: a full text width
 DPI = 150
-_PALETTE: dict[str, tuple] = {}
 _LINESTYLES = ["-", "--", ":", "-."]
 
 
@@ -29,13 +28,29 @@ def set_style():
     plt.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI, "legend.fontsize": 9, "axes.titlesize": 11})
 
 
+_CANONICAL = {"DP (Adam)": 0, "Adam": 0, "NN (Adam)": 0, "Adam (paper)": 0, "PG (inverse)": 3, "SIP (Newton)": 3,
+              "GD": 2, "HIG": 1, "Supervised": 7, "L-BFGS-B": 9, "Newton": 4, "PG (Newton)": 4,
+              "DP (SGD+mom.)": 5, "DP (SGD)": 5, "SGD": 5, "Gauss-Newton": 6, "PG (inv. grad.)": 8,
+              "Inverse gradient": 8, "Adam→HIG": 6, "PG (L-BFGS-B)": 9, "PG": 3}
+
+
 def palette(labels) -> dict[str, tuple]:
-    """One colour per method label, stable across every figure of a report."""
-    colors = sns.color_palette("tab10") + sns.color_palette("Set2") + sns.color_palette("husl", 10)
+    """Colours for the labels of one figure: the paper's usual methods keep a fixed colour in
+    every figure (DP/Adam blue, PG red, GD green, HIG orange, ...); any other label gets a colour
+    not used in this figure."""
+    colors = sns.color_palette("tab10") + sns.color_palette("Dark2")
+    out, used = {}, set()
+    labels = list(dict.fromkeys(labels))
     for lab in labels:
-        if lab not in _PALETTE:
-            _PALETTE[lab] = colors[len(_PALETTE) % len(colors)]
-    return _PALETTE
+        base = lab.replace(" (small steps)", "")
+        if base in _CANONICAL and _CANONICAL[base] not in used:
+            out[lab] = colors[_CANONICAL[base]]
+            used.add(_CANONICAL[base])
+    free = [i for i in range(len(colors)) if i not in used]
+    for lab in labels:
+        if lab not in out:
+            out[lab] = colors[free.pop(0) if free else len(out) % len(colors)]
+    return out
 
 
 def _axis_name(sub) -> str:
@@ -164,7 +179,7 @@ def trajectories(df: pd.DataFrame, problem: str = "quadratic2d-v0"):
     if sub.empty or "x1" not in sub or sub["x1"].isna().all():
         return None, pd.DataFrame()
     data = sub[["label", "run_key", "iteration", "x1", "x2"]].dropna().sort_values(["label", "iteration"])
-    families = {lab: lab.replace(" (small steps)", "") for lab in data["label"].unique()}
+    families = {lab: lab.split(" (")[0] for lab in data["label"].unique()}   # GD, Newton, PG: one colour each
     pal = palette(sorted(set(families.values())))
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.6))
     g1, g2 = np.meshgrid(np.linspace(-0.3, 3.2, 300), np.linspace(-0.1, 3.5, 300))
