@@ -217,3 +217,12 @@ def test_older_configurations_are_not_averaged_in(tmp_path):
     assert d["mean"].iloc[0] == pytest.approx(4.0)
     summary = pd.read_csv(tmp_path / "report" / "data" / "summary.csv")
     assert len(summary) == 2   # the summary still lists both configurations
+
+
+def test_the_same_run_in_two_directories_counts_once(built, tmp_path):
+    import shutil
+    runs, _ = built
+    shutil.copytree(runs, tmp_path / "copy")
+    build_report([runs, tmp_path / "copy"], tmp_path / "report")
+    data = pd.read_csv(tmp_path / "report" / "data" / "learning_sin-v0.csv")
+    assert (data[data["metric"] == "x_error"]["seeds"] == 2).all()   # seeds 0 and 1, not 4 copies

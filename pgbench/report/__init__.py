@@ -98,9 +98,15 @@ def speedups(df: pd.DataFrame) -> pd.DataFrame:
 
 def collect(results_dirs):
     """The tidy frame of every run under ``results_dirs`` with ``device_key`` (see
-    :func:`pgbench.load_results`)."""
+    :func:`pgbench.load_results`); a run found in several directories is counted once."""
     from ..store import load_results
-    return with_device(load_results(*_as_list(results_dirs)))
+    df = load_results(*_as_list(results_dirs))
+    if not df.empty and "iteration" in df:   # the same run stored in two of the directories: keep one copy
+        if "created" in df:
+            df = df.sort_values("created", kind="stable")
+        df = df.drop_duplicates(["run_key", "iteration"], keep="last")
+        df = df.sort_values(["problem", "solver", "run_key", "iteration"], kind="stable").reset_index(drop=True)
+    return with_device(df)
 
 
 def _md(df: pd.DataFrame, floatfmt=".3g") -> str:
