@@ -56,6 +56,9 @@ def test_training_curves_match_between_backends():
 
 
 def test_pg_curves_match_between_backends():
+    """PG with the exact inverse on exp. (Its default inner solver, the unclipped Newton step of the
+    authors' code, makes training chaotic: 1e-7 differences grow to O(1) within 20 iterations.)"""
     problem = pgbench.make_problem("exp", scale="quick", eval_every=0)
-    curves = [pgbench.run(problem, "pg", iterations=100, backend=b, throw=True).records for b in ("torch", "jax")]
+    curves = [pgbench.run(problem, "pg", inner="inverse", iterations=100, backend=b, throw=True).records
+              for b in ("torch", "jax")]
     np.testing.assert_allclose(curves[0]["x_error"], curves[1]["x_error"], rtol=1e-3)

@@ -69,7 +69,7 @@ class Schedule(TrainingScheme):
         for which in ("first", "then"):
             reason = self.stage(problem, which).missing(problem)
             if reason:
-                return f"schedule stage {which}: {reason}"
+                return f"{self.id} stage {which}: {reason}"
         return None
 
     def x_gradient(self, problem, be, x, y_target, x_true):

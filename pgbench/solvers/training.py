@@ -74,7 +74,8 @@ class Supervised(TrainingScheme):
         reason = super().missing(problem)
         if reason or self.labels == "truth":
             return reason
-        return _inner(problem, self.labels, {}).missing(problem)
+        inner = _inner(problem, self.labels, {}).missing(problem)
+        return f"{self.id} with labels from {self.labels}: {inner}" if inner else None
 
     def x_gradient(self, problem, be, x, y_target, x_true):
         if self.labels == "truth":
@@ -117,7 +118,11 @@ class PhysicalGradient(TrainingScheme):
         return _inner(problem, self.inner_id, dict(self.inner_settings))
 
     def missing(self, problem):
-        return super().missing(problem) or self.inner_solver(problem).missing(problem)
+        reason = super().missing(problem)
+        if reason:
+            return reason
+        inner = self.inner_solver(problem).missing(problem)
+        return f"{self.id} with inner solver {self.inner_id}: {inner}" if inner else None
 
     def x_gradient(self, problem, be, x, y_target, x_true):
         x_corr = _run_inner(problem, be, self.inner_solver(problem), x, y_target, self.n)
