@@ -26,13 +26,20 @@ def test_data_and_physics_match(problem_id):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol * (1 + np.abs(a).max()))
 
 
-@pytest.mark.parametrize("problem_id,solver_id", [(p, s) for p in SMALL for s in ("gd", "newton", "invgrad", "inverse")])
+def _compatible_steps():
+    pairs = []
+    for p in SMALL:
+        problem = pgbench.make_problem(p, scale="quick")
+        for s in ("gd", "newton", "invgrad", "inverse"):
+            if pgbench.make_solver(s, **problem.solver_defaults.get(s, {})).missing(problem) is None:
+                pairs.append((p, s))
+    return pairs
+
+
+@pytest.mark.parametrize("problem_id,solver_id", _compatible_steps())
 def test_solver_step_matches(problem_id, solver_id):
     problem = pgbench.make_problem(problem_id, scale="quick")
-    name = pgbench.SOLVERS.resolve(solver_id).name
-    solver = pgbench.make_solver(solver_id, **problem.solver_defaults.get(name, {}))
-    if solver.missing(problem):
-        pytest.skip(f"incompatible by declaration: {solver.missing(problem)}")
+    solver = pgbench.make_solver(solver_id, **problem.solver_defaults.get(solver_id, {}))
     xs = []
     for name in ("torch", "jax"):
         be = get_backend(name)
