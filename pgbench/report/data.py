@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -119,7 +121,8 @@ def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None)
                                                window_for(problem, scale, int(max(x[1][-1] for x in runs)) + 1))
         sm = np.stack([running_average(v[:n_it], w) for _, _, v, _ in runs])
         wt = np.stack([t[:n_it] for _, _, _, t in runs])
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (e.g. diverged seeds) stay NaN
             frame = pd.DataFrame({"problem": problem, "kind": kind, "label": label, "device_key": dev,
                                   "iteration": runs[0][1][:n_it], "wall_time": np.nanmean(wt, axis=0),
                                   "mean": np.nanmean(sm, axis=0), "lo": np.nanmin(sm, axis=0),
