@@ -276,9 +276,15 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
         workers: Optional[int] = typer.Option(None, "--workers", help="dask: number of local worker processes"),
         scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask: scheduler address tcp://host:8786"),
         label: Optional[str] = typer.Option(None, "--label", help="display name of the method in tables and plots"),
+        threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads in this process (0: torch's default)"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars")):
     """Run solvers on a problem (every seed × backend × device) and store the results."""
+    from .backends import set_torch_threads
     from .sweep import EXECUTORS, expand, run_sweep
+
+    if threads is not None and threads < 0:
+        _fail(f"--threads must be >= 0, got {threads}")
+    set_torch_threads(threads or None)
 
     _load_plugins(plugin)
     err = _console(stderr=True)

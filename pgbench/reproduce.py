@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .backends import set_torch_threads
 from . import store
 from .registry import PROBLEMS, InvalidSettingError, UnknownIdError, make_problem
 from .runner import IncompatibleError, execute
@@ -287,7 +288,7 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     root = Path(results)
     ran = cached = failed = 0
     per_problem: dict[str, float] = {}
-    restore = _set_threads(threads if device == "cpu" else None)
+    restore = set_torch_threads(threads if device == "cpu" else None)
     try:
         ran, cached, failed = _run_all(todo, root, emit, notes, per_problem)
     finally:
@@ -305,17 +306,6 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     return summary
 
 
-def _set_threads(n):
-    """Set torch's intra-op threads to ``n``; returns a function restoring the previous value."""
-    if n is None:
-        return lambda: None
-    try:
-        import torch
-    except ImportError:
-        return lambda: None
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    return lambda: torch.set_num_threads(old)
 
 
 def _run_all(todo, root, emit, notes, per_problem):
