@@ -57,11 +57,14 @@ class MLP(Net):
     sizes: tuple[int, ...]
     act: str = "relu"
 
+    def layer_init(self, rng, n_in: int, n_out: int):
+        """Initial (weight, bias) of one layer: PyTorch's default."""
+        return _uniform(rng, (n_in, n_out), n_in), _uniform(rng, (n_out,), n_in)
+
     def init_numpy(self, rng):
         p = {}
         for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
-            p[f"w{i}"] = _uniform(rng, (n_in, n_out), n_in)
-            p[f"b{i}"] = _uniform(rng, (n_out,), n_in)
+            p[f"w{i}"], p[f"b{i}"] = self.layer_init(rng, n_in, n_out)
         return p
 
     def apply(self, be, params, x):

@@ -35,13 +35,9 @@ class GlorotMLP(MLP):
     """:class:`~pgbench.nets.MLP` with Keras' default initialisation: Glorot-uniform weights
     (:math:`\\pm\\sqrt{6/(n_{in}+n_{out})}`) and zero biases (the HIG paper's TF networks)."""
 
-    def init_numpy(self, rng):
-        p = {}
-        for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
-            limit = np.sqrt(6.0 / (n_in + n_out))
-            p[f"w{i}"] = rng.uniform(-limit, limit, size=(n_in, n_out))
-            p[f"b{i}"] = np.zeros((n_out,))
-        return p
+    def layer_init(self, rng, n_in, n_out):
+        limit = np.sqrt(6.0 / (n_in + n_out))
+        return rng.uniform(-limit, limit, size=(n_in, n_out)), np.zeros((n_out,))
 
 
 @dataclass(frozen=True)
