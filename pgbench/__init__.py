@@ -16,7 +16,8 @@ __all__ = ["run", "plan", "execute", "RunPlan", "RunResult", "make_problem", "ma
            "IncompatibleError", "load_results", "__version__"]
 
 
-def load_results(path="results/runs"):
-    """All stored runs under ``path`` as one tidy DataFrame (see :mod:`pgbench.store`)."""
+def load_results(*paths):
+    """All stored runs under ``paths`` (default ``results/runs``) as one tidy DataFrame, each run
+    once (see :mod:`pgbench.store`)."""
     from .store import load_results as _load
-    return _load(path)
+    return _load(*paths)

@@ -4,6 +4,8 @@
     pgbench run PROBLEM SOLVER [SOLVER ...] [--scale quick] [--iterations N] [--seeds 0 1 2]
                 [--backend torch --backend jax] [--device cpu] [--set KEY=VALUE] [--problem-set KEY=VALUE]
                 [--results DIR] [--plugin MODULE_OR_PATH] [--force] [--executor local|dask] [--workers N]
+    pgbench sweep CONFIG.toml [--results DIR] [--dry-run] [--cluster local | --scheduler ADDRESS] [--workers N]
+    pgbench merge STORE [STORE ...] --into DEST
     pgbench results [--results DIR ...] [--problem ID] [--format table|csv|json] [--target X]
     pgbench reproduce --scale quick|paper [--only PROBLEMS] ...
     pgbench report [--results DIR ...] [--out DIR]
@@ -163,7 +165,10 @@ def list_(what: Optional[str] = typer.Argument(None, help="problems or solvers (
 
 
 class _ProgressView:
-    """Rich progress bars: one per run (iteration, loss, x error) and one for the sweep."""
+    """Rich progress bars: one per run (iteration, loss, x error) and one for the sweep (done,
+    running, failed). In a log (not a terminal): one line per finished run."""
+
+    MAX_BARS = 12
 
     def __init__(self, n_tasks: int, console):
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn)
@@ -171,6 +176,8 @@ class _ProgressView:
                                  TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), console=console,
                                  transient=False, refresh_per_second=5)
         self.console, self.n_tasks, self.done = console, n_tasks, 0
+        self.running: set[int] = set()
+        self.failed = 0
         self.live = console.is_terminal
         self.bars: dict[int, int] = {}
         self.kinds: dict[str, str] = {}
@@ -187,15 +194,24 @@ class _ProgressView:
             self.bars[event.index] = self.progress.add_task(event.task.name, total=event.total or None, metrics="")
         return self.bars[event.index]
 
+    def counts(self) -> str:
+        """``done 3 · running 2 · failed 1`` for the sweep line."""
+        return f"done {self.done} · running {len(self.running)} · failed {self.failed}"
+
     def __call__(self, event):
+        if event.kind == "start":
+            self.running.add(event.index)
+        elif event.kind == "finish":
+            self.running.discard(event.index)
+            self.done += 1
+            self.failed += event.outcome.status == "failed"
         if not self.live:  # a log, not a terminal: one line per finished run
             if event.kind == "finish":
                 o = event.outcome
-                self.done += 1
                 stored = " (stored)" if o.cached else ""
                 self.console.print(f"[{self.done}/{self.n_tasks or '?'}] {event.task.name}: {o.status}{stored}  "
                                    f"iterations {_fmt(o.iterations)}  loss {_fmt(o.loss)}  x err {_fmt(o.x_error)}  "
-                                   f"{_fmt(o.wall_time)} s", highlight=False)
+                                   f"{_fmt(o.wall_time)} s  ({self.counts()})", highlight=False)
             return
         bar = self._bar(event)
         if event.kind == "iteration":
@@ -210,8 +226,12 @@ class _ProgressView:
             self.progress.update(bar, completed=event.total or 1, total=event.total or 1,
                                  description=f"{event.task.name}: {mark}[/]{stored}",
                                  metrics=f"loss {_fmt(o.loss)}  x err {_fmt(o.x_error)}")
-            if self.overall is not None:
-                self.progress.advance(self.overall)
+            if self.n_tasks > self.MAX_BARS:  # a long sweep: keep bars for running runs only
+                self.progress.update(bar, visible=False)
+                self.progress.console.print(f"{event.task.name}: {mark}[/]{stored}  loss {_fmt(o.loss)}  "
+                                            f"x err {_fmt(o.x_error)}", highlight=False)
+        if self.overall is not None:
+            self.progress.update(self.overall, completed=self.done, metrics=self.counts())
 
     def __enter__(self):
         if self.live:
@@ -273,14 +293,15 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
         plugin: List[str] = typer.Option([], "--plugin", help="module or .py file registering problems/solvers"),
         force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored"),
         executor: str = typer.Option("local", "--executor", help="local (this process) or dask"),
-        workers: Optional[int] = typer.Option(None, "--workers", help="dask: number of local worker processes"),
+        workers: Optional[int] = typer.Option(None, "--workers", help="worker processes (local or dask; default: 1, "
+                                              "or one per GPU for cuda runs)"),
         scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask: scheduler address tcp://host:8786"),
         label: Optional[str] = typer.Option(None, "--label", help="display name of the method in tables and plots"),
         threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads in this process (0: torch's default)"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars")):
     """Run solvers on a problem (every seed × backend × device) and store the results."""
     from .backends import set_torch_threads
-    from .sweep import EXECUTORS, expand, run_sweep
+    from .sweep import EXECUTORS, check_executor, expand
 
     if threads is not None and threads < 0:
         _fail(f"--threads must be >= 0, got {threads}")
@@ -291,6 +312,7 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
     try:
         if executor not in EXECUTORS:
             raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+        check_executor(executor)
         if workers is not None and workers < 1:
             raise UserError(f"--workers must be >= 1, got {workers}")
         if scheduler is not None and executor != "dask":
@@ -307,25 +329,115 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
     for s in skipped:
         err.print(f"[yellow]skip[/] {s.problem} × {s.solver}: {s.reason}", highlight=False)
 
+    _run_tasks(tasks, results, executor, workers, scheduler, force, quiet)
+
+
+def _run_tasks(tasks, results: Path, executor: str, workers, scheduler, force: bool, quiet: bool) -> None:
+    """Run a validated task list with progress, print failures and the summary table; exit 1
+    if a run failed (its result is stored all the same)."""
+    import pandas as pd
+
+    from .summary import summarize
+    from .sweep import run_sweep
+
+    err = _console(stderr=True)
+    kwargs = dict(root=results, executor=executor, workers=workers, scheduler=scheduler, force=force)
     if quiet:
-        outcomes = run_sweep(tasks, root=results, executor=executor, workers=workers, scheduler=scheduler, force=force)
+        outcomes = run_sweep(tasks, **kwargs)
     else:
         with _ProgressView(len(tasks), err) as view:
-            outcomes = run_sweep(tasks, root=results, executor=executor, workers=workers, scheduler=scheduler,
-                                 force=force, progress=view)
+            outcomes = run_sweep(tasks, **kwargs, progress=view)
     for o in outcomes:
         if o.status == "failed":
             first = (o.message or "").strip().splitlines()[:1]
             err.print(f"[red]failed[/] {o.task.name}: {first[0] if first else ''}", highlight=False)
-
-    import pandas as pd
-
-    from .summary import summarize
     paths = sorted({o.path for o in outcomes})
     df = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
     _console().print(_summary_table(summarize(df), title=f"summary ({len(paths)} runs, stored in {results})"))
     if any(o.status == "failed" for o in outcomes):
         raise SystemExit(1)
+
+
+# --- sweep / merge -------------------------------------------------------------------------------------
+
+
+@app.command()
+def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/sweeps.md)"),
+          results: Path = typer.Option(Path(DEFAULT_RESULTS), "--results", help="results store directory"),
+          dry_run: bool = typer.Option(False, "--dry-run", help="list the runs and which are already stored; run nothing"),
+          cluster: Optional[str] = typer.Option(None, "--cluster", help="'local': a Dask LocalCluster of --workers processes"),
+          scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a running Dask scheduler, tcp://host:8786"),
+          workers: Optional[int] = typer.Option(None, "--workers", help="worker processes (default: 1 in-process, or one per "
+                                                "GPU for cuda runs; with --cluster local: one per core)"),
+          force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored"),
+          threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads for in-process runs (0: torch's default)"),
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars")):
+    """Run a sweep file's grid (problems × solvers × hyperparameters × backends × devices × seeds),
+    locally or on Dask; resumable: stored finished runs are skipped, failed ones retried."""
+    from .backends import set_torch_threads
+    from .sweep import check_executor, sweep_status
+    from .sweep_config import SweepConfig
+
+    try:
+        if cluster is not None and cluster != "local":
+            raise UserError(f"--cluster must be 'local' (for a remote cluster give --scheduler), got {cluster!r}")
+        if cluster is not None and scheduler is not None:
+            raise UserError("give either --cluster local or --scheduler, not both")
+        if workers is not None and workers < 1:
+            raise UserError(f"--workers must be >= 1, got {workers}")
+        if threads is not None and threads < 0:
+            raise UserError(f"--threads must be >= 0, got {threads}")
+        check_executor("dask" if (cluster or scheduler) else "local")
+        tasks, skipped = SweepConfig.from_toml(config).tasks()
+    except _user_errors() as e:
+        _fail(e)
+    if not tasks:
+        _fail(f"{config}: no compatible run in the grid: " + "; ".join(s.reason for s in skipped))
+    err = _console(stderr=True)
+    for s in skipped:
+        err.print(f"[yellow]skip[/] {s.problem} × {s.solver}: {s.reason}", highlight=False)
+    if dry_run:
+        _print_dry_run(tasks, sweep_status(tasks, results), results)
+        return
+    set_torch_threads(threads or None)
+    executor = "dask" if (cluster or scheduler) else "local"
+    _run_tasks(tasks, results, executor, workers, scheduler, force, quiet)
+
+
+def _print_dry_run(tasks, statuses, results: Path) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"{len(tasks)} runs (store {results})", title_justify="left")
+    for c in ("#", "problem", "solver", "seed", "backend", "device", "budget", "stored"):
+        t.add_column(c, justify="right" if c in ("#", "seed") else "left")
+    for i, (task, st) in enumerate(zip(tasks, statuses)):
+        budget = " ".join(x for x in (f"{task.iterations} it" if task.iterations else "",
+                                       f"{task.max_time:g} s" if task.max_time else "") if x) or task.scale
+        mark = {"ok": "[green]done", "diverged": "[yellow]done (diverged)", "failed": "[red]failed: will retry"}
+        t.add_row(str(i), task.problem, task.label or task.solver, str(task.seed), task.backend, task.device, budget,
+                  mark.get(st, "to run"))
+    _console().print(t)
+    done = sum(s in ("ok", "diverged") for s in statuses)
+    failed = sum(s == "failed" for s in statuses)
+    print(f"{done} done, {failed} failed (will retry), {len(tasks) - done - failed} not yet run; "
+          f"{len(tasks) - done} would run")
+
+
+@app.command()
+def merge(sources: List[Path] = typer.Argument(..., help="result stores to merge (directories)"),
+          into: Path = typer.Option(..., "--into", help="destination store (created if missing)")):
+    """Combine result stores (e.g. from several machines) into one, one file per run key: a
+    finished run wins over a failed one, else the destination's copy is kept."""
+    from .store import merge as _merge
+
+    missing = [str(d) for d in sources if not Path(d).is_dir()]
+    if missing:
+        _fail(f"no results directory {', '.join(missing)}")
+    summary = _merge(sources, into)
+    for path in summary.unreadable:
+        print(f"warning: skipped unreadable result file {path}", file=sys.stderr)
+    print(f"merged into {into}: {summary.copied} copied, {summary.replaced} replaced (failed -> finished), "
+          f"{summary.kept} already there, {len(summary.unreadable)} unreadable")
 
 
 # --- results -----------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ class RunResult:
     message: str
     meta: dict
     final: Any = field(default=None, repr=False)  # final x (iterative) or network parameters (training)
+    traceback: str = field(default="", repr=False)  # the full traceback of a ``failed`` run
 
     @property
     def ok(self) -> bool:
@@ -138,15 +139,15 @@ def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, thro
     ``throw``)."""
     loop = _train if p.solver.kind == "training" else _solve
     rows: list[dict] = []
-    status, message, final = "ok", "", None
+    status, message, final, trace = "ok", "", None, ""
     try:
         status, message, final = loop(p.problem, p.solver, p.backend, p.seed, p.iterations, p.max_time,
                                       rows, callback)
     except Exception as e:  # a crash is a result too
         if throw:
             raise
-        status, message = "failed", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
-    return RunResult(pd.DataFrame(rows), status, message, dict(p.meta), final)
+        status, message, trace = "failed", f"{type(e).__name__}: {e}", traceback.format_exc()
+    return RunResult(pd.DataFrame(rows), status, message, dict(p.meta), final, trace)
 
 
 def run(problem, solver, *, iterations: int | None = None, max_time: float | None = None, seed: int = 0,

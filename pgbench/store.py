@@ -15,7 +15,7 @@ run's records (one row per recorded iteration) with the run's metadata broadcast
 ``backend``        ``torch`` / ``jax``; ``device``: ``cpu`` / ``cuda``; ``device_name``; ``machine``
 ``seed``           data stream and network initialisation seed
 ``status``         ``ok``, ``diverged`` (every example non-finite) or ``failed`` (an exception;
-                   ``message`` holds it)
+                   ``message`` holds it, ``traceback`` the full traceback)
 ``iteration``      0-based; ``wall_time``: seconds since the run started (device synchronised)
 ``loss``           batch mean of the y-space objective; ``x_error``: batch mean x-space error
                    (what it measures: ``x_error_name``); ``nonfinite``: fraction of examples
@@ -24,8 +24,10 @@ run's records (one row per recorded iteration) with the run's metadata broadcast
 =================  ===================================================================
 
 A run whose file exists with status ``ok`` or ``diverged`` is finished and skipped when asked
-again; a ``failed`` run is retried. Writes go to a temporary file renamed into place, so an
-interrupted run leaves no partial file.
+again; a ``failed`` run is retried. Writes go to a temporary file (unique per host, process and
+call) renamed into place, so an interrupted run leaves no partial file and concurrent writers of
+the same run never interleave; the last rename wins with a complete file. Stores written on
+several machines combine with :func:`merge`.
 """
 
 from __future__ import annotations
@@ -34,7 +36,11 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import shutil
+import socket
+import uuid
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +98,8 @@ def to_frame(result) -> pd.DataFrame:
         "run_key": run_key(meta), "problem": meta["problem"], "scale": meta["scale"],
         "solver": meta["solver"], "label": meta.get("label", meta["solver"]), "kind": meta["kind"], "backend": meta["backend"], "device": meta["device"],
         "device_name": meta["device_name"], "machine": meta["machine"], "seed": meta["seed"],
-        "status": result.status, "message": result.message, "x_error_name": meta["x_error_name"],
+        "status": result.status, "message": result.message, "traceback": getattr(result, "traceback", ""),
+        "x_error_name": meta["x_error_name"],
         "budget_iterations": meta["iterations"], "max_time": meta["max_time"],
         "pgbench_version": meta["pgbench_version"],
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -103,13 +110,18 @@ def to_frame(result) -> pd.DataFrame:
     return pd.concat([meta_df, df], axis=1)
 
 
-def save(result, root=DEFAULT_ROOT) -> Path:
-    """Write a run atomically (temporary file, then rename); returns its path."""
-    path = path_for(result.meta, root)
+def _tmp_path(path: Path) -> Path:
+    """A hidden sibling of ``path`` that no other writer (host, process, call) uses; ``*.parquet``
+    globs never see it."""
+    return path.with_name(f".{path.name}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _write_atomic(path: Path, write) -> Path:
+    """``write(tmp)`` then rename ``tmp`` onto ``path`` (atomic on one file system)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _tmp_path(path)
     try:
-        to_frame(result).to_parquet(tmp, index=False)
+        write(tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -117,17 +129,91 @@ def save(result, root=DEFAULT_ROOT) -> Path:
     return path
 
 
+def save(result, root=DEFAULT_ROOT) -> Path:
+    """Write a run atomically (temporary file, then rename); returns its path."""
+    frame = to_frame(result)
+    return _write_atomic(path_for(result.meta, root), lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def run_files(root) -> list[Path]:
+    """The run files of a store (temporary files of interrupted writers are not among them)."""
+    return sorted(p for p in Path(root).rglob("*.parquet") if not p.name.startswith("."))
+
+
+# --- merging stores ------------------------------------------------------------------------------------
+
+_RANK = {"ok": 2, "diverged": 2, "failed": 1}
+
+
+@dataclass
+class MergeSummary:
+    """What :func:`merge` did: files ``copied`` (new run keys), ``replaced`` (a failed run
+    superseded by a finished one), ``kept`` (the destination already held an equal or better
+    result of the same run key) and ``unreadable`` source files (skipped, with their paths)."""
+
+    copied: int = 0
+    replaced: int = 0
+    kept: int = 0
+    unreadable: list[str] = field(default_factory=list)
+
+
+def _rank(path: Path) -> int:
+    try:
+        return _RANK.get(str(pd.read_parquet(path, columns=["status"])["status"].iloc[0]), 0)
+    except Exception:
+        return -1  # unreadable
+
+
+def merge(sources, dest) -> MergeSummary:
+    """Combine the stores ``sources`` into the store ``dest``, one file per run key, no duplicates.
+
+    Each source file goes to the same relative place under ``dest`` (``<problem>/<run_key>.parquet``).
+    When ``dest`` already holds that run key, the finished result (``ok`` / ``diverged``) wins over a
+    ``failed`` one and otherwise the destination's file is kept. Copies are atomic, so an
+    interrupted merge can simply be run again."""
+    dest = Path(dest)
+    summary = MergeSummary()
+    for src in map(Path, sources):
+        if not src.is_dir():
+            raise FileNotFoundError(f"no results directory {src}")
+        if src.resolve() == dest.resolve():
+            continue
+        for path in run_files(src):
+            rank = _rank(path)
+            if rank < 0:
+                summary.unreadable.append(str(path))
+                continue
+            target = dest / path.relative_to(src)
+            if target.exists():
+                if _rank(target) >= rank:
+                    summary.kept += 1
+                    continue
+                summary.replaced += 1
+            else:
+                summary.copied += 1
+            _write_atomic(target, lambda tmp, path=path: shutil.copyfile(path, tmp))
+    return summary
+
+
 def load_results(*roots) -> pd.DataFrame:
     """Every stored run under the given roots (default ``results/runs``) as one frame, one row per
-    recorded iteration. Unreadable files are reported with a warning and skipped."""
+    recorded iteration. A run key found under several roots is loaded once (a finished result
+    before a failed one, else the first root's). Unreadable files are reported with a warning and
+    skipped."""
     roots = roots or (DEFAULT_ROOT,)
-    frames = []
+    best: dict[str, tuple[int, pd.DataFrame]] = {}
     for root in roots:
-        for path in sorted(Path(root).rglob("*.parquet")):
+        for path in run_files(root):
             try:
-                frames.append(pd.read_parquet(path))
+                df = pd.read_parquet(path)
             except Exception as e:
                 warnings.warn(f"skipping unreadable result file {path}: {e}", stacklevel=2)
+                continue
+            key = str(df["run_key"].iloc[0]) if "run_key" in df and len(df) else str(path)
+            rank = _RANK.get(str(df["status"].iloc[0]), 0) if "status" in df and len(df) else 0
+            if key not in best or rank > best[key][0]:
+                best[key] = (rank, df)
+    frames = [df for _, df in best.values()]
     if not frames:
         return pd.DataFrame(columns=["run_key", "problem", "solver", "status", "iteration", "wall_time", "loss",
                                      "x_error"])

@@ -1,23 +1,30 @@
 """Sweeps: expand a grid of problems × solvers × seeds × backends × devices into runs, validate
 every run before any work starts, and hand them to an executor that stores each run as it
-finishes.
+finishes. A grid can also come from a TOML sweep file (:mod:`pgbench.sweep_config`).
 
 >>> tasks, skipped = expand(["sin"], ["pg", "dp", "lbfgsb"], seeds=[0, 1])
 >>> outcomes = run_sweep(tasks, root="results/runs")                  # one process, in order
+>>> outcomes = run_sweep(tasks, workers=2)                            # two worker processes
 >>> outcomes = run_sweep(tasks, executor="dask", workers=2)           # a local Dask cluster
+>>> outcomes = run_sweep(tasks, executor="dask", scheduler="tcp://host:8786")  # an existing one
 
 * An incompatible problem × solver pair is skipped with the solver's reason (``skipped``);
   any other bad setting (unknown id, invalid value, missing backend or device) raises before
   any run starts.
 * A run whose stored result is finished (status ``ok`` or ``diverged``) is not run again unless
-  ``force``; a ``failed`` one is retried. Every run is written atomically as soon as it ends,
-  so an interrupted sweep resumes where it stopped.
-* A run that diverges or raises is stored with its status and message; a Dask worker that dies
-  mid-run is stored as ``failed`` by the client. The sweep itself does not crash.
-* The Dask executor runs one run per task on single-threaded worker processes
-  (``LocalCluster(n_workers=workers, threads_per_worker=1)``, or the cluster at ``scheduler``);
-  runs on ``cuda`` ask for the abstract resource ``{"GPU": 1}`` so that a worker (one per GPU)
-  never holds two runs at once. Workers write to the shared store themselves.
+  ``force``; a ``failed`` one is retried. Every run is written atomically as soon as it ends, by
+  the process that ran it, so an interrupted sweep (even a SIGKILLed driver or worker) resumes
+  where it stopped without duplicated or half-written runs.
+* A run that diverges or raises is stored with its status, message and traceback; a worker
+  process that dies mid-run is stored as ``failed`` by the driver. The sweep itself goes on.
+* ``executor="local"`` runs in this process, or, with ``workers > 1`` (default: one per visible
+  GPU when the runs are on ``cuda`` and there are several), in that many spawned worker
+  processes, each pinned to one GPU through ``CUDA_VISIBLE_DEVICES``.
+* ``executor="dask"`` runs one run per task on single-threaded worker processes
+  (``LocalCluster(n_workers=workers, threads_per_worker=1)``, one worker per GPU through dask-cuda
+  when it is installed, or the cluster at ``scheduler``); runs on ``cuda`` ask for the abstract
+  resource ``{"GPU": 1}`` so that a worker never holds two runs at once. Workers write to the
+  shared store themselves.
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ import dataclasses
 import json
 import os
 import sys
+import time
 import types
 import typing
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -111,9 +120,10 @@ class Outcome:
 class Event:
     """Progress of a sweep, handed to ``run_sweep(progress=...)``.
 
-    ``kind`` is ``"start"`` (a run begins; ``total`` = its iteration budget), ``"iteration"``
-    (``progress`` holds the runner's :class:`~pgbench.runner.Progress`; local executor only) or
-    ``"finish"`` (``outcome`` is set). ``index`` is the task's position in the task list."""
+    ``kind`` is ``"start"`` (a run begins on some worker; ``total`` = its iteration budget),
+    ``"iteration"`` (``progress`` holds the runner's :class:`~pgbench.runner.Progress`; in-process
+    local executor only) or ``"finish"`` (``outcome`` is set; also for stored runs that are reused,
+    without a ``start``). ``index`` is the task's position in the task list."""
 
     kind: str
     index: int
@@ -346,10 +356,20 @@ def _stored_outcome(task: Task, meta: dict, root) -> Outcome:
     return _outcome(task, result, path, cached=True)
 
 
-def _failed(p, task: Task, message: str, root) -> Outcome:
+def _cached(task: Task, meta: dict, root, force: bool) -> Outcome | None:
+    """The stored outcome of a finished run (None when it must run: not stored, failed, ``force``)."""
+    if force or not store.is_finished(meta, root):
+        return None
+    try:
+        return _stored_outcome(task, meta, root)
+    except Exception:  # vanished or unreadable between the check and the read: run it again
+        return None
+
+
+def _failed(p, task: Task, message: str, root, trace: str = "") -> Outcome:
     import pandas as pd
 
-    result = RunResult(pd.DataFrame(), "failed", message, dict(p.meta))
+    result = RunResult(pd.DataFrame(), "failed", message, dict(p.meta), traceback=trace)
     path = store.save(result, root)
     return _outcome(task, result, path, cached=False)
 
@@ -357,16 +377,31 @@ def _failed(p, task: Task, message: str, root) -> Outcome:
 def run_task(task: Task, root=store.DEFAULT_ROOT, force: bool = False,
              callback: Callable[[Progress], None] | None = None) -> Outcome:
     """Plan, run and store one task (unless a finished run is stored and not ``force``).
-    This is what a Dask worker executes."""
+    This is what a worker process executes."""
     p = task.plan()
-    if not force and store.is_finished(p.meta, root):
-        try:
-            return _stored_outcome(task, p.meta, root)
-        except Exception:  # vanished or unreadable between the check and the read: run it again
-            pass
+    cached = _cached(task, p.meta, root, force)
+    if cached is not None:
+        return cached
     result = execute(p, callback)
     path = store.save(result, root)
     return _outcome(task, result, path, cached=False)
+
+
+def sweep_status(tasks: list[Task], root=store.DEFAULT_ROOT) -> list[str | None]:
+    """The stored status of every task (``ok``, ``diverged``, ``failed``) or None if never stored;
+    what ``pgbench sweep --dry-run`` shows."""
+    return [store.status_of(t.plan().meta, root) for t in tasks]
+
+
+def check_executor(executor: str) -> None:
+    """Raise (before any work) if ``executor`` is unknown or its library is not installed."""
+    if executor not in EXECUTORS:
+        raise InvalidSettingError(f"unknown executor {executor!r}{suggest(executor, EXECUTORS)}")
+    if executor == "dask":
+        try:
+            import distributed  # noqa: F401
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise RuntimeError("the dask executor needs dask.distributed (pip install 'pgbench[dist]')") from None
 
 
 def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local", workers: int | None = None,
@@ -376,56 +411,125 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
     :class:`Outcome` per task, in task order. Finished stored runs are reused unless ``force``.
 
     ``executor="local"`` runs in this process, in order, reporting every iteration to
-    ``progress``; ``"dask"`` submits one task per run to ``scheduler`` (an address such as
-    ``tcp://host:8786``) or to a new ``LocalCluster`` of ``workers`` single-threaded processes,
-    and reports starts and finishes."""
-    if executor not in EXECUTORS:
-        raise InvalidSettingError(f"unknown executor {executor!r}{suggest(executor, EXECUTORS)}")
+    ``progress``; with ``workers > 1`` (or several GPUs for ``cuda`` runs) it uses that many
+    worker processes. ``"dask"`` submits one task per run to ``scheduler`` (an address such as
+    ``tcp://host:8786``) or to a new ``LocalCluster`` of ``workers`` single-threaded processes.
+    Both parallel paths report ``start`` (running) and ``finish`` events."""
+    check_executor(executor)
     if workers is not None and workers < 1:
         raise InvalidSettingError(f"workers must be >= 1, got {workers}")
+    if scheduler is not None and executor != "dask":
+        raise InvalidSettingError("a scheduler address needs executor='dask'")
     plans = [t.plan() for t in tasks]  # validate everything before any work
     emit = progress or (lambda event: None)
-    if executor == "dask":
-        return _run_dask(tasks, plans, Path(root).resolve(), workers, scheduler, force, emit)
-    outcomes = []
-    for i, (task, p) in enumerate(zip(tasks, plans)):
-        if not force and store.is_finished(p.meta, root):
-            try:
-                out = _stored_outcome(task, p.meta, root)
-                emit(Event("finish", i, task, p.iterations, outcome=out))
-                outcomes.append(out)
-                continue
-            except Exception:
-                pass
-        emit(Event("start", i, task, p.iterations))
-        result = execute(p, lambda pr, i=i, task=task, total=p.iterations: emit(
-            Event("iteration", i, task, total, progress=pr)))
-        path = store.save(result, root)
-        out = _outcome(task, result, path, cached=False)
-        emit(Event("finish", i, task, p.iterations, outcome=out))
-        outcomes.append(out)
-    return outcomes
-
-
-def _run_dask(tasks, plans, root: Path, workers, scheduler, force, emit) -> list[Outcome]:
-    try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise RuntimeError("the dask executor needs dask.distributed (pip install 'pgbench[dist]')") from None
-
+    root = Path(root).resolve()
     outcomes: list[Outcome | None] = [None] * len(tasks)
     todo = []
     for i, (task, p) in enumerate(zip(tasks, plans)):
-        if not force and store.is_finished(p.meta, root):
-            try:
-                outcomes[i] = _stored_outcome(task, p.meta, root)
-                emit(Event("finish", i, task, p.iterations, outcome=outcomes[i]))
-                continue
-            except Exception:
-                pass
-        todo.append(i)
+        outcomes[i] = _cached(task, p.meta, root, force)
+        if outcomes[i] is None:
+            todo.append(i)
+        else:
+            emit(Event("finish", i, task, p.iterations, outcome=outcomes[i]))
     if not todo:
         return outcomes
+    gpu = any(tasks[i].device == "cuda" for i in todo)
+    if executor == "dask":
+        _run_dask(tasks, plans, todo, outcomes, root, workers, scheduler, force, emit)
+        return outcomes
+    n = workers or (_gpu_count() if gpu else 1)
+    if n > 1:
+        _run_pool(tasks, plans, todo, outcomes, root, min(n, len(todo)), gpu, force, emit)
+        return outcomes
+    for i in todo:
+        task, p = tasks[i], plans[i]
+        emit(Event("start", i, task, p.iterations))
+        result = execute(p, lambda pr, i=i, task=task, total=p.iterations: emit(
+            Event("iteration", i, task, total, progress=pr)))
+        outcomes[i] = _outcome(task, result, store.save(result, root), cached=False)
+        emit(Event("finish", i, task, p.iterations, outcome=outcomes[i]))
+    return outcomes
+
+
+# --- local worker processes -----------------------------------------------------------------------------
+
+_STARTED = None  # in a pool worker: the queue to announce a run's start on
+
+
+def _pool_init(slots, started, gpu: bool):
+    """Pool worker set-up: take a slot (a GPU index), pin it, run single-threaded on the CPU."""
+    global _STARTED
+    _STARTED = started
+    slot = slots.get()
+    if gpu:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(slot)
+    else:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        from .backends import set_torch_threads
+        set_torch_threads(1)
+
+
+def _pool_run(index: int, task: Task, root: str, force: bool) -> Outcome:
+    if _STARTED is not None:
+        _STARTED.put(index)
+    return run_task(task, root, force)
+
+
+def _run_pool(tasks, plans, todo, outcomes, root: Path, n: int, gpu: bool, force: bool, emit) -> None:
+    """Run ``todo`` on ``n`` spawned worker processes. A worker that dies takes the pool down: its
+    run and every run not yet finished are stored as ``failed`` (rerun the sweep to retry them)."""
+    import multiprocessing as mp
+    import queue
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = mp.get_context("spawn")
+    slots, started = ctx.Queue(), ctx.Queue()
+    for k in range(n):
+        slots.put(k)
+    with ProcessPoolExecutor(n, mp_context=ctx, initializer=_pool_init, initargs=(slots, started, gpu)) as pool:
+        futures = {pool.submit(_pool_run, i, tasks[i], str(root), force): i for i in todo}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    i = started.get_nowait()
+                except queue.Empty:
+                    break
+                emit(Event("start", i, tasks[i], plans[i].iterations))
+            for fut in done:
+                i = futures[fut]
+                try:
+                    out = fut.result()
+                except BrokenProcessPool:
+                    out = _failed(plans[i], tasks[i], "a worker process died (killed or crashed); run the sweep "
+                                  "again to retry", root)
+                except Exception as e:
+                    out = _failed(plans[i], tasks[i], f"{type(e).__name__}: {e}", root,
+                                  "".join(_format_exception(e)))
+                outcomes[i] = out
+                emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=out))
+
+
+def _format_exception(e: BaseException) -> list[str]:
+    import traceback
+    return traceback.format_exception(type(e), e, e.__traceback__)
+
+
+# --- dask ---------------------------------------------------------------------------------------------------
+
+
+def _dask_run(topic: str, index: int, task: Task, root: str, force: bool) -> Outcome:
+    """What a Dask worker executes: announce the start on ``topic``, then :func:`run_task`."""
+    from distributed import Queue
+    Queue(topic).put(index)
+    return run_task(task, root, force)
+
+
+def _run_dask(tasks, plans, todo, outcomes, root: Path, workers, scheduler, force, emit) -> None:
+    check_executor("dask")
+    from distributed import Client, LocalCluster, Queue, as_completed
 
     gpu = any(tasks[i].device == "cuda" for i in todo)
     cluster = None
@@ -439,22 +543,35 @@ def _run_dask(tasks, plans, root: Path, workers, scheduler, force, emit) -> list
             cluster = LocalCluster(**kwargs)
     client = Client(cluster if cluster is not None else scheduler)
     try:
+        topic = f"pgbench-started-{uuid.uuid4().hex}"  # workers announce a run's start here
+        started = Queue(topic, client=client)
         futures = {}
         for i in todo:
             task = tasks[i]
             resources = {"GPU": 1} if task.device == "cuda" else None
-            fut = client.submit(run_task, task, str(root), force, pure=False, resources=resources,
+            fut = client.submit(_dask_run, topic, i, task, str(root), force, pure=False, resources=resources,
                                 key=f"pgbench-run-{i}-{store.run_key(plans[i].meta)}")
             futures[fut] = i
-            emit(Event("start", i, task, plans[i].iterations))
-        for fut in as_completed(futures):
-            i = futures[fut]
-            try:
-                out = fut.result()
-            except Exception as e:  # the worker died or the task raised outside the runner
-                out = _failed(plans[i], tasks[i], f"{type(e).__name__}: {e}", root)
-            outcomes[i] = out
-            emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=out))
+        ac = as_completed(futures)
+        left = len(futures)
+        while left:
+            batch = ac.next_batch(block=False)
+            for i in started.get(batch=True):  # every start announced so far; does not block
+                if outcomes[i] is None:
+                    emit(Event("start", i, tasks[i], plans[i].iterations))
+            if not batch:
+                time.sleep(0.2)
+                continue
+            for fut in batch:
+                i = futures[fut]
+                left -= 1
+                try:
+                    out = fut.result()
+                except Exception as e:  # the worker died (KilledWorker) or the task raised outside the runner
+                    out = _failed(plans[i], tasks[i], f"{type(e).__name__}: {e}", root,
+                                  "".join(_format_exception(e)))
+                outcomes[i] = out
+                emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=out))
     finally:
         # workers that imported torch can outlive their close request; the nanny then kills them
         # after a few seconds and logs a warning per worker, which is noise here
@@ -468,7 +585,6 @@ def _run_dask(tasks, plans, root: Path, workers, scheduler, force, emit) -> list
                 cluster.close()
         finally:
             nanny_log.setLevel(level)
-    return outcomes
 
 
 def _gpu_count() -> int:
@@ -494,5 +610,5 @@ def _cuda_cluster(kwargs):
     return LocalCUDACluster(n_workers=kwargs["n_workers"], **kw)
 
 
-__all__ = ["Task", "Skipped", "Outcome", "Event", "expand", "run_sweep", "run_task", "coerce", "field_types",
-           "EXECUTORS"]
+__all__ = ["Task", "Skipped", "Outcome", "Event", "expand", "run_sweep", "run_task", "sweep_status", "check_executor", "coerce",
+           "field_types", "EXECUTORS"]

@@ -170,3 +170,61 @@ def test_progress_bars_on_a_terminal(tmp_path):
         assert needle in text
     bars = {view.progress.tasks[i].description.split(":")[0]: view.progress.tasks[i] for i in view.bars.values()}
     assert all(t.completed == t.total == 3 for t in bars.values())
+
+
+SWEEP_FILE = """
+problems = ["sin"]
+solvers = ["gd", "dp"]
+seeds = [0, 1]
+iterations = 3
+
+[hyperparameters.dp]
+lr = [1e-3, 1e-4]
+
+[problem_settings.sin]
+batch_size = 8
+test_size = 8
+"""
+
+
+def test_sweep_dry_run_then_run_then_resume(capsys, tmp_path):
+    config, results = tmp_path / "sweep.toml", tmp_path / "runs"
+    config.write_text(SWEEP_FILE)
+    code, out, _ = invoke(capsys, "sweep", config, "--results", results, "--dry-run")
+    assert code == 0 and "6 runs" in out and "dp lr=0.0001" in out
+    assert "0 done, 0 failed (will retry), 6 not yet run; 6 would run" in out
+    assert not results.exists()  # a dry run runs nothing
+    code, out, err = invoke(capsys, "sweep", config, "--results", results, "--quiet")
+    assert code == 0 and "summary (6 runs" in out
+    assert len(pgbench.store.run_files(results)) == 6
+    code, out, _ = invoke(capsys, "sweep", config, "--results", results, "--dry-run")
+    assert "6 done, 0 failed (will retry), 0 not yet run; 0 would run" in out
+
+
+@pytest.mark.parametrize("text, extra, message", [
+    ('problems = ["sin"]\nsolvers = ["gd"]\nseed = [1]\n', [], "did you mean 'seeds'?"),
+    ('problems = ["sinn"]\nsolvers = ["gd"]\n', [], "did you mean"),
+    ('problems = ["wavepacket"]\nsolvers = ["inverse"]\n', [], "no compatible run in the grid"),
+    ('problems = ["sin"]\nsolvers = ["gd"]\n', ["--cluster", "slurm"], "--cluster must be 'local'"),
+    ('problems = ["sin"]\nsolvers = ["gd"]\n', ["--cluster", "local", "--scheduler", "tcp://x:1"], "not both"),
+    ('problems = ["sin"]\nsolvers = ["gd"]\n', ["--workers", "0"], "--workers must be >= 1"),
+])
+def test_bad_sweep_exits_2_with_one_line(capsys, tmp_path, text, extra, message):
+    config, results = tmp_path / "sweep.toml", tmp_path / "runs"
+    config.write_text(text)
+    code, _, err = invoke(capsys, "sweep", config, "--results", results, *extra)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+    assert not results.exists()
+
+
+def test_merge(capsys, tmp_path):
+    a, b, dest = tmp_path / "a", tmp_path / "b", tmp_path / "all"
+    for root, seeds in ((a, "0,1"), (b, "1,2")):
+        code, _, _ = invoke(capsys, "run", "sin", "gd", *TINY, "--seeds", seeds, "--results", root, "--quiet")
+        assert code == 0
+    code, out, _ = invoke(capsys, "merge", a, b, "--into", dest)
+    assert code == 0 and "3 copied, 0 replaced (failed -> finished), 1 already there" in out
+    assert len(pgbench.store.run_files(dest)) == 3
+    code, _, err = invoke(capsys, "merge", tmp_path / "nope", "--into", dest)
+    assert code == 2 and "no results directory" in err

@@ -117,3 +117,43 @@ def test_corrupt_file_is_skipped_with_a_warning(tmp_path):
 def test_load_results_of_an_empty_store(tmp_path):
     df = pgbench.load_results(tmp_path)
     assert df.empty and {"run_key", "problem", "solver", "iteration", "x_error"} <= set(df.columns)
+
+
+def _stored(root, status="ok", **plan_kw):
+    result = pgbench.execute(_plan(**plan_kw))
+    if status == "failed":
+        result = RunResult(pd.DataFrame(), "failed", "RuntimeError: boom", result.meta, traceback="Traceback ...")
+    return store.save(result, root)
+
+
+def test_merge_combines_stores_without_duplicates(tmp_path):
+    a, b, dest = tmp_path / "a", tmp_path / "b", tmp_path / "dest"
+    _stored(a, seed=0)
+    _stored(a, seed=1, status="failed")       # failed on machine a ...
+    _stored(b, seed=1)                        # ... finished on machine b: the finished run wins
+    _stored(b, seed=2)
+    _stored(b, seed=0)                        # the same run as a's seed 0: kept once
+    (b / "sin-v0" / "garbage.parquet").write_bytes(b"not parquet")
+    summary = store.merge([a, b], dest)
+    assert (summary.copied, summary.replaced, summary.kept) == (3, 1, 1)
+    assert [p.endswith("garbage.parquet") for p in summary.unreadable] == [True]
+    df = pgbench.load_results(dest)
+    runs = df.groupby("run_key").first()
+    assert len(store.run_files(dest)) == len(runs) == 3
+    assert sorted(runs["seed"]) == [0, 1, 2] and set(runs["status"]) == {"ok"}
+    # merging again changes nothing; a failed copy never replaces a finished one
+    again = store.merge([a, b], dest)
+    assert (again.copied, again.replaced, again.kept) == (0, 0, 5)
+
+
+def test_load_results_over_several_roots_counts_a_run_once(tmp_path):
+    _stored(tmp_path / "a", seed=0, status="failed")
+    _stored(tmp_path / "b", seed=0)
+    df = pgbench.load_results(tmp_path / "a", tmp_path / "b")
+    assert df["run_key"].nunique() == 1 and set(df["status"]) == {"ok"}
+
+
+def test_failed_run_keeps_its_traceback(tmp_path):
+    path = _stored(tmp_path, status="failed")
+    row = pd.read_parquet(path).iloc[0]
+    assert row["message"] == "RuntimeError: boom" and row["traceback"] == "Traceback ..."

@@ -1,0 +1,163 @@
+"""Sweep files: a grid of runs written down once, in TOML, and usable from Python.
+
+.. code-block:: toml
+
+    problems = ["sin", "wavepacket"]
+    solvers  = ["pg", "dp", "supervised"]
+    seeds    = [0, 1, 2]
+    scale    = "quick"              # default "quick"
+    backends = ["torch", "jax"]     # default ["torch"]
+    devices  = ["cpu"]              # default ["cpu"]; "cuda" runs ask for one GPU each
+    iterations = 300                # optional budget (default: the scale's)
+    max_time   = 120.0              # optional wall-time budget per run, seconds
+    plugins    = ["my_problem.py"]  # optional; paths relative to this file
+
+    [hyperparameters.dp]            # per solver; a list is a grid axis, a scalar is fixed
+    lr = [1e-3, 3e-4]
+
+    [problem_settings.sin]          # per problem, the same rule
+    batch_size = [256, 1024]
+
+The runs are ``problems × problem_settings grid × solvers × hyperparameter grid × backends ×
+devices × seeds``. A solver with more than one hyperparameter point gets a label that names the
+point (``dp lr=0.001``) so tables and plots tell them apart. A field whose own type is a list
+(or tuple, dict) takes a list as its value; a list of such values is then an axis.
+
+>>> config = SweepConfig.from_toml("sweep.toml")
+>>> tasks, skipped = config.tasks()      # validated: a bad id or value raises before any run
+>>> run_sweep(tasks, root="results/runs", executor="dask", workers=2)
+"""
+
+from __future__ import annotations
+
+import itertools
+import tomllib
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .registry import PROBLEMS, SOLVERS, InvalidSettingError, load_plugin, suggest
+from .sweep import Skipped, Task, _arms, _as_list, expand, field_types
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A sweep grid (see the module docstring for the file format)."""
+
+    problems: tuple[str, ...]
+    solvers: tuple[str, ...]
+    seeds: tuple[int, ...] = (0,)
+    scale: str = "quick"
+    backends: tuple[str, ...] = ("torch",)
+    devices: tuple[str, ...] = ("cpu",)
+    iterations: int | None = None
+    max_time: float | None = None
+    plugins: tuple[str, ...] = ()
+    hyperparameters: dict = field(default_factory=dict)
+    problem_settings: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict, base_dir: str | Path = ".") -> "SweepConfig":
+        """A config from parsed TOML (or any mapping); relative plugin paths resolve from ``base_dir``."""
+        known = [f.name for f in fields(cls)]
+        for key in data:
+            if key not in known:
+                raise InvalidSettingError(f"sweep file: unknown key {key!r}{suggest(key, known)}")
+        for key in ("problems", "solvers"):
+            if not data.get(key):
+                raise InvalidSettingError(f"sweep file: {key!r} is required (a list of ids)")
+        for key in ("hyperparameters", "problem_settings"):
+            table = data.get(key, {})
+            if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+                raise InvalidSettingError(f"sweep file: {key!r} must hold one table per id, "
+                                          f"e.g. [{key}.{'dp' if key == 'hyperparameters' else 'sin'}]")
+        for key in ("iterations", "max_time", "scale"):
+            if isinstance(data.get(key), list):
+                raise InvalidSettingError(f"sweep file: {key!r} takes one value, got a list")
+        plugins = tuple(str((Path(base_dir) / p).resolve()) if str(p).endswith(".py") else str(p)
+                        for p in _as_list(data.get("plugins")))
+        return cls(problems=tuple(_as_list(data["problems"])), solvers=tuple(_as_list(data["solvers"])),
+                   seeds=tuple(_as_list(data.get("seeds", [0]))), scale=data.get("scale", "quick"),
+                   backends=tuple(_as_list(data.get("backends", ["torch"]))),
+                   devices=tuple(_as_list(data.get("devices", ["cpu"]))), iterations=data.get("iterations"),
+                   max_time=data.get("max_time"), plugins=plugins,
+                   hyperparameters=dict(data.get("hyperparameters", {})),
+                   problem_settings=dict(data.get("problem_settings", {})))
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "SweepConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no sweep file {path}")
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise InvalidSettingError(f"sweep file {path}: {e}") from None
+        return cls.from_dict(data, base_dir=path.parent)
+
+    def tasks(self) -> tuple[list[Task], list[Skipped]]:
+        """Every run of the grid as a validated :class:`~pgbench.sweep.Task` (in grid order), and
+        the problem × solver pairs left out as incompatible. Raises on any bad id or value."""
+        for p in self.plugins:
+            load_plugin(p)
+        problems = [PROBLEMS.resolve(p).id for p in dict.fromkeys(self.problems)]
+        solvers = [SOLVERS.resolve(s).id for s in dict.fromkeys(self.solvers)]
+        problem_grid = _grids(self.problem_settings, problems, PROBLEMS, "problem_settings", "problem")
+        solver_grid = _grids(self.hyperparameters, solvers, SOLVERS, "hyperparameters", "solver")
+        tasks, skipped = [], []
+        for p in problems:
+            for settings in problem_grid[p]:
+                for s in solvers:
+                    points = solver_grid[s]
+                    for hp in points:
+                        label = _label(SOLVERS.resolve(s).name, hp, points) if len(points) > 1 else None
+                        t, sk = expand([p], [s], seeds=list(self.seeds), backends=list(self.backends),
+                                       devices=list(self.devices), scale=self.scale, iterations=self.iterations,
+                                       max_time=self.max_time, hyperparameters=hp, problem_overrides=settings,
+                                       label=label, plugins=self.plugins)
+                        tasks.extend(t)
+                        skipped.extend(x for x in sk if x not in skipped)
+        return tasks, skipped
+
+
+def _is_sequence_type(tp) -> bool:
+    """Whether a field of type ``tp`` takes a list as one value (list, tuple, dict or a union with one)."""
+    return any((typing.get_origin(a) or a) in (list, tuple, dict) for a in _arms(tp)[0])
+
+
+def _grids(tables: dict, ids: list[str], registry, what: str, noun: str) -> dict[str, list[dict]]:
+    """``{id: [settings point, ...]}``: the cross product of each id's list-valued settings."""
+    tables = dict(tables)
+    out = {}
+    for i in ids:
+        spec = registry.resolve(i)
+        names = [n for n in (spec.id, spec.name, i) if n in tables]
+        table = {}
+        for n in dict.fromkeys(names):
+            table.update(tables.pop(n))
+        types = field_types(spec.load())
+        axes = {}
+        for key, value in table.items():
+            if key not in types:
+                raise InvalidSettingError(f"sweep file: [{what}.{spec.name}] {spec.id} has no setting "
+                                          f"{key!r}{suggest(key, types)}")
+            is_axis = isinstance(value, list) and (not _is_sequence_type(types[key])
+                                                   or all(isinstance(v, (list, dict)) for v in value))
+            if is_axis and not value:
+                raise InvalidSettingError(f"sweep file: [{what}.{spec.name}] {key} is an empty list")
+            axes[key] = value if is_axis else [value]
+        keys = list(axes)
+        out[i] = [dict(zip(keys, combo)) for combo in itertools.product(*(axes[k] for k in keys))] or [{}]
+    for name in tables:
+        raise InvalidSettingError(f"sweep file: [{what}.{name}] names no {noun} of the sweep{suggest(name, ids)}")
+    return out
+
+
+def _label(name: str, point: dict, points: list[dict]) -> str:
+    """``dp lr=0.001``: the solver's name and the settings that vary across its grid points."""
+    varying = [k for k in point if len({repr(p[k]) for p in points}) > 1]
+    return " ".join([name] + [f"{k}={point[k]:g}" if isinstance(point[k], float) else f"{k}={point[k]}"
+                              for k in varying])
+
+
+__all__ = ["SweepConfig"]
