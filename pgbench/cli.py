@@ -366,7 +366,8 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
           results: Path = typer.Option(Path(DEFAULT_RESULTS), "--results", help="results store directory"),
           dry_run: bool = typer.Option(False, "--dry-run", help="list the runs and which are already stored; run nothing"),
           cluster: Optional[str] = typer.Option(None, "--cluster", help="'local': a Dask LocalCluster of --workers processes"),
-          scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a running Dask scheduler, tcp://host:8786"),
+          scheduler: Optional[str] = typer.Option(None, "--scheduler", help="a running Dask scheduler: tcp://host:8786 or "
+                                                  "the JSON file of `dask scheduler --scheduler-file`"),
           workers: Optional[int] = typer.Option(None, "--workers", help="worker processes (default: 1 in-process, or one per "
                                                 "GPU for cuda runs; with --cluster local: one per core)"),
           force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored"),
@@ -388,7 +389,7 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
         if threads is not None and threads < 0:
             raise UserError(f"--threads must be >= 0, got {threads}")
         check_executor("dask" if (cluster or scheduler) else "local")
-        tasks, skipped = SweepConfig.from_toml(config).tasks()
+        tasks, skipped = SweepConfig.from_toml(config).tasks(remote=scheduler is not None or dry_run)
     except _user_errors() as e:
         _fail(e)
     if not tasks:
@@ -415,12 +416,14 @@ def _print_dry_run(tasks, statuses, results: Path) -> None:
                                        f"{task.max_time:g} s" if task.max_time else "") if x) or task.scale
         mark = {"ok": "[green]done", "diverged": "[yellow]done (diverged)", "failed": "[red]failed: will retry"}
         t.add_row(str(i), task.problem, task.label or task.solver, str(task.seed), task.backend, task.device, budget,
-                  mark.get(st, "to run"))
+                  mark.get(st, "to run") if task.runs_here else "no such device here: the worker checks")
     _console().print(t)
     done = sum(s in ("ok", "diverged") for s in statuses)
     failed = sum(s == "failed" for s in statuses)
+    elsewhere = sum(not t.runs_here for t in tasks)
+    note = f" ({elsewhere} on a device this machine lacks: the workers check the store)" if elsewhere else ""
     print(f"{done} done, {failed} failed (will retry), {len(tasks) - done - failed} not yet run; "
-          f"{len(tasks) - done} would run")
+          f"{len(tasks) - done} would run{note}")
 
 
 @app.command()

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import store
+from .backends import cuda_available
 from .registry import PROBLEMS, SOLVERS, InvalidSettingError, load_plugin, make_problem, suggest
 from .runner import IncompatibleError, Progress, RunResult, execute
 from .runner import plan as _plan
@@ -81,6 +82,17 @@ class Task:
         return _plan(problem, self.solver, iterations=self.iterations, max_time=self.max_time, seed=self.seed,
                      backend=self.backend, device=self.device, scale=self.scale, label=self.label,
                      **self.hyperparameters)
+
+    @property
+    def runs_here(self) -> bool:
+        """Whether this machine has the task's device (a driver on a login node without a GPU
+        cannot plan ``cuda`` runs; it validates them on the CPU and the workers plan them)."""
+        return self.device != "cuda" or cuda_available(self.backend)
+
+    def validate(self):
+        """The task's plan where it :attr:`runs_here`, else the plan of the same run on the CPU
+        (every setting but the device checked); raises on any bad setting."""
+        return self.plan() if self.runs_here else dataclasses.replace(self, device="cpu").plan()
 
     @property
     def name(self) -> str:
@@ -276,7 +288,7 @@ def _as_list(v) -> list:
 def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",), scale: str = "quick", *,
            iterations: int | None = None, max_time: float | None = None, hyperparameters: dict | None = None,
            problem_overrides: dict | None = None, label: str | None = None,
-           plugins: Iterable[str] = ()) -> tuple[list[Task], list[Skipped]]:
+           plugins: Iterable[str] = (), remote: bool = False) -> tuple[list[Task], list[Skipped]]:
     """The grid ``problems × solvers × backends × devices × seeds`` as validated tasks.
 
     ``hyperparameters`` go to every solver that has the field (``"pg.lr"`` scopes a key to one
@@ -284,7 +296,8 @@ def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",),
     field's type. ``plugins`` are loaded first. Every task is planned here, so an unknown id or
     a bad value raises (UnknownIdError, InvalidSettingError / ValueError, RuntimeError for a
     missing backend or device) before anything runs; incompatible pairs come back in
-    ``skipped`` with their reason instead.
+    ``skipped`` with their reason instead. With ``remote`` (runs go to a cluster), a device this
+    machine lacks is not an error: those runs are validated on the CPU (:meth:`Task.validate`).
     """
     plugins = tuple(str(Path(p).resolve()) if (p.endswith(".py") or Path(p).exists()) else p
                     for p in _as_list(plugins))
@@ -315,7 +328,7 @@ def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",),
                     for b in dict.fromkeys(backends) for d in dict.fromkeys(devices) for seed in dict.fromkeys(seeds)]
             try:
                 for t in pair:
-                    t.plan()
+                    t.plan() if not remote else t.validate()
             except IncompatibleError as e:
                 skipped.append(Skipped(p, s, str(e)))
                 continue
@@ -390,7 +403,7 @@ def run_task(task: Task, root=store.DEFAULT_ROOT, force: bool = False,
 def sweep_status(tasks: list[Task], root=store.DEFAULT_ROOT) -> list[str | None]:
     """The stored status of every task (``ok``, ``diverged``, ``failed``) or None if never stored;
     what ``pgbench sweep --dry-run`` shows."""
-    return [store.status_of(t.plan().meta, root) for t in tasks]
+    return [store.status_of(t.plan().meta, root) if t.runs_here else None for t in tasks]
 
 
 def check_executor(executor: str) -> None:
@@ -413,20 +426,23 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
     ``executor="local"`` runs in this process, in order, reporting every iteration to
     ``progress``; with ``workers > 1`` (or several GPUs for ``cuda`` runs) it uses that many
     worker processes. ``"dask"`` submits one task per run to ``scheduler`` (an address such as
-    ``tcp://host:8786``) or to a new ``LocalCluster`` of ``workers`` single-threaded processes.
+    ``tcp://host:8786``, a scheduler file ``*.json``, or a cluster object such as dask-jobqueue's
+    ``SLURMCluster``) or to a new ``LocalCluster`` of ``workers`` single-threaded processes.
     Both parallel paths report ``start`` (running) and ``finish`` events."""
     check_executor(executor)
     if workers is not None and workers < 1:
         raise InvalidSettingError(f"workers must be >= 1, got {workers}")
     if scheduler is not None and executor != "dask":
         raise InvalidSettingError("a scheduler address needs executor='dask'")
-    plans = [t.plan() for t in tasks]  # validate everything before any work
+    remote = executor == "dask" and scheduler is not None
+    plans = [t.validate() if remote else t.plan() for t in tasks]  # validate everything before any work
     emit = progress or (lambda event: None)
     root = Path(root).resolve()
     outcomes: list[Outcome | None] = [None] * len(tasks)
     todo = []
     for i, (task, p) in enumerate(zip(tasks, plans)):
-        outcomes[i] = _cached(task, p.meta, root, force)
+        # a run this machine cannot plan has its key made on the worker, which checks the store itself
+        outcomes[i] = _cached(task, p.meta, root, force) if task.runs_here else None
         if outcomes[i] is None:
             todo.append(i)
         else:
@@ -541,7 +557,12 @@ def _run_dask(tasks, plans, todo, outcomes, root: Path, workers, scheduler, forc
         cluster = _cuda_cluster(kwargs) if gpu else None
         if cluster is None:
             cluster = LocalCluster(**kwargs)
-    client = Client(cluster if cluster is not None else scheduler)
+    if cluster is not None or not isinstance(scheduler, (str, os.PathLike)):
+        client = Client(cluster if cluster is not None else scheduler)  # a cluster object, e.g. SLURMCluster
+    elif str(scheduler).endswith(".json"):
+        client = Client(scheduler_file=str(scheduler))  # written by `dask scheduler --scheduler-file`
+    else:
+        client = Client(str(scheduler))
     try:
         topic = f"pgbench-started-{uuid.uuid4().hex}"  # workers announce a run's start here
         started = Queue(topic, client=client)
@@ -552,12 +573,13 @@ def _run_dask(tasks, plans, todo, outcomes, root: Path, workers, scheduler, forc
             fut = client.submit(_dask_run, topic, i, task, str(root), force, pure=False, resources=resources,
                                 key=f"pgbench-run-{i}-{store.run_key(plans[i].meta)}")
             futures[fut] = i
+        by_index = {i: fut for fut, i in futures.items()}
         ac = as_completed(futures)
         left = len(futures)
         while left:
             batch = ac.next_batch(block=False)
             for i in started.get(batch=True):  # every start announced so far; does not block
-                if outcomes[i] is None:
+                if outcomes[i] is None and not by_index[i].done():
                     emit(Event("start", i, tasks[i], plans[i].iterations))
             if not batch:
                 time.sleep(0.2)

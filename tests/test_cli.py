@@ -228,3 +228,17 @@ def test_merge(capsys, tmp_path):
     assert len(pgbench.store.run_files(dest)) == 3
     code, _, err = invoke(capsys, "merge", tmp_path / "nope", "--into", dest)
     assert code == 2 and "no results directory" in err
+
+
+def test_sweep_on_an_existing_dask_scheduler(capsys, tmp_path):
+    """``--scheduler ADDRESS``: the runs go to a cluster that was started elsewhere (here a
+    one-worker LocalCluster standing in for `dask scheduler` + `dask worker` on other nodes)."""
+    distributed = pytest.importorskip("distributed")
+    config, results = tmp_path / "sweep.toml", tmp_path / "runs"
+    config.write_text(SWEEP_FILE.replace("[0, 1]", "[0]"))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as c:
+        code, out, _ = invoke(capsys, "sweep", config, "--results", results, "--scheduler", c.scheduler_address,
+                              "--quiet")
+    assert code == 0 and "summary (3 runs" in out
+    df = pgbench.load_results(results)
+    assert df["run_key"].nunique() == 3 and set(df["status"]) == {"ok"}

@@ -282,3 +282,19 @@ def test_concurrent_writers_never_corrupt_the_store(tmp_path):
     for f in files:
         assert len(pd.read_parquet(f)) == 3
     assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix == ".tmp"]
+
+
+def test_runs_for_a_remote_cluster_are_validated_without_its_devices():
+    """A driver on a login node without a GPU can send cuda runs to a cluster: every setting but
+    the device is checked here, and a bad one still raises before anything runs."""
+    from pgbench.backends import cuda_available
+
+    tasks, _ = expand("sin", "gd", devices=["cuda"], iterations=2, problem_overrides=TINY, remote=True)
+    assert [t.device for t in tasks] == ["cuda"]
+    assert tasks[0].runs_here == cuda_available("torch")
+    assert tasks[0].validate().meta["problem"] == "sin-v0"
+    with pytest.raises(ValueError, match="eta"):
+        expand("sin", "gd", devices=["cuda"], hyperparameters={"eta": -1.0}, problem_overrides=TINY, remote=True)
+    if not cuda_available("torch"):
+        with pytest.raises(RuntimeError, match="CUDA"):
+            expand("sin", "gd", devices=["cuda"], problem_overrides=TINY)  # a local run needs the device here

@@ -1,5 +1,7 @@
 """Sweep files: the TOML grid, its axes and labels, and errors before any work."""
 
+from pathlib import Path
+
 import pytest
 
 from pgbench.registry import InvalidSettingError, UnknownIdError
@@ -99,3 +101,10 @@ def test_same_grid_from_python():
                          problem_settings={"sin": {"batch_size": 8, "test_size": 8}})
     tasks, _ = config.tasks()
     assert [t.hyperparameters["lr"] for t in tasks] == [1e-3, 1e-4]
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "examples" / "sweeps").glob("*.toml")),
+                         ids=lambda p: p.name)
+def test_example_sweep_files_are_valid(path):
+    tasks, _ = SweepConfig.from_toml(path).tasks(remote=True)  # cuda examples validate on a CPU machine too
+    assert tasks
