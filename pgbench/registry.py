@@ -90,6 +90,7 @@ class Registry:
         return spec
 
     def names(self) -> list[str]:
+        load_installed_plugins()
         return sorted({s.name for s in self.specs.values()})
 
     def latest(self) -> list[Spec]:
@@ -99,6 +100,7 @@ class Registry:
     def resolve(self, id: str) -> Spec:
         if id in self.specs:
             return self.specs[id]
+        load_installed_plugins()
         m = _ID.match(id)
         if m and m["version"] is None:
             versions = [s for s in self.specs.values() if s.name == id]
@@ -162,6 +164,37 @@ def make_solver(id: str, **hyperparameters):
     solver = cls(**kwargs)
     object.__setattr__(solver, "id", spec.id)
     return solver
+
+
+PLUGIN_GROUP = "pgbench.plugins"
+_installed_loaded = False
+
+
+def load_installed_plugins() -> None:
+    """Import, once per process, every installed package's ``pgbench.plugins`` entry point (a
+    module whose import registers problems or solvers, or a function that does so when called):
+
+    .. code-block:: toml
+
+        [project.entry-points."pgbench.plugins"]
+        my_problems = "my_pkg.pgbench_plugin"
+
+    A plugin that fails to import is reported with a warning and skipped."""
+    global _installed_loaded
+    if _installed_loaded:
+        return
+    _installed_loaded = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=PLUGIN_GROUP):
+        try:
+            obj = ep.load()
+            if callable(obj) and not isinstance(obj, type):
+                obj()
+        except Exception as e:
+            import warnings
+            warnings.warn(f"pgbench plugin {ep.name!r} ({ep.value}) failed to load: {type(e).__name__}: {e}",
+                          stacklevel=2)
 
 
 def load_plugin(module_or_path: str) -> None:
