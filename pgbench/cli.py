@@ -122,7 +122,7 @@ def list_(what: Optional[str] = typer.Argument(None, help="problems or solvers (
     from rich.table import Table
 
     from .registry import PROBLEMS, SOLVERS
-    from .sweep import field_types
+    from .registry import field_types
 
     choices = ("problems", "solvers")
     if what is not None and what not in choices:

@@ -12,11 +12,16 @@ import dataclasses
 import difflib
 import importlib
 import importlib.util
+import numbers
 import re
 import sys
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 _ID = re.compile(r"^(?P<name>[A-Za-z0-9_.\-/]+?)(?:-v(?P<version>\d+))?$")
 
@@ -133,12 +138,72 @@ def register_solver(id: str, entry_point: str, *, kwargs: dict | None = None, de
     return SOLVERS.register(Spec(id, entry_point, dict(kwargs or {}), {}, description))
 
 
+def field_types(cls) -> dict[str, Any]:
+    """``{field name: resolved type}`` of a dataclass (``from __future__ import annotations``
+    leaves them as strings)."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # unresolvable annotations: treat every field as untyped
+        hints = {}
+    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls) if f.init}
+
+
+def _arms(tp) -> tuple[list, bool]:
+    """The non-None types of ``tp`` (a union is split) and whether None is allowed."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        args = typing.get_args(tp)
+        return [a for a in args if a is not type(None)], type(None) in args
+    if tp is None or tp is type(None):
+        return [], True
+    return [tp], tp is Any
+
+
+def _type_name(tp) -> str:
+    arms, optional = _arms(tp)
+    names = [getattr(a, "__name__", str(a)) for a in arms] + (["None"] if optional and arms else [])
+    return " | ".join(names) or "None"
+
+
+def _accepts(tp, value) -> bool:
+    """Whether ``value`` fits the annotation ``tp`` (ints pass for floats, bools for nothing else)."""
+    arms, optional = _arms(tp)
+    if value is None:
+        return optional
+    for arm in arms:
+        base = typing.get_origin(arm) or arm
+        if arm is Any:
+            return True
+        if base is typing.Literal:
+            if value in typing.get_args(arm):
+                return True
+        elif base is float:
+            if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+                return True
+        elif base is int:
+            if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+                return True
+        elif base is bool:
+            if isinstance(value, (bool, np.bool_)):
+                return True
+        elif base in (tuple, list):
+            if isinstance(value, (tuple, list)):
+                return True
+        elif not isinstance(base, type) or isinstance(value, base):
+            return True
+    return False
+
+
 def _check_fields(cls, kwargs: dict, what: str) -> None:
-    if dataclasses.is_dataclass(cls):
-        names = {f.name for f in dataclasses.fields(cls) if f.init}
-        for k in kwargs:
-            if k not in names:
-                raise InvalidSettingError(f"{what} has no setting {k!r}{suggest(k, names)}")
+    """Unknown names (with the nearest one) and values of the wrong type are refused."""
+    if not dataclasses.is_dataclass(cls):
+        return
+    hints = field_types(cls)
+    for k, v in kwargs.items():
+        if k not in hints:
+            raise InvalidSettingError(f"{what} has no setting {k!r}{suggest(k, hints)}")
+        if not _accepts(hints[k], v):
+            raise InvalidSettingError(f"{what} setting {k}={v!r}: expected {_type_name(hints[k])}")
 
 
 def make_problem(id: str, scale: str = "paper", **overrides):

@@ -34,16 +34,16 @@ import json
 import os
 import sys
 import time
-import types
 import typing
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from . import store
 from .backends import cuda_available
-from .registry import PROBLEMS, SOLVERS, InvalidSettingError, load_plugin, make_problem, suggest
+from .registry import (PROBLEMS, SOLVERS, InvalidSettingError, _arms, _type_name, field_types, load_plugin,
+                       make_problem, suggest)
 from .runner import IncompatibleError, Progress, RunResult, execute
 from .runner import plan as _plan
 
@@ -152,27 +152,6 @@ _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 
 
-def field_types(cls) -> dict[str, Any]:
-    """``{field name: resolved type}`` of a dataclass (``from __future__ import annotations``
-    leaves them as strings)."""
-    try:
-        hints = typing.get_type_hints(cls)
-    except Exception:  # unresolvable annotations: treat every field as untyped
-        hints = {}
-    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls) if f.init}
-
-
-def _arms(tp) -> tuple[list, bool]:
-    """The non-None types of ``tp`` (a union is split) and whether None is allowed."""
-    origin = typing.get_origin(tp)
-    if origin is typing.Union or origin is types.UnionType:
-        args = typing.get_args(tp)
-        return [a for a in args if a is not type(None)], type(None) in args
-    if tp is None or tp is type(None):
-        return [], True
-    return [tp], tp is Any
-
-
 def _convert(text: str, tp):
     base = typing.get_origin(tp) or tp
     if base is bool:
@@ -209,12 +188,6 @@ def _convert(text: str, tp):
         return json.loads(text)
     except ValueError:
         return text
-
-
-def _type_name(tp) -> str:
-    arms, optional = _arms(tp)
-    names = [getattr(a, "__name__", str(a)) for a in arms] + (["None"] if optional and arms else [])
-    return " | ".join(names) or "None"
 
 
 def coerce(cls, key: str, value, what: str = "setting"):

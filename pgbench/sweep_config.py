@@ -37,7 +37,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .registry import PROBLEMS, SOLVERS, InvalidSettingError, load_plugin, suggest
-from .sweep import Skipped, Task, _arms, _as_list, expand, field_types
+from .registry import _arms, field_types
+from .sweep import Skipped, Task, _as_list, expand
 
 
 @dataclass(frozen=True)

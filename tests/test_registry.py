@@ -81,3 +81,20 @@ def test_missing_plugin_is_a_clear_error():
 
 def test_suggest_lists_candidates_when_nothing_is_close():
     assert "registered: alpha, beta" in suggest("zzzzzz", ["beta", "alpha"])
+
+
+@pytest.mark.parametrize("make, kwargs, message", [
+    (pgbench.make_solver, dict(lr="fast"), "lr='fast': expected float"),
+    (pgbench.make_solver, dict(n=1.5), "n=1.5: expected int"),
+    (pgbench.make_solver, dict(n=True), "n=True: expected int"),
+])
+def test_values_of_the_wrong_type_are_refused_by_name(make, kwargs, message):
+    with pytest.raises(pgbench.InvalidSettingError, match=message):
+        make("pg", **kwargs)
+
+
+def test_problem_values_of_the_wrong_type_are_refused():
+    with pytest.raises(pgbench.InvalidSettingError, match="batch_size=2.5: expected int"):
+        pgbench.make_problem("sin", scale="quick", batch_size=2.5)
+    assert pgbench.make_problem("sin", scale="quick", batch_size=8).batch_size == 8
+    assert pgbench.make_solver("pg", lr=1).lr == 1  # an int is a fine float
