@@ -28,7 +28,12 @@ def main():
     ap.add_argument("--hp", default="{}", help="solver hyperparameters as JSON")
     ap.add_argument("--json", action="store_true", help="print one JSON line: per-iteration seconds (the "
                     "first includes compilation) and the median after the first")
+    ap.add_argument("--cg-check-every", type=int, default=None,
+                    help="torch: CG convergence-check interval (default: the backend's)")
     args = ap.parse_args()
+    if args.cg_check_every is not None and args.backend == "torch":
+        from pgbench.backends import get_backend
+        get_backend("torch", args.device).cg_check_every = args.cg_check_every
     problem = pgbench.make_problem(args.problem, scale="paper", batch_size=args.batch, test_size=args.batch,
                                    eval_every=0)
     r = pgbench.run(problem, args.solver, iterations=args.steps, backend=args.backend, device=args.device,
