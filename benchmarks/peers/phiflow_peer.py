@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -47,7 +46,7 @@ N = 64
 
 
 def sum_sq(g):
-    """:math:`\\tfrac12\\sum (\\cdot)^2` per example (PhiFlow ``l2_loss``)."""
+    """:math:`\\tfrac12\\sum g^2` per example (PhiFlow ``l2_loss``)."""
     return field.l2_loss(g)
 
 
@@ -65,8 +64,7 @@ def heat_truth(b: int):
     centre = math.clip(centre, half, N - half)
     strength = math.random_uniform(shape, rect) * math.to_float(math.range(rect) < count)
     masks = CenteredGrid(SoftGeometryMask(Cuboid(centre, half)), extrapolation.PERIODIC, x=N, y=N)
-    return field.sum(masks * strength, "rect") if hasattr(field, "sum") else \
-        masks.with_values(math.sum(masks.values * strength, "rect"))
+    return masks.with_values(math.sum(masks.values * strength, "rect"))
 
 
 def heat_inverse_step(r, tau: float = 8.0, eps: float = 1e-6):
