@@ -80,8 +80,16 @@ TIMING_ITERATIONS = 1000
 #: Seed of every benchmark run.
 SEED = 0
 
+#: Scale of the paper-size timing classes (:mod:`benchmarks.bench_paper`).
+PAPER_SCALE = "paper"
+
+#: ``PGBENCH_ASV_PAPER_CPU=1``: time paper-size iterations on the CPU too. Skipped by default: at
+#: paper size one iteration takes seconds (heat) to minutes (Navier-Stokes) on a small CPU.
+PAPER_ON_CPU = os.environ.get("PGBENCH_ASV_PAPER_CPU", "") not in ("", "0")
+
 #: asv attributes of the generated classes.
 TIMEOUT = 180            # seconds per benchmark process (setup included)
+PAPER_TIMEOUT = 600      # the same for paper-size timings (compilation and warm-up at full size)
 TIMING = {"repeat": (5, 30, 2.0), "rounds": 1, "warmup_time": 0.0, "min_run_count": 1}
 
 
@@ -298,14 +306,28 @@ def _close_drivers():
 atexit.register(_close_drivers)
 
 
-def driver(problem_id: str, solver_id: str, backend_device: str) -> IterationDriver:
+def paper_overrides(problem_id: str) -> dict:
+    """Field overrides of the paper-size timing runs: no evaluation (and the smoke caps under
+    ``PGBENCH_ASV_SMOKE``)."""
+    base = make_problem(problem_id, scale=PAPER_SCALE)
+    names = {f.name for f in dataclasses.fields(base)}
+    out = {"eval_every": 0} if "eval_every" in names else {}
+    if SMOKE:
+        out.update({k: min(getattr(base, k), cap) for k, cap in SMOKE_CAPS.items() if k in names and k != "eval_every"})
+    return out
+
+
+def driver(problem_id: str, solver_id: str, backend_device: str, paper: bool = False) -> IterationDriver:
     """The process-wide driver of one combination (asv re-runs ``setup`` before every timed call;
-    the driver and its compiled functions survive that)."""
-    key = (problem_id, solver_id, backend_device)
+    the driver and its compiled functions survive that); ``paper``: at the problem's paper scale."""
+    key = (problem_id, solver_id, backend_device, paper)
     if key not in _DRIVERS:
         backend, device = split_backend(backend_device)
-        scale, overrides = bench_overrides(problem_id)
-        problem = make_problem(problem_id, scale=scale, **{**overrides, "eval_every": 0})  # no evaluation
+        if paper:
+            problem = make_problem(problem_id, scale=PAPER_SCALE, **paper_overrides(problem_id))
+        else:
+            scale, overrides = bench_overrides(problem_id)
+            problem = make_problem(problem_id, scale=scale, **{**overrides, "eval_every": 0})  # no evaluation
         _DRIVERS[key] = IterationDriver(
             lambda: plan_for(problem, solver_id, backend, device, iterations=TIMING_ITERATIONS))
     return _DRIVERS[key]
@@ -433,6 +455,44 @@ TRACKS = {
 }
 
 
+def paper_skip_reason(problem_id: str, backend_device: str) -> str | None:
+    """Why a paper-size timing is skipped here (beyond :func:`skip_reason`), or None."""
+    if PAPER_SCALE not in PROBLEMS.resolve(problem_id).scales:
+        return f"{problem_id} registers no '{PAPER_SCALE}' scale"
+    if split_backend(backend_device)[1] == "cpu" and not PAPER_ON_CPU:
+        return "paper-size iterations are timed on CUDA only; set PGBENCH_ASV_PAPER_CPU=1 to time them on the CPU"
+    return None
+
+
+def paper_iteration_class(problem_id: str) -> type:
+    """``time_iteration`` at the problem's paper scale (batch, resolution, network, tolerances as
+    in the paper) for every solver x backend:device; CPU entries skipped unless :data:`PAPER_ON_CPU`."""
+
+    def setup(self, solver, backend):
+        _skip_if_needed(problem_id, solver, backend)
+        reason = paper_skip_reason(problem_id, backend)
+        if reason:
+            raise NotImplementedError(reason)
+        self.driver = driver(problem_id, solver, backend, paper=True)
+        self.driver.ready()
+
+    def time_iteration(self, solver, backend):
+        self.driver.advance()
+
+    time_iteration.pretty_name = f"{problem_id} (paper size): seconds per iteration"
+    try:
+        overrides = paper_overrides(problem_id)
+    except Exception:  # noqa: BLE001 - a broken problem still gets a class (its setup fails)
+        overrides = {}
+    blob = json.dumps([1, PAPER_SCALE, overrides, SMOKE, THREADS, TIMING, TIMING_ITERATIONS, SEED],
+                      sort_keys=True, default=str)
+    attrs = {"params": [solver_ids(), list(BACKEND_DEVICES)], "param_names": ["solver", "backend"],
+             "timeout": PAPER_TIMEOUT, "version": hashlib.sha1(blob.encode()).hexdigest()[:12], "setup": setup,
+             "time_iteration": time_iteration,
+             "__doc__": f"Per-iteration cost of {problem_id} at paper size.", **TIMING}
+    return type(class_name(problem_id), (), attrs)
+
+
 def _track_method(name: str):
     def track(self, cache_dir, solver, backend):
         return metric_value(self.metrics, name)
@@ -468,7 +528,7 @@ def quality_class(problem_id: str) -> type:
 
 def generate(kind: str, namespace: dict) -> list[str]:
     """Put one generated class per registered problem into ``namespace`` (a module's globals)."""
-    factory = {"iteration": iteration_class, "quality": quality_class}[kind]
+    factory = {"iteration": iteration_class, "quality": quality_class, "paper": paper_iteration_class}[kind]
     names = []
     for pid in problem_ids():
         cls = factory(pid)

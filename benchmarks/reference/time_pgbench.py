@@ -26,12 +26,25 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--hp", default="{}", help="solver hyperparameters as JSON")
+    ap.add_argument("--json", action="store_true", help="print one JSON line: per-iteration seconds (the "
+                    "first includes compilation) and the median after the first")
+    ap.add_argument("--cg-check-every", type=int, default=None,
+                    help="torch: CG convergence-check interval (default: the backend's)")
     args = ap.parse_args()
+    if args.cg_check_every is not None and args.backend == "torch":
+        from pgbench.backends import get_backend
+        get_backend("torch", args.device).cg_check_every = args.cg_check_every
     problem = pgbench.make_problem(args.problem, scale="paper", batch_size=args.batch, test_size=args.batch,
                                    eval_every=0)
     r = pgbench.run(problem, args.solver, iterations=args.steps, backend=args.backend, device=args.device,
                     throw=True, **json.loads(args.hp))
-    dts = np.diff(r.records["wall_time"].to_numpy())
+    wall = r.records["wall_time"].to_numpy()
+    dts = np.diff(wall)
+    if args.json:
+        print(json.dumps({"problem": args.problem, "solver": args.solver, "backend": args.backend,
+                          "device": args.device, "batch": args.batch, "device_name": r.meta["device_name"],
+                          "seconds": [float(wall[0])] + [float(d) for d in dts], "median": float(np.median(dts))}))
+        return
     print(f"pgbench {args.problem} {args.solver} {args.backend} batch={args.batch} steps={args.steps}: "
           f"median {np.median(dts):.4f} s/iteration (all: {', '.join(f'{d:.3f}' for d in dts)})")
 

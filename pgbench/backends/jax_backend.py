@@ -45,12 +45,18 @@ def _batched_cg(matvec, b, x0, rtol, atol, maxiter):
 
 
 class _OptaxOptimizer(Optimizer):
-    def __init__(self, tx):
+    """optax transformation with a jitted update. The state is committed to ``device`` at init, so
+    the first and later updates see identically placed arguments and compile once (an uncommitted
+    step count made the second update recompile)."""
+
+    def __init__(self, tx, device=None):
         self.tx = tx
+        self.device = device
         self._apply = jax.jit(self._apply_impl)
 
     def init(self, params):
-        return self.tx.init(params)
+        state = self.tx.init(params)
+        return state if self.device is None else jax.device_put(state, self.device)
 
     def _apply_impl(self, params, grads, state):
         updates, state = self.tx.update(grads, state, params)
@@ -145,8 +151,8 @@ class JaxBackend(Backend):
         if name == "adam":
             return _OptaxOptimizer(optax.adam(lr, **{"b1": kwargs.get("betas", (0.9, 0.999))[0],
                                                      "b2": kwargs.get("betas", (0.9, 0.999))[1],
-                                                     "eps": kwargs.get("eps", 1e-8)}))
+                                                     "eps": kwargs.get("eps", 1e-8)}), self._device)
         if name == "sgd":
             m = kwargs.get("momentum", 0.0)
-            return _OptaxOptimizer(optax.sgd(lr, momentum=m or None))
+            return _OptaxOptimizer(optax.sgd(lr, momentum=m or None), self._device)
         raise ValueError(f"unknown optimizer {name!r}; expected 'adam' or 'sgd'")

@@ -10,6 +10,9 @@ from array_api_compat import torch as xp_torch
 from .base import Backend, Optimizer, cpu_name
 from .cg import cg_eager
 
+#: Default convergence-check interval of torch CG (see :class:`TorchBackend`; measured in docs/speed.md).
+CG_CHECK_EVERY = 4
+
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "complex64": torch.complex64,
            "complex128": torch.complex128, "int64": torch.int64, "bool": torch.bool}
 
@@ -18,20 +21,21 @@ class _CG(torch.autograd.Function):
     """CG solve differentiable in ``b``: the adjoint of ``x = A⁻¹ b`` is ``ḃ = A⁻ᵀ x̄ = A⁻¹ x̄`` (A symmetric)."""
 
     @staticmethod
-    def forward(b, x0, matvec, rtol, atol, maxiter):
+    def forward(b, x0, matvec, rtol, atol, maxiter, check_every):
         with torch.no_grad():
-            x, _ = cg_eager(xp_torch, matvec, b, x0, rtol, atol, maxiter)
+            x, _ = cg_eager(xp_torch, matvec, b, x0, rtol, atol, maxiter, check_every)
         return x
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        _, _, ctx.matvec, ctx.rtol, ctx.atol, ctx.maxiter = inputs
+        _, _, ctx.matvec, ctx.rtol, ctx.atol, ctx.maxiter, ctx.check_every = inputs
 
     @staticmethod
     def backward(ctx, g):
         with torch.no_grad():
-            gb, _ = cg_eager(xp_torch, ctx.matvec, g, torch.zeros_like(g), ctx.rtol, ctx.atol, ctx.maxiter)
-        return gb, None, None, None, None, None
+            gb, _ = cg_eager(xp_torch, ctx.matvec, g, torch.zeros_like(g), ctx.rtol, ctx.atol, ctx.maxiter,
+                             ctx.check_every)
+        return gb, None, None, None, None, None, None
 
 
 class _TorchOptimizer(Optimizer):
@@ -50,7 +54,11 @@ class _TorchOptimizer(Optimizer):
 
 
 class TorchBackend(Backend):
+    """``cg_check_every``: CG tests convergence (one host synchronisation) every this many
+    iterations; the result is the same for any value (converged examples take zero steps)."""
+
     name = "torch"
+    cg_check_every: int = CG_CHECK_EVERY
 
     def __init__(self, device: str = "cpu"):
         if device in ("gpu", "cuda") and not torch.cuda.is_available():
@@ -127,7 +135,7 @@ class TorchBackend(Backend):
 
     def linear_solve(self, matvec, b, x0=None, rtol=1e-5, atol=0.0, maxiter=1000):
         x0 = torch.zeros_like(b) if x0 is None else x0.detach()
-        return _CG.apply(b, x0, matvec, rtol, atol, maxiter)
+        return _CG.apply(b, x0, matvec, rtol, atol, maxiter, self.cg_check_every)
 
     def optimizer(self, name, lr, **kwargs):
         if name == "adam":

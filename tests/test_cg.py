@@ -1,0 +1,69 @@
+"""Batched CG (pgbench.backends.cg): checking convergence only every k iterations (fewer host
+synchronisations) gives exactly the reference path's numbers (k = 1), forward and adjoint."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pgbench.backends import cg
+from pgbench.backends.torch_backend import TorchBackend
+from pgbench.ops import laplace
+
+
+def _system(n=24, b=3, seed=0):
+    """−∇² y = −x per example; the examples have very different scales, so they converge at
+    different iterations (the batch mask matters)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(b, 1, n, n)) * np.array([1.0, 1e-3, 30.0])[:b, None, None, None]
+    x[1] = np.sin(np.arange(n) * 2 * np.pi / n)[None, :, None] * 1e-3   # a smooth example: few iterations
+    return torch.as_tensor(x)
+
+
+def _matvec(v):
+    return -laplace(torch, v)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 16])
+def test_check_every_k_equals_every_iteration(k):
+    b = -_system()
+    x1, it1 = cg.cg_eager(torch, _matvec, b, torch.zeros_like(b), 1e-5, 0.0, 1000, check_every=1)
+    xk, itk = cg.cg_eager(torch, _matvec, b, torch.zeros_like(b), 1e-5, 0.0, 1000, check_every=k)
+    assert torch.equal(x1, xk)
+    assert itk == k * math.ceil(it1 / k)        # at most k - 1 extra (zero) steps
+    r = b - _matvec(x1)
+    rel = (r ** 2).sum(dim=(1, 2, 3)).sqrt() / (b ** 2).sum(dim=(1, 2, 3)).sqrt()
+    assert (rel <= 1e-5).all() and it1 > 10
+
+
+def test_maxiter_caps_iterations_for_any_check_interval():
+    b = -_system()
+    for k in (1, 4, 7):
+        x, it = cg.cg_eager(torch, _matvec, b, torch.zeros_like(b), 1e-12, 0.0, 9, check_every=k)
+        assert it == 9
+        ref, _ = cg.cg_eager(torch, _matvec, b, torch.zeros_like(b), 1e-12, 0.0, 9, check_every=1)
+        assert torch.equal(x, ref)
+
+
+@pytest.mark.parametrize("k", [1, 4, 32])
+def test_backend_solve_and_adjoint_do_not_depend_on_check_interval(k):
+    x = _system().requires_grad_(True)
+    w = torch.as_tensor(np.random.default_rng(1).normal(size=x.shape))
+
+    def solve_and_grad(check_every):
+        be = TorchBackend("cpu")
+        be.cg_check_every = check_every
+        y = be.linear_solve(_matvec, -x, rtol=1e-5)
+        (g,) = torch.autograd.grad((y * w).sum(), x)
+        return y.detach(), g
+
+    y_ref, g_ref = solve_and_grad(1)
+    y, g = solve_and_grad(k)
+    assert torch.equal(y, y_ref) and torch.equal(g, g_ref)
+    assert torch.linalg.vector_norm(g) > 0
+
+
+def test_default_check_interval_is_the_backend_setting():
+    from pgbench.backends import torch_backend
+    assert TorchBackend("cpu").cg_check_every == torch_backend.CG_CHECK_EVERY >= 1

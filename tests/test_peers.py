@@ -1,0 +1,97 @@
+"""The peer comparison (benchmarks/peers): ratio table arithmetic, output parsing, and the driver's
+pgbench side end to end with ``--skip-peer`` (no PhiFlow needed)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+PEERS = Path(__file__).resolve().parents[1] / "benchmarks" / "peers"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"peers_{name}", PEERS / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    sys.path.insert(0, str(PEERS))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(PEERS))
+    return mod
+
+
+table = _load("table")
+compare = _load("compare")
+
+
+def _m(side, exp, method, seconds, backend=None):
+    return {"side": side, "experiment": exp, "method": method, "backend": backend, "seconds": seconds,
+            "median": table.median_after_first(seconds)}
+
+
+def test_median_drops_the_first_iteration():
+    assert table.median_after_first([100.0, 1.0, 3.0, 2.0]) == 2.0
+    assert table.median_after_first([5.0]) == 5.0
+    assert math.isnan(table.median_after_first([]))
+
+
+def test_ratio_rows_divide_peer_and_authors_time_by_pgbench_time():
+    ms = [_m("peer", "poisson", "dp", [9, 6, 6, 6]), _m("authors", "poisson", "dp", [9, 5, 5]),
+          _m("pgbench", "poisson", "dp", [3, 0.2, 0.3, 0.25], "torch"),
+          _m("pgbench", "poisson", "dp", [3, 0.5, 0.5], "jax"),
+          _m("pgbench", "heat", "pg", [1, 0.1, 0.1], "torch")]
+    rows = {(r["experiment"], r["solver"], r["backend"]): r for r in table.ratio_rows(ms)}
+    assert set(rows) == {("poisson", "dp", "torch"), ("poisson", "dp", "jax"), ("heat", "pg", "torch")}
+    r = rows[("poisson", "dp", "torch")]
+    assert r["pgbench_s"] == 0.25 and r["peer_s"] == 6 and r["speedup_vs_peer"] == pytest.approx(24.0)
+    assert r["speedup_vs_authors"] == pytest.approx(20.0) and r["target"] == 100 and r["method"] == "Adam"
+    assert rows[("poisson", "dp", "jax")]["speedup_vs_peer"] == pytest.approx(12.0)
+    heat = rows[("heat", "pg", "torch")]        # no peer measured: NaN, shown as a dash
+    assert math.isnan(heat["speedup_vs_peer"]) and heat["target"] == 30
+    md = table.markdown(list(rows.values()), "header")
+    assert md.startswith("header") and "| poisson | Adam | torch | 0.25 | 6 | 24× | 5 | 20× | ≥100× |" in md
+    assert "| heat | Adam + PG | torch | 0.1 | – | – | – | – | ≥30× |" in md
+
+
+def test_failed_measurements_do_not_enter_the_table():
+    ms = [{"side": "peer", "experiment": "heat", "method": "dp", "median": None, "seconds": []},
+          _m("pgbench", "heat", "dp", [1, 0.1, 0.1], "torch")]
+    (row,) = table.ratio_rows(ms)
+    assert math.isnan(row["peer_s"])
+
+
+def test_unknown_experiment_is_an_error():
+    with pytest.raises(ValueError, match="unknown experiments"):
+        table.cases(["wave"])
+
+
+def test_authors_output_is_parsed():
+    out = "noise\nauthors heat 'Adam' batch=8 steps=6: median 0.2500 s/iteration (all: 0.240, 0.250, 0.260)\n"
+    assert compare._parse_authors(out) == {"median": 0.25, "seconds": [0.24, 0.25, 0.26]}
+    with pytest.raises(ValueError):
+        compare._parse_authors("Traceback")
+
+
+def test_driver_times_pgbench_without_phiflow(tmp_path):
+    out = tmp_path / "t"
+    compare.main(["--experiments", "heat", "--methods", "dp", "--backends", "torch", "--batch", "2",
+                  "--steps", "3", "--skip-peer", "--out", str(out)])
+    data = json.loads((tmp_path / "t.json").read_text())
+    (m,) = data["measurements"]
+    assert m["side"] == "pgbench" and m["error"] == "" and len(m["seconds"]) == 3
+    assert m["median"] == table.median_after_first(m["seconds"]) > 0
+    (row,) = data["rows"]
+    assert row["pgbench_s"] == m["median"] and math.isnan(row["peer_s"])
+    assert data["meta"]["uptime_before"] and data["meta"]["batch"] == 2
+    assert "| heat | Adam | torch |" in (tmp_path / "t.md").read_text()
+
+
+def test_driver_requires_the_peer_python_unless_skipped(tmp_path):
+    with pytest.raises(SystemExit):
+        compare.main(["--experiments", "heat", "--out", str(tmp_path / "x")])
