@@ -92,13 +92,14 @@ def one(cfg: dict) -> dict:
     if cfg.get("warm_up", True):
         _warm_up(problem, cfg)
     rss_warm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     r = pgbench.run(problem, cfg["solver"], iterations=10**7, max_time=cfg["max_time"], seed=cfg.get("seed", 0),
                     backend="torch", **cfg.get("hp", {}))
     rec = r.records
     wall = rec["wall_time"].to_numpy()
     out = {**cfg, "status": r.status, "message": r.message[:300], "iterations": int(len(rec)),
            "train_time": float(wall[-1]) if len(wall) else None, "elapsed": time.perf_counter() - t0,
+           "cpu_s": time.process_time() - c0,   # CPU time of the whole run (training + evaluation)
            "first_iteration_s": float(wall[0]) if len(wall) else None,
            "time_per_iteration": float(np.median(np.diff(wall))) if len(wall) > 2 else None,
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rss_before_mb": rss0,
@@ -120,7 +121,9 @@ def one(cfg: dict) -> dict:
 
 
 def _g(v):
-    return "–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.3g}"
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "–"
+    return "diverged" if np.isinf(v) else f"{v:.3g}"
 
 
 def summarize(lines) -> str:
