@@ -342,10 +342,10 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
 def _warm_up(p):
     """Two untimed iterations of the planned run (three for a schedule, switching after one, so
     that both stages are warm); nothing is kept."""
-    solver = p.solver
+    solver, its = p.solver, 2
     if hasattr(solver, "switch_at") and hasattr(solver, "unit"):
-        solver = dataclasses.replace(solver, switch_at=1, unit="iterations")
-    execute(dataclasses.replace(p, solver=solver, iterations=min(3, p.iterations), max_time=None))
+        solver, its = dataclasses.replace(solver, switch_at=1, unit="iterations"), 3
+    execute(dataclasses.replace(p, solver=solver, iterations=min(its, p.iterations), max_time=None))
 
 
 def _run_all(todo, root, emit, notes, per_problem):
