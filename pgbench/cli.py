@@ -515,15 +515,21 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
               device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
               results_dir: Path = typer.Option(Path(DEFAULT_RESULTS), "--results", help="results store directory"),
               out: Path = typer.Option(Path("results/report"), "--out", help="where figures and tables go"),
-              quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars")):
+              quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
+              seeds: str = typer.Option("", "--seeds", help="comma-separated seeds replacing every "
+                                        "experiment's seeds, e.g. 0,1,2")):
     """Reproduce the paper's experiments at a scale: run them (resuming) and build the report."""
     from . import reproduce as _reproduce
 
     if scale not in ("quick", "paper"):
         _fail(f"--scale must be quick or paper, got {scale!r}")
     err = _console(stderr=True)
+    try:
+        seed_list = tuple(int(x) for x in seeds.split(",") if x.strip()) or None
+    except ValueError:
+        _fail(f"--seeds must be comma-separated non-negative integers, got {seeds!r}")
     kwargs = dict(scale=scale, only=_split_list(only) or None, backend=backend, device=device,
-                  results=results_dir, out=out)
+                  results=results_dir, out=out, seeds=seed_list)
     try:
         if quiet:
             _reproduce.reproduce(**kwargs, progress=None)

@@ -240,6 +240,8 @@ def _train(problem, scheme, be, seed, total, max_time, rows, callback):
     grads = be.jit(grads) if scheme.jittable else grads
     evaluate = be.jit(lambda p: _metrics(problem, be, problem.predict(be, net, p, test_y), test_x, test_y))
     clock = _Clock()
+    if hasattr(opt, "use_clock"):   # e.g. a schedule switching after seconds of this run's training time
+        opt.use_clock(clock.now)
 
     def eval_row():
         t = time.perf_counter()

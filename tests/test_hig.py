@@ -261,3 +261,27 @@ def test_hig_far_below_adam_on_the_book_toy_at_equal_iterations():
     h = hig.records["eval_loss"].dropna().iloc[-1]
     a = adam.records["eval_loss"].dropna().iloc[-1]
     assert h < 0.3 * a, (h, a)
+
+
+def test_schedule_in_seconds_counts_the_clock_it_is_given():
+    """With the runner's clock (``use_clock``), the first stage ends at the first update after
+    which that clock reads ``switch_at`` or more — here a fake clock, so the test is exact."""
+    from pgbench import keys
+    from pgbench.backends import get_backend
+    be = get_backend("torch")
+    prob = pgbench.make_problem("hig-toy-v0", scale="quick", batch_size=4)
+    sched = pgbench.make_solver("schedule", first="dp", then="hig", switch_at=10.0, unit="seconds")
+    net = prob.network()
+    params = net.init(keys.rng(0, "net"), be)
+    opt = sched.make_optimizer(be)
+    state = opt.init(params)
+    now = [0.0]
+    opt.use_clock(lambda: now[0])
+    stages = []
+    for i, t in enumerate((3.0, 9.99, 10.0, 11.0, 12.0)):
+        x_true, y = prob.sample(keys.rng(0, "train", i), 4, be)
+        g, x, loss, diag = sched.gradients(prob, be, net, params, y, x_true)
+        stages.append(diag["stage"])
+        now[0] = t
+        params, state = opt.update(params, g, state)
+    assert stages == [0.0, 0.0, 0.0, 1.0, 1.0]

@@ -226,3 +226,37 @@ def test_the_same_run_in_two_directories_counts_once(built, tmp_path):
     build_report([runs, tmp_path / "copy"], tmp_path / "report")
     data = pd.read_csv(tmp_path / "report" / "data" / "learning_sin-v0.csv")
     assert (data[data["metric"] == "x_error"]["seeds"] == 2).all()   # seeds 0 and 1, not 4 copies
+
+
+def _final_loss_runs(values, problem="poisson-hig-v0", diverged=()):
+    """Training runs whose held-out loss ends at ``values[label][seed]`` (evaluated at iterations 0
+    and 2; the loss at 0 is 100, larger than every final value)."""
+    rows = []
+    for label, per_seed in values.items():
+        for seed, final in enumerate(per_seed):
+            status = "diverged" if (label, seed) in diverged else "ok"
+            for it, ev in ((0, 100.0), (1, np.nan), (2, final)):
+                rows.append({"run_key": f"{seed}-{label}", "problem": problem, "scale": "quick",
+                             "label": label, "kind": "training", "seed": seed, "status": status, "iteration": it,
+                             "wall_time": float(it), "eval_loss": ev, "eval_x_error": 1.0})
+    return pd.DataFrame(rows)
+
+
+def test_hig_claims_compare_final_held_out_loss_per_seed_with_medians():
+    from pgbench.report.headline import ranks_below
+    measure = ranks_below("Adam→HIG", ("Adam", "Adam (1e-3)"), "eval_loss")
+    # holds on seeds 0 and 2 only (seed 1: Adam (1e-3) 0.2 < 0.3); medians over the 3 seeds
+    df = _final_loss_runs({"Adam→HIG": [0.1, 0.3, 0.2], "Adam": [0.5, 0.6, 0.7], "Adam (1e-3)": [0.4, 0.2, 0.25]})
+    m = measure(df, False)
+    assert m.value == "holds for 2/3 seeds: Adam→HIG 0.2, Adam 0.6, Adam (1e-3) 0.25"
+    assert m.at == "final held-out loss, median of 3 seeds"
+    # every seed: holds; a diverged baseline counts as worse although its last evaluation was lower
+    df = _final_loss_runs({"Adam→HIG": [0.1, 0.2], "Adam": [0.01, 0.3]}, diverged={("Adam", 0)})
+    m = ranks_below("Adam→HIG", ("Adam",), "eval_loss")(df, False)
+    assert m.value == "holds: Adam→HIG 0.15, Adam diverged"   # median of (diverged, 0.3)
+    assert not m.value.startswith("holds for")
+    # the winner diverged on every seed: does not hold
+    df = _final_loss_runs({"Adam→HIG": [0.1], "Adam": [0.5]}, diverged={("Adam→HIG", 0)})
+    assert ranks_below("Adam→HIG", ("Adam",), "eval_loss")(df, False).value.startswith("does not hold")
+    # nothing to compare with: not measured
+    assert ranks_below("HIG", ("Adam",), "eval_loss")(df, False) is None

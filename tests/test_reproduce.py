@@ -32,7 +32,59 @@ def test_every_recipe_plans_at_both_scales():
         for e in EXPERIMENTS:
             if e.problem in {t.problem for t in ts}:
                 for m in e.methods:
-                    assert (e.problem, m.label) in planned
+                    assert ((e.problem, m.label) in planned) == (scale in m.scales), (scale, e.name, m.label)
+
+
+def test_hig_checks_group_seeds_and_per_method_problem_settings():
+    """``only="hig"`` selects the four HIG experiments; ``seeds`` replaces their seeds; a method's
+    own problem settings (the paper's Adam batch next to HIG's) and scales apply to it alone."""
+    ts, notes = tasks("quick", only=["hig"], seeds=(0, 1, 2))
+    assert not notes
+    assert {t.problem for t in ts} == {"oscillators-v0", "quantum-dipole-v0", "poisson-hig-v0", "hig-toy-v0"}
+    assert all(sorted(t.seed for t in ts if (t.problem, t.label) == key) == [0, 1, 2]
+               for key in {(t.problem, t.label) for t in ts})
+    by = {(t.problem, t.label, t.seed): t for t in ts}
+    adam, hig = by[("quantum-dipole-v0", "Adam (paper)", 1)], by[("quantum-dipole-v0", "HIG", 1)]
+    assert adam.problem_overrides == {"batch_size": 256} and adam.hyperparameters == {"lr": 5e-4}
+    assert hig.problem_overrides == {}
+    assert adam.plan().problem.batch_size == 256 and hig.plan().problem.batch_size == 16
+    assert adam.max_time == hig.max_time == 90.0          # equal wall time
+    assert ("poisson-hig-v0", "HIG", 0) not in by          # HIG from scratch: paper scale only
+    sched = by[("poisson-hig-v0", "Adam→HIG", 0)]
+    assert sched.hyperparameters == {"unit": "seconds", "switch_at": 30.0, "first_settings": {"lr": 1e-3}}
+    assert sched.max_time == 60.0
+    paper, _ = tasks("paper", only=["poisson-hig"])
+    assert {t.label for t in paper} == {"Adam", "Adam→HIG", "HIG"}
+
+
+def test_wall_time_runs_are_warmed_up_but_only_the_timed_run_is_stored(tmp_path, monkeypatch):
+    """A run with a wall-time budget is preceded by an untimed warm-up of the same method (a
+    schedule's warm-up switches after one iteration, so both stages run); iteration-budget runs
+    are not; only the timed runs are stored."""
+    import pgbench.reproduce as rp
+    calls = []
+    real = rp.execute
+
+    def spy(p, *args, **kwargs):
+        r = real(p, *args, **kwargs)
+        stages = sorted(set(r.records["stage"])) if "stage" in r.records else None
+        calls.append((p.meta["label"], p.iterations, p.max_time, stages))
+        return r
+    monkeypatch.setattr(rp, "execute", spy)
+    exp = (Experiment("toy", "hig-toy-v0", "book",
+                      (Method("HIG", "hig"),
+                       Method("Adam→HIG", "schedule", {"unit": "seconds", "switch_at": 30.0})),
+                      iterations={"quick": 4}, max_time={"quick": 60.0}),
+           Experiment("toy-it", "hig-toy-v0", "book", (Method("Adam", "dp"),), iterations={"quick": 4}))
+    runs = tmp_path / "runs"
+    summary = reproduce("quick", results=runs, out=tmp_path / "report", experiments=exp)
+    assert summary["runs"] == 3 and summary["failed"] == 0
+    assert calls == [("HIG", 2, None, None), ("HIG", 4, 60.0, None),
+                     ("Adam→HIG", 3, None, [0.0, 1.0]), ("Adam→HIG", 4, 60.0, [0.0]),
+                     ("Adam", 4, None, None)]
+    df = load_results(runs)
+    assert df["run_key"].nunique() == 3
+    assert df.groupby("run_key")["iteration"].apply(lambda it: sorted(it) == [0, 1, 2, 3]).all()
 
 
 def test_unregistered_problem_is_skipped_with_note():

@@ -23,7 +23,10 @@ Routes to the same direction (``route``):
 * ``svd``: thin SVD in the Jacobian's dtype (float32, as the authors' TF code).
 
 Output space. A problem may define ``hig_output(be, x, y_target) -> (B, ...)`` and
-``hig_loss(be, out, y_target) -> (B,)`` (e.g. the quantum dipole: final state and infidelity).
+``hig_loss(be, out, y_target) -> (B,)`` (e.g. the quantum dipole: final state and infidelity),
+and ``hig_output_jacobian(be, x, y_target) -> (B, m, n_x)``, the physics Jacobian of that output,
+when it has a cheaper way than reverse-mode autodiff per output (the dipole: an adjoint
+recursion); J is then that Jacobian times the per-example network Jacobian.
 Otherwise the output is ``residual(x, y*)`` and, if the problem keeps the default loss, the loss
 of the output is :math:`\\tfrac12\\lVert r\\rVert^2`; if the problem overrides ``loss`` as a function
 :math:`\\varphi(P(x) - y^*)`, :math:`g = -\\partial\\,\\mathrm{loss}/\\partial y^*` (exact for that form).
@@ -274,13 +277,32 @@ class GaussNewton(HalfInverseGradient):
     beta: float = -1.0
 
 
-@functools.lru_cache(maxsize=16)
-def _compiled(scheme, problem, net, be):
-    """Jitted pieces for one (scheme, problem, network, backend): the per-example Jacobian, the
-    batch output with its loss gradient, and the truncated power."""
+def batch_jacobian(problem, net, be, use_problem_jacobian: bool = True):
+    """``jac(params, y) -> J`` (b·m, P), rows sample-major, columns the parameters in sorted-name
+    order: per-example reverse-mode ``vmap(jacobian)`` of the HIG output, or, when the problem
+    defines ``hig_output_jacobian`` (and ``use_problem_jacobian``), that physics Jacobian
+    ∂out/∂x (b, m, n_x) times the per-example network Jacobian ∂x/∂θ (b, n_x, P)."""
     xp = be.xp
-    out_fn, grad_out = output_and_loss(problem)
-    reduce = problem.loss_reduction
+    if use_problem_jacobian and hasattr(problem, "hig_output_jacobian"):
+        def x_single(p, yi):
+            return xp.reshape(problem.predict(be, net, p, yi[None]), (-1,))
+
+        net_jac = be.vmap(be.jacobian(x_single), in_axes=(None, 0))
+
+        def jac(p, y):
+            b = y.shape[0]
+            x = be.stop_gradient(problem.predict(be, net, p, y))
+            jx = problem.hig_output_jacobian(be, x, y)
+            jx = xp.reshape(jx, (b, jx.shape[1], -1))
+            blocks = net_jac(p, y)              # {name: (b, n_x, *w.shape)}
+            rows = []
+            for k in sorted(p):
+                jn = xp.reshape(blocks[k], (b, blocks[k].shape[1], -1))
+                rows.append(xp.reshape(xp.matmul(xp.astype(jx, jn.dtype), jn), (b * jx.shape[1], -1)))
+            return xp.concat(rows, axis=1)
+        return jac
+
+    out_fn, _ = output_and_loss(problem)
 
     def out_single(p, yi):
         y1 = yi[None]
@@ -288,11 +310,22 @@ def _compiled(scheme, problem, net, be):
 
     per_example_jac = be.vmap(be.jacobian(out_single), in_axes=(None, 0))
 
-    def jac(p, y):
+    def jac(p, y):  # noqa: F811
         blocks = per_example_jac(p, y)          # {name: (b, m, *w.shape)}
         b = y.shape[0]
         rows = [xp.reshape(blocks[k], (b * blocks[k].shape[1], -1)) for k in sorted(p)]
         return xp.concat(rows, axis=1)
+    return jac
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(scheme, problem, net, be):
+    """Jitted pieces for one (scheme, problem, network, backend): the per-example Jacobian, the
+    batch output with its loss gradient, and the truncated power."""
+    xp = be.xp
+    _, grad_out = output_and_loss(problem)
+    reduce = problem.loss_reduction
+    jac = batch_jacobian(problem, net, be)
 
     def grad(p, y):
         x = be.stop_gradient(problem.predict(be, net, p, y))
@@ -307,4 +340,5 @@ def _compiled(scheme, problem, net, be):
     return be.jit(jac), be.jit(grad), be.jit(inv)
 
 
-__all__ = ["HalfInverseGradient", "GaussNewton", "half_inverse", "output_and_loss", "output_size", "ROUTES"]
+__all__ = ["HalfInverseGradient", "GaussNewton", "half_inverse", "batch_jacobian", "output_and_loss", "output_size",
+           "ROUTES"]

@@ -5,8 +5,10 @@ pre-training with Adam and refining with HIG (spec ``hig.md`` §2.3, §5.4c).
 Each stage is a registered training scheme made with the problem's own defaults for it
 (``solver_defaults``) overridden by ``first_settings`` / ``then_settings``; each keeps its own
 optimizer, and the second stage's optimizer starts fresh at the switch. ``unit="seconds"``
-counts the time spent in the schedule's own gradient and update calls (data sampling and
-evaluation excluded, as the runner's clock excludes evaluation).
+counts the run's training time on the runner's clock (``wall_time``: data sampling included,
+evaluation excluded), so that "Adam for 30 s, then HIG for 30 s" splits a 60 s ``max_time``
+budget in two equal halves; used outside the runner (no clock given), it counts the time spent
+in the schedule's own gradient and update calls.
 
 Per-run state (the current stage, iteration and time) lives on the scheme object from
 :meth:`make_optimizer`, which the runner calls once at the start of every run; one schedule
@@ -103,6 +105,11 @@ class _ScheduleOptimizer:
 
     def __init__(self, schedule: Schedule, run: dict):
         self.schedule, self.run = schedule, run
+        self.now = None
+
+    def use_clock(self, now):
+        """Count ``unit="seconds"`` on ``now()`` (the runner's training clock)."""
+        self.now = now
 
     def init(self, params):
         return [None, None]
@@ -121,7 +128,10 @@ class _ScheduleOptimizer:
         run["it"] += 1
         run["time"] += time.perf_counter() - run["t0"]
         if k == 0:
-            spent = run["it"] if self.schedule.unit == "iterations" else run["time"]
+            if self.schedule.unit == "iterations":
+                spent = run["it"]
+            else:
+                spent = self.now() if self.now is not None else run["time"]
             if spent >= self.schedule.switch_at:
                 run["phase"] = 1
         return params, state
