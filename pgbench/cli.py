@@ -516,8 +516,8 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
               results_dir: Path = typer.Option(Path(DEFAULT_RESULTS), "--results", help="results store directory"),
               out: Path = typer.Option(Path("results/report"), "--out", help="where figures and tables go"),
               quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
-              seeds: str = typer.Option("", "--seeds", help="comma-separated seeds replacing every "
-                                        "experiment's seeds, e.g. 0,1,2")):
+              seeds: str = typer.Option("", "--seeds", help="seeds replacing every experiment's seeds: "
+                                        "--seeds 0 1 2 or --seeds 0,1,2")):
     """Reproduce the paper's experiments at a scale: run them (resuming) and build the report."""
     from . import reproduce as _reproduce
 
@@ -525,9 +525,9 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
         _fail(f"--scale must be quick or paper, got {scale!r}")
     err = _console(stderr=True)
     try:
-        seed_list = tuple(int(x) for x in seeds.split(",") if x.strip()) or None
-    except ValueError:
-        _fail(f"--seeds must be comma-separated non-negative integers, got {seeds!r}")
+        seed_list = tuple(_parse_seeds([seeds])) if seeds.strip() else None
+    except UserError as e:
+        _fail(e)
     kwargs = dict(scale=scale, only=_split_list(only) or None, backend=backend, device=device,
                   results=results_dir, out=out, seeds=seed_list)
     try:
