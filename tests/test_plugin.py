@@ -149,43 +149,40 @@ def test_example_passes_the_conformance_checks(plugin, backend):
     check_solver("pg-v0", "gravity-v0", backend=backend)
 
 
-def test_installed_package_registers_through_its_entry_point(tmp_path, monkeypatch):
-    """A package that declares ``[project.entry-points."pgbench.plugins"]`` is found without any
-    ``--plugin`` flag: its problems resolve and are listed."""
+def _installed(tmp_path, monkeypatch, dist_name: str, entry_point: str):
+    """Make ``tmp_path`` look like site-packages holding a distribution with one
+    ``pgbench.plugins`` entry point, and let the registry look for plugins again."""
     import importlib
 
     from pgbench import registry
 
+    dist = tmp_path / f"{dist_name}-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[pgbench.plugins]\n{entry_point}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    monkeypatch.setattr(registry, "_installed_loaded", False)
+    monkeypatch.setattr(registry.PROBLEMS, "specs", dict(registry.PROBLEMS.specs))  # leave no trace
+    return registry
+
+
+def test_installed_package_registers_through_its_entry_point(tmp_path, monkeypatch):
+    """A package that declares ``[project.entry-points."pgbench.plugins"]`` is found without any
+    ``--plugin`` flag: its problems resolve and are listed."""
     pkg = tmp_path / "pgbench_ep_demo"
     pkg.mkdir()
     (pkg / "__init__.py").write_text(
         "import pgbench\n"
         "def register():\n"
         "    pgbench.register_problem('ep-demo-sin-v0', 'pgbench.problems.sin:Sin')\n")
-    dist = tmp_path / "pgbench_ep_demo-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pgbench-ep-demo\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[pgbench.plugins]\ndemo = pgbench_ep_demo:register\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
-    monkeypatch.setattr(registry, "_installed_loaded", False)
-    monkeypatch.setattr(registry.PROBLEMS, "specs", dict(registry.PROBLEMS.specs))  # leave no trace
+    registry = _installed(tmp_path, monkeypatch, "pgbench_ep_demo", "demo = pgbench_ep_demo:register")
     problem = pgbench.make_problem("ep-demo-sin", scale="quick")
     assert problem.id == "ep-demo-sin-v0"
     assert "ep-demo-sin" in registry.PROBLEMS.names()
 
 
 def test_a_broken_installed_plugin_warns_and_is_skipped(tmp_path, monkeypatch):
-    import importlib
-
-    from pgbench import registry
-
-    dist = tmp_path / "pgbench_ep_broken-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pgbench-ep-broken\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[pgbench.plugins]\nbroken = no_such_module_for_pgbench\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
-    monkeypatch.setattr(registry, "_installed_loaded", False)
+    registry = _installed(tmp_path, monkeypatch, "pgbench_ep_broken", "broken = no_such_module_for_pgbench")
     with pytest.warns(UserWarning, match="'broken'.*failed to load"):
         assert "sin" in registry.PROBLEMS.names()

@@ -10,27 +10,20 @@ inside the profiled loop, as in the timed one.
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import io
 import pstats
 
 import pgbench
+from _common import parser, problem as make_problem
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--problem", required=True)
-    ap.add_argument("--solver", required=True)
-    ap.add_argument("--backend", default="torch")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--steps", type=int, default=3)
+    ap = parser(__doc__, steps=3)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--python", action="store_true", help="cProfile also for torch")
     args = ap.parse_args()
-    problem = pgbench.make_problem(args.problem, scale="paper", batch_size=args.batch, test_size=args.batch,
-                                   eval_every=0)
+    problem = make_problem(args)
 
     def run(n):
         return pgbench.run(problem, args.solver, iterations=n, backend=args.backend, device=args.device,

@@ -9,22 +9,16 @@ step are all inside the timed loop, as in the authors' loop.
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 
 import pgbench
+from _common import parser, problem as make_problem
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--problem", required=True)
-    ap.add_argument("--solver", required=True)
-    ap.add_argument("--backend", default="torch")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--steps", type=int, default=6)
+    ap = parser(__doc__, steps=6)
     ap.add_argument("--hp", default="{}", help="solver hyperparameters as JSON")
     ap.add_argument("--json", action="store_true", help="print one JSON line: per-iteration seconds (the "
                     "first includes compilation) and the median after the first")
@@ -34,8 +28,7 @@ def main():
     if args.cg_check_every is not None and args.backend == "torch":
         from pgbench.backends import get_backend
         get_backend("torch", args.device).cg_check_every = args.cg_check_every
-    problem = pgbench.make_problem(args.problem, scale="paper", batch_size=args.batch, test_size=args.batch,
-                                   eval_every=0)
+    problem = make_problem(args)
     r = pgbench.run(problem, args.solver, iterations=args.steps, backend=args.backend, device=args.device,
                     throw=True, **json.loads(args.hp))
     wall = r.records["wall_time"].to_numpy()
