@@ -194,6 +194,12 @@ class _ProgressView:
             self.bars[event.index] = self.progress.add_task(event.task.name, total=event.total or None, metrics="")
         return self.bars[event.index]
 
+    def set_total(self, n_tasks: int) -> None:
+        """The number of runs, once known (``reproduce`` learns it after the view is made)."""
+        self.n_tasks = n_tasks
+        if self.overall is None and n_tasks > 1:
+            self.overall = self.progress.add_task("[bold]sweep", total=n_tasks, metrics="")
+
     def counts(self) -> str:
         """``done 3 · running 2 · failed 1`` for the sweep line."""
         return f"done {self.done} · running {len(self.running)} · failed {self.failed}"

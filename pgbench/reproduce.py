@@ -316,6 +316,8 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     t0 = time.perf_counter()
     todo, notes = tasks(scale, only, backend, device, experiments, seeds)
     emit = progress or (lambda event: None)
+    if hasattr(progress, "set_total"):  # e.g. the CLI's progress view: "[3/57]" instead of "[3/?]"
+        progress.set_total(len(todo))
     root = Path(results)
     ran = cached = failed = 0
     per_problem: dict[str, float] = {}

@@ -242,3 +242,18 @@ def test_sweep_on_an_existing_dask_scheduler(capsys, tmp_path):
     assert code == 0 and "summary (3 runs" in out
     df = pgbench.load_results(results)
     assert df["run_key"].nunique() == 3 and set(df["status"]) == {"ok"}
+
+
+def test_progress_view_learns_the_total_later(capsys, tmp_path):
+    """``reproduce`` makes the view before it knows how many runs there are; the log lines then
+    count against the real total."""
+    from rich.console import Console
+
+    from pgbench.sweep import expand, run_sweep
+
+    buf = io.StringIO()
+    view = cli._ProgressView(0, Console(file=buf, force_terminal=False, width=200))
+    tasks, _ = expand("sin", ["gd", "dp"], iterations=2, problem_overrides={"batch_size": 8, "test_size": 8})
+    view.set_total(len(tasks))
+    run_sweep(tasks, root=tmp_path, progress=view)
+    assert "[2/2]" in buf.getvalue() and "/?]" not in buf.getvalue()
