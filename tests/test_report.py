@@ -144,14 +144,18 @@ def _synthetic(machine, device, labels_seconds, kind="training", problem="sin-v0
     return pd.DataFrame(rows)
 
 
+def _write_runs(frame, directory):
+    """Store every run of ``frame`` as its own parquet file under ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for key, g in frame.groupby("run_key"):
+        g.to_parquet(directory / f"{key}.parquet", index=False)
+
+
 def test_machines_side_by_side_and_speedups(tmp_path):
     a = _synthetic("box-a", "CPU A", {"DP (Adam)": (0.2, 1.0), "PG (inverse)": (0.4, 0.1)})
     b = _synthetic("box-b", "GPU B", {"DP (Adam)": (0.05, 1.0), "PG (inverse)": (0.1, 0.1)})
     for name, frame in (("a", a), ("b", b)):
-        d = tmp_path / name / "sin-v0"
-        d.mkdir(parents=True)
-        for key, g in frame.groupby("run_key"):
-            g.to_parquet(d / f"{key}.parquet", index=False)
+        _write_runs(frame, tmp_path / name / "sin-v0")
     index = build_report([tmp_path / "a", tmp_path / "b"], tmp_path / "report")
     text = index.read_text()
     assert "box-a · CPU A (torch)" in text and "box-b · GPU B (torch)" in text
@@ -186,10 +190,7 @@ def test_scales_are_never_mixed(tmp_path):
     paper = _synthetic("m", "cpu", {"DP (Adam)": (0.1, 1.0), "PG (inverse)": (0.1, 0.01)}, n=30)
     paper["scale"] = "paper"
     paper["run_key"] = paper["run_key"].str[:-1] + "f"
-    root = tmp_path / "runs" / "sin-v0"
-    root.mkdir(parents=True)
-    for key, g in pd.concat([quick, paper]).groupby("run_key"):
-        g.to_parquet(root / f"{key}.parquet", index=False)
+    _write_runs(pd.concat([quick, paper]), tmp_path / "runs" / "sin-v0")
     build_report(tmp_path / "runs", tmp_path / "report")
     for sc in ("quick", "paper"):
         data = pd.read_csv(tmp_path / "report" / "data" / f"learning_sin-v0_{sc}.csv")
@@ -206,10 +207,7 @@ def test_older_configurations_are_not_averaged_in(tmp_path):
     old["created"], new["created"] = "2026-01-01T00:00:00", "2026-01-02T00:00:00"
     new["problem_settings"] = json.dumps({"test_size": 8})
     new["run_key"] = new["run_key"].str[:-1] + "e"
-    root = tmp_path / "runs" / "sin-v0"
-    root.mkdir(parents=True)
-    for key, g in pd.concat([old, new]).groupby("run_key"):
-        g.to_parquet(root / f"{key}.parquet", index=False)
+    _write_runs(pd.concat([old, new]), tmp_path / "runs" / "sin-v0")
     build_report(tmp_path / "runs", tmp_path / "report")
     data = pd.read_csv(tmp_path / "report" / "data" / "learning_sin-v0.csv")
     d = data[data["metric"] == "x_error"].sort_values("iteration")
