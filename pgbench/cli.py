@@ -523,7 +523,9 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
               out: Path = typer.Option(Path("results/report"), "--out", help="where figures and tables go"),
               quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
               seeds: str = typer.Option("", "--seeds", help="seeds replacing every experiment's seeds: "
-                                        "--seeds 0 1 2 or --seeds 0,1,2")):
+                                        "--seeds 0 1 2 or --seeds 0,1,2"),
+              max_time: Optional[float] = typer.Option(None, "--max-time", help="cap every run at this many "
+                                                       "seconds of wall time (paper scale as far as time allows)")):
     """Reproduce the paper's experiments at a scale: run them (resuming) and build the report."""
     from . import reproduce as _reproduce
 
@@ -535,7 +537,7 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
     except UserError as e:
         _fail(e)
     kwargs = dict(scale=scale, only=_split_list(only) or None, backend=backend, device=device,
-                  results=results_dir, out=out, seeds=seed_list)
+                  results=results_dir, out=out, seeds=seed_list, max_time=max_time)
     try:
         if quiet:
             _reproduce.reproduce(**kwargs, progress=None)

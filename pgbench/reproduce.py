@@ -258,14 +258,18 @@ def select(only=None, experiments=None) -> list[Experiment]:
 
 
 def tasks(scale: str = "quick", only=None, backend: str = "torch", device: str = "cpu",
-          experiments=None, seeds=None):
+          experiments=None, seeds=None, max_time: float | None = None):
     """The experiment set at ``scale`` as sweep tasks: ``(tasks, notes)``. ``notes`` say which
     experiments or methods were left out and why (problem not registered, solver incompatible).
-    ``seeds`` replaces every experiment's seeds (e.g. ``(0, 1, 2)``)."""
+    ``seeds`` replaces every experiment's seeds (e.g. ``(0, 1, 2)``). ``max_time`` caps every
+    run's wall time in seconds (the paper's budgets as far as a time allows): a capped run stops
+    after the iteration that crosses it and is stored under its cap, apart from uncapped runs."""
     from .sweep import Task
 
     if scale not in SCALES:
         raise InvalidSettingError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+    if max_time is not None and not max_time > 0:
+        raise InvalidSettingError(f"max_time must be > 0 seconds, got {max_time}")
     out, notes = [], []
     for e in select(only, experiments):
         if not registered(e):
@@ -276,6 +280,8 @@ def tasks(scale: str = "quick", only=None, backend: str = "torch", device: str =
                 continue
             overrides = {**e.problem_overrides.get(scale, {}), **m.problem_overrides.get(scale, {})}
             it, mt = e.budget(m, scale)
+            if max_time is not None:
+                mt = min(mt, max_time) if mt is not None else max_time
             hp = {**m.hyperparameters, **m.per_scale.get(scale, {})}
             if m.from_problem:
                 try:
@@ -298,7 +304,7 @@ def tasks(scale: str = "quick", only=None, backend: str = "torch", device: str =
 
 def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: str = "cpu",
               results="results/runs", out="results/report", progress: Callable | None = None, *,
-              experiments=None, threads: int | None = 1, seeds=None) -> dict:
+              experiments=None, threads: int | None = 1, seeds=None, max_time: float | None = None) -> dict:
     """Run the paper's experiment set at ``scale`` (finished runs in ``results`` are reused), write
     each run's example predictions, then build the report in ``out``.
 
@@ -308,13 +314,14 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     ``report`` (the index.html path). ``experiments`` replaces :data:`EXPERIMENTS` (e.g. with
     custom budgets). ``threads``: torch intra-op threads while running on the CPU (1 by default:
     the paper's networks are small, so one thread is faster than two competing ones on a shared
-    2-core machine; None leaves torch's setting). ``seeds`` replaces every experiment's seeds.
+    2-core machine; None leaves torch's setting). ``seeds`` replaces every experiment's seeds;
+    ``max_time`` caps every run's wall time (see :func:`tasks`).
 
     Runs with a wall-time budget (``max_time``: the HIG comparisons) are preceded by a short
     untimed warm-up of the same method (2 iterations, not stored), so that one-off costs of the
     process (lazy imports, LAPACK start-up) fall on no method's budget."""
     t0 = time.perf_counter()
-    todo, notes = tasks(scale, only, backend, device, experiments, seeds)
+    todo, notes = tasks(scale, only, backend, device, experiments, seeds, max_time)
     emit = progress or (lambda event: None)
     if hasattr(progress, "set_total"):  # e.g. the CLI's progress view: "[3/57]" instead of "[3/?]"
         progress.set_total(len(todo))

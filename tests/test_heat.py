@@ -83,6 +83,8 @@ def test_data_statistics():
     # the diffused observation keeps each example's mean
     be = get_backend("torch")
     xt, y = p.sample(keys.rng(0, "stats"), 8, be)
+    # masks built on the device from the host draws = the NumPy ground truth of the same stream
+    np.testing.assert_allclose(be.to_numpy(xt), p.sample_x(keys.rng(0, "stats"), 8), rtol=0, atol=1e-13)
     np.testing.assert_allclose(be.to_numpy(y).mean(axis=(2, 3)), be.to_numpy(xt).mean(axis=(2, 3)), atol=1e-12)
     # number of active rectangles in {4..10}: count distinct strengths via one-box-per-sample draws
     counts = np.floor(4 + 7 * keys.rng(0, "c").uniform(size=10000)).astype(int)

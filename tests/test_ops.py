@@ -94,6 +94,18 @@ def test_noise_statistics_and_spectrum():
     np.testing.assert_allclose(v.std(axis=(1, 2, 3)), 1, atol=1e-12)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_noise_transform_on_a_backend_matches_numpy(backend):
+    """The host draws transformed on a backend's device give NumPy's field (float64 round-off)."""
+    from pgbench.ops import noise_draws, noise_from_draws, noise_weight
+    be = get_backend(backend)
+    re, im = noise_draws(np.random.default_rng(3), 4, (16, 8), channels=2)
+    w = noise_weight((16, 8), size=(32.0, 16.0), scale=5.0)
+    f = noise_from_draws(be.xp, be.asarray(re, "float64"), be.asarray(im, "float64"), be.asarray(w, "float64"))
+    ref = noise(np.random.default_rng(3), 4, (16, 8), size=(32.0, 16.0), scale=5.0, channels=2)
+    np.testing.assert_allclose(be.to_numpy(f), ref, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("backend", ["numpy"] + BACKENDS)
 def test_soft_box_mask(backend):
     lower = np.array([[10.3, 5.2], [0.0, 0.0]])

@@ -57,6 +57,19 @@ def test_hig_checks_group_seeds_and_per_method_problem_settings():
     assert {t.label for t in paper} == {"Adam", "Adam→HIG", "HIG"}
 
 
+def test_max_time_caps_every_run_and_is_checked_first():
+    """``max_time`` caps every run (the paper's budgets as far as a time allows), keeps shorter
+    budgets of their own (the book toy's 20 s) and is refused when not positive."""
+    ts, _ = tasks("paper", only=["heat-training", "hig"], max_time=30.0)
+    assert {t.problem for t in ts} >= {"heat-v0", "hig-toy-v0", "oscillators-v0"}
+    assert {t.max_time for t in ts} == {20.0, 30.0}
+    assert all(t.max_time == 20.0 for t in ts if t.problem == "hig-toy-v0")
+    assert all(t.iterations == 10000 for t in ts if t.problem == "heat-v0" and t.label == "DP (Adam)")
+    for bad in (0.0, -1.0):
+        with pytest.raises(InvalidSettingError, match="max_time"):
+            tasks("paper", max_time=bad)
+
+
 def test_wall_time_runs_are_warmed_up_but_only_the_timed_run_is_stored(tmp_path, monkeypatch):
     """A run with a wall-time budget is preceded by an untimed warm-up of the same method (a
     schedule's warm-up switches after one iteration, so both stages run); iteration-budget runs

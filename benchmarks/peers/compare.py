@@ -139,7 +139,7 @@ def main(argv=None):
         if args.authors_sip and case.authors:
             cmd = [args.phiflow_python, str(ROOT / "benchmarks/reference/time_authors_code.py"), "--sip",
                    args.authors_sip, "--experiment", case.experiment, "--method", case.authors,
-                   "--batch", str(batch), "--steps", str(steps)]
+                   "--batch", str(batch), "--steps", str(steps), "--device", args.device]
             measurements.append(measure("authors", case, cmd, _env(args.threads, None), args.timeout,
                                         parse=_parse_authors))
         for backend in args.backends:

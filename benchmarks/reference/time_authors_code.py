@@ -6,8 +6,9 @@ contains none of the authors' code: it reads their ``heat/train_heat.py`` or
 
 * ``phi.vis.view`` returns a viewer whose ``range()`` yields ``--steps`` training steps for the
   chosen method (zero for the others) and records ``time.perf_counter()`` per step;
-* ``Scene.create`` records nothing and networks are saved under a temporary HOME; the GPU
-  request answers False on CPU;
+* ``Scene.create`` records nothing and networks are saved under a temporary HOME; the scripts'
+  GPU request answers False with ``--device cpu`` and is carried out with ``--device cuda``
+  (then every time stamp waits for the GPU: ``torch.cuda.synchronize()``);
 * the batch size literal is replaced via ``phi.math.batch(batch=...)`` (``--batch``);
 * optional packages of methods not timed (torch_optimizer, hessianfree, torch_kfac) are stubbed;
 * PhiFlow 2.2.7's ``math.seed`` is given NumPy 2's legacy seeding (the only fix the reference
@@ -47,6 +48,7 @@ def main():
     ap.add_argument("--method", required=True, help="heat: Adam | 'Adam + PG' | SGD; poisson: Adam | SIP | SGD")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = ap.parse_args()
     sip = Path(args.sip)
     exp_dir = Path(tempfile.mkdtemp())
@@ -86,6 +88,12 @@ def main():
         (home / "phi" / d).mkdir(parents=True)
     times: list[float] = []
     state = {"scene": ""}
+    cuda = args.device == "cuda"
+
+    def stamp():
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter())
 
     class Scene:
         @staticmethod
@@ -101,12 +109,12 @@ def main():
             pass
 
         def log_scalars(self, **k):
-            times.append(time.perf_counter())
+            stamp()
 
         def range(self):
             if state["scene"].split("_lr")[0] != args.method:
                 return
-            times.append(time.perf_counter())
+            stamp()
             for i in range(args.steps):
                 yield i
 
@@ -117,14 +125,17 @@ def main():
     flow.batch = batch
     flow.math.seed = seed
     from phi.torch import TORCH
-    TORCH.set_default_device = lambda *a, **k: False
+    if cuda:
+        assert TORCH.set_default_device("GPU"), "PhiFlow found no GPU"
+    else:
+        TORCH.set_default_device = lambda *a, **k: False
     import phi.math.backend as mb
     real_default = mb.default_backend
 
     class _BackendProxy:
         def __getattr__(self, n):
             if n == "set_default_device":
-                return lambda *a, **k: True
+                return (lambda *a, **k: True) if not cuda else real_default().set_default_device
             return getattr(real_default(), n)
     flow.backend = types.SimpleNamespace(default_backend=lambda: _BackendProxy())
 

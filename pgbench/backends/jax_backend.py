@@ -1,11 +1,14 @@
 """JAX backend: jax transforms, lax kernels, optax optimizers. Enables float64 (``jax_enable_x64``):
-every array pgbench creates names its dtype, so the default float width never leaks in."""
+every array pgbench creates names its dtype, so the default float width never leaks in. On a GPU,
+float32 matrix products and convolutions run at full float32 precision (``jax_default_matmul_precision
+= "highest"``, no TF32), as on the CPU and in the torch backend."""
 
 from __future__ import annotations
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_default_matmul_precision", "highest")
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402

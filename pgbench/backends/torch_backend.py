@@ -55,7 +55,9 @@ class _TorchOptimizer(Optimizer):
 
 class TorchBackend(Backend):
     """``cg_check_every``: CG tests convergence (one host synchronisation) every this many
-    iterations; the result is the same for any value (converged examples take zero steps)."""
+    iterations; the result is the same for any value (converged examples take zero steps).
+    On a GPU, float32 stays IEEE float32: TF32 in matrix products and convolutions is turned off
+    (process-wide) so that GPU curves track CPU curves to round-off (``tests/test_devices.py``)."""
 
     name = "torch"
     cg_check_every: int = CG_CHECK_EVERY
@@ -65,6 +67,9 @@ class TorchBackend(Backend):
             raise RuntimeError("torch: CUDA requested but torch.cuda.is_available() is False")
         self.device = "cuda" if device in ("gpu", "cuda") else "cpu"
         self._device = torch.device(self.device)
+        if self.device == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
 
     @property
     def xp(self):

@@ -13,7 +13,7 @@ vectorised over any leading (batch, channel) axes.
 from .fourier import diffusion_log_kernel, fourier_diffuse, fourier_filter, inverse_diffuse_damped, k_squared
 from .geometry import soft_box_mask
 from .grid import laplace
-from .noise import noise
+from .noise import noise, noise_draws, noise_from_draws, noise_weight
 
 __all__ = ["laplace", "k_squared", "diffusion_log_kernel", "fourier_diffuse", "inverse_diffuse_damped", "fourier_filter",
-           "noise", "soft_box_mask"]
+           "noise", "noise_draws", "noise_from_draws", "noise_weight", "soft_box_mask"]

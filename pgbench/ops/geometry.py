@@ -15,8 +15,9 @@ def soft_box_mask(xp, lower, upper, resolution, dx: float = 1.0):
     ``lower``, ``upper``: arrays (..., 2) of box corners in physical units; the result has shape
     (..., n0, n1) (leading axes broadcast, e.g. batch × boxes)."""
     n0, n1 = resolution
-    c0 = (xp.arange(n0, dtype=lower.dtype) + 0.5) * dx
-    c1 = (xp.arange(n1, dtype=lower.dtype) + 0.5) * dx
+    place = {"device": lower.device} if type(lower).__module__.startswith("torch") else {}  # torch: lower's GPU
+    c0 = (xp.arange(n0, dtype=lower.dtype, **place) + 0.5) * dx
+    c1 = (xp.arange(n1, dtype=lower.dtype, **place) + 0.5) * dx
     center = (lower + upper) / 2
     half = (upper - lower) / 2
     d0 = xp.abs(c0 - center[..., 0:1]) - half[..., 0:1]            # (..., n0)

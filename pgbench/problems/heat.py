@@ -136,10 +136,11 @@ class Heat(Problem):
         return x + eta * dx
 
     # --- data ------------------------------------------------------------------------------------
-    def sample_x(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """x* (n, 1, nx, ny) float64: ⌊4 + 7U⌋ of 10 candidate rectangles are active; centres
+    def sample_boxes(self, rng: np.random.Generator, n: int):
+        """The random draws behind x*, on the host: box corners ``lower``, ``upper`` (n, k, 2) and
+        strengths (n, k). ⌊4 + 7U⌋ of k = 10 candidate rectangles are active; centres
         ~ U[0.1, 0.9)·size, half-sizes ~ U[0, h_max)², centres clipped to [h, size - h], strengths
-        ~ U[0, 1); soft masks (PhiFlow SoftGeometryMask) times strength, summed."""
+        ~ U[0, 1) (zero for inactive rectangles)."""
         size = np.asarray(self.resolution, dtype=np.float64)
         k = self.max_rectangles
         counts = np.floor(4 + 7 * rng.uniform(size=n)).astype(np.int64)
@@ -147,13 +148,27 @@ class Heat(Problem):
         half = rng.uniform(size=(n, k, 2)) * self.half_size_max
         strength = rng.uniform(size=(n, k)) * (np.arange(k)[None, :] < counts[:, None])
         pos = np.clip(pos, half, size - half)
-        masks = soft_box_mask(np, pos - half, pos + half, self.resolution)   # (n, k, nx, ny)
-        return np.einsum("nk,nkij->nij", strength, masks)[:, None]
+        return pos - half, pos + half, strength
+
+    def boxes_to_x(self, xp, lower, upper, strength):
+        """x* (n, 1, nx, ny) = Σ_k strength_k · soft mask of box k (PhiFlow ``SoftGeometryMask``)."""
+        masks = soft_box_mask(xp, lower, upper, self.resolution)   # (n, k, nx, ny)
+        return xp.sum(strength[:, :, None, None] * masks, axis=1)[:, None]
+
+    def sample_x(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """x* (n, 1, nx, ny) float64 in NumPy (see :meth:`sample_boxes`)."""
+        return self.boxes_to_x(np, *self.sample_boxes(rng, n))
 
     def sample(self, rng, n, be):
-        x_true = be.asarray(self.sample_x(rng, n), "float64")
-        fwd = _cached(be, ("forward", self), lambda: be.jit(lambda v: self.forward(be, v)))
-        return x_true, fwd(x_true)
+        """Box draws on the host (a few hundred numbers), masks and the diffusion on the device."""
+        lower, upper, strength = (be.asarray(a, "float64") for a in self.sample_boxes(rng, n))
+
+        def make():
+            def data(lo, up, st):
+                x = self.boxes_to_x(be.xp, lo, up, st)
+                return x, self.forward(be, x)
+            return be.jit(data)
+        return _cached(be, ("data", self), make)(lower, upper, strength)
 
     # --- network -----------------------------------------------------------------------------------
     def network(self):

@@ -17,7 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..nets import UNet
-from ..ops import laplace, noise
+from ..ops import laplace, noise_draws, noise_from_draws, noise_weight
 from .base import Problem, dtype_of
 
 _JIT: dict = {}
@@ -107,11 +107,18 @@ class Poisson(Problem):
 
     # --- data ------------------------------------------------------------------------------------
     def sample(self, rng, n, be):
-        """x* = Noise(scale) per example (zero mean, unit std), y* = P(x*) by the same CG."""
-        x = noise(rng, n, self.resolution, scale=self.noise_scale)[:, None]
-        x_true = be.asarray(x, self.physics_dtype)
-        fwd = _cached_jit(be, ("forward", self), lambda: (lambda v: self.forward(be, v)))
-        return x_true, fwd(x_true)
+        """x* = Noise(scale) per example (zero mean, unit std), y* = P(x*) by the same CG. The
+        normal draws come from ``rng`` on the host; the spectral transform and the CG run on the device."""
+        re, im = (be.asarray(a, "float64") for a in noise_draws(rng, n, self.resolution))
+
+        def make():
+            weight = be.asarray(noise_weight(self.resolution, scale=self.noise_scale), "float64")
+
+            def data(re, im):
+                x = be.xp.astype(noise_from_draws(be.xp, re, im, weight)[:, None], dtype_of(be, self.physics_dtype))
+                return x, self.forward(be, x)
+            return data
+        return _cached_jit(be, ("data", self), make)(re, im)
 
     # --- network -----------------------------------------------------------------------------------
     def network(self):
