@@ -26,7 +26,9 @@ CURVE_RTOL = 1e-3
 
 
 def _tol(problem):
-    return 1e-10 if problem.physics_dtype == "float64" else 1e-5
+    """As between torch and jax (tests/test_parity.py): float32 reductions (CG dot products,
+    FFTs) are summed in another order on the GPU."""
+    return 1e-10 if problem.physics_dtype == "float64" else 1e-4
 
 
 @pytest.mark.parametrize("backend", GPU_BACKENDS)

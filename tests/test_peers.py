@@ -66,6 +66,27 @@ def test_failed_measurements_do_not_enter_the_table():
     assert math.isnan(row["peer_s"])
 
 
+def test_runs_combine_with_later_measurements_replacing_earlier_ones(tmp_path):
+    """``table.py A.json B.json``: pgbench re-timed in B replaces A's time, A's peer time stays,
+    and B's failed measurement does not erase A's."""
+    a = {"meta": {"date": "d1", "device": "cuda", "cpu": "x"},
+         "measurements": [_m("peer", "heat", "dp", [9, 2, 2]), _m("pgbench", "heat", "dp", [5, 1, 1], "jax"),
+                          _m("pgbench", "heat", "dp", [5, 0.5, 0.5], "torch")]}
+    b = {"meta": {"date": "d2", "device": "cuda", "cpu": "x"},
+         "measurements": [_m("pgbench", "heat", "dp", [5, 0.1, 0.1], "jax"),
+                          {"side": "pgbench", "experiment": "heat", "method": "dp", "backend": "torch",
+                           "median": None, "seconds": []}]}
+    paths = []
+    for name, run in (("a", a), ("b", b)):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(run))
+    assert table.main([str(p) for p in paths] + ["--out", str(tmp_path / "combined")]) == 0
+    rows = {r["backend"]: r for r in json.loads((tmp_path / "combined.json").read_text())["rows"]}
+    assert rows["jax"]["pgbench_s"] == 0.1 and rows["jax"]["speedup_vs_peer"] == pytest.approx(20.0)
+    assert rows["torch"]["pgbench_s"] == 0.5
+    assert "`a.json` (d1" in (tmp_path / "combined.md").read_text()
+
+
 def test_unknown_experiment_is_an_error():
     with pytest.raises(ValueError, match="unknown experiments"):
         table.cases(["wave"])

@@ -109,3 +109,42 @@ def markdown(rows: list[dict], header: str = "") -> str:
         cells += [f"≥{r['target']:.0f}×"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def combine(runs: list[dict]) -> list[dict]:
+    """Measurements of several ``compare.py`` runs (their JSON), a later run's measurement of a
+    (side, experiment, method, backend) replacing an earlier one; failed measurements never replace."""
+    latest: dict = {}
+    for run in runs:
+        for m in run["measurements"]:
+            if m.get("median") is not None:
+                latest[(m["side"], m["experiment"], m["method"], m.get("backend"))] = m
+    return list(latest.values())
+
+
+def main(argv=None) -> int:
+    """``python table.py RUN.json ... --out PREFIX``: one ratio table from several compare.py runs on
+    the same machine (e.g. pgbench re-timed after a change, the peer and authors' code not)."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser(description=main.__doc__.split(":")[0])
+    ap.add_argument("runs", nargs="+", help="compare.py OUT.json files, oldest first")
+    ap.add_argument("--out", required=True, help="writes OUT.json and OUT.md")
+    args = ap.parse_args(argv)
+    runs = [json.loads(Path(p).read_text()) for p in args.runs]
+    measurements = combine(runs)
+    rows = ratio_rows(measurements)
+    sources = "; ".join(f"`{Path(p).name}` ({r['meta']['date']}, {r['meta']['device']}, {r['meta']['cpu']})"
+                        for p, r in zip(args.runs, runs))
+    md = markdown(rows, f"Seconds per training iteration, median after the first, combined from: {sources}.")
+    Path(args.out + ".json").write_text(json.dumps({"sources": args.runs, "rows": rows,
+                                                    "measurements": measurements}, indent=1, default=str))
+    Path(args.out + ".md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
