@@ -1,6 +1,10 @@
 """The jax backend's optax optimizers (pgbench.backends.jax_backend): the jitted update compiles once
 (the state is committed to the device at init) and gives optax's own numbers."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -39,3 +43,20 @@ def test_state_lives_on_the_backend_device():
     state = be.optimizer("adam", 1e-3).init(_params(be))
     leaves = jax.tree_util.tree_leaves(state)
     assert leaves and all(leaf.committed and be._device in leaf.devices() for leaf in leaves)
+
+
+@pytest.mark.parametrize("setting", ["dir", ""])
+def test_compiled_programs_are_cached_on_disk_unless_turned_off(tmp_path, setting):
+    """PGBENCH_JAX_CACHE names jax's persistent compilation cache; empty turns it off."""
+    cache = tmp_path / "cache" if setting else ""
+    code = ("import pgbench, jax; from pgbench.backends import jax_backend as jb; "
+            "p = pgbench.make_problem('poisson', scale='quick', batch_size=2, eval_every=0); "
+            "pgbench.run(p, 'dp', iterations=2, backend='jax', throw=True); "
+            "print(jb.COMPILATION_CACHE, jax.config.jax_compilation_cache_dir)")
+    env = dict(os.environ, PGBENCH_JAX_CACHE=str(cache))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    if setting:
+        assert out.split() == [str(cache), str(cache)]
+        assert any(cache.iterdir())
+    else:
+        assert out.split() == ["None", "None"]

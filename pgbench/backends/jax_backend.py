@@ -1,14 +1,37 @@
 """JAX backend: jax transforms, lax kernels, optax optimizers. Enables float64 (``jax_enable_x64``):
 every array pgbench creates names its dtype, so the default float width never leaks in. On a GPU,
 float32 matrix products and convolutions run at full float32 precision (``jax_default_matmul_precision
-= "highest"``, no TF32), as on the CPU and in the torch backend."""
+= "highest"``, no TF32), as on the CPU and in the torch backend.
+
+Compiled XLA programs are kept on disk (jax's persistent compilation cache) in ``PGBENCH_JAX_CACHE``
+(default ``~/.cache/pgbench/jax``; empty: off), unless jax's cache was configured already: every
+run builds its jitted step anew, so without it each run of a sweep compiles again (a quick
+Navier-Stokes run on a CPU: 19–30 s of compilation in its first iteration, 4–9 s with the cache)."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_default_matmul_precision", "highest")
+
+
+def _use_compilation_cache() -> str | None:
+    """Point jax's persistent compilation cache at ``PGBENCH_JAX_CACHE`` (see the module doc)."""
+    if jax.config.jax_compilation_cache_dir:
+        return jax.config.jax_compilation_cache_dir
+    path = os.environ.get("PGBENCH_JAX_CACHE", str(Path.home() / ".cache" / "pgbench" / "jax"))
+    if not path:
+        return None
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    return path
+
+
+COMPILATION_CACHE = _use_compilation_cache()
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
