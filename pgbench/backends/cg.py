@@ -18,24 +18,29 @@ def _bcast(v, like):
 
 
 def cg_eager(xp, matvec, b, x0, rtol, atol, maxiter, check_every=4):
-    """CG for eager backends (torch). Returns ``(x, iterations)``."""
+    """CG for eager backends (torch). Returns ``(x, iterations)``.
+
+    Written for few kernels per iteration (each is a launch on a GPU): the step sizes of frozen
+    examples are zeroed by one ``where`` each, with no guard on the denominators. An active example
+    has ``rr > threshold >= 0``, so ``rr`` is positive, and ``pAp > 0`` for a definite A; for a frozen
+    one a 0/0 lands only in the branch ``where`` drops."""
     x = x0
     r = b - matvec(x)
     p = r
     rr = _sum(xp, r * r)
     threshold = xp.maximum(rtol**2 * _sum(xp, b * b), xp.asarray(atol**2, dtype=b.dtype, device=b.device))
+    zero = xp.zeros_like(rr)
     it = 0
     active = rr > threshold
     while it < maxiter:
         if it % check_every == 0 and not bool(xp.any(active)):
             break
         Ap = matvec(p)
-        pAp = _sum(xp, p * Ap)
-        alpha = xp.where(active, rr / xp.where(pAp == 0, xp.ones_like(pAp), pAp), xp.zeros_like(rr))
+        alpha = xp.where(active, rr / _sum(xp, p * Ap), zero)
         x = x + _bcast(alpha, x) * p
         r = r - _bcast(alpha, r) * Ap
         rr_new = _sum(xp, r * r)
-        beta = xp.where(active, rr_new / xp.where(rr == 0, xp.ones_like(rr), rr), xp.zeros_like(rr))
+        beta = xp.where(active, rr_new / rr, zero)
         p = r + _bcast(beta, p) * p
         rr = xp.where(active, rr_new, rr)
         active = rr > threshold
