@@ -198,6 +198,9 @@ def test_scales_are_never_mixed(tmp_path):
     head = pd.read_csv(tmp_path / "report" / "data" / "headline.csv").set_index("claim")
     # paper scale, window 1000 > 30 iterations: running mean of err/(it+1) up to iteration 29, ratio 1/0.01
     assert head.loc["sin-1000x", "at this budget"] == "100×"
+    times = pd.read_csv(tmp_path / "report" / "data" / "fig14_time_per_iteration.csv")
+    assert set(times["device_key"]) == {"m · cpu (torch) · quick scale", "m · cpu (torch) · paper scale"}
+    assert (times["seeds"] == 1).all()
 
 
 def test_older_configurations_are_not_averaged_in(tmp_path):

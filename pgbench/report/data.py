@@ -134,9 +134,17 @@ def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None)
 
 def time_per_iteration(df: pd.DataFrame) -> pd.DataFrame:
     """Median seconds per update step of every run, then mean over seeds per problem × kind ×
-    label × device. Columns: problem, kind, label, device_key, seconds, seeds, run_keys."""
+    label × device. Columns: problem, kind, label, device_key, seconds, seeds, run_keys. Where a
+    problem has runs of several scales, the scale joins its device key ("… · paper scale"): a
+    paper-size iteration is never averaged with, or shown as, a quick one."""
     cols = ["problem", "kind", "label", "device_key", "seconds", "seeds", "run_keys"]
     df = usable(df)
+    if "scale" in df and not df.empty:
+        several = df.groupby("problem")["scale"].transform("nunique") > 1
+        if several.any():
+            df = df.copy()
+            df.loc[several, "device_key"] = (df.loc[several, "device_key"] + " · "
+                                             + df.loc[several, "scale"].astype(str) + " scale")
     rows = []
     for (problem, kind, label, dev), g in df.groupby(["problem", "kind", "label", "device_key"], sort=True):
         per = []
