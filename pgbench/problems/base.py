@@ -122,3 +122,13 @@ def _sum_per_example(xp, a):
 
 sum_per_example = _sum_per_example
 dtype_of = _dt
+
+_PER_BACKEND: dict = {}
+
+
+def per_backend(be, key, make):
+    """``make()`` once per backend, device and ``key`` (device constants, jitted data functions)."""
+    k = (be.name, be.device, key)
+    if k not in _PER_BACKEND:
+        _PER_BACKEND[k] = make()
+    return _PER_BACKEND[k]

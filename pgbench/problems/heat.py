@@ -18,17 +18,7 @@ import numpy as np
 
 from ..nets import UNet
 from ..ops import diffusion_log_kernel, fourier_diffuse, inverse_diffuse_damped, soft_box_mask
-from .base import Problem, dtype_of
-
-_CACHE: dict = {}
-
-
-def _cached(be, key, make):
-    k = (be.name, be.device, key)
-    if k not in _CACHE:
-        _CACHE[k] = make()
-    return _CACHE[k]
-
+from .base import Problem, dtype_of, per_backend
 
 @dataclass(frozen=True)
 class Heat(Problem):
@@ -119,7 +109,7 @@ class Heat(Problem):
         host = diffusion_log_kernel(self.resolution, self.tau)
         if be.name == "jax":  # a compile-time constant under jit (a cached device array could leak a tracer)
             return be.xp.asarray(host)
-        return _cached(be, ("logk", self.resolution, self.tau), lambda: be.asarray(host, "float64"))
+        return per_backend(be, ("logk", self.resolution, self.tau), lambda: be.asarray(host, "float64"))
 
     def forward(self, be, x):
         self._check(x, "x")
@@ -168,7 +158,7 @@ class Heat(Problem):
                 x = self.boxes_to_x(be.xp, lo, up, st)
                 return x, self.forward(be, x)
             return be.jit(data)
-        return _cached(be, ("data", self), make)(lower, upper, strength)
+        return per_backend(be, ("data", self), make)(lower, upper, strength)
 
     # --- network -----------------------------------------------------------------------------------
     def network(self):

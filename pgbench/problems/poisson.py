@@ -18,17 +18,7 @@ import numpy as np
 
 from ..nets import UNet
 from ..ops import laplace, noise_draws, noise_from_draws, noise_weight
-from .base import Problem, dtype_of
-
-_JIT: dict = {}
-
-
-def _cached_jit(be, key, make):
-    k = (be.name, be.device, key)
-    if k not in _JIT:
-        _JIT[k] = be.jit(make())
-    return _JIT[k]
-
+from .base import Problem, dtype_of, per_backend
 
 @dataclass(frozen=True)
 class Poisson(Problem):
@@ -117,8 +107,8 @@ class Poisson(Problem):
             def data(re, im):
                 x = be.xp.astype(noise_from_draws(be.xp, re, im, weight)[:, None], dtype_of(be, self.physics_dtype))
                 return x, self.forward(be, x)
-            return data
-        return _cached_jit(be, ("data", self), make)(re, im)
+            return be.jit(data)
+        return per_backend(be, ("data", self), make)(re, im)
 
     # --- network -----------------------------------------------------------------------------------
     def network(self):
