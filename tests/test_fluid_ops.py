@@ -163,9 +163,9 @@ def test_warm_start_needs_fewer_iterations():
     d = F.divergence(xp, u, dx)
     d = d - xp.mean(d, axis=(1, 2), keepdims=True)
     mv = lambda q: -F.laplace(xp, q, dx)  # noqa: E731
-    p_cold, it_cold = cg.cg_eager(xp, mv, -d, xp.zeros_like(d), 0.0, 1e-4, 1000, check_every=1)
+    p_cold, it_cold = cg.cg_eager(mv, -d, xp.zeros_like(d), 0.0, 1e-4, 1000, check_every=1)
     assert it_cold > 10
-    _, it_warm = cg.cg_eager(xp, mv, -d, p_cold, 0.0, 1e-4, 1000, check_every=1)
+    _, it_warm = cg.cg_eager(mv, -d, p_cold, 0.0, 1e-4, 1000, check_every=1)
     assert it_warm == 0
     # project() hands x0 to the solver: from the converged pressure it returns that pressure
     u2, p2 = F.project(be, u, dx, p_cold, rtol=0.0, atol=1e-4)

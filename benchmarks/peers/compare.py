@@ -7,7 +7,8 @@ For every experiment and method (heat: Adam, Adam + PG; Poisson: Adam, SIP; Navi
   ``--phiflow-python-ns`` for Navier-Stokes if that needs another environment);
 * pgbench on each ``--backends`` entry through ``benchmarks/reference/time_pgbench.py --json``;
 * optionally (``--authors-sip PATH``) the authors' unchanged scripts through
-  ``benchmarks/reference/time_authors_code.py`` (heat and Poisson only) as a cross-check of the peer.
+  ``benchmarks/reference/time_authors_code.py`` (heat, Poisson and, under ``--phiflow-python-ns``,
+  Navier-Stokes) as a cross-check of the peer.
 
 Each side reports the median over the iterations after the first (which includes compilation).
 Writes ``OUT.json`` (every measurement, the table rows, machine, load before and after) and
@@ -112,12 +113,14 @@ def main(argv=None):
     ap.add_argument("--phiflow-python-ns", default=None, help="the same for Navier-Stokes (default --phiflow-python)")
     ap.add_argument("--skip-peer", action="store_true", help="time pgbench only")
     ap.add_argument("--authors-sip", default=None, help="clone or bare git dir of tum-pbs/SIP: also time the "
-                    "authors' unchanged heat/Poisson scripts (cross-check of the peer)")
+                    "authors' unchanged scripts (cross-check of the peer)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per subprocess")
     ap.add_argument("--out", required=True, help="output prefix: writes OUT.json and OUT.md")
     args = ap.parse_args(argv)
     if not args.skip_peer and not args.phiflow_python:
         ap.error("--phiflow-python is required unless --skip-peer")
+    if args.authors_sip and not args.phiflow_python:
+        ap.error("--authors-sip needs --phiflow-python (the authors' scripts run under PhiFlow)")
 
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": platform.node(), "cpu": _cpu(), "device": args.device, "threads": args.threads,
@@ -131,13 +134,13 @@ def main(argv=None):
         ns = case.experiment == "navier-stokes"
         batch, steps = (args.batch_ns, args.steps_ns or args.steps) if ns else (args.batch, args.steps)
         common = ["--batch", str(batch), "--steps", str(steps), "--device", args.device]
+        py = (args.phiflow_python_ns or args.phiflow_python) if ns else args.phiflow_python
         if not args.skip_peer:
-            py = (args.phiflow_python_ns or args.phiflow_python) if ns else args.phiflow_python
             cmd = [py, str(HERE / "phiflow_peer.py"), "--experiment", case.experiment, "--method", case.method,
                    "--threads", str(args.threads)] + common
             measurements.append(measure("peer", case, cmd, _env(args.threads, None), args.timeout))
         if args.authors_sip and case.authors:
-            cmd = [args.phiflow_python, str(ROOT / "benchmarks/reference/time_authors_code.py"), "--sip",
+            cmd = [py, str(ROOT / "benchmarks/reference/time_authors_code.py"), "--sip",
                    args.authors_sip, "--experiment", case.experiment, "--method", case.authors,
                    "--batch", str(batch), "--steps", str(steps), "--device", args.device]
             measurements.append(measure("authors", case, cmd, _env(args.threads, None), args.timeout,

@@ -32,8 +32,8 @@ CASES = (
     Case("heat", "pg", "Adam + PG", "heat-v0", "Adam + PG", 30.0),
     Case("poisson", "dp", "Adam", "poisson-v0", "Adam", 100.0),
     Case("poisson", "pg", "SIP", "poisson-v0", "SIP", 100.0),
-    Case("navier-stokes", "dp", "Adam (DP)", "navier-stokes-v0", None, 100.0),
-    Case("navier-stokes", "pg", "PG", "navier-stokes-v0", None, 100.0),
+    Case("navier-stokes", "dp", "Adam (DP)", "navier-stokes-v0", "GD", 100.0),
+    Case("navier-stokes", "pg", "PG", "navier-stokes-v0", "PG", 100.0),
 )
 EXPERIMENTS = tuple(dict.fromkeys(c.experiment for c in CASES))
 

@@ -1,8 +1,8 @@
 """Time one training iteration of the paper authors' own code (github.com/tum-pbs/SIP), unchanged.
 
 Run in a separate environment with PhiFlow 2.2.7 (``pip install phiflow==2.2.7 torch``); this file
-contains none of the authors' code: it reads their ``heat/train_heat.py`` or
-``poisson/train_poisson.py`` from a local clone at run time and executes it with these stand-ins:
+contains none of the authors' code: it reads their ``heat/train_heat.py``, ``poisson/train_poisson.py``
+or ``fluid/train_fluid.py`` from a local clone at run time and executes it with these stand-ins:
 
 * ``phi.vis.view`` returns a viewer whose ``range()`` yields ``--steps`` training steps for the
   chosen method (zero for the others) and records ``time.perf_counter()`` per step;
@@ -10,6 +10,9 @@ contains none of the authors' code: it reads their ``heat/train_heat.py`` or
   GPU request answers False with ``--device cpu`` and is carried out with ``--device cuda``
   (then every time stamp waits for the GPU: ``torch.cuda.synchronize()``);
 * the batch size literal is replaced via ``phi.math.batch(batch=...)`` (``--batch``);
+* the fluid script picks its method by the assignment ``method = 'PG'``; that one literal becomes
+  ``--method`` (``PG`` or ``GD``, their name for Adam through the differentiable simulation). It
+  needs NumPy < 2 (PhiFlow 2.2.7's ``Noise``), so run it from such an environment;
 * optional packages of methods not timed (torch_optimizer, hessianfree, torch_kfac) are stubbed;
 * PhiFlow 2.2.7's ``math.seed`` is given NumPy 2's legacy seeding (the only fix the reference
   measurement in shared/reference/authors-code-timings.md applied).
@@ -18,6 +21,7 @@ Prints the median seconds per iteration over the steps after the first (data gen
 forward, backward and optimizer step, as the authors' loop does them).
 
     python time_authors_code.py --sip /path/to/SIP --experiment heat --method Adam --batch 8 --steps 6
+    python time_authors_code.py --sip /path/to/SIP --experiment navier-stokes --method PG --batch 2 --steps 4
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ import time
 import types
 from pathlib import Path
 
-FILES = {"heat": "heat/train_heat.py", "poisson": "poisson/train_poisson.py"}
+FILES = {"heat": "heat/train_heat.py", "poisson": "poisson/train_poisson.py",
+         "navier-stokes": "fluid/train_fluid.py"}
+FLUID_METHOD = "method = 'PG'\n"   # the fluid script's only method switch
 
 
 def read_source(sip: Path, rel: str) -> str:
@@ -45,7 +51,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sip", required=True, help="clone (or bare git dir) of tum-pbs/SIP")
     ap.add_argument("--experiment", choices=sorted(FILES), required=True)
-    ap.add_argument("--method", required=True, help="heat: Adam | 'Adam + PG' | SGD; poisson: Adam | SIP | SGD")
+    ap.add_argument("--method", required=True,
+                    help="heat: Adam | 'Adam + PG' | SGD; poisson: Adam | SIP | SGD; navier-stokes: PG | GD")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
@@ -89,6 +96,7 @@ def main():
     times: list[float] = []
     state = {"scene": ""}
     cuda = args.device == "cuda"
+    fluid = args.experiment == "navier-stokes"
 
     def stamp():
         if cuda:
@@ -112,7 +120,7 @@ def main():
             stamp()
 
         def range(self):
-            if state["scene"].split("_lr")[0] != args.method:
+            if not fluid and state["scene"].split("_lr")[0] != args.method:
                 return
             stamp()
             for i in range(args.steps):
@@ -140,11 +148,20 @@ def main():
     flow.backend = types.SimpleNamespace(default_backend=lambda: _BackendProxy())
 
     code = (exp_dir / Path(rel).name).read_text()
+    if fluid:
+        if code.count(FLUID_METHOD) != 1:
+            raise SystemExit(f"{rel}: expected one line {FLUID_METHOD.strip()!r} to set the method")
+        code = code.replace(FLUID_METHOD, f"method = {args.method!r}\n")
     code = code.replace("from phi.torch.flow import *", "from phi.torch.flow import *\nfrom __main__ import _overrides\nglobals().update(_overrides)")
     import __main__
     __main__._overrides = {"view": phi.vis.view, "Scene": Scene, "batch": batch,
                            "backend": flow.backend, "TORCH": TORCH, "torch": torch}
-    exec(compile(code, str(exp_dir / Path(rel).name), "exec"), {"__name__": "authors_script"})
+    script = exp_dir / Path(rel).name
+    script.write_text(code)   # PhiFlow's vis.control() reads its calling line back from this file
+    module = types.ModuleType("authors_script")   # a real module: PhiFlow's record() looks up its caller's
+    module.__file__ = str(script)                  # module through inspect.getmodule
+    sys.modules[module.__name__] = module
+    exec(compile(code, str(script), "exec"), module.__dict__)
     dts = [b - a for a, b in zip(times[:-1], times[1:])][1:]
     print(f"authors {args.experiment} {args.method!r} batch={args.batch} steps={len(dts) + 1}: "
           f"median {statistics.median(dts):.4f} s/iteration (all: {', '.join(f'{d:.3f}' for d in dts)})")

@@ -1,4 +1,4 @@
-"""Batched conjugate gradients written once against the array API.
+"""Batched conjugate gradients for the eager torch backend (jax has its own ``lax.while_loop``).
 
 Each example of the batch (leading axis) stops on its own when
 ``sum(r**2) <= max(rtol**2 * sum(b**2), atol**2)`` (PhiFlow's criterion); converged examples are
@@ -8,41 +8,43 @@ GPU it synchronises with the host rarely.
 
 from __future__ import annotations
 
-
-def _sum(xp, a):
-    return xp.sum(xp.reshape(a, (a.shape[0], -1)), axis=1)
+import torch
 
 
-def _bcast(v, like):
-    return v.reshape((v.shape[0],) + (1,) * (like.ndim - 1))
+def _dot(a, c):
+    """Per-example inner product :math:`\\sum_i a_i c_i`. (``mul`` + ``sum``: on the CPU 3.6× faster
+    than one ``bmm``, measured at 8×64×64 float32, one thread.)"""
+    return (a * c).reshape(a.shape[0], -1).sum(dim=1)
 
 
-def cg_eager(xp, matvec, b, x0, rtol, atol, maxiter, check_every=4):
-    """CG for eager backends (torch). Returns ``(x, iterations)``.
+def cg_eager(matvec, b, x0, rtol, atol, maxiter, check_every=4):
+    """CG on torch tensors. Returns ``(x, iterations)``.
 
-    Written for few kernels per iteration (each is a launch on a GPU): the step sizes of frozen
-    examples are zeroed by one ``where`` each, with no guard on the denominators. An active example
-    has ``rr > threshold >= 0``, so ``rr`` is positive, and ``pAp > 0`` for a definite A; for a frozen
-    one a 0/0 lands only in the branch ``where`` drops."""
+    Written for few kernels per iteration (each is a launch on a GPU; 13 besides ``matvec``): the
+    three vector updates are one ``addcmul`` each, and the step sizes of frozen examples are zeroed
+    by one ``where`` each, with no guard on the denominators.
+    An active example has ``rr > threshold >= 0``, so ``rr`` is positive, and ``pAp > 0`` for a
+    definite A; for a frozen one a 0/0 lands only in the branch ``where`` drops."""
+    scalar_shape = (b.shape[0],) + (1,) * (b.ndim - 1)
     x = x0
     r = b - matvec(x)
     p = r
-    rr = _sum(xp, r * r)
-    threshold = xp.maximum(rtol**2 * _sum(xp, b * b), xp.asarray(atol**2, dtype=b.dtype, device=b.device))
-    zero = xp.zeros_like(rr)
+    rr = _dot(r, r)
+    threshold = torch.clamp(rtol**2 * _dot(b, b), min=atol**2)
     it = 0
     active = rr > threshold
+    zero = torch.zeros_like(rr)
     while it < maxiter:
-        if it % check_every == 0 and not bool(xp.any(active)):
+        if it % check_every == 0 and not bool(active.any()):
             break
         Ap = matvec(p)
-        alpha = xp.where(active, rr / _sum(xp, p * Ap), zero)
-        x = x + _bcast(alpha, x) * p
-        r = r - _bcast(alpha, r) * Ap
-        rr_new = _sum(xp, r * r)
-        beta = xp.where(active, rr_new / rr, zero)
-        p = r + _bcast(beta, p) * p
-        rr = xp.where(active, rr_new, rr)
+        alpha = torch.where(active, rr / _dot(p, Ap), zero).reshape(scalar_shape)
+        x = torch.addcmul(x, alpha, p)
+        r = torch.addcmul(r, alpha, Ap, value=-1)
+        rr_new = _dot(r, r)
+        beta = torch.where(active, rr_new / rr, zero).reshape(scalar_shape)
+        p = torch.addcmul(r, beta, p)
+        rr = torch.where(active, rr_new, rr)
         active = rr > threshold
         it += 1
     return x, it

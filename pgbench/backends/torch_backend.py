@@ -23,7 +23,7 @@ class _CG(torch.autograd.Function):
     @staticmethod
     def forward(b, x0, matvec, rtol, atol, maxiter, check_every):
         with torch.no_grad():
-            x, _ = cg_eager(xp_torch, matvec, b, x0, rtol, atol, maxiter, check_every)
+            x, _ = cg_eager(matvec, b, x0, rtol, atol, maxiter, check_every)
         return x
 
     @staticmethod
@@ -33,7 +33,7 @@ class _CG(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         with torch.no_grad():
-            gb, _ = cg_eager(xp_torch, ctx.matvec, g, torch.zeros_like(g), ctx.rtol, ctx.atol, ctx.maxiter,
+            gb, _ = cg_eager(ctx.matvec, g, torch.zeros_like(g), ctx.rtol, ctx.atol, ctx.maxiter,
                              ctx.check_every)
         return gb, None, None, None, None, None, None
 
