@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every GPU measurement of docs/speed.md in one go, each part time-boxed, for a short GPU lease.
-# Writes into $OUT (default gpu-out/): test_devices.log, peers.{md,json}, profile-*.txt,
+# Writes into $OUT (default gpu-out/): test_devices.log, peers.{md,json}, profile-*.txt, cg-check-*.txt,
 # paper/ (a capped paper-scale store and its report), and a log per part.
 #
 #   PHIFLOW_PYTHON=/path/to/python-with-phiflow SIP=/path/to/SIP bash benchmarks/gpu_session.sh
@@ -40,6 +40,13 @@ for case in "heat-v0 dp" "poisson-v0 dp" "navier-stokes-v0 dp"; do
   done
 done
 echo "profiles: done"
+
+# 3b. CG steps per convergence check (one host synchronisation per check on a GPU), both backends.
+for backend in torch jax; do
+  timeout "${T_PROFILE:-120}" python benchmarks/reference/cg_check_interval.py --backend "$backend" --device cuda \
+      --batch 128 --batch-ns 64 --intervals 1 4 8 16 --rounds 5 > "$OUT/cg-check-$backend.txt" 2>&1
+done
+echo "cg check interval: done"
 
 # 4. Paper-scale baselines, each run capped at MAX_TIME seconds.
 timeout "${T_REPRODUCE:-1800}" python -m pgbench reproduce --scale paper --backend jax --device cuda --seeds 0 \

@@ -237,7 +237,16 @@ def _train(problem, scheme, be, seed, total, max_time, rows, callback):
         # an optional 4th element: the scheme's scalar diagnostics (e.g. HIG's Jacobian time)
         return g, _metrics(problem, be, x, xt, y, loss), (diag[0] if diag else {})
 
-    grads = be.jit(grads) if scheme.jittable else grads
+    def train_step(p, s, y, xt):
+        """One whole training step: gradients, then the optimizer update."""
+        g, per, diag = grads(p, y, xt)
+        p, s = opt.update(p, g, s)
+        return p, s, per, diag
+
+    if scheme.jittable and getattr(opt, "jittable", False):
+        train_step = be.jit(train_step)   # one compiled program per iteration (jax)
+    elif scheme.jittable:
+        grads = be.jit(grads)             # the update stays the optimizer's own (torch.optim)
     evaluate = be.jit(lambda p: _metrics(problem, be, problem.predict(be, net, p, test_y), test_x, test_y))
     clock = _Clock()
     if hasattr(opt, "use_clock"):   # e.g. a schedule switching after seconds of this run's training time
@@ -251,8 +260,7 @@ def _train(problem, scheme, be, seed, total, max_time, rows, callback):
 
     for it in range(total):
         x_true, y_target = problem.sample(keys.rng(seed, "train", it), problem.batch_size, be)
-        g, per, diag = grads(params, y_target, x_true)
-        params, opt_state = opt.update(params, g, opt_state)
+        params, opt_state, per, diag = train_step(params, opt_state, y_target, x_true)
         be.block_until_ready(params)
         t = clock.now()
         row = {"iteration": it, "wall_time": t, **_means(be, per),

@@ -81,3 +81,32 @@ def test_solution_matches_a_dense_solve_and_a_zero_example_stays_zero():
     exact = torch.linalg.solve(A, b.reshape(3, -1).T).T.reshape(b.shape)
     assert torch.all(x[1] == 0)
     torch.testing.assert_close(x, exact, rtol=1e-9, atol=1e-12 * exact.abs().max().item())
+
+
+@pytest.mark.parametrize("k", [3, 8])
+def test_jax_solve_and_adjoint_do_not_depend_on_steps_per_check(k):
+    """jax CG unrolls ``cg_check_every`` steps per loop-condition check: same solve, same adjoint,
+    and ``maxiter`` still caps every example at exactly that many steps."""
+    pytest.importorskip("jax")
+    import jax
+    import jax.numpy as jnp
+
+    from pgbench.backends.jax_backend import JaxBackend, _batched_cg
+
+    x = jnp.asarray(_system().numpy())
+    w = jnp.asarray(np.random.default_rng(1).normal(size=x.shape))
+    mv = lambda v: -laplace(jnp, v)  # noqa: E731
+
+    def solve_and_grad(check_every):
+        be = JaxBackend("cpu")
+        be.cg_check_every = check_every
+        f = lambda x: jnp.sum(be.linear_solve(mv, -x, rtol=1e-5) * w)  # noqa: E731
+        return be.linear_solve(mv, -x, rtol=1e-5), jax.grad(f)(x)
+
+    (y_ref, g_ref), (y, g) = solve_and_grad(1), solve_and_grad(k)
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(y_ref))
+    np.testing.assert_array_equal(np.asarray(g), np.asarray(g_ref))
+    capped = [_batched_cg(mv, -x, jnp.zeros_like(x), 1e-12, 0.0, 5, c) for c in (1, k)]
+    np.testing.assert_array_equal(np.asarray(capped[0]), np.asarray(capped[1]))
+    torch_capped, _ = cg.cg_eager(_matvec, -_system(), torch.zeros_like(_system()), 1e-12, 0.0, 5)
+    np.testing.assert_allclose(np.asarray(capped[0]), torch_capped.numpy(), rtol=1e-10, atol=1e-12)

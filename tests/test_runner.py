@@ -95,3 +95,30 @@ def test_progress_callback_sees_every_iteration():
     seen = []
     pgbench.run("sin", "gd", iterations=3, backend="torch", callback=seen.append)
     assert [p.iteration for p in seen] == [0, 1, 2, 3] and seen[-1].total == 3
+
+
+@pytest.mark.parametrize("problem,solver", [("sin", "dp"), ("poisson", "pg"), ("heat", "dp")])
+def test_fused_jax_training_step_gives_the_two_program_numbers(monkeypatch, problem, solver):
+    """jax compiles gradients and the optax update into one program per iteration; the
+    reference path (gradients jitted, then the update jitted on its own) gives the same curve."""
+    pytest.importorskip("jax")
+    import jax
+
+    from pgbench.backends import jax_backend
+
+    traced = []
+    real_update = jax_backend._OptaxOptimizer.update
+
+    def spy(self, params, grads, state):
+        traced.append(isinstance(next(iter(params.values())), jax.core.Tracer))
+        return real_update(self, params, grads, state)
+
+    monkeypatch.setattr(jax_backend._OptaxOptimizer, "update", spy)
+    fused = pgbench.run(problem, solver, iterations=4, backend="jax", throw=True).records
+    assert traced and all(traced)   # the update ran inside the compiled step
+    traced.clear()
+    monkeypatch.setattr(jax_backend._OptaxOptimizer, "jittable", False)
+    two = pgbench.run(problem, solver, iterations=4, backend="jax", throw=True).records
+    assert traced and not any(traced)
+    for c in ("loss", "x_error"):
+        np.testing.assert_allclose(fused[c], two[c], rtol=1e-5)

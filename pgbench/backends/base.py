@@ -31,7 +31,10 @@ def cpu_name() -> str:
 
 class Optimizer(abc.ABC):
     """A first-order optimizer over a dict of arrays: ``state = init(params)``,
-    ``params, state = update(params, grads, state)``."""
+    ``params, state = update(params, grads, state)``. ``jittable``: ``update`` is a pure array
+    function, so the runner may compile it into one program with the gradients."""
+
+    jittable: bool = False
 
     @abc.abstractmethod
     def init(self, params: dict) -> Any: ...
