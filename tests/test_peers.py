@@ -116,3 +116,18 @@ def test_driver_times_pgbench_without_phiflow(tmp_path):
 def test_driver_requires_the_peer_python_unless_skipped(tmp_path):
     with pytest.raises(SystemExit):
         compare.main(["--experiments", "heat", "--out", str(tmp_path / "x")])
+
+
+def test_the_authors_fluid_script_gets_the_method_by_its_one_assignment():
+    spec = importlib.util.spec_from_file_location(
+        "time_authors_code", PEERS.parent / "reference" / "time_authors_code.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    code = "x = 1\nmethod = 'PG'\nif method == 'GD':\n    pass\n"
+    assert "method = 'GD'\n" in mod.select_fluid_method(code, "GD")
+    assert mod.select_fluid_method(code, "PG") == code
+    with pytest.raises(SystemExit, match="PG or GD"):
+        mod.select_fluid_method(code, "Adam")
+    with pytest.raises(SystemExit, match="expected one line"):
+        mod.select_fluid_method(code.replace("method = 'PG'", "method = 'BFGS'"), "GD")
+    assert [c.authors for c in table.CASES if c.experiment == "navier-stokes"] == ["GD", "PG"]

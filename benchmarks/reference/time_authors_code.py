@@ -47,6 +47,15 @@ def read_source(sip: Path, rel: str) -> str:
                           capture_output=True, text=True).stdout
 
 
+def select_fluid_method(code: str, method: str) -> str:
+    """The fluid script with its one method assignment set to ``method``."""
+    if method not in ("PG", "GD"):
+        raise SystemExit(f"navier-stokes: method must be PG or GD (the script's names), got {method!r}")
+    if code.count(FLUID_METHOD) != 1:
+        raise SystemExit(f"fluid script: expected one line {FLUID_METHOD.strip()!r} to set the method")
+    return code.replace(FLUID_METHOD, f"method = {method!r}\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sip", required=True, help="clone (or bare git dir) of tum-pbs/SIP")
@@ -149,9 +158,7 @@ def main():
 
     code = (exp_dir / Path(rel).name).read_text()
     if fluid:
-        if code.count(FLUID_METHOD) != 1:
-            raise SystemExit(f"{rel}: expected one line {FLUID_METHOD.strip()!r} to set the method")
-        code = code.replace(FLUID_METHOD, f"method = {args.method!r}\n")
+        code = select_fluid_method(code, args.method)
     code = code.replace("from phi.torch.flow import *", "from phi.torch.flow import *\nfrom __main__ import _overrides\nglobals().update(_overrides)")
     import __main__
     __main__._overrides = {"view": phi.vis.view, "Scene": Scene, "batch": batch,
