@@ -20,6 +20,7 @@ from ..nets import UNet
 from ..ops import diffusion_log_kernel, fourier_diffuse, inverse_diffuse_damped, soft_box_mask
 from .base import Problem, dtype_of, per_backend
 
+
 @dataclass(frozen=True)
 class Heat(Problem):
     """Settings: ``resolution`` (nx, ny); diffusion amount ``tau`` (= diffusivity·time; keep

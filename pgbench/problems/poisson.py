@@ -20,6 +20,7 @@ from ..nets import UNet
 from ..ops import laplace, noise_draws, noise_from_draws, noise_weight
 from .base import Problem, dtype_of, per_backend
 
+
 @dataclass(frozen=True)
 class Poisson(Problem):
     """Settings: ``resolution`` (nx, ny) cells of size 1; ``noise_scale`` of the ground-truth
