@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU measurement of docs/speed.md in one go, each part time-boxed, for a short GPU lease.
-# Writes into $OUT (default gpu-out/): test_devices.log, peers.{md,json}, profile-*.txt, cg-check-*.txt,
-# paper/ (a capped paper-scale store and its report), and a log per part.
+# Writes into $OUT (default gpu-out/): test_devices.log, peers.{md,json}, peers-torch-compile-cg.*,
+# profile-*.txt, cg-check-*.txt, paper/ (a capped paper-scale store and its report), and a log per part.
 #
 #   PHIFLOW_PYTHON=/path/to/python-with-phiflow SIP=/path/to/SIP bash benchmarks/gpu_session.sh
 #
@@ -30,6 +30,12 @@ timeout "${T_COMPARE:-1200}" python benchmarks/peers/compare.py --device cuda --
     "${peer[@]}" "${authors[@]}" --out "$OUT/peers" > "$OUT/compare.log" 2>&1
 echo "compare: exit $?"
 
+# 2b. torch with CG under torch.compile (TorchBackend.cg_compile): the launch-bound part on a GPU.
+timeout "${T_COMPARE_COMPILE:-600}" python benchmarks/peers/compare.py --device cuda --steps "${STEPS:-6}" \
+    --skip-peer --backends torch --torch-compile-cg --out "$OUT/peers-torch-compile-cg" \
+    > "$OUT/compare-torch-compile-cg.log" 2>&1
+echo "compare (torch, compiled CG): exit $?"
+
 # 3. Where the time goes.
 for case in "heat-v0 dp" "poisson-v0 dp" "navier-stokes-v0 dp"; do
   set -- $case
@@ -46,6 +52,8 @@ for backend in torch jax; do
   timeout "${T_PROFILE:-120}" python benchmarks/reference/cg_check_interval.py --backend "$backend" --device cuda \
       --batch 128 --batch-ns 64 --intervals 1 4 8 16 --rounds 5 > "$OUT/cg-check-$backend.txt" 2>&1
 done
+timeout "${T_PROFILE:-120}" python benchmarks/reference/cg_check_interval.py --backend torch --device cuda \
+    --batch 128 --batch-ns 64 --intervals 4 8 16 --rounds 5 --torch-compile-cg > "$OUT/cg-check-torch-compiled.txt" 2>&1
 echo "cg check interval: done"
 
 # 4. Paper-scale baselines, each run capped at MAX_TIME seconds.

@@ -127,6 +127,7 @@ def plan(problem, solver, *, iterations: int | None = None, max_time: float | No
     meta = {"problem": problem.id, "scale": problem.scale, "solver": solver.id, "kind": solver.kind,
             "problem_settings": problem.settings(), "hyperparameters": solver.hyperparameters(),
             "backend": be.name, "device": be.device, "device_name": be.device_name(),
+            "backend_settings": be.settings(),
             "machine": platform.node(), "seed": seed, "iterations": total, "max_time": max_time,
             "x_error_name": problem.x_error_name, "pgbench_version": __version__,
             "label": label or solver.name}

@@ -12,7 +12,8 @@ run's records (one row per recorded iteration) with the run's metadata broadcast
                    method's display name (not part of the key)
 ``hp_<name>``      every solver hyperparameter (non-scalars as JSON); ``hyperparameters`` and
                    ``problem_settings``: the full dicts as JSON
-``backend``        ``torch`` / ``jax``; ``device``: ``cpu`` / ``cuda``; ``device_name``; ``machine``
+``backend``        ``torch`` / ``jax``; ``device``: ``cpu`` / ``cuda``; ``device_name``; ``machine``;
+                   ``backend_settings``: the backend's speed settings as JSON (not part of the key)
 ``seed``           data stream and network initialisation seed
 ``status``         ``ok``, ``diverged`` (every example non-finite) or ``failed`` (an exception;
                    ``message`` holds it, ``traceback`` the full traceback)
@@ -104,6 +105,7 @@ def to_frame(result) -> pd.DataFrame:
         "pgbench_version": meta["pgbench_version"],
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "hyperparameters": _json(meta["hyperparameters"]), "problem_settings": _json(meta["problem_settings"]),
+        "backend_settings": _json(meta.get("backend_settings", {})),
     }
     cols.update({f"hp_{k}": _scalar(v) for k, v in meta["hyperparameters"].items()})
     meta_df = pd.DataFrame({k: [v] * len(df) for k, v in cols.items()}, index=df.index)

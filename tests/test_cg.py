@@ -110,3 +110,59 @@ def test_jax_solve_and_adjoint_do_not_depend_on_steps_per_check(k):
     np.testing.assert_array_equal(np.asarray(capped[0]), np.asarray(capped[1]))
     torch_capped, _ = cg.cg_eager(_matvec, -_system(), torch.zeros_like(_system()), 1e-12, 0.0, 5)
     np.testing.assert_allclose(np.asarray(capped[0]), torch_capped.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def _compiled_graphs():
+    """Graphs Dynamo has compiled in this process. Its caches are emptied first, so a call that
+    really runs compiled (no graph break, no eager fallback) must add one."""
+    from torch._dynamo.utils import counters
+    torch._dynamo.reset()
+    return counters["stats"]["unique_graphs"]
+
+
+def test_compiled_chunks_take_the_same_iterations_to_round_off():
+    """``torch.compile`` of the k-iteration chunk (``TorchBackend.cg_compile``): the same
+    iteration count and frozen examples, the solution equal to float64 round-off, ``maxiter``
+    still a hard cap (the last, shorter chunk), and the chunk really compiled, not run eagerly."""
+    b = -_system()
+    b[1] = 0.0
+    steps = cg.compiled_cg_steps()
+    graphs = _compiled_graphs()
+    x, it = cg.cg_eager(_matvec, b, torch.zeros_like(b), 1e-8, 0.0, 1000, 4, steps)
+    assert _compiled_graphs() > graphs
+    ref, it_ref = cg.cg_eager(_matvec, b, torch.zeros_like(b), 1e-8, 0.0, 1000, 4)
+    assert it == it_ref > 10 and torch.all(x[1] == 0)
+    torch.testing.assert_close(x, ref, rtol=1e-12, atol=1e-12 * ref.abs().max().item())
+    capped, it = cg.cg_eager(_matvec, b, torch.zeros_like(b), 1e-12, 0.0, 9, 4, steps)
+    assert it == 9
+    torch.testing.assert_close(capped, cg.cg_eager(_matvec, b, torch.zeros_like(b), 1e-12, 0.0, 9)[0],
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_compiled_solve_inside_torch_func_grad_gives_the_eager_gradient():
+    """The training step differentiates with ``torch.func``; the compiled chunk runs inside it
+    (functorch's interpreter is set aside), forward and adjoint, with the eager path's numbers."""
+    x = _system()
+    w = torch.as_tensor(np.random.default_rng(1).normal(size=x.shape))
+
+    def grad(compile_cg):
+        be = TorchBackend("cpu")
+        be.cg_compile = compile_cg
+        return torch.func.grad(lambda x: (be.linear_solve(_matvec, -x, rtol=1e-8) * w).sum())(x)
+
+    graphs = _compiled_graphs()
+    g = grad(True)
+    assert _compiled_graphs() > graphs
+    g_ref = grad(False)
+    torch.testing.assert_close(g, g_ref, rtol=1e-10, atol=1e-12 * g_ref.abs().max().item())
+
+
+def test_compiled_chunk_on_wrapped_tensors_runs_eagerly():
+    """Under ``vmap`` the state tensors are functorch-wrapped; the chunk is then run eagerly
+    (Dynamo would not compile it) and gives the batched result."""
+    b = -_system()
+    state = lambda b: (torch.zeros_like(b), b, b.clone(), cg._dot(b, b), torch.ones(b.shape[0], dtype=torch.bool),  # noqa: E731
+                       torch.zeros(b.shape[0], dtype=b.dtype))
+    ref = cg.cg_steps(_matvec, *state(b), 5)[0]
+    per_example = torch.func.vmap(lambda bi: cg.compiled_cg_steps()(_matvec, *state(bi[None]), 5)[0][0])(b)
+    torch.testing.assert_close(per_example, ref, rtol=1e-12, atol=1e-15)

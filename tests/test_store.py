@@ -1,5 +1,6 @@
 """The results store: round trip, run keys, resume, atomic writes, unreadable files."""
 
+import json
 import os
 
 import numpy as np
@@ -35,12 +36,16 @@ def test_round_trip(tmp_path):
     assert row["run_key"] == store.run_key(result.meta)
     assert row["device_name"] and row["machine"]
     assert '"batch_size": 8' in row["problem_settings"]
+    assert json.loads(row["backend_settings"]) == result.meta["backend_settings"]
+    assert set(result.meta["backend_settings"]) == {"cg_check_every", "cg_compile"}
 
 
 def test_run_key_is_deterministic_and_sensitive():
     base = _plan()
     assert store.run_key(base.meta) == store.run_key(_plan().meta)
     assert store.run_key(_plan(label="another name").meta) == store.run_key(base.meta)  # display only
+    faster = dict(base.meta, backend_settings={"cg_check_every": 8, "cg_compile": True})
+    assert store.run_key(faster) == store.run_key(base.meta)   # speed settings: same results, same run
     variants = [_plan(seed=1), _plan(eta=0.5), _plan(iterations=4), _plan(max_time=10.0), _plan(solver="adam"),
                 _plan(problem=pgbench.make_problem("sin", scale="quick", batch_size=8, test_size=9)),
                 _plan(backend="jax")]

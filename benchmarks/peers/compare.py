@@ -111,6 +111,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS / torch threads of every side")
     ap.add_argument("--phiflow-python", default=None, help="Python with phiflow 2.2.7 + torch (the peer)")
     ap.add_argument("--phiflow-python-ns", default=None, help="the same for Navier-Stokes (default --phiflow-python)")
+    ap.add_argument("--torch-compile-cg", action="store_true",
+                    help="pgbench torch: CG iterations under torch.compile (TorchBackend.cg_compile)")
     ap.add_argument("--skip-peer", action="store_true", help="time pgbench only")
     ap.add_argument("--authors-sip", default=None, help="clone or bare git dir of tum-pbs/SIP: also time the "
                     "authors' unchanged scripts (cross-check of the peer)")
@@ -125,6 +127,7 @@ def main(argv=None):
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": platform.node(), "cpu": _cpu(), "device": args.device, "threads": args.threads,
             "batch": args.batch, "batch_ns": args.batch_ns, "steps": args.steps,
+            "torch_compile_cg": args.torch_compile_cg,
             "command": " ".join([Path(sys.executable).name] + sys.argv), "uptime_before": uptime()}
     print(f"{meta['uptime_before']}", flush=True)
     measurements = []
@@ -148,6 +151,8 @@ def main(argv=None):
         for backend in args.backends:
             cmd = [sys.executable, str(ROOT / "benchmarks/reference/time_pgbench.py"), "--problem", case.problem,
                    "--solver", case.method, "--backend", backend, "--json"] + common
+            if backend == "torch" and args.torch_compile_cg:
+                cmd.append("--torch-compile-cg")
             measurements.append(measure("pgbench", case, cmd, _env(args.threads, str(ROOT)), args.timeout,
                                         backend=backend))
     meta["uptime_after"] = uptime()
@@ -157,7 +162,8 @@ def main(argv=None):
                                                    indent=1, default=str))
     header = (f"Seconds per training iteration, median after the first; {args.device} ({meta['cpu']}), "
               f"{args.threads} thread(s), batch {args.batch} (Navier-Stokes {args.batch_ns}); "
-              f"{meta['date']}.\nLoad before: `{meta['uptime_before']}`; after: `{meta['uptime_after']}`.")
+              + ("torch CG under torch.compile; " if args.torch_compile_cg else "")
+              + f"{meta['date']}.\nLoad before: `{meta['uptime_before']}`; after: `{meta['uptime_after']}`.")
     md = markdown(rows, header)
     Path(args.out + ".md").write_text(md)
     print(md)

@@ -9,6 +9,7 @@ forward simulation (8 steps, each a warm-started pressure solve, abs. tol. 1e-4,
 are unrolled into the loop body), and the first call's time (compilation) is printed as well.
 
     python cg_check_interval.py --backend torch --device cpu --intervals 1 2 4 8 16
+    python cg_check_interval.py --backend torch --device cpu --intervals 4 8 --torch-compile-cg
     python cg_check_interval.py --backend jax --device cuda --intervals 1 4 8
 """
 
@@ -31,8 +32,12 @@ def main():
     ap.add_argument("--batch-ns", type=int, default=2)
     ap.add_argument("--intervals", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--torch-compile-cg", action="store_true",
+                    help="torch: each chunk of k CG iterations under torch.compile (compiled in round 0)")
     args = ap.parse_args()
     be = get_backend(args.backend, args.device)
+    if args.backend == "torch":
+        be.cg_compile = args.torch_compile_cg
     iters: list[int] = []
     real = cg.cg_eager
 
@@ -63,17 +68,21 @@ def main():
             t = time.perf_counter()
             be.block_until_ready(f(*a))
             dt = time.perf_counter() - t
-            if r:   # round 0 warms up (and compiles, for jax)
+            if r:   # round 0 warms up (and compiles, for jax and compiled torch CG)
                 times[(c, k)].append(dt)
             else:
                 first[(c, k)] = dt
             counts[(c, k)] = (len(iters), sum(iters))
-    print(f"{args.backend} {be.device_name()}, {args.rounds} rounds, median seconds per solve"
-          + (" (CG solves, total CG iterations):" if args.backend == "torch" else " (first call):"))
+    torch_ = args.backend == "torch"
+    compiled = not torch_ or be.cg_compile
+    print(f"{args.backend}{' (CG under torch.compile)' if torch_ and compiled else ''} {be.device_name()}, "
+          f"{args.rounds} rounds, median seconds per solve ("
+          + ", ".join((["CG solves, total CG iterations"] if torch_ else []) + (["first call"] if compiled else []))
+          + "):")
     for c in solves:
-        cells = [f"k={k}: {statistics.median(times[(c, k)]):.4f} "
-                 + (f"({counts[(c, k)][0]}, {counts[(c, k)][1]})" if args.backend == "torch"
-                    else f"({first[(c, k)]:.1f} s)") for k in args.intervals]
+        cells = [f"k={k}: {statistics.median(times[(c, k)]):.4f} ("
+                 + ", ".join(([f"{counts[(c, k)][0]}, {counts[(c, k)][1]}"] if torch_ else [])
+                             + ([f"{first[(c, k)]:.1f} s"] if compiled else [])) + ")" for k in args.intervals]
         print(f"  {c}: " + "; ".join(cells))
 
 

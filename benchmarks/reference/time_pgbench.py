@@ -24,10 +24,15 @@ def main():
                     "first includes compilation) and the median after the first")
     ap.add_argument("--cg-check-every", type=int, default=None,
                     help="torch: CG convergence-check interval (default: the backend's)")
+    ap.add_argument("--torch-compile-cg", action="store_true",
+                    help="torch: CG iterations under torch.compile (TorchBackend.cg_compile)")
     args = ap.parse_args()
-    if args.cg_check_every is not None and args.backend == "torch":
+    if args.backend == "torch":
         from pgbench.backends import get_backend
-        get_backend("torch", args.device).cg_check_every = args.cg_check_every
+        be = get_backend("torch", args.device)
+        if args.cg_check_every is not None:
+            be.cg_check_every = args.cg_check_every
+        be.cg_compile = be.cg_compile or args.torch_compile_cg
     problem = make_problem(args)
     r = pgbench.run(problem, args.solver, iterations=args.steps, backend=args.backend, device=args.device,
                     throw=True, **json.loads(args.hp))
@@ -36,6 +41,7 @@ def main():
     if args.json:
         print(json.dumps({"problem": args.problem, "solver": args.solver, "backend": args.backend,
                           "device": args.device, "batch": args.batch, "device_name": r.meta["device_name"],
+                          "torch_compile_cg": args.backend == "torch" and be.cg_compile,
                           "seconds": [float(wall[0])] + [float(d) for d in dts], "median": float(np.median(dts))}))
         return
     print(f"pgbench {args.problem} {args.solver} {args.backend} batch={args.batch} steps={args.steps}: "

@@ -70,6 +70,11 @@ class Backend(abc.ABC):
     def device_name(self) -> str:
         """Human-readable device name, e.g. ``"NVIDIA H100 80GB HBM3"`` or the CPU model."""
 
+    def settings(self) -> dict:
+        """Speed settings of this backend instance (recorded with every run; they change wall
+        times, not results beyond round-off)."""
+        return {}
+
     @abc.abstractmethod
     def block_until_ready(self, tree) -> None:
         """Wait for queued device work on ``tree`` (for honest wall times)."""

@@ -133,6 +133,9 @@ class JaxBackend(Backend):
             return self._device.device_kind
         return cpu_name()
 
+    def settings(self):
+        return {"cg_check_every": self.cg_check_every}
+
     def block_until_ready(self, tree=None):
         if tree is not None:
             jax.block_until_ready(tree)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from array_api_compat import torch as xp_torch
 
 from .base import Backend, Optimizer, cpu_name
-from .cg import cg_eager
+from .cg import cg_eager, cg_steps, compiled_cg_steps
 
 #: Default convergence-check interval of torch CG (see :class:`TorchBackend`; measured in docs/speed.md).
 CG_CHECK_EVERY = 4
+
+#: ``PGBENCH_TORCH_COMPILE_CG=1``: run CG's iterations under ``torch.compile`` (see :class:`TorchBackend`).
+COMPILE_CG = os.environ.get("PGBENCH_TORCH_COMPILE_CG", "") not in ("", "0")
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "complex64": torch.complex64,
            "complex128": torch.complex128, "int64": torch.int64, "bool": torch.bool}
@@ -21,21 +26,21 @@ class _CG(torch.autograd.Function):
     """CG solve differentiable in ``b``: the adjoint of ``x = A⁻¹ b`` is ``ḃ = A⁻ᵀ x̄ = A⁻¹ x̄`` (A symmetric)."""
 
     @staticmethod
-    def forward(b, x0, matvec, rtol, atol, maxiter, check_every):
+    def forward(b, x0, matvec, rtol, atol, maxiter, check_every, steps):
         with torch.no_grad():
-            x, _ = cg_eager(matvec, b, x0, rtol, atol, maxiter, check_every)
+            x, _ = cg_eager(matvec, b, x0, rtol, atol, maxiter, check_every, steps)
         return x
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        _, _, ctx.matvec, ctx.rtol, ctx.atol, ctx.maxiter, ctx.check_every = inputs
+        _, _, ctx.matvec, ctx.rtol, ctx.atol, ctx.maxiter, ctx.check_every, ctx.steps = inputs
 
     @staticmethod
     def backward(ctx, g):
         with torch.no_grad():
             gb, _ = cg_eager(ctx.matvec, g, torch.zeros_like(g), ctx.rtol, ctx.atol, ctx.maxiter,
-                             ctx.check_every)
-        return gb, None, None, None, None, None, None
+                             ctx.check_every, ctx.steps)
+        return gb, None, None, None, None, None, None, None
 
 
 class _TorchOptimizer(Optimizer):
@@ -56,11 +61,15 @@ class _TorchOptimizer(Optimizer):
 class TorchBackend(Backend):
     """``cg_check_every``: CG tests convergence (one host synchronisation) every this many
     iterations; the result is the same for any value (converged examples take zero steps).
+    ``cg_compile`` (default ``PGBENCH_TORCH_COMPILE_CG``, off): each chunk of ``cg_check_every``
+    iterations runs under ``torch.compile``; the same iterations, the numbers equal to float
+    round-off (fused reductions), at a one-off compilation per solve site, shape and chunk length.
     On a GPU, float32 stays IEEE float32: TF32 in matrix products and convolutions is turned off
     (process-wide) so that GPU curves track CPU curves to round-off (``tests/test_devices.py``)."""
 
     name = "torch"
     cg_check_every: int = CG_CHECK_EVERY
+    cg_compile: bool = COMPILE_CG
 
     def __init__(self, device: str = "cpu"):
         if device in ("gpu", "cuda") and not torch.cuda.is_available():
@@ -90,6 +99,9 @@ class TorchBackend(Backend):
         if self.device == "cuda":
             return torch.cuda.get_device_name()
         return cpu_name()
+
+    def settings(self):
+        return {"cg_check_every": self.cg_check_every, "cg_compile": self.cg_compile}
 
     def block_until_ready(self, tree=None):
         if self.device == "cuda":
@@ -140,7 +152,8 @@ class TorchBackend(Backend):
 
     def linear_solve(self, matvec, b, x0=None, rtol=1e-5, atol=0.0, maxiter=1000):
         x0 = torch.zeros_like(b) if x0 is None else x0.detach()
-        return _CG.apply(b, x0, matvec, rtol, atol, maxiter, self.cg_check_every)
+        steps = compiled_cg_steps() if self.cg_compile else cg_steps
+        return _CG.apply(b, x0, matvec, rtol, atol, maxiter, self.cg_check_every, steps)
 
     def optimizer(self, name, lr, **kwargs):
         if name == "adam":
