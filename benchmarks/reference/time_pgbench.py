@@ -32,7 +32,8 @@ def main():
         be = get_backend("torch", args.device)
         if args.cg_check_every is not None:
             be.cg_check_every = args.cg_check_every
-        be.cg_compile = be.cg_compile or args.torch_compile_cg
+        if args.torch_compile_cg:
+            be.cg_compile = True
     problem = make_problem(args)
     r = pgbench.run(problem, args.solver, iterations=args.steps, backend=args.backend, device=args.device,
                     throw=True, **json.loads(args.hp))

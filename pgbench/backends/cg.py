@@ -34,14 +34,13 @@ def cg_steps(matvec, x, r, p, rr, active, threshold, k: int):
     An active example has ``rr > threshold >= 0``, so ``rr`` is positive, and ``pAp > 0`` for a
     definite A; for a frozen one a 0/0 lands only in the branch ``where`` drops."""
     scalar_shape = (x.shape[0],) + (1,) * (x.ndim - 1)
-    zero = torch.zeros_like(rr)
     for _ in range(k):
         Ap = matvec(p)
-        alpha = torch.where(active, rr / _dot(p, Ap), zero).reshape(scalar_shape)
+        alpha = torch.where(active, rr / _dot(p, Ap), 0.0).reshape(scalar_shape)
         x = torch.addcmul(x, alpha, p)
         r = torch.addcmul(r, alpha, Ap, value=-1)
         rr_new = _dot(r, r)
-        beta = torch.where(active, rr_new / rr, zero).reshape(scalar_shape)
+        beta = torch.where(active, rr_new / rr, 0.0).reshape(scalar_shape)
         p = torch.addcmul(r, beta, p)
         rr = torch.where(active, rr_new, rr)
         active = rr > threshold
