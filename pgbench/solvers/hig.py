@@ -71,12 +71,20 @@ def _mask_pow(xp, s, keep, p):
 def half_inverse(be, J, g, beta: float = -0.5, tau: float = 1e-6, route: str = "gram64"):
     """Direction :math:`d = V\\,\\mathrm{diag}(\\sigma^\\beta[\\sigma > \\tau\\sigma_{max}])\\,U^T g` for
     ``J`` (n, P) and ``g`` (n,). Returns ``(d, info)``; ``d`` is float64 for the ``*64`` routes
-    (J's dtype for ``svd``), ``info`` holds 0-d arrays ``rank``, ``sigma_max``, ``sigma_min_kept``."""
+    (J's dtype for ``svd``), ``info`` holds 0-d arrays ``rank``, ``sigma_max``, ``sigma_min_kept``.
+    If ``J`` or ``g`` has a NaN or infinite entry, ``d`` and the σ diagnostics are NaN and ``rank``
+    is 0; no decomposition sees the non-finite values."""
     xp = be.xp
     if route not in ROUTES:
         raise ValueError(f"route must be one of {ROUTES}, got {route!r}")
     A = J if route == "svd" else xp.astype(J, xp.float64)
     gg = xp.astype(g, A.dtype)
+    # a non-finite J or g (an overflowed network or physics output) never reaches LAPACK, whose
+    # eigh/svd then fail to converge on some backends and return NaN on others: the step is
+    # taken on zeros and the direction set to NaN, so the run ends ``diverged`` everywhere
+    finite = xp.all(xp.isfinite(A)) & xp.all(xp.isfinite(gg))
+    A = xp.where(finite, A, xp.zeros_like(A))
+    gg = xp.where(finite, gg, xp.zeros_like(gg))
     n, P = A.shape
     if route in ("svd", "svd64"):
         U, s, Vh = xp.linalg.svd(A, full_matrices=False)
@@ -98,7 +106,10 @@ def half_inverse(be, J, g, beta: float = -0.5, tau: float = 1e-6, route: str = "
         else:
             d = xp.matmul(U, w * xp.matmul(_mT(xp, U), xp.matmul(_mT(xp, A), gg)))
     s_kept = xp.where(keep, s, xp.full_like(s, math.inf))
-    info = {"rank": xp.sum(xp.astype(keep, xp.int64)), "sigma_max": smax, "sigma_min_kept": xp.min(s_kept)}
+    nan = xp.full_like(smax, math.nan)
+    d = xp.where(finite, d, xp.full_like(d, math.nan))
+    info = {"rank": xp.sum(xp.astype(keep, xp.int64)), "sigma_max": xp.where(finite, smax, nan),
+            "sigma_min_kept": xp.where(finite, xp.min(s_kept), nan)}
     return d, info
 
 
