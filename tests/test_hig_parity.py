@@ -8,10 +8,9 @@ tightly) and statistically (a 256-example batch, the mean over 500 held-out exam
 A non-finite Jacobian must end a run as ``diverged`` on both backends (torch's eigh used to raise
 "failed to converge" on it, jax's returned NaN)."""
 
+import importlib.util
 from dataclasses import dataclass
 from typing import ClassVar
-
-import importlib.util
 
 import numpy as np
 import pytest
@@ -45,7 +44,7 @@ def _one_step(backend, solver):
     a = be.asarray(be.to_numpy(a), "float64")
     scheme = pgbench.make_solver(solver)
     J = batch_jacobian(prob, net, be)(params, a)
-    d, _, loss, diag = scheme.gradients(prob, be, net, params, a, None)
+    d, _, _, diag = scheme.gradients(prob, be, net, params, a, None)
     flat = np.concatenate([np.asarray(be.to_numpy(d[k]), np.float64).ravel() for k in sorted(d)])
     return (np.asarray(be.to_numpy(J)), flat, int(be.to_numpy(diag["rank"])),
             float(be.to_numpy(diag["sigma_max"])), str(J.dtype))
