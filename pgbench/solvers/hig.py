@@ -71,24 +71,31 @@ def _mask_pow(xp, s, keep, p):
 def half_inverse(be, J, g, beta: float = -0.5, tau: float = 1e-6, route: str = "gram64"):
     """Direction :math:`d = V\\,\\mathrm{diag}(\\sigma^\\beta[\\sigma > \\tau\\sigma_{max}])\\,U^T g` for
     ``J`` (n, P) and ``g`` (n,). Returns ``(d, info)``; ``d`` is float64 for the ``*64`` routes
-    (J's dtype for ``svd``), ``info`` holds 0-d arrays ``rank``, ``sigma_max``, ``sigma_min_kept``."""
+    (J's dtype for ``svd``), ``info`` holds 0-d arrays ``rank``, ``sigma_max``, ``sigma_min_kept``.
+    If ``J`` or ``g`` has a NaN or infinite entry (or the Gram matrix overflows), ``d`` and the σ
+    diagnostics are NaN and ``rank`` is 0; no decomposition sees the non-finite values."""
     xp = be.xp
     if route not in ROUTES:
         raise ValueError(f"route must be one of {ROUTES}, got {route!r}")
     A = J if route == "svd" else xp.astype(J, xp.float64)
     gg = xp.astype(g, A.dtype)
     n, P = A.shape
+    # A NaN or inf (an overflowed network or physics output) must not reach LAPACK: its eigh/svd
+    # then fail to converge under torch and return NaN under jax. The matrix decomposed is
+    # replaced by zeros and d set to NaN below, so the run ends ``diverged`` on every backend.
+    # The Gram route checks the small Gram matrix, which is non-finite whenever J is (and also
+    # when JJᵀ overflows); the SVD routes check J itself.
     if route in ("svd", "svd64"):
-        U, s, Vh = xp.linalg.svd(A, full_matrices=False)
+        finite = xp.all(xp.isfinite(A))
+        U, s, Vh = xp.linalg.svd(xp.where(finite, A, xp.zeros_like(A)), full_matrices=False)
         smax = xp.max(s)
         keep = s > tau * smax
         w = _mask_pow(xp, s, keep, beta)
         d = xp.matmul(_mT(xp, Vh), w * xp.matmul(_mT(xp, U), gg))
     else:
-        if n <= P:
-            lam, U = xp.linalg.eigh(xp.matmul(A, _mT(xp, A)))
-        else:
-            lam, U = xp.linalg.eigh(xp.matmul(_mT(xp, A), A))
+        G = xp.matmul(A, _mT(xp, A)) if n <= P else xp.matmul(_mT(xp, A), A)
+        finite = xp.all(xp.isfinite(G))
+        lam, U = xp.linalg.eigh(xp.where(finite, G, xp.zeros_like(G)))
         s = xp.sqrt(xp.clip(lam, 0.0, None))
         smax = xp.max(s)
         keep = s > tau * smax
@@ -97,8 +104,13 @@ def half_inverse(be, J, g, beta: float = -0.5, tau: float = 1e-6, route: str = "
             d = xp.matmul(_mT(xp, A), xp.matmul(U, w * xp.matmul(_mT(xp, U), gg)))
         else:
             d = xp.matmul(U, w * xp.matmul(_mT(xp, U), xp.matmul(_mT(xp, A), gg)))
+    finite = finite & xp.all(xp.isfinite(gg))
+    keep = keep & finite
     s_kept = xp.where(keep, s, xp.full_like(s, math.inf))
-    info = {"rank": xp.sum(xp.astype(keep, xp.int64)), "sigma_max": smax, "sigma_min_kept": xp.min(s_kept)}
+    nan = xp.full_like(smax, math.nan)
+    d = xp.where(finite, d, xp.full_like(d, math.nan))
+    info = {"rank": xp.sum(xp.astype(keep, xp.int64)), "sigma_max": xp.where(finite, smax, nan),
+            "sigma_min_kept": xp.where(finite, xp.min(s_kept), nan)}
     return d, info
 
 
