@@ -28,6 +28,7 @@ from .backends import set_torch_threads
 from . import store
 from .registry import PROBLEMS, InvalidSettingError, UnknownIdError, make_problem
 from .runner import IncompatibleError, execute
+from .tuning import preset
 
 SCALES = ("quick", "paper")
 
@@ -45,7 +46,7 @@ class Method:
     hyperparameters: dict = field(default_factory=dict)
     iterations: dict = field(default_factory=dict)
     max_time: dict = field(default_factory=dict)
-    from_problem: str | None = None   # a problem property holding more hyperparameters (``paper_sgd``)
+    from_problem: str | None = None   # a tuning preset of the problem with more hyperparameters (``paper_sgd``)
     per_scale: dict = field(default_factory=dict)   # scale -> hyperparameters for that scale only
     problem_overrides: dict = field(default_factory=dict)   # scale -> problem settings for this method only
     scales: tuple = ("quick", "paper")
@@ -84,8 +85,8 @@ def _both(value):
     return {"quick": value, "paper": value}
 
 
-# Hyperparameters that depend on the problem instance (the paper's SGD baselines, the heat
-# problem's L-BFGS-B physical gradient) come from the problem's own properties (``from_problem``).
+# Hyperparameters tuned per problem (the paper's SGD baselines, the heat problem's L-BFGS-B
+# physical gradient) come from the problem's tuning presets (``from_problem``, :mod:`pgbench.tuning`).
 EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment(
         "quadratic2d-trajectories", "quadratic2d-v0", "Fig. 2a",
@@ -285,9 +286,9 @@ def tasks(scale: str = "quick", only=None, backend: str = "torch", device: str =
             hp = {**m.hyperparameters, **m.per_scale.get(scale, {})}
             if m.from_problem:
                 try:
-                    hp = {**getattr(make_problem(e.problem, scale=scale, **overrides), m.from_problem), **hp}
-                except AttributeError:
-                    notes.append(f"{e.name}: {m.label} skipped: {e.problem} has no {m.from_problem!r}")
+                    hp = {**preset(make_problem(e.problem, scale=scale, **overrides), m.from_problem), **hp}
+                except InvalidSettingError as err:
+                    notes.append(f"{e.name}: {m.label} skipped: {err}")
                     continue
             for seed in (seeds if seeds is not None else e.seeds.get(scale, (0,))):
                 t = Task(e.problem, m.solver, scale=scale, seed=seed, backend=backend, device=device, iterations=it,

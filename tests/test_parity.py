@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import pgbench
+from pgbench.tuning import tuned
 from pgbench import keys
 from pgbench.backends import get_backend
 from pgbench.testing import tiny_problem
@@ -31,7 +32,7 @@ def _compatible_steps():
     for p in SMALL:
         problem = pgbench.make_problem(p, scale="quick")
         for s in ("gd", "newton", "invgrad", "inverse"):
-            if pgbench.make_solver(s, **problem.solver_defaults.get(s, {})).missing(problem) is None:
+            if pgbench.make_solver(s, **tuned(problem, s)).missing(problem) is None:
                 pairs.append((p, s))
     return pairs
 
@@ -39,14 +40,14 @@ def _compatible_steps():
 @pytest.mark.parametrize("problem_id,solver_id", _compatible_steps())
 def test_solver_step_matches(problem_id, solver_id):
     problem = pgbench.make_problem(problem_id, scale="quick")
-    solver = pgbench.make_solver(solver_id, **problem.solver_defaults.get(solver_id, {}))
+    solver = pgbench.make_solver(solver_id, **tuned(problem, solver_id))
     xs = []
     for name in ("torch", "jax"):
         be = get_backend(name)
         x_true, y = problem.sample(keys.rng(1, "parity"), 8, be)
         x = problem.initial_guess(be, y)
         for _ in range(3):
-            x, _ = solver.step(problem, be, x, y, None)
+            x, _, _ = solver.step(problem, be, x, y, None)
         xs.append(be.to_numpy(x))
     np.testing.assert_allclose(xs[0], xs[1], rtol=1e-4, atol=1e-5)
 

@@ -26,8 +26,9 @@ class Heat(Problem):
     """Settings: ``resolution`` (nx, ny); diffusion amount ``tau`` (= diffusivity·time; keep
     τ/n² fixed when changing the resolution); rectangle half-sizes ~ U[0, ``half_size_max``)
     cells, centres ~ U[0.1, 0.9)·size clipped so boxes stay inside; ``rel_uncertainty`` ε of the
-    damped inverse (noise amplitude ε|r| per cell); ``sgd_lr`` the code's plain-SGD learning rate,
-    see :attr:`paper_sgd`. When the inverse is iterated on one problem (solver ``inverse``) an
+    damped inverse (noise amplitude ε|r| per cell). Solver tuning (:mod:`pgbench.tuning`) holds the
+    presets ``paper_sgd`` (the code's plain SGD, learning rate 2e-6) and ``lbfgsb_pg`` (the ICLR
+    L-BFGS-B physical gradient, 32 iterations from the prediction). When the inverse is iterated on one problem (solver ``inverse``) an
     additive floor of 1e-8 per cell keeps the noise estimate above round-off (authors'
     ``plot_heat_optim.py``); PG training uses none, as the authors' training code."""
 
@@ -36,9 +37,6 @@ class Heat(Problem):
     half_size_max: float = 10.0
     rel_uncertainty: float = 1e-6
     iterated_uncertainty_floor: float = 1e-8
-    gd_eta: float = 1.0
-    adam_eta: float = 1e-2
-    sgd_lr: float = 2e-6
     batch_size: int = 128
     test_size: int = 128
     iterations: int = 10000
@@ -57,7 +55,7 @@ class Heat(Problem):
         super().__post_init__()
         if len(self.resolution) != 2 or min(self.resolution) < 2:
             raise ValueError(f"resolution must be two sizes >= 2, got {self.resolution}")
-        for name in ("tau", "half_size_max", "rel_uncertainty", "gd_eta", "adam_eta", "sgd_lr"):
+        for name in ("tau", "half_size_max", "rel_uncertainty"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.iterated_uncertainty_floor < 0:
@@ -70,22 +68,16 @@ class Heat(Problem):
             "dp": {"lr": 1e-3},
             "pg": {"lr": 1e-3, "inner_settings": {"options": {"uncertainty_floor": 0.0}}},
             "supervised": {"lr": 1e-3},
-            "gd": {"eta": self.gd_eta},
-            "adam": {"lr": self.adam_eta},
+            "gd": {"eta": 1.0},
+            "adam": {"lr": 1e-2},
             "inverse": {"eta": 1.0, "options": floor},
             "lbfgsb": {"maxiter": 1000, "tol": 1e-14},
         }
 
-    @property
-    def paper_sgd(self) -> dict:
-        """The code's SGD baseline (no momentum): ``run(p, "dp", **p.paper_sgd)``."""
-        return {"optimizer": "sgd", "lr": self.sgd_lr, "momentum": 0.0}
-
-    @property
-    def lbfgsb_pg(self) -> dict:
-        """The ICLR L-BFGS-B physical gradient (n = 32 iterations from the prediction):
-        ``run(p, "pg", **p.lbfgsb_pg)``."""
-        return {"inner": "lbfgsb", "inner_settings": {"maxiter": 32}}
+    presets: ClassVar[dict] = {
+        "paper_sgd": {"optimizer": "sgd", "lr": 2e-6, "momentum": 0.0},      # the code's SGD baseline
+        "lbfgsb_pg": {"inner": "lbfgsb", "inner_settings": {"maxiter": 32}},  # ICLR L-BFGS-B PG, n = 32
+    }
 
     @property
     def x_shape(self):
