@@ -45,6 +45,7 @@ class RunResult:
     meta: dict
     final: Any = field(default=None, repr=False)  # final x (iterative) or network parameters (training)
     traceback: str = field(default="", repr=False)  # the full traceback of a ``failed`` run
+    examples: dict | None = field(default=None, repr=False)  # held-out predictions, stored with the run
 
     @property
     def ok(self) -> bool:
@@ -134,13 +135,19 @@ def plan(problem, solver, *, iterations: int | None = None, max_time: float | No
     return RunPlan(problem, solver, be, total, max_time, seed, meta)
 
 
-def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, throw: bool = False) -> RunResult:
+def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, throw: bool = False,
+            warm_up: bool = False) -> RunResult:
     """Run a :class:`RunPlan`: a loop over :class:`Run` (``init``, ``step`` until done,
     ``finish``). Divergence (every example non-finite) ends the run with status ``diverged``; an
-    exception gives status ``failed`` with the message (or is re-raised with ``throw``)."""
+    exception gives status ``failed`` with the message (or is re-raised with ``throw``).
+    ``warm_up``: first :meth:`Run.warm_up` (two untimed steps on a throwaway state), so that
+    one-off costs (compilation, lazy imports, library start-up) fall on no run's clock; the
+    executors do this before every run with a wall-time budget."""
     state = None
     try:
         run_ = Run(p)
+        if warm_up:
+            run_.warm_up()
         state = run_.init()
         _emit(state, 0, callback)
         while not state.done:

@@ -70,20 +70,33 @@ def test_max_time_caps_every_run_and_is_checked_first():
             tasks("paper", max_time=bad)
 
 
-def test_wall_time_runs_are_warmed_up_but_only_the_timed_run_is_stored(tmp_path, monkeypatch):
-    """A run with a wall-time budget is preceded by an untimed warm-up of the same method (a
-    schedule's warm-up switches after one iteration, so both stages run); iteration-budget runs
-    are not; only the timed runs are stored."""
-    import pgbench.reproduce as rp
-    calls = []
-    real = rp.execute
+def _spy_warm_ups(monkeypatch):
+    """Record every Run.warm_up: (label, max_time, the stage of each warm-up step)."""
+    from pgbench.runner import Run
+    calls, real = [], Run.warm_up
 
-    def spy(p, *args, **kwargs):
-        r = real(p, *args, **kwargs)
-        stages = sorted(set(r.records["stage"])) if "stage" in r.records else None
-        calls.append((p.meta["label"], p.iterations, p.max_time, stages))
-        return r
-    monkeypatch.setattr(rp, "execute", spy)
+    def spy(self, steps=2):
+        seen, step = [], self.step
+
+        def recording(state):
+            state = step(state)
+            seen.append(state.rows[-1].get("stage"))
+            return state
+        self.step = recording
+        try:
+            real(self, steps)
+        finally:
+            del self.step
+        calls.append((self.plan.meta["label"], self.plan.max_time, seen))
+    monkeypatch.setattr(Run, "warm_up", spy)
+    return calls
+
+
+def test_wall_time_runs_are_warmed_up_but_only_the_timed_run_is_stored(tmp_path, monkeypatch):
+    """A run with a wall-time budget is preceded by two untimed steps on a throwaway state (a
+    schedule's warm-up switches after one step, so both stages run); iteration-budget runs are
+    not; only the timed runs are stored. reproduce and sweep share the executor, so both do this."""
+    calls = _spy_warm_ups(monkeypatch)
     exp = (Experiment("toy", "hig-toy-v0", "book",
                       (Method("HIG", "hig"),
                        Method("Adam→HIG", "schedule", {"unit": "seconds", "switch_at": 30.0})),
@@ -92,12 +105,17 @@ def test_wall_time_runs_are_warmed_up_but_only_the_timed_run_is_stored(tmp_path,
     runs = tmp_path / "runs"
     summary = reproduce("quick", results=runs, out=tmp_path / "report", experiments=exp)
     assert summary["runs"] == 3 and summary["failed"] == 0
-    assert calls == [("HIG", 2, None, None), ("HIG", 4, 60.0, None),
-                     ("Adam→HIG", 3, None, [0.0, 1.0]), ("Adam→HIG", 4, 60.0, [0.0]),
-                     ("Adam", 4, None, None)]
+    assert calls == [("HIG", 60.0, [None, None]), ("Adam→HIG", 60.0, [0.0, 1.0])]
     df = load_results(runs)
     assert df["run_key"].nunique() == 3
     assert df.groupby("run_key")["iteration"].apply(lambda it: sorted(it) == [0, 1, 2, 3]).all()
+    stages = df[df["label"] == "Adam→HIG"]["stage"].tolist()
+    assert stages == [0.0] * 4     # the timed run itself never reached its 30 s switch
+    from pgbench.sweep import expand, run_sweep
+    calls.clear()
+    ts, _ = expand("hig-toy", ["hig", "dp"], iterations=2, max_time=30.0)
+    run_sweep(ts, root=tmp_path / "sweep")
+    assert [c[:2] for c in calls] == [("hig", 30.0), ("dp", 30.0)]
 
 
 def test_unregistered_problem_is_skipped_with_note():
