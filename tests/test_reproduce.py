@@ -4,6 +4,7 @@ note, finished runs are reused, example artifacts are written."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pgbench import InvalidSettingError, load_results
@@ -163,3 +164,19 @@ def test_examples_artifact_matches_the_run(tmp_path):
         err = float(np.sqrt(((x - xt) ** 2).sum(axis=1)).mean())
         assert err == pytest.approx(float(g.sort_values("iteration")["x_error"].iloc[-1]), rel=1e-5)
         assert np.allclose(x[0], g.sort_values("iteration")[["x1", "x2"]].iloc[-1].to_numpy(), rtol=1e-6)
+
+
+def test_reproduce_on_worker_processes_stores_what_the_serial_run_stores(tmp_path):
+    """``workers=2`` hands the same tasks to two worker processes: the same run keys, the same
+    curves (everything but wall time) and every run's examples written by the worker that ran it."""
+    serial, pool = tmp_path / "serial", tmp_path / "pool"
+    reproduce("quick", results=serial, out=tmp_path / "r1", experiments=TINY)
+    s = reproduce("quick", results=pool, out=tmp_path / "r2", experiments=TINY, workers=2)
+    assert s["runs"] == 6 and s["failed"] == 0
+    a, b = load_results(serial), load_results(pool)
+    assert set(a["run_key"]) == set(b["run_key"]) and len(a) == len(b)
+    cols = ["run_key", "iteration", "loss", "x_error"]
+    pd.testing.assert_frame_equal(a[cols].sort_values(cols[:2]).reset_index(drop=True),
+                                  b[cols].sort_values(cols[:2]).reset_index(drop=True))
+    keys = {p.name.split(".")[0] for p in pool.rglob("*.examples.npz")}
+    assert keys == set(b["run_key"])
