@@ -88,8 +88,8 @@ class Heat(Problem):
         return self.x_shape
 
     # --- physics (float64) -------------------------------------------------------------------
-    def _check(self, a, what):
-        if "float64" not in str(a.dtype):
+    def _check(self, be, a, what):
+        if be.dtype_name(a) != "float64":
             raise TypeError(f"heat physics needs float64 ({what} is {a.dtype}): the inverse kernel "
                             f"e^{{(2π)²|k|²τ}} reaches e^{self.max_log_kernel:.0f}, beyond float32")
 
@@ -100,19 +100,17 @@ class Heat(Problem):
     def log_kernel(self, be):
         """:math:`\\ell_k = (2\\pi)^2|k|^2\\tau` on the backend (float64)."""
         host = diffusion_log_kernel(self.resolution, self.tau)
-        if be.name == "jax":  # a compile-time constant under jit (a cached device array could leak a tracer)
-            return be.xp.asarray(host)
-        return per_backend(be, ("logk", self.resolution, self.tau), lambda: be.asarray(host, "float64"))
+        return be.constant(("heat-logk", self.resolution, self.tau), host, "float64")
 
     def forward(self, be, x):
-        self._check(x, "x")
+        self._check(be, x, "x")
         return fourier_diffuse(be.xp, x, self.log_kernel(be))
 
     def inverse(self, be, x, y_target, eta=1.0, uncertainty_floor=0.0):
         """:math:`x + \\eta\\,\\Delta x`, Δx the damped inverse diffusion of :math:`r = y^* - P(x)`
         with noise amplitude ε|r| + ``uncertainty_floor`` per cell."""
         x = be.stop_gradient(x)
-        self._check(x, "x")
+        self._check(be, x, "x")
         r = y_target - self.forward(be, x)
         dx = inverse_diffuse_damped(be.xp, r, self.log_kernel(be), self.resolution[0],
                                     self.rel_uncertainty, uncertainty_floor)
@@ -133,9 +131,9 @@ class Heat(Problem):
         pos = np.clip(pos, half, size - half)
         return pos - half, pos + half, strength
 
-    def boxes_to_x(self, xp, lower, upper, strength):
+    def boxes_to_x(self, xp, lower, upper, strength, device=None):
         """x* (n, 1, nx, ny) = Σ_k strength_k · soft mask of box k (PhiFlow ``SoftGeometryMask``)."""
-        masks = soft_box_mask(xp, lower, upper, self.resolution)   # (n, k, nx, ny)
+        masks = soft_box_mask(xp, lower, upper, self.resolution, device=device)   # (n, k, nx, ny)
         return xp.sum(strength[:, :, None, None] * masks, axis=1)[:, None]
 
     def sample_x(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -148,7 +146,7 @@ class Heat(Problem):
 
         def make():
             def data(lo, up, st):
-                x = self.boxes_to_x(be.xp, lo, up, st)
+                x = self.boxes_to_x(be.xp, lo, up, st, be.array_device)
                 return x, self.forward(be, x)
             return be.jit(data)
         return per_backend(be, ("data", self), make)(lower, upper, strength)

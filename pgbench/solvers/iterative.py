@@ -208,7 +208,7 @@ class LBFGSB(IterativeSolver):
 
         fn = state["fn"]
         shape = tuple(x.shape[1:])
-        dtype = str(x.dtype).replace("torch.", "")
+        dtype = be.dtype_name(x)
         xs = be.to_numpy(x).astype(np.float64)
         out, nit, nfev = np.empty_like(xs), [], []
         for b in range(xs.shape[0]):
