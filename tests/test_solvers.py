@@ -132,3 +132,21 @@ def test_sin_analytic_inverse_lands_on_a_minimum(backend):
 def test_adam_iterative_reduces_loss():
     r = pgbench.run("sin", "adam", iterations=30, backend="torch", throw=True)
     assert r.records["loss"].iloc[-1] < r.records["loss"].iloc[0]
+
+
+def test_pg_inner_solver_as_id_or_object_and_any_iterative_solver():
+    """PG's inner solver may be any registered iterative solver (``adam`` too) or a solver
+    object; an object gives the same run as its id with the same settings, and its settings
+    enter the run's hyperparameters (so its key)."""
+    gd = pgbench.make_solver("gd", eta=0.05)
+    by_id = pgbench.run("sin", "pg", iterations=3, inner="gd", inner_settings={"eta": 0.05}, throw=True)
+    by_obj = pgbench.run("sin", pgbench.make_solver("pg", lr=2e-3, inner=gd), iterations=3, throw=True)
+    np.testing.assert_array_equal(by_id.records["loss"], by_obj.records["loss"])
+    assert by_obj.meta["hyperparameters"]["inner"] == {"id": "gd-v0", "eta": 0.05}
+    other = pgbench.run("sin", pgbench.make_solver("pg", lr=2e-3, inner=pgbench.make_solver("gd", eta=0.5)),
+                        iterations=3, throw=True)
+    assert other.records["loss"].iloc[-1] != by_obj.records["loss"].iloc[-1]
+    adam = pgbench.run("sin", "pg", iterations=3, inner="adam", throw=True)
+    assert adam.status == "ok" and adam.meta["hyperparameters"]["inner"] == "adam"
+    with pytest.raises(ValueError, match="not an iterative solver"):
+        pgbench.make_solver("pg", inner="dp")
