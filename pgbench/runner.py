@@ -1,5 +1,8 @@
-"""THE loops: one for iterative solvers, one for training schemes. No files, no printing:
-progress goes to a callback, results come back as a :class:`RunResult`.
+"""Runs: :func:`plan` validates a run (ids, settings, compatibility) before any work;
+:class:`Run` steps it (``state = run.init()``, ``state = run.step(state)`` until ``state.done``,
+``run.finish(state)``), one iteration of an iterative solver or of a training scheme per step;
+:func:`execute` is the loop over it and :func:`run` both at once. No files, no printing: progress
+goes to a callback, results come back as a :class:`RunResult`.
 
 Every recorded row holds ``iteration``, ``wall_time`` (seconds since the run started, taken
 after synchronising the device, evaluation time excluded), ``loss`` (batch mean of the per-example
