@@ -146,21 +146,33 @@ class OldGD(IterativeSolver):
         _, g = loss_and_x_gradient(problem, be)(x, y_target)
         return x - self.eta * g, state
 
+@dataclass(frozen=True)
+class OldSupervised(pgbench.solvers.base.TrainingScheme):
+    """Written against pgbench 0.1: TrainingScheme had optimizer/lr/momentum and x_gradient."""
+    def x_gradient(self, problem, be, x, y_target, x_true):
+        return x - x_true, None
+
 pgbench.register_solver("oldgd-v0", f"{__name__}:OldGD")
+pgbench.register_solver("oldsup-v0", f"{__name__}:OldSupervised")
 '''
 
 
 def test_old_style_two_tuple_plugin_still_runs_with_a_deprecation_warning(tmp_path, capsys):
     path = tmp_path / "old_plugin.py"
     path.write_text(OLD_STYLE)
-    with pytest.warns(DeprecationWarning, match=r"OldGD.step returns \(x, state\)"):
+    with pytest.warns(DeprecationWarning) as caught:
         with pytest.raises(SystemExit) as exc:
-            cli.main(["run", "--plugin", str(path), "sin", "oldgd", "pg", "--set", "pg.inner=oldgd",
-                      "--iterations", "3", "--results", str(tmp_path / "runs"), "-q"])
+            cli.main(["run", "--plugin", str(path), "sin", "oldgd", "pg", "oldsup", "--set", "pg.inner=oldgd",
+                      "--set", "oldsup.lr=2e-3", "--iterations", "3", "--results", str(tmp_path / "runs"), "-q"])
     _, err = capsys.readouterr()
     assert exc.value.code == 0, err
+    messages = " ".join(str(w.message) for w in caught)
+    assert "OldGD.step returns (x, state)" in messages and "OldSupervised subclasses TrainingScheme" in messages
     df = pgbench.load_results(tmp_path / "runs")
-    assert set(df["status"]) == {"ok"} and set(df["solver"]) == {"oldgd-v0", "pg-v0"}
+    assert set(df["status"]) == {"ok"} and set(df["solver"]) == {"oldgd-v0", "pg-v0", "oldsup-v0"}
+    # the old scheme is the built-in supervised scheme: the same curve
+    sup = pgbench.run("sin", "supervised", iterations=3).records["loss"].to_numpy()
+    np.testing.assert_array_equal(df[df["solver"] == "oldsup-v0"]["loss"].to_numpy(), sup)
     # the adapted step is the old one: the same numbers as the built-in gd with the same step
     old = df[df["solver"] == "oldgd-v0"]["x_error"].to_numpy()
     new = pgbench.run("sin", "gd", eta=0.01, iterations=3).records["x_error"].to_numpy()

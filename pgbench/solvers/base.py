@@ -131,6 +131,17 @@ class TrainingScheme(Solver):
     requires: ClassVar[frozenset[str]] = frozenset({"network"})
     jittable: ClassVar[bool] = True   # update is a pure array function on every backend
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        feedback = globals().get("FeedbackScheme")
+        if feedback is not None and TrainingScheme in cls.__bases__ and "x_gradient" in cls.__dict__:
+            # a pre-0.2 plugin: TrainingScheme was the feedback scheme (optimizer, lr, momentum
+            # and x_gradient); give it that base back, before @dataclass collects the fields
+            warnings.warn(f"{cls.__module__}.{cls.__qualname__} subclasses TrainingScheme and defines "
+                          f"x_gradient: subclass FeedbackScheme instead (TrainingScheme is now the "
+                          f"init/update pair); adapted for now", DeprecationWarning, stacklevel=2)
+            cls.__bases__ = tuple(feedback if b is TrainingScheme else b for b in cls.__bases__)
+
     @abc.abstractmethod
     def init(self, problem, be, net, params):
         """The scheme's state at the start of training (optimizer moments, stage, ...)."""
