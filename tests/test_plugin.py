@@ -125,7 +125,7 @@ def test_plugin_solver_is_pgs_inner_solver_from_the_cli(capsys, tmp_path, plugin
     b = pgbench.run(p, "pg", iterations=2, throw=True).records["loss"].to_numpy()
     assert a[0] == b[0] and a[1] != b[1]
     # an unknown inner id is refused before any work, with the nearest registered id
-    with pytest.raises(pgbench.UnknownIdError, match="did you mean 'cgls'"):
+    with pytest.raises(pgbench.InvalidSettingError, match="inner: unknown solver 'cgl'; did you mean 'cgls'"):
         pgbench.plan(p, "pg", inner="cgl")
     with pytest.raises(ValueError, match="not an iterative solver"):
         pgbench.plan(p, "pg", inner="dp")

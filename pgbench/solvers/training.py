@@ -47,8 +47,11 @@ def check_iterative(owner, name: str, solver) -> None:
         return
     if not isinstance(solver, str):
         raise ValueError(f"{type(owner).__name__}.{name} must be an iterative solver id or object, got {solver!r}")
-    from ..registry import SOLVERS
-    cls = SOLVERS.resolve(solver).load()
+    from ..registry import SOLVERS, InvalidSettingError, UnknownIdError
+    try:
+        cls = SOLVERS.resolve(solver).load()
+    except UnknownIdError as e:
+        raise InvalidSettingError(f"{type(owner).__name__}.{name}: {e}") from None
     if not (isinstance(cls, type) and issubclass(cls, IterativeSolver)):
         raise ValueError(f"{type(owner).__name__}.{name}={solver!r} is not an iterative solver")
 
