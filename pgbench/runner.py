@@ -4,7 +4,9 @@
 :func:`execute` is the loop over it and :func:`run` both at once. No files, no printing: progress
 goes to a callback, results come back as a :class:`RunResult`.
 
-Every recorded row holds ``iteration``, ``wall_time`` (seconds since the run started, taken
+Every recorded row holds ``iteration`` (update steps done: iterative runs record 0, the initial
+guess, then 1, 2, …; training runs record 1, 2, …, so a budget of 100 reaches iteration 100; see
+:mod:`pgbench.measures`), ``wall_time`` (seconds since the run started, taken
 after synchronising the device, evaluation time excluded), ``loss`` (batch mean of the per-example
 y-space objective), ``x_error`` (batch mean of the problem's x-space error) and the problem's
 extras (batch means over the examples that are still finite; ``nonfinite`` is the fraction that
@@ -26,10 +28,12 @@ import numpy as np
 import pandas as pd
 
 from . import keys
+from .divergence import Watch
+from .measures import STORE_FORMAT
 from .backends import get_backend
 from .registry import InvalidSettingError, make_problem, make_solver
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 STATUSES = ("ok", "diverged", "failed", "skipped")
 
@@ -80,16 +84,12 @@ def resolve(problem, solver, scale: str = "quick", **hyperparameters):
 
 def _means(be, per_example: dict) -> dict:
     """Batch means over the examples whose loss and x error are finite, plus ``nonfinite``:
-    the fraction of examples that are not (a run is ``diverged`` when that reaches 1)."""
+    the fraction of examples that are not (see :mod:`pgbench.divergence`)."""
     arrays = {k: be.to_numpy(v).astype(np.float64) for k, v in per_example.items()}
     finite = np.isfinite(arrays["loss"]) & np.isfinite(arrays["x_error"])
     row = {k: float(np.mean(v[finite])) if finite.any() else math.nan for k, v in arrays.items()}
     row["nonfinite"] = float(1.0 - finite.mean())
     return row
-
-
-def _finite(row: dict) -> bool:
-    return row["nonfinite"] < 1.0
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,8 @@ def plan(problem, solver, *, iterations: int | None = None, max_time: float | No
             "backend": be.name, "device": be.device, "device_name": be.device_name(),
             "backend_settings": be.settings(),
             "machine": platform.node(), "seed": seed, "iterations": total, "max_time": max_time,
-            "x_error_name": problem.x_error_name, "pgbench_version": __version__,
+            "x_error_name": problem.x_error_name, "target_x_error": problem.target_x_error,
+            "pgbench_version": __version__, "store_format": STORE_FORMAT,
             "label": label or solver.name}
     return RunPlan(problem, solver, be, total, max_time, seed, meta)
 
@@ -141,11 +142,12 @@ def plan(problem, solver, *, iterations: int | None = None, max_time: float | No
 def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, throw: bool = False,
             warm_up: bool = False) -> RunResult:
     """Run a :class:`RunPlan`: a loop over :class:`Run` (``init``, ``step`` until done,
-    ``finish``). Divergence (every example non-finite) ends the run with status ``diverged``; an
-    exception gives status ``failed`` with the message (or is re-raised with ``throw``).
-    ``warm_up``: first :meth:`Run.warm_up` (two untimed steps on a throwaway state), so that
-    one-off costs (compilation, lazy imports, library start-up) fall on no run's clock; the
-    executors do this before every run with a wall-time budget."""
+    ``finish``). Divergence (:mod:`pgbench.divergence`: half of the examples non-finite, or the x
+    error 1000× its first value) ends the run with status ``diverged`` and the reason as its
+    message; an exception gives status ``failed`` with the message (or is re-raised with
+    ``throw``). ``warm_up``: first :meth:`Run.warm_up` (two untimed steps on a throwaway state),
+    so that one-off costs (compilation, lazy imports, library start-up) fall on no run's clock;
+    the executors do this before every run with a wall-time budget."""
     state = None
     try:
         run_ = Run(p)
@@ -232,6 +234,7 @@ class RunState:
     solver_state: Any
     clock: _Clock
     total: int
+    watch: Watch
     iteration: int = 0
     rows: list = field(default_factory=list)
     status: str = "ok"
@@ -268,11 +271,12 @@ class Run:
         if self.training:
             params = self.net.init(keys.rng(p.seed, "net"), be)
             scheme_state = p.solver.init(problem, be, self.net, params)
-            return RunState(params, scheme_state, _Clock(), p.iterations)
+            return RunState(params, scheme_state, _Clock(), p.iterations, Watch("training"))
         x = problem.initial_guess(be, self.test_y)
         clock = _Clock()
-        state = RunState(x, p.solver.init(problem, be, x, self.test_y), clock, p.iterations)
+        state = RunState(x, p.solver.init(problem, be, x, self.test_y), clock, p.iterations, Watch("iterative"))
         state.rows.append({"iteration": 0, "wall_time": clock.now(), **self._solve_means(x)})
+        state.watch(state.rows[-1])
         return state
 
     def step(self, state: RunState) -> RunState:
@@ -282,9 +286,9 @@ class Run:
             raise RuntimeError("this run is finished; start a new one with init()")
         row = self._train_step(state) if self.training else self._solve_step(state)
         state.rows.append(row)
-        if not _finite(row):
-            state.status, state.message, state.done = "diverged", \
-                f"every example non-finite at iteration {row['iteration']}", True
+        diverged = state.watch(row)   # pgbench.divergence: one rule for running and stored runs
+        if diverged:
+            state.status, state.message, state.done = "diverged", diverged, True
         return state
 
     def finish(self, state: RunState) -> RunResult:
@@ -320,17 +324,17 @@ class Run:
     # --- training -------------------------------------------------------------------------------
     def _train_step(self, state: RunState) -> dict:
         p, problem, be = self.plan, self.plan.problem, self.plan.backend
-        it = state.iteration
-        x_true, y_target = problem.sample(keys.rng(p.seed, "train", it), problem.batch_size, be)
+        it = state.iteration + 1   # updates done after this step; its batch is the it-th
+        x_true, y_target = problem.sample(keys.rng(p.seed, "train", it - 1), problem.batch_size, be)
         params, state.solver_state, out = self.update(state.iterate, state.solver_state, y_target, x_true,
                                                       state.clock.now())
         per = self.metrics(out.x, x_true, y_target, out.loss)
         be.block_until_ready(params)
         t = state.clock.now()
-        state.iterate, state.iteration = params, it + 1
+        state.iterate, state.iteration = params, it
         row = {"iteration": it, "wall_time": t, **_means(be, per), **_info_row(be, out.info)}
-        last = state.iteration >= state.total or (p.max_time is not None and t >= p.max_time)
-        if problem.eval_every and (it % problem.eval_every == 0 or last):
+        last = it >= state.total or (p.max_time is not None and t >= p.max_time)
+        if problem.eval_every and (it == 1 or it % problem.eval_every == 0 or last):
             row.update(self._eval_row(state))
         state.done = last
         return row
