@@ -15,6 +15,10 @@ finishes. A grid can also come from a TOML sweep file (:mod:`pgbench.sweep_confi
   ``force``; a ``failed`` one is retried. Every run is written atomically as soon as it ends, by
   the process that ran it, so an interrupted sweep (even a SIGKILLed driver or worker) resumes
   where it stopped without duplicated or half-written runs.
+* Every executor runs a task the same way (:func:`run_task`, :func:`execute_task`): a run with a
+  wall-time budget is first warmed up (two untimed steps on a throwaway state), and each run is
+  stored with its held-out example predictions (``<run_key>.examples.npz``). ``pgbench
+  reproduce`` and ``scripts/hig_measure.py`` hand their tasks to :func:`run_sweep` too.
 * A run that diverges or raises is stored with its status, message and traceback; a worker
   process that dies mid-run is stored as ``failed`` by the driver. The sweep itself goes on.
 * ``executor="local"`` runs in this process, or, with ``workers > 1`` (default: one per visible
