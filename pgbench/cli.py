@@ -303,15 +303,14 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
                                               "or one per GPU for cuda runs)"),
         scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask: scheduler address tcp://host:8786"),
         label: Optional[str] = typer.Option(None, "--label", help="display name of the method in tables and plots"),
-        threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads in this process (0: torch's default)"),
+        threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads of each run, recorded in its key "
+                                              "(0: torch's default)"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars")):
     """Run solvers on a problem (every seed × backend × device) and store the results."""
-    from .backends import set_torch_threads
     from .sweep import EXECUTORS, check_executor, expand
 
     if threads is not None and threads < 0:
         _fail(f"--threads must be >= 0, got {threads}")
-    set_torch_threads(threads or None)
 
     _load_plugins(plugin)
     err = _console(stderr=True)
@@ -327,7 +326,7 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
                                 devices=_split_list(device), scale=scale, iterations=iterations, max_time=max_time,
                                 hyperparameters=_parse_pairs(set_, "--set"),
                                 problem_overrides=_parse_pairs(problem_set, "--problem-set"), label=label,
-                                plugins=plugin)
+                                plugins=plugin, threads=threads)
     except _user_errors() as e:
         _fail(e)
     if not tasks:
@@ -358,7 +357,8 @@ def _run_tasks(tasks, results: Path, executor: str, workers, scheduler, force: b
             first = (o.message or "").strip().splitlines()[:1]
             err.print(f"[red]failed[/] {o.task.name}: {first[0] if first else ''}", highlight=False)
     paths = sorted({o.path for o in outcomes})
-    df = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    from .store import read
+    df = pd.concat([read(p) for p in paths], ignore_index=True)
     _console().print(_summary_table(summarize(df), title=f"summary ({len(paths)} runs, stored in {results})"))
     if any(o.status == "failed" for o in outcomes):
         raise SystemExit(1)
@@ -377,11 +377,11 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
           workers: Optional[int] = typer.Option(None, "--workers", help="worker processes (default: 1 in-process, or one per "
                                                 "GPU for cuda runs; with --cluster local: one per core)"),
           force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored"),
-          threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads for in-process runs (0: torch's default)"),
+          threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads of each run, recorded in its key "
+                                                "(0: torch's default)"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars")):
     """Run a sweep file's grid (problems × solvers × hyperparameters × backends × devices × seeds),
     locally or on Dask; resumable: stored finished runs are skipped, failed ones retried."""
-    from .backends import set_torch_threads
     from .sweep import check_executor, sweep_status
     from .sweep_config import SweepConfig
 
@@ -395,7 +395,7 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
         if threads is not None and threads < 0:
             raise UserError(f"--threads must be >= 0, got {threads}")
         check_executor("dask" if (cluster or scheduler) else "local")
-        tasks, skipped = SweepConfig.from_toml(config).tasks(remote=scheduler is not None or dry_run)
+        tasks, skipped = SweepConfig.from_toml(config).tasks(remote=scheduler is not None or dry_run, threads=threads)
     except _user_errors() as e:
         _fail(e)
     if not tasks:
@@ -406,7 +406,6 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
     if dry_run:
         _print_dry_run(tasks, sweep_status(tasks, results), results)
         return
-    set_torch_threads(threads or None)
     executor = "dask" if (cluster or scheduler) else "local"
     _run_tasks(tasks, results, executor, workers, scheduler, force, quiet)
 
@@ -436,17 +435,25 @@ def _print_dry_run(tasks, statuses, results: Path) -> None:
 def merge(sources: List[Path] = typer.Argument(..., help="result stores to merge (directories)"),
           into: Path = typer.Option(..., "--into", help="destination store (created if missing)")):
     """Combine result stores (e.g. from several machines) into one, one file per run key: a
-    finished run wins over a failed one, else the destination's copy is kept."""
+    finished run wins over a failed one, else the destination's copy is kept. Two finished copies
+    of one run key that hold different results are listed as conflicts (exit status 1)."""
     from .store import merge as _merge
 
     missing = [str(d) for d in sources if not Path(d).is_dir()]
     if missing:
         _fail(f"no results directory {', '.join(missing)}")
-    summary = _merge(sources, into)
+    try:
+        summary = _merge(sources, into)
+    except (OSError, ValueError) as e:
+        _fail(f"cannot merge into {into}: {e}")
     for path in summary.unreadable:
         print(f"warning: skipped unreadable result file {path}", file=sys.stderr)
+    for c in summary.conflicts:
+        print(f"conflict: {c} (same run key, different results; the destination's copy is kept)", file=sys.stderr)
     print(f"merged into {into}: {summary.copied} copied, {summary.replaced} replaced (failed -> finished), "
-          f"{summary.kept} already there, {len(summary.unreadable)} unreadable")
+          f"{summary.kept} already there, {len(summary.unreadable)} unreadable, {len(summary.conflicts)} conflicts")
+    if summary.conflicts:
+        raise SystemExit(1)
 
 
 # --- results -----------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .backends import set_torch_threads
+from .backends import effective_torch_threads, set_torch_threads
 from . import store
 from .registry import PROBLEMS, InvalidSettingError, UnknownIdError, make_problem
 from .runner import IncompatibleError, execute
@@ -322,6 +322,8 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     process (lazy imports, LAPACK start-up) fall on no method's budget."""
     t0 = time.perf_counter()
     todo, notes = tasks(scale, only, backend, device, experiments, seeds, max_time)
+    if device == "cpu":  # every run pins (and records in its key) this torch thread count
+        todo = [dataclasses.replace(t, threads=effective_torch_threads(threads)) for t in todo]
     emit = progress or (lambda event: None)
     if hasattr(progress, "set_total"):  # e.g. the CLI's progress view: "[3/57]" instead of "[3/?]"
         progress.set_total(len(todo))

@@ -2,8 +2,9 @@
 
 :func:`per_run` reduces every run (``run_key``) to one row; :func:`summarize` averages the runs
 of one configuration over seeds. A configuration is problem × scale × solver × label × backend ×
-device name, plus ``config``: a short hash of the problem settings, hyperparameters and budget,
-so that runs with different settings under one label are never averaged together.
+device name, plus ``config``: a short hash of the problem settings, hyperparameters, budget and
+numerics (library versions, torch threads: see :func:`pgbench.backends.numerics`), so that runs
+whose settings differ under one label are never averaged together.
 
 Per run:
 
@@ -69,7 +70,7 @@ def _target_for(problem: str, target) -> float:
 
 def _config(run: pd.Series) -> str:
     payload = json.dumps([str(run.get(k)) for k in ("problem_settings", "hyperparameters", "budget_iterations",
-                                                    "max_time")])
+                                                    "max_time", "numerics")])
     return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
 

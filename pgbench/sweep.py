@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import store
-from .backends import cuda_available
+from .backends import cuda_available, effective_torch_threads
 from .registry import (PROBLEMS, SOLVERS, InvalidSettingError, _arms, _type_name, field_types, load_plugin,
                        make_problem, suggest)
 from .runner import IncompatibleError, Progress, RunResult, execute
@@ -73,6 +73,7 @@ class Task:
     problem_overrides: dict = field(default_factory=dict)
     label: str | None = None
     plugins: tuple[str, ...] = ()
+    threads: int | None = 1  # torch CPU threads of the run (part of its key); None: torch's setting
 
     def plan(self):
         """The validated :class:`~pgbench.runner.RunPlan` (raises on any bad setting)."""
@@ -81,7 +82,7 @@ class Task:
         problem = make_problem(self.problem, scale=self.scale, **self.problem_overrides)
         return _plan(problem, self.solver, iterations=self.iterations, max_time=self.max_time, seed=self.seed,
                      backend=self.backend, device=self.device, scale=self.scale, label=self.label,
-                     **self.hyperparameters)
+                     threads=self.threads, **self.hyperparameters)
 
     @property
     def runs_here(self) -> bool:
@@ -261,7 +262,7 @@ def _as_list(v) -> list:
 def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",), scale: str = "quick", *,
            iterations: int | None = None, max_time: float | None = None, hyperparameters: dict | None = None,
            problem_overrides: dict | None = None, label: str | None = None,
-           plugins: Iterable[str] = (), remote: bool = False) -> tuple[list[Task], list[Skipped]]:
+           plugins: Iterable[str] = (), remote: bool = False, threads: int | None = 1) -> tuple[list[Task], list[Skipped]]:
     """The grid ``problems × solvers × backends × devices × seeds`` as validated tasks.
 
     ``hyperparameters`` go to every solver that has the field (``"pg.lr"`` scopes a key to one
@@ -271,7 +272,10 @@ def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",),
     missing backend or device) before anything runs; incompatible pairs come back in
     ``skipped`` with their reason instead. With ``remote`` (runs go to a cluster), a device this
     machine lacks is not an error: those runs are validated on the CPU (:meth:`Task.validate`).
+    ``threads``: torch CPU threads of every run (0 or None: this process's current torch setting,
+    resolved here so that the driver and every worker agree on the run key).
     """
+    threads = effective_torch_threads(threads)
     plugins = tuple(str(Path(p).resolve()) if (p.endswith(".py") or Path(p).exists()) else p
                     for p in _as_list(plugins))
     for p in plugins:
@@ -297,7 +301,7 @@ def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",),
         for s in solver_ids:
             solver_plugins = extra + tuple(x for x in _plugins_for(SOLVERS.resolve(s)) if x not in extra)
             pair = [Task(p, s, scale, seed, b, d, iterations, max_time, dict(hp[s]), dict(po[p]), label,
-                         solver_plugins)
+                         solver_plugins, threads)
                     for b in dict.fromkeys(backends) for d in dict.fromkeys(devices) for seed in dict.fromkeys(seeds)]
             try:
                 for t in pair:
@@ -334,7 +338,7 @@ def _stored_outcome(task: Task, meta: dict, root) -> Outcome:
     import pandas as pd
 
     path = store.path_for(meta, root)
-    df = pd.read_parquet(path)
+    df = store.read(path)
     message = df["message"].iloc[0] if "message" in df else ""
     result = RunResult(df, str(df["status"].iloc[0]), message if isinstance(message, str) else "", meta)
     if "iteration" in df and df["iteration"].isna().all():
@@ -452,10 +456,8 @@ def _pool_init(slots, started, gpu: bool):
     slot = slots.get()
     if gpu:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(slot)
-    else:
+    else:  # each run pins its own torch thread count (its key says which); other libraries get one
         os.environ.setdefault("OMP_NUM_THREADS", "1")
-        from .backends import set_torch_threads
-        set_torch_threads(1)
 
 
 def _pool_run(index: int, task: Task, root: str, force: bool) -> Outcome:

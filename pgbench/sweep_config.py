@@ -96,10 +96,11 @@ class SweepConfig:
             raise InvalidSettingError(f"sweep file {path}: {e}") from None
         return cls.from_dict(data, base_dir=path.parent)
 
-    def tasks(self, remote: bool = False) -> tuple[list[Task], list[Skipped]]:
+    def tasks(self, remote: bool = False, threads: int | None = 1) -> tuple[list[Task], list[Skipped]]:
         """Every run of the grid as a validated :class:`~pgbench.sweep.Task` (in grid order), and
         the problem × solver pairs left out as incompatible. Raises on any bad id or value.
-        ``remote``: the runs go to a cluster, so a device this machine lacks is not an error."""
+        ``remote``: the runs go to a cluster, so a device this machine lacks is not an error.
+        ``threads``: torch CPU threads of every run (see :func:`~pgbench.sweep.expand`)."""
         for p in self.plugins:
             load_plugin(p)
         problems = [PROBLEMS.resolve(p).id for p in dict.fromkeys(self.problems)]
@@ -116,7 +117,7 @@ class SweepConfig:
                         t, sk = expand([p], [s], seeds=list(self.seeds), backends=list(self.backends),
                                        devices=list(self.devices), scale=self.scale, iterations=self.iterations,
                                        max_time=self.max_time, hyperparameters=hp, problem_overrides=settings,
-                                       label=label, plugins=self.plugins, remote=remote)
+                                       label=label, plugins=self.plugins, remote=remote, threads=threads)
                         tasks.extend(t)
                         skipped.extend(x for x in sk if x not in skipped)
         return tasks, skipped
