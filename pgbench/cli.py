@@ -58,9 +58,26 @@ def _console(stderr: bool = False):
     return c
 
 
+def _check_dir(path, what: str = "results folder") -> None:
+    """Exit 2 with one line unless files can be written in ``path`` (see :mod:`pgbench.validate`)."""
+    from .registry import InvalidSettingError
+    from .validate import writable_dir
+    try:
+        writable_dir(path, what)
+    except InvalidSettingError as e:
+        _fail(e)
+
+
+def _note_plugins(plugins) -> None:
+    """Say which plugin code is about to run (a plugin is imported even for ``--dry-run``)."""
+    for p in plugins or []:
+        print(f"note: importing plugin {p} (its code runs in this process)", file=sys.stderr)
+
+
 def _load_plugins(plugins):
     from .registry import load_plugin
     from .registry import InvalidSettingError
+    _note_plugins(plugins)
     for p in plugins or []:
         try:
             load_plugin(p)
@@ -311,7 +328,7 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
 
     if threads is not None and threads < 0:
         _fail(f"--threads must be >= 0, got {threads}")
-
+    _check_dir(results)
     _load_plugins(plugin)
     err = _console(stderr=True)
     try:
@@ -345,13 +362,18 @@ def _run_tasks(tasks, results: Path, executor: str, workers, scheduler, force: b
     from .summary import summarize
     from .sweep import run_sweep
 
+    from .registry import InvalidSettingError
+
     err = _console(stderr=True)
     kwargs = dict(root=results, executor=executor, workers=workers, scheduler=scheduler, force=force)
-    if quiet:
-        outcomes = run_sweep(tasks, **kwargs)
-    else:
-        with _ProgressView(len(tasks), err) as view:
-            outcomes = run_sweep(tasks, **kwargs, progress=view)
+    try:  # run_sweep raises InvalidSettingError only while validating, before any run
+        if quiet:
+            outcomes = run_sweep(tasks, **kwargs)
+        else:
+            with _ProgressView(len(tasks), err) as view:
+                outcomes = run_sweep(tasks, **kwargs, progress=view)
+    except InvalidSettingError as e:
+        _fail(e)
     for o in outcomes:
         if o.status == "failed":
             first = (o.message or "").strip().splitlines()[:1]
@@ -395,7 +417,11 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
         if threads is not None and threads < 0:
             raise UserError(f"--threads must be >= 0, got {threads}")
         check_executor("dask" if (cluster or scheduler) else "local")
-        tasks, skipped = SweepConfig.from_toml(config).tasks(remote=scheduler is not None or dry_run, threads=threads)
+        if not dry_run:
+            _check_dir(results)
+        grid = SweepConfig.from_toml(config)
+        _note_plugins(grid.plugins)
+        tasks, skipped = grid.tasks(remote=scheduler is not None or dry_run, threads=threads)
     except _user_errors() as e:
         _fail(e)
     if not tasks:
@@ -442,6 +468,7 @@ def merge(sources: List[Path] = typer.Argument(..., help="result stores to merge
     missing = [str(d) for d in sources if not Path(d).is_dir()]
     if missing:
         _fail(f"no results directory {', '.join(missing)}")
+    _check_dir(into, "merge destination")
     try:
         summary = _merge(sources, into)
     except (OSError, ValueError) as e:
@@ -489,6 +516,9 @@ def results(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--
         df = load_results(*results_dirs)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
+    for option, column, values in (("--problem", "problem", problem), ("--solver", "solver", solver)):
+        _check_stored(option, values, df[column] if column in df else None,
+                      df["label"] if column == "solver" and "label" in df else None)
     if problem:
         names = set(_split_list(problem))
         df = df[df["problem"].isin(names) | df["problem"].str.rsplit("-v", n=1).str[0].isin(names)]
@@ -518,6 +548,21 @@ def results(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--
         _console().print(_summary_table(table, title=f"results ({', '.join(map(str, results_dirs))})"))
 
 
+def _check_stored(option: str, values, ids, labels=None) -> None:
+    """Exit 2 with the nearest stored id when a ``--problem`` / ``--solver`` filter names nothing stored."""
+    from .registry import suggest
+
+    if not values or ids is None:
+        return
+    known = set(ids.dropna().astype(str))
+    known |= {i.rsplit("-v", 1)[0] for i in known}
+    if labels is not None:
+        known |= set(labels.dropna().astype(str))
+    for name in _split_list(values):
+        if name not in known:
+            _fail(f"{option} {name!r}: no stored run has it{suggest(name, known)}")
+
+
 # --- reproduce / report (thin wrappers) ------------------------------------------------------------------
 
 
@@ -543,6 +588,8 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
         seed_list = tuple(_parse_seeds([seeds])) if seeds.strip() else None
     except UserError as e:
         _fail(e)
+    _check_dir(results_dir)
+    _check_dir(out, "report folder")
     kwargs = dict(scale=scale, only=_split_list(only) or None, backend=backend, device=device,
                   results=results_dir, out=out, seeds=seed_list, max_time=max_time)
     try:
@@ -564,6 +611,7 @@ def report(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--r
     missing = [str(d) for d in results_dirs if not Path(d).is_dir()]
     if missing:
         _fail(f"no results directory {', '.join(missing)}")
+    _check_dir(out, "report folder")
     path = _report.build_report(list(results_dirs), out)
     if path is not None:
         print(path)
@@ -596,9 +644,22 @@ def normalize_args(args: list[str]) -> list[str]:
     return out
 
 
+_PATH_OPTIONS = ("--results", "--out", "--into", "--scheduler", "--plugin")
+
+
+def _reject_empty(args: list[str]) -> None:
+    """An empty path (``--results ''``) would mean the current directory: refuse it."""
+    for i, a in enumerate(args):
+        name, eq, value = a.partition("=")
+        if name in _PATH_OPTIONS and ((eq and not value.strip()) or
+                                      (not eq and i + 1 < len(args) and not args[i + 1].strip())):
+            _fail(f"{name} must not be empty")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``pgbench``)."""
     args = normalize_args(list(sys.argv[1:] if argv is None else argv))
+    _reject_empty(args)
     try:
         rv = app(args=args, prog_name="pgbench", standalone_mode=False)
     except typer.Exit as e:

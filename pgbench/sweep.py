@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import store
+from . import store, validate
 from .backends import cuda_available, effective_torch_threads
 from .registry import (PROBLEMS, SOLVERS, InvalidSettingError, _arms, _type_name, field_types, load_plugin,
                        make_problem, suggest)
@@ -290,8 +290,9 @@ def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",),
     for s in seeds:
         if not isinstance(s, int) or isinstance(s, bool) or s < 0:
             raise InvalidSettingError(f"seed must be a non-negative integer, got {s!r}")
-    problem_ids = [PROBLEMS.resolve(p).id for p in dict.fromkeys(problems)]
-    solver_ids = [SOLVERS.resolve(s).id for s in dict.fromkeys(solvers)]
+    # ``sin`` and ``sin-v0`` (or ``gd`` and ``gd-v0``) are one id: each runs once
+    problem_ids = list(dict.fromkeys(PROBLEMS.resolve(p).id for p in problems))
+    solver_ids = list(dict.fromkeys(SOLVERS.resolve(s).id for s in solvers))
     hp = _split(solver_ids, hyperparameters, SOLVERS, "solver")
     po = _split(problem_ids, problem_overrides, PROBLEMS, "problem")
 
@@ -314,6 +315,18 @@ def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",),
 
 
 # --- running ------------------------------------------------------------------------------------------
+
+
+def unique(tasks: list[Task]) -> list[Task]:
+    """``tasks`` without repeats of one run (same run key, e.g. one grid point written twice);
+    the first of each stays, in order."""
+    seen, out = set(), []
+    for t in tasks:
+        key = store.run_key(t.validate().meta)
+        if key not in seen:
+            seen.add(key)
+            out.append(t)
+    return out
 
 
 def _last(records, column):
@@ -405,16 +418,26 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
     worker processes. ``"dask"`` submits one task per run to ``scheduler`` (an address such as
     ``tcp://host:8786``, a scheduler file ``*.json``, or a cluster object such as dask-jobqueue's
     ``SLURMCluster``) or to a new ``LocalCluster`` of ``workers`` single-threaded processes.
-    Both parallel paths report ``start`` (running) and ``finish`` events."""
+    Both parallel paths report ``start`` (running) and ``finish`` events.
+
+    Before any run: the store must be writable (:func:`pgbench.validate.writable_dir`), every
+    run storable, a ``scheduler`` reachable (else InvalidSettingError); hidden temporary files of
+    killed writers are removed (:func:`pgbench.store.clean_stale_tmp`)."""
     check_executor(executor)
     if workers is not None and workers < 1:
         raise InvalidSettingError(f"workers must be >= 1, got {workers}")
     if scheduler is not None and executor != "dask":
         raise InvalidSettingError("a scheduler address needs executor='dask'")
     remote = executor == "dask" and scheduler is not None
-    plans = [t.validate() if remote else t.plan() for t in tasks]  # validate everything before any work
+    validate.writable_dir(root)  # validate everything before any work: the store, every run, the cluster
+    plans = [t.validate() if remote else t.plan() for t in tasks]
+    for p in plans:
+        validate.storable(p.meta)
+    if remote:
+        validate.scheduler(scheduler)
     emit = progress or (lambda event: None)
     root = Path(root).resolve()
+    store.clean_stale_tmp(root)
     outcomes: list[Outcome | None] = [None] * len(tasks)
     todo = []
     for i, (task, p) in enumerate(zip(tasks, plans)):
