@@ -68,19 +68,14 @@ def _check_dir(path, what: str = "results folder") -> None:
         _fail(e)
 
 
-def _note_plugins(plugins) -> None:
-    """Say which plugin code is about to run (a plugin is imported even for ``--dry-run``)."""
-    for p in plugins or []:
-        print(f"note: importing plugin {p} (its code runs in this process)", file=sys.stderr)
-
-
 def _load_plugins(plugins):
+    """Import the plugins, saying which (their code runs here, also for ``--dry-run``)."""
     from .registry import load_plugin
     from .registry import InvalidSettingError
-    _note_plugins(plugins)
     for p in plugins or []:
         try:
             load_plugin(p)
+            print(f"note: imported plugin {p} (its code ran in this process)", file=sys.stderr)
         except InvalidSettingError as e:
             _fail(e)
         except _user_errors() as e:
@@ -420,7 +415,10 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
         if not dry_run:
             _check_dir(results)
         grid = SweepConfig.from_toml(config)
-        _note_plugins(grid.plugins)
+    except _user_errors() as e:
+        _fail(e)
+    _load_plugins(grid.plugins)
+    try:
         tasks, skipped = grid.tasks(remote=scheduler is not None or dry_run, threads=threads)
     except _user_errors() as e:
         _fail(e)
@@ -549,8 +547,9 @@ def results(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--
 
 
 def _check_stored(option: str, values, ids, labels=None) -> None:
-    """Exit 2 with the nearest stored id when a ``--problem`` / ``--solver`` filter names nothing stored."""
-    from .registry import suggest
+    """Exit 2 with the nearest id when a ``--problem`` / ``--solver`` filter names neither a
+    stored nor a registered id (a registered one with no stored runs is not bad input)."""
+    from .registry import PROBLEMS, SOLVERS, suggest
 
     if not values or ids is None:
         return
@@ -558,9 +557,11 @@ def _check_stored(option: str, values, ids, labels=None) -> None:
     known |= {i.rsplit("-v", 1)[0] for i in known}
     if labels is not None:
         known |= set(labels.dropna().astype(str))
+    registry = PROBLEMS if option == "--problem" else SOLVERS
     for name in _split_list(values):
-        if name not in known:
-            _fail(f"{option} {name!r}: no stored run has it{suggest(name, known)}")
+        if name not in known and name not in registry:
+            _fail(f"{option} {name!r}: no such {option[2:]} in the store"
+                  + suggest(name, known).replace("; registered:", "; stored:"))
 
 
 # --- reproduce / report (thin wrappers) ------------------------------------------------------------------
