@@ -84,14 +84,25 @@ def _cn_reference(u, steps, dt, n=14):
 
 
 def test_quantum_dipole_matches_complex_crank_nicolson_and_is_unitary():
+    """In float64 the scheme is the complex CN reference and unitary to round-off. In float32
+    (the problem's dtype) each of the 96 steps loses about 1e-6 of norm to round-off (measured:
+    1.1e-4 in all on one x86 CPU), so the float32 state is only held to 1e-3."""
     be = get_backend("torch")
     prob = pgbench.make_problem("quantum-dipole-v0", scale="quick")
+
+    class Float64Dipole(type(prob)):
+        physics_dtype = "float64"
+
+    prob64 = Float64Dipole(**prob.settings())
     u = np.random.default_rng(3).standard_normal((2, prob.steps))
-    out = _np(be, prob.simulate(be, be.asarray(u, "float32")))
+    out64 = _np(be, prob64.simulate(be, be.asarray(u, "float64")))
+    out32 = _np(be, prob.simulate(be, be.asarray(u, "float32")))
     for b in range(2):
         ref = _cn_reference(u[b], prob.steps, prob.dt)
-        np.testing.assert_allclose(out[b, 0::2] + 1j * out[b, 1::2], ref, atol=1e-4)
-    np.testing.assert_allclose((out**2).sum(1), 1.0, atol=1e-4)
+        np.testing.assert_allclose(out64[b, 0::2] + 1j * out64[b, 1::2], ref, atol=1e-10)
+        np.testing.assert_allclose(out32[b, 0::2] + 1j * out32[b, 1::2], ref, atol=1e-3)
+    np.testing.assert_allclose((out64**2).sum(1), 1.0, atol=1e-10)
+    np.testing.assert_allclose((out32**2).sum(1), 1.0, atol=1e-3)
 
 
 def test_quantum_dipole_converges_to_the_exact_propagator():
