@@ -327,7 +327,10 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     emit = progress or (lambda event: None)
     if hasattr(progress, "set_total"):  # e.g. the CLI's progress view: "[3/57]" instead of "[3/?]"
         progress.set_total(len(todo))
-    root = Path(results)
+    from . import validate
+    root = validate.writable_dir(results)  # before any run: the store and the report folder take files
+    validate.writable_dir(out, "report folder")
+    store.clean_stale_tmp(root)
     ran = cached = failed = 0
     per_problem: dict[str, float] = {}
     restore = set_torch_threads(threads if device == "cpu" else None)
