@@ -436,3 +436,13 @@ def test_stale_temporary_files_of_dead_writers_are_cleaned(tmp_path):
     stale.write_bytes(b"partial")
     run_sweep(_tasks(), root=tmp_path)
     assert not stale.exists() and live.exists()
+
+
+def test_a_reachable_scheduler_passes_the_check(tmp_path):
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        validate.scheduler(cluster.scheduler_address, timeout=5)
+        f = tmp_path / "scheduler.json"
+        f.write_text('{"address": "%s"}' % cluster.scheduler_address)
+        validate.scheduler(str(f), timeout=5)
