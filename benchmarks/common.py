@@ -232,8 +232,7 @@ class IterationDriver:
 
     def _start(self):
         plan = self._make_plan()
-        training = plan.solver.kind == "training"
-        last_index = plan.iterations - 1 if training else plan.iterations
+        last_index = plan.iterations   # training rows are 1..n, iterative 0..n
         self._go, self._parked = threading.Semaphore(0), threading.Semaphore(0)
         self._done, self._last, self.result = False, None, None
 
@@ -342,23 +341,15 @@ def quality_metrics(result, problem) -> dict:
     """Numbers (lower is better) from one run: the final held-out x error and loss (training:
     the last evaluation; iterative: the solved batch after the last step), and the first update
     count / wall time at which the x error reached ``problem.target_x_error`` (NaN if never)."""
-    rec = result.records
-    training = result.meta["kind"] == "training"
-    xcol, lcol = ("eval_x_error", "eval_loss") if training else ("x_error", "loss")
-    rows = rec.dropna(subset=[xcol]) if xcol in rec else rec.iloc[:0]
-    nan = float("nan")
+    from pgbench import measures
+    run = result.records.assign(kind=result.meta["kind"])
+    it, t = measures.first_reaching(run, problem.target_x_error)
     out = {"status": result.status, "message": result.message[:2000],
-           "final_x_error": float(rows[xcol].iloc[-1]) if len(rows) else nan,
-           "final_loss": float(rows[lcol].iloc[-1]) if len(rows) else nan,
-           "iterations_to_target": nan, "seconds_to_target": nan,
-           "iterations_done": int(rec["iteration"].iloc[-1]) + int(training) if len(rec) else 0,
+           "final_x_error": measures.final_value(run, "x_error"), "final_loss": measures.final_value(run, "loss"),
+           "iterations_to_target": it, "seconds_to_target": t,
+           "iterations_done": int(measures.iterations_done(run)) if len(run) else 0,
            "iterations_planned": int(result.meta["iterations"])}
-    target = problem.target_x_error
-    if target is not None and len(rows):
-        hit = rows[rows[xcol] <= target]
-        if len(hit):
-            out["iterations_to_target"] = float(hit["iteration"].iloc[0] + int(training))
-            out["seconds_to_target"] = float(hit["wall_time"].iloc[0])
+    nan = float("nan")
     for k in ("final_x_error", "final_loss"):
         if not math.isfinite(out[k]):
             out[k] = nan

@@ -262,7 +262,7 @@ class _ProgressView:
 
 
 SUMMARY_COLUMNS = [("problem", "problem"), ("label", "solver"), ("backend", "backend"), ("device_name", "device"),
-                   ("seeds", "seeds"), ("status", "ok/div/fail"), ("x_error", "x error"), ("train_x_error", "train x err"),
+                   ("seeds", "seeds"), ("status", "ok/div/fail"), ("x_error", "x error (median)"), ("train_x_error", "train x err"),
                    ("loss", "y loss"), ("iterations", "iters"), ("target", "target"), ("reached", "reached"),
                    ("iterations_to_target", "iters to target"), ("time_to_target", "s to target"),
                    ("time_per_iteration", "s / iter")]
@@ -286,8 +286,8 @@ def _summary_table(summary, title: str = "summary"):
         for c, _ in cols:
             if c == "status":
                 row.append(f"{r['ok']}/{r['diverged']}/{r['failed']}")
-            elif c == "x_error" and not math.isnan(r.get("x_error_std", math.nan)):
-                row.append(f"{_fmt(r['x_error'])} ± {_fmt(r['x_error_std'], 2)}")
+            elif c == "x_error" and r["ok"] > 1:   # median over ok seeds (min–max)
+                row.append(f"{_fmt(r['x_error'])} ({_fmt(r['x_error_lo'], 2)}–{_fmt(r['x_error_hi'], 2)})")
             elif c == "reached":
                 row.append("-" if math.isnan(r["target"]) else f"{r['reached']}/{r['seeds'] - r['failed']}")
             else:
@@ -535,8 +535,8 @@ def results(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--
     elif per_run:
         from rich.table import Table
         t = Table(title="runs", title_justify="left")
-        cols = ["problem", "label", "backend", "seed", "status", "x_error", "loss", "iterations", "wall_time",
-                "iterations_to_target", "time_to_target", "run_key"]
+        cols = ["problem", "label", "backend", "seed", "status", "x_error", "loss", "nonfinite", "iterations",
+                "wall_time", "iterations_to_target", "time_to_target", "run_key", "message"]
         for c in cols:
             t.add_column(c, overflow="fold")
         for _, r in table.iterrows():

@@ -346,9 +346,24 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
                "run_seconds": per_problem, "seconds_running": t_runs, "seconds": total, "report": str(index)}
     for n in notes:
         print(f"note: {n}")
+    print_headline(Path(out) / "data" / "headline.csv")
     print(f"reproduce ({scale}): {ran} runs done, {cached} reused, {failed} failed; "
           f"experiments {t_runs:.0f} s, total {total:.0f} s; report: {index}")
     return summary
+
+
+def print_headline(path) -> None:
+    """Print the report's headline table (claims, measured values, verdicts) to the terminal."""
+    import pandas as pd
+    from rich.console import Console
+
+    from .report.headline import format_headline
+    try:
+        table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError):
+        return
+    table["ratio to paper"] = pd.to_numeric(table["ratio to paper"], errors="coerce")
+    Console(width=max(120, Console().width)).print(format_headline(table))
 
 
 

@@ -1,7 +1,9 @@
 """THE loops: one for iterative solvers, one for training schemes. No files, no printing:
 progress goes to a callback, results come back as a :class:`RunResult`.
 
-Every recorded row holds ``iteration``, ``wall_time`` (seconds since the run started, taken
+Every recorded row holds ``iteration`` (update steps done: iterative runs record 0, the initial
+guess, then 1, 2, …; training runs record 1, 2, …, so a budget of 100 reaches iteration 100; see
+:mod:`pgbench.measures`), ``wall_time`` (seconds since the run started, taken
 after synchronising the device, evaluation time excluded), ``loss`` (batch mean of the per-example
 y-space objective), ``x_error`` (batch mean of the problem's x-space error) and the problem's
 extras (batch means over the examples that are still finite; ``nonfinite`` is the fraction that
@@ -23,10 +25,12 @@ import numpy as np
 import pandas as pd
 
 from . import keys
+from .divergence import Watch
+from .measures import STORE_FORMAT
 from .backends import get_backend, numerics, set_torch_threads
 from .registry import InvalidSettingError, make_problem, make_solver
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 STATUSES = ("ok", "diverged", "failed", "skipped")
 
@@ -80,16 +84,12 @@ def _is_int(v) -> bool:
 
 def _means(be, per_example: dict) -> dict:
     """Batch means over the examples whose loss and x error are finite, plus ``nonfinite``:
-    the fraction of examples that are not (a run is ``diverged`` when that reaches 1)."""
+    the fraction of examples that are not (see :mod:`pgbench.divergence`)."""
     arrays = {k: be.to_numpy(v).astype(np.float64) for k, v in per_example.items()}
     finite = np.isfinite(arrays["loss"]) & np.isfinite(arrays["x_error"])
     row = {k: float(np.mean(v[finite])) if finite.any() else math.nan for k, v in arrays.items()}
     row["nonfinite"] = float(1.0 - finite.mean())
     return row
-
-
-def _finite(row: dict) -> bool:
-    return row["nonfinite"] < 1.0
 
 
 @dataclass(frozen=True)
@@ -138,14 +138,16 @@ def plan(problem, solver, *, iterations: int | None = None, max_time: float | No
             "backend": be.name, "device": be.device, "device_name": be.device_name(),
             "backend_settings": be.settings(), "numerics": numerics(be.name, be.device, threads),
             "machine": platform.node(), "seed": seed, "iterations": total, "max_time": max_time,
-            "x_error_name": problem.x_error_name, "pgbench_version": __version__,
+            "x_error_name": problem.x_error_name, "target_x_error": problem.target_x_error,
+            "pgbench_version": __version__, "store_format": STORE_FORMAT,
             "label": label or solver.name}
     return RunPlan(problem, solver, be, total, max_time, seed, meta)
 
 
 def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, throw: bool = False) -> RunResult:
-    """Run a :class:`RunPlan`. Divergence (every example non-finite) ends the run with status
-    ``diverged``; an exception gives status ``failed`` with the message (or is re-raised with
+    """Run a :class:`RunPlan`. Divergence (:mod:`pgbench.divergence`: half of the examples
+    non-finite, or the x error 1000× its first value) ends the run with status ``diverged`` and
+    the reason as its message; an exception gives status ``failed`` with the message (or is re-raised with
     ``throw``)."""
     loop = _train if p.solver.kind == "training" else _solve
     rows: list[dict] = []
@@ -227,6 +229,8 @@ def _solve(problem, solver, be, seed, total, max_time, rows, callback):
     state = solver.init(problem, be, x, y_target)
     row = {"iteration": 0, "wall_time": clock.now(), **_means(be, metrics(x, x_true, y_target))}
     _record(rows, row, callback, total)
+    watch = Watch("iterative")
+    watch(row)
     for it in range(1, total + 1):
         x, state = step(x, y_target, state)
         be.block_until_ready(x)
@@ -235,8 +239,9 @@ def _solve(problem, solver, be, seed, total, max_time, rows, callback):
         if isinstance(state, dict):  # solver diagnostics, e.g. L-BFGS-B iteration counts
             row.update({k: float(np.mean(v)) for k, v in state.items() if k in ("nit", "nfev")})
         _record(rows, row, callback, total)
-        if not _finite(row):
-            return "diverged", f"every example non-finite at iteration {it}", x
+        diverged = watch(row)
+        if diverged:
+            return "diverged", diverged, x
         if max_time is not None and t >= max_time:
             break
     return "ok", "", x
@@ -275,19 +280,21 @@ def _train(problem, scheme, be, seed, total, max_time, rows, callback):
         clock.paused += time.perf_counter() - t
         return {"eval_loss": m["loss"], "eval_x_error": m["x_error"], "eval_nonfinite": m["nonfinite"]}
 
-    for it in range(total):
-        x_true, y_target = problem.sample(keys.rng(seed, "train", it), problem.batch_size, be)
+    watch = Watch("training")
+    for it in range(1, total + 1):   # ``it`` updates done after this step; its batch is the it-th
+        x_true, y_target = problem.sample(keys.rng(seed, "train", it - 1), problem.batch_size, be)
         params, opt_state, per, diag = train_step(params, opt_state, y_target, x_true)
         be.block_until_ready(params)
         t = clock.now()
         row = {"iteration": it, "wall_time": t, **_means(be, per),
                **{k: float(be.to_numpy(v)) for k, v in diag.items()}}
-        last = it == total - 1 or (max_time is not None and t >= max_time)
-        if problem.eval_every and (it % problem.eval_every == 0 or last):
+        last = it == total or (max_time is not None and t >= max_time)
+        if problem.eval_every and (it == 1 or it % problem.eval_every == 0 or last):
             row.update(eval_row())
         _record(rows, row, callback, total)
-        if not _finite(row):
-            return "diverged", f"every example non-finite at iteration {it}", params
+        diverged = watch(row)
+        if diverged:
+            return "diverged", diverged, params
         if last:
             break
     return "ok", "", params

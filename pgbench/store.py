@@ -20,9 +20,10 @@ run's records (one row per recorded iteration) with the run's metadata broadcast
 ``numerics``       JSON: what else changes the numbers (:func:`pgbench.backends.numerics`: library
                    versions, torch CPU threads, deterministic-algorithm flags, ``XLA_FLAGS``)
 ``seed``           data stream and network initialisation seed
-``status``         ``ok``, ``diverged`` (every example non-finite) or ``failed`` (an exception;
+``status``         ``ok``, ``diverged`` (:mod:`pgbench.divergence`, reason in ``message``) or ``failed`` (an exception;
                    ``message`` holds it, ``traceback`` the full traceback)
-``iteration``      0-based; ``wall_time``: seconds since the run started (device synchronised)
+``iteration``      update steps done (training rows from 1, iterative from 0; older stores are
+                   renumbered on load, :func:`pgbench.measures.upgrade`); ``wall_time``: seconds since the run started (device synchronised)
 ``loss``           batch mean of the y-space objective; ``x_error``: batch mean x-space error
                    (what it measures: ``x_error_name``); ``nonfinite``: fraction of examples
                    that are not finite
@@ -57,6 +58,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .measures import upgrade
 
 DEFAULT_ROOT = Path("results/runs")
 FINISHED = ("ok", "diverged")
@@ -149,7 +152,8 @@ def to_frame(result) -> pd.DataFrame:
         "status": result.status, "message": result.message, "traceback": getattr(result, "traceback", ""),
         "x_error_name": meta["x_error_name"],
         "budget_iterations": meta["iterations"], "max_time": meta["max_time"],
-        "pgbench_version": meta["pgbench_version"],
+        "pgbench_version": meta["pgbench_version"], "store_format": meta.get("store_format"),
+        "target_x_error": meta.get("target_x_error"),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "hyperparameters": _json(meta["hyperparameters"]), "problem_settings": _json(meta["problem_settings"]),
         "backend_settings": _json(meta.get("backend_settings", {})), "numerics": _json(meta.get("numerics", {})),
@@ -273,7 +277,8 @@ def _rank_of(df: pd.DataFrame) -> int:
 
 _META = {"run_key", "problem", "scale", "solver", "label", "kind", "backend", "device", "device_name", "machine",
          "seed", "message", "traceback", "x_error_name", "budget_iterations", "max_time", "pgbench_version",
-         "created", "hyperparameters", "problem_settings", "backend_settings", "numerics"}
+         "created", "hyperparameters", "problem_settings", "backend_settings", "numerics", "store_format",
+         "target_x_error"}
 
 
 def curves(df: pd.DataFrame) -> pd.DataFrame:
@@ -290,7 +295,7 @@ def curves(df: pd.DataFrame) -> pd.DataFrame:
 def same_result(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     """Whether two stored copies of one run key hold the same result (status and curves, bit for
     bit, NaN equal to NaN); the ``created`` time, machine and wall times may differ."""
-    ca, cb = curves(a), curves(b)
+    ca, cb = curves(upgrade(a)), curves(upgrade(b))  # one iteration numbering for both
     if list(ca.columns) != list(cb.columns) or len(ca) != len(cb):
         return False
     for c in ca.columns:
@@ -379,5 +384,5 @@ def load_results(*roots) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["run_key", "problem", "solver", "status", "iteration", "wall_time", "loss",
                                      "x_error"])
-    df = pd.concat(frames, ignore_index=True)
+    df = upgrade(pd.concat(frames, ignore_index=True))
     return df.sort_values(["problem", "solver", "run_key", "iteration"], kind="stable").reset_index(drop=True)

@@ -329,29 +329,27 @@ def unique(tasks: list[Task]) -> list[Task]:
     return out
 
 
-def _last(records, column):
-    if records is None or column not in records or records.empty:
-        return None
-    col = records[column].dropna()
-    return float(col.iloc[-1]) if len(col) else None
+def _finite_or_none(v: float):
+    return None if v is None or v != v else float(v)
 
 
 def _outcome(task: Task, result: RunResult, path, cached: bool) -> Outcome:
-    rec = result.records
-    training = result.meta.get("kind") == "training"
+    from . import measures
+    rec = result.records.assign(kind=result.meta.get("kind"))
     return Outcome(task=task, status=result.status, run_key=store.run_key(result.meta), path=str(path),
                    cached=cached, message=result.message,
-                   iterations=None if rec.empty else int(rec["iteration"].iloc[-1]),
-                   wall_time=_last(rec, "wall_time"),
-                   loss=_last(rec, "eval_loss" if training else "loss"),
-                   x_error=_last(rec, "eval_x_error" if training else "x_error"))
+                   iterations=None if rec.empty else int(measures.iterations_done(rec)),
+                   wall_time=None if rec.empty else _finite_or_none(float(rec["wall_time"].max())),
+                   loss=_finite_or_none(measures.final_value(rec, "loss")),
+                   x_error=_finite_or_none(measures.final_value(rec, "x_error")))
 
 
 def _stored_outcome(task: Task, meta: dict, root) -> Outcome:
     import pandas as pd
 
+    from .measures import upgrade
     path = store.path_for(meta, root)
-    df = store.read(path)
+    df = upgrade(store.read(path))
     message = df["message"].iloc[0] if "message" in df else ""
     result = RunResult(df, str(df["status"].iloc[0]), message if isinstance(message, str) else "", meta)
     if "iteration" in df and df["iteration"].isna().all():

@@ -21,10 +21,13 @@ Definitions (paper: "time divided by the batch size"):
 from __future__ import annotations
 
 import json
+import math
 import time
 
 import numpy as np
 import pandas as pd
+
+from .measures import final_value, first_reaching, iterations_done
 
 PROBLEM = "navier-stokes-v0"
 
@@ -55,25 +58,24 @@ def _is_estimator_pg(group: pd.DataFrame) -> bool:
     return inner.empty or str(inner.iloc[0]) in ("None", "inverse", "null", "")
 
 
-def _first_reach(group: pd.DataFrame, column: str, target: float):
-    rows = group[np.isfinite(group[column].astype(float))]
-    hit = rows[rows[column] <= target]
-    if len(hit):
-        r = hit.iloc[0]
-        return True, int(r["iteration"]), float(r["wall_time"]), float(rows[column].iloc[-1])
-    last = group.iloc[-1]
-    end = float(rows[column].iloc[-1]) if len(rows) else float("nan")
-    return False, int(last["iteration"]), float(last["wall_time"]), end
+def _first_reach(run: pd.DataFrame, target: float):
+    """``(reached, iterations, wall time, final x error)``: at the first record at or below the
+    target, else at the end of the run (:mod:`pgbench.measures`)."""
+    it, t = first_reaching(run, target)
+    end = final_value(run, "x_error")
+    if math.isfinite(it):
+        return True, int(it), t, end
+    return False, int(iterations_done(run)), float(run["wall_time"].max()), end
 
 
 def default_target(df: pd.DataFrame, problem: str = PROBLEM) -> float:
-    """Final held-out x error of the PG-trained network (mean over its runs)."""
+    """Final held-out x error of the PG-trained network (median over its runs)."""
     pg = _select(df, problem, "NN + PG")
-    finals = [float(g["eval_x_error"].dropna().iloc[-1]) for _, g in pg.groupby("run_key")
-              if g["eval_x_error"].notna().any()]
+    finals = [final_value(g, "x_error") for _, g in pg.groupby("run_key")]
+    finals = [v for v in finals if math.isfinite(v)]
     if not finals:
         raise ValueError(f"no finished PG training run of {problem} with held-out errors; pass target=")
-    return float(np.mean(finals))
+    return float(np.median(finals))
 
 
 def _select(df: pd.DataFrame, problem: str, method: str) -> pd.DataFrame:
@@ -93,13 +95,13 @@ def table1_runs(df: pd.DataFrame, target: float | None = None, problem: str = PR
     for method, (_, kind) in METHODS.items():
         for key, g in _select(df, problem, method).groupby("run_key", sort=True):
             if kind == "training":
-                if not g["eval_x_error"].notna().any():
+                if "eval_x_error" not in g or not g["eval_x_error"].notna().any():
                     continue
-                reached, it, t, end = _first_reach(g[g["eval_x_error"].notna()], "eval_x_error", target)
+                reached, it, t, end = _first_reach(g, target)
                 rows.append({"method": method, "run_key": key, "reached": reached, "iterations": it,
                              "training_time_s": t, "time_per_example_s": np.nan, "x_error_at_end": end})
             else:
-                reached, it, t, end = _first_reach(g, "x_error", target)
+                reached, it, t, end = _first_reach(g, target)
                 rows.append({"method": method, "run_key": key, "reached": reached, "iterations": it,
                              "training_time_s": np.nan, "time_per_example_s": t / _examples(g),
                              "x_error_at_end": end})

@@ -156,7 +156,7 @@ def test_training_iteration_driver_advances_one_step():
     d = common.driver("sin-v0", "dp-v0", "jax:cpu")
     d.ready()
     it = d._last.iteration
-    assert it == 1                      # started at 0 and warmed up by one (compiling) iteration
+    assert it == 2                      # the first (compiling) update, then one warm-up update
     d.advance()
     assert d._last.iteration == it + 1 and math.isfinite(d._last.loss)
 

@@ -97,7 +97,7 @@ def test_wall_time_runs_are_warmed_up_but_only_the_timed_run_is_stored(tmp_path,
                      ("Adam", 4, None, None)]
     df = load_results(runs)
     assert df["run_key"].nunique() == 3
-    assert df.groupby("run_key")["iteration"].apply(lambda it: sorted(it) == [0, 1, 2, 3]).all()
+    assert df.groupby("run_key")["iteration"].apply(lambda it: sorted(it) == [1, 2, 3, 4]).all()
 
 
 def test_unregistered_problem_is_skipped_with_note():
@@ -128,10 +128,10 @@ def test_reproduce_skips_finished_runs(tmp_path):
     assert (out / "index.html").exists()
     df = load_results(runs)
     assert set(df["label"]) == {"GD", "PG (inverse)", "DP (Adam)"}
-    # budgets of the recipe are what was run (training: iterations 0..2; iterative: 0..4)
+    # budgets of the recipe are what was run (training: iterations 1..3; iterative: 0..4)
     last = df.groupby("run_key")["iteration"].max()
     kinds = df.groupby("run_key")["kind"].first()
-    assert set(last[kinds == "training"]) == {2} and set(last[kinds == "iterative"]) == {4}
+    assert set(last[kinds == "training"]) == {3} and set(last[kinds == "iterative"]) == {4}
 
 
 def test_examples_artifact_matches_the_run(tmp_path):

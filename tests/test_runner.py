@@ -11,7 +11,7 @@ def test_records_have_the_documented_columns():
     assert r.ok
     for c in ("iteration", "wall_time", "loss", "x_error", "nonfinite", "eval_x_error", "eval_loss", "y_residual"):
         assert c in r.records.columns
-    assert list(r.records["iteration"]) == [0, 1, 2, 3, 4]
+    assert list(r.records["iteration"]) == [1, 2, 3, 4, 5]   # a budget of 5 reaches iteration 5
     assert r.meta["hyperparameters"]["lr"] == 2e-3  # the problem's default for pg
     assert r.meta["problem"] == "sin-v0" and r.meta["solver"] == "pg-v0"
 
@@ -23,10 +23,28 @@ def test_iterative_run_records_the_start():
 
 
 def test_divergence_is_a_status_not_a_crash():
+    """GD with too large a step on y = (x1, x2²) blows up: stopped at the first iteration whose x
+    error exceeds 1000× the start, recorded as ``diverged`` with the reason."""
     r = pgbench.run("quadratic2d", "gd", eta=1.0, iterations=50, backend="torch")
     assert r.status == "diverged"
-    assert "non-finite" in r.message
-    assert r.records["nonfinite"].iloc[-1] == 1.0
+    assert "blew up at iteration" in r.message
+    x_error = r.records["x_error"].to_numpy()
+    assert x_error[-1] > 1e3 * x_error[0] and (x_error[:-1] <= 1e3 * x_error[0]).all()
+
+
+def test_half_the_examples_nonfinite_is_divergence(monkeypatch):
+    """A solver that makes half of the examples NaN is ``diverged``, not ``ok`` with the mean of
+    the finite half."""
+    from pgbench.problems.sin import Sin
+
+    def half_nan(self, be, x, a):
+        xp = be.xp
+        r = xp.sin(a / x) + 1.0
+        return xp.where(xp.arange(r.shape[0])[:, None] % 2 == 0, r, xp.full_like(r, float("nan")))
+
+    monkeypatch.setattr(Sin, "residual", half_nan)
+    r = pgbench.run("sin", "gd", iterations=3, backend="torch")
+    assert r.status == "diverged" and "50% of the batch non-finite" in r.message
 
 
 def test_failed_run_keeps_the_message(monkeypatch):

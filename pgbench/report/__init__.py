@@ -37,17 +37,19 @@ def _as_list(results_dirs):
 
 
 def _targets(df: pd.DataFrame, kind: str) -> dict:
-    """Per problem: its declared ``target_x_error``, else the final x error of the reference
-    method of ``kind`` (so time-to-target reads "how fast does each method reach what the
-    baseline ends at")."""
+    """Per problem: the ``target_x_error`` stored with its runs (else the registered problem's),
+    else the median final x error of the reference method of ``kind`` (so time-to-target reads
+    "how fast does each method reach what the baseline ends at")."""
+    from ..measures import target_of
     from ..summary import problem_target
     out = {}
     fe = final_errors(df[df["kind"] == kind])
     for problem, g in fe.groupby("problem"):
-        t = problem_target(problem)
+        stored = target_of(df[df["problem"] == problem])
+        t = stored if math.isfinite(stored) else problem_target(problem)
         if t is None:
             ref = reference_label(g["label"].unique(), kind)
-            v = g[g["label"] == ref]["x_error"].mean()
+            v = g[(g["label"] == ref) & (g["status"] == "ok")]["x_error"].median()
             t = float(v) if math.isfinite(v) else None
         if t is not None:
             out[problem] = t
@@ -141,7 +143,7 @@ def _summary_table(df: pd.DataFrame) -> pd.DataFrame:
     if s.empty:
         return s
     keep = ["problem", "scale", "label", "solver", "backend", "device_name", "seeds", "ok", "diverged", "failed",
-            "iterations", "x_error", "x_error_std", "loss", "wall_time", "time_per_iteration"]
+            "iterations", "x_error", "x_error_lo", "x_error_hi", "loss", "nonfinite", "wall_time", "time_per_iteration"]
     return s[[c for c in keep if c in s]]
 
 
@@ -281,18 +283,18 @@ def build_report(results_dirs, out) -> Path:
         agg = (tt.groupby(["problem", "kind", "label", "device_key"], dropna=False)
                .agg(target=("target", "first"), seeds=("run_key", "count"),
                     reached=("time_to_target", lambda s: int(np.isfinite(s.astype(float)).sum())),
-                    iterations_to_target=("iterations_to_target", "mean"),
-                    time_to_target=("time_to_target", "mean")).reset_index())
+                    iterations_to_target=("iterations_to_target", "median"),
+                    time_to_target=("time_to_target", "median")).reset_index())
     else:
         agg = tt
     items.append(table_item("time_to_target", agg,
                             "Time to target: the target is the problem's declared x-error target, else the final "
                             "x error of the reference method (DP (Adam) / GD); iterations and seconds until the "
                             "held-out x error first reaches it (training runs resolve this at their evaluation "
-                            "cadence), mean over the seeds that reached it."))
+                            "cadence), median over the seeds that reached it; 'reached' counts them."))
     items.append(fig_item("time_to_target", lambda: F.time_to_target_figure(agg),
                           "Seconds until the held-out x error first reaches the target, per problem and method "
-                          "(mean over the seeds that reached it); 'not reached' where no seed did."))
+                          "(median over the seeds that reached it, labelled k/n seeds); 'not reached' where no seed did."))
     for kind in ("training", "iterative"):
         if not tt.empty:
             items.append(fig_item(f"profile_{kind}", lambda: F.performance_profile(tt, kind),
@@ -305,8 +307,8 @@ def build_report(results_dirs, out) -> Path:
     sections.append(("All runs", [table_item("summary", summary,
                                              "Every configuration in the store (also older ones that the figures "
                                              "leave out: figures and headline show the newest configuration of each "
-                                             "method): seeds, status counts, final x error (held-out), mean over "
-                                             "seeds, spread, wall time and time per iteration.")]))
+                                             "method): seeds, status counts, final x error (held-out): median over "
+                                             "the ok seeds with min and max, wall time and time per iteration.")]))
 
     if failures:
         sections.append(("Figures that could not be drawn", [("text", "failures", "; ".join(failures), "")]))

@@ -5,11 +5,13 @@ Nothing here runs an experiment or plots."""
 from __future__ import annotations
 
 import math
-
 import warnings
 
 import numpy as np
 import pandas as pd
+
+from ..summary import run_status
+from ..measures import config_hash, final_value, iterations_done, seconds_per_iteration
 
 # running-average windows of the paper's learning curves (mini-batches), by problem name
 PAPER_WINDOWS = {"sin": 1000, "poisson": 64, "heat": 64, "navier-stokes": 64, "sin2d": 256}
@@ -52,10 +54,8 @@ def latest_configs(df: pd.DataFrame) -> pd.DataFrame:
     Adds ``config`` (a short hash)."""
     if df.empty:
         return df.assign(config=pd.Series(dtype=str))
-    import hashlib
-    cols = [c for c in ("problem_settings", "hyperparameters", "budget_iterations", "max_time") if c in df]
-    first = df.groupby("run_key", sort=False)[cols + (["created"] if "created" in df else [])].first()
-    config = first[cols].apply(lambda col: col.map(str)).agg("|".join, axis=1).map(lambda t: hashlib.sha256(t.encode()).hexdigest()[:8])
+    first = df.groupby("run_key", sort=False).first()
+    config = first.apply(config_hash, axis=1)
     df = df.assign(config=df["run_key"].map(config))
     created = first["created"].map(str) if "created" in first else pd.Series("", index=first.index)
     df = df.assign(_created=df["run_key"].map(created))
@@ -90,9 +90,10 @@ def running_average(values, window: int) -> np.ndarray:
 
 
 def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None) -> pd.DataFrame:
-    """Per problem × label × device: the running average of ``metric`` per run, then mean, min and
-    max over seeds at every iteration (only iterations every seed reached). Also the mean wall
-    time there. Columns: problem, kind, label, device_key, iteration, wall_time, mean, lo, hi,
+    """Per problem × label × device: the running average of ``metric`` per run, then the median
+    (column ``mean``, kept for the figures' data files), min and max over the ``ok`` seeds at every
+    iteration (only iterations every seed reached; diverged runs are left out). Also the median
+    wall time there. Columns: problem, kind, label, device_key, iteration, wall_time, mean, lo, hi,
     seeds, window, run_keys."""
     cols = ["problem", "kind", "label", "device_key", "iteration", "wall_time", "mean", "lo", "hi", "seeds", "window",
             "run_keys"]
@@ -104,6 +105,8 @@ def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None)
         scale = str(g["scale"].iloc[0]) if "scale" in g else "quick"
         runs = []
         for key, r in g.groupby("run_key", sort=True):
+            if run_status(r)[0] != "ok":   # diverged seeds are counted in the summary, not averaged in
+                continue
             r = r.sort_values("iteration")
             v = pd.to_numeric(r[metric], errors="coerce").to_numpy(dtype=float)
             if np.isnan(v).all():
@@ -124,8 +127,8 @@ def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (e.g. diverged seeds) stay NaN
             frame = pd.DataFrame({"problem": problem, "kind": kind, "label": label, "device_key": dev,
-                                  "iteration": runs[0][1][:n_it], "wall_time": np.nanmean(wt, axis=0),
-                                  "mean": np.nanmean(sm, axis=0), "lo": np.nanmin(sm, axis=0),
+                                  "iteration": runs[0][1][:n_it], "wall_time": np.nanmedian(wt, axis=0),
+                                  "mean": np.nanmedian(sm, axis=0), "lo": np.nanmin(sm, axis=0),
                                   "hi": np.nanmax(sm, axis=0), "seeds": len(runs), "window": w,
                                   "run_keys": " ".join(sorted(k for k, *_ in runs))})
         out.append(frame)
@@ -133,7 +136,7 @@ def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None)
 
 
 def time_per_iteration(df: pd.DataFrame) -> pd.DataFrame:
-    """Median seconds per update step of every run, then mean over seeds per problem × kind ×
+    """Median seconds per update step of every run, then the median over seeds per problem × kind ×
     label × device. Columns: problem, kind, label, device_key, seconds, seeds, run_keys. Where a
     problem has runs of several scales, the scale joins its device key ("… · paper scale"): a
     paper-size iteration is never averaged with, or shown as, a quick one."""
@@ -147,21 +150,12 @@ def time_per_iteration(df: pd.DataFrame) -> pd.DataFrame:
                                              + df.loc[several, "scale"].astype(str) + " scale")
     rows = []
     for (problem, kind, label, dev), g in df.groupby(["problem", "kind", "label", "device_key"], sort=True):
-        per = []
-        keys = []
-        for key, r in g.groupby("run_key"):
-            r = r.sort_values("iteration")
-            it, t = r["iteration"].to_numpy(dtype=float), r["wall_time"].to_numpy(dtype=float)
-            if len(it) < 2:
-                continue
-            d_it, d_t = np.diff(it), np.diff(t)
-            ok = d_it > 0
-            if ok.any():
-                per.append(float(np.median(d_t[ok] / d_it[ok])))
-                keys.append(key)
+        per = {key: seconds_per_iteration(r) for key, r in g.groupby("run_key")}
+        per = {k: v for k, v in per.items() if math.isfinite(v)}
         if per:
             rows.append({"problem": problem, "kind": kind, "label": label, "device_key": dev,
-                         "seconds": float(np.mean(per)), "seeds": len(per), "run_keys": " ".join(sorted(keys))})
+                         "seconds": float(np.median(list(per.values()))), "seeds": len(per),
+                         "run_keys": " ".join(sorted(per))})
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -176,17 +170,16 @@ def reference_label(labels, kind: str) -> str | None:
 
 
 def final_errors(df: pd.DataFrame) -> pd.DataFrame:
-    """Per run: the final x error (held-out ``eval_x_error`` for training, ``x_error`` for
-    iterative), with its identity columns."""
+    """Per run: the final x error (:func:`pgbench.measures.final_value`), status (with the
+    divergence rule applied, :func:`pgbench.summary.run_status`), iterations and wall time, with
+    its identity columns."""
+    from ..summary import run_status
     rows = []
     for key, r in usable(df).groupby("run_key"):
-        r = r.sort_values("iteration")
-        col = "eval_x_error" if r["kind"].iloc[0] == "training" and "eval_x_error" in r else "x_error"
-        v = pd.to_numeric(r[col], errors="coerce").dropna()
         first = r.iloc[0]
         rows.append({"run_key": key, "problem": first["problem"], "kind": first["kind"], "label": first["label"],
                      "device_key": first["device_key"], "seed": first["seed"], "scale": first.get("scale"),
-                     "x_error": float(v.iloc[-1]) if len(v) else math.nan,
-                     "iterations": float(r["iteration"].iloc[-1]), "wall_time": float(r["wall_time"].iloc[-1])})
-    return pd.DataFrame(rows, columns=["run_key", "problem", "kind", "label", "device_key", "seed", "scale",
+                     "status": run_status(r)[0], "x_error": final_value(r, "x_error"),
+                     "iterations": iterations_done(r), "wall_time": float(r["wall_time"].max())})
+    return pd.DataFrame(rows, columns=["run_key", "problem", "kind", "label", "device_key", "seed", "scale", "status",
                                        "x_error", "iterations", "wall_time"])

@@ -368,8 +368,8 @@ def examples_figure(examples: list[dict], problem: str):
 
 def time_to_target_figure(agg: pd.DataFrame):
     """Per problem (and kind): wall time until the held-out x error first reaches the problem's
-    target, per method (mean over the seeds that reached it); methods that never reached it are
-    marked "not reached"."""
+    target, per method (median over the seeds that reached it, labelled "k/n seeds"); methods
+    that never reached it are marked "not reached"."""
     if agg is None or agg.empty:
         return None, pd.DataFrame()
     agg = agg.copy()
@@ -391,10 +391,12 @@ def time_to_target_figure(agg: pd.DataFrame):
                     continue
                 v = float(r["time_to_target"].iloc[0])
                 y = i + (d - (len(devices) - 1) / 2) * height
-                if math.isfinite(v) and int(r["reached"].iloc[0]) > 0:
+                k, n = int(r["reached"].iloc[0]), int(r["seeds"].iloc[0])
+                if math.isfinite(v) and k > 0:
                     ax.barh(y, v, height=height, color=pal[d], label=dev)
+                    ax.text(v, y, f" {k}/{n} seeds", va="center", fontsize=7, color="0.3")
                 else:
-                    ax.text(0, y, "  not reached", va="center", fontsize=8, color="0.4")
+                    ax.text(0, y, f"  not reached (0/{n} seeds)", va="center", fontsize=8, color="0.4")
         ax.set_yticks(range(len(labels)), labels)
         ax.locator_params(axis="x", nbins=4)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
