@@ -323,7 +323,6 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
 
     if threads is not None and threads < 0:
         _fail(f"--threads must be >= 0, got {threads}")
-    _check_dir(results)
     _load_plugins(plugin)
     err = _console(stderr=True)
     try:
@@ -345,7 +344,7 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
         _fail(f"no compatible solver for {problem}: " + "; ".join(s.reason for s in skipped))
     for s in skipped:
         err.print(f"[yellow]skip[/] {s.problem} × {s.solver}: {s.reason}", highlight=False)
-
+    _check_dir(results)
     _run_tasks(tasks, results, executor, workers, scheduler, force, quiet)
 
 
@@ -412,8 +411,6 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
         if threads is not None and threads < 0:
             raise UserError(f"--threads must be >= 0, got {threads}")
         check_executor("dask" if (cluster or scheduler) else "local")
-        if not dry_run:
-            _check_dir(results)
         grid = SweepConfig.from_toml(config)
     except _user_errors() as e:
         _fail(e)
@@ -430,6 +427,7 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
     if dry_run:
         _print_dry_run(tasks, sweep_status(tasks, results), results)
         return
+    _check_dir(results)
     executor = "dask" if (cluster or scheduler) else "local"
     _run_tasks(tasks, results, executor, workers, scheduler, force, quiet)
 
@@ -589,8 +587,6 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
         seed_list = tuple(_parse_seeds([seeds])) if seeds.strip() else None
     except UserError as e:
         _fail(e)
-    _check_dir(results_dir)
-    _check_dir(out, "report folder")
     kwargs = dict(scale=scale, only=_split_list(only) or None, backend=backend, device=device,
                   results=results_dir, out=out, seeds=seed_list, max_time=max_time)
     try:

@@ -427,10 +427,10 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
     if scheduler is not None and executor != "dask":
         raise InvalidSettingError("a scheduler address needs executor='dask'")
     remote = executor == "dask" and scheduler is not None
-    validate.writable_dir(root)  # validate everything before any work: the store, every run, the cluster
-    plans = [t.validate() if remote else t.plan() for t in tasks]
+    plans = [t.validate() if remote else t.plan() for t in tasks]  # validate everything before any work
     for p in plans:
         validate.storable(p.meta)
+    validate.writable_dir(root)
     if remote:
         validate.scheduler(scheduler)
     emit = progress or (lambda event: None)

@@ -24,17 +24,17 @@ MIN_FREE_BYTES = 1 << 20
 
 def writable_dir(path, what: str = "results folder") -> Path:
     """``path`` as a Path after checking that files can be written there: it is not empty, it is
-    (or can be made) a directory, a probe file can be created, written and removed, and at least
-    :data:`MIN_FREE_BYTES` are free. Raises InvalidSettingError with the reason."""
+    (or is made) a directory, a probe file can be created, written and removed, and at least
+    :data:`MIN_FREE_BYTES` are free. Raises InvalidSettingError with the reason. Call it after the
+    other input checks, right before work: it creates the folder."""
     if path is None or not str(path).strip():
         raise InvalidSettingError(f"the {what} must be a path, not an empty string")
     p = Path(path)
     probe = p / f".pgbench-probe-{os.getpid()}-{uuid.uuid4().hex}"
-    created = []  # folders made for the probe, removed again: a check leaves no trace
     try:
         if p.exists() and not p.is_dir():
             raise InvalidSettingError(f"the {what} {p} is a file, not a directory")
-        created = [d for d in (p, *p.parents) if not d.exists()]
+        # the folder stays: removing it again could pull it away from a concurrent sweep
         p.mkdir(parents=True, exist_ok=True)
         with open(probe, "wb") as f:
             f.write(b"\0" * 4096)
@@ -49,12 +49,6 @@ def writable_dir(path, what: str = "results folder") -> Path:
             pass
         shown = str(p) if len(str(p)) <= 120 else str(p)[:100] + "..."
         raise InvalidSettingError(f"the {what} {shown} is not writable: {e.strerror or e}") from None
-    finally:
-        for d in created:  # innermost first
-            try:
-                d.rmdir()
-            except OSError:
-                break
     if free < MIN_FREE_BYTES:
         raise InvalidSettingError(f"the {what} {p} has only {free} bytes free")
     return p

@@ -137,7 +137,7 @@ def test_read_only_results_folder_is_refused_before_work(tmp_path, no_runs, monk
     monkeypatch.setattr(validate, "open", read_only, raising=False)
     with pytest.raises(InvalidSettingError, match="Permission denied"):
         run_sweep(_tasks(), root=tmp_path / "runs")
-    assert not (tmp_path / "runs").exists()  # the check leaves no folder behind
+    assert store.run_files(tmp_path) == []
 
 
 def test_full_disk_is_refused_before_work(tmp_path, no_runs, monkeypatch):
@@ -446,3 +446,14 @@ def test_a_reachable_scheduler_passes_the_check(tmp_path):
         f = tmp_path / "scheduler.json"
         f.write_text('{"address": "%s"}' % cluster.scheduler_address)
         validate.scheduler(str(f), timeout=5)
+
+
+def test_concurrent_folder_checks_never_fail_each_other(tmp_path):
+    """Two sweeps starting at once on a new store both pass the folder check (the check must not
+    remove a folder another process is probing)."""
+    from concurrent.futures import ThreadPoolExecutor
+    for i in range(30):
+        root = tmp_path / f"new-{i}" / "runs"
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: validate.writable_dir(root), range(4)))
+        assert root.is_dir()
