@@ -157,7 +157,10 @@ pgbench.register_solver("oldsup-v0", f"{__name__}:OldSupervised")
 '''
 
 
-def test_old_style_two_tuple_plugin_still_runs_with_a_deprecation_warning(tmp_path, capsys):
+def test_old_style_two_tuple_plugin_still_runs_with_a_deprecation_warning(tmp_path, capsys, monkeypatch):
+    # registrations made here are undone afterwards (later tests enumerate the registries)
+    monkeypatch.setattr(pgbench.SOLVERS, "specs", dict(pgbench.SOLVERS.specs))
+    monkeypatch.delitem(sys.modules, "pgbench_plugin_old_plugin", raising=False)
     path = tmp_path / "old_plugin.py"
     path.write_text(OLD_STYLE)
     with pytest.warns(DeprecationWarning) as caught:
