@@ -188,17 +188,37 @@ def write_frame(frame: pd.DataFrame, path) -> None:
 
 
 def save(result, root=DEFAULT_ROOT) -> Path:
-    """Write a run atomically (temporary file, then rename); returns its path. A result that is
-    not finished (``failed``) never replaces a finished one: that file is kept and its path
-    returned."""
+    """Write a run atomically (temporary file, then rename); returns its path. The run's example
+    predictions (``result.examples``), if any, are written first, next to it
+    (:func:`examples_path`), so a stored run never lacks the examples it was saved with. A result
+    that is not finished (``failed``) never replaces a finished one: that file (and its examples)
+    is kept and its path returned."""
     path = path_for(result.meta, root)
     if result.status not in FINISHED and is_finished(result.meta, root):
         return path
     frame = to_frame(result)
+    if getattr(result, "examples", None):
+        write_examples(result.examples, examples_path(path))
     return _write_atomic(path, lambda tmp: write_frame(frame, tmp))
 
 
-_TMP = re.compile(r"\.(?P<target>.+\.parquet)\.(?P<host>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp")
+def examples_path(run_path) -> Path:
+    """``<run_key>.examples.npz`` next to the run file ``<run_key>.parquet``."""
+    return Path(run_path).with_suffix(".examples.npz")
+
+
+def write_examples(examples: dict, path) -> Path:
+    """Write example arrays (and their ``meta`` dict, as JSON) atomically as ``.npz``."""
+    arrays = {k: np.asarray(v) for k, v in examples.items() if k != "meta"}
+    meta = np.asarray(json.dumps(examples.get("meta", {}), default=str))
+
+    def write(tmp):
+        with open(tmp, "wb") as f:   # a file object: numpy would append ".npz" to a path
+            np.savez_compressed(f, meta=meta, **arrays)
+    return _write_atomic(Path(path), write)
+
+
+_TMP = re.compile(r"\.(?P<target>.+?\.(?:parquet|npz))\.(?P<host>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp")
 
 
 def _alive(pid: int) -> bool:
@@ -212,9 +232,10 @@ def _alive(pid: int) -> bool:
 
 
 def clean_stale_tmp(root, max_age: float = 86400.0) -> list[Path]:
-    """Remove the hidden temporary files of writers that were killed mid-write: those written
-    on this host by a process that no longer exists, and any older than ``max_age`` seconds (a
-    writer on another host cannot be asked). Returns the removed paths."""
+    """Remove the hidden temporary files of writers that were killed mid-write (run files and
+    example files): those written on this host by a process that no longer exists, and any
+    older than ``max_age`` seconds (a writer on another host cannot be asked). Returns the
+    removed paths."""
     removed, host, now = [], socket.gethostname(), time.time()
     if not Path(root).is_dir():
         return removed
@@ -356,6 +377,8 @@ def merge(sources, dest) -> MergeSummary:
                 summary.replaced += 1
             else:
                 summary.copied += 1
+            if examples_path(path).exists():   # the run's examples travel with it, written first
+                _write_atomic(examples_path(target), lambda tmp, p=examples_path(path): shutil.copyfile(p, tmp))
             _write_atomic(target, lambda tmp, path=path: shutil.copyfile(path, tmp))
     return summary
 

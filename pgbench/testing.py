@@ -89,13 +89,13 @@ def _check_gradient(problem, be, x_true, x0, y, rtol):
 
 def compatible_pairs(problem_ids=None, solver_ids=None):
     """``(problem_id, solver_id, reason)`` for every registered pair; reason is None if compatible."""
-    from .registry import make_solver
+    from .tuning import make_tuned_solver
     out = []
     for pid in problem_ids or [s.id for s in PROBLEMS.latest()]:
         problem = tiny_problem(pid)
         for sid in solver_ids or [s.id for s in SOLVERS.latest()]:
             name = SOLVERS.resolve(sid).name
-            solver = make_solver(sid, **{**problem.solver_defaults.get(name, {}), **TINY_SOLVER_SETTINGS.get(name, {})})
+            solver = make_tuned_solver(problem, sid, **TINY_SOLVER_SETTINGS.get(name, {}))
             out.append((pid, sid, solver.missing(problem)))
     return out
 
@@ -136,7 +136,7 @@ def check_batch(solver_id: str, problem, backend: str = "torch", rtol: float = 1
 
     Iterative solvers: one step from the initial guess of a batch of 2 returns shape
     ``(2, *x_shape)`` and its first example equals the step taken from that example alone (a
-    solver that averages over the batch fails). Training schemes: ``gradients`` returns a
+    solver that averages over the batch fails). Training schemes: one ``update`` reports a
     prediction of shape ``(2, *x_shape)`` and a per-example loss of shape ``(2,)``."""
     from .runner import resolve
     be = get_backend(backend)
@@ -146,8 +146,8 @@ def check_batch(solver_id: str, problem, backend: str = "torch", rtol: float = 1
     if solver.kind == "training":
         net = problem.network()
         params = net.init(keys.rng(0, "net"), be)
-        solver.make_optimizer(be)  # as a run does first (a schedule starts its stages here)
-        _, x, loss, *_ = solver.gradients(problem, be, net, params, y, x_true)
+        _, _, out = solver.update(problem, be, net, params, solver.init(problem, be, net, params), y, x_true)
+        x, loss = out.x, out.loss
         assert tuple(x.shape) == expected, \
             f"{solver_id}: the prediction has shape {tuple(x.shape)}, expected {expected} (batch dimension lost)"
         assert tuple(loss.shape) == (2,), f"{solver_id}: the loss has shape {tuple(loss.shape)}, expected (2,)"

@@ -14,8 +14,8 @@ class DropsBatch(GradientDescent):
     dimension is lost, yet every later computation broadcasts and the run goes on."""
 
     def step(self, problem, be, x, y_target, state):
-        x, state = super().step(problem, be, x, y_target, state)
-        return x[:1], state
+        x, state, info = super().step(problem, be, x, y_target, state)
+        return x[:1], state, info
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,9 @@ class CouplesBatch(GradientDescent):
     independent."""
 
     def step(self, problem, be, x, y_target, state):
-        new, state = super().step(problem, be, x, y_target, state)
+        new, state, info = super().step(problem, be, x, y_target, state)
         shift = (new - x).mean(0)
-        return x + 10.0 * shift, state
+        return x + 10.0 * shift, state, info
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,9 @@ class HalfNaN(GradientDescent):
     """Makes every second example NaN; the run still ends ``ok`` on the finite half."""
 
     def step(self, problem, be, x, y_target, state):
-        x, state = super().step(problem, be, x, y_target, state)
+        x, state, info = super().step(problem, be, x, y_target, state)
         n = x.shape[0]
         mask = np.zeros((n,) + (1,) * (len(x.shape) - 1), dtype=bool)
         mask[1::2] = True
         nan = be.asarray(np.full((1,) * len(x.shape), np.nan), "float32")
-        return be.xp.where(be.asarray(mask, "bool"), nan, x), state
+        return be.xp.where(be.asarray(mask, "bool"), nan, x), state, info
