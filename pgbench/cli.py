@@ -21,7 +21,6 @@ one line ``error: ...`` on stderr before any work starts. ``run`` exits with 1 w
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sys
@@ -62,16 +61,6 @@ def _console(stderr: bool = False):
     return c
 
 
-def _check_dir(path, what: str = "results folder") -> None:
-    """Exit 2 with one line unless files can be written in ``path`` (see :mod:`pgbench.validate`)."""
-    from .registry import InvalidSettingError
-    from .validate import writable_dir
-    try:
-        writable_dir(path, what)
-    except InvalidSettingError as e:
-        _fail(e)
-
-
 # --- the executor option group (run, sweep, reproduce) ------------------------------------------------
 
 _EXECUTOR_PANEL = "Executor"
@@ -97,6 +86,16 @@ def _executor(workers, cluster, scheduler) -> str:
     executor = "dask" if (cluster or scheduler) else "local"
     check_executor(executor)
     return executor
+
+
+def _check_dir(path, what: str = "results folder") -> None:
+    """Exit 2 with one line unless files can be written in ``path`` (see :mod:`pgbench.validate`)."""
+    from .registry import InvalidSettingError
+    from .validate import writable_dir
+    try:
+        writable_dir(path, what)
+    except InvalidSettingError as e:
+        _fail(e)
 
 
 def _load_plugins(plugins):

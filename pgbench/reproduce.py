@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import validate
-from .backends import effective_torch_threads
+from . import store
+from .backends import effective_torch_threads, set_torch_threads
 from .registry import PROBLEMS, InvalidSettingError, UnknownIdError, make_problem
 from .runner import IncompatibleError
 from .tuning import preset
@@ -320,10 +320,10 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     Returns a summary dict: ``runs`` (run now), ``cached`` (reused), ``failed``, ``notes``,
     ``seconds`` (total wall time), ``run_seconds`` (per problem, from each run's start to its
     finish), ``report`` (the index.html path). ``experiments`` replaces :data:`EXPERIMENTS` (e.g.
-    with custom budgets). ``threads``: torch intra-op threads of every run on the CPU, pinned
-    while it runs and recorded in its run key, in this process and in worker processes alike (1
-    by default: the paper's networks are small, so one thread is faster than two competing ones
-    on a shared 2-core machine; None: this process's current torch setting). ``seeds`` replaces every experiment's seeds; ``max_time`` caps every run's wall
+    with custom budgets). ``threads``: torch intra-op threads of this process while running on
+    the CPU (1 by default: the paper's networks are small, so one thread is faster than two
+    competing ones on a shared 2-core machine; None leaves torch's setting; worker processes
+    always use 1). ``seeds`` replaces every experiment's seeds; ``max_time`` caps every run's wall
     time (see :func:`tasks`)."""
     from .sweep import run_sweep
 
@@ -333,7 +333,10 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
         todo = [dataclasses.replace(t, threads=effective_torch_threads(threads)) for t in todo]
     if hasattr(progress, "set_total"):  # e.g. the CLI's progress view: "[3/57]" instead of "[3/?]"
         progress.set_total(len(todo))
-    validate.writable_dir(out, "report folder")  # the store itself is checked by run_sweep
+    from . import validate
+    validate.writable_dir(results)  # before any run: the store and the report folder take files
+    validate.writable_dir(out, "report folder")
+    store.clean_stale_tmp(results)
     started: dict[int, float] = {}
     per_problem: dict[str, float] = {}
 
@@ -346,8 +349,12 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
         if progress is not None:
             progress(event)
 
-    outcomes = run_sweep(todo, Path(results), executor=executor, workers=workers, scheduler=scheduler,
-                         force=force, progress=emit)
+    restore = set_torch_threads(threads if device == "cpu" else None)
+    try:
+        outcomes = run_sweep(todo, Path(results), executor=executor, workers=workers, scheduler=scheduler,
+                             force=force, progress=emit)
+    finally:
+        restore()
     ran = sum(not o.cached for o in outcomes)
     cached = len(outcomes) - ran
     failed = sum(o.status == "failed" for o in outcomes)

@@ -31,7 +31,7 @@ from . import keys
 from .divergence import Watch
 from .measures import STORE_FORMAT
 from .backends import get_backend, numerics, set_torch_threads
-from .registry import InvalidSettingError, make_problem, make_solver
+from .registry import InvalidSettingError, make_problem
 
 __version__ = "0.2.0"
 
@@ -157,7 +157,7 @@ def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, thro
     ``throw``). ``warm_up``: first :meth:`Run.warm_up` (two untimed steps on a throwaway state),
     so that one-off costs (compilation, lazy imports, library start-up) fall on no run's clock;
     the executors do this before every run with a wall-time budget. The torch CPU thread count
-    recorded in the run key (``meta["numerics"]["torch_threads"]``) holds for the whole run."""
+    recorded in the run key (``numerics``) holds for the whole run."""
     state = None
     restore = set_torch_threads(p.meta.get("numerics", {}).get("torch_threads"))
     try:
@@ -262,9 +262,7 @@ class Run:
     """A planned run that can be stepped: ``state = run.init()``, ``state = run.step(state)``
     until ``state.done``, ``result = run.finish(state)``. Compiled functions and the held-out
     batch belong to the ``Run`` and are shared by every state, so a throwaway state
-    (:meth:`warm_up`) compiles what the real run then uses. :func:`execute` pins the torch CPU
-    thread count of the run key around the loop; a caller stepping a ``Run`` itself sets it too
-    (``pgbench.backends.set_torch_threads(plan.meta["numerics"].get("torch_threads"))``)."""
+    (:meth:`warm_up`) compiles what the real run then uses."""
 
     def __init__(self, p: RunPlan):
         self.plan = p

@@ -188,11 +188,10 @@ def write_frame(frame: pd.DataFrame, path) -> None:
 
 
 def save(result, root=DEFAULT_ROOT) -> Path:
-    """Write a run atomically (temporary file, then rename); returns its path. The run's example
-    predictions (``result.examples``), if any, are written first, next to it
-    (:func:`examples_path`), so a stored run never lacks the examples it was saved with. A result
-    that is not finished (``failed``) never replaces a finished one: that file (and its examples)
-    is kept and its path returned."""
+    """Write a run atomically (temporary file, then rename); returns its path. A result that is
+    not finished (``failed``) never replaces a finished one: that file is kept and its path
+    returned. The run's example predictions (``result.examples``), if any, are written first,
+    next to it (:func:`examples_path`), so a stored run never lacks the examples it was saved with."""
     path = path_for(result.meta, root)
     if result.status not in FINISHED and is_finished(result.meta, root):
         return path

@@ -349,8 +349,6 @@ def _outcome(task: Task, result: RunResult, path, cached: bool) -> Outcome:
 
 
 def _stored_outcome(task: Task, meta: dict, root) -> Outcome:
-    import pandas as pd
-
     from .measures import upgrade
     path = store.path_for(meta, root)
     df = upgrade(store.read(path))

@@ -15,7 +15,6 @@ import pytest
 import pgbench
 from pgbench import cli, store, validate
 from pgbench.registry import PROBLEMS, SOLVERS, InvalidSettingError
-from pgbench.runner import RunResult
 from pgbench.sweep import expand, run_sweep
 from pgbench.sweep_config import SweepConfig
 
