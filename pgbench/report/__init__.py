@@ -96,6 +96,14 @@ def speedups(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _statuses(df: pd.DataFrame) -> dict:
+    """Run key → status, with the divergence rule applied (:func:`pgbench.summary.run_status`)."""
+    from ..summary import run_status
+    if df.empty:
+        return {}
+    return {key: run_status(g)[0] for key, g in df.groupby("run_key", sort=False)}
+
+
 def collect(results_dirs):
     """The tidy frame of every run under ``results_dirs`` with ``device_key`` (see
     :func:`pgbench.load_results`); a run found in several directories is counted once."""
@@ -206,6 +214,7 @@ def build_report(results_dirs, out) -> Path:
     df = latest_configs(everything)
     shown = set(df["run_key"]) if not df.empty else set()
     examples = [e for e in load_examples(*dirs) if e["meta"].get("run_key") in shown]
+    status = _statuses(df)
     F.set_style()
     import matplotlib.pyplot as plt
 
@@ -263,7 +272,7 @@ def build_report(results_dirs, out) -> Path:
             items = [fig_item(f"learning_{safe}", lambda: F.learning_curves(sub, p), _SENTENCES["learning"].format(p=what)),
                      fig_item(f"optimisation_{safe}", lambda: F.optimisation_curves(sub, p),
                               _SENTENCES["optimisation"].format(p=what)),
-                     fig_item(f"examples_{safe}", lambda: F.examples_figure(ex, p), _SENTENCES["examples"].format(p=what))]
+                     fig_item(f"examples_{safe}", lambda: F.examples_figure(ex, p, status), _SENTENCES["examples"].format(p=what))]
             items = [i for i in items if i]
             if items:
                 sections.append((what, items))
