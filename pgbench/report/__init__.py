@@ -37,17 +37,19 @@ def _as_list(results_dirs):
 
 
 def _targets(df: pd.DataFrame, kind: str) -> dict:
-    """Per problem: its declared ``target_x_error``, else the final x error of the reference
-    method of ``kind`` (so time-to-target reads "how fast does each method reach what the
-    baseline ends at")."""
+    """Per problem: the ``target_x_error`` stored with its runs (else the registered problem's),
+    else the median final x error of the reference method of ``kind`` (so time-to-target reads
+    "how fast does each method reach what the baseline ends at")."""
+    from ..measures import target_of
     from ..summary import problem_target
     out = {}
     fe = final_errors(df[df["kind"] == kind])
     for problem, g in fe.groupby("problem"):
-        t = problem_target(problem)
+        stored = target_of(df[df["problem"] == problem])
+        t = stored if math.isfinite(stored) else problem_target(problem)
         if t is None:
             ref = reference_label(g["label"].unique(), kind)
-            v = g[g["label"] == ref]["x_error"].mean()
+            v = g[(g["label"] == ref) & (g["status"] == "ok")]["x_error"].median()
             t = float(v) if math.isfinite(v) else None
         if t is not None:
             out[problem] = t

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..summary import run_status
 from ..measures import config_hash, final_value, iterations_done, seconds_per_iteration
 
 # running-average windows of the paper's learning curves (mini-batches), by problem name
@@ -89,9 +90,10 @@ def running_average(values, window: int) -> np.ndarray:
 
 
 def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None) -> pd.DataFrame:
-    """Per problem × label × device: the running average of ``metric`` per run, then mean, min and
-    max over seeds at every iteration (only iterations every seed reached). Also the mean wall
-    time there. Columns: problem, kind, label, device_key, iteration, wall_time, mean, lo, hi,
+    """Per problem × label × device: the running average of ``metric`` per run, then the median
+    (column ``mean``, kept for the figures' data files), min and max over the ``ok`` seeds at every
+    iteration (only iterations every seed reached; diverged runs are left out). Also the median
+    wall time there. Columns: problem, kind, label, device_key, iteration, wall_time, mean, lo, hi,
     seeds, window, run_keys."""
     cols = ["problem", "kind", "label", "device_key", "iteration", "wall_time", "mean", "lo", "hi", "seeds", "window",
             "run_keys"]
@@ -103,6 +105,8 @@ def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None)
         scale = str(g["scale"].iloc[0]) if "scale" in g else "quick"
         runs = []
         for key, r in g.groupby("run_key", sort=True):
+            if run_status(r)[0] != "ok":   # diverged seeds are counted in the summary, not averaged in
+                continue
             r = r.sort_values("iteration")
             v = pd.to_numeric(r[metric], errors="coerce").to_numpy(dtype=float)
             if np.isnan(v).all():
@@ -123,8 +127,8 @@ def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (e.g. diverged seeds) stay NaN
             frame = pd.DataFrame({"problem": problem, "kind": kind, "label": label, "device_key": dev,
-                                  "iteration": runs[0][1][:n_it], "wall_time": np.nanmean(wt, axis=0),
-                                  "mean": np.nanmean(sm, axis=0), "lo": np.nanmin(sm, axis=0),
+                                  "iteration": runs[0][1][:n_it], "wall_time": np.nanmedian(wt, axis=0),
+                                  "mean": np.nanmedian(sm, axis=0), "lo": np.nanmin(sm, axis=0),
                                   "hi": np.nanmax(sm, axis=0), "seeds": len(runs), "window": w,
                                   "run_keys": " ".join(sorted(k for k, *_ in runs))})
         out.append(frame)
