@@ -63,6 +63,7 @@ ERROR_LABELS = {
     "oscillators": "miss distance ‖s(T) − y*‖₂",
     "poisson": "x error ‖x − x*‖₁",
     "poisson-hig": "x error, mean |x − x*|",
+    "poisson-iclr": "x error ‖x − x*‖₁",
     "quadratic2d": "x error ‖x − x*‖₂",
     "quantum-dipole": "infidelity 1 − |⟨ψ*,ψ(T)⟩|²",
     "sin": "x error to nearest minimum",
