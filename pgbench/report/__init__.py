@@ -155,7 +155,7 @@ def _html_table(df: pd.DataFrame, keys=(), wide=()) -> str:
 
     def cell(col, v):
         if isinstance(v, (float, np.floating)):
-            return "<td class='num'>" + ("" if math.isnan(v) else f"{float(v):.3g}") + "</td>"
+            return f"<td class='num'>{_g(v)}</td>"
         if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
             return f"<td class='num'>{int(v)}</td>"
         if v is None:
@@ -179,7 +179,12 @@ def _summary_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _g(v) -> str:
-    return "" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{float(v):.3g}"
+    """A number for an HTML cell: whole numbers in full (iterations: 1000, not 1e+03), others
+    with 3 significant digits; blank for NaN."""
+    if v is None or not math.isfinite(float(v)):
+        return ""
+    v = float(v)
+    return f"{v:.0f}" if v.is_integer() and abs(v) < 1e7 else f"{v:.3g}"
 
 
 def _runs_html(df: pd.DataFrame, paths: dict, out: Path) -> tuple[str, str]:
@@ -431,7 +436,7 @@ def _render(sections, df, dirs) -> str:
              "border-bottom:2px solid #ccc;white-space:nowrap}",
              "table.tbl td{border-bottom:1px solid #e4e4e4;padding:2px 6px;vertical-align:top}",
              "td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}",
-             "td.txt{max-width:16em;overflow-wrap:anywhere}td.wide{max-width:30em;overflow-wrap:anywhere}",
+             "td.txt{max-width:16em;overflow-wrap:break-word}td.wide{max-width:30em;overflow-wrap:break-word}",
              "td.key{font-family:monospace;white-space:nowrap}td.nw{white-space:nowrap}tr:target{background:#fff3b0}",
              "td.st-diverged{color:#a15c00;font-weight:600}td.st-failed{color:#b00020;font-weight:600}",
              "figure{margin:1.2em 0}figcaption{font-size:0.92em;color:#444;max-width:1000px}",
