@@ -66,6 +66,10 @@ def test_verdicts():
     assert verdict(qual, Measured("", "", (), holds=(3, 3)))[0] == REPRODUCED
     assert verdict(qual, Measured("", "", (), holds=(1, 3)))[0] == QUALITATIVE
     assert verdict(qual, Measured("", "", (), holds=(0, 3)))[0] == NOT_REPRODUCED
+    # quick-scale runs: at best qualitative, the paper's number belongs to its sizes
+    v, reason, _ = verdict(claim, at(2.5, 3.5, 4.0), scale="quick")
+    assert v == QUALITATIVE and reason.startswith("quick scale")
+    assert verdict(claim, at(0.8), scale="quick")[0] == NOT_REPRODUCED
     rate = next(c for c in CLAIMS if c.key == "wavepacket-0.12pc")
     assert verdict(rate, Measured("", "", (), seed_stats([0.1]), examples=150))[0] == NOT_AT_SCALE
     assert verdict(rate, Measured("", "", (), seed_stats([0.1]), examples=10000))[0] == REPRODUCED

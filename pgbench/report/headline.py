@@ -12,7 +12,8 @@ iterations), so quick runs still show their analogue. Runs of the ``paper`` scal
 the store has them, else the ``quick`` ones. ``runs`` names the run keys (first 8 hex digits).
 
 The ``verdict`` (:func:`verdict`): **reproduced** when the median is within 1.5× of the paper's
-number (or range); **reproduced qualitatively** when it is on the paper's side (e.g. PG better
+number (or range) on runs of the ``paper`` scale (on reduced scales at best "reproduced
+qualitatively": the paper's numbers belong to its sizes); **reproduced qualitatively** when it is on the paper's side (e.g. PG better
 than Adam) but not within 1.5×; **not reproduced** otherwise; **not measured at this scale**
 when the stored runs do not reach the paper's point; **other hardware** for absolute timings
 measured on another kind of device than the paper's GPU. ``reason`` says why where known.
@@ -399,9 +400,18 @@ def _paper_ratio(claim: Claim, median: float) -> float:
     return median / mid if mid else math.nan
 
 
-def verdict(claim: Claim, exact: Measured | None, devices=()) -> tuple[str, str, float]:
+def verdict(claim: Claim, exact: Measured | None, devices=(), scale: str = "paper") -> tuple[str, str, float]:
     """``(verdict, reason, ratio to the paper)`` of one claim from its value at the paper's point
-    (``exact``; None when the stored runs do not reach it). See the module docstring."""
+    (``exact``; None when the stored runs do not reach it). See the module docstring. A number
+    measured on runs of a reduced ``scale`` (not ``paper``) is at best "reproduced qualitatively":
+    the paper's number belongs to the paper's sizes."""
+    v, reason, ratio = _verdict(claim, exact, devices)
+    if scale != "paper" and exact is not None and exact.holds is None and v in (REPRODUCED, QUALITATIVE):
+        return QUALITATIVE, f"{scale} scale (reduced sizes): {reason}", ratio
+    return v, reason, ratio
+
+
+def _verdict(claim: Claim, exact: Measured | None, devices=()) -> tuple[str, str, float]:
     if exact is None:
         return NOT_AT_SCALE, "the stored runs stop before the paper's point", math.nan
     if exact.holds is not None:   # qualitative
@@ -448,14 +458,15 @@ def headline_table(df: pd.DataFrame, claims=CLAIMS) -> pd.DataFrame:
                 error = f"error: {type(e).__name__}: {e}"
                 budget = Measured(error, "", ())
         devices = sorted(sub["device_key"].unique()) if not sub.empty and "device_key" in sub else []
+        scale = str(sub["scale"].iloc[0]) if not sub.empty and "scale" in sub else ""
         if sub.empty:
             v, reason, ratio = NOT_AT_SCALE, "no stored runs of this problem", math.nan
         elif error:
             v, reason, ratio = NOT_REPRODUCED, error, math.nan
         else:
-            v, reason, ratio = verdict(c, exact, devices)
+            v, reason, ratio = verdict(c, exact, devices, scale or "paper")
         rows.append({"claim": c.key, "problem": c.problem, "statement": c.statement, "paper": c.paper,
-                     "measured": exact.value if exact else NOT_MEASURED,
+                     "scale": scale, "measured": exact.value if exact else NOT_MEASURED,
                      "ratio to paper": ratio, "verdict": v, "reason": reason,
                      "at this budget": budget.value if budget else NOT_MEASURED,
                      "where": (budget.at if budget else ""), "runs": " ".join(budget.runs) if budget else "",
