@@ -3,8 +3,8 @@
 The default is narrow enough for a 120-column terminal: problem, solver, seeds, final x error
 (median over the ok seeds with min–max), y loss, iterations and seconds per iteration; backend and
 device join only when the rows differ in them (a single device is named in the title). ``wide``
-adds every other summary column. Numbers and ids never wrap (a number is never split over two
-lines); only the device and message columns fold.
+adds every other summary column. Number columns never wrap (a number is never split over two
+lines); text columns fold when the terminal is narrower than the table.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ WIDE_EXTRA = [("backend", "backend"), ("device_name", "device"), ("status", "ok/
               ("iterations_to_target", "iters to target"), ("time_to_target", "s to target")]
 RUN_NARROW = ["problem", "label", "seed", "status", "x_error", "loss", "iterations", "run_key", "message"]
 RUN_WIDE_EXTRA = ["backend", "device_name", "nonfinite", "wall_time", "iterations_to_target", "time_to_target"]
-FOLD = {"device", "message"}   # headers of the only columns that may wrap
 TEXT = {"problem", "label", "backend", "device_name", "config", "scale", "status", "run_key", "message", "seeds"}
 
 
@@ -56,10 +55,10 @@ def _table(title: str, heads: list[str], rows: list[list[str]], text: list[bool]
     from rich.table import Table
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for head, is_text in zip(heads, text):
-        if head in FOLD:
+        if is_text:   # text folds when the terminal is too narrow
             t.add_column(head, overflow="fold")
-        else:   # numbers and ids: never split over lines
-            t.add_column(head, justify="left" if is_text else "right", no_wrap=True)
+        else:         # numbers never: a number is never split over lines
+            t.add_column(head, justify="right", no_wrap=True)
     for row in rows:
         t.add_row(*row)
     return t

@@ -35,7 +35,7 @@ def _render(table, width=120):
 
 
 def test_narrow_summary_fits_120_columns_without_splitting_numbers():
-    s = _summary()
+    s = _summary(12)   # each problem × solver twice: a config column too
     text = _render(summary_table(s, "results"))
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 120
@@ -51,7 +51,16 @@ def test_narrow_summary_fits_120_columns_without_splitting_numbers():
         row = next(line for line in lines if spread in line)
         for v in (fmt(r["loss"]), fmt(r["iterations"]), fmt(r["time_per_iteration"])):
             assert re.search(rf"(^|\s|\(){re.escape(v)}(\s|$| )", row), (v, row)
-        assert "3 (1 div.)" in row
+        assert "3 (1 div.)" in row and r["problem"] in row and r["label"] in row and r["config"][:6] in row
+
+
+def test_numbers_stay_whole_in_a_narrow_terminal():
+    s = _summary(12)
+    text = _render(summary_table(s, "results"), width=90)
+    assert max(len(line) for line in text.splitlines()) <= 90 and "…" not in text
+    for _, r in s.iterrows():
+        for v in (fmt(r["loss"]), fmt(r["iterations"]), fmt(r["time_per_iteration"])):
+            assert re.search(rf"(^|\s){re.escape(v)}(\s|$)", text), v
 
 
 def test_wide_summary_has_every_column():
