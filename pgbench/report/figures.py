@@ -306,9 +306,10 @@ def performance_profile(runs: pd.DataFrame, kind: str):
     skipped = sorted(set(r["problem"]) - set(problems))
     title = f"performance profiles, {kind} methods (legend: runs)"
     if skipped:
-        title += "\nno method reached the target on: " + ", ".join(skipped)
+        import textwrap
+        title += "\n" + textwrap.fill("no method reached the target on: " + ", ".join(skipped), 95)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 1 - (0.3 + 0.18 * bool(skipped)) / fig.get_figheight()))
+    fig.tight_layout(rect=(0, 0, 1, 1 - (0.1 + 0.2 * title.count("\n")) / fig.get_figheight()))
     return fig, prof
 
 
