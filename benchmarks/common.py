@@ -14,7 +14,7 @@ test set and iteration budgets, then :data:`BENCH_OVERRIDES` for that problem na
 registered tomorrow is benchmarked at a small size without editing this folder, and a heavy one can
 be shrunk further by registering an ``asv`` scale next to its other scales.
 
-Everything goes through the public runner (:func:`pgbench.plan`, :func:`pgbench.execute`,
+Everything goes through the public runner (:func:`pgbench.plan`, :class:`pgbench.Run`,
 :func:`pgbench.run`): the benchmarks measure exactly what a user's run does.
 """
 
@@ -28,7 +28,6 @@ import math
 import os
 import re
 import tempfile
-import threading
 
 import pgbench
 from pgbench.registry import PROBLEMS, SOLVERS, UnknownIdError, make_problem
@@ -222,95 +221,37 @@ def _skip_if_needed(problem_id, solver_id, backend_device):
 
 # --- timing: one runner iteration at a time ----------------------------------------------------
 
-class _Stop(Exception):
-    """Raised in the runner's callback to end a timing run."""
-
-
 class IterationDriver:
-    """Runs :func:`pgbench.execute` in a background thread whose progress callback parks after
-    every recorded iteration. :meth:`advance` lets exactly one iteration of the real runner loop
-    happen (solver step or training step, device synchronisation, metrics) and waits for it, so
-    timing :meth:`advance` times one iteration; :meth:`ready` (untimed) makes sure a run is parked
-    with an iteration ahead, starting a fresh run and warming it up by one iteration (jit
-    compilation) when the previous one is used up. One-shot solvers (``max_steps`` 1, e.g.
-    L-BFGS-B) are timed from the initial guess every time, tracing included."""
+    """Times :meth:`pgbench.Run.step`, one iteration of the real runner loop (solver step or
+    training step, device synchronisation, metrics). The :class:`pgbench.Run` is made once and
+    warmed up (:meth:`pgbench.Run.warm_up`: two steps on a throwaway state, as before every
+    equal-wall-time run); :meth:`ready` (untimed) starts a fresh state when the current one is used
+    up. One-shot solvers (``max_steps`` 1, e.g. L-BFGS-B) are timed from the initial guess every
+    time."""
 
     def __init__(self, make_plan):
         self._make_plan = make_plan
-        self._thread = None
-        self._done = True
-        self._stop = False
-        self._last = None
-        self._has_next = False
-        self.result = None
-
-    def _callback(self, progress):
-        self._last = progress
-        self._parked.release()
-        self._go.acquire()
-        if self._stop:
-            raise _Stop()
-
-    def _start(self):
-        plan = self._make_plan()
-        last_index = plan.iterations   # training rows are 1..n, iterative 0..n
-        self._go, self._parked = threading.Semaphore(0), threading.Semaphore(0)
-        self._done, self._last, self.result = False, None, None
-
-        def target():
-            try:
-                _set_threads()
-                self.result = pgbench.execute(plan, self._callback)
-            finally:
-                self._done = True
-                self._parked.release()
-
-        self._thread = threading.Thread(target=target, daemon=True, name="pgbench-asv-run")
-        self._thread.start()
-        self._parked.acquire()
-        self._check()
-        self._last_index = last_index
-        self._update_has_next()
-        if self._has_next and plan.iterations > 1:   # warm up: the first step compiles
-            self.advance()
-
-    def _update_has_next(self):
-        self._has_next = (not self._done and self._last is not None
-                          and self._last.iteration < self._last_index)
-
-    def _check(self):
-        if self._done and self.result is not None and self.result.status == "failed":
-            raise RuntimeError(f"benchmark run failed: {self.result.message}")
+        self.run = None
+        self.state = None
 
     def ready(self):
-        self._check()   # a run that failed while being timed fails the benchmark
-        if not self._has_next:
-            self._finish()
-            self._start()
-            if not self._has_next:
-                status = f" ({self.result.status}: {self.result.message[:300]})" if self.result else ""
-                raise RuntimeError(f"benchmark run ended before its first timed iteration{status}")
+        if self.run is None:
+            _set_threads()
+            self.run = pgbench.Run(self._make_plan())
+            self.run.warm_up()
+        if self.state is None or self.state.done:
+            self.state = self.run.init()
 
     def advance(self):
-        """One iteration of the runner loop (blocks until it is recorded)."""
-        self._go.release()
-        self._parked.acquire()
-        self._update_has_next()
-
-    def _finish(self):
-        if self._thread is not None and not self._done:
-            self._stop = True
-            self._go.release()
-            self._thread.join()
-            self._stop = False
-        self._thread = None
+        """One iteration of the runner loop."""
+        self.state = self.run.step(self.state)
 
     def close(self):
-        self._finish()
+        self.run = self.state = None
 
 
 def _set_threads():
-    """Apply :data:`THREADS` to torch in the calling thread (OpenMP settings are per thread)."""
+    """Apply :data:`THREADS` to torch (OpenMP settings are per thread)."""
     try:
         import torch
         torch.set_num_threads(THREADS)
@@ -423,7 +364,7 @@ def _version(problem_id: str) -> str:
         scale, overrides = bench_overrides(problem_id)
     except Exception:  # noqa: BLE001 - a broken problem still gets a class (its setup fails)
         scale, overrides = "?", {}
-    blob = json.dumps([1, scale, overrides, SMOKE, THREADS, TIMING, TIMING_ITERATIONS, EVALUATIONS, SEED],
+    blob = json.dumps([2, scale, overrides, SMOKE, THREADS, TIMING, TIMING_ITERATIONS, EVALUATIONS, SEED],
                       sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
@@ -434,8 +375,8 @@ def iteration_class(problem_id: str) -> type:
 
     def setup(self, solver, backend):
         _skip_if_needed(problem_id, solver, backend)
-        if not hasattr(pgbench, "execute"):
-            raise NotImplementedError("pgbench at this commit has no plan/execute API to time iterations")
+        if not hasattr(pgbench, "Run"):
+            raise NotImplementedError("pgbench at this commit has no steppable Run to time iterations")
         self.driver = driver(problem_id, solver, backend)
         self.driver.ready()
 
@@ -488,6 +429,8 @@ def paper_iteration_class(problem_id: str) -> type:
         reason = paper_skip_reason(problem_id, backend)
         if reason:
             raise NotImplementedError(reason)
+        if not hasattr(pgbench, "Run"):
+            raise NotImplementedError("pgbench at this commit has no steppable Run to time iterations")
         self.driver = driver(problem_id, solver, backend, paper=True)
         self.driver.ready()
 
@@ -499,7 +442,7 @@ def paper_iteration_class(problem_id: str) -> type:
         overrides = paper_overrides(problem_id)
     except Exception:  # noqa: BLE001 - a broken problem still gets a class (its setup fails)
         overrides = {}
-    blob = json.dumps([1, PAPER_SCALE, overrides, SMOKE, THREADS, TIMING, TIMING_ITERATIONS, SEED],
+    blob = json.dumps([2, PAPER_SCALE, overrides, SMOKE, THREADS, TIMING, TIMING_ITERATIONS, SEED],
                       sort_keys=True, default=str)
     attrs = {"params": [solver_ids(), list(BACKEND_DEVICES)], "param_names": ["solver", "backend"],
              "timeout": PAPER_TIMEOUT, "version": hashlib.sha1(blob.encode()).hexdigest()[:12], "setup": setup,

@@ -34,6 +34,11 @@ Use it from Python::
 or from the command line (nothing in pgbench is edited)::
 
     pgbench run --plugin examples/plugin_problem.py gravity gd cgls inverse pg dp --scale quick
+    pgbench run --plugin examples/plugin_problem.py gravity pg --set inner=cgls --set n=4   # CGLS as PG's inner solver
+
+A solver follows pgbench's contract (:mod:`pgbench.solvers.base`): ``init(problem, be, x0, y*) ->
+state`` and ``step(problem, be, x, y*, state) -> (x, state, info)``, ``info`` a dict of scalar
+diagnostics that the runner records in the row (here the residual norm ``rnorm``).
 """
 
 from __future__ import annotations
@@ -190,7 +195,8 @@ class CGLS(IterativeSolver):
         gamma_new = self._dot(be, s, s)
         beta = xp.where(gamma > self.tiny, gamma_new / xp.where(gamma > self.tiny, gamma, xp.ones_like(gamma)),
                         xp.zeros_like(gamma))
-        return x, {"r": r, "p": s + beta * p, "gamma": gamma_new}
+        info = {"rnorm": xp.sqrt(self._dot(be, r, r))[:, 0]}   # per example; the row holds the batch mean
+        return x, {"r": r, "p": s + beta * p, "gamma": gamma_new}, info
 
 
 pgbench.register_problem(

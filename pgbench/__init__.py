@@ -9,9 +9,9 @@ from . import problems as _problems  # noqa: F401  (registrations)
 from . import solvers as _solvers  # noqa: F401  (registrations)
 from .registry import (PROBLEMS, SOLVERS, InvalidSettingError, UnknownIdError, load_plugin,
                        make_problem, make_solver, register_problem, register_solver)
-from .runner import IncompatibleError, RunPlan, RunResult, __version__, execute, plan, run
+from .runner import IncompatibleError, Run, RunPlan, RunResult, RunState, __version__, execute, plan, run
 
-__all__ = ["run", "plan", "execute", "RunPlan", "RunResult", "make_problem", "make_solver", "register_problem", "register_solver",
+__all__ = ["run", "plan", "execute", "Run", "RunState", "RunPlan", "RunResult", "make_problem", "make_solver", "register_problem", "register_solver",
            "load_plugin", "PROBLEMS", "SOLVERS", "UnknownIdError", "InvalidSettingError",
            "IncompatibleError", "load_results", "__version__"]
 

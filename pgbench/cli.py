@@ -3,12 +3,16 @@
     pgbench list [problems|solvers]
     pgbench run PROBLEM SOLVER [SOLVER ...] [--scale quick] [--iterations N] [--seeds 0 1 2]
                 [--backend torch --backend jax] [--device cpu] [--set KEY=VALUE] [--problem-set KEY=VALUE]
-                [--results DIR] [--plugin MODULE_OR_PATH] [--force] [--executor local|dask] [--workers N]
-    pgbench sweep CONFIG.toml [--results DIR] [--dry-run] [--cluster local | --scheduler ADDRESS] [--workers N]
+                [--results DIR] [--plugin MODULE_OR_PATH] [--force] [EXECUTOR]
+    pgbench sweep CONFIG.toml [--results DIR] [--dry-run] [EXECUTOR]
     pgbench merge STORE [STORE ...] --into DEST
     pgbench results [--results DIR ...] [--problem ID] [--format table|csv|json] [--target X]
-    pgbench reproduce --scale quick|paper [--only PROBLEMS] ...
+    pgbench reproduce --scale quick|paper [--only PROBLEMS] [EXECUTOR] ...
     pgbench report [--results DIR ...] [--out DIR]
+
+EXECUTOR, one option group shared by ``run``, ``sweep`` and ``reproduce``: ``--workers N`` (local
+worker processes), ``--cluster local [--workers N]`` (a Dask LocalCluster) or ``--scheduler
+ADDRESS`` (an existing Dask cluster).
 
 Bad input (unknown id, bad value, unknown setting, nothing compatible) exits with status 2 and
 one line ``error: ...`` on stderr before any work starts. ``run`` exits with 1 when a run failed
@@ -69,6 +73,33 @@ def _console(stderr: bool = False):
     if not c.is_terminal:  # pipes and logs: do not squeeze tables into 80 columns
         c = Console(stderr=stderr, width=max(c.width, 200))
     return c
+
+
+# --- the executor option group (run, sweep, reproduce) ------------------------------------------------
+
+_EXECUTOR_PANEL = "Executor"
+WORKERS = typer.Option(None, "--workers", rich_help_panel=_EXECUTOR_PANEL,
+                       help="worker processes (default: 1 in-process, or one per GPU for cuda runs; with --cluster "
+                            "local: one per core)")
+CLUSTER = typer.Option(None, "--cluster", rich_help_panel=_EXECUTOR_PANEL,
+                       help="'local': a Dask LocalCluster of --workers processes")
+SCHEDULER = typer.Option(None, "--scheduler", rich_help_panel=_EXECUTOR_PANEL,
+                         help="a running Dask scheduler: tcp://host:8786 or the JSON file of "
+                              "`dask scheduler --scheduler-file`")
+
+
+def _executor(workers, cluster, scheduler) -> str:
+    """Validate the executor options; returns the executor name (``local`` or ``dask``)."""
+    from .sweep import check_executor
+    if cluster is not None and cluster != "local":
+        raise UserError(f"--cluster must be 'local' (for a remote cluster give --scheduler), got {cluster!r}")
+    if cluster is not None and scheduler is not None:
+        raise UserError("give either --cluster local or --scheduler, not both")
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    executor = "dask" if (cluster or scheduler) else "local"
+    check_executor(executor)
+    return executor
 
 
 def _load_plugins(plugins):
@@ -273,16 +304,17 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
         results: Path = typer.Option(Path(DEFAULT_RESULTS), "--results", help="results store directory"),
         plugin: List[str] = typer.Option([], "--plugin", help="module or .py file registering problems/solvers"),
         force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored"),
-        executor: str = typer.Option("local", "--executor", help="local (this process) or dask"),
-        workers: Optional[int] = typer.Option(None, "--workers", help="worker processes (local or dask; default: 1, "
-                                              "or one per GPU for cuda runs)"),
-        scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask: scheduler address tcp://host:8786"),
+        workers: Optional[int] = WORKERS,
+        cluster: Optional[str] = CLUSTER,
+        scheduler: Optional[str] = SCHEDULER,
+        executor: Optional[str] = typer.Option(None, "--executor", hidden=True,
+                                               help="deprecated: 'dask' is --cluster local"),
         label: Optional[str] = typer.Option(None, "--label", help="display name of the method in tables and plots"),
         threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads in this process (0: torch's default)"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars")):
     """Run solvers on a problem (every seed × backend × device) and store the results."""
     from .backends import set_torch_threads
-    from .sweep import EXECUTORS, check_executor, expand
+    from .sweep import EXECUTORS, expand
 
     if threads is not None and threads < 0:
         _fail(f"--threads must be >= 0, got {threads}")
@@ -291,13 +323,11 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
     _load_plugins(plugin)
     err = _console(stderr=True)
     try:
-        if executor not in EXECUTORS:
+        if executor is not None and executor not in EXECUTORS:
             raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-        check_executor(executor)
-        if workers is not None and workers < 1:
-            raise UserError(f"--workers must be >= 1, got {workers}")
-        if scheduler is not None and executor != "dask":
-            raise UserError("--scheduler needs --executor dask")
+        if executor == "dask" and cluster is None and scheduler is None:
+            cluster = "local"
+        executor = _executor(workers, cluster, scheduler)
         tasks, skipped = expand(problem, solvers, seeds=_parse_seeds(seeds), backends=_split_list(backend),
                                 devices=_split_list(device), scale=scale, iterations=iterations, max_time=max_time,
                                 hyperparameters=_parse_pairs(set_, "--set"),
@@ -346,30 +376,22 @@ def _run_tasks(tasks, results: Path, executor: str, workers, scheduler, force: b
 def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/sweeps.md)"),
           results: Path = typer.Option(Path(DEFAULT_RESULTS), "--results", help="results store directory"),
           dry_run: bool = typer.Option(False, "--dry-run", help="list the runs and which are already stored; run nothing"),
-          cluster: Optional[str] = typer.Option(None, "--cluster", help="'local': a Dask LocalCluster of --workers processes"),
-          scheduler: Optional[str] = typer.Option(None, "--scheduler", help="a running Dask scheduler: tcp://host:8786 or "
-                                                  "the JSON file of `dask scheduler --scheduler-file`"),
-          workers: Optional[int] = typer.Option(None, "--workers", help="worker processes (default: 1 in-process, or one per "
-                                                "GPU for cuda runs; with --cluster local: one per core)"),
+          workers: Optional[int] = WORKERS,
+          cluster: Optional[str] = CLUSTER,
+          scheduler: Optional[str] = SCHEDULER,
           force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored"),
           threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads for in-process runs (0: torch's default)"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars")):
     """Run a sweep file's grid (problems × solvers × hyperparameters × backends × devices × seeds),
     locally or on Dask; resumable: stored finished runs are skipped, failed ones retried."""
     from .backends import set_torch_threads
-    from .sweep import check_executor, sweep_status
+    from .sweep import sweep_status
     from .sweep_config import SweepConfig
 
     try:
-        if cluster is not None and cluster != "local":
-            raise UserError(f"--cluster must be 'local' (for a remote cluster give --scheduler), got {cluster!r}")
-        if cluster is not None and scheduler is not None:
-            raise UserError("give either --cluster local or --scheduler, not both")
-        if workers is not None and workers < 1:
-            raise UserError(f"--workers must be >= 1, got {workers}")
+        executor = _executor(workers, cluster, scheduler)
         if threads is not None and threads < 0:
             raise UserError(f"--threads must be >= 0, got {threads}")
-        check_executor("dask" if (cluster or scheduler) else "local")
         tasks, skipped = SweepConfig.from_toml(config).tasks(remote=scheduler is not None or dry_run)
     except _user_errors() as e:
         _fail(e)
@@ -382,7 +404,6 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
         _print_dry_run(tasks, sweep_status(tasks, results), results)
         return
     set_torch_threads(threads or None)
-    executor = "dask" if (cluster or scheduler) else "local"
     _run_tasks(tasks, results, executor, workers, scheduler, force, quiet)
 
 
@@ -494,7 +515,11 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
               seeds: str = typer.Option("", "--seeds", help="seeds replacing every experiment's seeds: "
                                         "--seeds 0 1 2 or --seeds 0,1,2"),
               max_time: Optional[float] = typer.Option(None, "--max-time", help="cap every run at this many "
-                                                       "seconds of wall time (paper scale as far as time allows)")):
+                                                       "seconds of wall time (paper scale as far as time allows)"),
+              workers: Optional[int] = WORKERS,
+              cluster: Optional[str] = CLUSTER,
+              scheduler: Optional[str] = SCHEDULER,
+              force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored")):
     """Reproduce the paper's experiments at a scale: run them (resuming) and build the report."""
     from . import reproduce as _reproduce
 
@@ -503,10 +528,12 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
     err = _console(stderr=True)
     try:
         seed_list = tuple(_parse_seeds([seeds])) if seeds.strip() else None
-    except UserError as e:
+        executor = _executor(workers, cluster, scheduler)
+    except _user_errors() as e:
         _fail(e)
     kwargs = dict(scale=scale, only=_split_list(only) or None, backend=backend, device=device,
-                  results=results_dir, out=out, seeds=seed_list, max_time=max_time)
+                  results=results_dir, out=out, seeds=seed_list, max_time=max_time, executor=executor,
+                  workers=workers, scheduler=scheduler, force=force)
     try:
         if quiet:
             _reproduce.reproduce(**kwargs, progress=None)

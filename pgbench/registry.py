@@ -56,6 +56,7 @@ class Spec:
     scales: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str = ""
     variant: bool = False  # e.g. a variant from the authors' code rather than the paper text
+    tuning: dict[str, dict[str, dict]] = field(default_factory=dict)  # scale -> solver/preset -> settings
 
     @property
     def name(self) -> str:
@@ -126,11 +127,13 @@ SOLVERS = Registry("solver")
 
 
 def register_problem(id: str, entry_point: str, *, scales: dict | None = None, kwargs: dict | None = None,
-                     description: str = "", variant: bool = False) -> Spec:
+                     description: str = "", variant: bool = False, tuning: dict | None = None) -> Spec:
     """Register a problem family. ``scales`` maps scale names (at least ``paper`` and ``quick``)
-    to field overrides of the problem class; ``kwargs`` holds defaults common to all scales."""
+    to field overrides of the problem class; ``kwargs`` holds defaults common to all scales;
+    ``tuning`` maps a scale to solver defaults on top of the class's (:mod:`pgbench.tuning`)."""
     scales = scales or {"paper": {}, "quick": {}}
-    return PROBLEMS.register(Spec(id, entry_point, dict(kwargs or {}), dict(scales), description, variant))
+    return PROBLEMS.register(Spec(id, entry_point, dict(kwargs or {}), dict(scales), description, variant,
+                                  {k: dict(v) for k, v in (tuning or {}).items()}))
 
 
 def register_solver(id: str, entry_point: str, *, kwargs: dict | None = None, description: str = "") -> Spec:

@@ -18,16 +18,15 @@ are written next to the run as ``<run_key>.examples.npz`` for the report's examp
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .backends import set_torch_threads
-from . import store
 from .registry import PROBLEMS, InvalidSettingError, UnknownIdError, make_problem
-from .runner import IncompatibleError, execute
+from .runner import IncompatibleError
+from .tuning import preset
 
 SCALES = ("quick", "paper")
 
@@ -45,7 +44,7 @@ class Method:
     hyperparameters: dict = field(default_factory=dict)
     iterations: dict = field(default_factory=dict)
     max_time: dict = field(default_factory=dict)
-    from_problem: str | None = None   # a problem property holding more hyperparameters (``paper_sgd``)
+    from_problem: str | None = None   # a tuning preset of the problem with more hyperparameters (``paper_sgd``)
     per_scale: dict = field(default_factory=dict)   # scale -> hyperparameters for that scale only
     problem_overrides: dict = field(default_factory=dict)   # scale -> problem settings for this method only
     scales: tuple = ("quick", "paper")
@@ -84,8 +83,8 @@ def _both(value):
     return {"quick": value, "paper": value}
 
 
-# Hyperparameters that depend on the problem instance (the paper's SGD baselines, the heat
-# problem's L-BFGS-B physical gradient) come from the problem's own properties (``from_problem``).
+# Hyperparameters tuned per problem (the paper's SGD baselines, the heat problem's L-BFGS-B
+# physical gradient) come from the problem's tuning presets (``from_problem``, :mod:`pgbench.tuning`).
 EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment(
         "quadratic2d-trajectories", "quadratic2d-v0", "Fig. 2a",
@@ -285,9 +284,9 @@ def tasks(scale: str = "quick", only=None, backend: str = "torch", device: str =
             hp = {**m.hyperparameters, **m.per_scale.get(scale, {})}
             if m.from_problem:
                 try:
-                    hp = {**getattr(make_problem(e.problem, scale=scale, **overrides), m.from_problem), **hp}
-                except AttributeError:
-                    notes.append(f"{e.name}: {m.label} skipped: {e.problem} has no {m.from_problem!r}")
+                    hp = {**preset(make_problem(e.problem, scale=scale, **overrides), m.from_problem), **hp}
+                except InvalidSettingError as err:
+                    notes.append(f"{e.name}: {m.label} skipped: {err}")
                     continue
             for seed in (seeds if seeds is not None else e.seeds.get(scale, (0,))):
                 t = Task(e.problem, m.solver, scale=scale, seed=seed, backend=backend, device=device, iterations=it,
@@ -304,38 +303,56 @@ def tasks(scale: str = "quick", only=None, backend: str = "torch", device: str =
 
 def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: str = "cpu",
               results="results/runs", out="results/report", progress: Callable | None = None, *,
-              experiments=None, threads: int | None = 1, seeds=None, max_time: float | None = None) -> dict:
-    """Run the paper's experiment set at ``scale`` (finished runs in ``results`` are reused), write
-    each run's example predictions, then build the report in ``out``.
+              experiments=None, threads: int | None = 1, seeds=None, max_time: float | None = None,
+              executor: str = "local", workers: int | None = None, scheduler=None, force: bool = False) -> dict:
+    """Run the paper's experiment set at ``scale`` (finished runs in ``results`` are reused) on
+    the sweep executors, then build the report in ``out``.
 
-    ``progress`` receives :class:`pgbench.sweep.Event` objects (start / iteration / finish), as
-    from :func:`pgbench.sweep.run_sweep`. Returns a summary dict: ``runs`` (run now), ``cached``
-    (reused), ``failed``, ``notes``, ``seconds`` (total wall time), ``run_seconds`` (per experiment),
-    ``report`` (the index.html path). ``experiments`` replaces :data:`EXPERIMENTS` (e.g. with
-    custom budgets). ``threads``: torch intra-op threads while running on the CPU (1 by default:
-    the paper's networks are small, so one thread is faster than two competing ones on a shared
-    2-core machine; None leaves torch's setting). ``seeds`` replaces every experiment's seeds;
-    ``max_time`` caps every run's wall time (see :func:`tasks`).
+    The experiments become :class:`pgbench.sweep.Task` objects (:func:`tasks`) that
+    :func:`pgbench.sweep.run_sweep` runs: in this process, on ``workers`` local processes, or on
+    Dask (``executor="dask"``: a local cluster of ``workers`` processes, or the cluster at
+    ``scheduler``). Every run is stored with its example predictions; runs with a wall-time budget
+    (the HIG comparisons) are warmed up first, as in every sweep.
 
-    Runs with a wall-time budget (``max_time``: the HIG comparisons) are preceded by a short
-    untimed warm-up of the same method (2 iterations, not stored), so that one-off costs of the
-    process (lazy imports, LAPACK start-up) fall on no method's budget."""
+    ``progress`` receives :class:`pgbench.sweep.Event` objects (start / iteration / finish).
+    Returns a summary dict: ``runs`` (run now), ``cached`` (reused), ``failed``, ``notes``,
+    ``seconds`` (total wall time), ``run_seconds`` (per problem, from each run's start to its
+    finish), ``report`` (the index.html path). ``experiments`` replaces :data:`EXPERIMENTS` (e.g.
+    with custom budgets). ``threads``: torch intra-op threads of this process while running on
+    the CPU (1 by default: the paper's networks are small, so one thread is faster than two
+    competing ones on a shared 2-core machine; None leaves torch's setting; worker processes
+    always use 1). ``seeds`` replaces every experiment's seeds; ``max_time`` caps every run's wall
+    time (see :func:`tasks`)."""
+    from .sweep import run_sweep
+
     t0 = time.perf_counter()
     todo, notes = tasks(scale, only, backend, device, experiments, seeds, max_time)
-    emit = progress or (lambda event: None)
     if hasattr(progress, "set_total"):  # e.g. the CLI's progress view: "[3/57]" instead of "[3/?]"
         progress.set_total(len(todo))
-    root = Path(results)
-    ran = cached = failed = 0
+    started: dict[int, float] = {}
     per_problem: dict[str, float] = {}
+
+    def emit(event):
+        if event.kind == "start":
+            started[event.index] = time.perf_counter()
+        elif event.kind == "finish" and event.index in started:
+            per_problem[event.task.problem] = (per_problem.get(event.task.problem, 0.0)
+                                               + time.perf_counter() - started[event.index])
+        if progress is not None:
+            progress(event)
+
     restore = set_torch_threads(threads if device == "cpu" else None)
     try:
-        ran, cached, failed = _run_all(todo, root, emit, notes, per_problem)
+        outcomes = run_sweep(todo, Path(results), executor=executor, workers=workers, scheduler=scheduler,
+                             force=force, progress=emit)
     finally:
         restore()
+    ran = sum(not o.cached for o in outcomes)
+    cached = len(outcomes) - ran
+    failed = sum(o.status == "failed" for o in outcomes)
     t_runs = time.perf_counter() - t0
     from .report import build_report
-    index = build_report([root], out)
+    index = build_report([Path(results)], out)
     total = time.perf_counter() - t0
     summary = {"scale": scale, "runs": ran, "cached": cached, "failed": failed, "notes": notes,
                "run_seconds": per_problem, "seconds_running": t_runs, "seconds": total, "report": str(index)}
@@ -359,50 +376,6 @@ def print_headline(path) -> None:
         return
     table["ratio to paper"] = pd.to_numeric(table["ratio to paper"], errors="coerce")
     Console(width=max(120, Console().width)).print(format_headline(table))
-
-
-
-
-def _warm_up(p):
-    """Two untimed iterations of the planned run (three for a schedule, switching after one, so
-    that both stages are warm); nothing is kept."""
-    solver, its = p.solver, 2
-    if hasattr(solver, "switch_at") and hasattr(solver, "unit"):
-        solver, its = dataclasses.replace(solver, switch_at=1, unit="iterations"), 3
-    execute(dataclasses.replace(p, solver=solver, iterations=min(its, p.iterations), max_time=None))
-
-
-def _run_all(todo, root, emit, notes, per_problem):
-    from .sweep import Event, _outcome, _stored_outcome
-
-    ran = cached = failed = 0
-    for i, task in enumerate(todo):
-        p = task.plan()
-        if store.is_finished(p.meta, root):
-            try:
-                emit(Event("finish", i, task, p.iterations, outcome=_stored_outcome(task, p.meta, root)))
-                cached += 1
-                continue
-            except Exception:
-                pass
-        t_run = time.perf_counter()
-        if p.max_time is not None:   # equal wall time: no one-off start-up cost inside the budget
-            _warm_up(p)
-        emit(Event("start", i, task, p.iterations))
-        result = execute(p, lambda pr, i=i, task=task, total=p.iterations: emit(
-            Event("iteration", i, task, total, progress=pr)))
-        path = store.save(result, root)
-        if result.final is not None:
-            try:
-                from .report.examples import write_examples
-                write_examples(p, result, path.with_suffix(".examples.npz"))
-            except Exception as err:  # the examples are a convenience; the run itself is stored
-                notes.append(f"{task.name}: examples not written: {type(err).__name__}: {err}")
-        ran += 1
-        failed += result.status == "failed"
-        per_problem[task.problem] = per_problem.get(task.problem, 0.0) + time.perf_counter() - t_run
-        emit(Event("finish", i, task, p.iterations, outcome=_outcome(task, result, path, cached=False)))
-    return ran, cached, failed
 
 
 __all__ = ["Method", "Experiment", "EXPERIMENTS", "select", "tasks", "reproduce", "registered"]

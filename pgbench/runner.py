@@ -1,5 +1,8 @@
-"""THE loops: one for iterative solvers, one for training schemes. No files, no printing:
-progress goes to a callback, results come back as a :class:`RunResult`.
+"""Runs: :func:`plan` validates a run (ids, settings, compatibility) before any work;
+:class:`Run` steps it (``state = run.init()``, ``state = run.step(state)`` until ``state.done``,
+``run.finish(state)``), one iteration of an iterative solver or of a training scheme per step;
+:func:`execute` is the loop over it and :func:`run` both at once. No files, no printing: progress
+goes to a callback, results come back as a :class:`RunResult`.
 
 Every recorded row holds ``iteration`` (update steps done: iterative runs record 0, the initial
 guess, then 1, 2, …; training runs record 1, 2, …, so a budget of 100 reaches iteration 100; see
@@ -49,6 +52,7 @@ class RunResult:
     meta: dict
     final: Any = field(default=None, repr=False)  # final x (iterative) or network parameters (training)
     traceback: str = field(default="", repr=False)  # the full traceback of a ``failed`` run
+    examples: dict | None = field(default=None, repr=False)  # held-out predictions, stored with the run
 
     @property
     def ok(self) -> bool:
@@ -65,14 +69,14 @@ class Progress:
 
 
 def resolve(problem, solver, scale: str = "quick", **hyperparameters):
-    """Ids to objects: a problem id is made at ``scale``; a solver id gets the problem's
-    defaults for it (e.g. the paper's learning rate there) overridden by ``hyperparameters``."""
+    """Ids to objects: a problem id is made at ``scale``; a solver id gets the problem's tuned
+    defaults for it (:mod:`pgbench.tuning`, e.g. the paper's learning rate there) overridden by
+    ``hyperparameters``."""
     if isinstance(problem, str):
         problem = make_problem(problem, scale=scale)
     if isinstance(solver, str):
-        from .registry import SOLVERS
-        name = SOLVERS.resolve(solver).name
-        solver = make_solver(solver, **{**problem.solver_defaults.get(name, {}), **hyperparameters})
+        from .tuning import make_tuned_solver
+        solver = make_tuned_solver(problem, solver, **hyperparameters)
     elif hyperparameters:
         raise InvalidSettingError("hyperparameters can only be given with a solver id, not a solver object")
     return problem, solver
@@ -135,22 +139,40 @@ def plan(problem, solver, *, iterations: int | None = None, max_time: float | No
     return RunPlan(problem, solver, be, total, max_time, seed, meta)
 
 
-def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, throw: bool = False) -> RunResult:
-    """Run a :class:`RunPlan`. Divergence (:mod:`pgbench.divergence`: half of the examples
-    non-finite, or the x error 1000× its first value) ends the run with status ``diverged`` and
-    the reason as its message; an exception gives status ``failed`` with the message (or is re-raised with
-    ``throw``)."""
-    loop = _train if p.solver.kind == "training" else _solve
-    rows: list[dict] = []
-    status, message, final, trace = "ok", "", None, ""
+def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, throw: bool = False,
+            warm_up: bool = False) -> RunResult:
+    """Run a :class:`RunPlan`: a loop over :class:`Run` (``init``, ``step`` until done,
+    ``finish``). Divergence (:mod:`pgbench.divergence`: half of the examples non-finite, or the x
+    error 1000× its first value) ends the run with status ``diverged`` and the reason as its
+    message; an exception gives status ``failed`` with the message (or is re-raised with
+    ``throw``). ``warm_up``: first :meth:`Run.warm_up` (two untimed steps on a throwaway state),
+    so that one-off costs (compilation, lazy imports, library start-up) fall on no run's clock;
+    the executors do this before every run with a wall-time budget."""
+    state = None
     try:
-        status, message, final = loop(p.problem, p.solver, p.backend, p.seed, p.iterations, p.max_time,
-                                      rows, callback)
+        run_ = Run(p)
+        if warm_up:
+            run_.warm_up()
+        state = run_.init()
+        _emit(state, 0, callback)
+        while not state.done:
+            n = len(state.rows)
+            state = run_.step(state)
+            _emit(state, n, callback)
     except Exception as e:  # a crash is a result too
         if throw:
             raise
-        status, message, trace = "failed", f"{type(e).__name__}: {e}", traceback.format_exc()
-    return RunResult(pd.DataFrame(rows), status, message, dict(p.meta), final, trace)
+        rows = state.rows if state is not None else []
+        return RunResult(pd.DataFrame(rows), "failed", f"{type(e).__name__}: {e}", dict(p.meta), None,
+                         traceback.format_exc())
+    return run_.finish(state)
+
+
+def _emit(state, start, callback):
+    if callback is not None:
+        total = state.total
+        for row in state.rows[start:]:
+            callback(Progress(row["iteration"], total, row["wall_time"], row["loss"], row["x_error"]))
 
 
 def run(problem, solver, *, iterations: int | None = None, max_time: float | None = None, seed: int = 0,
@@ -190,12 +212,6 @@ class _Clock:
         return time.perf_counter() - self.start - self.paused
 
 
-def _record(rows, row, callback, total):
-    rows.append(row)
-    if callback is not None:
-        callback(Progress(row["iteration"], total, row["wall_time"], row["loss"], row["x_error"]))
-
-
 def _metrics(problem, be, x, x_true, y_target, loss=None) -> dict:
     loss = problem.loss(be, x, y_target) if loss is None else loss
     per = {"loss": loss, "x_error": problem.x_error(be, x, x_true, y_target)}
@@ -203,82 +219,128 @@ def _metrics(problem, be, x, x_true, y_target, loss=None) -> dict:
     return per
 
 
-def _solve(problem, solver, be, seed, total, max_time, rows, callback):
-    x_true, y_target = problem.sample(keys.rng(seed, "test"), problem.test_size, be)
-    x = problem.initial_guess(be, y_target)
-    metrics = be.jit(lambda x, xt, y: _metrics(problem, be, x, xt, y))
-    step = be.jit(lambda x, y, s: solver.step(problem, be, x, y, s)) if solver.jittable else (
-        lambda x, y, s: solver.step(problem, be, x, y, s))
-    clock = _Clock()
-    state = solver.init(problem, be, x, y_target)
-    row = {"iteration": 0, "wall_time": clock.now(), **_means(be, metrics(x, x_true, y_target))}
-    _record(rows, row, callback, total)
-    watch = Watch("iterative")
-    watch(row)
-    for it in range(1, total + 1):
-        x, state = step(x, y_target, state)
+def _info_row(be, info: dict) -> dict:
+    """A step's scalar diagnostics as row entries (batch means where a value is per example)."""
+    return {k: float(np.mean(be.to_numpy(v))) for k, v in info.items()}
+
+
+@dataclass
+class RunState:
+    """Everything that changes during a run: the iterate (``x`` or network parameters), the
+    solver's state, the clock and the recorded rows. ``done`` once the budget is spent or the run
+    diverged (``status``/``message`` say which)."""
+
+    iterate: Any
+    solver_state: Any
+    clock: _Clock
+    total: int
+    watch: Watch
+    iteration: int = 0
+    rows: list = field(default_factory=list)
+    status: str = "ok"
+    message: str = ""
+    done: bool = False
+
+
+class Run:
+    """A planned run that can be stepped: ``state = run.init()``, ``state = run.step(state)``
+    until ``state.done``, ``result = run.finish(state)``. Compiled functions and the held-out
+    batch belong to the ``Run`` and are shared by every state, so a throwaway state
+    (:meth:`warm_up`) compiles what the real run then uses."""
+
+    def __init__(self, p: RunPlan):
+        self.plan = p
+        problem, solver, be = p.problem, p.solver, p.backend
+        self.training = solver.kind == "training"
+        self.test_x, self.test_y = problem.sample(keys.rng(p.seed, "test"), problem.test_size, be)
+        if self.training:
+            self.net = problem.network()
+            self.update = solver.compile(problem, be, self.net)
+            self.evaluate = be.jit(lambda prm: _metrics(problem, be, problem.predict(be, self.net, prm, self.test_y),
+                                                        self.test_x, self.test_y))
+            self.metrics = be.jit(lambda x, xt, y, loss: _metrics(problem, be, x, xt, y, loss))
+        else:
+            step = lambda x, y, s: solver.step(problem, be, x, y, s)  # noqa: E731
+            self.solve_step = be.jit(step) if solver.jittable else step
+            self.metrics = be.jit(lambda x, xt, y: _metrics(problem, be, x, xt, y))
+
+    # --- the protocol ---------------------------------------------------------------------------
+    def init(self) -> RunState:
+        """A fresh run: the initial iterate and solver state; iterative runs record iteration 0."""
+        p, problem, be = self.plan, self.plan.problem, self.plan.backend
+        if self.training:
+            params = self.net.init(keys.rng(p.seed, "net"), be)
+            scheme_state = p.solver.init(problem, be, self.net, params)
+            return RunState(params, scheme_state, _Clock(), p.iterations, Watch("training"))
+        x = problem.initial_guess(be, self.test_y)
+        clock = _Clock()
+        state = RunState(x, p.solver.init(problem, be, x, self.test_y), clock, p.iterations, Watch("iterative"))
+        state.rows.append({"iteration": 0, "wall_time": clock.now(), **self._solve_means(x)})
+        state.watch(state.rows[-1])
+        return state
+
+    def step(self, state: RunState) -> RunState:
+        """One iteration (solver step or training step, device synchronisation, metrics), recorded
+        as one row; marks the state ``done`` at the end of the budget or on divergence."""
+        if state.done:
+            raise RuntimeError("this run is finished; start a new one with init()")
+        row = self._train_step(state) if self.training else self._solve_step(state)
+        state.rows.append(row)
+        diverged = state.watch(row)   # pgbench.divergence: one rule for running and stored runs
+        if diverged:
+            state.status, state.message, state.done = "diverged", diverged, True
+        return state
+
+    def finish(self, state: RunState) -> RunResult:
+        return RunResult(pd.DataFrame(state.rows), state.status, state.message, dict(self.plan.meta),
+                         state.iterate)
+
+    def warm_up(self, steps: int = 2) -> None:
+        """``steps`` untimed steps on a throwaway state (jit compilation, lazy imports, library
+        start-up), so that one-off costs fall on no run's clock; nothing is kept. A schedule
+        switches stage after the first step so that both stages are warm."""
+        state = self.init()
+        if self.training:
+            state.solver_state = self.plan.solver.warm_up_state(state.solver_state)
+        state.total = state.iteration + steps
+        while not state.done:
+            state = self.step(state)
+
+    # --- iterative solvers ----------------------------------------------------------------------
+    def _solve_means(self, x):
+        return _means(self.plan.backend, self.metrics(x, self.test_x, self.test_y))
+
+    def _solve_step(self, state: RunState) -> dict:
+        be = self.plan.backend
+        x, state.solver_state, info = self.solve_step(state.iterate, self.test_y, state.solver_state)
         be.block_until_ready(x)
-        t = clock.now()
-        row = {"iteration": it, "wall_time": t, **_means(be, metrics(x, x_true, y_target))}
-        if isinstance(state, dict):  # solver diagnostics, e.g. L-BFGS-B iteration counts
-            row.update({k: float(np.mean(v)) for k, v in state.items() if k in ("nit", "nfev")})
-        _record(rows, row, callback, total)
-        diverged = watch(row)
-        if diverged:
-            return "diverged", diverged, x
-        if max_time is not None and t >= max_time:
-            break
-    return "ok", "", x
+        t = state.clock.now()
+        state.iterate, state.iteration = x, state.iteration + 1
+        row = {"iteration": state.iteration, "wall_time": t, **self._solve_means(x), **_info_row(be, info)}
+        max_time = self.plan.max_time
+        state.done = state.iteration >= state.total or (max_time is not None and t >= max_time)
+        return row
 
-
-def _train(problem, scheme, be, seed, total, max_time, rows, callback):
-    net = problem.network()
-    params = net.init(keys.rng(seed, "net"), be)
-    opt = scheme.make_optimizer(be)
-    opt_state = opt.init(params)
-    test_x, test_y = problem.sample(keys.rng(seed, "test"), problem.test_size, be)
-
-    def grads(p, y, xt):
-        g, x, loss, *diag = scheme.gradients(problem, be, net, p, y, xt)
-        # an optional 4th element: the scheme's scalar diagnostics (e.g. HIG's Jacobian time)
-        return g, _metrics(problem, be, x, xt, y, loss), (diag[0] if diag else {})
-
-    def train_step(p, s, y, xt):
-        """One whole training step: gradients, then the optimizer update."""
-        g, per, diag = grads(p, y, xt)
-        p, s = opt.update(p, g, s)
-        return p, s, per, diag
-
-    if scheme.jittable and getattr(opt, "jittable", False):
-        train_step = be.jit(train_step)   # one compiled program per iteration (jax)
-    elif scheme.jittable:
-        grads = be.jit(grads)             # the update stays the optimizer's own (torch.optim)
-    evaluate = be.jit(lambda p: _metrics(problem, be, problem.predict(be, net, p, test_y), test_x, test_y))
-    clock = _Clock()
-    if hasattr(opt, "use_clock"):   # e.g. a schedule switching after seconds of this run's training time
-        opt.use_clock(clock.now)
-
-    def eval_row():
-        t = time.perf_counter()
-        m = _means(be, evaluate(params))
-        clock.paused += time.perf_counter() - t
-        return {"eval_loss": m["loss"], "eval_x_error": m["x_error"], "eval_nonfinite": m["nonfinite"]}
-
-    watch = Watch("training")
-    for it in range(1, total + 1):   # ``it`` updates done after this step; its batch is the it-th
-        x_true, y_target = problem.sample(keys.rng(seed, "train", it - 1), problem.batch_size, be)
-        params, opt_state, per, diag = train_step(params, opt_state, y_target, x_true)
+    # --- training -------------------------------------------------------------------------------
+    def _train_step(self, state: RunState) -> dict:
+        p, problem, be = self.plan, self.plan.problem, self.plan.backend
+        it = state.iteration + 1   # updates done after this step; its batch is the it-th
+        x_true, y_target = problem.sample(keys.rng(p.seed, "train", it - 1), problem.batch_size, be)
+        params, state.solver_state, out = self.update(state.iterate, state.solver_state, y_target, x_true,
+                                                      state.clock.now())
+        per = self.metrics(out.x, x_true, y_target, out.loss)
         be.block_until_ready(params)
-        t = clock.now()
-        row = {"iteration": it, "wall_time": t, **_means(be, per),
-               **{k: float(be.to_numpy(v)) for k, v in diag.items()}}
-        last = it == total or (max_time is not None and t >= max_time)
+        t = state.clock.now()
+        state.iterate, state.iteration = params, it
+        row = {"iteration": it, "wall_time": t, **_means(be, per), **_info_row(be, out.info)}
+        last = it >= state.total or (p.max_time is not None and t >= p.max_time)
         if problem.eval_every and (it == 1 or it % problem.eval_every == 0 or last):
-            row.update(eval_row())
-        _record(rows, row, callback, total)
-        diverged = watch(row)
-        if diverged:
-            return "diverged", diverged, params
-        if last:
-            break
-    return "ok", "", params
+            row.update(self._eval_row(state))
+        state.done = last
+        return row
+
+    def _eval_row(self, state: RunState) -> dict:
+        t = time.perf_counter()
+        m = _means(self.plan.backend, self.evaluate(state.iterate))
+        state.clock.paused += time.perf_counter() - t
+        return {"eval_loss": m["loss"], "eval_x_error": m["x_error"], "eval_nonfinite": m["nonfinite"]}

@@ -136,9 +136,30 @@ def _write_atomic(path: Path, write) -> Path:
 
 
 def save(result, root=DEFAULT_ROOT) -> Path:
-    """Write a run atomically (temporary file, then rename); returns its path."""
+    """Write a run atomically (temporary file, then rename); returns its path. The run's example
+    predictions (``result.examples``), if any, are written first, next to it
+    (:func:`examples_path`), so a stored run never lacks the examples it was saved with."""
     frame = to_frame(result)
-    return _write_atomic(path_for(result.meta, root), lambda tmp: frame.to_parquet(tmp, index=False))
+    path = path_for(result.meta, root)
+    if getattr(result, "examples", None):
+        write_examples(result.examples, examples_path(path))
+    return _write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def examples_path(run_path) -> Path:
+    """``<run_key>.examples.npz`` next to the run file ``<run_key>.parquet``."""
+    return Path(run_path).with_suffix(".examples.npz")
+
+
+def write_examples(examples: dict, path) -> Path:
+    """Write example arrays (and their ``meta`` dict, as JSON) atomically as ``.npz``."""
+    arrays = {k: np.asarray(v) for k, v in examples.items() if k != "meta"}
+    meta = np.asarray(json.dumps(examples.get("meta", {}), default=str))
+
+    def write(tmp):
+        with open(tmp, "wb") as f:   # a file object: numpy would append ".npz" to a path
+            np.savez_compressed(f, meta=meta, **arrays)
+    return _write_atomic(Path(path), write)
 
 
 def run_files(root) -> list[Path]:
@@ -197,6 +218,8 @@ def merge(sources, dest) -> MergeSummary:
                 summary.replaced += 1
             else:
                 summary.copied += 1
+            if examples_path(path).exists():   # the run's examples travel with it, written first
+                _write_atomic(examples_path(target), lambda tmp, p=examples_path(path): shutil.copyfile(p, tmp))
             _write_atomic(target, lambda tmp, path=path: shutil.copyfile(path, tmp))
     return summary
 

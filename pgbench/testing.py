@@ -89,13 +89,13 @@ def _check_gradient(problem, be, x_true, x0, y, rtol):
 
 def compatible_pairs(problem_ids=None, solver_ids=None):
     """``(problem_id, solver_id, reason)`` for every registered pair; reason is None if compatible."""
-    from .registry import make_solver
+    from .tuning import make_tuned_solver
     out = []
     for pid in problem_ids or [s.id for s in PROBLEMS.latest()]:
         problem = tiny_problem(pid)
         for sid in solver_ids or [s.id for s in SOLVERS.latest()]:
             name = SOLVERS.resolve(sid).name
-            solver = make_solver(sid, **{**problem.solver_defaults.get(name, {}), **TINY_SOLVER_SETTINGS.get(name, {})})
+            solver = make_tuned_solver(problem, sid, **TINY_SOLVER_SETTINGS.get(name, {}))
             out.append((pid, sid, solver.missing(problem)))
     return out
 

@@ -43,8 +43,8 @@ def test_paper_size_iterations_are_timed_when_enabled(monkeypatch):
     paper = make_problem("sin-v0", scale="paper")
     assert plan.problem.scale == "paper" and plan.problem.batch_size == paper.batch_size
     assert plan.problem.eval_every == 0
-    before = bench.driver._last.iteration
+    before = bench.driver.state.iteration
     bench.setup("dp-v0", "torch:cpu")
     bench.time_iteration("dp-v0", "torch:cpu")
-    assert bench.driver._last.iteration == before + 1
+    assert bench.driver.state.iteration == before + 1
     assert common.driver("sin-v0", "dp-v0", "torch:cpu") is not bench.driver   # the quick-size driver is separate

@@ -130,16 +130,16 @@ def test_time_and_peakmem_benchmarks_run_real_iterations():
     bench = bench_iteration.sin_v0()
     bench.setup("gd-v0", "torch:cpu")
     driver = bench.driver
-    before = driver._last.iteration
+    before = driver.state.iteration
     t0 = time.perf_counter()
     for _ in range(3):
         bench.setup("gd-v0", "torch:cpu")   # asv re-runs setup before every timed call
         bench.time_iteration("gd-v0", "torch:cpu")
     elapsed = time.perf_counter() - t0
-    assert driver._last.iteration == before + 3
+    assert driver.state.iteration == before + 3 and driver.state.rows[-1]["iteration"] == before + 3
     assert math.isfinite(elapsed) and elapsed > 0
     bench.peakmem_iteration("gd-v0", "torch:cpu")
-    assert driver._last.iteration == before + 6
+    assert driver.state.iteration == before + 6
 
 
 def test_one_shot_solver_restarts_between_timed_calls():
@@ -147,18 +147,18 @@ def test_one_shot_solver_restarts_between_timed_calls():
     bench = bench_iteration.sin_v0()
     for _ in range(2):
         bench.setup("lbfgsb-v0", "torch:cpu")
-        assert bench.driver._last.iteration == 0
+        assert bench.driver.state.iteration == 0 and bench.driver.state.rows[-1]["iteration"] == 0
         bench.time_iteration("lbfgsb-v0", "torch:cpu")
-        assert bench.driver._last.iteration == 1
+        assert bench.driver.state.iteration == 1 and bench.driver.state.done
 
 
 def test_training_iteration_driver_advances_one_step():
     d = common.driver("sin-v0", "dp-v0", "jax:cpu")
     d.ready()
-    it = d._last.iteration
-    assert it == 2                      # the first (compiling) update, then one warm-up update
+    # warmed up (two compiling steps) on a throwaway state: the timed state starts fresh
+    assert d.state.iteration == 0 and d.state.rows == []
     d.advance()
-    assert d._last.iteration == it + 1 and math.isfinite(d._last.loss)
+    assert d.state.iteration == 1 and math.isfinite(d.state.rows[-1]["loss"])
 
 
 def test_track_benchmarks_share_one_cached_run(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import pgbench
+from pgbench.tuning import preset
 from pgbench import keys
 from pgbench.backends import get_backend
 from pgbench.problems.heat import Heat
@@ -123,7 +124,7 @@ def test_other_single_problem_solvers_run(solver, hp):
 @pytest.mark.parametrize("hp", [{}, "lbfgsb", "sgd"])
 def test_training_runs(hp):
     p = Heat(**TINY)
-    hp = {"lbfgsb": p.lbfgsb_pg, "sgd": p.paper_sgd}.get(hp, hp) if isinstance(hp, str) else hp
+    hp = {"lbfgsb": preset(p, "lbfgsb_pg"), "sgd": preset(p, "paper_sgd")}.get(hp, hp) if isinstance(hp, str) else hp
     scheme = "dp" if hp.get("optimizer") == "sgd" else "pg"
     r = pgbench.run(p, scheme, iterations=2, throw=True, **hp)
     assert r.status == "ok" and np.isfinite(r.records["eval_x_error"]).all()

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import pgbench
+from pgbench.tuning import tuned
 from pgbench import keys
 from pgbench.backends import get_backend
 from pgbench.problems.sin import Sin
@@ -48,7 +49,7 @@ def _compatible_steps():
     for p in SMALL:
         problem = pgbench.make_problem(p, scale="quick")
         for s in ("gd", "newton", "invgrad", "inverse"):
-            if pgbench.make_solver(s, **problem.solver_defaults.get(s, {})).missing(problem) is None:
+            if pgbench.make_solver(s, **tuned(problem, s)).missing(problem) is None:
                 pairs.append((p, s))
     return pairs
 
@@ -58,7 +59,7 @@ def test_solver_step_matches(problem_id, solver_id):
     """Three steps on 8 examples. (Not the 500 held-out examples: Newton on the wave packet meets
     near-singular examples there, whose steps amplify float32 round-off to O(1).)"""
     problem = pgbench.make_problem(problem_id, scale="quick")
-    solver = pgbench.make_solver(solver_id, **problem.solver_defaults.get(solver_id, {}))
+    solver = pgbench.make_solver(solver_id, **tuned(problem, solver_id))
     xs = []
     for name in BACKENDS:
         be = get_backend(name)
@@ -66,7 +67,7 @@ def test_solver_step_matches(problem_id, solver_id):
         x = problem.initial_guess(be, y)
         state = solver.init(problem, be, x, y)
         for _ in range(3):
-            x, state = solver.step(problem, be, x, y, state)[:2]
+            x, state, _ = solver.step(problem, be, x, y, state)
         xs.append(be.to_numpy(x))
     np.testing.assert_allclose(xs[0], xs[1], rtol=1e-4, atol=1e-5)
 

@@ -105,6 +105,80 @@ def test_cli_path_form(capsys, tmp_path, plugin):
     assert set(df["solver"]) == {"gd-v0", "cgls-v0", "pg-v0"} and set(df["status"]) == {"ok"}
 
 
+def test_plugin_solver_is_pgs_inner_solver_from_the_cli(capsys, tmp_path, plugin):
+    """Any registered iterative solver, a plugin's included, can be PG's inner solver; its info
+    (CGLS's residual norm) is recorded per row when it runs on its own."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", "--plugin", str(EXAMPLE), "gravity", "pg", "cgls", "--set", "pg.inner=cgls", "--set", "n=4",
+                  "--iterations", "3", "--problem-set", "batch_size=8", "--problem-set", "test_size=8",
+                  "--results", str(tmp_path), "-q"])
+    _, err = capsys.readouterr()
+    assert exc.value.code == 0, err
+    df = pgbench.load_results(tmp_path)
+    pg = df[df["solver"] == "pg-v0"]
+    assert set(pg["hp_inner"]) == {"cgls"} and set(pg["hp_n"]) == {4} and set(pg["status"]) == {"ok"}
+    cgls = df[df["solver"] == "cgls-v0"]
+    assert np.isfinite(cgls["rnorm"].iloc[1:]).all() and cgls["rnorm"].iloc[-1] < cgls["rnorm"].iloc[1]
+    # the inner solver really runs: PG with 4 CGLS steps differs from PG with the inverse step
+    p = pgbench.make_problem("gravity", scale="quick", **TINY)
+    a = pgbench.run(p, "pg", iterations=2, inner="cgls", n=4, throw=True).records["loss"].to_numpy()
+    b = pgbench.run(p, "pg", iterations=2, throw=True).records["loss"].to_numpy()
+    assert a[0] == b[0] and a[1] != b[1]
+    # an unknown inner id is refused before any work, with the nearest registered id
+    with pytest.raises(pgbench.InvalidSettingError, match="inner: unknown solver 'cgl'; did you mean 'cgls'"):
+        pgbench.plan(p, "pg", inner="cgl")
+    with pytest.raises(ValueError, match="not an iterative solver"):
+        pgbench.plan(p, "pg", inner="dp")
+
+
+OLD_STYLE = '''
+from dataclasses import dataclass
+import pgbench
+from pgbench.solvers.base import IterativeSolver
+
+@dataclass(frozen=True)
+class OldGD(IterativeSolver):
+    """Written against pgbench 0.1: step returns (x, state)."""
+    eta: float = 0.01
+
+    def step(self, problem, be, x, y_target, state):
+        from pgbench.solvers.base import loss_and_x_gradient
+        _, g = loss_and_x_gradient(problem, be)(x, y_target)
+        return x - self.eta * g, state
+
+@dataclass(frozen=True)
+class OldSupervised(pgbench.solvers.base.TrainingScheme):
+    """Written against pgbench 0.1: TrainingScheme had optimizer/lr/momentum and x_gradient."""
+    def x_gradient(self, problem, be, x, y_target, x_true):
+        return x - x_true, None
+
+pgbench.register_solver("oldgd-v0", f"{__name__}:OldGD")
+pgbench.register_solver("oldsup-v0", f"{__name__}:OldSupervised")
+'''
+
+
+def test_old_style_two_tuple_plugin_still_runs_with_a_deprecation_warning(tmp_path, capsys):
+    path = tmp_path / "old_plugin.py"
+    path.write_text(OLD_STYLE)
+    with pytest.warns(DeprecationWarning) as caught:
+        with pytest.raises(SystemExit) as exc:
+            cli.main(["run", "--plugin", str(path), "sin", "oldgd", "pg", "oldsup", "--set", "pg.inner=oldgd",
+                      "--set", "oldsup.lr=2e-3", "--iterations", "3", "--results", str(tmp_path / "runs"), "-q"])
+    _, err = capsys.readouterr()
+    assert exc.value.code == 0, err
+    messages = " ".join(str(w.message) for w in caught)
+    assert "OldGD.step returns (x, state)" in messages and "OldSupervised subclasses TrainingScheme" in messages
+    df = pgbench.load_results(tmp_path / "runs")
+    assert set(df["status"]) == {"ok"} and set(df["solver"]) == {"oldgd-v0", "pg-v0", "oldsup-v0"}
+    # the old scheme is the built-in supervised scheme: the same curve
+    sup = pgbench.run("sin", "supervised", iterations=3).records["loss"].to_numpy()
+    np.testing.assert_array_equal(df[df["solver"] == "oldsup-v0"]["loss"].to_numpy(), sup)
+    # the adapted step is the old one: the same numbers as the built-in gd with the same step
+    old = df[df["solver"] == "oldgd-v0"]["x_error"].to_numpy()
+    new = pgbench.run("sin", "gd", eta=0.01, iterations=3).records["x_error"].to_numpy()
+    np.testing.assert_array_equal(old, new)
+
+
 def test_cli_module_form(capsys, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
     # registrations made here are undone afterwards (the same file is registered by path elsewhere)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import pgbench
+from pgbench.tuning import preset, tuned
 from pgbench import keys
 from pgbench.backends import get_backend
 from pgbench.ops import laplace
@@ -90,16 +91,17 @@ def test_gd_stability_limit_formula():
     lim = lambda n: 2 * (8 * math.sin(math.pi / (2 * (n + 1))) ** 2) ** 2  # noqa: E731
     assert lim(64) == pytest.approx(4.36e-5, rel=0.01)
     assert lim(32) == pytest.approx(6.56e-4, rel=0.01)
-    assert make_problem("poisson-v0", scale="paper").gd_eta < lim(64)
-    assert make_problem("poisson-v0", scale="quick").gd_eta < lim(32)
+    assert tuned(make_problem("poisson-v0", scale="paper"), "gd")["eta"] < lim(64)
+    assert tuned(make_problem("poisson-v0", scale="quick"), "gd")["eta"] < lim(32)
     p_iclr = make_problem("poisson-iclr-v0", scale="paper")
-    assert p_iclr.x_shape == (1, 80, 60) and p_iclr.paper_sgd["lr"] == 1e-9
+    assert p_iclr.x_shape == (1, 80, 60) and preset(p_iclr, "paper_sgd")["lr"] == 1e-9
+    assert preset(make_problem("poisson-v0", scale="paper"), "paper_sgd")["lr"] == 3e-12
 
 
 @pytest.mark.parametrize("solver", ["gd", "adam", "inverse", "lbfgsb"])
 def test_single_problem_solvers_run(solver):
-    p = Poisson(**TINY, gd_eta=1e-2)
-    hp = {"maxiter": 20} if solver == "lbfgsb" else {}
+    p = Poisson(**TINY)
+    hp = {"maxiter": 20} if solver == "lbfgsb" else {"eta": 1e-2} if solver == "gd" else {}
     r = pgbench.run(p, solver, iterations=3, throw=True, **hp)
     err = r.records["x_error"].to_numpy()
     assert r.status == "ok" and err[-1] < err[0]
@@ -111,7 +113,7 @@ def test_single_problem_solvers_run(solver):
 def test_training_runs_and_pg_beats_dp_early(scheme, hp):
     p = Poisson(**TINY)
     if hp == "sgd":
-        hp = {**p.paper_sgd, "lr": 1e-9}
+        hp = {**preset(p, "paper_sgd"), "lr": 1e-9}
     r = pgbench.run(p, scheme, iterations=3, throw=True, **hp)
     assert r.status == "ok" and len(r.records) == 3
     assert np.isfinite(r.records["eval_x_error"]).all()

@@ -4,6 +4,7 @@ note, finished runs are reused, example artifacts are written."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pgbench import InvalidSettingError, load_results
@@ -70,20 +71,33 @@ def test_max_time_caps_every_run_and_is_checked_first():
             tasks("paper", max_time=bad)
 
 
-def test_wall_time_runs_are_warmed_up_but_only_the_timed_run_is_stored(tmp_path, monkeypatch):
-    """A run with a wall-time budget is preceded by an untimed warm-up of the same method (a
-    schedule's warm-up switches after one iteration, so both stages run); iteration-budget runs
-    are not; only the timed runs are stored."""
-    import pgbench.reproduce as rp
-    calls = []
-    real = rp.execute
+def _spy_warm_ups(monkeypatch):
+    """Record every Run.warm_up: (label, max_time, the stage of each warm-up step)."""
+    from pgbench.runner import Run
+    calls, real = [], Run.warm_up
 
-    def spy(p, *args, **kwargs):
-        r = real(p, *args, **kwargs)
-        stages = sorted(set(r.records["stage"])) if "stage" in r.records else None
-        calls.append((p.meta["label"], p.iterations, p.max_time, stages))
-        return r
-    monkeypatch.setattr(rp, "execute", spy)
+    def spy(self, steps=2):
+        seen, step = [], self.step
+
+        def recording(state):
+            state = step(state)
+            seen.append(state.rows[-1].get("stage"))
+            return state
+        self.step = recording
+        try:
+            real(self, steps)
+        finally:
+            del self.step
+        calls.append((self.plan.meta["label"], self.plan.max_time, seen))
+    monkeypatch.setattr(Run, "warm_up", spy)
+    return calls
+
+
+def test_wall_time_runs_are_warmed_up_but_only_the_timed_run_is_stored(tmp_path, monkeypatch):
+    """A run with a wall-time budget is preceded by two untimed steps on a throwaway state (a
+    schedule's warm-up switches after one step, so both stages run); iteration-budget runs are
+    not; only the timed runs are stored. reproduce and sweep share the executor, so both do this."""
+    calls = _spy_warm_ups(monkeypatch)
     exp = (Experiment("toy", "hig-toy-v0", "book",
                       (Method("HIG", "hig"),
                        Method("Adam→HIG", "schedule", {"unit": "seconds", "switch_at": 30.0})),
@@ -92,12 +106,17 @@ def test_wall_time_runs_are_warmed_up_but_only_the_timed_run_is_stored(tmp_path,
     runs = tmp_path / "runs"
     summary = reproduce("quick", results=runs, out=tmp_path / "report", experiments=exp)
     assert summary["runs"] == 3 and summary["failed"] == 0
-    assert calls == [("HIG", 2, None, None), ("HIG", 4, 60.0, None),
-                     ("Adam→HIG", 3, None, [0.0, 1.0]), ("Adam→HIG", 4, 60.0, [0.0]),
-                     ("Adam", 4, None, None)]
+    assert calls == [("HIG", 60.0, [None, None]), ("Adam→HIG", 60.0, [0.0, 1.0])]
     df = load_results(runs)
     assert df["run_key"].nunique() == 3
     assert df.groupby("run_key")["iteration"].apply(lambda it: sorted(it) == [1, 2, 3, 4]).all()
+    stages = df[df["label"] == "Adam→HIG"]["stage"].tolist()
+    assert stages == [0.0] * 4     # the timed run itself never reached its 30 s switch
+    from pgbench.sweep import expand, run_sweep
+    calls.clear()
+    ts, _ = expand("hig-toy", ["hig", "dp"], iterations=2, max_time=30.0)
+    run_sweep(ts, root=tmp_path / "sweep")
+    assert [c[:2] for c in calls] == [("hig", 30.0), ("dp", 30.0)]
 
 
 def test_unregistered_problem_is_skipped_with_note():
@@ -145,3 +164,19 @@ def test_examples_artifact_matches_the_run(tmp_path):
         err = float(np.sqrt(((x - xt) ** 2).sum(axis=1)).mean())
         assert err == pytest.approx(float(g.sort_values("iteration")["x_error"].iloc[-1]), rel=1e-5)
         assert np.allclose(x[0], g.sort_values("iteration")[["x1", "x2"]].iloc[-1].to_numpy(), rtol=1e-6)
+
+
+def test_reproduce_on_worker_processes_stores_what_the_serial_run_stores(tmp_path):
+    """``workers=2`` hands the same tasks to two worker processes: the same run keys, the same
+    curves (everything but wall time) and every run's examples written by the worker that ran it."""
+    serial, pool = tmp_path / "serial", tmp_path / "pool"
+    reproduce("quick", results=serial, out=tmp_path / "r1", experiments=TINY)
+    s = reproduce("quick", results=pool, out=tmp_path / "r2", experiments=TINY, workers=2)
+    assert s["runs"] == 6 and s["failed"] == 0
+    a, b = load_results(serial), load_results(pool)
+    assert set(a["run_key"]) == set(b["run_key"]) and len(a) == len(b)
+    cols = ["run_key", "iteration", "loss", "x_error"]
+    pd.testing.assert_frame_equal(a[cols].sort_values(cols[:2]).reset_index(drop=True),
+                                  b[cols].sort_values(cols[:2]).reset_index(drop=True))
+    keys = {p.name.split(".")[0] for p in pool.rglob("*.examples.npz")}
+    assert keys == set(b["run_key"])

@@ -22,7 +22,7 @@ def _quadratic(be):
 def test_gd_step_on_quadratic(backend):
     be = get_backend(backend)
     problem, y = _quadratic(be)
-    x, _ = pgbench.make_solver("gd", eta=0.01).step(problem, be, _x(be, [[3.0, 3.0]]), y, None)
+    x, _, _ = pgbench.make_solver("gd", eta=0.01).step(problem, be, _x(be, [[3.0, 3.0]]), y, None)
     np.testing.assert_allclose(be.to_numpy(x), [[3 - 0.01 * 6, 3 - 0.01 * 108]], rtol=1e-6)
 
 
@@ -30,7 +30,7 @@ def test_newton_step_is_hessian_scaled(backend):
     """H = diag(2, 12 x2²): the Newton step is (x1, x2/3)."""
     be = get_backend(backend)
     problem, y = _quadratic(be)
-    x, _ = pgbench.make_solver("newton", eta=1.0).step(problem, be, _x(be, [[3.0, 3.0]]), y, None)
+    x, _, _ = pgbench.make_solver("newton", eta=1.0).step(problem, be, _x(be, [[3.0, 3.0]]), y, None)
     np.testing.assert_allclose(be.to_numpy(x), [[0.0, 2.0]], atol=1e-5)
 
 
@@ -38,7 +38,7 @@ def test_inverse_gradient_step(backend):
     """J = diag(1, 2 x2), y = (x1, x2²): the inverse-gradient step is (x1, x2/2)."""
     be = get_backend(backend)
     problem, y = _quadratic(be)
-    x, _ = pgbench.make_solver("invgrad", eta=0.5).step(problem, be, _x(be, [[3.0, 3.0]]), y, None)
+    x, _, _ = pgbench.make_solver("invgrad", eta=0.5).step(problem, be, _x(be, [[3.0, 3.0]]), y, None)
     np.testing.assert_allclose(be.to_numpy(x), [[1.5, 2.25]], atol=1e-5)
 
 
@@ -49,7 +49,7 @@ def test_inverse_physics_path_is_straight_in_y_space():
     solver = pgbench.make_solver("inverse", eta=0.1)
     ys = []
     for _ in range(10):
-        x, _ = solver.step(problem, be, x, y, None)
+        x, _, _ = solver.step(problem, be, x, y, None)
         ys.append(be.to_numpy(problem.forward(be, x))[0])
     ys = np.array(ys)
     ratio = ys[:, 1] / ys[:, 0]
@@ -63,7 +63,7 @@ def test_newton_flips_towards_minima_in_concave_regions():
     a = _x(be, [[1.0]])
     x = _x(be, [[1.0 / (math.pi / 2) + 0.01]])  # just beside a maximum of sin(a/x)
     solver = pgbench.make_solver("newton", clip=1.0)
-    x1, _ = solver.step(problem, be, x, a, None)
+    x1, _, _ = solver.step(problem, be, x, a, None)
     assert be.to_numpy(problem.loss(be, x1, a))[0] < be.to_numpy(problem.loss(be, x, a))[0]
 
 
@@ -132,3 +132,21 @@ def test_sin_analytic_inverse_lands_on_a_minimum(backend):
 def test_adam_iterative_reduces_loss():
     r = pgbench.run("sin", "adam", iterations=30, backend="torch", throw=True)
     assert r.records["loss"].iloc[-1] < r.records["loss"].iloc[0]
+
+
+def test_pg_inner_solver_as_id_or_object_and_any_iterative_solver():
+    """PG's inner solver may be any registered iterative solver (``adam`` too) or a solver
+    object; an object gives the same run as its id with the same settings, and its settings
+    enter the run's hyperparameters (so its key)."""
+    gd = pgbench.make_solver("gd", eta=0.05)
+    by_id = pgbench.run("sin", "pg", iterations=3, inner="gd", inner_settings={"eta": 0.05}, throw=True)
+    by_obj = pgbench.run("sin", pgbench.make_solver("pg", lr=2e-3, inner=gd), iterations=3, throw=True)
+    np.testing.assert_array_equal(by_id.records["loss"], by_obj.records["loss"])
+    assert by_obj.meta["hyperparameters"]["inner"] == {"id": "gd-v0", "eta": 0.05}
+    other = pgbench.run("sin", pgbench.make_solver("pg", lr=2e-3, inner=pgbench.make_solver("gd", eta=0.5)),
+                        iterations=3, throw=True)
+    assert other.records["loss"].iloc[-1] != by_obj.records["loss"].iloc[-1]
+    adam = pgbench.run("sin", "pg", iterations=3, inner="adam", throw=True)
+    assert adam.status == "ok" and adam.meta["hyperparameters"]["inner"] == "adam"
+    with pytest.raises(ValueError, match="not an iterative solver"):
+        pgbench.make_solver("pg", inner="dp")

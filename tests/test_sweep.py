@@ -298,3 +298,24 @@ def test_runs_for_a_remote_cluster_are_validated_without_its_devices():
     if not cuda_available("torch"):
         with pytest.raises(RuntimeError, match="CUDA"):
             expand("sin", "gd", devices=["cuda"], problem_overrides=TINY)  # a local run needs the device here
+
+
+def test_examples_travel_with_the_run_through_merge_and_resume(tmp_path):
+    """Each run's example predictions (and a training run's inference time) are written next to
+    it by the executor, copied with it by merge, and left alone when a resumed sweep reuses it."""
+    from pgbench.report.examples import load_examples
+    ts, _ = expand("sin", ["gd", "dp"], iterations=2)
+    a, b = tmp_path / "a", tmp_path / "b"
+    outcomes = run_sweep(ts, root=a)
+    paths = [store.examples_path(o.path) for o in outcomes]
+    assert all(p.exists() for p in paths)
+    ex = {e["meta"]["solver"]: e for e in load_examples(a)}
+    assert ex["dp-v0"]["meta"]["inference_seconds_per_example"] > 0
+    assert ex["gd-v0"]["meta"]["inference_seconds_per_example"] is None
+    mtimes = [p.stat().st_mtime_ns for p in paths]
+    again = run_sweep(ts, root=a)
+    assert all(o.cached for o in again) and [p.stat().st_mtime_ns for p in paths] == mtimes
+    store.merge([a], b)
+    for p in paths:
+        q = b / p.relative_to(a)
+        assert q.exists() and q.read_bytes() == p.read_bytes()

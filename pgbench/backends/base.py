@@ -29,6 +29,9 @@ def cpu_name() -> str:
     return f"{name} ({os.cpu_count()} cores)"
 
 
+_CONSTANTS: dict = {}
+
+
 class Optimizer(abc.ABC):
     """A first-order optimizer over a dict of arrays: ``state = init(params)``,
     ``params, state = update(params, grads, state)``. ``jittable``: ``update`` is a pure array
@@ -65,6 +68,28 @@ class Backend(abc.ABC):
     def zeros(self, shape, dtype: str = "float32"):
         """Zeros on this backend's device."""
         return self.xp.zeros(tuple(shape), dtype=getattr(self.xp, dtype), device=self._device)
+
+    # --- device and dtype queries -------------------------------------------------------------
+    @property
+    def array_device(self):
+        """What array-API creation functions (``xp.arange(..., device=...)``) take to put a new
+        array on this backend's device; None where arrays land there by default (also inside
+        compiled functions)."""
+        return self._device
+
+    def dtype_name(self, a) -> str:
+        """The dtype of array ``a`` as a name: ``"float32"``, ``"float64"``, ``"int64"``..."""
+        return str(a.dtype).rsplit(".", 1)[-1]
+
+    def constant(self, key, host, dtype: str | None = None):
+        """``host`` (numpy) as a backend array that compiled functions may close over: made once
+        per backend, device and ``key`` and reused (torch); backends that trace (jax) override it
+        to make the array afresh, as a compile-time constant, so that no cached array can leak
+        a tracer."""
+        k = (self.name, self.device, key)
+        if k not in _CONSTANTS:
+            _CONSTANTS[k] = self.asarray(host, dtype)
+        return _CONSTANTS[k]
 
     @abc.abstractmethod
     def device_name(self) -> str:
@@ -113,6 +138,17 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def max_pool(self, x, size: int = 2):
         """Max pooling with window and stride ``size`` over the spatial dims of (B, C, *S)."""
+
+    @abc.abstractmethod
+    def upsample(self, x, factor: int = 2):
+        """Linear (1-D), bilinear (2-D) or trilinear (3-D) upsampling of the spatial dims of
+        (B, C, *S) by ``factor``, half-pixel centres (torch's ``align_corners=False``)."""
+
+    @abc.abstractmethod
+    def pad(self, x, widths, mode: str = "constant"):
+        """Pad the last ``len(widths)`` axes of ``x``; ``widths`` is a sequence of ``(before,
+        after)`` pairs, first padded axis first; ``mode`` ``"constant"`` (zeros) or ``"wrap"``
+        (periodic)."""
 
     @abc.abstractmethod
     def linear_solve(self, matvec: Callable, b, x0=None, rtol: float = 1e-5, atol: float = 0.0,

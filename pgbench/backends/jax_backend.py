@@ -1,7 +1,14 @@
-"""JAX backend: jax transforms, lax kernels, optax optimizers. Enables float64 (``jax_enable_x64``):
-every array pgbench creates names its dtype, so the default float width never leaks in. On a GPU,
-float32 matrix products and convolutions run at full float32 precision (``jax_default_matmul_precision
-= "highest"``, no TF32), as on the CPU and in the torch backend.
+"""JAX backend: jax transforms, lax kernels, optax optimizers.
+
+Process-wide jax settings. Making a jax backend (``get_backend("jax")``, which every jax run does)
+turns on float64 (``jax_enable_x64``) and full float32 precision of matrix products and
+convolutions on a GPU (``jax_default_matmul_precision = "highest"``, no TF32, as on the CPU and
+in the torch backend) **for the whole process**: jax has no switch that scopes them to some
+compiled functions only. In a process that also runs your own jax code, that code then sees
+float64 as the default float width (``jnp.array(1.0).dtype == float64``) and highest-precision
+matmuls; pass dtypes explicitly, or keep pgbench's jax runs in their own process (e.g. the sweep
+executors' ``workers``). Importing pgbench or this module changes nothing; every array pgbench
+creates names its dtype, so the default float width never leaks into pgbench's own numbers.
 
 Compiled XLA programs are kept on disk (jax's persistent compilation cache) in ``PGBENCH_JAX_CACHE``
 (default ``~/.cache/pgbench/jax``; empty: off), unless jax's cache was configured already: every
@@ -15,8 +22,11 @@ from pathlib import Path
 
 import jax
 
-jax.config.update("jax_enable_x64", True)
-jax.config.update("jax_default_matmul_precision", "highest")
+
+def configure_jax() -> None:
+    """The process-wide settings of the module docstring (done by every ``JaxBackend()``)."""
+    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_default_matmul_precision", "highest")
 
 
 def _use_compilation_cache() -> str | None:
@@ -111,6 +121,7 @@ class JaxBackend(Backend):
     cg_check_every: int = 1
 
     def __init__(self, device: str = "cpu"):
+        configure_jax()
         platform_name = "gpu" if device in ("gpu", "cuda") else "cpu"
         try:
             self._device = jax.devices(platform_name)[0]
@@ -164,8 +175,7 @@ class JaxBackend(Backend):
     def conv(self, x, w, b=None, padding="same", padding_mode="zeros"):
         nd = w.ndim - 2
         if padding == "same" and padding_mode == "circular":
-            pads = [(0, 0), (0, 0)] + [(k // 2, (k - 1) // 2) for k in w.shape[2:]]
-            x = jnp.pad(x, pads, mode="wrap")
+            x = self.pad(x, [(k // 2, (k - 1) // 2) for k in w.shape[2:]], "wrap")
             padding = "VALID"
         spatial = "DHW"[-nd:] if nd <= 3 else None
         dn = jax.lax.conv_dimension_numbers(x.shape, w.shape, ("NC" + spatial, "OI" + spatial, "NC" + spatial))
@@ -180,6 +190,17 @@ class JaxBackend(Backend):
         window = (1, 1) + (size,) * nd
         return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, window, "VALID")
 
+    def pad(self, x, widths, mode="constant"):
+        widths = list(widths)
+        return jnp.pad(x, [(0, 0)] * (x.ndim - len(widths)) + widths, mode=mode)
+
+    @property
+    def array_device(self):
+        return None   # jax places new arrays on the default device; a device= would commit them
+
+    def constant(self, key, host, dtype=None):
+        return jnp.asarray(host, dtype=dtype)   # a compile-time constant under jit, never cached
+
     def upsample(self, x, factor=2):
         """Bilinear (linear in 1-D) upsampling with half-pixel centres (= torch ``align_corners=False``)."""
         shape = x.shape[:2] + tuple(s * factor for s in x.shape[2:])
@@ -193,6 +214,15 @@ class JaxBackend(Backend):
         return jax.lax.custom_linear_solve(matvec, b, solve, tsolve, symmetric=True)
 
     def optimizer(self, name, lr, **kwargs):
+        """One optimizer object per setting (cached), so its compiled update is traced once
+        however often a scheme asks for it."""
+        key = (name, lr, tuple(sorted(kwargs.items())))
+        cache = self.__dict__.setdefault("_optimizers", {})
+        if key not in cache:
+            cache[key] = self._make_optimizer(name, lr, **kwargs)
+        return cache[key]
+
+    def _make_optimizer(self, name, lr, **kwargs):
         if name == "adam":
             return _OptaxOptimizer(optax.adam(lr, **{"b1": kwargs.get("betas", (0.9, 0.999))[0],
                                                      "b2": kwargs.get("betas", (0.9, 0.999))[1],

@@ -135,11 +135,12 @@ class TorchBackend(Backend):
         nd = w.ndim - 2
         conv = (F.conv1d, F.conv2d, F.conv3d)[nd - 1]
         if padding == "same" and padding_mode == "circular":
-            pads = []
-            for k in reversed(w.shape[2:]):
-                pads += [k // 2, (k - 1) // 2]
-            return conv(F.pad(x, pads, mode="circular"), w, b)
+            return conv(self.pad(x, [(k // 2, (k - 1) // 2) for k in w.shape[2:]], "wrap"), w, b)
         return conv(x, w, b, padding=padding)
+
+    def pad(self, x, widths, mode="constant"):
+        flat = [n for pair in reversed(list(widths)) for n in pair]   # torch: last axis first
+        return F.pad(x, flat, mode={"constant": "constant", "wrap": "circular"}[mode])
 
     def max_pool(self, x, size=2):
         nd = x.ndim - 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 
-def soft_box_mask(xp, lower, upper, resolution, dx: float = 1.0):
+def soft_box_mask(xp, lower, upper, resolution, dx: float = 1.0, device=None):
     """PhiFlow's ``SoftGeometryMask(box)`` sampled at the cell centres of a grid with
     ``resolution = (n0, n1)`` cells of size ``dx`` starting at the origin:
     :math:`m = \\mathrm{clip}(1/2 - d_\\infty / r, 0, 1)` with :math:`d_\\infty` the signed L∞ distance
@@ -13,9 +13,10 @@ def soft_box_mask(xp, lower, upper, resolution, dx: float = 1.0):
     \\max_i(|p_i - c_i| - h_i)`, and :math:`r = \\sqrt{2}\\,\\Delta x/2` half the cell diagonal.
 
     ``lower``, ``upper``: arrays (..., 2) of box corners in physical units; the result has shape
-    (..., n0, n1) (leading axes broadcast, e.g. batch × boxes)."""
+    (..., n0, n1) (leading axes broadcast, e.g. batch × boxes). ``device``: where the cell centres
+    are made (a backend's :attr:`~pgbench.backends.base.Backend.array_device`; None: the default)."""
     n0, n1 = resolution
-    place = {"device": lower.device} if type(lower).__module__.startswith("torch") else {}  # torch: lower's GPU
+    place = {} if device is None else {"device": device}
     c0 = (xp.arange(n0, dtype=lower.dtype, **place) + 0.5) * dx
     c1 = (xp.arange(n1, dtype=lower.dtype, **place) + 0.5) * dx
     center = (lower + upper) / 2

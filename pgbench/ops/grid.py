@@ -4,12 +4,12 @@ from __future__ import annotations
 
 
 def pad_zero(xp, x, width: int = 1):
-    """Zero ghost cells of ``width`` around the last two axes. The array API has no ``pad``:
-    numpy and jax.numpy provide one; torch uses ``torch.nn.functional.pad``."""
-    if hasattr(xp, "pad"):
-        return xp.pad(x, [(0, 0)] * (x.ndim - 2) + [(width, width), (width, width)])
-    import torch.nn.functional as F
-    return F.pad(x, [width] * 4)
+    """Zero ghost cells of ``width`` around the last two axes, with array-API operations only
+    (the array API has no ``pad``; :meth:`Backend.pad <pgbench.backends.base.Backend.pad>` has)."""
+    rows = xp.zeros_like(x[..., :width, :])
+    x = xp.concat([rows, x, rows], axis=-2)
+    cols = xp.zeros_like(x[..., :, :width])
+    return xp.concat([cols, x, cols], axis=-1)
 
 
 def laplace(xp, x, dx: float = 1.0):

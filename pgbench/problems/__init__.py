@@ -83,17 +83,17 @@ register_problem(
     "poisson-v0", "pgbench.problems.poisson:Poisson",
     scales={"paper": {},
             "quick": {"resolution": (32, 32), "noise_scale": 5.0, "batch_size": 16, "test_size": 32,
-                      "iterations": 500, "solve_iterations": 300, "eval_every": 10, "gd_eta": 3e-4,
-                      "sgd_lr": 1e-10}},
+                      "iterations": 500, "solve_iterations": 300, "eval_every": 10}},
+    tuning={"quick": {"gd": {"eta": 3e-4}, "paper_sgd": {"lr": 1e-10}}},
     description="§3.2 / B.3: Poisson ∇²y = x by CG (64×64, authors' code), U-net 37,697; PG = Laplacian",
 )
 register_problem(
     "poisson-iclr-v0", "pgbench.problems.poisson:Poisson",
-    kwargs={"resolution": (80, 60), "sgd_lr": 1e-9},
+    kwargs={"resolution": (80, 60)},
     scales={"paper": {},
             "quick": {"resolution": (32, 24), "noise_scale": 4.0, "batch_size": 16, "test_size": 32,
-                      "iterations": 500, "solve_iterations": 300, "eval_every": 10, "gd_eta": 3e-4,
-                      "sgd_lr": 1e-10}},
+                      "iterations": 500, "solve_iterations": 300, "eval_every": 10}},
+    tuning={"paper": {"paper_sgd": {"lr": 1e-9}}, "quick": {"gd": {"eta": 3e-4}, "paper_sgd": {"lr": 1e-10}}},
     description="§3.2 / B.3 as in the ICLR text: Poisson on 80×60, SGD lr 1e-9",
 )
 register_problem(

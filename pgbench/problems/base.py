@@ -37,7 +37,8 @@ class Problem(abc.ABC):
     loss_reduction: ClassVar[str] = "sum"   # how training reduces per-example losses over the batch
     physics_dtype: ClassVar[str] = "float32"
     net_dtype: ClassVar[str] = "float32"
-    solver_defaults: ClassVar[dict[str, dict]] = {}   # per solver id, e.g. {"gd": {"eta": 2e-5}}
+    solver_defaults: ClassVar[dict[str, dict]] = {}   # solver tuning per name, e.g. {"gd": {"eta": 2e-5}}
+    presets: ClassVar[dict[str, dict]] = {}           # named hyperparameter sets, e.g. {"paper_sgd": {...}}
     x_error_name: ClassVar[str] = "|x - x*|"          # what x_error measures, for tables and plots
     target_x_error: ClassVar[float | None] = None      # accuracy target for time-to-target metrics
 

@@ -26,8 +26,9 @@ class Heat(Problem):
     """Settings: ``resolution`` (nx, ny); diffusion amount ``tau`` (= diffusivity·time; keep
     τ/n² fixed when changing the resolution); rectangle half-sizes ~ U[0, ``half_size_max``)
     cells, centres ~ U[0.1, 0.9)·size clipped so boxes stay inside; ``rel_uncertainty`` ε of the
-    damped inverse (noise amplitude ε|r| per cell); ``sgd_lr`` the code's plain-SGD learning rate,
-    see :attr:`paper_sgd`. When the inverse is iterated on one problem (solver ``inverse``) an
+    damped inverse (noise amplitude ε|r| per cell). Solver tuning (:mod:`pgbench.tuning`) holds the
+    presets ``paper_sgd`` (the code's plain SGD, learning rate 2e-6) and ``lbfgsb_pg`` (the ICLR
+    L-BFGS-B physical gradient, 32 iterations from the prediction). When the inverse is iterated on one problem (solver ``inverse``) an
     additive floor of 1e-8 per cell keeps the noise estimate above round-off (authors'
     ``plot_heat_optim.py``); PG training uses none, as the authors' training code."""
 
@@ -36,9 +37,6 @@ class Heat(Problem):
     half_size_max: float = 10.0
     rel_uncertainty: float = 1e-6
     iterated_uncertainty_floor: float = 1e-8
-    gd_eta: float = 1.0
-    adam_eta: float = 1e-2
-    sgd_lr: float = 2e-6
     batch_size: int = 128
     test_size: int = 128
     iterations: int = 10000
@@ -57,7 +55,7 @@ class Heat(Problem):
         super().__post_init__()
         if len(self.resolution) != 2 or min(self.resolution) < 2:
             raise ValueError(f"resolution must be two sizes >= 2, got {self.resolution}")
-        for name in ("tau", "half_size_max", "rel_uncertainty", "gd_eta", "adam_eta", "sgd_lr"):
+        for name in ("tau", "half_size_max", "rel_uncertainty"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.iterated_uncertainty_floor < 0:
@@ -70,22 +68,16 @@ class Heat(Problem):
             "dp": {"lr": 1e-3},
             "pg": {"lr": 1e-3, "inner_settings": {"options": {"uncertainty_floor": 0.0}}},
             "supervised": {"lr": 1e-3},
-            "gd": {"eta": self.gd_eta},
-            "adam": {"lr": self.adam_eta},
+            "gd": {"eta": 1.0},
+            "adam": {"lr": 1e-2},
             "inverse": {"eta": 1.0, "options": floor},
             "lbfgsb": {"maxiter": 1000, "tol": 1e-14},
         }
 
-    @property
-    def paper_sgd(self) -> dict:
-        """The code's SGD baseline (no momentum): ``run(p, "dp", **p.paper_sgd)``."""
-        return {"optimizer": "sgd", "lr": self.sgd_lr, "momentum": 0.0}
-
-    @property
-    def lbfgsb_pg(self) -> dict:
-        """The ICLR L-BFGS-B physical gradient (n = 32 iterations from the prediction):
-        ``run(p, "pg", **p.lbfgsb_pg)``."""
-        return {"inner": "lbfgsb", "inner_settings": {"maxiter": 32}}
+    presets: ClassVar[dict] = {
+        "paper_sgd": {"optimizer": "sgd", "lr": 2e-6, "momentum": 0.0},      # the code's SGD baseline
+        "lbfgsb_pg": {"inner": "lbfgsb", "inner_settings": {"maxiter": 32}},  # ICLR L-BFGS-B PG, n = 32
+    }
 
     @property
     def x_shape(self):
@@ -96,8 +88,8 @@ class Heat(Problem):
         return self.x_shape
 
     # --- physics (float64) -------------------------------------------------------------------
-    def _check(self, a, what):
-        if "float64" not in str(a.dtype):
+    def _check(self, be, a, what):
+        if be.dtype_name(a) != "float64":
             raise TypeError(f"heat physics needs float64 ({what} is {a.dtype}): the inverse kernel "
                             f"e^{{(2π)²|k|²τ}} reaches e^{self.max_log_kernel:.0f}, beyond float32")
 
@@ -108,19 +100,17 @@ class Heat(Problem):
     def log_kernel(self, be):
         """:math:`\\ell_k = (2\\pi)^2|k|^2\\tau` on the backend (float64)."""
         host = diffusion_log_kernel(self.resolution, self.tau)
-        if be.name == "jax":  # a compile-time constant under jit (a cached device array could leak a tracer)
-            return be.xp.asarray(host)
-        return per_backend(be, ("logk", self.resolution, self.tau), lambda: be.asarray(host, "float64"))
+        return be.constant(("heat-logk", self.resolution, self.tau), host, "float64")
 
     def forward(self, be, x):
-        self._check(x, "x")
+        self._check(be, x, "x")
         return fourier_diffuse(be.xp, x, self.log_kernel(be))
 
     def inverse(self, be, x, y_target, eta=1.0, uncertainty_floor=0.0):
         """:math:`x + \\eta\\,\\Delta x`, Δx the damped inverse diffusion of :math:`r = y^* - P(x)`
         with noise amplitude ε|r| + ``uncertainty_floor`` per cell."""
         x = be.stop_gradient(x)
-        self._check(x, "x")
+        self._check(be, x, "x")
         r = y_target - self.forward(be, x)
         dx = inverse_diffuse_damped(be.xp, r, self.log_kernel(be), self.resolution[0],
                                     self.rel_uncertainty, uncertainty_floor)
@@ -141,9 +131,9 @@ class Heat(Problem):
         pos = np.clip(pos, half, size - half)
         return pos - half, pos + half, strength
 
-    def boxes_to_x(self, xp, lower, upper, strength):
+    def boxes_to_x(self, xp, lower, upper, strength, device=None):
         """x* (n, 1, nx, ny) = Σ_k strength_k · soft mask of box k (PhiFlow ``SoftGeometryMask``)."""
-        masks = soft_box_mask(xp, lower, upper, self.resolution)   # (n, k, nx, ny)
+        masks = soft_box_mask(xp, lower, upper, self.resolution, device=device)   # (n, k, nx, ny)
         return xp.sum(strength[:, :, None, None] * masks, axis=1)[:, None]
 
     def sample_x(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -156,7 +146,7 @@ class Heat(Problem):
 
         def make():
             def data(lo, up, st):
-                x = self.boxes_to_x(be.xp, lo, up, st)
+                x = self.boxes_to_x(be.xp, lo, up, st, be.array_device)
                 return x, self.forward(be, x)
             return be.jit(data)
         return per_backend(be, ("data", self), make)(lower, upper, strength)

@@ -25,17 +25,15 @@ from .base import Problem, dtype_of, per_backend
 class Poisson(Problem):
     """Settings: ``resolution`` (nx, ny) cells of size 1; ``noise_scale`` of the ground-truth
     Noise (10 on 64 cells; keep scale/size fixed when changing the resolution); CG tolerance and
-    iteration cap; ``gd_eta`` the single-problem GD step (paper: η ≤ 2e-5; stability limit
-    2/λ_max(PᵀP) ≈ 4.4e-5 at 64×64, 6.6e-4 at 32×32); ``sgd_lr`` the paper's SGD+momentum
-    learning rate for network training (code 3e-12, ICLR text 1e-9), see :attr:`paper_sgd`."""
+    iteration cap. Solver tuning (:mod:`pgbench.tuning`): GD's single-problem step (paper: η ≤ 2e-5;
+    stability limit 2/λ_max(PᵀP) ≈ 4.4e-5 at 64×64, 6.6e-4 at 32×32, so 3e-4 at the quick scale)
+    and the preset ``paper_sgd``, the paper's SGD+momentum baseline for network training (code
+    learning rate 3e-12, ICLR text 1e-9)."""
 
     resolution: tuple[int, int] = (64, 64)
     noise_scale: float = 10.0
     cg_rtol: float = 1e-5
     cg_maxiter: int = 1000
-    gd_eta: float = 2e-5
-    adam_eta: float = 1e-2
-    sgd_lr: float = 3e-12
     batch_size: int = 128
     test_size: int = 128
     iterations: int = 10000
@@ -51,25 +49,22 @@ class Poisson(Problem):
         super().__post_init__()
         if len(self.resolution) != 2 or min(self.resolution) < 2:
             raise ValueError(f"resolution must be two sizes >= 2, got {self.resolution}")
-        for name in ("noise_scale", "cg_rtol", "gd_eta", "adam_eta", "sgd_lr"):
+        for name in ("noise_scale", "cg_rtol"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
 
-    @property
-    def solver_defaults(self) -> dict:
-        return {
-            "dp": {"lr": 1e-3},
-            "pg": {"lr": 1e-3},
-            "supervised": {"lr": 1e-3},
-            "gd": {"eta": self.gd_eta},
-            "adam": {"lr": self.adam_eta},
-            "inverse": {"eta": 1.0},
-        }
-
-    @property
-    def paper_sgd(self) -> dict:
-        """Hyperparameters of the paper's SGD+momentum baseline: ``run(p, "dp", **p.paper_sgd)``."""
-        return {"optimizer": "sgd", "lr": self.sgd_lr, "momentum": 0.9}
+    solver_defaults: ClassVar[dict] = {
+        "dp": {"lr": 1e-3},
+        "pg": {"lr": 1e-3},
+        "supervised": {"lr": 1e-3},
+        "gd": {"eta": 2e-5},
+        "adam": {"lr": 1e-2},
+        "inverse": {"eta": 1.0},
+    }
+    presets: ClassVar[dict] = {
+        # the paper's SGD+momentum baseline: run(p, "dp", **pgbench.tuning.preset(p, "paper_sgd"))
+        "paper_sgd": {"optimizer": "sgd", "lr": 3e-12, "momentum": 0.9},
+    }
 
     @property
     def x_shape(self):

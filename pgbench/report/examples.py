@@ -1,10 +1,12 @@
 """Example predictions of a run, stored next to it as ``<run_key>.examples.npz``, and the example
 panels of the report (y*, each method's prediction, x*; paper Fig. 1, 4a, 5a, 6a, 11-13 tops).
 
-:func:`write_examples` is called by :func:`pgbench.reproduce.reproduce` right after a run, from
-``RunResult.final`` (the final x of an iterative solver, the network parameters of a training
-run) on the run's fixed held-out batch. It does not run an experiment: it evaluates the stored
-outcome once. The report only reads these files.
+:func:`collect_examples` is called by the executors (:func:`pgbench.sweep.run_task`) right
+after a run, in the process that ran it, from ``RunResult.final`` (the final x of an iterative
+solver, the network parameters of a training run) on the run's fixed held-out batch; the arrays
+travel with the result (``RunResult.examples``) and :func:`pgbench.store.save` writes them next to
+the run, so they follow it through :func:`pgbench.store.merge` and resumed sweeps. It does not run
+an experiment: it evaluates the final outcome once. The report only reads these files.
 
 File contents (first ``n`` held-out examples): ``x_true``, ``y_target``, ``x_pred`` and, where the
 problem has one, ``y_pred``: what x_pred produces (:meth:`~pgbench.problems.base.Problem.observable`,
@@ -18,7 +20,6 @@ time per example").
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -33,6 +34,13 @@ FIELD_EXAMPLES = 4      # everything else
 
 def write_examples(plan, result, path, n: int | None = None) -> Path | None:
     """Write the held-out examples of a finished run (``plan``: its :class:`~pgbench.runner.RunPlan`)."""
+    ex = collect_examples(plan, result, n)
+    return None if ex is None else store.write_examples(ex, path)
+
+
+def collect_examples(plan, result, n: int | None = None) -> dict | None:
+    """The held-out examples of a finished run as ``{"meta": dict, name: array}`` (None for a
+    failed run or one without a final outcome)."""
     if result.final is None or result.status == "failed":
         return None
     problem, be = plan.problem, plan.backend
@@ -62,12 +70,7 @@ def write_examples(plan, result, path, n: int | None = None) -> Path | None:
                                               "backend", "scale")}
     meta["run_key"] = store.run_key(result.meta)
     meta["inference_seconds_per_example"] = inference
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, meta=np.asarray(json.dumps(meta)), **{k: np.asarray(v, dtype=np.float32)
-                                                                   for k, v in arrays.items()})
-    os.replace(tmp, path)
-    return path
+    return {"meta": meta, **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}}
 
 
 def load_examples(*roots) -> list[dict]:

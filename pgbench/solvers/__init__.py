@@ -22,7 +22,7 @@ register_solver("pg-v0", "pgbench.solvers.training:PhysicalGradient",
                 description="physical gradients / SIP with any inner solver (Eq. 5, Algorithm 1)")
 register_solver("hig-v0", "pgbench.solvers.hig:HalfInverseGradient",
                 description="half-inverse gradients: θ -= η V Σ^-1/2 Uᵀ ∂L/∂ŷ over the batch Jacobian (HIG paper)")
-register_solver("gn-v0", "pgbench.solvers.hig:GaussNewton",
-                description="Gauss-Newton through network and physics: the HIG machinery with exponent -1")
+register_solver("gn-v0", "pgbench.solvers.hig:HalfInverseGradient", kwargs={"beta": -1.0},
+                description="Gauss-Newton through network and physics: HIG with exponent -1 (d = J⁺g)")
 register_solver("schedule-v0", "pgbench.solvers.schedule:Schedule",
                 description="switch training scheme after N iterations or seconds (e.g. Adam then HIG)")

@@ -1,20 +1,36 @@
-"""Solver interfaces. A solver is a frozen dataclass of typed hyperparameters (validated in
-``__post_init__``) and holds no state between runs; the runner owns the loop.
+"""Solver interfaces, in the shape of optax / optimistix: a solver is a frozen dataclass of typed
+hyperparameters (validated in ``__post_init__``) that holds no state between runs; every piece of
+a run's progress lives in an explicit state that the caller threads through.
 
-* :class:`IterativeSolver` solves every inverse problem of a batch independently:
-  ``state = init(problem, be, x0, y_target)``, ``x, state = step(problem, be, x, y_target, state)``.
-* :class:`TrainingScheme` trains a network ``x = NN(y* | θ)``. A scheme only says which
-  gradient :math:`g_x` it feeds back at the network output (backprop through physics, supervised,
-  physical gradient); :meth:`TrainingScheme.gradients` turns it into parameter gradients by one
-  vector-Jacobian product through the network, and a first-order optimizer applies them.
+* :class:`IterativeSolver` solves every inverse problem of a batch independently::
+
+      state = solver.init(problem, be, x0, y_target)
+      x, state, info = solver.step(problem, be, x, y_target, state)
+
+  ``info`` is a dict of scalar diagnostics (e.g. L-BFGS-B's ``nit``, ``nfev``) that the runner
+  records in the row; ``{}`` when there are none.
+* :class:`TrainingScheme` trains a network ``x = NN(y* | θ)`` as an init/update pair over the
+  network parameters::
+
+      state = scheme.init(problem, be, net, params)
+      params, state, out = scheme.update(problem, be, net, params, state, y_target, x_true)
+
+  ``out`` is a :class:`Step`: the batch prediction before the update, its per-example loss and
+  the scalar diagnostics. :class:`FeedbackScheme` (``dp``, ``supervised``, ``pg``) only says which
+  gradient :math:`g_x` it feeds back at the network output; one vector-Jacobian product through
+  the network makes it a parameter gradient, which a first-order optimizer (Adam or SGD) applies.
+  Schemes that compute their own update (``hig``, ``gn``) and combinators (``schedule``) subclass
+  :class:`TrainingScheme` directly.
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
+import warnings
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from ..problems.base import sum_per_example
 
@@ -55,30 +71,109 @@ def check_choice(obj, name, choices):
         raise ValueError(f"{type(obj).__name__}.{name} must be one of {', '.join(map(str, choices))}; got {v!r}")
 
 
+def _three_tuple_step(step):
+    """Adapt a pre-0.2 ``step`` that returns ``(x, state)`` to ``(x, state, {})``, with a
+    DeprecationWarning (once per class)."""
+
+    @functools.wraps(step)
+    def wrapped(self, *args, **kwargs):
+        out = step(self, *args, **kwargs)
+        if isinstance(out, tuple) and len(out) == 2:
+            cls = type(self)
+            if not cls.__dict__.get("_warned_two_tuple", False):
+                type.__setattr__(cls, "_warned_two_tuple", True)
+                warnings.warn(f"{cls.__module__}.{cls.__qualname__}.step returns (x, state); return "
+                              f"(x, state, info) with info a dict of scalar diagnostics ({{}} if none). "
+                              f"Two-tuples are adapted for now and will stop working.",
+                              DeprecationWarning, stacklevel=2)
+            return out[0], out[1], {}
+        return out
+
+    wrapped._adapts_two_tuple = True
+    return wrapped
+
+
 class IterativeSolver(Solver):
     kind: ClassVar[str] = "iterative"
     jittable: ClassVar[bool] = True          # step is a pure array function
     max_steps: ClassVar[int | None] = None   # a one-shot solver (L-BFGS-B to convergence) says 1
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_adapts_two_tuple", False) \
+                and not getattr(step, "__isabstractmethod__", False):
+            cls.step = _three_tuple_step(step)   # old plugins keep working (with a warning)
+
     def init(self, problem, be, x0, y_target):
+        """The solver's state for the batch ``x0`` (None when it needs none)."""
         return None
 
     @abc.abstractmethod
     def step(self, problem, be, x, y_target, state):
-        """One update of every example: returns ``(x, state)``."""
+        """One update of every example: returns ``(x, state, info)``."""
+
+
+class Step(NamedTuple):
+    """What a training update reports besides the new parameters and state: the batch
+    prediction ``x`` before the update, its per-example ``loss`` and scalar diagnostics ``info``
+    (e.g. HIG's ``t_jacobian`` and ``rank``; the runner records them in the row)."""
+
+    x: Any
+    loss: Any
+    info: dict
+
+
+class TrainingScheme(Solver):
+    """An init/update pair over the network parameters (see the module docstring)."""
+
+    kind: ClassVar[str] = "training"
+    requires: ClassVar[frozenset[str]] = frozenset({"network"})
+    jittable: ClassVar[bool] = True   # update is a pure array function on every backend
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        feedback = globals().get("FeedbackScheme")
+        if feedback is not None and TrainingScheme in cls.__bases__ and "x_gradient" in cls.__dict__:
+            # a pre-0.2 plugin: TrainingScheme was the feedback scheme (optimizer, lr, momentum
+            # and x_gradient); give it that base back, before @dataclass collects the fields
+            warnings.warn(f"{cls.__module__}.{cls.__qualname__} subclasses TrainingScheme and defines "
+                          f"x_gradient: subclass FeedbackScheme instead (TrainingScheme is now the "
+                          f"init/update pair); adapted for now", DeprecationWarning, stacklevel=2)
+            cls.__bases__ = tuple(feedback if b is TrainingScheme else b for b in cls.__bases__)
+
+    @abc.abstractmethod
+    def init(self, problem, be, net, params):
+        """The scheme's state at the start of training (optimizer moments, stage, ...)."""
+
+    @abc.abstractmethod
+    def update(self, problem, be, net, params, state, y_target, x_true):
+        """One training step on the batch ``y_target``: returns ``(params, state, Step)``."""
+
+    def compile(self, problem, be, net):
+        """``update`` as ``fn(params, state, y_target, x_true, elapsed) -> (params, state, Step)``,
+        compiled where the backend allows (one program per iteration under jax). ``elapsed`` is
+        the run's training time so far in seconds (used by schedules switching after seconds).
+        The runner calls this once per run plan; every state of the run shares it."""
+        fn = functools.partial(self.update, problem, be, net)
+        if self.jittable:
+            fn = be.jit(fn)
+        return lambda params, state, y, xt, elapsed=None: fn(params, state, y, xt)
+
+    def warm_up_state(self, state):
+        """The state a throwaway warm-up starts from (a schedule: one that switches stage after
+        one step, so both stages are warm)."""
+        return state
 
 
 @dataclass(frozen=True)
-class TrainingScheme(Solver):
-    """Hyperparameters common to all schemes: the outer first-order optimizer."""
+class FeedbackScheme(TrainingScheme):
+    """A scheme that feeds a gradient :math:`g_x` back at the network output; the outer
+    first-order optimizer (``optimizer``, ``lr``, ``momentum``) applies :math:`J_\\theta^T g_x`."""
 
     optimizer: str = "adam"
     lr: float = 1e-3
     momentum: float = 0.0
-
-    kind: ClassVar[str] = "training"
-    requires: ClassVar[frozenset[str]] = frozenset({"network"})
-    jittable: ClassVar[bool] = True
 
     def __post_init__(self):
         check_choice(self, "optimizer", OPTIMIZERS)
@@ -97,10 +192,8 @@ class TrainingScheme(Solver):
         and the per-example y loss if it was computed on the way (else None)."""
 
     def gradients(self, problem, be, net, params, y_target, x_true):
-        """Parameter gradients :math:`J_\\theta^T g_x` and the batch metrics
-        (per-example loss and x error of the prediction before the update). Schemes that compute
-        their own update (HIG) may return a 4th element, a dict of scalar diagnostics that the
-        runner records in the row (e.g. ``t_jacobian``, ``rank``)."""
+        """Parameter gradients :math:`J_\\theta^T g_x`, the batch prediction (before the update)
+        and its per-example loss."""
         x, pullback = be.vjp(lambda p: problem.predict(be, net, p, y_target), params)
         x = be.stop_gradient(x)
         g_x, loss = self.x_gradient(problem, be, x, y_target, x_true)
@@ -110,6 +203,29 @@ class TrainingScheme(Solver):
         if loss is None:
             loss = problem.loss(be, x, y_target)
         return g_params, x, loss
+
+    def init(self, problem, be, net, params):
+        return self.make_optimizer(be).init(params)
+
+    def update(self, problem, be, net, params, state, y_target, x_true):
+        g, x, loss = self.gradients(problem, be, net, params, y_target, x_true)
+        params, state = self.make_optimizer(be).update(params, g, state)
+        return params, state, Step(x, loss, {})
+
+    def compile(self, problem, be, net):
+        """One compiled program for gradients and update where the optimizer's update is a pure
+        array function (optax); else the gradients compiled and the library's update after them."""
+        opt = self.make_optimizer(be)
+        if getattr(opt, "jittable", False):
+            return super().compile(problem, be, net)
+        grads = functools.partial(self.gradients, problem, be, net)
+        grads = be.jit(grads) if self.jittable else grads
+
+        def update(params, state, y, xt, elapsed=None):
+            g, x, loss = grads(params, y, xt)
+            params, state = opt.update(params, g, state)
+            return params, state, Step(x, loss, {})
+        return update
 
 
 def loss_and_x_gradient(problem, be):
@@ -136,5 +252,5 @@ def per_example(problem, be, fn):
     return be.vmap(single)
 
 
-__all__ = ["Solver", "IterativeSolver", "TrainingScheme", "loss_and_x_gradient", "sum_per_example",
-           "check_positive", "check_choice"]
+__all__ = ["Solver", "IterativeSolver", "TrainingScheme", "FeedbackScheme", "Step", "loss_and_x_gradient",
+           "sum_per_example", "check_positive", "check_choice"]

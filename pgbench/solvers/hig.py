@@ -49,7 +49,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..problems.base import Problem
-from .base import TrainingScheme, check_choice, check_positive
+from .base import Step, TrainingScheme, check_choice, check_positive
 
 ROUTES = ("gram64", "svd64", "svd")
 
@@ -71,24 +71,31 @@ def _mask_pow(xp, s, keep, p):
 def half_inverse(be, J, g, beta: float = -0.5, tau: float = 1e-6, route: str = "gram64"):
     """Direction :math:`d = V\\,\\mathrm{diag}(\\sigma^\\beta[\\sigma > \\tau\\sigma_{max}])\\,U^T g` for
     ``J`` (n, P) and ``g`` (n,). Returns ``(d, info)``; ``d`` is float64 for the ``*64`` routes
-    (J's dtype for ``svd``), ``info`` holds 0-d arrays ``rank``, ``sigma_max``, ``sigma_min_kept``."""
+    (J's dtype for ``svd``), ``info`` holds 0-d arrays ``rank``, ``sigma_max``, ``sigma_min_kept``.
+    If ``J`` or ``g`` has a NaN or infinite entry (or the Gram matrix overflows), ``d`` and the σ
+    diagnostics are NaN and ``rank`` is 0; no decomposition sees the non-finite values."""
     xp = be.xp
     if route not in ROUTES:
         raise ValueError(f"route must be one of {ROUTES}, got {route!r}")
     A = J if route == "svd" else xp.astype(J, xp.float64)
     gg = xp.astype(g, A.dtype)
     n, P = A.shape
+    # A NaN or inf (an overflowed network or physics output) must not reach LAPACK: its eigh/svd
+    # then fail to converge under torch and return NaN under jax. The matrix decomposed is
+    # replaced by zeros and d set to NaN below, so the run ends ``diverged`` on every backend.
+    # The Gram route checks the small Gram matrix, which is non-finite whenever J is (and also
+    # when JJᵀ overflows); the SVD routes check J itself.
     if route in ("svd", "svd64"):
-        U, s, Vh = xp.linalg.svd(A, full_matrices=False)
+        finite = xp.all(xp.isfinite(A))
+        U, s, Vh = xp.linalg.svd(xp.where(finite, A, xp.zeros_like(A)), full_matrices=False)
         smax = xp.max(s)
         keep = s > tau * smax
         w = _mask_pow(xp, s, keep, beta)
         d = xp.matmul(_mT(xp, Vh), w * xp.matmul(_mT(xp, U), gg))
     else:
-        if n <= P:
-            lam, U = xp.linalg.eigh(xp.matmul(A, _mT(xp, A)))
-        else:
-            lam, U = xp.linalg.eigh(xp.matmul(_mT(xp, A), A))
+        G = xp.matmul(A, _mT(xp, A)) if n <= P else xp.matmul(_mT(xp, A), A)
+        finite = xp.all(xp.isfinite(G))
+        lam, U = xp.linalg.eigh(xp.where(finite, G, xp.zeros_like(G)))
         s = xp.sqrt(xp.clip(lam, 0.0, None))
         smax = xp.max(s)
         keep = s > tau * smax
@@ -97,8 +104,13 @@ def half_inverse(be, J, g, beta: float = -0.5, tau: float = 1e-6, route: str = "
             d = xp.matmul(_mT(xp, A), xp.matmul(U, w * xp.matmul(_mT(xp, U), gg)))
         else:
             d = xp.matmul(U, w * xp.matmul(_mT(xp, U), xp.matmul(_mT(xp, A), gg)))
+    finite = finite & xp.all(xp.isfinite(gg))
+    keep = keep & finite
     s_kept = xp.where(keep, s, xp.full_like(s, math.inf))
-    info = {"rank": xp.sum(xp.astype(keep, xp.int64)), "sigma_max": smax, "sigma_min_kept": xp.min(s_kept)}
+    nan = xp.full_like(smax, math.nan)
+    d = xp.where(finite, d, xp.full_like(d, math.nan))
+    info = {"rank": xp.sum(xp.astype(keep, xp.int64)), "sigma_max": xp.where(finite, smax, nan),
+            "sigma_min_kept": xp.where(finite, xp.min(s_kept), nan)}
     return d, info
 
 
@@ -169,13 +181,12 @@ def output_size(problem) -> int | None:
 
 @dataclass(frozen=True)
 class HalfInverseGradient(TrainingScheme):
-    """HIG: θ ← θ − η·J^{β}g with β = −½, truncation τ·σ_max, plain SGD (``lr`` is η).
+    """HIG: θ ← θ − η·J^{β}g with β = −½, truncation τ·σ_max, applied by plain SGD of rate η.
+    Gauss-Newton (``gn``) is this scheme registered with β = −1.
 
     Defaults are the HIG paper's oscillator settings (η = 1, τ = 1e-6); problems set their own
-    in ``solver_defaults["hig"]``. ``max_memory_gb`` bounds the estimated Jacobian memory."""
+    (:mod:`pgbench.tuning`). ``max_memory_gb`` bounds the estimated Jacobian memory."""
 
-    optimizer: str = "sgd"
-    lr: float | None = None          # the SGD rate; always equal to eta
     eta: float = 1.0
     tau: float = 1e-6
     beta: float = -0.5
@@ -186,17 +197,9 @@ class HalfInverseGradient(TrainingScheme):
 
     def __post_init__(self):
         check_positive(self, "eta", "max_memory_gb")
-        if self.lr is None:
-            object.__setattr__(self, "lr", self.eta)
-        elif self.lr != self.eta:
-            raise ValueError(f"{type(self).__name__} steps with plain SGD of rate eta; got lr={self.lr} != eta={self.eta}")
-        if self.optimizer != "sgd" or self.momentum != 0:
-            raise ValueError(f"{type(self).__name__} applies its direction with plain SGD "
-                             f"(optimizer='sgd', momentum=0); got {self.optimizer!r}, momentum={self.momentum}")
         if not 0 <= self.tau < 1:
             raise ValueError(f"tau must be in [0, 1), got {self.tau}")
         check_choice(self, "route", ROUTES)
-        super().__post_init__()
 
     # --- cost guard ---------------------------------------------------------------------------
     def memory_bytes(self, rows: int, n_params: int) -> int:
@@ -234,11 +237,14 @@ class HalfInverseGradient(TrainingScheme):
         return self.cost_check(problem.batch_size, m, net.n_params())
 
     # --- the step -------------------------------------------------------------------------------
-    def make_optimizer(self, be):
-        return be.optimizer("sgd", self.eta)
+    def init(self, problem, be, net, params):
+        return be.optimizer("sgd", self.eta).init(params)
 
-    def x_gradient(self, problem, be, x, y_target, x_true):
-        raise TypeError(f"{self.id} updates the parameters directly (gradients()); it feeds back no x gradient")
+    def update(self, problem, be, net, params, state, y_target, x_true):
+        """θ ← θ − η d with the HIG direction d (:meth:`gradients`), by plain SGD of rate η."""
+        d, x, loss, diag = self.gradients(problem, be, net, params, y_target, x_true)
+        params, state = be.optimizer("sgd", self.eta).update(params, d, state)
+        return params, state, Step(x, loss, diag)
 
     def gradients(self, problem, be, net, params, y_target, x_true):
         """The HIG direction d (as a parameter dict; SGD of rate η applies θ − ηd), the batch
@@ -267,14 +273,6 @@ class HalfInverseGradient(TrainingScheme):
         diag = {"t_jacobian": t1 - t0, "t_inverse": t2 - t1, **info,
                 "step_norm": self.eta * xp.sqrt(xp.sum(d * d))}
         return grads, x, loss, diag
-
-
-@dataclass(frozen=True)
-class GaussNewton(HalfInverseGradient):
-    """Gauss-Newton through network and physics: the HIG machinery with β = −1
-    (:math:`d = J^+ g`, truncated pseudo-inverse), as the HIG paper's GN baseline."""
-
-    beta: float = -1.0
 
 
 def batch_jacobian(problem, net, be, use_problem_jacobian: bool = True):
@@ -340,5 +338,5 @@ def _compiled(scheme, problem, net, be):
     return be.jit(jac), be.jit(grad), be.jit(inv)
 
 
-__all__ = ["HalfInverseGradient", "GaussNewton", "half_inverse", "batch_jacobian", "output_and_loss", "output_size",
+__all__ = ["HalfInverseGradient", "half_inverse", "batch_jacobian", "output_and_loss", "output_size",
            "ROUTES"]

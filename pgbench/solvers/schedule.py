@@ -2,17 +2,15 @@
 (e.g. ``hig``) after ``switch_at`` iterations or seconds — the HIG paper's Poisson protocol of
 pre-training with Adam and refining with HIG (spec ``hig.md`` §2.3, §5.4c).
 
-Each stage is a registered training scheme made with the problem's own defaults for it
-(``solver_defaults``) overridden by ``first_settings`` / ``then_settings``; each keeps its own
-optimizer, and the second stage's optimizer starts fresh at the switch. ``unit="seconds"``
-counts the run's training time on the runner's clock (``wall_time``: data sampling included,
-evaluation excluded), so that "Adam for 30 s, then HIG for 30 s" splits a 60 s ``max_time``
-budget in two equal halves; used outside the runner (no clock given), it counts the time spent
-in the schedule's own gradient and update calls.
-
-Per-run state (the current stage, iteration and time) lives on the scheme object from
-:meth:`make_optimizer`, which the runner calls once at the start of every run; one schedule
-object therefore runs one training at a time.
+A schedule is a combinator: its state holds the current stage, the iterations done, the point
+where it switches and each stage's own state, so one schedule object can drive any number of runs
+at once. Each stage is a registered training scheme made with the problem's tuned defaults for it
+(:mod:`pgbench.tuning`) overridden by ``first_settings`` / ``then_settings``; each keeps its own
+optimizer, and the second stage's state starts fresh at the switch. ``unit="seconds"`` counts the
+run's training time as the runner hands it to every update (``elapsed``: the row's ``wall_time``
+clock, data sampling included, evaluation excluded), so that "Adam for 30 s, then HIG for 30 s"
+splits a 60 s ``max_time`` budget in two equal halves; called without ``elapsed``, it counts the
+time spent in its own updates.
 """
 
 from __future__ import annotations
@@ -21,15 +19,13 @@ import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from .base import TrainingScheme, check_choice
+from .base import Step, TrainingScheme, check_choice
 
 
 @dataclass(frozen=True)
 class Schedule(TrainingScheme):
     """``first`` until ``switch_at`` (iterations or seconds), then ``then``."""
 
-    optimizer: str | None = None   # each stage brings its own optimizer
-    lr: float | None = None
     first: str = "dp"
     then: str = "hig"
     switch_at: float = 100
@@ -37,32 +33,27 @@ class Schedule(TrainingScheme):
     first_settings: dict = field(default_factory=dict)
     then_settings: dict = field(default_factory=dict)
 
-    jittable: ClassVar[bool] = False   # stages are jitted on their own
+    jittable: ClassVar[bool] = False   # stages are compiled on their own
 
     def __post_init__(self):
-        if self.optimizer is not None or self.lr is not None or self.momentum != 0:
-            raise ValueError("schedule: set each stage's optimizer in first_settings / then_settings, "
-                             "not optimizer/lr/momentum of the schedule")
         check_choice(self, "unit", ("iterations", "seconds"))
         if not self.switch_at >= 0:
             raise ValueError(f"switch_at must be >= 0, got {self.switch_at}")
+        from ..registry import SOLVERS
         for name in ("first", "then"):
-            from ..registry import SOLVERS
-            spec = SOLVERS.resolve(getattr(self, name))
-            if spec.name == "schedule":
+            if SOLVERS.resolve(getattr(self, name)).name == "schedule":
                 raise ValueError("schedule: stages cannot be schedules themselves")
-        object.__setattr__(self, "_run", None)
 
     def stage(self, problem, which: str):
         """The stage ``first`` or ``then`` as a scheme, with the problem's defaults for it."""
-        from ..registry import SOLVERS, make_solver
-        sid = getattr(self, which)
-        name = SOLVERS.resolve(sid).name
-        settings = getattr(self, f"{which}_settings")
-        scheme = make_solver(sid, **{**problem.solver_defaults.get(name, {}), **settings})
+        from ..tuning import make_tuned_solver
+        scheme = make_tuned_solver(problem, getattr(self, which), **getattr(self, f"{which}_settings"))
         if scheme.kind != "training":
-            raise ValueError(f"schedule: stage {which}={sid!r} is not a training scheme")
+            raise ValueError(f"schedule: stage {which}={getattr(self, which)!r} is not a training scheme")
         return scheme
+
+    def stages(self, problem):
+        return self.stage(problem, "first"), self.stage(problem, "then")
 
     def missing(self, problem):
         reason = super().missing(problem)
@@ -74,67 +65,44 @@ class Schedule(TrainingScheme):
                 return f"{self.id} stage {which}: {reason}"
         return None
 
-    def x_gradient(self, problem, be, x, y_target, x_true):
-        raise TypeError("schedule delegates gradients() to its stages")
+    # --- init / update ----------------------------------------------------------------------------
+    def init(self, problem, be, net, params):
+        """Stage 0 (or 1 when ``switch_at`` is 0) with a fresh state; the later stage's state is
+        made at the switch."""
+        return {"stage": 0 if self.switch_at > 0 else 1, "count": 0, "seconds": 0.0,
+                "switch_at": self.switch_at, "unit": self.unit, "states": [None, None]}
 
-    def make_optimizer(self, be):
-        run = {"phase": 0 if self.switch_at > 0 else 1, "it": 0, "time": 0.0, "t0": None,
-               "stages": None, "fns": [None, None], "opts": [None, None], "be": be}
-        object.__setattr__(self, "_run", run)
-        return _ScheduleOptimizer(self, run)
+    def warm_up_state(self, state):
+        return {**state, "switch_at": 1, "unit": "iterations"} if state["stage"] == 0 else state
 
-    def gradients(self, problem, be, net, params, y_target, x_true):
-        run = self._run
-        if run is None:
-            raise RuntimeError("schedule: make_optimizer() starts a run and must be called first")
-        if run["stages"] is None:
-            run["stages"] = [self.stage(problem, "first"), self.stage(problem, "then")]
-        k = run["phase"]
-        scheme = run["stages"][k]
-        if run["fns"][k] is None:
-            fn = lambda p, y, xt, s=scheme: s.gradients(problem, be, net, p, y, xt)  # noqa: E731
-            run["fns"][k] = be.jit(fn) if scheme.jittable else fn
-        run["t0"] = time.perf_counter()
-        g, x, loss, *diag = run["fns"][k](params, y_target, x_true)
-        return g, x, loss, {"stage": float(k), **(diag[0] if diag else {})}
+    def update(self, problem, be, net, params, state, y_target, x_true, elapsed=None):
+        stages = self.stages(problem)
+        updates = [lambda p, s, y, xt, k=k: stages[k].update(problem, be, net, p, s, y, xt) for k in (0, 1)]
+        return self._advance(problem, be, net, stages, updates, params, state, y_target, x_true, elapsed)
 
+    def compile(self, problem, be, net):
+        stages = self.stages(problem)
+        updates = [st.compile(problem, be, net) for st in stages]
+        return lambda params, state, y, xt, elapsed=None: self._advance(
+            problem, be, net, stages, updates, params, state, y, xt, elapsed)
 
-class _ScheduleOptimizer:
-    """Applies the current stage's optimizer (made and initialised when the stage starts) and
-    advances the schedule's clock; switches stage when the budget of ``first`` is spent."""
-
-    def __init__(self, schedule: Schedule, run: dict):
-        self.schedule, self.run = schedule, run
-        self.now = None
-
-    def use_clock(self, now):
-        """Count ``unit="seconds"`` on ``now()`` (the runner's training clock)."""
-        self.now = now
-
-    def init(self, params):
-        return [None, None]
-
-    def update(self, params, grads, state):
-        run, be = self.run, self.run["be"]
-        k = run["phase"]
-        if run["opts"][k] is None:
-            run["opts"][k] = run["stages"][k].make_optimizer(be)
-            state = list(state)
-            state[k] = run["opts"][k].init(params)
-        params, sk = run["opts"][k].update(params, grads, state[k])
-        state = list(state)
-        state[k] = sk
-        be.block_until_ready(params)
-        run["it"] += 1
-        run["time"] += time.perf_counter() - run["t0"]
+    def _advance(self, problem, be, net, stages, updates, params, state, y_target, x_true, elapsed):
+        """Switch if the first stage's budget is spent, then one update of the current stage."""
+        t0 = time.perf_counter()
+        k = state["stage"]
         if k == 0:
-            if self.schedule.unit == "iterations":
-                spent = run["it"]
-            else:
-                spent = self.now() if self.now is not None else run["time"]
-            if spent >= self.schedule.switch_at:
-                run["phase"] = 1
-        return params, state
+            spent = state["count"] if state["unit"] == "iterations" else (
+                state["seconds"] if elapsed is None else elapsed)
+            if spent >= state["switch_at"]:
+                k = 1
+        states = list(state["states"])
+        if states[k] is None:
+            states[k] = stages[k].init(problem, be, net, params)
+        params, states[k], out = updates[k](params, states[k], y_target, x_true)
+        be.block_until_ready(params)
+        state = {**state, "stage": k, "count": state["count"] + 1, "states": states,
+                 "seconds": state["seconds"] + time.perf_counter() - t0}
+        return params, state, Step(out.x, out.loss, {"stage": float(k), **out.info})
 
 
 __all__ = ["Schedule"]

@@ -1,12 +1,15 @@
-"""Network training schemes (paper §2): what each feeds back at the network output.
+"""Network training schemes that feed a gradient back at the network output (paper §2).
 
-With the batch prediction :math:`x = \\mathrm{NN}(y^*\\mid\\theta)`, every scheme updates θ with
+With the batch prediction :math:`x = \\mathrm{NN}(y^*\\mid\\theta)`, every scheme here updates θ with
 :math:`J_\\theta^T g_x` through a first-order optimizer (Adam by default):
 
 * ``dp``: :math:`g_x = \\partial L/\\partial x` (backpropagation through the physics, Eq. 2);
 * ``supervised``: :math:`g_x = x - x_{label}` (Eq. 3), labels the ground truth or an iterative solver's answer;
 * ``pg``: :math:`g_x = \\hat x - P^{-1}(y^*\\mid\\hat x)` (physical gradient, Eq. 5 / Algorithm 1), the
   gradient of the proxy loss :math:`\\tfrac12\\lVert x - \\mathrm{sg}(x_{corr})\\rVert^2`.
+
+The inner solver of ``pg`` (and the label solver of ``supervised``) is any registered iterative
+solver id, a plugin's included, or an :class:`~pgbench.solvers.base.IterativeSolver` object.
 """
 
 from __future__ import annotations
@@ -14,9 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from .base import TrainingScheme, check_choice, check_positive, loss_and_x_gradient
-
-INNER_SOLVERS = ("inverse", "newton", "invgrad", "gd", "lbfgsb")
+from .base import FeedbackScheme, IterativeSolver, check_choice, check_positive, loss_and_x_gradient
 
 
 def _clip(be, g, c):
@@ -24,7 +25,7 @@ def _clip(be, g, c):
 
 
 @dataclass(frozen=True)
-class DifferentiablePhysics(TrainingScheme):
+class DifferentiablePhysics(FeedbackScheme):
     """Backpropagation through the physics; ``clip_x_grad`` clips :math:`\\partial L/\\partial x`
     elementwise before it enters the network (the paper's sin experiment uses 1)."""
 
@@ -39,42 +40,82 @@ class DifferentiablePhysics(TrainingScheme):
         return _clip(be, g, self.clip_x_grad), loss
 
 
-def _inner(problem, id: str, settings: dict):
-    from ..registry import make_solver
-    return make_solver(id, **{**problem.solver_defaults.get(id, {}), **settings})
+def check_iterative(owner, name: str, solver) -> None:
+    """``solver`` (an id or an object) must be a registered iterative solver; raises otherwise
+    (an unknown id suggests the nearest one)."""
+    if isinstance(solver, IterativeSolver):
+        return
+    if not isinstance(solver, str):
+        raise ValueError(f"{type(owner).__name__}.{name} must be an iterative solver id or object, got {solver!r}")
+    from ..registry import SOLVERS, InvalidSettingError, UnknownIdError
+    try:
+        cls = SOLVERS.resolve(solver).load()
+    except UnknownIdError as e:
+        raise InvalidSettingError(f"{type(owner).__name__}.{name}: {e}") from None
+    if not (isinstance(cls, type) and issubclass(cls, IterativeSolver)):
+        raise ValueError(f"{type(owner).__name__}.{name}={solver!r} is not an iterative solver")
 
 
-def _run_inner(problem, be, solver, x, y_target, steps):
+def make_inner(problem, solver, settings: dict):
+    """The iterative solver ``solver`` (id or object) with the problem's tuned defaults for it
+    (:func:`pgbench.tuning.defaults`) overridden by ``settings``."""
+    if isinstance(solver, IterativeSolver):
+        return solver
+    from ..tuning import make_tuned_solver
+    return make_tuned_solver(problem, solver, **settings)
+
+
+def jittable_solver(solver) -> bool:
+    """Whether the iterative solver (id or object) has a pure, compilable step."""
+    if isinstance(solver, IterativeSolver):
+        return solver.jittable
+    from ..registry import SOLVERS
+    return bool(getattr(SOLVERS.resolve(solver).load(), "jittable", False))
+
+
+def _solver_setting(solver):
+    """A solver given as an object, as plain values for the run's key."""
+    if isinstance(solver, IterativeSolver):
+        return {"id": solver.id, **solver.hyperparameters()}
+    return solver
+
+
+def run_inner(problem, be, solver, x, y_target, steps):
+    """``steps`` steps of an iterative solver from ``x``; returns the final x."""
     state = solver.init(problem, be, x, y_target)
     for _ in range(steps):
-        x, state = solver.step(problem, be, x, y_target, state)
+        x, state, _ = solver.step(problem, be, x, y_target, state)
     return x
 
 
 @dataclass(frozen=True)
-class Supervised(TrainingScheme):
+class Supervised(FeedbackScheme):
     """Supervised training, :math:`g_x = x - x_{label}`. ``labels="truth"`` uses x*; any iterative
-    solver id (e.g. ``inverse``) computes labels by running it ``label_steps`` times from the
-    problem's initial guess (Eq. 3; for the multimodal sin problem this picks the minimum
+    solver (id or object, e.g. ``inverse``) computes labels by running it ``label_steps`` times from
+    the problem's initial guess (Eq. 3; for the multimodal sin problem this picks the minimum
     closest to the guess)."""
 
-    labels: str = "truth"
+    labels: str | IterativeSolver = "truth"
     label_steps: int = 1
 
     def __post_init__(self):
         super().__post_init__()
-        check_choice(self, "labels", ("truth",) + INNER_SOLVERS)
+        if self.labels != "truth":
+            check_iterative(self, "labels", self.labels)
         check_positive(self, "label_steps")
 
     @property
     def jittable(self):
-        return self.labels != "lbfgsb"
+        return self.labels == "truth" or jittable_solver(self.labels)
+
+    def hyperparameters(self) -> dict:
+        return {**super().hyperparameters(), "labels": _solver_setting(self.labels)}
 
     def missing(self, problem):
         reason = super().missing(problem)
         if reason or self.labels == "truth":
             return reason
-        inner = _inner(problem, self.labels, {}).missing(problem)
+        inner = make_inner(problem, self.labels, {}).missing(problem)
         return f"{self.id} with labels from {self.labels}: {inner}" if inner else None
 
     def x_gradient(self, problem, be, x, y_target, x_true):
@@ -82,18 +123,19 @@ class Supervised(TrainingScheme):
             label = x_true
         else:
             x0 = problem.initial_guess(be, y_target)
-            label = _run_inner(problem, be, _inner(problem, self.labels, {}), x0, y_target, self.label_steps)
+            label = run_inner(problem, be, make_inner(problem, self.labels, {}), x0, y_target, self.label_steps)
         return x - be.xp.astype(label, x.dtype), None
 
 
 @dataclass(frozen=True)
-class PhysicalGradient(TrainingScheme):
-    """Physical gradients (SIP): ``n`` steps of an inner solver from the network's prediction
-    :math:`\\hat x` give :math:`x_{corr}`; the network regresses onto it with the proxy L2 loss.
-    ``inner=None`` uses the problem's own inverse-physics step. ``inner_settings`` are passed to
-    the inner solver (e.g. ``{"eta": 1.0}`` for ``gd``); ``clip`` clips :math:`\\hat x - x_{corr}`."""
+class PhysicalGradient(FeedbackScheme):
+    """Physical gradients (SIP): ``n`` steps of an inner iterative solver from the network's
+    prediction :math:`\\hat x` give :math:`x_{corr}`; the network regresses onto it with the proxy L2
+    loss. ``inner`` is any registered iterative solver id (``gd``, ``adam``, a plugin's) or solver
+    object; None uses the problem's own inverse-physics step. ``inner_settings`` are passed to the
+    inner solver (e.g. ``{"eta": 1.0}`` for ``gd``); ``clip`` clips :math:`\\hat x - x_{corr}`."""
 
-    inner: str | None = None
+    inner: str | IterativeSolver | None = None
     n: int = 1
     inner_settings: dict = field(default_factory=dict)
     clip: float | None = None
@@ -102,20 +144,27 @@ class PhysicalGradient(TrainingScheme):
     def __post_init__(self):
         super().__post_init__()
         if self.inner is not None:
-            check_choice(self, "inner", INNER_SOLVERS)
+            check_iterative(self, "inner", self.inner)
+        if isinstance(self.inner, IterativeSolver) and self.inner_settings:
+            raise ValueError("PhysicalGradient: inner_settings apply to an inner solver id, not to a solver object")
         check_positive(self, "n", "clip")
         check_choice(self, "proxy", ("l2", "l1"))
 
     @property
     def inner_id(self) -> str:
+        if isinstance(self.inner, IterativeSolver):
+            return self.inner.id
         return self.inner or "inverse"
 
     @property
     def jittable(self):
-        return self.inner_id != "lbfgsb"
+        return jittable_solver(self.inner if self.inner is not None else "inverse")
+
+    def hyperparameters(self) -> dict:
+        return {**super().hyperparameters(), "inner": _solver_setting(self.inner)}
 
     def inner_solver(self, problem):
-        return _inner(problem, self.inner_id, dict(self.inner_settings))
+        return make_inner(problem, self.inner if self.inner is not None else "inverse", dict(self.inner_settings))
 
     def missing(self, problem):
         reason = super().missing(problem)
@@ -125,7 +174,7 @@ class PhysicalGradient(TrainingScheme):
         return f"{self.id} with inner solver {self.inner_id}: {inner}" if inner else None
 
     def x_gradient(self, problem, be, x, y_target, x_true):
-        x_corr = _run_inner(problem, be, self.inner_solver(problem), x, y_target, self.n)
+        x_corr = run_inner(problem, be, self.inner_solver(problem), x, y_target, self.n)
         g = _clip(be, x - be.stop_gradient(be.xp.astype(x_corr, x.dtype)), self.clip)
         if self.proxy == "l1":
             g = be.xp.sign(g)
