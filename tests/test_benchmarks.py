@@ -226,7 +226,7 @@ def test_machine_record_is_complete(tmp_path):
 def test_asv_config_and_environment_plugin():
     asv_util = pytest.importorskip("asv.util")
     conf = asv_util.load_json(str(ROOT / "asv.conf.json"), js_comments=True)
-    assert conf["results_dir"] == "results/asv" and conf["html_dir"].startswith("results/asv/")
+    assert conf["results_dir"] == "results/asv/results" and conf["html_dir"] == "results/asv/html"
     assert conf["benchmark_dir"] == "benchmarks" and conf["environment_type"] == "pgbench-venv"
     assert all("--no-deps" in c for c in conf["install_command"] + conf["build_command"])
     from scripts import asv_env
@@ -250,7 +250,7 @@ def test_backend_devices_follow_the_machine(monkeypatch):
 def test_asv_results_are_not_tracked():
     """asv writes under results/asv/, which git ignores (no tracked file is edited by asv)."""
     import subprocess
-    out = subprocess.run(["git", "check-ignore", "-q", "results/asv/box/machine.json"], cwd=ROOT)
+    out = subprocess.run(["git", "check-ignore", "-q", "results/asv/results/box/machine.json"], cwd=ROOT)
     assert out.returncode == 0
     tracked = subprocess.run(["git", "ls-files", "results/asv"], cwd=ROOT, capture_output=True, text=True).stdout
     assert tracked == ""
