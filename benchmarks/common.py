@@ -191,6 +191,9 @@ def plan_for(problem, solver_id: str, backend: str, device: str, **kwargs):
     """A validated :class:`pgbench.RunPlan`, falling back to :func:`pgbench.run`'s checks for
     commits that predate ``pgbench.plan``."""
     if hasattr(pgbench, "plan"):
+        import inspect
+        if "threads" in inspect.signature(pgbench.plan).parameters:  # the run pins (and keys) its threads
+            kwargs = {"threads": THREADS, **kwargs}
         return pgbench.plan(problem, solver_id, seed=SEED, backend=backend, device=device, **kwargs)
     from pgbench.runner import IncompatibleError, resolve
     p, s = resolve(problem, solver_id)

@@ -21,7 +21,6 @@ one line ``error: ...`` on stderr before any work starts. ``run`` exits with 1 w
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -102,12 +101,24 @@ def _executor(workers, cluster, scheduler) -> str:
     return executor
 
 
+def _check_dir(path, what: str = "results folder") -> None:
+    """Exit 2 with one line unless files can be written in ``path`` (see :mod:`pgbench.validate`)."""
+    from .registry import InvalidSettingError
+    from .validate import writable_dir
+    try:
+        writable_dir(path, what)
+    except InvalidSettingError as e:
+        _fail(e)
+
+
 def _load_plugins(plugins):
+    """Import the plugins, saying which (their code runs here, also for ``--dry-run``)."""
     from .registry import load_plugin
     from .registry import InvalidSettingError
     for p in plugins or []:
         try:
             load_plugin(p)
+            print(f"note: imported plugin {p} (its code ran in this process)", file=sys.stderr)
         except InvalidSettingError as e:
             _fail(e)
         except _user_errors() as e:
@@ -310,16 +321,14 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
         executor: Optional[str] = typer.Option(None, "--executor", hidden=True,
                                                help="deprecated: 'dask' is --cluster local"),
         label: Optional[str] = typer.Option(None, "--label", help="display name of the method in tables and plots"),
-        threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads in this process (0: torch's default)"),
+        threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads of each run, recorded in its key "
+                                              "(0: torch's default)"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars")):
     """Run solvers on a problem (every seed × backend × device) and store the results."""
-    from .backends import set_torch_threads
     from .sweep import EXECUTORS, expand
 
     if threads is not None and threads < 0:
         _fail(f"--threads must be >= 0, got {threads}")
-    set_torch_threads(threads or None)
-
     _load_plugins(plugin)
     err = _console(stderr=True)
     try:
@@ -332,14 +341,14 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
                                 devices=_split_list(device), scale=scale, iterations=iterations, max_time=max_time,
                                 hyperparameters=_parse_pairs(set_, "--set"),
                                 problem_overrides=_parse_pairs(problem_set, "--problem-set"), label=label,
-                                plugins=plugin)
+                                plugins=plugin, threads=threads)
     except _user_errors() as e:
         _fail(e)
     if not tasks:
         _fail(f"no compatible solver for {problem}: " + "; ".join(s.reason for s in skipped))
     for s in skipped:
         err.print(f"[yellow]skip[/] {s.problem} × {s.solver}: {s.reason}", highlight=False)
-
+    _check_dir(results)
     _run_tasks(tasks, results, executor, workers, scheduler, force, quiet)
 
 
@@ -351,19 +360,25 @@ def _run_tasks(tasks, results: Path, executor: str, workers, scheduler, force: b
     from .summary import summarize
     from .sweep import run_sweep
 
+    from .registry import InvalidSettingError
+
     err = _console(stderr=True)
     kwargs = dict(root=results, executor=executor, workers=workers, scheduler=scheduler, force=force)
-    if quiet:
-        outcomes = run_sweep(tasks, **kwargs)
-    else:
-        with _ProgressView(len(tasks), err) as view:
-            outcomes = run_sweep(tasks, **kwargs, progress=view)
+    try:  # run_sweep raises InvalidSettingError only while validating, before any run
+        if quiet:
+            outcomes = run_sweep(tasks, **kwargs)
+        else:
+            with _ProgressView(len(tasks), err) as view:
+                outcomes = run_sweep(tasks, **kwargs, progress=view)
+    except InvalidSettingError as e:
+        _fail(e)
     for o in outcomes:
         if o.status == "failed":
             first = (o.message or "").strip().splitlines()[:1]
             err.print(f"[red]failed[/] {o.task.name}: {first[0] if first else ''}", highlight=False)
     paths = sorted({o.path for o in outcomes})
-    df = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    from .store import read
+    df = pd.concat([read(p) for p in paths], ignore_index=True)
     _console().print(_summary_table(summarize(df), title=f"summary ({len(paths)} runs, stored in {results})"))
     if any(o.status == "failed" for o in outcomes):
         raise SystemExit(1)
@@ -380,11 +395,11 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
           cluster: Optional[str] = CLUSTER,
           scheduler: Optional[str] = SCHEDULER,
           force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored"),
-          threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads for in-process runs (0: torch's default)"),
+          threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads of each run, recorded in its key "
+                                                "(0: torch's default)"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars")):
     """Run a sweep file's grid (problems × solvers × hyperparameters × backends × devices × seeds),
     locally or on Dask; resumable: stored finished runs are skipped, failed ones retried."""
-    from .backends import set_torch_threads
     from .sweep import sweep_status
     from .sweep_config import SweepConfig
 
@@ -392,7 +407,12 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
         executor = _executor(workers, cluster, scheduler)
         if threads is not None and threads < 0:
             raise UserError(f"--threads must be >= 0, got {threads}")
-        tasks, skipped = SweepConfig.from_toml(config).tasks(remote=scheduler is not None or dry_run)
+        grid = SweepConfig.from_toml(config)
+    except _user_errors() as e:
+        _fail(e)
+    _load_plugins(grid.plugins)
+    try:
+        tasks, skipped = grid.tasks(remote=scheduler is not None or dry_run, threads=threads)
     except _user_errors() as e:
         _fail(e)
     if not tasks:
@@ -403,7 +423,7 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
     if dry_run:
         _print_dry_run(tasks, sweep_status(tasks, results), results)
         return
-    set_torch_threads(threads or None)
+    _check_dir(results)
     _run_tasks(tasks, results, executor, workers, scheduler, force, quiet)
 
 
@@ -432,17 +452,26 @@ def _print_dry_run(tasks, statuses, results: Path) -> None:
 def merge(sources: List[Path] = typer.Argument(..., help="result stores to merge (directories)"),
           into: Path = typer.Option(..., "--into", help="destination store (created if missing)")):
     """Combine result stores (e.g. from several machines) into one, one file per run key: a
-    finished run wins over a failed one, else the destination's copy is kept."""
+    finished run wins over a failed one, else the destination's copy is kept. Two finished copies
+    of one run key that hold different results are listed as conflicts (exit status 1)."""
     from .store import merge as _merge
 
     missing = [str(d) for d in sources if not Path(d).is_dir()]
     if missing:
         _fail(f"no results directory {', '.join(missing)}")
-    summary = _merge(sources, into)
+    _check_dir(into, "merge destination")
+    try:
+        summary = _merge(sources, into)
+    except (OSError, ValueError) as e:
+        _fail(f"cannot merge into {into}: {e}")
     for path in summary.unreadable:
         print(f"warning: skipped unreadable result file {path}", file=sys.stderr)
+    for c in summary.conflicts:
+        print(f"conflict: {c} (same run key, different results; the destination's copy is kept)", file=sys.stderr)
     print(f"merged into {into}: {summary.copied} copied, {summary.replaced} replaced (failed -> finished), "
-          f"{summary.kept} already there, {len(summary.unreadable)} unreadable")
+          f"{summary.kept} already there, {len(summary.unreadable)} unreadable, {len(summary.conflicts)} conflicts")
+    if summary.conflicts:
+        raise SystemExit(1)
 
 
 # --- results -----------------------------------------------------------------------------------------
@@ -479,6 +508,9 @@ def results(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--
         df = load_results(*results_dirs)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
+    for option, column, values in (("--problem", "problem", problem), ("--solver", "solver", solver)):
+        _check_stored(option, values, df[column] if column in df else None,
+                      df["label"] if column == "solver" and "label" in df else None)
     if problem:
         names = set(_split_list(problem))
         df = df[df["problem"].isin(names) | df["problem"].str.rsplit("-v", n=1).str[0].isin(names)]
@@ -499,6 +531,24 @@ def results(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--
         _console().print(runs_table(table, "runs", wide))
     else:
         _console().print(_summary_table(table, f"results ({', '.join(map(str, results_dirs))})", wide))
+
+
+def _check_stored(option: str, values, ids, labels=None) -> None:
+    """Exit 2 with the nearest id when a ``--problem`` / ``--solver`` filter names neither a
+    stored nor a registered id (a registered one with no stored runs is not bad input)."""
+    from .registry import PROBLEMS, SOLVERS, suggest
+
+    if not values or ids is None:
+        return
+    known = set(ids.dropna().astype(str))
+    known |= {i.rsplit("-v", 1)[0] for i in known}
+    if labels is not None:
+        known |= set(labels.dropna().astype(str))
+    registry = PROBLEMS if option == "--problem" else SOLVERS
+    for name in _split_list(values):
+        if name not in known and name not in registry:
+            _fail(f"{option} {name!r}: no such {option[2:]} in the store"
+                  + suggest(name, known).replace("; registered:", "; stored:"))
 
 
 # --- reproduce / report (thin wrappers) ------------------------------------------------------------------
@@ -553,6 +603,7 @@ def report(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--r
     missing = [str(d) for d in results_dirs if not Path(d).is_dir()]
     if missing:
         _fail(f"no results directory {', '.join(missing)}")
+    _check_dir(out, "report folder")
     path = _report.build_report(list(results_dirs), out)
     if path is not None:
         print(path)
@@ -585,9 +636,22 @@ def normalize_args(args: list[str]) -> list[str]:
     return out
 
 
+_PATH_OPTIONS = ("--results", "--out", "--into", "--scheduler", "--plugin")
+
+
+def _reject_empty(args: list[str]) -> None:
+    """An empty path (``--results ''``) would mean the current directory: refuse it."""
+    for i, a in enumerate(args):
+        name, eq, value = a.partition("=")
+        if name in _PATH_OPTIONS and ((eq and not value.strip()) or
+                                      (not eq and i + 1 < len(args) and not args[i + 1].strip())):
+            _fail(f"{name} must not be empty")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``pgbench``)."""
     args = normalize_args(list(sys.argv[1:] if argv is None else argv))
+    _reject_empty(args)
     try:
         rv = app(args=args, prog_name="pgbench", standalone_mode=False)
     except typer.Exit as e:

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-_ID = re.compile(r"^(?P<name>[A-Za-z0-9_.\-/]+?)(?:-v(?P<version>\d+))?$")
+# ids name folders of the results store: letters, digits, ``_ . -`` only (no ``/``, no ``..``)
+_ID = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+?)(?:-v(?P<version>\d+))?$")
 
 
 class UnknownIdError(KeyError):
@@ -90,8 +91,18 @@ class Registry:
         self.specs: dict[str, Spec] = {}
 
     def register(self, spec: Spec) -> Spec:
-        if not _ID.match(spec.id) or _ID.match(spec.id)["version"] is None:
-            raise InvalidSettingError(f"{self.kind} id {spec.id!r} must look like 'name-v0'")
+        """Add ``spec``. Its id must look like ``name-v0`` in a safe character set (letters, digits,
+        ``_ . -``; no ``..``). An id that is already registered is refused unless the spec is the
+        same (a plugin imported twice): a plugin cannot silently replace a built-in."""
+        if not _ID.match(spec.id) or _ID.match(spec.id)["version"] is None or ".." in spec.id \
+                or spec.id.startswith("."):
+            raise InvalidSettingError(f"{self.kind} id {spec.id!r} must look like 'name-v0' (letters, digits, "
+                                      f"'_', '.', '-'; no '..' or '/')")
+        old = self.specs.get(spec.id)
+        if old is not None and old != spec:
+            raise InvalidSettingError(f"{self.kind} id {spec.id!r} is already registered (by {old.entry_point}); "
+                                      f"register yours under a new id, e.g. 'my-{spec.name}-v0' or "
+                                      f"'{spec.name}-v{spec.version + 1}'")
         self.specs[spec.id] = spec
         return spec
 
@@ -207,6 +218,8 @@ def _check_fields(cls, kwargs: dict, what: str) -> None:
             raise InvalidSettingError(f"{what} has no setting {k!r}{suggest(k, hints)}")
         if not _accepts(hints[k], v):
             raise InvalidSettingError(f"{what} setting {k}={v!r}: expected {_type_name(hints[k])}")
+        if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) and not np.isfinite(v):
+            raise InvalidSettingError(f"{what} setting {k}={v!r}: expected a finite number")
 
 
 def make_problem(id: str, scale: str = "paper", **overrides):

@@ -18,12 +18,14 @@ are written next to the run as ``<run_key>.examples.npz`` for the report's examp
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .backends import set_torch_threads
+from . import store
+from .backends import effective_torch_threads, set_torch_threads
 from .registry import PROBLEMS, InvalidSettingError, UnknownIdError, make_problem
 from .runner import IncompatibleError
 from .tuning import preset
@@ -327,8 +329,14 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
 
     t0 = time.perf_counter()
     todo, notes = tasks(scale, only, backend, device, experiments, seeds, max_time)
+    if device == "cpu":  # every run pins (and records in its key) this torch thread count
+        todo = [dataclasses.replace(t, threads=effective_torch_threads(threads)) for t in todo]
     if hasattr(progress, "set_total"):  # e.g. the CLI's progress view: "[3/57]" instead of "[3/?]"
         progress.set_total(len(todo))
+    from . import validate
+    validate.writable_dir(results)  # before any run: the store and the report folder take files
+    validate.writable_dir(out, "report folder")
+    store.clean_stale_tmp(results)
     started: dict[int, float] = {}
     per_problem: dict[str, float] = {}
 

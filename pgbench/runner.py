@@ -30,8 +30,8 @@ import pandas as pd
 from . import keys
 from .divergence import Watch
 from .measures import STORE_FORMAT
-from .backends import get_backend
-from .registry import InvalidSettingError, make_problem, make_solver
+from .backends import get_backend, numerics, set_torch_threads
+from .registry import InvalidSettingError, make_problem
 
 __version__ = "0.2.0"
 
@@ -82,6 +82,10 @@ def resolve(problem, solver, scale: str = "quick", **hyperparameters):
     return problem, solver
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
 def _means(be, per_example: dict) -> dict:
     """Batch means over the examples whose loss and x error are finite, plus ``nonfinite``:
     the fraction of examples that are not (see :mod:`pgbench.divergence`)."""
@@ -107,20 +111,25 @@ class RunPlan:
 
 def plan(problem, solver, *, iterations: int | None = None, max_time: float | None = None, seed: int = 0,
          backend: str = "torch", device: str = "cpu", scale: str = "quick", label: str | None = None,
-         **hyperparameters) -> RunPlan:
+         threads: int | None = 1, **hyperparameters) -> RunPlan:
     """Resolve and validate a run before any work starts (unknown ids, bad settings and
     incompatible pairs raise here). Arguments as in :func:`run`; ``label`` names the method in
-    tables and plots (default: the solver name), e.g. ``"DP (SGD+momentum)"``."""
+    tables and plots (default: the solver name), e.g. ``"DP (SGD+momentum)"``. ``meta["numerics"]``
+    (:func:`pgbench.backends.numerics`: library versions, torch CPU threads, determinism flags)
+    is part of the run key."""
     problem, solver = resolve(problem, solver, scale, **hyperparameters)
     reason = solver.missing(problem)
     if reason:
         raise IncompatibleError(reason)
-    if iterations is not None and iterations < 1:
-        raise InvalidSettingError(f"iterations must be >= 1, got {iterations}")
-    if max_time is not None and max_time <= 0:
-        raise InvalidSettingError(f"max_time must be > 0, got {max_time}")
-    if not isinstance(seed, int) or seed < 0:
-        raise InvalidSettingError(f"seed must be a non-negative integer, got {seed!r}")
+    if iterations is not None and (not _is_int(iterations) or not 1 <= iterations < 2**63):
+        raise InvalidSettingError(f"iterations must be >= 1 (an integer below 2**63), got {iterations!r}")
+    if max_time is not None and (isinstance(max_time, bool) or not isinstance(max_time, (int, float))
+                                 or not 0 < max_time < math.inf):
+        raise InvalidSettingError(f"max_time must be a finite number of seconds > 0, got {max_time!r}")
+    if not _is_int(seed) or not 0 <= seed < 2**63:
+        raise InvalidSettingError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+    if threads is not None and (not _is_int(threads) or threads < 0):
+        raise InvalidSettingError(f"threads must be a non-negative integer (0: torch's default), got {threads!r}")
     be = get_backend(backend, device)
     if solver.kind == "training":
         total = iterations or problem.iterations
@@ -131,7 +140,7 @@ def plan(problem, solver, *, iterations: int | None = None, max_time: float | No
     meta = {"problem": problem.id, "scale": problem.scale, "solver": solver.id, "kind": solver.kind,
             "problem_settings": problem.settings(), "hyperparameters": solver.hyperparameters(),
             "backend": be.name, "device": be.device, "device_name": be.device_name(),
-            "backend_settings": be.settings(),
+            "backend_settings": be.settings(), "numerics": numerics(be.name, be.device, threads),
             "machine": platform.node(), "seed": seed, "iterations": total, "max_time": max_time,
             "x_error_name": problem.x_error_name, "target_x_error": problem.target_x_error,
             "pgbench_version": __version__, "store_format": STORE_FORMAT,
@@ -147,8 +156,10 @@ def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, thro
     message; an exception gives status ``failed`` with the message (or is re-raised with
     ``throw``). ``warm_up``: first :meth:`Run.warm_up` (two untimed steps on a throwaway state),
     so that one-off costs (compilation, lazy imports, library start-up) fall on no run's clock;
-    the executors do this before every run with a wall-time budget."""
+    the executors do this before every run with a wall-time budget. The torch CPU thread count
+    recorded in the run key (``numerics``) holds for the whole run."""
     state = None
+    restore = set_torch_threads(p.meta.get("numerics", {}).get("torch_threads"))
     try:
         run_ = Run(p)
         if warm_up:
@@ -165,6 +176,8 @@ def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, thro
         rows = state.rows if state is not None else []
         return RunResult(pd.DataFrame(rows), "failed", f"{type(e).__name__}: {e}", dict(p.meta), None,
                          traceback.format_exc())
+    finally:
+        restore()
     return run_.finish(state)
 
 
@@ -177,7 +190,7 @@ def _emit(state, start, callback):
 
 def run(problem, solver, *, iterations: int | None = None, max_time: float | None = None, seed: int = 0,
         backend: str = "torch", device: str = "cpu", scale: str = "quick", label: str | None = None,
-        callback: Callable[[Progress], None] | None = None, throw: bool = False,
+        threads: int | None = 1, callback: Callable[[Progress], None] | None = None, throw: bool = False,
         **hyperparameters) -> RunResult:
     """Run ``solver`` on ``problem`` (objects or registered ids).
 
@@ -189,6 +202,9 @@ def run(problem, solver, *, iterations: int | None = None, max_time: float | Non
         seed: seeds the data stream and the network initialisation; every solver given the same
             seed sees identical data and starts from the identical network.
         scale: the problem scale when ``problem`` is an id.
+        threads: torch intra-op CPU threads for the run (pinned while it runs and recorded in
+            its key, since the reduction order changes the numbers); 0 or None: torch's current
+            setting. The command line uses the same default, 1.
         throw: re-raise errors instead of recording them as a ``failed`` result.
         hyperparameters: solver settings (only with a solver id); they override the problem's
             defaults for that solver.
@@ -197,7 +213,7 @@ def run(problem, solver, *, iterations: int | None = None, max_time: float | Non
         A :class:`RunResult`.
     """
     p = plan(problem, solver, iterations=iterations, max_time=max_time, seed=seed, backend=backend,
-             device=device, scale=scale, label=label, **hyperparameters)
+             device=device, scale=scale, label=label, threads=threads, **hyperparameters)
     return execute(p, callback, throw)
 
 

@@ -6,14 +6,19 @@ run's records (one row per recorded iteration) with the run's metadata broadcast
 
 =================  ===================================================================
 ``run_key``        16 hex digits: hash of problem, scale, problem settings, solver, hyperparameters,
-                   backend, device, device name, machine, seed, budget
+                   backend, device, device name, numerics, seed, budget: everything that changes the
+                   numbers. Not the machine: one run repeated on an identical device with the same
+                   numerics is the same run (a merge of two machines' stores counts it once)
 ``problem``        versioned problem id (``sin-v0``); ``scale``: ``paper`` / ``quick``
 ``solver``         versioned solver id; ``kind``: ``iterative`` / ``training``; ``label``: the
                    method's display name (not part of the key)
 ``hp_<name>``      every solver hyperparameter (non-scalars as JSON); ``hyperparameters`` and
                    ``problem_settings``: the full dicts as JSON
-``backend``        ``torch`` / ``jax``; ``device``: ``cpu`` / ``cuda``; ``device_name``; ``machine``;
-                   ``backend_settings``: the backend's speed settings as JSON (not part of the key)
+``backend``        ``torch`` / ``jax``; ``device``: ``cpu`` / ``cuda``; ``device_name``; ``machine`` (the
+                   host that ran it; not part of the key); ``backend_settings``: the backend's speed
+                   settings as JSON (not part of the key)
+``numerics``       JSON: what else changes the numbers (:func:`pgbench.backends.numerics`: library
+                   versions, torch CPU threads, deterministic-algorithm flags, ``XLA_FLAGS``)
 ``seed``           data stream and network initialisation seed
 ``status``         ``ok``, ``diverged`` (:mod:`pgbench.divergence`, reason in ``message``) or ``failed`` (an exception;
                    ``message`` holds it, ``traceback`` the full traceback)
@@ -26,10 +31,14 @@ run's records (one row per recorded iteration) with the run's metadata broadcast
 =================  ===================================================================
 
 A run whose file exists with status ``ok`` or ``diverged`` is finished and skipped when asked
-again; a ``failed`` run is retried. Writes go to a temporary file (unique per host, process and
-call) renamed into place, so an interrupted run leaves no partial file and concurrent writers of
-the same run never interleave; the last rename wins with a complete file. Stores written on
-several machines combine with :func:`merge`.
+again; a ``failed`` run is retried, and a failed attempt never replaces a finished result (not
+even a forced re-run). Writes go to a temporary file (unique per host, process and call) renamed
+into place, so an interrupted run leaves no partial file and concurrent writers of the same run
+never interleave; the last rename wins with a complete file. Temporary files of killed writers
+are removed by :func:`clean_stale_tmp`. Every data page carries a CRC checksum that is verified
+on read: a damaged file is reported and counts as absent (so the run is done again). Stores
+written on several machines combine with :func:`merge`. Paths never leave the store: the
+problem id (the folder) must be a safe name.
 """
 
 from __future__ import annotations
@@ -38,8 +47,10 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
+import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
@@ -53,7 +64,7 @@ from .measures import upgrade
 DEFAULT_ROOT = Path("results/runs")
 FINISHED = ("ok", "diverged")
 _KEY_FIELDS = ("problem", "scale", "problem_settings", "solver", "hyperparameters", "backend", "device",
-               "device_name", "machine", "seed", "iterations", "max_time")
+               "device_name", "numerics", "seed", "iterations", "max_time")
 
 
 def _json(v) -> str:
@@ -66,18 +77,54 @@ def run_key(meta: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+SAFE_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+_KEY = re.compile(r"[0-9a-f]{16}")
+
+
+class UnsafePathError(ValueError):
+    """A path built from stored or registered names would leave the results folder."""
+
+
+def safe_name(name: str) -> bool:
+    """Whether ``name`` may be one path component: letters, digits, ``_ . -``, no ``..``."""
+    return bool(SAFE_NAME.fullmatch(name)) and ".." not in name
+
+
+def inside(path: Path, root) -> Path:
+    """``path``, after checking that it resolves to a place under ``root``."""
+    if not Path(path).resolve().is_relative_to(Path(root).resolve()):
+        raise UnsafePathError(f"{path} is outside the results folder {root}")
+    return Path(path)
+
+
 def path_for(meta: dict, root=DEFAULT_ROOT) -> Path:
-    return Path(root) / meta["problem"] / f"{run_key(meta)}.parquet"
+    """``<root>/<problem>/<run_key>.parquet`` (raises UnsafePathError if that leaves ``root``)."""
+    problem = str(meta["problem"])
+    if not safe_name(problem):
+        raise UnsafePathError(f"problem id {problem!r} is not a safe folder name (letters, digits, _ . - only)")
+    return inside(Path(root) / problem / f"{run_key(meta)}.parquet", root)
+
+
+def read(path, columns=None) -> pd.DataFrame:
+    """A stored run's frame, every page checksum verified (a damaged file raises OSError)."""
+    return pd.read_parquet(path, columns=columns, page_checksum_verification=True)
+
+
+def _damaged(path, e: Exception) -> None:
+    warnings.warn(f"damaged result file {path} ({type(e).__name__}: {e}); it counts as not stored and is "
+                  f"run again", stacklevel=3)
 
 
 def status_of(meta: dict, root=DEFAULT_ROOT) -> str | None:
-    """Stored status of the run ``meta`` describes, or None if it was never stored."""
+    """Stored status of the run ``meta`` describes, or None if it was never stored or its file is
+    damaged (reported with a warning; every page is read so that every checksum is verified)."""
     path = path_for(meta, root)
     if not path.exists():
         return None
     try:
-        return str(pd.read_parquet(path, columns=["status"])["status"].iloc[0])
-    except Exception:  # unreadable file: treat as absent so it is redone
+        return str(read(path)["status"].iloc[0])
+    except Exception as e:  # unreadable file: treat as absent so it is redone
+        _damaged(path, e)
         return None
 
 
@@ -109,7 +156,7 @@ def to_frame(result) -> pd.DataFrame:
         "target_x_error": meta.get("target_x_error"),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "hyperparameters": _json(meta["hyperparameters"]), "problem_settings": _json(meta["problem_settings"]),
-        "backend_settings": _json(meta.get("backend_settings", {})),
+        "backend_settings": _json(meta.get("backend_settings", {})), "numerics": _json(meta.get("numerics", {})),
     }
     cols.update({f"hp_{k}": _scalar(v) for k, v in meta["hyperparameters"].items()})
     meta_df = pd.DataFrame({k: [v] * len(df) for k, v in cols.items()}, index=df.index)
@@ -135,15 +182,23 @@ def _write_atomic(path: Path, write) -> Path:
     return path
 
 
+def write_frame(frame: pd.DataFrame, path) -> None:
+    """Write a run's frame as parquet with a CRC checksum on every page."""
+    frame.to_parquet(path, index=False, write_page_checksum=True)
+
+
 def save(result, root=DEFAULT_ROOT) -> Path:
-    """Write a run atomically (temporary file, then rename); returns its path. The run's example
-    predictions (``result.examples``), if any, are written first, next to it
-    (:func:`examples_path`), so a stored run never lacks the examples it was saved with."""
-    frame = to_frame(result)
+    """Write a run atomically (temporary file, then rename); returns its path. A result that is
+    not finished (``failed``) never replaces a finished one: that file is kept and its path
+    returned. The run's example predictions (``result.examples``), if any, are written first,
+    next to it (:func:`examples_path`), so a stored run never lacks the examples it was saved with."""
     path = path_for(result.meta, root)
+    if result.status not in FINISHED and is_finished(result.meta, root):
+        return path
+    frame = to_frame(result)
     if getattr(result, "examples", None):
         write_examples(result.examples, examples_path(path))
-    return _write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    return _write_atomic(path, lambda tmp: write_frame(frame, tmp))
 
 
 def examples_path(run_path) -> Path:
@@ -162,6 +217,40 @@ def write_examples(examples: dict, path) -> Path:
     return _write_atomic(Path(path), write)
 
 
+_TMP = re.compile(r"\.(?P<target>.+\.parquet)\.(?P<host>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def clean_stale_tmp(root, max_age: float = 86400.0) -> list[Path]:
+    """Remove the hidden temporary files of writers that were killed mid-write: those written
+    on this host by a process that no longer exists, and any older than ``max_age`` seconds (a
+    writer on another host cannot be asked). Returns the removed paths."""
+    removed, host, now = [], socket.gethostname(), time.time()
+    if not Path(root).is_dir():
+        return removed
+    for p in Path(root).rglob(".*.tmp"):
+        m = _TMP.fullmatch(p.name)
+        if m is None:
+            continue
+        try:
+            dead = m["host"] == host and not _alive(int(m["pid"]))
+            if dead or now - p.stat().st_mtime > max_age:
+                p.unlink()
+                removed.append(p)
+        except FileNotFoundError:  # its writer finished (renamed it) meanwhile
+            continue
+    return removed
+
+
 def run_files(root) -> list[Path]:
     """The run files of a store (temporary files of interrupted writers are not among them)."""
     return sorted(p for p in Path(root).rglob("*.parquet") if not p.name.startswith("."))
@@ -170,51 +259,119 @@ def run_files(root) -> list[Path]:
 # --- merging stores ------------------------------------------------------------------------------------
 
 _RANK = {"ok": 2, "diverged": 2, "failed": 1}
+_IDENTITY = ("run_key", "problem", "solver", "status")
 
 
 @dataclass
 class MergeSummary:
     """What :func:`merge` did: files ``copied`` (new run keys), ``replaced`` (a failed run
     superseded by a finished one), ``kept`` (the destination already held an equal or better
-    result of the same run key) and ``unreadable`` source files (skipped, with their paths)."""
+    result of the same run key), ``conflicts`` (source files whose finished result differs from
+    the destination's under the same run key: the destination's is kept) and ``unreadable``
+    source files (damaged, or not a pgbench result file: skipped)."""
 
     copied: int = 0
     replaced: int = 0
     kept: int = 0
     unreadable: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
 
 
-def _rank(path: Path) -> int:
-    try:
-        return _RANK.get(str(pd.read_parquet(path, columns=["status"])["status"].iloc[0]), 0)
-    except Exception:
-        return -1  # unreadable
+def _run_frame(path) -> pd.DataFrame:
+    """A verified run frame that names a safe problem and a well-formed run key; raises
+    ValueError for any other parquet file."""
+    df = read(path)
+    missing = [c for c in _IDENTITY if c not in df.columns]
+    if missing or df.empty:
+        raise ValueError(f"not a pgbench result file (no {', '.join(missing) or 'rows'})")
+    key, problem = str(df["run_key"].iloc[0]), str(df["problem"].iloc[0])
+    if not _KEY.fullmatch(key) or not safe_name(problem):
+        raise ValueError(f"not a pgbench result file (run_key {key!r}, problem {problem!r})")
+    return df
+
+
+def _rank_of(df: pd.DataFrame) -> int:
+    return _RANK.get(str(df["status"].iloc[0]), 0)
+
+
+_META = {"run_key", "problem", "scale", "solver", "label", "kind", "backend", "device", "device_name", "machine",
+         "seed", "message", "traceback", "x_error_name", "budget_iterations", "max_time", "pgbench_version",
+         "created", "hyperparameters", "problem_settings", "backend_settings", "numerics", "store_format",
+         "target_x_error"}
+
+
+def curves(df: pd.DataFrame) -> pd.DataFrame:
+    """The numbers of a stored run that its key promises to fix: the recorded columns, without
+    metadata and without timings (wall time, ``t_*`` diagnostics), which differ between any two
+    executions."""
+    cols = sorted(c for c in df.columns if c not in _META and not c.startswith(("hp_", "t_")) and "time" not in c)
+    out = df[["status", *cols]]
+    if "iteration" in out:
+        out = out.sort_values("iteration", kind="stable")
+    return out.reset_index(drop=True)
+
+
+def same_result(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Whether two stored copies of one run key hold the same result (status and curves, bit for
+    bit, NaN equal to NaN); the ``created`` time, machine and wall times may differ."""
+    ca, cb = curves(upgrade(a)), curves(upgrade(b))  # one iteration numbering for both
+    if list(ca.columns) != list(cb.columns) or len(ca) != len(cb):
+        return False
+    for c in ca.columns:
+        x, y = ca[c].to_numpy(), cb[c].to_numpy()
+        if x.dtype.kind in "fiu" and y.dtype.kind in "fiu":
+            if not np.array_equal(x.astype(float), y.astype(float), equal_nan=True):
+                return False
+        elif not ca[c].astype(str).equals(cb[c].astype(str)):
+            return False
+    return True
 
 
 def merge(sources, dest) -> MergeSummary:
-    """Combine the stores ``sources`` into the store ``dest``, one file per run key, no duplicates.
-
-    Each source file goes to the same relative place under ``dest`` (``<problem>/<run_key>.parquet``).
-    When ``dest`` already holds that run key, the finished result (``ok`` / ``diverged``) wins over a
-    ``failed`` one and otherwise the destination's file is kept. Copies are atomic, so an
-    interrupted merge can simply be run again."""
+    """Combine the stores ``sources`` into the store ``dest``: one file per run key, always at
+    ``<dest>/<problem>/<run_key>.parquet`` as read from the file's contents (wherever it sat in the
+    source), so merging again changes nothing and a source that contains ``dest`` (or sits inside
+    it) is handled. When ``dest`` already holds that run key, the finished result (``ok`` /
+    ``diverged``) wins over a ``failed`` one and otherwise the destination's file is kept; two
+    finished results that differ are a conflict (listed, destination kept). Copies are atomic, so
+    an interrupted merge can simply be run again."""
     dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise NotADirectoryError(f"merge destination {dest} is a file, not a results directory")
+    dest_r = dest.resolve()
     summary = MergeSummary()
     for src in map(Path, sources):
         if not src.is_dir():
             raise FileNotFoundError(f"no results directory {src}")
-        if src.resolve() == dest.resolve():
+        src_r = src.resolve()
+        if src_r == dest_r:
             continue
+        skip_dest = dest_r.is_relative_to(src_r)  # dest inside the source: never merge dest into itself
         for path in run_files(src):
-            rank = _rank(path)
-            if rank < 0:
-                summary.unreadable.append(str(path))
+            if skip_dest and path.resolve().is_relative_to(dest_r):
                 continue
-            target = dest / path.relative_to(src)
+            try:
+                df = _run_frame(path)
+            except Exception as e:
+                summary.unreadable.append(f"{path} ({type(e).__name__}: {e})")
+                continue
+            target = inside(dest / str(df["problem"].iloc[0]) / f"{df['run_key'].iloc[0]}.parquet", dest)
             if target.exists():
-                if _rank(target) >= rank:
+                if target.resolve() == path.resolve():
                     summary.kept += 1
                     continue
+                try:
+                    there = _run_frame(target)
+                except Exception:  # a damaged destination file is replaced
+                    there = None
+                if there is not None:
+                    if _rank_of(there) > _rank_of(df) or (_rank_of(there) == _rank_of(df) and
+                                                          (_rank_of(df) < 2 or same_result(there, df))):
+                        summary.kept += 1
+                        continue
+                    if _rank_of(there) == _rank_of(df):
+                        summary.conflicts.append(f"{path} differs from {target}")
+                        continue
                 summary.replaced += 1
             else:
                 summary.copied += 1
@@ -230,19 +387,21 @@ def load_results(*roots) -> pd.DataFrame:
     before a failed one, else the first root's). Unreadable files are reported with a warning and
     skipped."""
     roots = roots or (DEFAULT_ROOT,)
-    best: dict[str, tuple[int, pd.DataFrame]] = {}
+    best: dict[str, tuple[int, pd.DataFrame, Path]] = {}
     for root in roots:
         for path in run_files(root):
             try:
-                df = pd.read_parquet(path)
+                df = _run_frame(path)
             except Exception as e:
                 warnings.warn(f"skipping unreadable result file {path}: {e}", stacklevel=2)
                 continue
-            key = str(df["run_key"].iloc[0]) if "run_key" in df and len(df) else str(path)
-            rank = _RANK.get(str(df["status"].iloc[0]), 0) if "status" in df and len(df) else 0
+            key, rank = str(df["run_key"].iloc[0]), _rank_of(df)
+            if key in best and rank == best[key][0] == 2 and not same_result(best[key][1], df):
+                warnings.warn(f"run key {key} holds different results in {best[key][2]} and {path}; using the "
+                              f"first", stacklevel=2)
             if key not in best or rank > best[key][0]:
-                best[key] = (rank, df)
-    frames = [df for _, df in best.values()]
+                best[key] = (rank, df, path)
+    frames = [df for _, df, _ in best.values()]
     if not frames:
         return pd.DataFrame(columns=["run_key", "problem", "solver", "status", "iteration", "wall_time", "loss",
                                      "x_error"])

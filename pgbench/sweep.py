@@ -44,8 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import store
-from .backends import cuda_available
+from . import store, validate
+from .backends import cuda_available, effective_torch_threads
 from .registry import (PROBLEMS, SOLVERS, InvalidSettingError, _arms, _type_name, field_types, load_plugin,
                        make_problem, suggest)
 from .runner import IncompatibleError, Progress, RunResult, execute
@@ -77,6 +77,7 @@ class Task:
     problem_overrides: dict = field(default_factory=dict)
     label: str | None = None
     plugins: tuple[str, ...] = ()
+    threads: int | None = 1  # torch CPU threads of the run (part of its key); None: torch's setting
 
     def plan(self):
         """The validated :class:`~pgbench.runner.RunPlan` (raises on any bad setting)."""
@@ -85,7 +86,7 @@ class Task:
         problem = make_problem(self.problem, scale=self.scale, **self.problem_overrides)
         return _plan(problem, self.solver, iterations=self.iterations, max_time=self.max_time, seed=self.seed,
                      backend=self.backend, device=self.device, scale=self.scale, label=self.label,
-                     **self.hyperparameters)
+                     threads=self.threads, **self.hyperparameters)
 
     @property
     def runs_here(self) -> bool:
@@ -265,7 +266,7 @@ def _as_list(v) -> list:
 def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",), scale: str = "quick", *,
            iterations: int | None = None, max_time: float | None = None, hyperparameters: dict | None = None,
            problem_overrides: dict | None = None, label: str | None = None,
-           plugins: Iterable[str] = (), remote: bool = False) -> tuple[list[Task], list[Skipped]]:
+           plugins: Iterable[str] = (), remote: bool = False, threads: int | None = 1) -> tuple[list[Task], list[Skipped]]:
     """The grid ``problems × solvers × backends × devices × seeds`` as validated tasks.
 
     ``hyperparameters`` go to every solver that has the field (``"pg.lr"`` scopes a key to one
@@ -275,7 +276,10 @@ def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",),
     missing backend or device) before anything runs; incompatible pairs come back in
     ``skipped`` with their reason instead. With ``remote`` (runs go to a cluster), a device this
     machine lacks is not an error: those runs are validated on the CPU (:meth:`Task.validate`).
+    ``threads``: torch CPU threads of every run (0 or None: this process's current torch setting,
+    resolved here so that the driver and every worker agree on the run key).
     """
+    threads = effective_torch_threads(threads)
     plugins = tuple(str(Path(p).resolve()) if (p.endswith(".py") or Path(p).exists()) else p
                     for p in _as_list(plugins))
     for p in plugins:
@@ -290,8 +294,9 @@ def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",),
     for s in seeds:
         if not isinstance(s, int) or isinstance(s, bool) or s < 0:
             raise InvalidSettingError(f"seed must be a non-negative integer, got {s!r}")
-    problem_ids = [PROBLEMS.resolve(p).id for p in dict.fromkeys(problems)]
-    solver_ids = [SOLVERS.resolve(s).id for s in dict.fromkeys(solvers)]
+    # ``sin`` and ``sin-v0`` (or ``gd`` and ``gd-v0``) are one id: each runs once
+    problem_ids = list(dict.fromkeys(PROBLEMS.resolve(p).id for p in problems))
+    solver_ids = list(dict.fromkeys(SOLVERS.resolve(s).id for s in solvers))
     hp = _split(solver_ids, hyperparameters, SOLVERS, "solver")
     po = _split(problem_ids, problem_overrides, PROBLEMS, "problem")
 
@@ -301,7 +306,7 @@ def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",),
         for s in solver_ids:
             solver_plugins = extra + tuple(x for x in _plugins_for(SOLVERS.resolve(s)) if x not in extra)
             pair = [Task(p, s, scale, seed, b, d, iterations, max_time, dict(hp[s]), dict(po[p]), label,
-                         solver_plugins)
+                         solver_plugins, threads)
                     for b in dict.fromkeys(backends) for d in dict.fromkeys(devices) for seed in dict.fromkeys(seeds)]
             try:
                 for t in pair:
@@ -314,6 +319,18 @@ def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",),
 
 
 # --- running ------------------------------------------------------------------------------------------
+
+
+def unique(tasks: list[Task]) -> list[Task]:
+    """``tasks`` without repeats of one run (same run key, e.g. one grid point written twice);
+    the first of each stays, in order."""
+    seen, out = set(), []
+    for t in tasks:
+        key = store.run_key(t.validate().meta)
+        if key not in seen:
+            seen.add(key)
+            out.append(t)
+    return out
 
 
 def _finite_or_none(v: float):
@@ -332,11 +349,9 @@ def _outcome(task: Task, result: RunResult, path, cached: bool) -> Outcome:
 
 
 def _stored_outcome(task: Task, meta: dict, root) -> Outcome:
-    import pandas as pd
-
     from .measures import upgrade
     path = store.path_for(meta, root)
-    df = upgrade(pd.read_parquet(path))
+    df = upgrade(store.read(path))
     message = df["message"].iloc[0] if "message" in df else ""
     result = RunResult(df, str(df["status"].iloc[0]), message if isinstance(message, str) else "", meta)
     if "iteration" in df and df["iteration"].isna().all():
@@ -419,7 +434,11 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
     worker processes. ``"dask"`` submits one task per run to ``scheduler`` (an address such as
     ``tcp://host:8786``, a scheduler file ``*.json``, or a cluster object such as dask-jobqueue's
     ``SLURMCluster``) or to a new ``LocalCluster`` of ``workers`` single-threaded processes.
-    Both parallel paths report ``start`` (running) and ``finish`` events."""
+    Both parallel paths report ``start`` (running) and ``finish`` events.
+
+    Before any run: the store must be writable (:func:`pgbench.validate.writable_dir`), every
+    run storable, a ``scheduler`` reachable (else InvalidSettingError); hidden temporary files of
+    killed writers are removed (:func:`pgbench.store.clean_stale_tmp`)."""
     check_executor(executor)
     if workers is not None and workers < 1:
         raise InvalidSettingError(f"workers must be >= 1, got {workers}")
@@ -427,8 +446,14 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
         raise InvalidSettingError("a scheduler address needs executor='dask'")
     remote = executor == "dask" and scheduler is not None
     plans = [t.validate() if remote else t.plan() for t in tasks]  # validate everything before any work
+    for p in plans:
+        validate.storable(p.meta)
+    validate.writable_dir(root)
+    if remote:
+        validate.scheduler(scheduler)
     emit = progress or (lambda event: None)
     root = Path(root).resolve()
+    store.clean_stale_tmp(root)
     outcomes: list[Outcome | None] = [None] * len(tasks)
     todo = []
     for i, (task, p) in enumerate(zip(tasks, plans)):
@@ -470,10 +495,8 @@ def _pool_init(slots, started, gpu: bool):
     slot = slots.get()
     if gpu:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(slot)
-    else:
+    else:  # each run pins its own torch thread count (its key says which); other libraries get one
         os.environ.setdefault("OMP_NUM_THREADS", "1")
-        from .backends import set_torch_threads
-        set_torch_threads(1)
 
 
 def _pool_run(index: int, task: Task, root: str, force: bool) -> Outcome:

@@ -31,6 +31,7 @@ point (``dp lr=0.001``) so tables and plots tell them apart. A field whose own t
 from __future__ import annotations
 
 import itertools
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field, fields
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from .registry import PROBLEMS, SOLVERS, InvalidSettingError, load_plugin, suggest
 from .registry import _arms, field_types
-from .sweep import Skipped, Task, _as_list, expand
+from .sweep import Skipped, Task, _as_list, expand, unique
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class SweepConfig:
         for key in ("iterations", "max_time", "scale"):
             if isinstance(data.get(key), list):
                 raise InvalidSettingError(f"sweep file: {key!r} takes one value, got a list")
+        _check_types(data)
         plugins = tuple(str((Path(base_dir) / p).resolve()) if str(p).endswith(".py") else str(p)
                         for p in _as_list(data.get("plugins")))
         return cls(problems=tuple(_as_list(data["problems"])), solvers=tuple(_as_list(data["solvers"])),
@@ -96,14 +98,15 @@ class SweepConfig:
             raise InvalidSettingError(f"sweep file {path}: {e}") from None
         return cls.from_dict(data, base_dir=path.parent)
 
-    def tasks(self, remote: bool = False) -> tuple[list[Task], list[Skipped]]:
+    def tasks(self, remote: bool = False, threads: int | None = 1) -> tuple[list[Task], list[Skipped]]:
         """Every run of the grid as a validated :class:`~pgbench.sweep.Task` (in grid order), and
         the problem × solver pairs left out as incompatible. Raises on any bad id or value.
-        ``remote``: the runs go to a cluster, so a device this machine lacks is not an error."""
+        ``remote``: the runs go to a cluster, so a device this machine lacks is not an error.
+        ``threads``: torch CPU threads of every run (see :func:`~pgbench.sweep.expand`)."""
         for p in self.plugins:
             load_plugin(p)
-        problems = [PROBLEMS.resolve(p).id for p in dict.fromkeys(self.problems)]
-        solvers = [SOLVERS.resolve(s).id for s in dict.fromkeys(self.solvers)]
+        problems = list(dict.fromkeys(PROBLEMS.resolve(p).id for p in self.problems))  # sin, sin-v0: one
+        solvers = list(dict.fromkeys(SOLVERS.resolve(s).id for s in self.solvers))
         problem_grid = _grids(self.problem_settings, problems, PROBLEMS, "problem_settings", "problem")
         solver_grid = _grids(self.hyperparameters, solvers, SOLVERS, "hyperparameters", "solver")
         tasks, skipped = [], []
@@ -116,10 +119,43 @@ class SweepConfig:
                         t, sk = expand([p], [s], seeds=list(self.seeds), backends=list(self.backends),
                                        devices=list(self.devices), scale=self.scale, iterations=self.iterations,
                                        max_time=self.max_time, hyperparameters=hp, problem_overrides=settings,
-                                       label=label, plugins=self.plugins, remote=remote)
+                                       label=label, plugins=self.plugins, remote=remote, threads=threads)
                         tasks.extend(t)
                         skipped.extend(x for x in sk if x not in skipped)
-        return tasks, skipped
+        return unique(tasks), skipped
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+_LISTS = {"problems": (str, "ids (strings)"), "solvers": (str, "ids (strings)"), "backends": (str, "names (strings)"),
+          "devices": (str, "names (strings)"), "plugins": (str, "module names or .py paths (strings)")}
+
+
+def _check_types(data: dict) -> None:
+    """The top-level values have the right types and ranges; the message names the key and
+    what it expects (hyperparameters and problem settings are checked against their classes)."""
+    def bad(key, expected):
+        value = data[key]
+        return InvalidSettingError(f"sweep file: {key!r} must be {expected}, got {value!r} "
+                                   f"({type(value).__name__})")
+
+    for key, (tp, what) in _LISTS.items():
+        if key in data and not all(isinstance(v, tp) and v.strip() for v in _as_list(data[key])):
+            raise bad(key, f"a list of {what}")
+    if "seeds" in data and not all(_is_int(v) and 0 <= v < 2**63 for v in _as_list(data["seeds"])):
+        raise bad("seeds", "a list of integers in [0, 2**63)")
+    if "scale" in data and not isinstance(data["scale"], str):
+        raise bad("scale", "a scale name (a string, e.g. \"quick\")")
+    if data.get("iterations") is not None and not (_is_int(data["iterations"]) and 1 <= data["iterations"] < 2**63):
+        raise bad("iterations", "an integer >= 1")
+    if data.get("max_time") is not None and not (_is_number(data["max_time"]) and 0 < data["max_time"] < math.inf):
+        raise bad("max_time", "a finite number of seconds > 0")
 
 
 def _is_sequence_type(tp) -> bool:

@@ -102,16 +102,63 @@ def compatible_pairs(problem_ids=None, solver_ids=None):
 
 def check_solver(solver_id: str, problem_id: str, backend: str = "torch", iterations: int = 2) -> None:
     """A few iterations of ``solver_id`` on a tiny instance: the run ends ``ok`` or ``diverged``
-    (never ``failed``), records every iteration with finite wall times and the required columns."""
+    (never ``failed``), records every iteration with finite wall times and the required columns,
+    keeps every example finite (``nonfinite`` is 0, or 1 at the end of a ``diverged`` run: no
+    example may be lost while the others go on) and keeps the batch dimension
+    (:func:`check_batch`)."""
     from .runner import run
     problem = tiny_problem(problem_id)
     name = SOLVERS.resolve(solver_id).name
-    result = run(problem, solver_id, iterations=iterations, backend=backend,
-                 **TINY_SOLVER_SETTINGS.get(name, {}))
+    settings = TINY_SOLVER_SETTINGS.get(name, {})
+    check_batch(solver_id, problem, backend, **settings)
+    result = run(problem, solver_id, iterations=iterations, backend=backend, **settings)
     assert result.status in ("ok", "diverged"), f"{solver_id} on {problem_id} failed: {result.message}"
     rec = result.records
     for col in ("iteration", "wall_time", "loss", "x_error", "nonfinite"):
         assert col in rec.columns, f"missing column {col}"
     assert np.all(np.diff(rec["wall_time"].to_numpy()) >= 0), "wall time is not monotonic"
+    nonfinite = rec["nonfinite"].to_numpy(dtype=float)
+    partial = (nonfinite > 0) & (nonfinite < 1)
+    assert not partial.any(), (f"{solver_id} on {problem_id}: a fraction {nonfinite[partial][0]:g} of the examples "
+                               f"became non-finite while the run went on (iteration "
+                               f"{int(rec['iteration'].to_numpy()[partial][0])})")
     if result.status == "ok":
+        assert np.all(nonfinite == 0), f"{solver_id} on {problem_id}: non-finite examples in an ok run"
         assert np.all(np.isfinite(rec["x_error"].to_numpy())), "x_error not finite in an ok run"
+    if result.final is not None and SOLVERS.resolve(solver_id).load().kind != "training":
+        shape = tuple(result.final.shape)
+        expected = (problem.test_size,) + tuple(problem.x_shape)
+        assert shape == expected, f"{solver_id}: the solved x has shape {shape}, expected {expected}"
+
+
+def check_batch(solver_id: str, problem, backend: str = "torch", rtol: float = 1e-3, **settings) -> None:
+    """The solver keeps the batch dimension and treats the examples independently.
+
+    Iterative solvers: one step from the initial guess of a batch of 2 returns shape
+    ``(2, *x_shape)`` and its first example equals the step taken from that example alone (a
+    solver that averages over the batch fails). Training schemes: ``gradients`` returns a
+    prediction of shape ``(2, *x_shape)`` and a per-example loss of shape ``(2,)``."""
+    from .runner import resolve
+    be = get_backend(backend)
+    problem, solver = resolve(problem, solver_id, problem.scale, **settings)
+    x_true, y = problem.sample(keys.rng(0, "check-batch"), 2, be)
+    expected = (2,) + tuple(problem.x_shape)
+    if solver.kind == "training":
+        net = problem.network()
+        params = net.init(keys.rng(0, "net"), be)
+        solver.make_optimizer(be)  # as a run does first (a schedule starts its stages here)
+        _, x, loss, *_ = solver.gradients(problem, be, net, params, y, x_true)
+        assert tuple(x.shape) == expected, \
+            f"{solver_id}: the prediction has shape {tuple(x.shape)}, expected {expected} (batch dimension lost)"
+        assert tuple(loss.shape) == (2,), f"{solver_id}: the loss has shape {tuple(loss.shape)}, expected (2,)"
+        return
+    x0 = problem.initial_guess(be, y)
+    both = solver.step(problem, be, x0, y, solver.init(problem, be, x0, y))[0]
+    assert tuple(both.shape) == expected, \
+        f"{solver_id}: a step returned shape {tuple(both.shape)}, expected {expected} (batch dimension lost)"
+    alone = solver.step(problem, be, x0[:1], y[:1], solver.init(problem, be, x0[:1], y[:1]))[0]
+    a, b = _np(be, both)[:1], _np(be, alone)
+    scale = 1.0 + float(np.abs(_np(be, x0)).max()) + float(np.abs(b).max())
+    assert np.allclose(a, b, rtol=rtol, atol=rtol * scale, equal_nan=True), \
+        (f"{solver_id}: example 0 after one step depends on the other examples of its batch "
+         f"(max difference {float(np.nanmax(np.abs(a - b))):g})")

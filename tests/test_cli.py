@@ -4,7 +4,6 @@ import io
 import json
 import shutil
 import subprocess
-import sys
 
 import pandas as pd
 import pytest

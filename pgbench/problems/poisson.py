@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
 
 from ..nets import UNet
 from ..ops import laplace, noise_draws, noise_from_draws, noise_weight

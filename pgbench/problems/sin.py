@@ -34,6 +34,12 @@ class Sin(Problem):
         "adam": {"lr": 0.01},
     }
 
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 < self.a_low < self.a_high:
+            raise ValueError(f"a_low and a_high must satisfy 0 < a_low < a_high, got a_low={self.a_low}, "
+                             f"a_high={self.a_high}")
+
     @property
     def x_shape(self):
         return (1,)
