@@ -46,9 +46,33 @@ for _lib in ("torch", "jax"):
     except ImportError:
         pass
 
-#: The backend/device axis. Fixed on every machine (asv wants the same parameters everywhere);
-#: CUDA entries are skipped where CUDA is absent.
-BACKEND_DEVICES = ("torch:cpu", "jax:cpu", "torch:cuda", "jax:cuda")
+def _backend_devices() -> tuple[str, ...]:
+    """The backend/device axis of this machine: both backends on the CPU, and on CUDA where
+    ``nvidia-smi`` lists a GPU (read without creating a CUDA context: asv forks every benchmark
+    from this process). asv keeps results per machine, so machines may differ in this axis.
+    ``PGBENCH_ASV_DEVICES="torch:cpu,jax:cuda"`` sets it explicitly."""
+    chosen = os.environ.get("PGBENCH_ASV_DEVICES")
+    if chosen:
+        return tuple(d.strip() for d in chosen.split(",") if d.strip())
+    cpu = ("torch:cpu", "jax:cpu")
+    return cpu + (("torch:cuda", "jax:cuda") if _gpu_listed() else ())
+
+
+def _gpu_listed() -> bool:
+    import shutil
+    import subprocess
+    if not shutil.which("nvidia-smi"):
+        return False
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout
+    except (subprocess.SubprocessError, OSError):
+        return False
+    return "GPU" in out
+
+
+#: The backend/device axis (:func:`_backend_devices`); a listed combination that cannot run (backend
+#: not installed, CUDA not usable by it) is skipped with the reason.
+BACKEND_DEVICES = _backend_devices()
 
 #: A problem that registers this scale is benchmarked at it (then BENCH_OVERRIDES apply on top).
 ASV_SCALE = "asv"

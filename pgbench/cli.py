@@ -21,7 +21,6 @@ one line ``error: ...`` on stderr before any work starts. ``run`` exits with 1 w
 
 from __future__ import annotations
 
-import math
 import re
 import sys
 from pathlib import Path
@@ -30,7 +29,21 @@ from typing import List, Optional
 import typer
 
 app = typer.Typer(name="pgbench", no_args_is_help=True, add_completion=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Benchmark optimizers for physics-based deep learning (physical gradients, SIP, HIG).")
+
+
+def _version(value: bool):
+    if value:
+        from . import __version__
+        print(f"pgbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")):
+    """Benchmark optimizers for physics-based deep learning (physical gradients, SIP, HIG)."""
 
 USAGE_ERROR = 2
 DEFAULT_RESULTS = "results/runs"
@@ -141,17 +154,8 @@ def _parse_pairs(values, option: str) -> dict[str, str]:
 
 
 def _fmt(v, digits: int = 3) -> str:
-    if v is None:
-        return "-"
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    if math.isnan(f):
-        return "-"
-    if f == int(f) and abs(f) < 1e6:
-        return str(int(f))
-    return f"{f:.{digits}g}"
+    from .terminal import fmt
+    return fmt(v, digits)
 
 
 # --- list ------------------------------------------------------------------------------------------
@@ -291,39 +295,10 @@ class _ProgressView:
             self.progress.stop()
 
 
-SUMMARY_COLUMNS = [("problem", "problem"), ("label", "solver"), ("backend", "backend"), ("device_name", "device"),
-                   ("seeds", "seeds"), ("status", "ok/div/fail"), ("x_error", "x error (median)"), ("train_x_error", "train x err"),
-                   ("loss", "y loss"), ("iterations", "iters"), ("target", "target"), ("reached", "reached"),
-                   ("iterations_to_target", "iters to target"), ("time_to_target", "s to target"),
-                   ("time_per_iteration", "s / iter")]
-
-
-def _summary_table(summary, title: str = "summary"):
-    from rich.table import Table
-
-    cols = list(SUMMARY_COLUMNS)
-    display = [c for c, _ in cols if c in ("problem", "label", "backend", "device_name")]
-    if summary.duplicated(display + ["scale"]).any():  # several settings under one label: tell them apart
-        cols.insert(2, ("config", "config"))
-    if summary["scale"].nunique() > 1:
-        cols.insert(1, ("scale", "scale"))
-    t = Table(title=title, title_justify="left")
-    for _, head in cols:
-        t.add_column(head, overflow="fold", justify="left" if head in ("problem", "solver", "device", "backend",
-                                                                        "config", "scale") else "right")
-    for _, r in summary.iterrows():
-        row = []
-        for c, _ in cols:
-            if c == "status":
-                row.append(f"{r['ok']}/{r['diverged']}/{r['failed']}")
-            elif c == "x_error" and r["ok"] > 1:   # median over ok seeds (min–max)
-                row.append(f"{_fmt(r['x_error'])} ({_fmt(r['x_error_lo'], 2)}–{_fmt(r['x_error_hi'], 2)})")
-            elif c == "reached":
-                row.append("-" if math.isnan(r["target"]) else f"{r['reached']}/{r['seeds'] - r['failed']}")
-            else:
-                row.append(_fmt(r[c]))
-        t.add_row(*row)
-    return t
+def _summary_table(summary, title: str = "summary", wide: bool = False):
+    """The summary as a rich table (:func:`pgbench.terminal.summary_table`)."""
+    from .terminal import summary_table
+    return summary_table(summary, title, wide)
 
 
 @app.command()
@@ -509,6 +484,7 @@ def results(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--
             format: str = typer.Option("table", "--format", help="table, csv or json"),
             target: Optional[float] = typer.Option(None, "--target", help="x-error target (default: each problem's)"),
             per_run: bool = typer.Option(False, "--per-run", help="one row per run instead of the mean over seeds"),
+            wide: bool = typer.Option(False, "--wide", help="every column (default: the ones that fit 120 columns)"),
             plugin: List[str] = typer.Option([], "--plugin", help="module or .py file registering problems")):
     """Summarise stored runs per problem × solver: final x error, y loss, iterations and time to
     reach the target x error, time per iteration (means over seeds)."""
@@ -551,17 +527,10 @@ def results(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--
     elif format == "json":
         sys.stdout.write(table.to_json(orient="records", indent=1) + "\n")
     elif per_run:
-        from rich.table import Table
-        t = Table(title="runs", title_justify="left")
-        cols = ["problem", "label", "backend", "seed", "status", "x_error", "loss", "nonfinite", "iterations",
-                "wall_time", "iterations_to_target", "time_to_target", "run_key", "message"]
-        for c in cols:
-            t.add_column(c, overflow="fold")
-        for _, r in table.iterrows():
-            t.add_row(*[_fmt(r[c]) for c in cols])
-        _console().print(t)
+        from .terminal import runs_table
+        _console().print(runs_table(table, "runs", wide))
     else:
-        _console().print(_summary_table(table, title=f"results ({', '.join(map(str, results_dirs))})"))
+        _console().print(_summary_table(table, f"results ({', '.join(map(str, results_dirs))})", wide))
 
 
 def _check_stored(option: str, values, ids, labels=None) -> None:

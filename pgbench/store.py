@@ -217,7 +217,7 @@ def write_examples(examples: dict, path) -> Path:
     return _write_atomic(Path(path), write)
 
 
-_TMP = re.compile(r"\.(?P<target>.+\.parquet)\.(?P<host>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp")
+_TMP = re.compile(r"\.(?P<target>.+?\.(?:parquet|npz))\.(?P<host>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp")
 
 
 def _alive(pid: int) -> bool:
@@ -231,9 +231,10 @@ def _alive(pid: int) -> bool:
 
 
 def clean_stale_tmp(root, max_age: float = 86400.0) -> list[Path]:
-    """Remove the hidden temporary files of writers that were killed mid-write: those written
-    on this host by a process that no longer exists, and any older than ``max_age`` seconds (a
-    writer on another host cannot be asked). Returns the removed paths."""
+    """Remove the hidden temporary files of writers that were killed mid-write (run files and
+    example files): those written on this host by a process that no longer exists, and any
+    older than ``max_age`` seconds (a writer on another host cannot be asked). Returns the
+    removed paths."""
     removed, host, now = [], socket.gethostname(), time.time()
     if not Path(root).is_dir():
         return removed

@@ -136,8 +136,8 @@ def check_batch(solver_id: str, problem, backend: str = "torch", rtol: float = 1
 
     Iterative solvers: one step from the initial guess of a batch of 2 returns shape
     ``(2, *x_shape)`` and its first example equals the step taken from that example alone (a
-    solver that averages over the batch fails). Training schemes: one ``update`` from ``init``
-    reports a prediction of shape ``(2, *x_shape)`` and a per-example loss of shape ``(2,)``."""
+    solver that averages over the batch fails). Training schemes: one ``update`` reports a
+    prediction of shape ``(2, *x_shape)`` and a per-example loss of shape ``(2,)``."""
     from .runner import resolve
     be = get_backend(backend)
     problem, solver = resolve(problem, solver_id, problem.scale, **settings)
@@ -146,8 +146,7 @@ def check_batch(solver_id: str, problem, backend: str = "torch", rtol: float = 1
     if solver.kind == "training":
         net = problem.network()
         params = net.init(keys.rng(0, "net"), be)
-        state = solver.init(problem, be, net, params)
-        _, _, out = solver.update(problem, be, net, params, state, y, x_true)
+        _, _, out = solver.update(problem, be, net, params, solver.init(problem, be, net, params), y, x_true)
         x, loss = out.x, out.loss
         assert tuple(x.shape) == expected, \
             f"{solver_id}: the prediction has shape {tuple(x.shape)}, expected {expected} (batch dimension lost)"

@@ -226,7 +226,7 @@ def test_machine_record_is_complete(tmp_path):
 def test_asv_config_and_environment_plugin():
     asv_util = pytest.importorskip("asv.util")
     conf = asv_util.load_json(str(ROOT / "asv.conf.json"), js_comments=True)
-    assert conf["results_dir"] == "results" and conf["html_dir"].startswith("results/")
+    assert conf["results_dir"] == "results/asv/results" and conf["html_dir"] == "results/asv/html"
     assert conf["benchmark_dir"] == "benchmarks" and conf["environment_type"] == "pgbench-venv"
     assert all("--no-deps" in c for c in conf["install_command"] + conf["build_command"])
     from scripts import asv_env
@@ -234,3 +234,23 @@ def test_asv_config_and_environment_plugin():
     import numpy
     assert any(os.path.dirname(os.path.dirname(numpy.__file__)) == d for d in dirs)
     assert "torch" in asv_env.host_versions() or "jax" in asv_env.host_versions()
+
+
+def test_backend_devices_follow_the_machine(monkeypatch):
+    """CUDA rows only where nvidia-smi lists a GPU; PGBENCH_ASV_DEVICES overrides."""
+    monkeypatch.delenv("PGBENCH_ASV_DEVICES", raising=False)
+    monkeypatch.setattr(common, "_gpu_listed", lambda: False)
+    assert common._backend_devices() == ("torch:cpu", "jax:cpu")
+    monkeypatch.setattr(common, "_gpu_listed", lambda: True)
+    assert common._backend_devices() == ("torch:cpu", "jax:cpu", "torch:cuda", "jax:cuda")
+    monkeypatch.setenv("PGBENCH_ASV_DEVICES", "torch:cpu, jax:cuda")
+    assert common._backend_devices() == ("torch:cpu", "jax:cuda")
+
+
+def test_asv_results_are_not_tracked():
+    """asv writes under results/asv/, which git ignores (no tracked file is edited by asv)."""
+    import subprocess
+    out = subprocess.run(["git", "check-ignore", "-q", "results/asv/results/box/machine.json"], cwd=ROOT)
+    assert out.returncode == 0
+    tracked = subprocess.run(["git", "ls-files", "results/asv"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert tracked == ""

@@ -249,3 +249,27 @@ def test_every_compatible_training_scheme_runs(problem_id):
     assert {"dp", "hig", "gn", "schedule"} <= set(ran)
     if pgbench.make_problem(problem_id).has("inverse"):
         assert "pg" in ran
+
+
+# --- what a control produces, for the report's example panels --------------------------------------
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_observable_of_the_control_problems(backend):
+    """Oscillators: the final state s(T) (= y* + residual). Quantum dipole: ψ(T) with its global
+    phase turned onto ψ*: the same infidelity and norm, and a real, non-negative overlap ⟨ψ*, ψ⟩."""
+    be = get_backend(backend)
+    osc = pgbench.make_problem("oscillators-v0", scale="quick")
+    _, y = osc.sample(np.random.default_rng(0), 3, be)
+    u = be.asarray(np.random.default_rng(1).standard_normal((3,) + osc.x_shape) * 0.3, "float32")
+    assert np.allclose(_np(be, osc.observable(be, u, y)) - _np(be, y), _np(be, osc.residual(be, u, y)), atol=1e-6)
+    qd = pgbench.make_problem("quantum-dipole-v0", scale="quick")
+    _, y = qd.sample(np.random.default_rng(0), 4, be)
+    u = be.asarray(np.random.default_rng(1).standard_normal((4,) + qd.x_shape) * 0.3, "float32")
+    out, final = qd.observable(be, u, y), qd.simulate(be, u)
+    assert np.allclose(_np(be, qd.infidelity(be, out, y)), _np(be, qd.infidelity(be, final, y)), atol=1e-6)
+    assert np.allclose((_np(be, out) ** 2).sum(1), (_np(be, final) ** 2).sum(1), atol=1e-6)
+    o, t = _np(be, out), _np(be, y)
+    re = (t[:, 0::2] * o[:, 0::2] + t[:, 1::2] * o[:, 1::2]).sum(1)
+    im = (t[:, 0::2] * o[:, 1::2] - t[:, 1::2] * o[:, 0::2]).sum(1)
+    assert (re > 0).all() and np.abs(im).max() < 1e-6
+    assert np.abs(_np(be, final) - o).max() > 1e-2   # the phase did turn (a test that can fail)

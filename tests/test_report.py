@@ -178,19 +178,22 @@ def test_machines_side_by_side_and_speedups(tmp_path):
 
 
 def test_performance_profile_values():
-    """Two instances; A is fastest on the first, B (2x slower) on none, C never reaches."""
+    """One profile per problem. On p, A is fastest, B 2x slower, C never reaches; on q, A and B tie."""
     runs = pd.DataFrame({
         "problem": ["p", "p", "p", "q", "q"], "seed": [0] * 5, "device_key": ["d"] * 5, "kind": ["training"] * 5,
         "label": ["A", "B", "C", "A", "B"], "time_to_target": [1.0, 2.0, np.nan, 3.0, 3.0]})
     fig, prof = performance_profile(runs, "training")
     assert fig is not None
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible() and ax.lines] == ["p", "q"]
 
-    def rho(label, tau):
-        g = prof[prof["label"] == label]
+    def rho(problem, label, tau):
+        g = prof[(prof["problem"] == problem) & (prof["label"] == label)]
         return g[g["tau"] <= tau]["rho"].iloc[-1]
-    assert rho("A", 1.0) == 1.0
-    assert rho("B", 1.0) == 0.5 and rho("B", 2.5) == 1.0
-    assert rho("C", 100.0) == 0.0
+    assert rho("p", "A", 1.0) == 1.0
+    assert rho("p", "B", 1.0) == 0.0 and rho("p", "B", 2.5) == 1.0
+    assert rho("p", "C", 100.0) == 0.0
+    assert rho("q", "A", 1.0) == 1.0 and rho("q", "B", 1.0) == 1.0
+    assert set(prof[prof["problem"] == "q"]["label"]) == {"A", "B"}   # p's methods never enter q's panel
 
 
 def test_scales_are_never_mixed(tmp_path):
@@ -270,3 +273,76 @@ def test_hig_claims_compare_final_held_out_loss_per_seed_with_medians():
     assert ranks_below("Adam→HIG", ("Adam",), "eval_loss")(df, False).value.startswith("does not hold")
     # nothing to compare with: not measured
     assert ranks_below("HIG", ("Adam",), "eval_loss")(df, False) is None
+
+
+def test_time_to_target_figure_panels_scale_and_labels():
+    """Problems no method reached get no panel (listed instead); times spanning more than 20x get
+    a log axis; tick labels carry no offset or exponent text; the title stays above the panels."""
+    from pgbench.report.figures import time_to_target_figure
+    agg = pd.DataFrame({
+        "problem": ["a-v0", "a-v0", "a-v0", "b-v0"], "kind": ["iterative"] * 4, "label": ["GD", "PG", "Slow", "GD"],
+        "device_key": ["d"] * 4, "target": [1.0, 1.0, 1.0, 0.1], "seeds": [2, 2, 2, 1], "reached": [2, 1, 0, 0],
+        "iterations_to_target": [5.0, 1.0, np.nan, np.nan], "time_to_target": [30.0, 0.002, np.nan, np.nan]})
+    fig, data = time_to_target_figure(agg)
+    fig.canvas.draw()
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
+    assert [ax.get_title() for ax in panels] == ["a-v0 (iterative), target 1"]
+    ax = panels[0]
+    assert ax.get_xscale() == "log" and ax.get_xlim()[0] < 0.002 < 30 < ax.get_xlim()[1]
+    assert ax.xaxis.get_offset_text().get_text() == ""
+    texts = [t.get_text() for a in fig.axes for t in a.texts]
+    assert any("b-v0 (iterative)" in t and "No method reached" in t for t in texts)
+    assert any("1/2 seeds" in t for t in texts) and any("not reached (0/2 seeds)" in t for t in texts)
+    title = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
+    assert title.y0 >= ax.title.get_window_extent(fig.canvas.get_renderer()).y1   # no overlap
+
+
+def test_examples_clip_blown_up_predictions_and_name_diverged_runs():
+    """A diverged network predicting 1e6 must not stretch the axis: the panel shows the truth's range,
+    the blown-up points are counted off scale, and the diverged run is named in the legend."""
+    from pgbench.report.figures import clip_range, examples_figure
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0.1, 10, size=(64, 1)).astype(np.float32)
+    truth = (a / 5).astype(np.float32)
+
+    def example(label, key, pred):
+        return {"x_true": truth, "y_target": a, "x_pred": pred,
+                "meta": {"problem": "sin-v0", "label": label, "kind": "training", "seed": 0, "run_key": key}}
+    blown = np.full_like(truth, 1.5e6)
+    blown[:4] = truth[:4]
+    examples = [example("good", "k1", truth + 0.01), example("blown", "k2", blown)]
+    fig, data = examples_figure(examples, "sin-v0", {"k1": "ok", "k2": "diverged"})
+    lo, hi = clip_range(truth)
+    ax = fig.axes[0]
+    assert ax.get_ylim() == pytest.approx((lo, hi)) and hi < 10
+    assert data.groupby("label")["off_scale"].sum().to_dict() == {"blown": 60, "good": 0}
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "blown (seed 0, diverged): 60/64 off scale" in legend and "good" in legend
+
+
+def test_error_labels_are_words_for_every_problem():
+    from pgbench.registry import PROBLEMS
+    from pgbench.report.figures import error_label
+    for name in PROBLEMS.names():
+        label = error_label(name, "code_name |x|")
+        assert "_" not in label and label != "x error", name
+    assert error_label("navier-stokes-v0", "mean_cells |v0 - v0*|").startswith("velocity error")
+
+
+def test_html_runs_table_messages_anchors_and_files(tmp_path):
+    """The "All runs" section: a diverged run shows its stored message, every run has an anchor,
+    run keys elsewhere link to it, each run links its parquet file, and wide tables scroll."""
+    frame = _synthetic("m", "cpu", {"DP (Adam)": (0.1, 1.0), "PG (inverse)": (0.1, 0.5)})
+    bad = frame["label"].eq("PG (inverse)")
+    frame.loc[bad, "status"] = "diverged"
+    frame.loc[bad, "message"] = "x error blew up at iteration 3: 1e+09"
+    frame.loc[~bad, "message"] = ""
+    _write_runs(frame, tmp_path / "runs" / "sin-v0")
+    text = build_report(tmp_path / "runs", tmp_path / "report").read_text()
+    assert "x error blew up at iteration 3: 1e+09" in text
+    for key in frame["run_key"].unique():
+        assert f"<tr id='run-{key}'>" in text
+        assert f"href='#run-{key}'" in text
+        assert f"href='../runs/sin-v0/{key}.parquet'" in text
+    assert "overflow-x:auto" in text and "1 (1 diverged)" in text
+    assert "<td class='wide'>diverged: x error blew up at iteration 3: 1e+09</td>" in text   # not a blank cell

@@ -67,6 +67,12 @@ class Problem(abc.ABC):
         """The physics ``y = P(x)``."""
         raise TypeError(f"problem {self.id} defines no standalone forward model; see residual()")
 
+    def observable(self, be, x, y_target):
+        """What ``x`` produces, to set beside the observation y* (the report's P(x) panels): by
+        default :meth:`forward`. Problems whose physics takes y* as its input (a control problem
+        starting from y*) override this; problems without such a quantity (sin(a/x)) raise."""
+        return self.forward(be, x)
+
     def residual(self, be, x, y_target):
         """:math:`P(x) - y^*`, whose half squared norm is the objective. Problems whose physics
         depends on the observation (e.g. sin(a/x) with a given) override this instead of forward."""

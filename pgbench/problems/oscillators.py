@@ -108,6 +108,10 @@ class Oscillators(Problem):
             s = s + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
         return s
 
+    def observable(self, be, x, y):
+        """The final state s(T) reached from s0 = y* under the control x (to compare with y*)."""
+        return self.simulate(be, x, y)
+
     def residual(self, be, x, y):
         return self.simulate(be, x, y) - y
 

@@ -178,6 +178,22 @@ class QuantumDipole(Problem):
         im = xp.sum(tr * b - ti * a, axis=1)
         return 1.0 - (re * re + im * im)
 
+    def observable(self, be, x, y):
+        """The final state ψ(T), interleaved (re, im), times the global phase
+        :math:`e^{-i\\arg\\langle\\psi^*, \\psi(T)\\rangle}` (which the infidelity ignores), so that
+        a converged control shows ψ(T) on top of ψ*."""
+        xp = be.xp
+        out = self.simulate(be, x)
+        a, b = out[:, 0::2], out[:, 1::2]
+        tr, ti = y[:, 0::2], y[:, 1::2]
+        re = xp.sum(tr * a + ti * b, axis=1, keepdims=True)
+        im = xp.sum(tr * b - ti * a, axis=1, keepdims=True)
+        r = xp.sqrt(re * re + im * im)
+        c = xp.where(r > 0, re / xp.where(r > 0, r, 1.0), 1.0)
+        d = xp.where(r > 0, im / xp.where(r > 0, r, 1.0), 0.0)
+        rot = xp.stack([a * c + b * d, b * c - a * d], axis=2)     # ψ · (c - i d)
+        return xp.reshape(rot, out.shape)
+
     def hig_output(self, be, x, y):
         return self.simulate(be, x)
 

@@ -98,6 +98,14 @@ def speedups(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _statuses(df: pd.DataFrame) -> dict:
+    """Run key → status, with the divergence rule applied (:func:`pgbench.summary.run_status`)."""
+    from ..summary import run_status
+    if df.empty:
+        return {}
+    return {key: run_status(g)[0] for key, g in df.groupby("run_key", sort=False)}
+
+
 def collect(results_dirs):
     """The tidy frame of every run under ``results_dirs`` with ``device_key`` (see
     :func:`pgbench.load_results`); a run found in several directories is counted once."""
@@ -125,16 +133,39 @@ def _md(df: pd.DataFrame, floatfmt=".3g") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _html_table(df: pd.DataFrame) -> str:
+_LINKED = ("runs", "run_key", "run keys")   # columns whose cells are run keys (or prefixes): linked to the run
+
+
+def _run_links(cell: str, keys) -> str:
+    """Each run key (or key prefix) in ``cell`` as a link to its row in the runs table, shown by
+    its first 8 hex digits."""
+    out = []
+    for token in str(cell).split():
+        full = next((k for k in keys if k.startswith(token)), None) if len(token) >= 6 else None
+        out.append(f"<a href='#run-{html.escape(full)}'>{html.escape(token[:8])}</a>" if full else html.escape(token))
+    return " ".join(out)
+
+
+def _html_table(df: pd.DataFrame, keys=(), wide=()) -> str:
+    """An HTML table in a horizontally scrolling box: numbers right-aligned on one line (3
+    significant digits), text wrapping; run keys in the :data:`_LINKED` columns link to the run's
+    row (``keys``: every run key of the report); ``wide`` columns may wrap wider."""
     if df is None or df.empty:
         return "<p><em>no data</em></p>"
 
-    def fmt(v):
-        if isinstance(v, float):
-            return "" if math.isnan(v) else f"{v:.3g}"
-        return str(v)
-    return df.to_html(index=False, escape=True, border=0, classes="tbl", formatters={c: fmt for c in df.columns},
-                      na_rep="")
+    def cell(col, v):
+        if isinstance(v, (float, np.floating)):
+            return f"<td class='num'>{_g(v)}</td>"
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            return f"<td class='num'>{int(v)}</td>"
+        if v is None:
+            return "<td></td>"
+        text = _run_links(v, keys) if col in _LINKED else html.escape(str(v))
+        return f"<td class='{'wide' if col in wide else 'txt'}'>{text}</td>"
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    rows = "".join("<tr>" + "".join(cell(c, v) for c, v in zip(df.columns, row)) + "</tr>"
+                   for row in df.itertuples(index=False))
+    return f"<div class='scroll'><table class='tbl'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
 
 
 def _summary_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -145,6 +176,70 @@ def _summary_table(df: pd.DataFrame) -> pd.DataFrame:
     keep = ["problem", "scale", "label", "solver", "backend", "device_name", "seeds", "ok", "diverged", "failed",
             "iterations", "x_error", "x_error_lo", "x_error_hi", "loss", "nonfinite", "wall_time", "time_per_iteration"]
     return s[[c for c in keep if c in s]]
+
+
+def _g(v) -> str:
+    """A number for an HTML cell: whole numbers in full (iterations: 1000, not 1e+03), others
+    with 3 significant digits; blank for NaN."""
+    if v is None or not math.isfinite(float(v)):
+        return ""
+    v = float(v)
+    return f"{v:.0f}" if v.is_integer() and abs(v) < 1e7 else f"{v:.3g}"
+
+
+def _runs_html(df: pd.DataFrame, paths: dict, out: Path) -> tuple[str, str]:
+    """The HTML of the "All runs" section: one row per configuration (seeds, final x error as
+    median [min–max] over the ok seeds, or the stored message where no seed is ok; its runs
+    linked), then one row per run with an anchor ``run-<key>``, its status and stored message,
+    and its parquet file (``paths``: run key → file; linked relative to ``out``)."""
+    import os
+
+    from ..summary import per_run
+    runs = per_run(df)
+    if runs.empty:
+        return "<p><em>no runs</em></p>", "<p><em>no runs</em></p>"
+    keys = list(runs["run_key"].astype(str))
+    runs = runs.assign(device=runs["backend"].astype(str) + " · " + runs["device_name"].astype(str))
+    conf_rows = []
+    for _, g in runs.groupby(["problem", "scale", "label", "device", "config"], sort=True, dropna=False):
+        g = g.sort_values("seed")
+        ok = g[g["status"] == "ok"]
+        counts = ", ".join(f"{(g['status'] == s).sum()} {s}" for s in ("ok", "diverged", "failed")
+                           if (g["status"] == s).any())
+        if len(ok):
+            x = pd.to_numeric(ok["x_error"], errors="coerce")
+            err = _g(x.median()) + (f" [{_g(x.min())}–{_g(x.max())}]" if len(ok) > 1 else "")
+        else:
+            msgs = [m for m in g["message"].astype(str) if m and m != "nan"]
+            err = f"{g['status'].iloc[0]}: {msgs[0]}" if msgs else str(g["status"].iloc[0])
+        first = g.iloc[0]
+        conf_rows.append({"problem": first["problem"], "scale": first["scale"], "method": first["label"],
+                          "device": first["device"], "config": first["config"], "seeds": f"{len(g)} ({counts})", "x error": err,
+                          "loss": pd.to_numeric(ok["loss"], errors="coerce").median() if len(ok) else math.nan,
+                          "iterations": pd.to_numeric(g["iterations"], errors="coerce").median(),
+                          "s / iteration": pd.to_numeric(g["time_per_iteration"], errors="coerce").median(),
+                          "wall time [s]": pd.to_numeric(g["wall_time"], errors="coerce").median(),
+                          "runs": " ".join(str(k) for k in g["run_key"])})
+    conf = pd.DataFrame(conf_rows)
+    per = []
+    for _, r in runs.sort_values(["problem", "scale", "label", "device", "seed"]).iterrows():
+        key = str(r["run_key"])
+        path = paths.get(key)
+        file = (f"<a href='{html.escape(Path(os.path.relpath(path, out)).as_posix())}'>parquet</a>"
+                if path else "")
+        msg = "" if r["message"] in (None, "") or str(r["message"]) == "nan" else str(r["message"])
+        cells = [f"<td class='key'>{html.escape(key)}</td>", *(f"<td class='txt'>{html.escape(str(r[c]))}</td>"
+                                                              for c in ("problem", "scale", "label", "device", "seed")),
+                 f"<td class='nw st-{html.escape(str(r['status']))}'>{html.escape(str(r['status']))}</td>",
+                 f"<td class='wide'>{html.escape(msg)}</td>",
+                 *(f"<td class='num'>{_g(r[c])}</td>" for c in ("x_error", "iterations", "wall_time")),
+                 f"<td class='nw'>{file}</td>"]
+        per.append(f"<tr id='run-{html.escape(key)}'>" + "".join(cells) + "</tr>")
+    head = "".join(f"<th>{c}</th>" for c in ("run key", "problem", "scale", "method", "device", "seed", "status",
+                                             "message", "x error", "iterations", "wall time [s]", "file"))
+    per_html = (f"<div class='scroll'><table class='tbl runs'><thead><tr>{head}</tr></thead><tbody>"
+                + "".join(per) + "</tbody></table></div>")
+    return _html_table(conf, keys, wide=("x error",)), per_html
 
 
 def _inference_times(examples, problem="navier-stokes-v0") -> dict:
@@ -208,6 +303,7 @@ def build_report(results_dirs, out) -> Path:
     df = latest_configs(everything)
     shown = set(df["run_key"]) if not df.empty else set()
     examples = [e for e in load_examples(*dirs) if e["meta"].get("run_key") in shown]
+    status = _statuses(df)
     F.set_style()
     import matplotlib.pyplot as plt
 
@@ -265,7 +361,7 @@ def build_report(results_dirs, out) -> Path:
             items = [fig_item(f"learning_{safe}", lambda: F.learning_curves(sub, p), _SENTENCES["learning"].format(p=what)),
                      fig_item(f"optimisation_{safe}", lambda: F.optimisation_curves(sub, p),
                               _SENTENCES["optimisation"].format(p=what)),
-                     fig_item(f"examples_{safe}", lambda: F.examples_figure(ex, p), _SENTENCES["examples"].format(p=what))]
+                     fig_item(f"examples_{safe}", lambda: F.examples_figure(ex, p, status), _SENTENCES["examples"].format(p=what))]
             items = [i for i in items if i]
             if items:
                 sections.append((what, items))
@@ -298,17 +394,25 @@ def build_report(results_dirs, out) -> Path:
     for kind in ("training", "iterative"):
         if not tt.empty:
             items.append(fig_item(f"profile_{kind}", lambda: F.performance_profile(tt, kind),
-                                  f"Dolan–Moré performance profile of the {kind} methods: for each method, the fraction "
-                                  "of problem instances (problem × seed × device) on which it reached the target "
-                                  "within τ times the fastest method's time (legend: number of instances)."))
+                                  f"Dolan–Moré performance profiles of the {kind} methods, one panel per problem (each "
+                                  "problem has its own methods): for each method, the fraction of its runs (seed × "
+                                  "device) that reached the target within τ times the fastest method's time on the "
+                                  "same seed and device (legend: number of runs)."))
     sections.append(("Cost, time to target and performance profiles", [i for i in items if i]))
 
     summary = _summary_table(everything)
-    sections.append(("All runs", [table_item("summary", summary,
-                                             "Every configuration in the store (also older ones that the figures "
-                                             "leave out: figures and headline show the newest configuration of each "
-                                             "method): seeds, status counts, final x error (held-out): median over "
-                                             "the ok seeds with min and max, wall time and time per iteration.")]))
+    summary_sentence = ("Every configuration in the store (also older ones that the figures leave out: figures and "
+                        "headline show the newest configuration of each method; 'config' tells configurations of one "
+                        "method apart): seeds by status, final x error (held-out): median [min–max] over the ok seeds, or the stored message where no seed is ok; "
+                        "medians of loss, iterations, time per iteration and wall time; its runs, linked below.")
+    table_item("summary", summary, summary_sentence)   # tables/summary.md and data/summary.csv: every column
+    from ..store import run_files
+    paths = {p.stem: p for d in dirs for p in run_files(d)}
+    conf_html, runs_html = _runs_html(everything, paths, out)
+    sections.append(("All runs", [("html", "summary", summary_sentence, conf_html),
+                                  ("html", "runs", "Every stored run: status with the divergence rule applied and "
+                                   "the stored message (why a run diverged or failed), final x error, iterations, "
+                                   "wall time and its parquet file.", runs_html)]))
 
     if failures:
         sections.append(("Figures that could not be drawn", [("text", "failures", "; ".join(failures), "")]))
@@ -320,17 +424,30 @@ def build_report(results_dirs, out) -> Path:
 def _render(sections, df, dirs) -> str:
     devices = sorted(df["device_key"].unique()) if not df.empty else []
     n_runs = df["run_key"].nunique() if not df.empty else 0
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>pgbench report</title><style>",
-             "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}",
-             "img{max-width:100%;border:1px solid #eee}table.tbl{border-collapse:collapse;font-size:0.85em;margin:.5em 0}",
-             "table.tbl td,table.tbl th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left}",
-             "figure{margin:1.2em 0}figcaption{font-size:0.92em;color:#444}h2{border-bottom:2px solid #ccc}",
-             "nav a{margin-right:1em}</style></head><body>",
+    keys = sorted(df["run_key"].astype(str).unique()) if not df.empty else []
+    parts = ["<!doctype html><html><head><meta charset='utf-8'>"
+             "<meta name='viewport' content='width=device-width, initial-scale=1'><title>pgbench report</title><style>",
+             "body{font-family:system-ui,sans-serif;max-width:1360px;margin:1.5em auto;padding:0 1em;color:#222;"
+             "line-height:1.4}",
+             "img{max-width:min(100%,1000px);border:1px solid #eee}",
+             ".scroll{overflow-x:auto;max-width:100%;margin:.5em 0 1em}",
+             "table.tbl{border-collapse:collapse;font-size:0.8em}",
+             "table.tbl th{position:sticky;top:0;background:#f4f4f4;text-align:left;padding:3px 6px;"
+             "border-bottom:2px solid #ccc;white-space:nowrap}",
+             "table.tbl td{border-bottom:1px solid #e4e4e4;padding:2px 6px;vertical-align:top}",
+             "td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}",
+             "td.txt{max-width:16em;overflow-wrap:break-word}td.wide{max-width:30em;overflow-wrap:break-word}",
+             "td.key{font-family:monospace;white-space:nowrap}td.nw{white-space:nowrap}tr:target{background:#fff3b0}",
+             "td.st-diverged{color:#a15c00;font-weight:600}td.st-failed{color:#b00020;font-weight:600}",
+             "figure{margin:1.2em 0}figcaption{font-size:0.92em;color:#444;max-width:1000px}",
+             "h2{border-bottom:2px solid #ccc}p{max-width:1000px}nav a{margin-right:1em;white-space:nowrap}",
+             "</style></head><body>",
              "<h1>pgbench report</h1>",
              f"<p>{n_runs} stored runs from {html.escape(', '.join(map(str, dirs)))}; devices: "
              f"{html.escape('; '.join(devices)) or 'none'}. Built "
              f"{_dt.datetime.now().isoformat(timespec='seconds')}. Every figure's numbers are in "
-             "<code>data/</code>, every table in <code>tables/</code>.</p><nav>"]
+             "<code>data/</code>, every table in <code>tables/</code>; run keys link to the run's row under "
+             "<a href='#runs'>All runs</a>.</p><nav>"]
     parts += [f"<a href='#s{i}'>{html.escape(t)}</a>" for i, (t, _) in enumerate(sections)]
     parts.append("</nav>")
     for i, (title, items) in enumerate(sections):
@@ -341,10 +458,13 @@ def _render(sections, df, dirs) -> str:
             elif kind == "fig":
                 parts.append(f"<figure><img src='{content}' alt='{html.escape(name)}'><figcaption>"
                              f"<b>{html.escape(name)}</b>: {html.escape(sentence)}</figcaption></figure>")
+            elif kind == "html":
+                parts.append(f"<h3 id='{html.escape(name)}'>{html.escape(name)}</h3><p>{html.escape(sentence)}</p>")
+                parts.append(content)
             else:
                 parts.append(f"<h3>{html.escape(name)}</h3><p>{html.escape(sentence)}</p>")
                 if isinstance(content, pd.DataFrame):
-                    parts.append(_html_table(content))
+                    parts.append(_html_table(content, keys, wide=("statement", "reason", "claim")))
                 else:
                     parts.append(f"<p>{html.escape(str(content).strip('_').strip())}</p>")
     parts.append("</body></html>")

@@ -9,7 +9,8 @@ the run, so they follow it through :func:`pgbench.store.merge` and resumed sweep
 an experiment: it evaluates the final outcome once. The report only reads these files.
 
 File contents (first ``n`` held-out examples): ``x_true``, ``y_target``, ``x_pred`` and, where the
-problem defines a standalone forward model, ``y_pred = P(x_pred)``; ``meta`` is a JSON string with
+problem has one, ``y_pred``: what x_pred produces (:meth:`~pgbench.problems.base.Problem.observable`,
+P(x) or a control problem's final state); ``meta`` is a JSON string with
 run_key, problem, solver, label, kind, seed, machine, device_name and, for training runs,
 ``inference_seconds_per_example``: the network's forward pass on the held-out batch (after one
 warm-up call, device synchronised, mean of 3) divided by the batch size (Table 1's "inference
@@ -62,8 +63,8 @@ def collect_examples(plan, result, n: int | None = None) -> dict | None:
     arrays = {"x_true": be.to_numpy(x_true)[:n], "y_target": be.to_numpy(y_target)[:n],
               "x_pred": be.to_numpy(x_pred)[:n]}
     try:
-        arrays["y_pred"] = be.to_numpy(problem.forward(be, x_pred))[:n]
-    except Exception:   # no standalone forward model (e.g. sin(a/x), whose physics needs a)
+        arrays["y_pred"] = be.to_numpy(problem.observable(be, x_pred, y_target))[:n]
+    except Exception:   # nothing to set beside y* (e.g. sin(a/x), whose observation is a)
         pass
     meta = {k: result.meta.get(k) for k in ("problem", "solver", "label", "kind", "seed", "machine", "device_name",
                                               "backend", "scale")}

@@ -53,12 +53,40 @@ def palette(labels) -> dict[str, tuple]:
     return out
 
 
-def _axis_name(sub) -> str:
-    """The problem's x-error name, shortened for an axis label."""
-    if "x_error_name" not in sub or not sub["x_error_name"].notna().any():
+# what each problem's x error measures, in words, for axis labels (the stored ``x_error_name`` is
+# the formula used in tables; every quantity here is in the problem's own dimensionless units)
+ERROR_LABELS = {
+    "exp": "x error |x − x*|",
+    "heat": "x error ‖x − x*‖₁",
+    "hig-toy": "x error ‖x − x*‖₂",
+    "navier-stokes": "velocity error |v₀ − v₀*|",
+    "oscillators": "miss distance ‖s(T) − y*‖₂",
+    "poisson": "x error ‖x − x*‖₁",
+    "poisson-hig": "x error, mean |x − x*|",
+    "poisson-iclr": "x error ‖x − x*‖₁",
+    "quadratic2d": "x error ‖x − x*‖₂",
+    "quantum-dipole": "infidelity 1 − |⟨ψ*,ψ(T)⟩|²",
+    "sin": "x error to nearest minimum",
+    "sin2d": "x error to nearest minimum",
+    "wavepacket": "position error |ξ₀ − ξ₀*|",
+}
+
+
+def error_label(problem: str, stored_name=None) -> str:
+    """The axis label for a problem's x error: :data:`ERROR_LABELS`, else the stored name."""
+    if problem_name(problem) in ERROR_LABELS:
+        return ERROR_LABELS[problem_name(problem)]
+    if stored_name is None or (isinstance(stored_name, float) and math.isnan(stored_name)):
         return "x error"
-    name = str(sub["x_error_name"].dropna().iloc[0]).split(" (")[0]
-    return name if len(name) <= 28 else name[:26] + "…"
+    name = str(stored_name).split(" (")[0].replace("mean_cells", "mean over cells")
+    return "x error " + (name if len(name) <= 28 else name[:26] + "…")
+
+
+def _axis_name(sub) -> str:
+    """The x-error axis label of the rows ``sub`` (one problem)."""
+    problems = sub["problem"].dropna() if "problem" in sub else []
+    stored = sub["x_error_name"].dropna() if "x_error_name" in sub else []
+    return error_label(str(problems.iloc[0]) if len(problems) else "?", stored.iloc[0] if len(stored) else None)
 
 
 def _log_ok(values) -> bool:
@@ -68,6 +96,8 @@ def _log_ok(values) -> bool:
 
 
 def _legend(fig, axes):
+    """One legend under all panels (each label once); the layout keeps room for it and for the
+    figure's title, measured in inches so tall figures get no gaps and no overlaps."""
     handles, labels = [], []
     for ax in np.ravel(axes):
         for h, lab in zip(*ax.get_legend_handles_labels()):
@@ -76,10 +106,14 @@ def _legend(fig, axes):
                 labels.append(lab)
         if ax.get_legend():
             ax.get_legend().remove()
+    height = fig.get_figheight()
+    ncol = 1 if not labels else min(4 if max(len(lab) for lab in labels) < 26 else 2, len(labels))
+    bottom = (0.1 + 0.24 * math.ceil(len(labels) / max(ncol, 1))) / height if handles else 0
     if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), frameon=False,
-                   bbox_to_anchor=(0.5, -0.01), markerscale=2)
-    fig.tight_layout(rect=(0, 0.06 + 0.045 * ((len(labels) - 1) // 4), 1, 1))
+        fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0.0),
+                   markerscale=2)
+    top = 1 - 0.36 / height if fig.get_suptitle() else 1
+    fig.tight_layout(rect=(0, bottom, 1, top))
 
 
 def _draw(ax, c: pd.DataFrame, x: str, color, style, label):
@@ -125,7 +159,7 @@ def learning_curves(df: pd.DataFrame, problem: str):
     w = int(c["window"].max())
     axes[0, 0].set(xlabel="training iteration", ylabel=f"{name}", title=f"training x error (running avg. {w})")
     axes[0, 1].set(xlabel="wall time [s]", ylabel=name, title="against wall time")
-    axes[1, 0].set(xlabel="training iteration", ylabel="y loss", title="training loss")
+    axes[1, 0].set(xlabel="training iteration", ylabel="loss (y space)", title="training loss")
     axes[1, 1].set(xlabel="training iteration", ylabel=name, title="held-out x error")
     for ax, vals in ((axes[0, 0], c["mean"]), (axes[0, 1], c["mean"]), (axes[1, 0], cl["mean"]),
                      (axes[1, 1], ce["mean"])):
@@ -229,46 +263,92 @@ def time_per_iteration_figure(df: pd.DataFrame):
 
 
 def performance_profile(runs: pd.DataFrame, kind: str):
-    """Dolan–Moré performance profile of time-to-target: instances are problem × seed × device;
-    ρ_s(τ) is the fraction of the instances a method ran on where it reached the target within τ
-    times the fastest method's time (never reaching it counts as ∞)."""
+    """Dolan–Moré performance profiles of time-to-target, one panel per problem (methods differ
+    between problems, so they are never pooled): instances are seed × device; ρ_s(τ) is the
+    fraction of the instances a method ran on where it reached the target within τ times the
+    fastest method's time on that instance (never reaching it counts as ∞). Problems where no
+    method reached the target get no panel."""
     r = runs[runs["kind"] == kind].copy()
     if r.empty:
         return None, pd.DataFrame()
-    r["instance"] = r["problem"].astype(str) + " | " + r["seed"].astype(str) + " | " + r["device_key"].astype(str)
-    best = r.groupby("instance")["time_to_target"].min()
-    r["ratio"] = r["time_to_target"] / r["instance"].map(best)
+    r["instance"] = r["seed"].astype(str) + " | " + r["device_key"].astype(str)
+    best = r.groupby(["problem", "instance"])["time_to_target"].transform("min")
+    r["ratio"] = r["time_to_target"] / best
     r.loc[~np.isfinite(r["ratio"]), "ratio"] = np.inf
-    finite = r["ratio"][np.isfinite(r["ratio"])]
-    if finite.empty:
+    problems = sorted(p for p, g in r.groupby("problem") if np.isfinite(g["ratio"]).any())
+    if not problems:
         return None, pd.DataFrame()
+    finite = r["ratio"][np.isfinite(r["ratio"])]
     taus = np.logspace(0, max(1.0, np.log10(finite.max()) + 0.3), 200)
     rows = []
-    for label, g in r.groupby("label"):
+    for (problem, label), g in r[r["problem"].isin(problems)].groupby(["problem", "label"]):
         ratios = g["ratio"].to_numpy()
-        for tau in taus:
-            rows.append({"label": label, "tau": tau, "rho": float(np.mean(ratios <= tau)), "instances": len(ratios)})
+        rows.extend({"problem": problem, "label": label, "tau": tau, "rho": float(np.mean(ratios <= tau)),
+                     "instances": len(ratios)} for tau in taus)
     prof = pd.DataFrame(rows)
     pal = palette(sorted(prof["label"].unique()))
-    fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
-    for label, g in prof.groupby("label"):
-        ax.step(g["tau"], g["rho"], where="post", color=pal[label], lw=1.8,
-                label=f"{label} ({int(g['instances'].iloc[0])})")
-    ax.set(xscale="log", ylim=(-0.02, 1.02), xlabel="τ (time-to-target / best)", ylabel="fraction of problems ρ(τ)",
-           title=f"performance profile, {kind} solvers")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=1 + len(prof["label"].unique()) // 12,
-              title="method (instances)", title_fontsize=8)
-    fig.tight_layout()
+    ncol = min(3, len(problems))
+    nrow = math.ceil(len(problems) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 2.5 * nrow + 0.5), squeeze=False, sharey=True)
+    for ax, problem in zip(axes.ravel(), problems):
+        for label, g in prof[prof["problem"] == problem].groupby("label"):
+            ax.step(g["tau"], g["rho"], where="post", color=pal[label], lw=1.6,
+                    label=f"{label} ({int(g['instances'].iloc[0])})")
+        ax.set(xscale="log", ylim=(-0.03, 1.03), title=problem)
+        ax.title.set_fontsize(9)
+        ax.legend(fontsize=6.5, loc="best", frameon=True, framealpha=0.8, handlelength=1.2)
+    for ax in axes[-1]:
+        ax.set_xlabel("τ (time to target / best)", fontsize=9)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("fraction of runs ρ(τ)", fontsize=9)
+    for ax in axes.ravel()[len(problems):]:
+        ax.axis("off")
+    skipped = sorted(set(r["problem"]) - set(problems))
+    title = f"performance profiles, {kind} methods (legend: runs)"
+    if skipped:
+        import textwrap
+        title += "\n" + textwrap.fill("no method reached the target on: " + ", ".join(skipped), 95)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - (0.1 + 0.2 * title.count("\n")) / fig.get_figheight()))
     return fig, prof
 
 
-def examples_figure(examples: list[dict], problem: str):
+def clip_range(truth, pad: float = 0.5) -> tuple[float, float]:
+    """The value range an example panel shows: the ground truth's range widened by ``pad`` times
+    its span on each side (a blown-up prediction must not flatten every other method)."""
+    t = np.asarray(truth, dtype=float)
+    t = t[np.isfinite(t)]
+    if not len(t):
+        return -1.0, 1.0
+    lo, hi = float(t.min()), float(t.max())
+    span = hi - lo if hi > lo else max(abs(hi), 1.0)
+    return lo - pad * span, hi + pad * span
+
+
+def _clipped_scatter(ax, xs, ys, lo, hi, color, label, marker="o"):
+    """Scatter ``ys`` against ``xs`` within [lo, hi]; points outside are drawn as triangles on
+    the edge (▲ above, ▼ below). Returns the boolean mask of the points off the scale."""
+    ys = np.asarray(ys, dtype=float)
+    above, below = ~(ys <= hi) & ~(ys < lo), ys < lo     # NaN/inf count as above
+    inside = ~(above | below)
+    ax.scatter(xs[inside], ys[inside], s=8, color=color, alpha=0.6, label=label, marker=marker)
+    if above.any():
+        ax.scatter(xs[above], np.full(above.sum(), hi), s=22, color=color, marker="^", clip_on=False)
+    if below.any():
+        ax.scatter(xs[below], np.full(below.sum(), lo), s=22, color=color, marker="v", clip_on=False)
+    return above | below
+
+
+def examples_figure(examples: list[dict], problem: str, status: dict | None = None):
     """Example panels from the stored ``*.examples.npz`` of ``problem`` (one run per method, lowest
     seed): signals (y* and each method's P(x)), scatter of x against x* for scalar unknowns, or
-    images (y*, each method's P(x) and x, x*) for fields."""
+    images (y*, each method's P(x) and x, x*) for fields. ``status``: run key → status; a
+    diverged run's label says so. Scalar panels show the truth's range (:func:`clip_range`);
+    predictions off that scale sit on the edge as triangles, counted in the legend."""
     runs = [e for e in examples if e["meta"].get("problem") == problem]
     if not runs or problem_name(problem) == "quadratic2d":
         return None, pd.DataFrame()
+    status = status or {}
     chosen: dict[str, dict] = {}
     for e in sorted(runs, key=lambda e: (e["meta"].get("kind") != "training", e["meta"].get("seed", 0))):
         chosen.setdefault(e["meta"]["label"], e)
@@ -277,14 +357,19 @@ def examples_figure(examples: list[dict], problem: str):
     ref = chosen[labels[0]]
     x_shape, y_shape = ref["x_true"].shape[1:], ref["y_target"].shape[1:]
     x_size, rows = int(np.prod(x_shape)), []
-    if len(y_shape) == 1 and y_shape[0] > 8 and all("y_pred" in e for e in chosen.values()):
+
+    def tag(lab):
+        st = status.get(chosen[lab]["meta"].get("run_key"))
+        return f"{lab} (seed {chosen[lab]['meta'].get('seed')}, {st})" if st and st != "ok" else lab
+    if len(y_shape) == 1 and y_shape[0] > 8 and all("y_pred" in e for e in chosen.values()) \
+            and x_size <= 2:   # a few numbers behind a long signal (wave packet): the signals
         n = min(3, len(ref["y_target"]))
         fig, axes = plt.subplots(n, 1, figsize=(WIDTH, 1.9 * n + 0.6), squeeze=False)
         for i in range(n):
             ax = axes[i, 0]
             ax.plot(ref["y_target"][i], color="0.6", lw=0.8, label="y* (observed)")
             for lab, e in chosen.items():
-                ax.plot(e["y_pred"][i], color=pal[lab], lw=1.4, label=f"{lab}: P(x)")
+                ax.plot(e["y_pred"][i], color=pal[lab], lw=1.4, label=f"{tag(lab)}: P(x)")
                 rows.append({"label": lab, "example": i, "x_pred": e["x_pred"][i].tolist(),
                              "x_true": e["x_true"][i].tolist()})
             ax.set(ylabel=f"example {i}")
@@ -295,11 +380,12 @@ def examples_figure(examples: list[dict], problem: str):
         # branch of minima each method lands on); networks and iterative solvers in separate rows
         against_y = all("y_pred" not in e for e in chosen.values()) and int(np.prod(y_shape)) == 1
         kinds = [k for k in ("training", "iterative") if any(e["meta"].get("kind") == k for e in chosen.values())]
-        fig, axes = plt.subplots(len(kinds), x_size, figsize=(WIDTH * (0.6 if x_size == 1 else 1), 3.0 * len(kinds)),
+        fig, axes = plt.subplots(len(kinds), x_size, figsize=(WIDTH * (0.8 if x_size == 1 else 1), 3.0 * len(kinds)),
                                  squeeze=False)
         for row, kind in enumerate(kinds):
             for k in range(x_size):
                 ax = axes[row, k]
+                lo, hi = clip_range(ref["x_true"].reshape(len(ref["x_true"]), -1)[:, k])
                 first = True
                 for lab, e in chosen.items():
                     if e["meta"].get("kind") != kind:
@@ -310,25 +396,35 @@ def examples_figure(examples: list[dict], problem: str):
                     if against_y and first:
                         ax.scatter(xs, xt, s=10, color="k", marker="x", lw=0.8, label="x* (closest to the start)")
                     first = False
-                    ax.scatter(xs, xp, s=8, color=pal[lab], alpha=0.6, label=lab)
-                    rows.extend({"label": lab, "kind": kind, "component": k, "abscissa": a, "x_true": t, "x_pred": b}
-                                for a, t, b in zip(xs, xt, xp))
+                    off = np.asarray(~(xp >= lo) | ~(xp <= hi))
+                    name = tag(lab) + (f": {int(off.sum())}/{len(off)} off scale" if off.any() else "")
+                    _clipped_scatter(ax, xs, xp, lo, hi, pal[lab], name)
+                    rows.extend({"label": lab, "kind": kind, "component": k, "abscissa": a, "x_true": t, "x_pred": b,
+                                 "off_scale": bool(o)} for a, t, b, o in zip(xs, xt, xp, off))
                 if not against_y:
-                    lo, hi = np.nanmin(ref["x_true"]), np.nanmax(ref["x_true"])
                     ax.plot([lo, hi], [lo, hi], color="k", ls="--", lw=0.8)
-                ax.set(xlabel="y* (observation)" if against_y else f"x*[{k}]", ylabel=f"x[{k}]",
+                ax.set_ylim(lo, hi)
+                ax.set(xlabel="observation y*" if against_y else f"true x*[{k}]", ylabel=f"predicted x[{k}]",
                        title=f"{'networks' if kind == 'training' else 'iterative solvers'}")
     elif len(x_shape) == 1 or (len(x_shape) == 2 and min(x_shape) == 1):
+        # signals: the unknown x (a control, a 1-D field) and, beside it, y* with what each x produces
+        has_truth = bool(np.any(ref["x_true"][0] != 0))
         fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.2), squeeze=False)
-        axes[0, 0].plot(ref["x_true"][0].ravel(), color="k", ls="--", lw=1.0, label="x*")
+        if has_truth:
+            axes[0, 0].plot(ref["x_true"][0].ravel(), color="k", ls="--", lw=1.0, label="x* (truth)")
+        y_len = int(np.prod(y_shape))
+        mk = "o" if y_len <= 8 else None
         for lab, e in chosen.items():
-            axes[0, 0].plot(e["x_pred"][0].ravel(), color=pal[lab], lw=1.3, label=lab)
+            axes[0, 0].plot(e["x_pred"][0].ravel(), color=pal[lab], lw=1.3, label=tag(lab))
             if "y_pred" in e:
-                axes[0, 1].plot(e["y_pred"][0].ravel(), color=pal[lab], lw=1.3)
-            rows.append({"label": lab, "example": 0, "x_pred": e["x_pred"][0].ravel().tolist()})
-        axes[0, 1].plot(ref["y_target"][0].ravel(), color="k", ls="--", lw=1.0, label="y*")
-        axes[0, 0].set(title="x (example 0)", xlabel="index")
-        axes[0, 1].set(title="y (example 0)", xlabel="index")
+                axes[0, 1].plot(e["y_pred"][0].ravel(), color=pal[lab], lw=1.3, marker=mk, ms=5)
+            rows.append({"label": lab, "example": 0, "x_pred": e["x_pred"][0].ravel().tolist(),
+                         "y_pred": e["y_pred"][0].ravel().tolist() if "y_pred" in e else None})
+        axes[0, 1].plot(ref["y_target"][0].ravel(), color="k", ls="--", lw=1.2, marker="x" if mk else None, ms=7,
+                        label="y* (observed)")
+        axes[0, 0].set(title="x (example 0)" + ("" if has_truth else ", no ground truth"), xlabel="component index")
+        axes[0, 1].set(title="y* and what each x produces (example 0)" if any("y_pred" in e for e in chosen.values())
+                       else "y* (example 0)", xlabel="component index")
     else:
         def img(a):
             a = np.asarray(a)
@@ -366,23 +462,45 @@ def examples_figure(examples: list[dict], problem: str):
     return fig, pd.DataFrame(rows)
 
 
+def _plain_numbers(ax, axis="x"):
+    """Tick labels as plain numbers (``0.5``, ``2e-05``): no offset or exponent text over the label."""
+    from matplotlib.ticker import FuncFormatter
+    getattr(ax, f"{axis}axis").set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
 def time_to_target_figure(agg: pd.DataFrame):
     """Per problem (and kind): wall time until the held-out x error first reaches the problem's
-    target, per method (median over the seeds that reached it, labelled "k/n seeds"); methods
-    that never reached it are marked "not reached"."""
+    target, per method: a dot at the median over the seeds that reached it, labelled "k/n seeds";
+    methods that never reached it are marked "not reached". The axis is logarithmic when the
+    times span more than a factor 20 (so a fast method is never a bar too thin to see). Problems
+    where no method reached the target get no panel; they are listed in the last one."""
     if agg is None or agg.empty:
         return None, pd.DataFrame()
     agg = agg.copy()
     agg["panel"] = agg["problem"].astype(str) + " (" + agg["kind"].astype(str) + ")"
-    panels = sorted(agg["panel"].unique())
-    ncol = min(2, len(panels))
-    nrow = math.ceil(len(panels) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 2.2 * nrow + 0.8), squeeze=False)
+    reached = agg[(agg["reached"] > 0) & np.isfinite(agg["time_to_target"].astype(float))]
+    panels = sorted(reached["panel"].unique())
+    unreached = sorted(set(agg["panel"]) - set(panels))
+    slots = len(panels) + (1 if unreached else 0)
+    ncol = min(2, slots)
+    nrow = math.ceil(slots / ncol)
     devices = sorted(agg["device_key"].unique())
+    heights = [max(1.6, 0.32 * agg[agg["panel"] == p]["label"].nunique() + 0.9) for p in panels] or [1.6]
+    fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, sum(heights[::ncol]) * 1.05 + 1.2 + 0.25 * len(unreached) / 2),
+                             squeeze=False)
     pal = sns.color_palette("colorblind", len(devices))
     for ax, panel in zip(axes.ravel(), panels):
         g = agg[agg["panel"] == panel]
         labels = sorted(g["label"].unique())
+        times = g[(g["reached"] > 0)]["time_to_target"].astype(float)
+        times = times[np.isfinite(times) & (times > 0)]
+        log = len(times) > 0 and times.max() / times.min() > 20
+        if log:
+            ax.set_xscale("log")
+            left, right = times.min() / 3, times.max() * 8
+        else:
+            left, right = 0.0, (times.max() if len(times) else 1.0) * 1.45
+        ax.set_xlim(left, right)
         height = 0.8 / len(devices)
         for d, dev in enumerate(devices):
             for i, lab in enumerate(labels):
@@ -393,17 +511,28 @@ def time_to_target_figure(agg: pd.DataFrame):
                 y = i + (d - (len(devices) - 1) / 2) * height
                 k, n = int(r["reached"].iloc[0]), int(r["seeds"].iloc[0])
                 if math.isfinite(v) and k > 0:
-                    ax.barh(y, v, height=height, color=pal[d], label=dev)
-                    ax.text(v, y, f" {k}/{n} seeds", va="center", fontsize=7, color="0.3")
+                    ax.hlines(y, left, v, color=pal[d], lw=2.5, alpha=0.6)
+                    ax.plot([v], [y], "o", color=pal[d], ms=6, label=dev)
+                    ax.text(v, y, f"  {k}/{n} seeds", va="center", fontsize=7, color="0.3")
                 else:
-                    ax.text(0, y, f"  not reached (0/{n} seeds)", va="center", fontsize=8, color="0.4")
+                    ax.text(0.02, y, f"not reached (0/{n} seeds)", va="center", fontsize=7, color="0.45",
+                            transform=ax.get_yaxis_transform())
         ax.set_yticks(range(len(labels)), labels)
-        ax.locator_params(axis="x", nbins=4)
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+        ax.set_ylim(-0.6, len(labels) - 0.4)
+        if not log:
+            ax.locator_params(axis="x", nbins=4)
+        _plain_numbers(ax)
         t = g["target"].iloc[0]
-        ax.set(title=f"{panel}, target {t:.3g}" if math.isfinite(t) else panel, xlabel="seconds to target")
-    for ax in axes.ravel()[len(panels):]:
+        ax.set_title(f"{panel}, target {t:.3g}" if math.isfinite(t) else panel, fontsize=9)
+        ax.set_xlabel("seconds to target", fontsize=9)
+    rest = list(axes.ravel()[len(panels):])
+    for ax in rest:
         ax.axis("off")
+    if unreached:
+        targets = agg.groupby("panel")["target"].first()
+        lines = [f"{p}: target {targets[p]:.3g}" if math.isfinite(targets[p]) else p for p in unreached]
+        rest[0].text(0.0, 1.0, "No method reached the target:\n" + "\n".join(lines), va="top", ha="left",
+                     fontsize=8, color="0.3", transform=rest[0].transAxes)
     fig.suptitle("time to target", fontsize=12)
     _legend(fig, axes)
     return fig, agg

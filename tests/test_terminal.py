@@ -1,0 +1,89 @@
+"""Terminal tables: the narrow default fits 120 columns with every number whole on one line;
+--wide adds the other columns; --version and -h."""
+
+import math
+import re
+
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from pgbench import cli
+from pgbench.terminal import fmt, runs_table, summary_table
+
+DEVICE = "Intel(R) Xeon(R) Processor (2 cores) with a long marketing name"
+
+
+def _summary(n=6):
+    rows = []
+    for i in range(n):
+        rows.append({"problem": ["navier-stokes-v0", "quantum-dipole-v0"][i % 2], "scale": "quick",
+                     "label": ["Newton (small steps)", "PG (inv. grad.)", "DP (SGD+mom.)"][i % 3],
+                     "solver": "x", "backend": "torch", "device_name": DEVICE, "config": f"{i:08x}",
+                     "seeds": 3, "ok": 2, "diverged": 1, "failed": 0,
+                     "x_error": 0.000935 * (i + 1), "x_error_lo": 0.000521 * (i + 1), "x_error_hi": 0.00131 * (i + 1),
+                     "train_x_error": 1.5e-5, "loss": 3.35e3 + i, "iterations": 12000 + i, "target": 1e-4,
+                     "reached": 1, "iterations_to_target": 812.0, "time_to_target": 61.2,
+                     "time_per_iteration": 0.000679 + i * 1e-6})
+    return pd.DataFrame(rows)
+
+
+def _render(table, width=120):
+    console = Console(width=width, record=True, force_terminal=False, color_system=None)
+    console.print(table)
+    return console.export_text()
+
+
+def test_narrow_summary_fits_120_columns_without_splitting_numbers():
+    s = _summary(12)   # each problem × solver twice: a config column too
+    text = _render(summary_table(s, "results"))
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    assert "…" not in text
+    heads = lines[2]
+    for col in ("problem", "solver", "seeds", "x error", "y loss", "iters", "s / iter"):
+        assert col in heads
+    for col in ("device", "target", "reached", "ok/div/fail", "train x err"):
+        assert col not in heads
+    assert DEVICE in lines[0]                      # one device: named once, in the title
+    for _, r in s.iterrows():                      # every number whole, on its row's line
+        spread = f"{fmt(r['x_error'])} ({fmt(r['x_error_lo'], 2)}–{fmt(r['x_error_hi'], 2)})"
+        row = next(line for line in lines if spread in line)
+        for v in (fmt(r["loss"]), fmt(r["iterations"]), fmt(r["time_per_iteration"])):
+            assert re.search(rf"(^|\s|\(){re.escape(v)}(\s|$| )", row), (v, row)
+        assert "3 (1 div.)" in row and r["problem"] in row and r["label"] in row and r["config"][:6] in row
+
+
+def test_wide_summary_has_every_column():
+    text = _render(summary_table(_summary(2), "results", wide=True), width=400)
+    for col in ("backend", "device", "ok/div/fail", "train x err", "target", "reached", "iters to target",
+                "s to target"):
+        assert col in text
+
+
+def test_runs_table_narrow_and_wide():
+    runs = pd.DataFrame([{"problem": "sin-v0", "label": "PG (Newton)", "seed": 0, "status": "diverged",
+                          "x_error": 8.69e5, "loss": 0.5, "iterations": 1000, "run_key": "a5771f4f1497aaf0",
+                          "message": "x error blew up at iteration 301", "backend": "torch", "device_name": DEVICE,
+                          "nonfinite": 0.0, "wall_time": 2.08, "iterations_to_target": math.nan,
+                          "time_to_target": math.nan}])
+    narrow = _render(runs_table(runs))
+    assert "a5771f4f1497aaf0" in narrow and fmt(8.69e5) in narrow and "blew up" in narrow
+    assert "wall s" not in narrow and max(len(line) for line in narrow.splitlines()) <= 120
+    assert "wall s" in _render(runs_table(runs, wide=True), width=300)
+
+
+def test_fmt_numbers_and_text():
+    assert fmt(float("inf")) == "inf" and fmt(-math.inf) == "-inf" and fmt(math.nan) == "-"
+    assert fmt(1000.0) == "1000" and fmt(0.000679) == "0.000679" and fmt(None) == "-"
+
+
+def test_version_and_short_help(capsys):
+    import pgbench
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"pgbench {pgbench.__version__}"
+    for args in (["-h"], ["results", "-h"]):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(args)
+        assert exc.value.code == 0 and "Usage" in capsys.readouterr().out
