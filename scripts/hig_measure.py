@@ -23,7 +23,8 @@ import sys
 
 import numpy as np
 
-from pgbench import load_results
+from pgbench import load_results, measures
+from pgbench.summary import run_status
 from pgbench.reproduce import Experiment, Method, tasks
 from pgbench.sweep import run_sweep
 
@@ -110,14 +111,11 @@ def summarize(df, experiments=None) -> str:
     for key, g in df.groupby("run_key", sort=False):
         g = g.sort_values("iteration")
         r = g.iloc[-1]
-        ev = g.dropna(subset=["eval_loss"]) if "eval_loss" in g else g.iloc[0:0]
-        wall = g["wall_time"].to_numpy()
-        loss = float(ev["eval_loss"].iloc[-1]) if len(ev) else np.nan
-        xerr = float(ev["eval_x_error"].iloc[-1]) if len(ev) else np.nan
-        runs[(r["problem"], r["label"], int(r["seed"]))] = (loss if r["status"] == "ok" and np.isfinite(loss) else np.inf)
+        status = run_status(g)[0]   # the divergence rule applied (pgbench.divergence)
+        loss, xerr = measures.final_value(g, "loss"), measures.final_value(g, "x_error")
+        runs[(r["problem"], r["label"], int(r["seed"]))] = (loss if status == "ok" and np.isfinite(loss) else np.inf)
         out.append(f"| {r['problem']} | {r['label']} | {int(r['seed'])} | {_g(r['max_time'])} | {len(g)} "
-                   f"| {_g(float(np.median(np.diff(wall))) if len(wall) > 2 else None)} | {_g(loss)} | {_g(xerr)} "
-                   f"| {r['status']} |")
+                   f"| {_g(measures.seconds_per_iteration(g))} | {_g(loss)} | {_g(xerr)} | {status} |")
     out += ["", "| check | winner: median loss (seeds) | baseline: median loss (seeds) | winner below, per seed | holds? |",
             "|---|---|---|---|---|"]
     for e in experiments:

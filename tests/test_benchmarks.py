@@ -32,15 +32,17 @@ def _incompatibility(problem_id, solver_id):
 
 
 def test_every_registered_problem_has_generated_classes_over_every_solver():
-    problems = [s.id for s in PROBLEMS.latest()]
-    solvers = [s.id for s in SOLVERS.latest()]
+    # pgbench's own registrations (other tests' plugins may be registered in this process too,
+    # before or after the benchmark modules were generated)
+    problems = [s.id for s in PROBLEMS.latest() if s.entry_point.startswith("pgbench.")]
+    solvers = [s.id for s in SOLVERS.latest() if s.entry_point.startswith("pgbench.")]
     assert len(problems) >= 5 and len(solvers) >= 9
     for module in (bench_iteration, bench_quality):
         names = {cls.__name__ for cls in vars(module).values() if isinstance(cls, type)}
-        assert names == {common.class_name(p) for p in problems}
+        assert {common.class_name(p) for p in problems} <= names
         for p in problems:
             cls = getattr(module, common.class_name(p))
-            assert cls.params == [solvers, list(common.BACKEND_DEVICES)]
+            assert set(solvers) <= set(cls.params[0]) and cls.params[1] == list(common.BACKEND_DEVICES)
             assert cls.param_names == ["solver", "backend"]
     assert {"time_iteration", "peakmem_iteration"} <= set(dir(bench_iteration.sin_v0))
     tracks = {m for m in dir(bench_quality.sin_v0) if m.startswith("track_")}
