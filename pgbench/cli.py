@@ -223,17 +223,10 @@ class _ProgressView:
                                  transient=False, refresh_per_second=5)
         self.console, self.n_tasks, self.done = console, n_tasks, 0
         self.running: set[int] = set()
-        self.failed = 0
+        self.failed = self.diverged = 0
         self.live = console.is_terminal
         self.bars: dict[int, int] = {}
-        self.kinds: dict[str, str] = {}
         self.overall = (self.progress.add_task("[bold]sweep", total=n_tasks, metrics="") if n_tasks > 1 else None)
-
-    def _kind(self, solver: str) -> str:
-        if solver not in self.kinds:
-            from .registry import SOLVERS
-            self.kinds[solver] = SOLVERS.resolve(solver).load().kind
-        return self.kinds[solver]
 
     def _bar(self, event):
         if event.index not in self.bars:
@@ -246,9 +239,16 @@ class _ProgressView:
         if self.overall is None and n_tasks > 1:
             self.overall = self.progress.add_task("[bold]sweep", total=n_tasks, metrics="")
 
+    def set_eta(self, seconds: float | None) -> None:
+        """The estimated seconds left (``reproduce``'s plan), shown on the sweep line."""
+        self.eta = seconds
+
     def counts(self) -> str:
-        """``done 3 · running 2 · failed 1`` for the sweep line."""
-        return f"done {self.done} · running {len(self.running)} · failed {self.failed}"
+        """``done 3 · running 2 · diverged 1 · failed 1 · ETA 4 min`` for the sweep line."""
+        eta = getattr(self, "eta", None)
+        left = "" if eta is None else (f" · ETA {eta:.0f} s" if eta < 120 else f" · ETA {eta / 60:.0f} min")
+        return (f"done {self.done} · running {len(self.running)} · diverged {self.diverged} · "
+                f"failed {self.failed}{left}")
 
     def __call__(self, event):
         if event.kind == "start":
@@ -257,6 +257,7 @@ class _ProgressView:
             self.running.discard(event.index)
             self.done += 1
             self.failed += event.outcome.status == "failed"
+            self.diverged += event.outcome.status == "diverged"
         if not self.live:  # a log, not a terminal: one line per finished run
             if event.kind == "finish":
                 o = event.outcome
@@ -268,8 +269,7 @@ class _ProgressView:
         bar = self._bar(event)
         if event.kind == "iteration":
             p = event.progress
-            done = p.iteration + (1 if self._kind(event.task.solver) == "training" else 0)
-            self.progress.update(bar, completed=done,
+            self.progress.update(bar, completed=p.iteration,   # update steps done (pgbench.measures)
                                  metrics=f"loss {_fmt(p.loss)}  x err {_fmt(p.x_error)}")
         elif event.kind == "finish":
             o = event.outcome

@@ -19,6 +19,8 @@ are written next to the run as ``<run_key>.examples.npz`` for the report's examp
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -337,8 +339,11 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     validate.writable_dir(results)  # before any run: the store and the report folder take files
     validate.writable_dir(out, "report folder")
     store.clean_stale_tmp(results)
+    plan_ = Plan.of(todo, results, force)
+    print(plan_.describe(), flush=True)
     started: dict[int, float] = {}
     per_problem: dict[str, float] = {}
+    t_start = time.perf_counter()
 
     def emit(event):
         if event.kind == "start":
@@ -346,6 +351,10 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
         elif event.kind == "finish" and event.index in started:
             per_problem[event.task.problem] = (per_problem.get(event.task.problem, 0.0)
                                                + time.perf_counter() - started[event.index])
+        if event.kind == "finish":
+            plan_.finished(event.index)
+            if hasattr(progress, "set_eta"):
+                progress.set_eta(plan_.eta(time.perf_counter() - t_start))
         if progress is not None:
             progress(event)
 
@@ -358,18 +367,86 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     ran = sum(not o.cached for o in outcomes)
     cached = len(outcomes) - ran
     failed = sum(o.status == "failed" for o in outcomes)
+    diverged = sum(o.status == "diverged" for o in outcomes)
     t_runs = time.perf_counter() - t0
     from .report import build_report
     index = build_report([Path(results)], out)
     total = time.perf_counter() - t0
-    summary = {"scale": scale, "runs": ran, "cached": cached, "failed": failed, "notes": notes,
+    summary = {"scale": scale, "runs": ran, "cached": cached, "failed": failed, "diverged": diverged, "notes": notes,
                "run_seconds": per_problem, "seconds_running": t_runs, "seconds": total, "report": str(index)}
     for n in notes:
         print(f"note: {n}")
     print_headline(Path(out) / "data" / "headline.csv")
-    print(f"reproduce ({scale}): {ran} runs done, {cached} reused, {failed} failed; "
+    print(f"reproduce ({scale}): {ran} runs done, {cached} reused, {diverged} diverged, {failed} failed; "
           f"experiments {t_runs:.0f} s, total {total:.0f} s; report: {index}")
     return summary
+
+
+@functools.cache
+def reference_timings() -> dict:
+    """Seconds per quick-scale run measured on the 2-core reference CPU
+    (``pgbench/data/reference_timings.json``), keyed ``"<problem>|<label>"``: estimates for the
+    plan and the ETA, never results."""
+    path = Path(__file__).parent / "data" / "reference_timings.json"
+    try:
+        return json.loads(path.read_text())["quick"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def estimate_seconds(task) -> float | None:
+    """Estimated wall seconds of one run: its wall-time budget if it has one (plus a warm-up),
+    else the reference CPU's measured time at quick scale; None when nothing is known."""
+    if task.max_time is not None:
+        return float(task.max_time) * 1.1
+    if task.scale != "quick":
+        return None
+    return reference_timings().get(f"{task.problem}|{task.label}")
+
+
+@dataclass
+class Plan:
+    """What a reproduction will do: runs in all, stored (reused), to run, and the estimated time
+    of those to run. The ETA scales the estimate of what is left by how fast the finished runs
+    went against their estimate (a busy or faster machine)."""
+
+    total: int
+    stored: int
+    estimates: dict           # task index -> seconds (None: unknown), for the runs to do
+    experiments: int
+    done_estimate: float = 0.0
+
+    @classmethod
+    def of(cls, todo, results, force: bool = False) -> "Plan":
+        from .sweep import sweep_status
+        statuses = sweep_status(todo, results)
+        to_run = {i: estimate_seconds(t) for i, (t, st) in enumerate(zip(todo, statuses))
+                  if force or st not in store.FINISHED}
+        return cls(len(todo), len(todo) - len(to_run), to_run, len({t.problem for t in todo}))
+
+    def known(self) -> float:
+        return sum(v for v in self.estimates.values() if v is not None)
+
+    def describe(self) -> str:
+        unknown = sum(v is None for v in self.estimates.values())
+        est = f"about {_duration(self.known())} on the 2-core reference CPU" if self.estimates else "nothing to run"
+        extra = f" (+ {unknown} runs without an estimate)" if unknown else ""
+        return (f"plan: {self.total} runs on {self.experiments} problems: {self.stored} stored (reused), "
+                f"{len(self.estimates)} to run; {est}{extra}")
+
+    def finished(self, index: int) -> None:
+        self.done_estimate += self.estimates.pop(index, None) or 0.0
+
+    def eta(self, elapsed: float) -> float | None:
+        """Seconds left: the estimate of the runs left × (elapsed / estimate of the runs done)."""
+        left = self.known()
+        if self.done_estimate <= 0:
+            return left or None
+        return left * elapsed / self.done_estimate
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def print_headline(path) -> None:

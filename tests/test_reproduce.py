@@ -180,3 +180,21 @@ def test_reproduce_on_worker_processes_stores_what_the_serial_run_stores(tmp_pat
                                   b[cols].sort_values(cols[:2]).reset_index(drop=True))
     keys = {p.name.split(".")[0] for p in pool.rglob("*.examples.npz")}
     assert keys == set(b["run_key"])
+
+
+def test_plan_estimates_and_eta(tmp_path):
+    """The plan counts stored and pending runs and estimates their time from the reference CPU's
+    measured timings (wall-time runs: their budget); the ETA scales what is left by the pace of the
+    finished runs."""
+    from pgbench.reproduce import Plan, estimate_seconds, reference_timings, tasks
+    todo, _ = tasks("quick", only=["sin-training"])
+    assert all(estimate_seconds(t) == reference_timings()[f"sin-v0|{t.label}"] for t in todo)
+    plan = Plan.of(todo, tmp_path)
+    assert (plan.total, plan.stored, len(plan.estimates)) == (len(todo), 0, len(todo))
+    assert f"{len(todo)} to run" in plan.describe() and "reference CPU" in plan.describe()
+    total = plan.known()
+    first = plan.estimates[0]
+    plan.finished(0)
+    assert plan.eta(elapsed=2 * first) == pytest.approx(2 * (total - first))   # twice as slow as the reference
+    hig, _ = tasks("quick", only=["hig-toy"])
+    assert estimate_seconds(hig[0]) == pytest.approx(1.1 * hig[0].max_time)
