@@ -323,7 +323,9 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
         label: Optional[str] = typer.Option(None, "--label", help="display name of the method in tables and plots"),
         threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads of each run, recorded in its key "
                                               "(0: torch's default)"),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars")):
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
+        wide: bool = typer.Option(False, "--wide",
+                                  help="every column of the summary (default: the ones that fit 120 columns)")):
     """Run solvers on a problem (every seed × backend × device) and store the results."""
     from .sweep import EXECUTORS, expand
 
@@ -349,10 +351,11 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
     for s in skipped:
         err.print(f"[yellow]skip[/] {s.problem} × {s.solver}: {s.reason}", highlight=False)
     _check_dir(results)
-    _run_tasks(tasks, results, executor, workers, scheduler, force, quiet)
+    _run_tasks(tasks, results, executor, workers, scheduler, force, quiet, wide)
 
 
-def _run_tasks(tasks, results: Path, executor: str, workers, scheduler, force: bool, quiet: bool) -> None:
+def _run_tasks(tasks, results: Path, executor: str, workers, scheduler, force: bool, quiet: bool,
+               wide: bool = False) -> None:
     """Run a validated task list with progress, print failures and the summary table; exit 1
     if a run failed (its result is stored all the same)."""
     import pandas as pd
@@ -379,7 +382,8 @@ def _run_tasks(tasks, results: Path, executor: str, workers, scheduler, force: b
     paths = sorted({o.path for o in outcomes})
     from .store import read
     df = pd.concat([read(p) for p in paths], ignore_index=True)
-    _console().print(_summary_table(summarize(df), title=f"summary ({len(paths)} runs, stored in {results})"))
+    _console().print(_summary_table(summarize(df), title=f"summary ({len(paths)} runs, stored in {results})",
+                                    wide=wide))
     if any(o.status == "failed" for o in outcomes):
         raise SystemExit(1)
 
@@ -397,7 +401,9 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
           force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored"),
           threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads of each run, recorded in its key "
                                                 "(0: torch's default)"),
-          quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars")):
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
+          wide: bool = typer.Option(False, "--wide",
+                                  help="every column of the summary (default: the ones that fit 120 columns)")):
     """Run a sweep file's grid (problems × solvers × hyperparameters × backends × devices × seeds),
     locally or on Dask; resumable: stored finished runs are skipped, failed ones retried."""
     from .sweep import sweep_status
@@ -424,7 +430,7 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
         _print_dry_run(tasks, sweep_status(tasks, results), results)
         return
     _check_dir(results)
-    _run_tasks(tasks, results, executor, workers, scheduler, force, quiet)
+    _run_tasks(tasks, results, executor, workers, scheduler, force, quiet, wide)
 
 
 def _print_dry_run(tasks, statuses, results: Path) -> None:

@@ -87,3 +87,15 @@ def test_version_and_short_help(capsys):
         with pytest.raises(SystemExit) as exc:
             cli.main(args)
         assert exc.value.code == 0 and "Usage" in capsys.readouterr().out
+
+
+def test_run_and_sweep_take_wide(tmp_path):
+    """``pgbench run`` (and sweep) print the narrow summary by default and every column with --wide."""
+    import subprocess
+    import sys
+    base = [sys.executable, "-m", "pgbench.cli", "run", "sin", "gd", "--iterations", "3", "--results",
+            str(tmp_path), "-q"]
+    env = {**__import__("os").environ, "COLUMNS": "220"}
+    narrow = subprocess.run(base, capture_output=True, text=True, env=env, check=True).stdout
+    wide = subprocess.run(base + ["--wide"], capture_output=True, text=True, env=env, check=True).stdout
+    assert "iters to target" in wide and "iters to target" not in narrow
