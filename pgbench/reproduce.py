@@ -413,7 +413,7 @@ class Plan:
     total: int
     stored: int
     estimates: dict           # task index -> seconds (None: unknown), for the runs to do
-    experiments: int
+    problems: int
     done_estimate: float = 0.0
 
     @classmethod
@@ -431,7 +431,7 @@ class Plan:
         unknown = sum(v is None for v in self.estimates.values())
         est = f"about {_duration(self.known())} on the 2-core reference CPU" if self.estimates else "nothing to run"
         extra = f" (+ {unknown} runs without an estimate)" if unknown else ""
-        return (f"plan: {self.total} runs on {self.experiments} problems: {self.stored} stored (reused), "
+        return (f"plan: {self.total} runs on {self.problems} problems: {self.stored} stored (reused), "
                 f"{len(self.estimates)} to run; {est}{extra}")
 
     def finished(self, index: int) -> None:
