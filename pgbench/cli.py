@@ -7,7 +7,7 @@
     pgbench sweep CONFIG.toml [--results DIR] [--dry-run] [EXECUTOR]
     pgbench merge STORE [STORE ...] --into DEST
     pgbench results [--results DIR ...] [--problem ID] [--format table|csv|json] [--target X]
-    pgbench reproduce --scale quick|paper [--only PROBLEMS] [EXECUTOR] ...
+    pgbench reproduce --scale quick|paper [--budget early] [--only PROBLEMS] [EXECUTOR] ...
     pgbench report [--results DIR ...] [--out DIR]
 
 EXECUTOR, one option group shared by ``run``, ``sweep`` and ``reproduce``: ``--workers N`` (local
@@ -575,7 +575,10 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
               workers: Optional[int] = WORKERS,
               cluster: Optional[str] = CLUSTER,
               scheduler: Optional[str] = SCHEDULER,
-              force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored")):
+              force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored"),
+              budget: Optional[str] = typer.Option(None, "--budget", help="a named budget set at --scale paper "
+                                                   "(early: each training run stops just after the paper's early "
+                                                   "claims; see docs/paper_cpu.md)")):
     """Reproduce the paper's experiments at a scale: run them (resuming) and build the report."""
     from . import reproduce as _reproduce
 
@@ -589,7 +592,7 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
         _fail(e)
     kwargs = dict(scale=scale, only=_split_list(only) or None, backend=backend, device=device,
                   results=results_dir, out=out, seeds=seed_list, max_time=max_time, executor=executor,
-                  workers=workers, scheduler=scheduler, force=force)
+                  workers=workers, scheduler=scheduler, force=force, budget=budget)
     try:
         if quiet:
             _reproduce.reproduce(**kwargs, progress=None)
