@@ -51,7 +51,7 @@ class Sin(Problem):
         if self.objective not in self.OBJECTIVES:
             from ..registry import suggest
             raise ValueError(f"objective must be one of {', '.join(self.OBJECTIVES)}, got {self.objective!r}"
-                             f"{suggest(str(self.objective), self.OBJECTIVES)}")
+                             f"{suggest(str(self.objective).lower(), self.OBJECTIVES)}")
 
     def settings(self) -> dict:
         """Problem settings for the run key; ``objective`` only when it is not the default."""
