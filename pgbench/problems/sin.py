@@ -91,6 +91,13 @@ class Sin(Problem):
     def residual(self, be, x, a):
         return be.xp.sin(a / x) + 1.0
 
+    def hig_loss(self, be, o, a):
+        """The objective on HIG's output space :math:`o = \\sin(a/x) + 1` (the residual):
+        :math:`\\tfrac12 o^2` or :math:`|o|` per example, as :meth:`loss`."""
+        if self.objective == "l1":
+            return be.xp.abs(o)[:, 0]
+        return 0.5 * be.xp.sum(o * o, axis=1)
+
     def x_error(self, be, x, x_true, a):
         return be.xp.abs(x - self.closest_minimum(be, x, a))[:, 0]
 
