@@ -39,16 +39,12 @@ class DifferentiablePhysics(FeedbackScheme):
     clip_x_grad: float | None = None
     clip_scope: str = "example"
 
+    KEYED_WHEN_SET: ClassVar[dict] = {**FeedbackScheme.KEYED_WHEN_SET, "clip_scope": "example"}
+
     def __post_init__(self):
         super().__post_init__()
         check_positive(self, "clip_x_grad")
         check_choice(self, "clip_scope", ("example", "batch_mean"))
-
-    def hyperparameters(self) -> dict:
-        hp = super().hyperparameters()
-        if hp.get("clip_scope") == "example":
-            del hp["clip_scope"]
-        return hp
 
     def x_gradient(self, problem, be, x, y_target, x_true):
         loss, g = loss_and_x_gradient(problem, be)(x, y_target)
