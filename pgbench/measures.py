@@ -110,9 +110,9 @@ def final_running_average(run: pd.DataFrame, window: int = 1000, metric: str = "
     """The running average a learning curve of the paper ends at: the mean of the training-batch
     ``metric`` (the per-iteration ``x_error`` rows of a training run, not the held-out
     ``eval_*``) over the ``window`` iterations ending at ``iteration`` (default: the last one),
-    :math:`\\tfrac1w\\sum_{k=K-w+1}^{K} e_k`. NaN when the run has fewer than ``window``
-    recorded iterations up to there; +inf when a value in the window is not finite (the run
-    blew up there)."""
+    :math:`\\tfrac1w\\sum_{k=K-w+1}^{K} e_k` (fewer values when fewer were recorded up to there,
+    as :func:`running_average` at the start of a curve). NaN when the run does not record
+    ``iteration``; +inf when a value in the window is not finite (the run blew up there)."""
     if metric not in run or "iteration" not in run:
         return math.nan
     r = _sorted(run).drop_duplicates("iteration", keep="last")
@@ -122,7 +122,7 @@ def final_running_average(run: pd.DataFrame, window: int = 1000, metric: str = "
         if not len(it) or it[-1] != iteration:
             return math.nan
     v = _num(r[metric])[-window:]
-    if len(v) < window:
+    if not len(v):
         return math.nan
     return float(v.mean()) if np.isfinite(v).all() else math.inf
 
