@@ -151,3 +151,23 @@ def test_report_links_the_leaderboard_page(tmp_path, synthetic):
     text = page.read_text()
     assert "a-v0" in text and "never" in text and "Performance-profile score" in text
     assert (tmp_path / "report" / "figures" / "leaderboard_profile.png").exists()
+
+
+def test_leaderboard_experiment_set():
+    from pgbench import reproduce
+    tasks, notes = reproduce.tasks("quick", only="leaderboard")
+    by_problem = {}
+    for t in tasks:
+        by_problem.setdefault(t.problem, []).append(t)
+    assert set(by_problem) == {"sin-v0", "exp-v0", "poisson-v0", "heat-v0"}
+    for problem, ts in by_problem.items():
+        assert len({t.max_time for t in ts}) == 1 and ts[0].max_time > 0     # equal wall time per problem
+        labels = {t.label for t in ts}
+        assert {"Adam", "SGD", "PG"} <= labels
+        for label in labels:
+            assert sorted(t.seed for t in ts if t.label == label) == [0, 1]
+        assert ("HIG" in labels) == (problem in ("sin-v0", "exp-v0"))
+    assert any("poisson: HIG (hig) skipped: IncompatibleError" in n and "BatchNorm" in n for n in notes)
+    # opt-in: neither a plain quick reproduction nor --only sin picks it
+    assert not any(e.group == "leaderboard" for e in reproduce.select(None))
+    assert not any(e.group == "leaderboard" for e in reproduce.select("sin"))
