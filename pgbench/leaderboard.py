@@ -5,12 +5,13 @@ stored runs (:func:`pgbench.load_results`); every per-run number comes from :mod
 Per problem (one ``kind`` of method, training by default; newest configuration of each method,
 :func:`pgbench.report.data.latest_configs`):
 
-* **target**: the one given (a number or ``{problem: number}``), else the target stored with the
-  runs / declared by the problem, else the median final held-out x error of the reference method
-  (DP with Adam; the report's rule), so "time to target" reads "how fast does each method reach
-  what Adam ends at".
+* **target**: the one given (a number or ``{problem: number}``), else the worst final held-out x
+  error over the ok seeds of the reference method (DP with Adam, "Adam"): AlgoPerf sets its targets
+  from a baseline's result the same way, and "time to target" reads "how fast does each method
+  reach what every Adam seed reaches within the budget"; else the problem's declared target.
 * **time to target** of a seed: wall seconds until its held-out x error first reaches the target
-  (:func:`~pgbench.measures.first_reaching`); ∞ if it never does (or failed). A method's time is
+  (:func:`~pgbench.measures.first_reaching`); ∞ if it never does, and for a diverged or failed
+  seed (even one that passed the target before it blew up: it leaves no usable network). A method's time is
   the **median over all its seeds**, ∞ counted in (so it is finite only when at least half of the
   seeds reach the target; with two seeds, both). Shown with the spread over the seeds that
   reached it and k/n. Ranked ascending, ties (equal time and equal k) sharing a rank.
@@ -92,6 +93,9 @@ def _per_run(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _target(problem: str, given, runs: pd.DataFrame, frames: dict) -> tuple[float, str]:
+    """``(target, where it came from)``: given; else the worst final held-out x error of the
+    reference method's ok seeds (AlgoPerf-style target setting from a baseline: what every seed of
+    Adam reaches within the budget); else the target stored with the runs or declared by the problem."""
     from .report.data import reference_label
     from .summary import problem_target
     if isinstance(given, dict):
@@ -100,17 +104,16 @@ def _target(problem: str, given, runs: pd.DataFrame, frames: dict) -> tuple[floa
             return float(v), "given"
     elif given is not None:
         return float(given), "given"
+    ref = reference_label(runs["label"].dropna().unique(), "training")
+    ok = runs[(runs["label"] == ref) & (runs["status"] == "ok")]["final_error"].dropna()
+    if len(ok):
+        return float(ok.max()), f"worst final error of {ref} ({len(ok)} seeds)"
     stored = [measures.target_of(frames[k]) for k in runs["run_key"]]
     stored = [v for v in stored if math.isfinite(v)]
     if stored:
         return float(stored[0]), "problem"
     declared = problem_target(problem)
-    if declared is not None:
-        return float(declared), "problem"
-    ref = reference_label(runs["label"].dropna().unique(), "training")
-    ok = runs[(runs["label"] == ref) & (runs["status"] == "ok")]["final_error"]
-    v = float(np.median(ok)) if len(ok) else math.nan
-    return v, f"median final error of {ref}" if math.isfinite(v) else "none"
+    return (float(declared), "problem") if declared is not None else (math.nan, "none")
 
 
 def _shared_rank(keys: list[tuple]) -> list[int]:
@@ -148,7 +151,7 @@ def build(df: pd.DataFrame, kind: str = "training", targets=None, max_ratio: flo
         common = float(ok["last_time"].min()) if len(ok) else math.nan
         ttt, err = {}, {}
         for key, status in zip(pr["run_key"], pr["status"]):
-            t = measures.first_reaching(frames[key], target)[1] if status != "failed" else math.nan
+            t = measures.first_reaching(frames[key], target)[1] if status == "ok" else math.nan
             ttt[key] = t if math.isfinite(t) else math.inf
             err[key] = measures.value_at_time(frames[key], common) if status == "ok" else math.nan
         prow = []

@@ -45,7 +45,7 @@ def synthetic():
         runs.append(_run("b-v0", "slow", s, T, [0.1, 0.09, 0.08, 0.07, 0.06]))
         runs.append(_run("b-v0", "fast", s, T, [0.5, 0.4, 0.1, 0.05, 0.04]))
     runs.append(_run("a-v0", "diverging", 0, T, [0.5, 0.3, 0.1, 0.05, 0.04]))
-    runs.append(_run("a-v0", "diverging", 1, [1.0, 2.0], [0.5, 1e6], status="diverged"))
+    runs.append(_run("a-v0", "diverging", 1, [1.0, 2.0, 3.0], [0.5, 0.05, 1e6], status="diverged"))
     return pd.concat(runs, ignore_index=True)
 
 
@@ -55,7 +55,8 @@ def test_ranks_by_time_to_target_with_ties_and_failures(synthetic):
     assert a.loc["fast", "time_to_target"] == a.loc["tie", "time_to_target"] == 2.0
     assert a.loc["fast", "rank_time"] == a.loc["tie", "rank_time"] == 1
     assert a.loc["slow", "time_to_target"] == 4.0 and a.loc["slow", "rank_time"] == 3
-    # one of two seeds reached: the median over seeds (∞ counted in) is ∞, ranked after full reaches
+    # one of two seeds reached (the diverged seed passed the target at 2 s, then blew up: it counts
+    # as not reaching): the median over seeds (∞ counted in) is ∞, ranked after full reaches
     assert math.isinf(a.loc["diverging", "time_to_target"]) and a.loc["diverging", "reached"] == 1
     assert a.loc["diverging", "time_lo"] == 3.0 and a.loc["diverging", "diverged"] == 1
     assert a.loc["diverging", "rank_time"] == 4
@@ -66,7 +67,7 @@ def test_ranks_by_time_to_target_with_ties_and_failures(synthetic):
 def test_error_at_equal_wall_time(synthetic):
     board = L.build(synthetic, targets=0.1)
     a = board.table[board.table["problem"] == "a-v0"].set_index("method")
-    # common time = smallest final wall time of the ok runs (5 s: the diverged seed stopped at 2 s but is not ok)
+    # common time = smallest final wall time of the ok runs (5 s: the diverged seed stopped at 3 s but is not ok)
     assert (a["common_time"] == 5.0).all()
     assert a.loc["fast", "error_at_time"] == pytest.approx(0.01) and a.loc["fast", "rank_error"] == 1
     assert a.loc["tie", "rank_error"] == 1
@@ -100,12 +101,15 @@ def test_problem_nobody_reaches_is_left_out_of_the_score(synthetic):
     assert (s["problems"] == 1).all() and s.loc["slow", "score"] == pytest.approx(2 / 3)
 
 
-def test_default_target_is_the_reference_method_median(synthetic):
+def test_default_target_is_the_reference_methods_worst_seed(synthetic):
     df = synthetic.assign(label=synthetic["label"].replace({"slow": "DP (Adam)"}))
+    one = (df["label"] == "DP (Adam)") & (df["seed"] == 1) & (df["problem"] == "a-v0")
+    df.loc[one, "eval_x_error"] *= 1.5                      # seed 1 ends at 0.12, seed 0 at 0.08
     board = L.build(df)
-    a = board.table[board.table["problem"] == "a-v0"]
-    assert np.allclose(a["target"], 0.08)
-    assert a["target_source"].iloc[0] == "median final error of DP (Adam)"
+    a = board.table[board.table["problem"] == "a-v0"].set_index("method")
+    assert np.allclose(a["target"], 0.12)
+    assert a["target_source"].iloc[0] == "worst final error of DP (Adam) (2 seeds)"
+    assert a.loc["DP (Adam)", "reached"] == 2 and np.isfinite(a.loc["DP (Adam)", "time_to_target"])
 
 
 def test_markdown_and_files(tmp_path, synthetic):
