@@ -216,3 +216,109 @@ class UNet(Net):
                 up = self._match(xp, up, skip.shape)
             x = self._double_conv(be, params, f"up{i}", xp.concat([skip, up], axis=1))
         return be.conv(x, params["outc.w"], params["outc.b"], padding="same")
+
+
+def gelu(xp, x):
+    """GELU, tanh form: :math:`\\tfrac12 x\\,(1 + \\tanh(\\sqrt{2/\\pi}\\,(x + 0.044715\\,x^3)))`
+    (the array API has no erf; the tanh form is within 1e-3 of the exact one)."""
+    return 0.5 * x * (1.0 + xp.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
+
+
+@dataclass(frozen=True)
+class FNO2d(Net):
+    """2-D Fourier neural operator (Li et al. 2021, ``neuraloperator``'s ``FNO2d``) on a periodic
+    grid. Input (B, C_in, H, W), output (B, C_out, H, W); any H ≥ 2·modes, W ≥ 2·modes - 1.
+
+    * lifting: pointwise linear :math:`v_0 = P\\,[a; \\text{grid}] + p` to ``width`` channels, where
+      ``grid`` appends the cell-centre coordinates (x, y) in [0, 1) (as the FNO paper) if set;
+    * ``layers`` Fourier layers :math:`v_{l+1} = \\sigma(\\mathcal F^{-1}(R_l \\cdot
+      \\mathcal F v_l) + W_l v_l + w_l)` with σ = GELU (tanh form, :func:`gelu`) after every layer
+      but the last; :math:`\\mathcal F` is the real 2-D FFT, and :math:`R_l` is a complex
+      (C, C) matrix per retained mode: wavenumbers :math:`k_x \\in [0, m) \\cup [H - m, H)`,
+      :math:`k_y \\in [0, m)`, m = ``modes``; the other modes are set to zero;
+    * projection: pointwise :math:`Q_2\\,\\sigma(Q_1 v_L + q_1) + q_2` via ``projection`` channels.
+
+    Initialisation as ``neuraloperator``: :math:`R` real and imaginary parts ~ U[0, 1)/(C·C);
+    pointwise layers PyTorch's default. Parameters (real and imaginary parts counted apart):
+    :math:`(C_{in}+2g)w + w + L(4m^2w^2 + w^2 + w) + wp + p + pC_{out} + C_{out}`; defaults
+    (modes 8, width 20, 4 layers, projection 128, grid on): FNO2d(1, 1) = 414,177,
+    FNO2d(2, 2) = 414,326 parameters.
+    """
+
+    in_channels: int = 1
+    out_channels: int = 1
+    modes: int = 8
+    width: int = 20
+    layers: int = 4
+    projection: int = 128
+    grid: bool = True
+
+    def __post_init__(self):
+        for name in ("in_channels", "out_channels", "modes", "width", "layers", "projection"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"FNO2d.{name} must be >= 1, got {getattr(self, name)}")
+
+    def check_grid(self, shape) -> None:
+        """Raise unless a grid of ``shape`` (H, W) holds the retained modes."""
+        h, w = (int(s) for s in shape)
+        if h < 2 * self.modes or w // 2 + 1 < self.modes:
+            raise ValueError(f"FNO2d with modes={self.modes} needs a grid of at least "
+                             f"{2 * self.modes}×{2 * self.modes - 1} cells, got {h}×{w}")
+
+    def init_numpy(self, rng):
+        w, m = self.width, self.modes
+        c_in = self.in_channels + (2 if self.grid else 0)
+        p = {"lift.w": _uniform(rng, (c_in, w), c_in), "lift.b": _uniform(rng, (w,), c_in)}
+        scale = 1.0 / (w * w)
+        for i in range(self.layers):
+            p[f"spec{i}.re"] = scale * rng.uniform(size=(2 * m, m, w, w))
+            p[f"spec{i}.im"] = scale * rng.uniform(size=(2 * m, m, w, w))
+            p[f"pw{i}.w"] = _uniform(rng, (w, w), w)
+            p[f"pw{i}.b"] = _uniform(rng, (w,), w)
+        p["proj1.w"] = _uniform(rng, (w, self.projection), w)
+        p["proj1.b"] = _uniform(rng, (self.projection,), w)
+        p["proj2.w"] = _uniform(rng, (self.projection, self.out_channels), self.projection)
+        p["proj2.b"] = _uniform(rng, (self.out_channels,), self.projection)
+        return p
+
+    def spectral(self, xp, v, re, im):
+        """:math:`\\mathcal F^{-1}(R \\cdot \\mathcal F v)` for channels-last v (B, H, W, C):
+        modes kept as documented above, R = ``re`` + i ``im`` of shape (2m, m, C, C_out)."""
+        b, h, w, _ = v.shape
+        m = self.modes
+        f = xp.fft.rfftn(v, axes=(1, 2))                                   # (B, H, W//2+1, C)
+        kept = xp.concat([f[:, :m, :m, :], f[:, h - m:, :m, :]], axis=1)   # (B, 2m, m, C)
+        r = xp.astype(re, kept.dtype) + 1j * xp.astype(im, kept.dtype)
+        out = xp.matmul(xp.permute_dims(kept, (1, 2, 0, 3)), r)          # (2m, m, B, C_out)
+        out = xp.permute_dims(out, (2, 0, 1, 3))                          # (B, 2m, m, C_out)
+        c = out.shape[-1]
+        parts = [out[:, :m]]
+        if h > 2 * m:
+            parts.append(xp.zeros((b, h - 2 * m, m, c), dtype=out.dtype, device=out.device))
+        parts.append(out[:, m:])
+        full = xp.concat(parts, axis=1)                                    # (B, H, m, C_out)
+        if w // 2 + 1 > m:
+            full = xp.concat([full, xp.zeros((b, h, w // 2 + 1 - m, c), dtype=out.dtype, device=out.device)],
+                             axis=2)
+        return xp.fft.irfftn(full, s=(h, w), axes=(1, 2))
+
+    def apply(self, be, params, x):
+        xp = be.xp
+        b, _, h, w = x.shape
+        self.check_grid((h, w))
+        v = xp.permute_dims(x, (0, 2, 3, 1))                              # channels last
+        if self.grid:
+            gx = (xp.arange(h, dtype=x.dtype, device=x.device) + 0.5) / h
+            gy = (xp.arange(w, dtype=x.dtype, device=x.device) + 0.5) / w
+            gx = xp.broadcast_to(xp.reshape(gx, (1, h, 1, 1)), (b, h, w, 1))
+            gy = xp.broadcast_to(xp.reshape(gy, (1, 1, w, 1)), (b, h, w, 1))
+            v = xp.concat([v, gx, gy], axis=-1)
+        v = xp.matmul(v, params["lift.w"]) + params["lift.b"]
+        for i in range(self.layers):
+            v = (self.spectral(xp, v, params[f"spec{i}.re"], params[f"spec{i}.im"])
+                 + xp.matmul(v, params[f"pw{i}.w"]) + params[f"pw{i}.b"])
+            if i < self.layers - 1:
+                v = gelu(xp, v)
+        v = gelu(xp, xp.matmul(v, params["proj1.w"]) + params["proj1.b"])
+        v = xp.matmul(v, params["proj2.w"]) + params["proj2.b"]
+        return xp.permute_dims(v, (0, 3, 1, 2))

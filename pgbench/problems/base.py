@@ -44,6 +44,9 @@ class Problem(abc.ABC):
 
     id: ClassVar[str] = "?"
     scale: ClassVar[str] = "?"
+    #: settings added after runs were stored: left out of :meth:`settings` (so of run keys) while at
+    #: their default, so existing configurations keep their keys
+    key_neutral_defaults: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self):
         for name in ("batch_size", "test_size", "iterations", "solve_iterations"):
@@ -113,10 +116,40 @@ class Problem(abc.ABC):
 
     # --- bookkeeping ---------------------------------------------------------------------------------
     def settings(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """Every setting, except those of ``key_neutral_defaults`` at their default value."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if not (f.name in self.key_neutral_defaults and getattr(self, f.name) == f.default)}
 
     def has(self, capability: str) -> bool:
         return capability in self.capabilities
+
+
+#: network options of the grid problems (settings ``net``, ``fno_modes``, ``fno_width``, ``fno_layers``)
+NETWORKS = ("unet", "fno")
+NETWORK_SETTINGS = ("net", "fno_modes", "fno_width", "fno_layers")
+
+
+def check_network_settings(problem, grid_shape) -> None:
+    """Clear errors for the network settings before any work: ``net`` one of :data:`NETWORKS`,
+    FNO sizes >= 1 and only with ``net="fno"``, and the grid large enough for the FNO's modes."""
+    from ..registry import suggest
+    if problem.net not in NETWORKS:
+        raise ValueError(f"net must be one of {', '.join(NETWORKS)}, got {problem.net!r}{suggest(str(problem.net), NETWORKS)}")
+    defaults = {f.name: f.default for f in dataclasses.fields(problem)}
+    for name in NETWORK_SETTINGS[1:]:
+        if getattr(problem, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(problem, name)}")
+        if problem.net != "fno" and getattr(problem, name) != defaults[name]:
+            raise ValueError(f"{name} applies to net='fno' only (net is {problem.net!r})")
+    if problem.net == "fno":
+        fno_network(problem, 1, 1).check_grid(grid_shape)
+
+
+def fno_network(problem, in_channels: int, out_channels: int):
+    """The problem's FNO (:class:`pgbench.nets.FNO2d`) from its ``fno_*`` settings."""
+    from ..nets import FNO2d
+    return FNO2d(in_channels, out_channels, modes=problem.fno_modes, width=problem.fno_width,
+                 layers=problem.fno_layers)
 
 
 def _dt(be, name: str):

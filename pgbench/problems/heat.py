@@ -18,7 +18,7 @@ import numpy as np
 
 from ..nets import UNet
 from ..ops import diffusion_log_kernel, fourier_diffuse, inverse_diffuse_damped, soft_box_mask
-from .base import Problem, dtype_of, per_backend
+from .base import NETWORK_SETTINGS, Problem, check_network_settings, dtype_of, fno_network, per_backend
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,12 @@ class Heat(Problem):
     iterations: int = 10000
     solve_iterations: int = 100
     eval_every: int = 100
+    net: str = "unet"              # network of training schemes: "unet" (the paper's) or "fno"
+    fno_modes: int = 8             # FNO: retained Fourier modes per axis (see pgbench.nets.FNO2d)
+    fno_width: int = 20            # FNO: channels of the Fourier layers
+    fno_layers: int = 4            # FNO: Fourier layers
+
+    key_neutral_defaults: ClassVar[tuple[str, ...]] = NETWORK_SETTINGS
 
     capabilities: ClassVar[frozenset[str]] = frozenset({"inverse", "network"})
     loss_reduction: ClassVar[str] = "sum"
@@ -55,6 +61,7 @@ class Heat(Problem):
         super().__post_init__()
         if len(self.resolution) != 2 or min(self.resolution) < 2:
             raise ValueError(f"resolution must be two sizes >= 2, got {self.resolution}")
+        check_network_settings(self, tuple(self.resolution))
         for name in ("tau", "half_size_max", "rel_uncertainty"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -153,7 +160,7 @@ class Heat(Problem):
 
     # --- network -----------------------------------------------------------------------------------
     def network(self):
-        return UNet(1, 1)
+        return UNet(1, 1) if self.net == "unet" else fno_network(self, 1, 1)
 
     def net_input(self, be, y_target):
         return be.xp.astype(y_target, dtype_of(be, self.net_dtype))

@@ -32,7 +32,7 @@ import numpy as np
 from ..nets import UNet
 from ..ops import fluid
 from ..ops.noise import noise
-from .base import Problem, dtype_of
+from .base import NETWORK_SETTINGS, Problem, check_network_settings, dtype_of, fno_network
 
 FIDELITIES = ("intended", "authors")
 _JIT_CACHE: dict = {}
@@ -61,6 +61,12 @@ class NavierStokes(Problem):
     fidelity: str = "intended"
     data_dtype: str = "float64"    # dtype of the ground-truth rollout (then stored as float32)
     start: str = "displacement"    # initial guess of iterative solvers: "displacement" or "zero"
+    net: str = "unet"              # network of training schemes: "unet" (the paper's) or "fno"
+    fno_modes: int = 8             # FNO: retained Fourier modes per axis (see pgbench.nets.FNO2d)
+    fno_width: int = 20            # FNO: channels of the Fourier layers
+    fno_layers: int = 4            # FNO: Fourier layers
+
+    key_neutral_defaults: ClassVar[tuple[str, ...]] = NETWORK_SETTINGS
 
     capabilities: ClassVar[frozenset[str]] = frozenset({"inverse", "network"})
     loss_reduction: ClassVar[str] = "mean"   # train_fluid.py:175
@@ -78,6 +84,7 @@ class NavierStokes(Problem):
         super().__post_init__()
         if self.fidelity not in FIDELITIES:
             raise ValueError(f"fidelity must be one of {FIDELITIES}, got {self.fidelity!r}")
+        check_network_settings(self, (self.resolution, self.resolution))
         if self.resolution < 4 or self.steps < 1 or self.time <= 0 or self.domain <= 0:
             raise ValueError(f"invalid grid/time settings: {self}")
         if self.start not in ("displacement", "zero"):
@@ -310,6 +317,8 @@ class NavierStokes(Problem):
 
     # --- network ----------------------------------------------------------------------------------
     def network(self):
+        if self.net == "fno":
+            return fno_network(self, 2, 2)
         return UNet(in_channels=2, out_channels=2, levels=self.unet_levels, filters=self.unet_filters)
 
     def net_input(self, be, y_target):

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from ..nets import UNet
 from ..ops import laplace, noise_draws, noise_from_draws, noise_weight
-from .base import Problem, dtype_of, per_backend
+from .base import NETWORK_SETTINGS, Problem, check_network_settings, dtype_of, fno_network, per_backend
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,12 @@ class Poisson(Problem):
     iterations: int = 10000
     solve_iterations: int = 1000
     eval_every: int = 100
+    net: str = "unet"              # network of training schemes: "unet" (the paper's) or "fno"
+    fno_modes: int = 8             # FNO: retained Fourier modes per axis (see pgbench.nets.FNO2d)
+    fno_width: int = 20            # FNO: channels of the Fourier layers
+    fno_layers: int = 4            # FNO: Fourier layers
+
+    key_neutral_defaults: ClassVar[tuple[str, ...]] = NETWORK_SETTINGS
 
     capabilities: ClassVar[frozenset[str]] = frozenset({"inverse", "network"})
     loss_reduction: ClassVar[str] = "sum"
@@ -48,6 +54,7 @@ class Poisson(Problem):
         super().__post_init__()
         if len(self.resolution) != 2 or min(self.resolution) < 2:
             raise ValueError(f"resolution must be two sizes >= 2, got {self.resolution}")
+        check_network_settings(self, tuple(self.resolution))
         for name in ("noise_scale", "cg_rtol"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -107,7 +114,7 @@ class Poisson(Problem):
 
     # --- network -----------------------------------------------------------------------------------
     def network(self):
-        return UNet(1, 1)
+        return UNet(1, 1) if self.net == "unet" else fno_network(self, 1, 1)
 
     def net_input(self, be, y_target):
         return be.xp.astype(y_target, dtype_of(be, self.net_dtype))
