@@ -324,6 +324,10 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
         label: Optional[str] = typer.Option(None, "--label", help="display name of the method in tables and plots"),
         threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads of each run, recorded in its key "
                                               "(0: torch's default)"),
+        vectorize: bool = typer.Option(False, "--vectorize", help="train a run's seeds as one program "
+                                       "(vmap over seeds); stored as separate runs with the same keys"),
+        read_every: int = typer.Option(1, "--read-every", help="with --vectorize: read metrics back every K "
+                                       "iterations (jax: K iterations in one lax.scan); same numbers"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
         wide: bool = typer.Option(False, "--wide",
                                   help="every column of the summary (default: the ones that fit 120 columns)")):
@@ -351,12 +355,31 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
         _fail(f"no compatible solver for {problem}: " + "; ".join(s.reason for s in skipped))
     for s in skipped:
         err.print(f"[yellow]skip[/] {s.problem} × {s.solver}: {s.reason}", highlight=False)
+    if vectorize:
+        _check_vectorizable(tasks, read_every)
     _check_dir(results)
-    _run_tasks(tasks, results, executor, workers, scheduler, force, quiet, wide)
+    _run_tasks(tasks, results, executor, workers, scheduler, force, quiet, wide, vectorize, read_every)
+
+
+def _check_vectorizable(tasks, read_every: int) -> None:
+    """``run --vectorize``: exit 2 (before any run) unless every solver's seeds can be one program."""
+    from .sweep import vector_groups
+    from .vectorize import SUPPORTED
+
+    if read_every < 1:
+        _fail(f"--read-every must be >= 1, got {read_every}")
+    try:
+        plans = [t.plan() for t in tasks]
+    except _user_errors() as e:
+        _fail(e)
+    _, alone = vector_groups(tasks, plans, list(range(len(tasks))), read_every)
+    for i, reason in alone:
+        if reason != "one seed":
+            _fail(f"{SUPPORTED}; {tasks[i].problem} × {tasks[i].solver}: {reason}")
 
 
 def _run_tasks(tasks, results: Path, executor: str, workers, scheduler, force: bool, quiet: bool,
-               wide: bool = False) -> None:
+               wide: bool = False, vectorize: bool = False, read_every: int = 1) -> None:
     """Run a validated task list with progress, print failures and the summary table; exit 1
     if a run failed (its result is stored all the same)."""
     import pandas as pd
@@ -367,7 +390,9 @@ def _run_tasks(tasks, results: Path, executor: str, workers, scheduler, force: b
     from .registry import InvalidSettingError
 
     err = _console(stderr=True)
-    kwargs = dict(root=results, executor=executor, workers=workers, scheduler=scheduler, force=force)
+    notes: list = []
+    kwargs = dict(root=results, executor=executor, workers=workers, scheduler=scheduler, force=force,
+                  vectorize=vectorize, read_every=read_every, notes=notes)
     try:  # run_sweep raises InvalidSettingError only while validating, before any run
         if quiet:
             outcomes = run_sweep(tasks, **kwargs)
@@ -376,6 +401,8 @@ def _run_tasks(tasks, results: Path, executor: str, workers, scheduler, force: b
                 outcomes = run_sweep(tasks, **kwargs, progress=view)
     except InvalidSettingError as e:
         _fail(e)
+    for n in notes:
+        err.print(f"[yellow]note[/] {n}", highlight=False)
     for o in outcomes:
         if o.status == "failed":
             first = (o.message or "").strip().splitlines()[:1]
@@ -402,6 +429,10 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
           force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored"),
           threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads of each run, recorded in its key "
                                                 "(0: torch's default)"),
+          vectorize: bool = typer.Option(False, "--vectorize", help="train each configuration's seeds as one "
+                                         "program where the solver allows (others run seed by seed, with a note)"),
+          read_every: int = typer.Option(1, "--read-every", help="with --vectorize: read metrics back every K "
+                                         "iterations; same numbers"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
           wide: bool = typer.Option(False, "--wide",
                                   help="every column of the summary (default: the ones that fit 120 columns)")):
@@ -431,7 +462,7 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
         _print_dry_run(tasks, sweep_status(tasks, results), results)
         return
     _check_dir(results)
-    _run_tasks(tasks, results, executor, workers, scheduler, force, quiet, wide)
+    _run_tasks(tasks, results, executor, workers, scheduler, force, quiet, wide, vectorize, read_every)
 
 
 def _print_dry_run(tasks, statuses, results: Path) -> None:
@@ -672,7 +703,11 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
               workers: Optional[int] = WORKERS,
               cluster: Optional[str] = CLUSTER,
               scheduler: Optional[str] = SCHEDULER,
-              force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored")):
+              force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored"),
+              vectorize: bool = typer.Option(False, "--vectorize", help="train each method's seeds as one program "
+                                             "where the solver allows (others run seed by seed, with a note)"),
+              read_every: int = typer.Option(1, "--read-every", help="with --vectorize: read metrics back every "
+                                             "K iterations; same numbers")):
     """Reproduce the paper's experiments at a scale: run them (resuming) and build the report."""
     from . import reproduce as _reproduce
 
@@ -686,7 +721,7 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
         _fail(e)
     kwargs = dict(scale=scale, only=_split_list(only) or None, backend=backend, device=device,
                   results=results_dir, out=out, seeds=seed_list, max_time=max_time, executor=executor,
-                  workers=workers, scheduler=scheduler, force=force)
+                  workers=workers, scheduler=scheduler, force=force, vectorize=vectorize, read_every=read_every)
     try:
         if quiet:
             _reproduce.reproduce(**kwargs, progress=None)

@@ -349,7 +349,8 @@ def tasks(scale: str = "quick", only=None, backend: str = "torch", device: str =
 def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: str = "cpu",
               results="results/runs", out="results/report", progress: Callable | None = None, *,
               experiments=None, threads: int | None = 1, seeds=None, max_time: float | None = None,
-              executor: str = "local", workers: int | None = None, scheduler=None, force: bool = False) -> dict:
+              executor: str = "local", workers: int | None = None, scheduler=None, force: bool = False,
+              vectorize: bool = False, read_every: int = 1) -> dict:
     """Run the paper's experiment set at ``scale`` (finished runs in ``results`` are reused) on
     the sweep executors, then build the report in ``out``.
 
@@ -367,7 +368,8 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     the CPU (1 by default: the paper's networks are small, so one thread is faster than two
     competing ones on a shared 2-core machine; None leaves torch's setting; worker processes
     always use 1). ``seeds`` replaces every experiment's seeds; ``max_time`` caps every run's wall
-    time (see :func:`tasks`)."""
+    time (see :func:`tasks`). ``vectorize`` / ``read_every``: as in :func:`pgbench.sweep.run_sweep`
+    (each method's seeds as one program where its solver allows; the rest seed by seed, noted)."""
     from .sweep import run_sweep
 
     t0 = time.perf_counter()
@@ -402,7 +404,7 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     restore = set_torch_threads(threads if device == "cpu" else None)
     try:
         outcomes = run_sweep(todo, Path(results), executor=executor, workers=workers, scheduler=scheduler,
-                             force=force, progress=emit)
+                             force=force, progress=emit, vectorize=vectorize, read_every=read_every, notes=notes)
     finally:
         restore()
     ran = sum(not o.cached for o in outcomes)

@@ -159,8 +159,11 @@ class Backend(abc.ABC):
 
     # --- optimizers ------------------------------------------------------------------------------
     @abc.abstractmethod
-    def optimizer(self, name: str, lr: float, **kwargs) -> Optimizer:
-        """``adam`` (β1, β2, eps) or ``sgd`` (momentum), with library defaults (torch.optim / optax)."""
+    def optimizer(self, name: str, lr: float, schedule=None, **kwargs) -> Optimizer:
+        """``adam`` (β1, β2, eps), ``amsgrad`` (the same; optax.amsgrad / torch Adam(amsgrad=True))
+        or ``sgd`` (momentum), with library defaults (torch.optim / optax). ``schedule``: a
+        :class:`pgbench.schedules.Schedule` for the learning rate (optax schedule / torch
+        lr_scheduler), None for a constant ``lr``."""
 
     # --- pytrees -------------------------------------------------------------------------------
     def tree_map(self, f: Callable, tree: dict) -> dict:

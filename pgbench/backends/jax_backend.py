@@ -222,12 +222,13 @@ class JaxBackend(Backend):
             cache[key] = self._make_optimizer(name, lr, **kwargs)
         return cache[key]
 
-    def _make_optimizer(self, name, lr, **kwargs):
-        if name == "adam":
-            return _OptaxOptimizer(optax.adam(lr, **{"b1": kwargs.get("betas", (0.9, 0.999))[0],
-                                                     "b2": kwargs.get("betas", (0.9, 0.999))[1],
-                                                     "eps": kwargs.get("eps", 1e-8)}), self._device)
+    def _make_optimizer(self, name, lr, schedule=None, **kwargs):
+        rate = lr if schedule is None else schedule.optax(lr)
+        betas = kwargs.get("betas", (0.9, 0.999))
+        if name in ("adam", "amsgrad"):
+            make = optax.adam if name == "adam" else optax.amsgrad
+            return _OptaxOptimizer(make(rate, b1=betas[0], b2=betas[1], eps=kwargs.get("eps", 1e-8)), self._device)
         if name == "sgd":
             m = kwargs.get("momentum", 0.0)
-            return _OptaxOptimizer(optax.sgd(lr, momentum=m or None), self._device)
-        raise ValueError(f"unknown optimizer {name!r}; expected 'adam' or 'sgd'")
+            return _OptaxOptimizer(optax.sgd(rate, momentum=m or None), self._device)
+        raise ValueError(f"unknown optimizer {name!r}; expected 'adam', 'amsgrad' or 'sgd'")

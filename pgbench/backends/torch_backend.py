@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -43,18 +44,32 @@ class _CG(torch.autograd.Function):
         return gb, None, None, None, None, None, None, None
 
 
+class _TorchState(NamedTuple):
+    """A torch optimizer and its learning-rate scheduler (None when the rate is constant)."""
+
+    optimizer: Any
+    scheduler: Any = None
+
+
 class _TorchOptimizer(Optimizer):
-    def __init__(self, factory):
+    """A ``torch.optim`` optimizer made by ``factory(params)``; ``schedule`` (a
+    :class:`pgbench.schedules.Schedule`) adds its ``lr_scheduler``, stepped after every update."""
+
+    def __init__(self, factory, schedule=None):
         self._factory = factory
+        self._schedule = schedule
 
     def init(self, params):
-        return self._factory(list(params.values()))
+        opt = self._factory(list(params.values()))
+        return _TorchState(opt, None if self._schedule is None else self._schedule.torch(opt))
 
     def update(self, params, grads, state):
         with torch.no_grad():
             for k, p in params.items():
                 p.grad = grads[k]
-            state.step()
+            state.optimizer.step()
+            if state.scheduler is not None:
+                state.scheduler.step()
         return params, state
 
 
@@ -156,9 +171,11 @@ class TorchBackend(Backend):
         steps = compiled_cg_steps() if self.cg_compile else cg_steps
         return _CG.apply(b, x0, matvec, rtol, atol, maxiter, self.cg_check_every, steps)
 
-    def optimizer(self, name, lr, **kwargs):
+    def optimizer(self, name, lr, schedule=None, **kwargs):
         if name == "adam":
-            return _TorchOptimizer(lambda ps: torch.optim.Adam(ps, lr=lr, **kwargs))
+            return _TorchOptimizer(lambda ps: torch.optim.Adam(ps, lr=lr, **kwargs), schedule)
+        if name == "amsgrad":
+            return _TorchOptimizer(lambda ps: torch.optim.Adam(ps, lr=lr, amsgrad=True, **kwargs), schedule)
         if name == "sgd":
-            return _TorchOptimizer(lambda ps: torch.optim.SGD(ps, lr=lr, **kwargs))
-        raise ValueError(f"unknown optimizer {name!r}; expected 'adam' or 'sgd'")
+            return _TorchOptimizer(lambda ps: torch.optim.SGD(ps, lr=lr, **kwargs), schedule)
+        raise ValueError(f"unknown optimizer {name!r}; expected 'adam', 'amsgrad' or 'sgd'")

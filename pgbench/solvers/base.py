@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 from ..problems.base import sum_per_example
+from ..schedules import FIELDS as SCHEDULE_FIELDS, Schedule
 
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "amsgrad", "sgd")
 
 
 @dataclass(frozen=True)
@@ -169,22 +170,56 @@ class TrainingScheme(Solver):
 @dataclass(frozen=True)
 class FeedbackScheme(TrainingScheme):
     """A scheme that feeds a gradient :math:`g_x` back at the network output; the outer
-    first-order optimizer (``optimizer``, ``lr``, ``momentum``) applies :math:`J_\\theta^T g_x`."""
+    first-order optimizer (``optimizer``: adam, amsgrad or sgd; ``lr``; ``momentum`` for sgd)
+    applies :math:`J_\\theta^T g_x`.
+
+    The learning rate follows ``schedule`` (:mod:`pgbench.schedules`: optax schedules on jax,
+    ``torch.optim.lr_scheduler`` on torch, the same rate per update on both): ``"constant"``
+    (default), ``"cosine"`` over ``schedule_steps`` updates down to ``final_lr_fraction``·lr,
+    ``"step"`` (× ``decay_rate`` every ``step_every`` updates), ``"exponential"`` (× ``decay_rate``
+    per ``step_every`` updates, smoothly); ``warmup_steps`` > 0 puts a linear warm-up from
+    ``warmup_start_fraction``·lr to lr before any of them. These settings enter the run key only
+    when they differ from their defaults, so runs stored before they existed keep their keys."""
 
     optimizer: str = "adam"
     lr: float = 1e-3
     momentum: float = 0.0
+    schedule: str = "constant"
+    schedule_steps: int | None = None
+    final_lr_fraction: float = 0.0
+    decay_rate: float = 0.1
+    step_every: int | None = None
+    warmup_steps: int = 0
+    warmup_start_fraction: float = 0.01
+
+    # keyed only when set: a default value leaves the hyperparameters (and the run key) as before
+    KEYED_WHEN_SET: ClassVar[dict] = dict(SCHEDULE_FIELDS)
 
     def __post_init__(self):
         check_choice(self, "optimizer", OPTIMIZERS)
         check_positive(self, "lr")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        self.lr_schedule()   # validates the schedule settings
+
+    def lr_schedule(self):
+        """The :class:`~pgbench.schedules.Schedule` of the settings, None when the rate is constant."""
+        sc = Schedule.from_settings(**{k: getattr(self, k) for k in SCHEDULE_FIELDS})
+        return None if sc.is_constant else sc
+
+    def hyperparameters(self) -> dict:
+        hp = super().hyperparameters()
+        for k, default in self.KEYED_WHEN_SET.items():
+            if k in hp and hp[k] == default:
+                del hp[k]
+        return hp
 
     def make_optimizer(self, be):
+        sc = self.lr_schedule()
+        extra = {} if sc is None else {"schedule": sc}
         if self.optimizer == "sgd":
-            return be.optimizer("sgd", self.lr, momentum=self.momentum)
-        return be.optimizer("adam", self.lr)
+            return be.optimizer("sgd", self.lr, momentum=self.momentum, **extra)
+        return be.optimizer(self.optimizer, self.lr, **extra)
 
     @abc.abstractmethod
     def x_gradient(self, problem, be, x, y_target, x_true):
