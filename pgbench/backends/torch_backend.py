@@ -85,6 +85,7 @@ class TorchBackend(Backend):
     name = "torch"
     cg_check_every: int = CG_CHECK_EVERY
     cg_compile: bool = COMPILE_CG
+    fused_batch_norm: bool = True
 
     def __init__(self, device: str = "cpu"):
         if device in ("gpu", "cuda") and not torch.cuda.is_available():
@@ -116,7 +117,8 @@ class TorchBackend(Backend):
         return cpu_name()
 
     def settings(self):
-        return {"cg_check_every": self.cg_check_every, "cg_compile": self.cg_compile}
+        return {"cg_check_every": self.cg_check_every, "cg_compile": self.cg_compile,
+                "fused_batch_norm": self.fused_batch_norm}
 
     def block_until_ready(self, tree=None):
         if self.device == "cuda":
@@ -152,6 +154,14 @@ class TorchBackend(Backend):
         if padding == "same" and padding_mode == "circular":
             return conv(self.pad(x, [(k // 2, (k - 1) // 2) for k in w.shape[2:]], "wrap"), w, b)
         return conv(x, w, b, padding=padding)
+
+    def batch_norm(self, x, g, b, eps=1e-5):
+        """torch's fused batch norm (``F.batch_norm``, batch statistics, no running averages) when
+        ``fused_batch_norm`` (default), else the formula of the base class. Same function: the U-net
+        gradients of both agree with a float64 evaluation to ~1e-5 (``tests/test_unet.py``)."""
+        if not self.fused_batch_norm:
+            return super().batch_norm(x, g, b, eps)
+        return F.batch_norm(x, None, None, g, b, True, 0.0, eps)
 
     def pad(self, x, widths, mode="constant"):
         flat = [n for pair in reversed(list(widths)) for n in pair]   # torch: last axis first
