@@ -27,16 +27,29 @@ def _clip(be, g, c):
 @dataclass(frozen=True)
 class DifferentiablePhysics(FeedbackScheme):
     """Backpropagation through the physics; ``clip_x_grad`` clips :math:`\\partial L/\\partial x`
-    elementwise before it enters the network (the paper's sin experiment uses 1)."""
+    elementwise before it enters the network (the paper's sin experiment uses 1).
+
+    ``clip_scope`` says what is clipped: ``"example"`` (default) the per-example gradient
+    :math:`g_i = \\partial L_i/\\partial x_i`, i.e. :math:`g_x = \\mathrm{clip}(g_i, \\pm c)`;
+    ``"batch_mean"`` the gradient of the batch mean, :math:`g_x = \\mathrm{clip}(g_i / N, \\pm c)`
+    (N the batch size), used as an update of x like a physical gradient's :math:`\\hat x - x_{corr}`
+    (public code related to the paper does this for sin(a/x); see ``docs/sin.md``). At its default
+    ``clip_scope`` is left out of the run key, so existing runs keep their keys."""
 
     clip_x_grad: float | None = None
+    clip_scope: str = "example"
+
+    KEYED_WHEN_SET: ClassVar[dict] = {**FeedbackScheme.KEYED_WHEN_SET, "clip_scope": "example"}
 
     def __post_init__(self):
         super().__post_init__()
         check_positive(self, "clip_x_grad")
+        check_choice(self, "clip_scope", ("example", "batch_mean"))
 
     def x_gradient(self, problem, be, x, y_target, x_true):
         loss, g = loss_and_x_gradient(problem, be)(x, y_target)
+        if self.clip_scope == "batch_mean":
+            g = g / x.shape[0]
         return _clip(be, g, self.clip_x_grad), loss
 
 
