@@ -86,6 +86,7 @@ class TorchBackend(Backend):
     cg_check_every: int = CG_CHECK_EVERY
     cg_compile: bool = COMPILE_CG
     fused_batch_norm: bool = True
+    cg_compile_mode: str = "default"   # "reduce-overhead": CUDA graphs on a GPU (not measured on one yet)
 
     def __init__(self, device: str = "cpu"):
         if device in ("gpu", "cuda") and not torch.cuda.is_available():
@@ -118,7 +119,8 @@ class TorchBackend(Backend):
 
     def settings(self):
         return {"cg_check_every": self.cg_check_every, "cg_compile": self.cg_compile,
-                "fused_batch_norm": self.fused_batch_norm}
+                "fused_batch_norm": self.fused_batch_norm,
+                **({"cg_compile_mode": self.cg_compile_mode} if self.cg_compile else {})}
 
     def block_until_ready(self, tree=None):
         if self.device == "cuda":
@@ -178,7 +180,7 @@ class TorchBackend(Backend):
 
     def linear_solve(self, matvec, b, x0=None, rtol=1e-5, atol=0.0, maxiter=1000):
         x0 = torch.zeros_like(b) if x0 is None else x0.detach()
-        steps = compiled_cg_steps() if self.cg_compile else cg_steps
+        steps = compiled_cg_steps(self.cg_compile_mode) if self.cg_compile else cg_steps
         return _CG.apply(b, x0, matvec, rtol, atol, maxiter, self.cg_check_every, steps)
 
     def optimizer(self, name, lr, schedule=None, **kwargs):
