@@ -94,6 +94,7 @@ class _OptaxOptimizer(Optimizer):
     step count made the second update recompile)."""
 
     jittable = True
+    needs = None
 
     def __init__(self, tx, device=None):
         self.tx = tx
@@ -104,11 +105,16 @@ class _OptaxOptimizer(Optimizer):
         state = self.tx.init(params)
         return state if self.device is None else jax.device_put(state, self.device)
 
-    def _apply_impl(self, params, grads, state):
-        updates, state = self.tx.update(grads, state, params)
+    def _apply_impl(self, params, grads, state, **extra):
+        updates, state = self.tx.update(grads, state, params, **extra)
         return optax.apply_updates(params, updates), state
 
-    def update(self, params, grads, state):
+    def update(self, params, grads, state, **extra):
+        """``extra``: arguments of optax's extra-args transformations (Sophia's ``obj_fn``);
+        with them the update is not compiled on its own (a function is no jit argument): call
+        it inside the caller's compiled step."""
+        if extra:
+            return self._apply_impl(params, grads, state, **extra)
         return self._apply(params, grads, state)
 
 
@@ -213,22 +219,20 @@ class JaxBackend(Backend):
         tsolve = lambda mv, rhs: _batched_cg(mv, rhs, jnp.zeros_like(rhs), rtol, atol, maxiter, k)  # noqa: E731
         return jax.lax.custom_linear_solve(matvec, b, solve, tsolve, symmetric=True)
 
-    def optimizer(self, name, lr, **kwargs):
+    def optimizer(self, name, lr, schedule=None, **kwargs):
         """One optimizer object per setting (cached), so its compiled update is traced once
-        however often a scheme asks for it."""
-        key = (name, lr, tuple(sorted(kwargs.items())))
+        however often a scheme asks for it. ``name``: any jax entry of
+        :data:`pgbench.optimizers.OPTIMIZERS` (optax / optax.contrib), ``kwargs`` its settings."""
+        from ..optimizers import freeze
+        key = (name, lr, schedule, freeze(kwargs))
         cache = self.__dict__.setdefault("_optimizers", {})
         if key not in cache:
-            cache[key] = self._make_optimizer(name, lr, **kwargs)
+            cache[key] = self._make_optimizer(name, lr, schedule, **kwargs)
         return cache[key]
 
     def _make_optimizer(self, name, lr, schedule=None, **kwargs):
+        from ..optimizers import entry, factory
         rate = lr if schedule is None else schedule.optax(lr)
-        betas = kwargs.get("betas", (0.9, 0.999))
-        if name in ("adam", "amsgrad"):
-            make = optax.adam if name == "adam" else optax.amsgrad
-            return _OptaxOptimizer(make(rate, b1=betas[0], b2=betas[1], eps=kwargs.get("eps", 1e-8)), self._device)
-        if name == "sgd":
-            m = kwargs.get("momentum", 0.0)
-            return _OptaxOptimizer(optax.sgd(rate, momentum=m or None), self._device)
-        raise ValueError(f"unknown optimizer {name!r}; expected 'adam', 'amsgrad' or 'sgd'")
+        opt = _OptaxOptimizer(factory(name, "jax")(rate, **kwargs), self._device)
+        opt.needs = entry(name).needs
+        return opt

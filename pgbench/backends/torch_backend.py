@@ -55,6 +55,8 @@ class _TorchOptimizer(Optimizer):
     """A ``torch.optim`` optimizer made by ``factory(params)``; ``schedule`` (a
     :class:`pgbench.schedules.Schedule`) adds its ``lr_scheduler``, stepped after every update."""
 
+    needs = None
+
     def __init__(self, factory, schedule=None):
         self._factory = factory
         self._schedule = schedule
@@ -63,13 +65,29 @@ class _TorchOptimizer(Optimizer):
         opt = self._factory(list(params.values()))
         return _TorchState(opt, None if self._schedule is None else self._schedule.torch(opt))
 
-    def update(self, params, grads, state):
-        with torch.no_grad():
-            for k, p in params.items():
-                p.grad = grads[k]
+    def update(self, params, grads, state, objective=None):
+        """One step; ``objective`` (a scalar function of the parameters) is for the Hessian-based
+        optimizers (``needs == "hvp"``): the gradients are taken from it with ``create_graph=True``
+        (``grads`` is ignored), so that the optimizer can draw Hessian-vector products."""
+        if objective is not None:
+            leaves = list(params.values())
+            for p in leaves:
+                p.requires_grad_(True)
+            with torch.enable_grad():
+                gs = torch.autograd.grad(objective(params), leaves, create_graph=True)
+            for p, g in zip(leaves, gs):
+                p.grad = g
             state.optimizer.step()
-            if state.scheduler is not None:
-                state.scheduler.step()
+            for p in leaves:
+                p.grad = None
+                p.requires_grad_(False)
+        else:
+            with torch.no_grad():
+                for k, p in params.items():
+                    p.grad = grads[k]
+                state.optimizer.step()
+        if state.scheduler is not None:
+            state.scheduler.step()
         return params, state
 
 
@@ -172,10 +190,10 @@ class TorchBackend(Backend):
         return _CG.apply(b, x0, matvec, rtol, atol, maxiter, self.cg_check_every, steps)
 
     def optimizer(self, name, lr, schedule=None, **kwargs):
-        if name == "adam":
-            return _TorchOptimizer(lambda ps: torch.optim.Adam(ps, lr=lr, **kwargs), schedule)
-        if name == "amsgrad":
-            return _TorchOptimizer(lambda ps: torch.optim.Adam(ps, lr=lr, amsgrad=True, **kwargs), schedule)
-        if name == "sgd":
-            return _TorchOptimizer(lambda ps: torch.optim.SGD(ps, lr=lr, **kwargs), schedule)
-        raise ValueError(f"unknown optimizer {name!r}; expected 'adam', 'amsgrad' or 'sgd'")
+        """``name``: any torch entry of :data:`pgbench.optimizers.OPTIMIZERS` (torch.optim /
+        pytorch-optimizer), ``kwargs`` its settings."""
+        from ..optimizers import entry, factory
+        make = factory(name, "torch")
+        opt = _TorchOptimizer(lambda ps: make(ps, lr, **kwargs), schedule)
+        opt.needs = entry(name).needs
+        return opt

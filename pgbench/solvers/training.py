@@ -34,10 +34,26 @@ class DifferentiablePhysics(FeedbackScheme):
     def __post_init__(self):
         super().__post_init__()
         check_positive(self, "clip_x_grad")
+        from ..optimizers import entry
+        if entry(self.optimizer).needs == "hvp" and self.clip_x_grad is not None:
+            raise ValueError(f"dp: optimizer {self.optimizer!r} needs Hessian-vector products of the loss; "
+                             f"clip_x_grad (= {self.clip_x_grad}) makes the fed-back vector no loss gradient; "
+                             f"set clip_x_grad=None")
 
     def x_gradient(self, problem, be, x, y_target, x_true):
         loss, g = loss_and_x_gradient(problem, be)(x, y_target)
         return _clip(be, g, self.clip_x_grad), loss
+
+    def objective(self, problem, be, net, params, y_target, x_true):
+        """The training loss as a function of θ, :math:`\\sum_i L_i` (or its mean under the
+        problem's ``loss_reduction="mean"``), whose gradient is what ``x_gradient`` feeds back
+        (for Hessian-based optimizers; not with ``clip_x_grad``, which is no loss gradient)."""
+        if self.clip_x_grad is not None:
+            raise ValueError("dp: a Hessian-based optimizer needs the loss's own gradient; clip_x_grad "
+                             f"(= {self.clip_x_grad}) clips it; set clip_x_grad=None")
+        per = problem.loss(be, problem.predict(be, net, params, y_target), y_target)
+        total = be.xp.sum(per)
+        return total / per.shape[0] if problem.loss_reduction == "mean" else total
 
 
 def check_iterative(owner, name: str, solver) -> None:
