@@ -9,6 +9,7 @@
     pgbench results [--results DIR ...] [--problem ID] [--format table|csv|json] [--target X]
     pgbench reproduce --scale quick|paper [--only PROBLEMS] [EXECUTOR] ...
     pgbench report [--results DIR ...] [--out DIR]
+    pgbench leaderboard [--results DIR ...] [--problem ID ...] [--target X|PROBLEM=X] [--out DIR] [--wide]
 
 EXECUTOR, one option group shared by ``run``, ``sweep`` and ``reproduce``: ``--workers N`` (local
 worker processes), ``--cluster local [--workers N]`` (a Dask LocalCluster) or ``--scheduler
@@ -323,6 +324,10 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
         label: Optional[str] = typer.Option(None, "--label", help="display name of the method in tables and plots"),
         threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads of each run, recorded in its key "
                                               "(0: torch's default)"),
+        vectorize: bool = typer.Option(False, "--vectorize", help="train a run's seeds as one program "
+                                       "(vmap over seeds); stored as separate runs with the same keys"),
+        read_every: int = typer.Option(1, "--read-every", help="with --vectorize: read metrics back every K "
+                                       "iterations (jax: K iterations in one lax.scan); same numbers"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
         wide: bool = typer.Option(False, "--wide",
                                   help="every column of the summary (default: the ones that fit 120 columns)")):
@@ -350,12 +355,31 @@ def run(problem: str = typer.Argument(..., help="problem id, e.g. sin or sin-v0"
         _fail(f"no compatible solver for {problem}: " + "; ".join(s.reason for s in skipped))
     for s in skipped:
         err.print(f"[yellow]skip[/] {s.problem} × {s.solver}: {s.reason}", highlight=False)
+    if vectorize:
+        _check_vectorizable(tasks, read_every)
     _check_dir(results)
-    _run_tasks(tasks, results, executor, workers, scheduler, force, quiet, wide)
+    _run_tasks(tasks, results, executor, workers, scheduler, force, quiet, wide, vectorize, read_every)
+
+
+def _check_vectorizable(tasks, read_every: int) -> None:
+    """``run --vectorize``: exit 2 (before any run) unless every solver's seeds can be one program."""
+    from .sweep import vector_groups
+    from .vectorize import SUPPORTED
+
+    if read_every < 1:
+        _fail(f"--read-every must be >= 1, got {read_every}")
+    try:
+        plans = [t.plan() for t in tasks]
+    except _user_errors() as e:
+        _fail(e)
+    _, alone = vector_groups(tasks, plans, list(range(len(tasks))), read_every)
+    for i, reason in alone:
+        if reason != "one seed":
+            _fail(f"{SUPPORTED}; {tasks[i].problem} × {tasks[i].solver}: {reason}")
 
 
 def _run_tasks(tasks, results: Path, executor: str, workers, scheduler, force: bool, quiet: bool,
-               wide: bool = False) -> None:
+               wide: bool = False, vectorize: bool = False, read_every: int = 1) -> None:
     """Run a validated task list with progress, print failures and the summary table; exit 1
     if a run failed (its result is stored all the same)."""
     import pandas as pd
@@ -366,7 +390,9 @@ def _run_tasks(tasks, results: Path, executor: str, workers, scheduler, force: b
     from .registry import InvalidSettingError
 
     err = _console(stderr=True)
-    kwargs = dict(root=results, executor=executor, workers=workers, scheduler=scheduler, force=force)
+    notes: list = []
+    kwargs = dict(root=results, executor=executor, workers=workers, scheduler=scheduler, force=force,
+                  vectorize=vectorize, read_every=read_every, notes=notes)
     try:  # run_sweep raises InvalidSettingError only while validating, before any run
         if quiet:
             outcomes = run_sweep(tasks, **kwargs)
@@ -375,6 +401,8 @@ def _run_tasks(tasks, results: Path, executor: str, workers, scheduler, force: b
                 outcomes = run_sweep(tasks, **kwargs, progress=view)
     except InvalidSettingError as e:
         _fail(e)
+    for n in notes:
+        err.print(f"[yellow]note[/] {n}", highlight=False)
     for o in outcomes:
         if o.status == "failed":
             first = (o.message or "").strip().splitlines()[:1]
@@ -401,6 +429,10 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
           force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored"),
           threads: Optional[int] = typer.Option(1, "--threads", help="torch CPU threads of each run, recorded in its key "
                                                 "(0: torch's default)"),
+          vectorize: bool = typer.Option(False, "--vectorize", help="train each configuration's seeds as one "
+                                         "program where the solver allows (others run seed by seed, with a note)"),
+          read_every: int = typer.Option(1, "--read-every", help="with --vectorize: read metrics back every K "
+                                         "iterations; same numbers"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
           wide: bool = typer.Option(False, "--wide",
                                   help="every column of the summary (default: the ones that fit 120 columns)")):
@@ -430,7 +462,7 @@ def sweep(config: Path = typer.Argument(..., help="TOML sweep file (see docs/swe
         _print_dry_run(tasks, sweep_status(tasks, results), results)
         return
     _check_dir(results)
-    _run_tasks(tasks, results, executor, workers, scheduler, force, quiet, wide)
+    _run_tasks(tasks, results, executor, workers, scheduler, force, quiet, wide, vectorize, read_every)
 
 
 def _print_dry_run(tasks, statuses, results: Path) -> None:
@@ -539,6 +571,102 @@ def results(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--
         _console().print(_summary_table(table, f"results ({', '.join(map(str, results_dirs))})", wide))
 
 
+@app.command()
+def leaderboard(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--results", help="store directory (repeatable)"),
+                problem: List[str] = typer.Option([], "--problem", help="only these problems (repeatable)"),
+                kind: str = typer.Option("training", "--kind", help="training or iterative methods"),
+                target: List[str] = typer.Option([], "--target", help="x-error target: X for every problem or "
+                                                 "PROBLEM=X (repeatable; default: the problem's, else DP (Adam)'s "
+                                                 "median final error)"),
+                max_ratio: float = typer.Option(4.0, "--max-ratio", help="τ_max of the performance-profile score"),
+                out: Optional[Path] = typer.Option(None, "--out", help="also write leaderboard.md, CSVs and the "
+                                                   "profile plot here"),
+                format: str = typer.Option("table", "--format", help="table, md, csv or json"),
+                wide: bool = typer.Option(False, "--wide", help="every column (run keys too)"),
+                plugin: List[str] = typer.Option([], "--plugin", help="module or .py file registering problems")):
+    """Rank every method per problem by time to target and by x error at equal wall time (median
+    over seeds, spread, k/n), with an AlgoPerf-style performance-profile score across problems."""
+    import warnings
+
+    from . import leaderboard as _lb
+    from .store import load_results
+
+    if format not in ("table", "md", "csv", "json"):
+        _fail(f"--format must be one of table, md, csv, json, got {format!r}")
+    if kind not in ("training", "iterative"):
+        _fail(f"--kind must be training or iterative, got {kind!r}")
+    if not max_ratio > 1:
+        _fail(f"--max-ratio must be > 1, got {max_ratio}")
+    targets: float | dict | None = None
+    for item in _split_list(target):
+        name, _, value = item.rpartition("=")
+        try:
+            v = float(value)
+        except ValueError:
+            _fail(f"--target must be X or PROBLEM=X with X a number > 0, got {item!r}")
+        if not v > 0:
+            _fail(f"--target must be > 0, got {item!r}")
+        if name:
+            targets = {**(targets if isinstance(targets, dict) else {}), name: v}
+        elif isinstance(targets, dict):
+            _fail("--target: give one number for every problem or PROBLEM=X pairs, not both")
+        else:
+            targets = v
+    missing = [str(d) for d in results_dirs if not Path(d).is_dir()]
+    if missing:
+        _fail(f"no results directory {', '.join(missing)}")
+    if out is not None:
+        _check_dir(out, "output folder")
+    _load_plugins(plugin)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = load_results(*results_dirs)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    _check_stored("--problem", problem, df["problem"] if "problem" in df else None)
+    if isinstance(targets, dict):
+        _check_stored("--problem", list(targets), df["problem"] if "problem" in df else None)
+    board = _lb.build(df, kind=kind, targets=targets, max_ratio=max_ratio, problems=_split_list(problem) or None)
+    if board.table.empty:
+        print("no stored runs match", file=sys.stderr)
+        raise SystemExit(1)
+    if out is not None:
+        paths = _lb.write(board, out)
+    if format == "md":
+        sys.stdout.write(_lb.markdown(board))
+    elif format == "csv":
+        sys.stdout.write(board.table.to_csv(index=False))
+    elif format == "json":
+        sys.stdout.write(board.table.to_json(orient="records", indent=1) + "\n")
+    else:
+        from rich.table import Table
+        con = _console()
+        disp = _lb.display_table(board)
+        if not wide:
+            disp = disp.drop(columns=["runs"])
+        for prob, g in board.table.groupby("problem", sort=True):
+            first = g.iloc[0]
+            t = Table(title=f"{prob}: target x error {_fmt(first['target'])} ({first['target_source']}), "
+                            f"common time {_fmt(first['common_time'])} s", title_justify="left")
+            rows = disp[disp["problem"] == prob].drop(columns=["problem"])
+            for c in rows.columns:
+                t.add_column(c, justify="right" if c.startswith("#") else "left", overflow="fold")
+            for r in rows.itertuples(index=False):
+                t.add_row(*map(str, r))
+            con.print(t)
+        t = Table(title=f"performance-profile score (τ_max {max_ratio:g}; {board.kind})", title_justify="left")
+        cols = ["rank", "method", "score", "within_max_ratio", "fastest"] + (["ratios"] if wide else [])
+        for c in cols:
+            t.add_column(c, overflow="fold")
+        for r in board.scores.to_dict("records"):
+            t.add_row(*[f"{r[c]:.3f}" if c == "score" else str(r[c]) for c in cols])
+        con.print(t)
+        for n in board.notes:
+            print(f"note: {n}")
+    if out is not None:
+        print(f"wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
+
+
 def _check_stored(option: str, values, ids, labels=None) -> None:
     """Exit 2 with the nearest id when a ``--problem`` / ``--solver`` filter names neither a
     stored nor a registered id (a registered one with no stored runs is not bad input)."""
@@ -575,7 +703,11 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
               workers: Optional[int] = WORKERS,
               cluster: Optional[str] = CLUSTER,
               scheduler: Optional[str] = SCHEDULER,
-              force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored")):
+              force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored"),
+              vectorize: bool = typer.Option(False, "--vectorize", help="train each method's seeds as one program "
+                                             "where the solver allows (others run seed by seed, with a note)"),
+              read_every: int = typer.Option(1, "--read-every", help="with --vectorize: read metrics back every "
+                                             "K iterations; same numbers")):
     """Reproduce the paper's experiments at a scale: run them (resuming) and build the report."""
     from . import reproduce as _reproduce
 
@@ -589,7 +721,7 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
         _fail(e)
     kwargs = dict(scale=scale, only=_split_list(only) or None, backend=backend, device=device,
                   results=results_dir, out=out, seeds=seed_list, max_time=max_time, executor=executor,
-                  workers=workers, scheduler=scheduler, force=force)
+                  workers=workers, scheduler=scheduler, force=force, vectorize=vectorize, read_every=read_every)
     try:
         if quiet:
             _reproduce.reproduce(**kwargs, progress=None)

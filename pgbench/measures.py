@@ -87,6 +87,20 @@ def first_reaching(run: pd.DataFrame, target: float, metric: str = "x_error") ->
     return float(_num(r["iteration"])[hit[0]]), float(_num(r["wall_time"])[hit[0]])
 
 
+def value_at_time(run: pd.DataFrame, seconds: float, metric: str = "x_error") -> float:
+    """The run's final-``metric`` value (see :func:`metric_column`) as it stood at wall time
+    ``seconds``: the last record at or before it, read from the run's curve; NaN if none was
+    recorded by then. Training runs are evaluated every ``eval_every`` steps, so this is the last
+    evaluation at or before ``seconds``."""
+    col = metric_column(run, metric)
+    if col not in run or not math.isfinite(float(seconds)):
+        return math.nan
+    r = _sorted(run)
+    v, t = _num(r[col]), _num(r["wall_time"])
+    ok = ~np.isnan(v) & (t <= float(seconds))
+    return float(v[ok][-1]) if ok.any() else math.nan
+
+
 def seconds_per_iteration(run: pd.DataFrame) -> float:
     """Median wall seconds per update step between consecutive records (robust to the first
     iteration's compilation and to evaluation pauses, which the clock excludes anyway)."""
@@ -189,6 +203,6 @@ def upgrade(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-__all__ = ["STORE_FORMAT", "metric_column", "final_value", "iterations_done", "first_reaching",
+__all__ = ["STORE_FORMAT", "metric_column", "final_value", "iterations_done", "first_reaching", "value_at_time",
            "seconds_per_iteration", "config_hash", "target_of", "SeedStats", "seed_stats", "format_stats",
            "fmt", "upgrade", "is_training"]

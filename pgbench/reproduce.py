@@ -236,25 +236,66 @@ EXPERIMENTS: tuple[Experiment, ...] = (
 )
 
 
+# The leaderboard set (issue 21; docs/leaderboard.md): every network-training method on four
+# problems at equal wall time per run, seeds 0 and 1, quick scale only. Opt-in: run only when named
+# (``--only leaderboard``), so the quick reproduction is unchanged. Hyperparameters: the problem's
+# tuning (:mod:`pgbench.tuning`: learning rates of dp / pg; the paper's SGD presets on Poisson and
+# heat; exp's default network optimizer is the paper's SGD) or the library's / solver's defaults;
+# SGD on sin, which has no paper value, uses the problem's Adam learning rate. Methods a problem
+# cannot run (HIG and Gauss-Newton need examples independent through the network: the U-nets of
+# Poisson and heat use batch norm) or that are not available are skipped with a note.
+_LB_BUDGET = {"sin-v0": 12.0, "exp-v0": 12.0, "poisson-v0": 20.0, "heat-v0": 20.0}
+
+
+def _leaderboard_methods(problem: str) -> tuple[Method, ...]:
+    q = ("quick",)
+    adam = {"exp-v0": {"optimizer": "adam", "lr": 1e-3}}.get(problem, {"optimizer": "adam"})
+    sgd = {"sin-v0": _m("SGD", "dp", {"optimizer": "sgd", "lr": 2e-3}, scales=q),
+           "exp-v0": _m("SGD", "dp", {"optimizer": "sgd"}, scales=q)}.get(
+        problem, _m("SGD", "dp", from_problem="paper_sgd", scales=q))
+    return (_m("Adam", "dp", adam, scales=q), sgd,
+            _m("SOAP", "dp", {"optimizer": "soap"}, scales=q),
+            _m("Muon", "dp", {"optimizer": "muon"}, scales=q),
+            _m("L-BFGS", "lbfgs", scales=q),
+            _m("Hessian-free", "hf", scales=q),
+            _m("PG", "pg", scales=q),
+            _m("HIG", "hig", scales=q))
+
+
+LEADERBOARD: tuple[Experiment, ...] = tuple(
+    Experiment(f"leaderboard-{problem.rsplit('-v', 1)[0]}", problem, "leaderboard (issue 21)",
+               _leaderboard_methods(problem), iterations={"quick": 1_000_000}, max_time={"quick": seconds},
+               seeds={"quick": (0, 1)}, group="leaderboard",
+               description=f"every training method for {seconds:g} s of wall time per run (seeds 0, 1)")
+    for problem, seconds in _LB_BUDGET.items())
+
+#: experiment sets run only when named in ``only`` (never by a plain ``reproduce``)
+OPT_IN: tuple[Experiment, ...] = LEADERBOARD
+
+
 def registered(experiment: Experiment) -> bool:
     return experiment.problem in PROBLEMS
 
 
 def select(only=None, experiments=None) -> list[Experiment]:
-    """Experiments whose name, group or problem (with or without version) is in ``only`` (all if None)."""
-    experiments = EXPERIMENTS if experiments is None else experiments
+    """Experiments whose name, group or problem (with or without version) is in ``only``; all of
+    :data:`EXPERIMENTS` if None (the opt-in sets of :data:`OPT_IN` only when named)."""
     if not only:
-        return list(experiments)
+        return list(EXPERIMENTS if experiments is None else experiments)
+    experiments = EXPERIMENTS + OPT_IN if experiments is None else experiments
     wanted = {o.strip() for o in ([only] if isinstance(only, str) else only) if o.strip()}
     chosen = []
     for e in experiments:
-        names = {e.name, e.problem, e.problem.rsplit("-v", 1)[0]} | ({e.group} if e.group else set())
+        names = {e.name} | ({e.group} if e.group else set())
+        if e not in OPT_IN:   # an opt-in set is chosen by its name or group, never by its problem
+            names |= {e.problem, e.problem.rsplit("-v", 1)[0]}
         if names & wanted:
             chosen.append(e)
     unknown = wanted - {n for e in experiments for n in (e.name, e.problem, e.problem.rsplit("-v", 1)[0], e.group)}
     if unknown:
         from .registry import suggest
-        names = sorted({e.name for e in experiments} | {e.problem.rsplit("-v", 1)[0] for e in experiments})
+        names = sorted({e.name for e in experiments} | {e.problem.rsplit("-v", 1)[0] for e in experiments}
+                       | {e.group for e in experiments if e.group})
         raise InvalidSettingError(f"unknown experiment or problem {', '.join(sorted(unknown))}"
                                   f"{suggest(sorted(unknown)[0], names)}")
     return chosen
@@ -308,7 +349,8 @@ def tasks(scale: str = "quick", only=None, backend: str = "torch", device: str =
 def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: str = "cpu",
               results="results/runs", out="results/report", progress: Callable | None = None, *,
               experiments=None, threads: int | None = 1, seeds=None, max_time: float | None = None,
-              executor: str = "local", workers: int | None = None, scheduler=None, force: bool = False) -> dict:
+              executor: str = "local", workers: int | None = None, scheduler=None, force: bool = False,
+              vectorize: bool = False, read_every: int = 1) -> dict:
     """Run the paper's experiment set at ``scale`` (finished runs in ``results`` are reused) on
     the sweep executors, then build the report in ``out``.
 
@@ -326,7 +368,8 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     the CPU (1 by default: the paper's networks are small, so one thread is faster than two
     competing ones on a shared 2-core machine; None leaves torch's setting; worker processes
     always use 1). ``seeds`` replaces every experiment's seeds; ``max_time`` caps every run's wall
-    time (see :func:`tasks`)."""
+    time (see :func:`tasks`). ``vectorize`` / ``read_every``: as in :func:`pgbench.sweep.run_sweep`
+    (each method's seeds as one program where its solver allows; the rest seed by seed, noted)."""
     from .sweep import run_sweep
 
     t0 = time.perf_counter()
@@ -361,7 +404,7 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     restore = set_torch_threads(threads if device == "cpu" else None)
     try:
         outcomes = run_sweep(todo, Path(results), executor=executor, workers=workers, scheduler=scheduler,
-                             force=force, progress=emit)
+                             force=force, progress=emit, vectorize=vectorize, read_every=read_every, notes=notes)
     finally:
         restore()
     ran = sum(not o.cached for o in outcomes)
@@ -463,4 +506,4 @@ def print_headline(path) -> None:
     Console(width=max(120, Console().width)).print(format_headline(table))
 
 
-__all__ = ["Method", "Experiment", "EXPERIMENTS", "select", "tasks", "reproduce", "registered"]
+__all__ = ["Method", "Experiment", "EXPERIMENTS", "LEADERBOARD", "OPT_IN", "select", "tasks", "reproduce", "registered"]

@@ -425,7 +425,8 @@ def check_executor(executor: str) -> None:
 
 def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local", workers: int | None = None,
               scheduler: str | None = None, force: bool = False,
-              progress: Callable[[Event], None] | None = None) -> list[Outcome]:
+              progress: Callable[[Event], None] | None = None, vectorize: bool = False,
+              read_every: int = 1, notes: list | None = None) -> list[Outcome]:
     """Run ``tasks`` and store each run under ``root`` as soon as it ends; returns one
     :class:`Outcome` per task, in task order. Finished stored runs are reused unless ``force``.
 
@@ -436,6 +437,13 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
     ``SLURMCluster``) or to a new ``LocalCluster`` of ``workers`` single-threaded processes.
     Both parallel paths report ``start`` (running) and ``finish`` events.
 
+    ``vectorize``: the runs that differ in their seed only are trained as one program
+    (:mod:`pgbench.vectorize`, in this process), stored as the separate runs would be; a group that
+    cannot be vectorised (an iterative solver, a matrix-wise optimizer, a wall-time budget) runs
+    seed by seed and its reason is appended to ``notes``. ``read_every`` (with ``vectorize``):
+    metrics are read back to the host every this many iterations (chunks under ``lax.scan`` on
+    jax); neither changes a number or a run key.
+
     Before any run: the store must be writable (:func:`pgbench.validate.writable_dir`), every
     run storable, a ``scheduler`` reachable (else InvalidSettingError); hidden temporary files of
     killed writers are removed (:func:`pgbench.store.clean_stale_tmp`)."""
@@ -444,6 +452,13 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
         raise InvalidSettingError(f"workers must be >= 1, got {workers}")
     if scheduler is not None and executor != "dask":
         raise InvalidSettingError("a scheduler address needs executor='dask'")
+    if vectorize and (executor != "local" or (workers or 1) > 1):
+        raise InvalidSettingError("vectorize trains a run's seeds as one program in this process; it does not "
+                                  "combine with workers or a Dask cluster")
+    if isinstance(read_every, bool) or not isinstance(read_every, int) or read_every < 1:
+        raise InvalidSettingError(f"read_every must be an integer >= 1, got {read_every!r}")
+    if read_every > 1 and not vectorize:
+        raise InvalidSettingError("read_every > 1 needs vectorize (the vectorised runner reads metrics in chunks)")
     remote = executor == "dask" and scheduler is not None
     plans = [t.validate() if remote else t.plan() for t in tasks]  # validate everything before any work
     for p in plans:
@@ -473,6 +488,9 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
     if n > 1:
         _run_pool(tasks, plans, todo, outcomes, root, min(n, len(todo)), gpu, force, emit)
         return outcomes
+    if vectorize:
+        todo = _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every,
+                                  notes if notes is not None else [])
     for i in todo:
         task, p = tasks[i], plans[i]
         emit(Event("start", i, task, p.iterations))
@@ -481,6 +499,65 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
         outcomes[i] = _outcome(task, result, store.save(result, root), cached=False)
         emit(Event("finish", i, task, p.iterations, outcome=outcomes[i]))
     return outcomes
+
+
+def vector_groups(tasks: list[Task], plans, todo: list[int], read_every: int = 1):
+    """Split the task indices ``todo`` into groups that differ in their seed only:
+    ``(groups, alone)`` where each group can run vectorised and ``alone`` are ``(index, reason)``
+    pairs of tasks that cannot (a group of one seed is vectorised only with ``read_every > 1``)."""
+    from .vectorize import why_not
+
+    by_config: dict = {}
+    for i in todo:
+        config = (store.run_key(dict(plans[i].meta, seed=0)), plans[i].meta.get("label"))
+        by_config.setdefault(config, []).append(i)
+    groups, alone = [], []
+    for idx in by_config.values():
+        if len(idx) == 1 and read_every == 1:
+            alone.append((idx[0], "one seed"))
+            continue
+        reason = why_not(plans[idx[0]], len(idx))
+        if reason:
+            alone.extend((i, reason) for i in idx)
+        else:
+            groups.append(idx)
+    return groups, alone
+
+
+def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, notes) -> list[int]:
+    """Run the vectorisable groups of ``todo`` (see :func:`vector_groups`), store every run and
+    return the indices left to run one by one."""
+    from .report.examples import collect_examples
+    from .vectorize import run_vectorized
+
+    groups, alone = vector_groups(tasks, plans, todo, read_every)
+    said = set()
+    for i, reason in alone:
+        t = tasks[i]
+        key = (t.problem, t.label or t.solver, reason)
+        if reason != "one seed" and key not in said:
+            said.add(key)
+            notes.append(f"not vectorised: {t.problem} {t.label or t.solver}: {reason}")
+    for idx in groups:
+        for i in idx:
+            emit(Event("start", i, tasks[i], plans[i].iterations))
+
+        def callback(s, row, idx=idx):
+            i = idx[s]
+            emit(Event("iteration", i, tasks[i], plans[i].iterations,
+                       progress=Progress(row["iteration"], plans[i].iterations, row["wall_time"], row["loss"],
+                                         row["x_error"])))
+        results = run_vectorized([plans[i] for i in idx], read_every, callback)
+        for i, result in zip(idx, results):
+            try:
+                result.examples = collect_examples(plans[i], result)
+            except Exception as err:  # as in execute_task: a convenience, the run is stored regardless
+                import warnings
+                warnings.warn(f"{plans[i].meta['problem']} {plans[i].meta['label']}: examples not collected: "
+                              f"{type(err).__name__}: {err}", stacklevel=2)
+            outcomes[i] = _outcome(tasks[i], result, store.save(result, root), cached=False)
+            emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=outcomes[i]))
+    return [i for i, _ in alone]
 
 
 # --- local worker processes -----------------------------------------------------------------------------

@@ -6,7 +6,8 @@ merged store from several machines, or several stores side by side), and writes
 * ``figures/*.png`` and, for each, ``data/*.csv``: the exact numbers drawn;
 * ``tables/*.md``: the headline table (paper's numbers against measured ones), Table 1 (when
   :mod:`pgbench.table1` is present), a per-configuration summary, time-to-target, speedups;
-* ``index.html``: all of it on one page, each with a sentence on what it shows.
+* ``index.html``: all of it on one page, each with a sentence on what it shows;
+* ``leaderboard.html``: the leaderboard (:mod:`pgbench.leaderboard`), linked from the index.
 
 Machines and devices: every run carries ``machine``, ``device_name`` and ``backend``; together
 they form the ``device_key``. Curves of different devices are drawn with different line styles,
@@ -413,6 +414,27 @@ def build_report(results_dirs, out) -> Path:
                                   ("html", "runs", "Every stored run: status with the divergence rule applied and "
                                    "the stored message (why a run diverged or failed), final x error, iterations, "
                                    "wall time and its parquet file.", runs_html)]))
+
+    try:   # the leaderboard page (pgbench.leaderboard), linked from here
+        from .. import leaderboard as LB
+        board = LB.build(everything)
+        if not board.table.empty:
+            fig, data = LB.profile_figure(board)
+            if fig is not None:
+                fig.savefig(out / "figures" / "leaderboard_profile.png", bbox_inches="tight")
+                plt.close(fig)
+                data.to_csv(out / "data" / "leaderboard_profile.csv", index=False)
+            board.table.to_csv(out / "data" / "leaderboard.csv", index=False)
+            (out / "tables" / "leaderboard.md").write_text(LB.markdown(board))
+            (out / "leaderboard.html").write_text(LB.html_page(board, "figures/leaderboard_profile.png"
+                                                              if fig is not None else None))
+            sections.append(("Leaderboard", [("html", "leaderboard", "Every training method ranked per problem by "
+                                              "time to target and by x error at equal wall time, with an AlgoPerf-"
+                                              "style performance-profile score across problems.",
+                                              "<p><a href='leaderboard.html'>leaderboard.html</a></p>")]))
+    except Exception as e:   # the leaderboard must not take the report down
+        failures.append(f"leaderboard: {type(e).__name__}: {e}")
+        plt.close("all")
 
     if failures:
         sections.append(("Figures that could not be drawn", [("text", "failures", "; ".join(failures), "")]))

@@ -1,0 +1,284 @@
+"""Many seeds of one training run in one program (issue 22): :class:`VectorRun`.
+
+S run plans that differ only in their seed are trained together. Their parameters are stacked
+with a leading seed axis, each seed's batch is drawn from its own stream
+(``keys.rng(seed, "train", i)``, exactly as a separate run), and one step computes
+
+.. math:: g_s = J_{\\theta_s}^T g_x(\\mathrm{NN}(y^*_s\\mid\\theta_s)),\\qquad s = 1..S
+
+with ``vmap`` over (parameters, batch) of the scheme's own :meth:`~pgbench.solvers.base.
+FeedbackScheme.gradients` (``jax.vmap`` inside one ``jax.jit``; ``torch.func.vmap`` on torch),
+then applies the scheme's optimizer to the stacked parameters. That is each seed's own update
+only for an *element-wise* optimizer (Adam, SGD, AMSGrad...: every entry of θ is updated from
+its own gradient history and the shared step count), so :func:`why_not` refuses the others
+(Muon, SOAP, Shampoo act on whole matrices) before any work. The S results are ordinary runs
+with the keys of the separate runs; their curves equal the separate runs' to float32 round-off
+(vmapped matrix products may sum in another order; ``tests/test_vectorize.py``).
+
+Host reads: ``read_every=k`` reads the metrics back to the host once every k iterations (the
+device keeps the per-iteration values, so the curves are the same); on jax the k iterations of a
+chunk are one compiled ``lax.scan`` over the k pre-drawn batches. Chunks end where a held-out
+evaluation is due, so every evaluation sees the same parameters as in a separate run. The wall
+time of the rows inside a chunk is the measured chunk time split evenly over its iterations
+(recorded in the meta as ``vectorized_with["wall_time"]``). With a wall-time budget
+(only for S = 1) the budget is checked after each chunk.
+
+What is outside the run key (so a vectorised run is stored under the separate run's key): the
+meta field ``vectorized_with`` = ``{"seeds": [...], "read_every": k, "wall_time": ...}``; every
+row's ``wall_time`` is the time of the whole S-seed program, not of one seed.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import keys
+from .divergence import Watch
+from .registry import InvalidSettingError
+from .runner import RunPlan, RunResult, _Clock, _means, _metrics
+
+#: Optimizers whose update of every parameter entry depends only on that entry's own gradient
+#: history (and the shared step count): stacking seeds along a new axis changes nothing.
+ELEMENTWISE = frozenset({"adam", "adamw", "amsgrad", "sgd", "nesterov", "nadam", "nadamw", "radam", "adamax",
+                         "adamaxw", "rmsprop", "adagrad", "adadelta", "adabelief", "lion", "yogi", "sign_sgd", "rprop"})
+
+SUPPORTED = "--vectorize supports training schemes that feed a gradient back at the network output " \
+            "(dp, supervised, pg with a compilable inner solver) with an element-wise optimizer " \
+            f"({', '.join(sorted(ELEMENTWISE))}) and an iteration budget"
+
+
+class NotVectorizable(InvalidSettingError):
+    """These plans cannot be trained as one vectorised program (the message says why)."""
+
+
+def _key_view(meta: dict) -> dict:
+    return {k: v for k, v in meta.items() if k not in ("seed", "machine")}
+
+
+def why_not(p: RunPlan, n_seeds: int = 2) -> str | None:
+    """Why the plan ``p`` cannot run vectorised over ``n_seeds`` seeds, or None if it can."""
+    from .solvers.base import FeedbackScheme
+
+    s = p.solver
+    if s.kind != "training":
+        return (f"{s.id} is an iterative solver: it already solves the whole held-out batch at once, and the "
+                f"solver interface does not promise that examples stay independent (L-BFGS-B's line search spans "
+                f"the batch), so seeds' batches are not concatenated")
+    if not isinstance(s, FeedbackScheme):
+        return f"{s.id} ({type(s).__name__}) computes its own update, it does not feed a gradient back through an optimizer"
+    if not s.jittable:
+        return f"{s.id}'s step is not a pure array function (its inner solver runs on the host), so it cannot be vmapped"
+    opt = getattr(s, "optimizer", None)
+    if opt not in ELEMENTWISE:
+        return f"optimizer {opt!r} is not element-wise: a stacked update would mix the seeds"
+    if n_seeds > 1 and p.max_time is not None:
+        return ("a wall-time budget (max_time) would be shared by the seeds of one program, so each would run "
+                "fewer iterations than alone; vectorise runs that have an iteration budget")
+    return None
+
+
+def check(plans: list[RunPlan]) -> None:
+    """Raise :class:`NotVectorizable` (before any work) unless ``plans`` are one configuration
+    over distinct seeds that :func:`why_not` accepts."""
+    if not plans:
+        raise NotVectorizable("no runs to vectorise")
+    seeds = [p.seed for p in plans]
+    if len(set(seeds)) != len(seeds):
+        raise NotVectorizable(f"vectorised runs need distinct seeds, got {seeds}")
+    base = _key_view(plans[0].meta)
+    for p in plans[1:]:
+        if _key_view(p.meta) != base:
+            diff = sorted(k for k in set(base) | set(p.meta) if k not in ("seed", "machine")
+                          and base.get(k) != p.meta.get(k))
+            raise NotVectorizable(f"vectorised runs must differ in their seed only; these differ in {', '.join(diff)}")
+    reason = why_not(plans[0], len(plans))
+    if reason:
+        raise NotVectorizable(f"{SUPPORTED}; {plans[0].meta['problem']} × {plans[0].solver.id}: {reason}")
+
+
+def _stack(be, arrays):
+    return be.xp.stack(list(arrays), axis=0)
+
+
+def _stack_tree(be, trees):
+    return {k: _stack(be, [t[k] for t in trees]) for k in trees[0]}
+
+
+@dataclass
+class _Seed:
+    """One seed's record inside a vectorised run."""
+
+    seed: int
+    watch: Watch = field(default_factory=lambda: Watch("training"))
+    rows: list = field(default_factory=list)
+    status: str = "ok"
+    message: str = ""
+    done: bool = False
+    final: object = None
+
+
+class VectorRun:
+    """S training plans that differ in their seed only, trained as one program (module doc).
+    ``run()`` returns one :class:`~pgbench.runner.RunResult` per plan, in order."""
+
+    def __init__(self, plans: list[RunPlan], read_every: int = 1):
+        check(plans)
+        if isinstance(read_every, bool) or not isinstance(read_every, (int, np.integer)) or read_every < 1:
+            raise InvalidSettingError(f"read_every must be an integer >= 1, got {read_every!r}")
+        self.plans, self.read_every = plans, int(read_every)
+        p = plans[0]
+        problem, solver, be = p.problem, p.solver, p.backend
+        self.problem, self.solver, self.be = problem, solver, be
+        self.net = problem.network()
+        self.opt = solver.make_optimizer(be)
+        tests = [problem.sample(keys.rng(q.seed, "test"), problem.test_size, be) for q in plans]
+        self.test_x = _stack(be, [t[0] for t in tests])
+        self.test_y = _stack(be, [t[1] for t in tests])
+        grads = be.vmap(functools.partial(solver.gradients, problem, be, self.net))
+        metrics = be.vmap(lambda x, xt, y, loss: _metrics(problem, be, x, xt, y, loss))
+        evaluate = be.vmap(lambda prm, xt, y: _metrics(problem, be, problem.predict(be, self.net, prm, y), xt, y))
+        opt = self.opt
+
+        def step(params, state, y, xt):
+            g, x, loss = grads(params, y, xt)
+            params, state = opt.update(params, g, state)
+            return params, state, metrics(be.stop_gradient(x), xt, y, be.stop_gradient(loss))
+
+        if be.name == "jax":
+            import jax
+
+            def chunk(params, state, ys, xts):
+                def body(carry, batch):
+                    prm, st, per = step(*carry, *batch)
+                    return (prm, st), per
+                (params, state), per = jax.lax.scan(body, (params, state), (ys, xts))
+                return params, state, per
+            self._step, self._chunk = jax.jit(step), jax.jit(chunk)
+            self._evaluate = jax.jit(evaluate)
+        else:
+            import torch
+
+            def evaluate_nograd(prm, xt, y):
+                with torch.no_grad():
+                    return evaluate(prm, xt, y)
+            self._step, self._chunk, self._evaluate = step, None, evaluate_nograd
+
+    # ------------------------------------------------------------------------------------------
+    def _batches(self, it: int):
+        """The ``it``-th batch (0-based) of every seed, stacked: ``(x_true, y_target)``."""
+        p = self.plans[0]
+        drawn = [self.problem.sample(keys.rng(q.seed, "train", it), self.problem.batch_size, self.be)
+                 for q in self.plans]
+        return _stack(self.be, [d[0] for d in drawn]), _stack(self.be, [d[1] for d in drawn])
+
+    def _chunk_end(self, it: int, total: int) -> int:
+        """The last iteration (1-based) of the chunk starting after ``it`` updates: at most
+        ``read_every`` long, ending at the budget and at every due evaluation."""
+        end = min(it + self.read_every, total)
+        ev = self.problem.eval_every
+        if ev:
+            if it == 0:
+                return 1
+            end = min(end, (it // ev + 1) * ev)
+        return end
+
+    def _eval_rows(self, params, clock) -> list[dict]:
+        t = time.perf_counter()
+        per = self._evaluate(params, self.test_x, self.test_y)
+        host = {k: self.be.to_numpy(v) for k, v in per.items()}
+        clock.paused += time.perf_counter() - t
+        out = []
+        for s in range(len(self.plans)):
+            m = _means(self.be, {k: v[s] for k, v in host.items()})
+            out.append({"eval_loss": m["loss"], "eval_x_error": m["x_error"], "eval_nonfinite": m["nonfinite"]})
+        return out
+
+    def run(self, callback=None) -> list[RunResult]:
+        """Train every seed for the plans' budget; ``callback(s, row)`` gets each recorded row."""
+        p, be, S = self.plans[0], self.be, len(self.plans)
+        total = p.iterations
+        params = _stack_tree(be, [self.net.init(keys.rng(q.seed, "net"), be) for q in self.plans])
+        state = self.opt.init(params)
+        seeds = [_Seed(q.seed) for q in self.plans]
+        clock = _Clock()
+        it = 0
+        while it < total and not all(s.done for s in seeds):
+            end = self._chunk_end(it, total)
+            k = end - it
+            t0 = clock.now()
+            batches = [self._batches(i) for i in range(it, end)]
+            if self._chunk is not None and k > 1:
+                xts = _stack(be, [b[0] for b in batches])
+                ys = _stack(be, [b[1] for b in batches])
+                params, state, per = self._chunk(params, state, ys, xts)
+                host = {key: be.to_numpy(v) for key, v in per.items()}          # (k, S, B)
+            else:
+                pers = []
+                for xt, y in batches:
+                    params, state, per = self._step(params, state, y, xt)
+                    pers.append(per)
+                host = {key: np.stack([be.to_numpy(q[key]) for q in pers]) for key in pers[0]}
+            be.block_until_ready(params)
+            t1 = clock.now()
+            last = end >= total
+            if p.max_time is not None and t1 >= p.max_time:
+                last = True
+            ev = self.problem.eval_every
+            evals = self._eval_rows(params, clock) if ev and (end == 1 or end % ev == 0 or last) else None
+            for j in range(k):
+                i = it + j + 1
+                t = t0 + (t1 - t0) * (j + 1) / k
+                for s, rec in enumerate(seeds):
+                    if rec.done:
+                        continue
+                    row = {"iteration": i, "wall_time": t, **_means(be, {key: v[j, s] for key, v in host.items()})}
+                    if evals is not None and j == k - 1:
+                        row.update(evals[s])
+                    rec.rows.append(row)
+                    if callback is not None:
+                        callback(s, row)
+                    diverged = rec.watch(row)
+                    if diverged:
+                        rec.status, rec.message, rec.done = "diverged", diverged, True
+                        rec.final = {key: v[s] for key, v in params.items()}
+            it = end
+            if last:
+                break
+        for s, rec in enumerate(seeds):
+            if rec.final is None:
+                rec.final = {key: v[s] for key, v in params.items()}
+        info = {"seeds": [q.seed for q in self.plans], "read_every": self.read_every,
+                "wall_time": ("seconds since the start of the one program that trains all these seeds (evaluation "
+                              "excluded)" + (f"; measured once per chunk of up to {self.read_every} iterations and "
+                                             f"split evenly over its rows" if self.read_every > 1 else ""))}
+        return [RunResult(pd.DataFrame(rec.rows), rec.status, rec.message, {**q.meta, "vectorized_with": info},
+                          rec.final) for q, rec in zip(self.plans, seeds)]
+
+
+def run_vectorized(plans: list[RunPlan], read_every: int = 1, callback=None, throw: bool = False) -> list[RunResult]:
+    """Train ``plans`` (one configuration, several seeds) as one program; an exception makes
+    every run ``failed`` (or is re-raised with ``throw``). Bad input raises before any work."""
+    import traceback
+
+    from .backends import set_torch_threads
+
+    vr = VectorRun(plans, read_every)
+    restore = set_torch_threads(plans[0].meta.get("numerics", {}).get("torch_threads"))
+    try:
+        return vr.run(callback)
+    except Exception as e:
+        if throw:
+            raise
+        trace = traceback.format_exc()
+        return [RunResult(pd.DataFrame(), "failed", f"{type(e).__name__}: {e}", dict(q.meta), None, trace)
+                for q in plans]
+    finally:
+        restore()
+
+
+__all__ = ["VectorRun", "run_vectorized", "check", "why_not", "NotVectorizable", "ELEMENTWISE"]
