@@ -7,7 +7,7 @@
     pgbench sweep CONFIG.toml [--results DIR] [--dry-run] [EXECUTOR]
     pgbench merge STORE [STORE ...] --into DEST
     pgbench results [--results DIR ...] [--problem ID] [--format table|csv|json] [--target X]
-    pgbench reproduce --scale quick|paper [--only PROBLEMS] [EXECUTOR] ...
+    pgbench reproduce --scale quick|paper [--budget early] [--only PROBLEMS] [EXECUTOR] ...
     pgbench report [--results DIR ...] [--out DIR]
     pgbench leaderboard [--results DIR ...] [--problem ID ...] [--target X|PROBLEM=X] [--out DIR] [--wide]
 
@@ -704,6 +704,9 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
               cluster: Optional[str] = CLUSTER,
               scheduler: Optional[str] = SCHEDULER,
               force: bool = typer.Option(False, "--force", help="run again even if a finished result is stored"),
+              budget: Optional[str] = typer.Option(None, "--budget", help="a named budget set at --scale paper "
+                                                   "(early: each training run stops just after the paper's early "
+                                                   "claims; see docs/paper_cpu.md)"),
               vectorize: bool = typer.Option(False, "--vectorize", help="train each method's seeds as one program "
                                              "where the solver allows (others run seed by seed, with a note)"),
               read_every: int = typer.Option(1, "--read-every", help="with --vectorize: read metrics back every "
@@ -721,7 +724,8 @@ def reproduce(scale: str = typer.Option("quick", "--scale", help="quick or paper
         _fail(e)
     kwargs = dict(scale=scale, only=_split_list(only) or None, backend=backend, device=device,
                   results=results_dir, out=out, seeds=seed_list, max_time=max_time, executor=executor,
-                  workers=workers, scheduler=scheduler, force=force, vectorize=vectorize, read_every=read_every)
+                  workers=workers, scheduler=scheduler, force=force, vectorize=vectorize, read_every=read_every,
+                  budget=budget)
     try:
         if quiet:
             _reproduce.reproduce(**kwargs, progress=None)

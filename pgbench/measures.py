@@ -112,6 +112,35 @@ def seconds_per_iteration(run: pd.DataFrame) -> float:
     return float(np.median(d_t[ok] / d_it[ok])) if ok.any() else math.nan
 
 
+def running_average(values, window: int) -> np.ndarray:
+    """Trailing mean over the last ``window`` values (fewer at the start), NaNs ignored: the
+    running averages of the paper's learning curves."""
+    s = pd.Series(np.asarray(values, dtype=float))
+    return s.rolling(window, min_periods=1).mean().to_numpy()
+
+
+def final_running_average(run: pd.DataFrame, window: int = 1000, metric: str = "x_error",
+                          iteration: int | None = None) -> float:
+    """The running average a learning curve of the paper ends at: the mean of the training-batch
+    ``metric`` (the per-iteration ``x_error`` rows of a training run, not the held-out
+    ``eval_*``) over the ``window`` iterations ending at ``iteration`` (default: the last one),
+    :math:`\\tfrac1w\\sum_{k=K-w+1}^{K} e_k` (fewer values when fewer were recorded up to there,
+    as :func:`running_average` at the start of a curve). NaN when the run does not record
+    ``iteration``; +inf when a value in the window is not finite (the run blew up there)."""
+    if metric not in run or "iteration" not in run:
+        return math.nan
+    r = _sorted(run).drop_duplicates("iteration", keep="last")
+    it = _num(r["iteration"])
+    if iteration is not None:
+        r, it = r[it <= iteration], it[it <= iteration]
+        if not len(it) or it[-1] != iteration:
+            return math.nan
+    v = _num(r[metric])[-window:]
+    if not len(v):
+        return math.nan
+    return float(v.mean()) if np.isfinite(v).all() else math.inf
+
+
 def config_hash(row) -> str:
     """8 hex digits identifying a configuration across seeds: problem settings,
     hyperparameters, budget and numerics (everything of the run key but the seed, backend,
@@ -203,6 +232,6 @@ def upgrade(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-__all__ = ["STORE_FORMAT", "metric_column", "final_value", "iterations_done", "first_reaching", "value_at_time",
+__all__ = ["STORE_FORMAT", "running_average", "final_running_average", "metric_column", "final_value", "iterations_done", "first_reaching", "value_at_time",
            "seconds_per_iteration", "config_hash", "target_of", "SeedStats", "seed_stats", "format_stats",
            "fmt", "upgrade", "is_training"]

@@ -113,6 +113,43 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         description="MLP 1-10-20-10-1 learns x(a) with sin(a/x) = -1; Adam 2e-3, batch 1000",
     ),
     Experiment(
+        "sin-dp-variant", "sin-v0", "deviation: DP objective of public code (docs/sin.md)",
+        (_m("DP (L1, mean-clip)", "dp", {"clip_scope": "batch_mean"}, problem_overrides=_both({"objective": "l1"})),),
+        iterations={"quick": 1000, "paper": 20000},
+        seeds={"quick": (0, 1), "paper": (0, 1, 2, 3)},
+        description="DEVIATION from the paper: DP with the L1 objective |sin(a/x)+1| and the batch-mean "
+                    "gradient clipped to ±1 (as in public code related to the paper), Adam 2e-3 constant; "
+                    "compare with sin-training's DP (Adam) (Eq. 1, per-example clipping)",
+    ),
+    # DEVIATIONS from the paper (constant Adam 2e-3 there), paper scale only: the learning rate
+    # annealed, and AMSGrad instead of Adam (docs/sin.md: Adam's second-moment estimate decays
+    # until the constant-rate step is unstable). Labels differ from sin-training's so that both
+    # configurations stay in the report side by side.
+    Experiment(
+        "sin-annealed", "sin-v0", "deviation: annealed learning rate (docs/sin.md)",
+        (_m("DP (Adam, cosine)", "dp", {"schedule": "cosine", "schedule_steps": 20000}, scales=("paper",)),
+         _m("PG (inverse, cosine)", "pg", {"schedule": "cosine", "schedule_steps": 20000}, scales=("paper",)),
+         _m("DP (Adam, step)", "dp", {"schedule": "step", "step_every": 5000, "decay_rate": 0.1}, scales=("paper",)),
+         _m("PG (inverse, step)", "pg", {"schedule": "step", "step_every": 5000, "decay_rate": 0.1},
+            scales=("paper",)),
+         _m("DP (L1, mean-clip, cosine)", "dp", {"clip_scope": "batch_mean", "schedule": "cosine",
+                                                 "schedule_steps": 20000},
+            problem_overrides=_both({"objective": "l1"}), scales=("paper",))),
+        iterations={"paper": 20000},
+        seeds={"quick": (0,), "paper": (0, 1, 2, 3)},
+        description="DEVIATION from the paper: Adam 2e-3 annealed to 0 by a cosine over 20,000 updates, or "
+                    "×0.1 every 5,000 (step); DP (Eq. 1 and the L1 / batch-mean-clip variant) and PG (inverse)",
+    ),
+    Experiment(
+        "sin-amsgrad", "sin-v0", "deviation: AMSGrad (docs/sin.md)",
+        (_m("DP (Adam, AMSGrad)", "dp", {"optimizer": "amsgrad"}, scales=("paper",)),
+         _m("PG (inverse, AMSGrad)", "pg", {"optimizer": "amsgrad"}, scales=("paper",))),
+        iterations={"paper": 20000},
+        seeds={"quick": (0,), "paper": (0, 1, 2, 3)},
+        description="DEVIATION from the paper: AMSGrad (running maximum of the second moment) at the paper's "
+                    "constant rate 2e-3",
+    ),
+    Experiment(
         "sin-optimisation", "sin-v0", "§3.1 (single problems)",
         (_m("GD", "gd"), _m("Adam", "adam"), _m("Newton", "newton"), _m("Inverse gradient", "invgrad"),
          _m("PG (inverse)", "inverse")),
@@ -236,6 +273,73 @@ EXPERIMENTS: tuple[Experiment, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Budget:
+    """One experiment's budget in a named budget set (paper scale only): ``iterations`` replaces
+    the paper budget of every kept method (method-level overrides included); ``seeds`` the paper
+    seeds; ``methods`` the labels kept (None: all)."""
+
+    iterations: int | None = None
+    seeds: tuple[int, ...] | None = None
+    methods: tuple[str, ...] | None = None
+
+
+#: Named budget sets for ``--scale paper --budget NAME``: the experiments they hold and how far
+#: each runs. ``early`` stops every training run just after the point the paper's early claims are
+#: read at (Poisson 60 → 100, heat 100 → 150, Navier-Stokes 200 → 250 iterations, DP (Adam) and
+#: PG (inverse), 3 seeds), with sin (20,000 × 4 seeds), the wave packet (2,000 × 3 seeds) and the
+#: cheap single-problem sin experiment at their full paper budgets: what a 2-core CPU reaches
+#: (docs/paper_cpu.md). Experiments outside the set are left out with a note.
+BUDGETS: dict[str, dict[str, Budget]] = {
+    "early": {
+        "sin-training": Budget(20000, (0, 1, 2, 3)),
+        "sin-optimisation": Budget(100),
+        "sin-dp-variant": Budget(20000, (0, 1, 2, 3)),
+        "sin-annealed": Budget(20000, (0, 1, 2, 3)),
+        "sin-amsgrad": Budget(20000, (0, 1, 2, 3)),
+        "wavepacket": Budget(2000, (0, 1, 2)),
+        "poisson-training": Budget(100, (0, 1, 2), ("DP (Adam)", "PG (inverse)")),
+        "heat-training": Budget(150, (0, 1, 2), ("DP (Adam)", "PG (inverse)")),
+        "navier-stokes-training": Budget(250, (0, 1, 2), ("DP (Adam)", "PG (inverse)")),
+    },
+}
+
+
+def budgeted(name: str, experiments=None) -> tuple[list[Experiment], list[str]]:
+    """The experiments of budget set ``name`` with its budgets applied at the paper scale, and
+    notes naming the experiments it leaves out. Raises InvalidSettingError (with the nearest
+    name) for an unknown set or a set naming an unknown experiment or method."""
+    from .registry import suggest
+    if name not in BUDGETS:
+        raise InvalidSettingError(f"unknown budget set {name!r}{suggest(str(name), BUDGETS)}")
+    experiments = EXPERIMENTS if experiments is None else experiments
+    by_name = {e.name: e for e in experiments}
+    out, notes = [], []
+    for ename, b in BUDGETS[name].items():
+        if ename not in by_name:
+            raise InvalidSettingError(f"budget set {name!r}: no experiment {ename!r}{suggest(ename, by_name)}")
+        e = by_name[ename]
+        methods = e.methods
+        if b.methods is not None:
+            labels = [m.label for m in e.methods]
+            for lab in b.methods:
+                if lab not in labels:
+                    raise InvalidSettingError(f"budget set {name!r}: {ename} has no method {lab!r}"
+                                              f"{suggest(lab, labels)}")
+            methods = tuple(m for m in e.methods if m.label in b.methods)
+        if b.iterations is not None:
+            methods = tuple(dataclasses.replace(m, iterations={**m.iterations, "paper": b.iterations})
+                            if "paper" in m.iterations else m for m in methods)
+        out.append(dataclasses.replace(
+            e, methods=methods,
+            iterations={**e.iterations, "paper": b.iterations} if b.iterations is not None else e.iterations,
+            seeds={**e.seeds, "paper": b.seeds} if b.seeds is not None else e.seeds))
+    left = [e.name for e in experiments if e.name not in BUDGETS[name]]
+    if left:
+        notes.append(f"budget {name}: not in the set, left out: {', '.join(left)}")
+    return out, notes
+
+
 # The leaderboard set (issue 21; docs/leaderboard.md): every network-training method on four
 # problems at equal wall time per run, seeds 0 and 1, quick scale only. Opt-in: run only when named
 # (``--only leaderboard``), so the quick reproduction is unchanged. Hyperparameters: the problem's
@@ -302,12 +406,13 @@ def select(only=None, experiments=None) -> list[Experiment]:
 
 
 def tasks(scale: str = "quick", only=None, backend: str = "torch", device: str = "cpu",
-          experiments=None, seeds=None, max_time: float | None = None):
+          experiments=None, seeds=None, max_time: float | None = None, budget: str | None = None):
     """The experiment set at ``scale`` as sweep tasks: ``(tasks, notes)``. ``notes`` say which
     experiments or methods were left out and why (problem not registered, solver incompatible).
     ``seeds`` replaces every experiment's seeds (e.g. ``(0, 1, 2)``). ``max_time`` caps every
     run's wall time in seconds (the paper's budgets as far as a time allows): a capped run stops
-    after the iteration that crosses it and is stored under its cap, apart from uncapped runs."""
+    after the iteration that crosses it and is stored under its cap, apart from uncapped runs.
+    ``budget`` names a budget set of :data:`BUDGETS` (paper scale only, :func:`budgeted`)."""
     from .sweep import Task
 
     if scale not in SCALES:
@@ -315,6 +420,10 @@ def tasks(scale: str = "quick", only=None, backend: str = "torch", device: str =
     if max_time is not None and not max_time > 0:
         raise InvalidSettingError(f"max_time must be > 0 seconds, got {max_time}")
     out, notes = [], []
+    if budget is not None:
+        if scale != "paper":
+            raise InvalidSettingError(f"a budget set (--budget {budget}) applies to --scale paper, not {scale!r}")
+        experiments, notes = budgeted(budget, experiments)
     for e in select(only, experiments):
         if not registered(e):
             notes.append(f"{e.name}: problem {e.problem} is not registered; skipped")
@@ -350,7 +459,8 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
               results="results/runs", out="results/report", progress: Callable | None = None, *,
               experiments=None, threads: int | None = 1, seeds=None, max_time: float | None = None,
               executor: str = "local", workers: int | None = None, scheduler=None, force: bool = False,
-              vectorize: bool = False, read_every: int = 1) -> dict:
+              vectorize: bool = False, read_every: int = 1,
+              budget: str | None = None) -> dict:
     """Run the paper's experiment set at ``scale`` (finished runs in ``results`` are reused) on
     the sweep executors, then build the report in ``out``.
 
@@ -369,11 +479,11 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     competing ones on a shared 2-core machine; None leaves torch's setting; worker processes
     always use 1). ``seeds`` replaces every experiment's seeds; ``max_time`` caps every run's wall
     time (see :func:`tasks`). ``vectorize`` / ``read_every``: as in :func:`pgbench.sweep.run_sweep`
-    (each method's seeds as one program where its solver allows; the rest seed by seed, noted)."""
+    (each method's seeds as one program where its solver allows; the rest seed by seed, noted). ``budget`` names a budget set (:data:`BUDGETS`, paper scale)."""
     from .sweep import run_sweep
 
     t0 = time.perf_counter()
-    todo, notes = tasks(scale, only, backend, device, experiments, seeds, max_time)
+    todo, notes = tasks(scale, only, backend, device, experiments, seeds, max_time, budget)
     if device == "cpu":  # every run pins (and records in its key) this torch thread count
         todo = [dataclasses.replace(t, threads=effective_torch_threads(threads)) for t in todo]
     if hasattr(progress, "set_total"):  # e.g. the CLI's progress view: "[3/57]" instead of "[3/?]"
@@ -506,4 +616,4 @@ def print_headline(path) -> None:
     Console(width=max(120, Console().width)).print(format_headline(table))
 
 
-__all__ = ["Method", "Experiment", "EXPERIMENTS", "LEADERBOARD", "OPT_IN", "select", "tasks", "reproduce", "registered"]
+__all__ = ["Method", "Experiment", "EXPERIMENTS", "LEADERBOARD", "OPT_IN", "Budget", "BUDGETS", "budgeted", "select", "tasks", "reproduce", "registered"]

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..summary import run_status
-from ..measures import config_hash, final_value, iterations_done, seconds_per_iteration
+from ..measures import config_hash, final_value, iterations_done, running_average, seconds_per_iteration
 
 # running-average windows of the paper's learning curves (mini-batches), by problem name
 PAPER_WINDOWS = {"sin": 1000, "poisson": 64, "heat": 64, "navier-stokes": 64, "sin2d": 256}
@@ -83,10 +83,6 @@ def window_for(problem: str, scale: str, iterations: int) -> int:
     return int(max(1, min(paper, iterations // 20)))
 
 
-def running_average(values, window: int) -> np.ndarray:
-    """Trailing mean over the last ``window`` values (fewer at the start), NaNs ignored."""
-    s = pd.Series(np.asarray(values, dtype=float))
-    return s.rolling(window, min_periods=1).mean().to_numpy()
 
 
 def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None) -> pd.DataFrame:
