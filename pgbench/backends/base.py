@@ -116,6 +116,10 @@ class Backend(abc.ABC):
     def vjp(self, f: Callable, *primals) -> tuple[Any, Callable]:
         """``(f(*primals), pullback)`` with ``pullback(cotangent) -> tuple of input cotangents``."""
 
+    def jvp(self, f: Callable, primals, tangents) -> tuple[Any, Any]:
+        """Forward mode: ``(f(*primals), J_f · tangents)`` (jax.jvp / torch.func.jvp)."""
+        raise NotImplementedError(f"{type(self).__name__} has no jvp")
+
     @abc.abstractmethod
     def vmap(self, f: Callable, in_axes=0, out_axes=0) -> Callable: ...
 

@@ -166,6 +166,9 @@ class JaxBackend(Backend):
     def vjp(self, f, *primals):
         return jax.vjp(f, *primals)
 
+    def jvp(self, f, primals, tangents):
+        return jax.jvp(f, tuple(primals), tuple(tangents))
+
     def vmap(self, f, in_axes=0, out_axes=0):
         return jax.vmap(f, in_axes=in_axes, out_axes=out_axes)
 

@@ -43,6 +43,16 @@ class _CG(torch.autograd.Function):
                              ctx.check_every, ctx.steps)
         return gb, None, None, None, None, None, None, None
 
+    @staticmethod
+    def jvp(ctx, b_dot, *_):
+        """Forward mode (``torch.func.jvp``): the tangent of ``x = A⁻¹ b`` is ``A⁻¹ ḃ``, one more solve."""
+        if b_dot is None:
+            return None
+        with torch.no_grad():
+            xd, _ = cg_eager(ctx.matvec, b_dot, torch.zeros_like(b_dot), ctx.rtol, ctx.atol, ctx.maxiter,
+                             ctx.check_every, ctx.steps)
+        return xd
+
 
 class _TorchState(NamedTuple):
     """A torch optimizer and its learning-rate scheduler (None when the rate is constant)."""
@@ -77,7 +87,13 @@ class _TorchOptimizer(Optimizer):
                 gs = torch.autograd.grad(objective(params), leaves, create_graph=True)
             for p, g in zip(leaves, gs):
                 p.grad = g
-            state.optimizer.step()
+            # the Hutchinson probes come from torch's global generator: seeded by the update
+            # count (and the global state left untouched), so that a run is reproducible
+            n = getattr(state.optimizer, "_pgbench_updates", 0)
+            state.optimizer._pgbench_updates = n + 1
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(n)
+                state.optimizer.step()
             for p in leaves:
                 p.grad = None
                 p.requires_grad_(False)
@@ -154,6 +170,9 @@ class TorchBackend(Backend):
 
     def vjp(self, f, *primals):
         return torch.func.vjp(f, *primals)
+
+    def jvp(self, f, primals, tangents):
+        return torch.func.jvp(f, tuple(primals), tuple(tangents))
 
     def vmap(self, f, in_axes=0, out_axes=0):
         return torch.func.vmap(f, in_dims=in_axes, out_dims=out_axes)
