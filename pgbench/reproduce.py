@@ -345,9 +345,10 @@ def budgeted(name: str, experiments=None) -> tuple[list[Experiment], list[str]]:
 # (``--only leaderboard``), so the quick reproduction is unchanged. Hyperparameters: the problem's
 # tuning (:mod:`pgbench.tuning`: learning rates of dp / pg; the paper's SGD presets on Poisson and
 # heat; exp's default network optimizer is the paper's SGD) or the library's / solver's defaults;
-# SGD on sin, which has no paper value, uses the problem's Adam learning rate. Methods a problem
-# cannot run (HIG and Gauss-Newton need examples independent through the network: the U-nets of
-# Poisson and heat use batch norm) or that are not available are skipped with a note.
+# SGD on sin, which has no paper value, and SOAP and Muon everywhere use the problem's Adam rate.
+# Methods a problem cannot run (HIG and Gauss-Newton need examples independent through the
+# network: the U-nets of Poisson and heat use batch norm) or that are not available are skipped
+# with a note.
 _LB_BUDGET = {"sin-v0": 12.0, "exp-v0": 12.0, "poisson-v0": 20.0, "heat-v0": 20.0}
 
 
@@ -358,8 +359,8 @@ def _leaderboard_methods(problem: str) -> tuple[Method, ...]:
            "exp-v0": _m("SGD", "dp", {"optimizer": "sgd"}, scales=q)}.get(
         problem, _m("SGD", "dp", from_problem="paper_sgd", scales=q))
     return (_m("Adam", "dp", adam, scales=q), sgd,
-            _m("SOAP", "dp", {"optimizer": "soap"}, scales=q),
-            _m("Muon", "dp", {"optimizer": "muon"}, scales=q),
+            _m("SOAP", "dp", {**adam, "optimizer": "soap"}, scales=q),    # at Adam's learning rate
+            _m("Muon", "dp", {**adam, "optimizer": "muon"}, scales=q),
             _m("L-BFGS", "lbfgs", scales=q),
             _m("Hessian-free", "hf", scales=q),
             _m("PG", "pg", scales=q),
