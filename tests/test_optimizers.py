@@ -49,7 +49,7 @@ def test_optimizer_decreases_the_loss(setup, name, backend):
     state = opt.init(params)
     first = float(be.to_numpy(grad(params)[0]))
     if opt.needs == "hvp" and backend == "jax":   # as in the scheme: inside one compiled step
-        step = be.jit(lambda p, s: opt.update(p, grad(p)[1], s, obj_fn=objective))
+        step = be.jit(lambda p, s: opt.update(p, grad(p)[1], s, objective=objective))
     elif opt.needs == "hvp":
         step = lambda p, s: opt.update(p, None, s, objective=objective)  # noqa: E731
     else:

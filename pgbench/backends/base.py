@@ -169,6 +169,13 @@ class Backend(abc.ABC):
         :class:`pgbench.schedules.Schedule` for the learning rate (optax schedule / torch
         lr_scheduler), None for a constant ``lr``."""
 
+    def lbfgs(self, lr: float = 1.0, history: int = 10, max_iter: int = 1,
+              line_search: str = "strong_wolfe") -> Optimizer:
+        """L-BFGS whose ``update(params, None, state, objective=f)`` takes the loss ``f(params)``
+        (line searches evaluate it): torch.optim.LBFGS with a closure / optax.lbfgs with its zoom
+        line search. A setting the library lacks raises ValueError."""
+        raise NotImplementedError(f"{type(self).__name__} has no L-BFGS")
+
     # --- pytrees -------------------------------------------------------------------------------
     def tree_map(self, f: Callable, tree: dict) -> dict:
         return {k: f(v) for k, v in tree.items()}

@@ -109,13 +109,39 @@ class _OptaxOptimizer(Optimizer):
         updates, state = self.tx.update(grads, state, params, **extra)
         return optax.apply_updates(params, updates), state
 
-    def update(self, params, grads, state, **extra):
-        """``extra``: arguments of optax's extra-args transformations (Sophia's ``obj_fn``);
-        with them the update is not compiled on its own (a function is no jit argument): call
-        it inside the caller's compiled step."""
-        if extra:
-            return self._apply_impl(params, grads, state, **extra)
+    def update(self, params, grads, state, objective=None):
+        """``objective``: the training loss as a function of the parameters, for the Hessian-based
+        optimizers (optax's ``obj_fn``; ``grads`` None: taken from it). With it the update is not
+        compiled on its own (a function is no jit argument): call it inside a compiled step."""
+        if objective is not None:
+            if grads is None:
+                grads = jax.grad(objective)(params)
+            return self._apply_impl(params, grads, state, obj_fn=objective)
         return self._apply(params, grads, state)
+
+
+class _OptaxLBFGS(Optimizer):
+    """``optax.lbfgs`` (zoom line search, or fixed steps of ``lr``) on a loss given as a function
+    of the parameters; value and gradient are evaluated afresh at every update (the loss changes
+    with the batch, so ``optax.value_and_grad_from_state`` would reuse a stale one)."""
+
+    jittable = True
+
+    def __init__(self, lr, history, line_search, device):
+        ls = optax.scale_by_zoom_linesearch(max_linesearch_steps=20) if line_search == "strong_wolfe" else None
+        self.tx = optax.lbfgs(None if ls is not None else lr, history, linesearch=ls)
+        self.device = device
+
+    def init(self, params):
+        # strong types (optax leaves weak-typed scalars that change type after one update) and
+        # committed to the device: every update compiles once
+        state = jax.tree.map(lambda a: jnp.array(a, dtype=jnp.asarray(a).dtype), self.tx.init(params))
+        return jax.device_put(state, self.device)
+
+    def update(self, params, grads, state, objective=None):
+        value, grads = jax.value_and_grad(objective)(params)
+        updates, state = self.tx.update(grads, state, params, value=value, grad=grads, value_fn=objective)
+        return optax.apply_updates(params, updates), state
 
 
 class JaxBackend(Backend):
@@ -232,6 +258,11 @@ class JaxBackend(Backend):
         if key not in cache:
             cache[key] = self._make_optimizer(name, lr, schedule, **kwargs)
         return cache[key]
+
+    def lbfgs(self, lr=1.0, history=10, max_iter=1, line_search="strong_wolfe"):
+        if max_iter != 1:
+            raise ValueError(f"max_iter={max_iter} is torch's LBFGS setting; optax.lbfgs does one iteration per update")
+        return _OptaxLBFGS(lr, history, line_search, self._device)
 
     def _make_optimizer(self, name, lr, schedule=None, **kwargs):
         from ..optimizers import entry, factory

@@ -107,6 +107,35 @@ class _TorchOptimizer(Optimizer):
         return params, state
 
 
+class _TorchLBFGS(Optimizer):
+    """``torch.optim.LBFGS`` with a closure over ``objective`` (the loss as a function of the
+    parameters), ``max_iter`` L-BFGS iterations per update."""
+
+    def __init__(self, lr, history, max_iter, line_search):
+        self.settings = dict(lr=lr, max_iter=max_iter, history_size=history,
+                             line_search_fn=None if line_search == "none" else "strong_wolfe")
+
+    def init(self, params):
+        return torch.optim.LBFGS(list(params.values()), **self.settings)
+
+    def update(self, params, grads, state, objective=None):
+        leaves = list(params.values())
+        for p in leaves:
+            p.requires_grad_(True)
+
+        def closure():
+            state.zero_grad()
+            with torch.enable_grad():
+                total = objective(params)
+                total.backward()
+            return total
+        state.step(closure)
+        for p in leaves:
+            p.grad = None
+            p.requires_grad_(False)
+        return params, state
+
+
 class TorchBackend(Backend):
     """``cg_check_every``: CG tests convergence (one host synchronisation) every this many
     iterations; the result is the same for any value (converged examples take zero steps).
@@ -207,6 +236,9 @@ class TorchBackend(Backend):
         x0 = torch.zeros_like(b) if x0 is None else x0.detach()
         steps = compiled_cg_steps() if self.cg_compile else cg_steps
         return _CG.apply(b, x0, matvec, rtol, atol, maxiter, self.cg_check_every, steps)
+
+    def lbfgs(self, lr=1.0, history=10, max_iter=1, line_search="strong_wolfe"):
+        return _TorchLBFGS(lr, history, max_iter, line_search)
 
     def optimizer(self, name, lr, schedule=None, **kwargs):
         """``name``: any torch entry of :data:`pgbench.optimizers.OPTIMIZERS` (torch.optim /

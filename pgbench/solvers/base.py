@@ -288,11 +288,7 @@ class FeedbackScheme(TrainingScheme):
 
         def objective(p):
             return self.objective(problem, be, net, p, y_target, x_true)
-        if be.name == "jax":
-            _, g = be.value_and_grad(objective)(params)
-            params, state = opt.update(params, g, state, obj_fn=objective)
-        else:
-            params, state = opt.update(params, None, state, objective=objective)
+        params, state = opt.update(params, None, state, objective=objective)
         return params, state, Step(x, loss, {})
 
     def compile(self, problem, be, net):

@@ -50,54 +50,24 @@ class LBFGSTraining(TrainingScheme):
         check_choice(self, "line_search", ("strong_wolfe", "none"))
 
     def missing_on(self, backend: str) -> str | None:
-        if backend == "jax" and self.max_iter != 1:
-            return f"{self.id}: max_iter={self.max_iter} is torch's LBFGS setting; optax.lbfgs does one iteration per update"
+        from ..backends import get_backend
+        try:
+            get_backend(backend).lbfgs(self.lr, self.history, self.max_iter, self.line_search)
+        except ValueError as e:
+            return f"{self.id} on {backend}: {e}"
         return None
 
-    def _optax(self):
-        import optax
-        if self.line_search == "none":
-            return optax.lbfgs(self.lr, self.history, linesearch=None)
-        return optax.lbfgs(None, self.history, linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=20))
-
     def init(self, problem, be, net, params):
-        if be.name == "jax":   # strong types, committed to the device: every update compiles once
-            import jax
-            import jax.numpy as jnp
-            state = jax.tree.map(lambda a: jnp.array(a, dtype=jnp.asarray(a).dtype), self._optax().init(params))
-            return jax.device_put(state, be._device)
-        import torch
-        return torch.optim.LBFGS(list(params.values()), lr=self.lr, max_iter=self.max_iter,
-                                 history_size=self.history,
-                                 line_search_fn=None if self.line_search == "none" else "strong_wolfe")
+        return be.lbfgs(self.lr, self.history, self.max_iter, self.line_search).init(params)
 
     def update(self, problem, be, net, params, state, y_target, x_true):
         x = be.stop_gradient(problem.predict(be, net, params, y_target))
         loss = problem.loss(be, x, y_target)
-        if be.name == "jax":
-            import optax
 
-            def f(p):
-                return physics_objective(problem, be, net, p, y_target)[0]
-            opt = self._optax()
-            value, grad = be.value_and_grad(f)(params)
-            updates, state = opt.update(grad, state, params, value=value, grad=grad, value_fn=f)
-            return optax.apply_updates(params, updates), state, Step(x, loss, {})
-        import torch
-        leaves = list(params.values())
-        for p in leaves:
-            p.requires_grad_(True)
-
-        def closure():
-            state.zero_grad()
-            with torch.enable_grad():
-                total = physics_objective(problem, be, net, params, y_target)[0]
-                total.backward()
-            return total
-        state.step(closure)
-        for p in leaves:
-            p.grad = None
-            p.requires_grad_(False)
+        def objective(p):
+            return physics_objective(problem, be, net, p, y_target)[0]
+        opt = be.lbfgs(self.lr, self.history, self.max_iter, self.line_search)
+        params, state = opt.update(params, None, state, objective=objective)
         return params, state, Step(x, loss, {})
 
 
@@ -152,7 +122,7 @@ class HessianFree(TrainingScheme):
         return None
 
     def init(self, problem, be, net, params):
-        return {"damping": be.asarray(self.damping, "float64" if be.name == "torch" else None)}
+        return {"damping": be.asarray(self.damping, "float64")}
 
     def update(self, problem, be, net, params, state, y_target, x_true):
         xp = be.xp
