@@ -171,11 +171,6 @@ class UNet(Net):
         p["outc.b"] = _uniform(rng, (self.out_channels,), f)
         return p
 
-    def _bn(self, xp, x, g, b):
-        """Batch norm with batch statistics: :math:`\\gamma (x - \\mu_B)/\\sqrt{\\sigma_B^2 + \\epsilon} + \\beta`."""
-        mean = xp.mean(x, axis=(0, 2, 3), keepdims=True)
-        var = xp.mean((x - mean) ** 2, axis=(0, 2, 3), keepdims=True)
-        return (x - mean) / xp.sqrt(var + self.eps) * xp.reshape(g, (1, -1, 1, 1)) + xp.reshape(b, (1, -1, 1, 1))
 
     def _double_conv(self, be, p, name, x):
         xp = be.xp
@@ -183,7 +178,7 @@ class UNet(Net):
             x = be.conv(x, p[f"{name}.conv{j}.w"], p[f"{name}.conv{j}.b"], padding="same",
                         padding_mode=self.padding_mode)
             if self.batch_norm:
-                x = self._bn(xp, x, p[f"{name}.bn{j}.g"], p[f"{name}.bn{j}.b"])
+                x = be.batch_norm(x, p[f"{name}.bn{j}.g"], p[f"{name}.bn{j}.b"], self.eps)   # batch statistics
             x = activation(xp, "relu", x)
         return x
 

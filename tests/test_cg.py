@@ -166,3 +166,18 @@ def test_compiled_chunk_on_wrapped_tensors_runs_eagerly():
     ref = cg.cg_steps(_matvec, *state(b), 5)[0]
     per_example = torch.func.vmap(lambda bi: cg.compiled_cg_steps()(_matvec, *state(bi[None]), 5)[0][0])(b)
     torch.testing.assert_close(per_example, ref, rtol=1e-12, atol=1e-15)
+
+
+def test_reduce_overhead_mode_gives_the_eager_solution():
+    """``TorchBackend.cg_compile_mode = "reduce-overhead"`` (CUDA graphs on a GPU; on the CPU it
+    compiles without graphs, which is what can be checked here): the eager solution to round-off.
+    The graph replay itself is untested (no GPU in the session that wrote this)."""
+    b = -_system()
+    steps = cg.compiled_cg_steps("reduce-overhead")
+    x, it = cg.cg_eager(_matvec, b, torch.zeros_like(b), 1e-8, 0.0, 1000, 4, steps)
+    ref, it_ref = cg.cg_eager(_matvec, b, torch.zeros_like(b), 1e-8, 0.0, 1000, 4)
+    assert it == it_ref > 10
+    torch.testing.assert_close(x, ref, rtol=1e-12, atol=1e-12 * ref.abs().max().item())
+    from pgbench.backends import get_backend
+    be = get_backend("torch")
+    assert be.cg_compile_mode == "default" and "cg_compile_mode" not in be.settings()

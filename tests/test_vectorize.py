@@ -140,7 +140,7 @@ def test_cli_vectorize_stores_the_separate_runs_keys(tmp_path, capsys):
 
 def test_quick_reproduction_keys_unchanged():
     """The keys of the quick reproduction's tasks, recorded before issue 22 (machine-dependent
-    fields fixed): new settings at their defaults must not move them."""
+    fields fixed): new settings at their defaults must not move them (tasks added since are free)."""
     from pgbench import reproduce
     recorded = json.loads((Path(__file__).parent / "data" / "quick_task_keys.json").read_text())
     now = []
@@ -149,4 +149,5 @@ def test_quick_reproduction_keys_unchanged():
         for t in todo:
             meta = dict(t.plan().meta, device_name="-", numerics={})
             now.append([f"{backend} {t.problem} {t.label} seed={t.seed}", store.run_key(meta)])
-    assert now == recorded
+    missing = [pair for pair in recorded if pair not in now]   # tasks added since may have new keys
+    assert not missing, missing[:5]

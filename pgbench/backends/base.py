@@ -135,6 +135,18 @@ class Backend(abc.ABC):
         return f
 
     # --- kernels the array API lacks ----------------------------------------------------------
+    def batch_norm(self, x, g, b, eps: float = 1e-5):
+        """Batch norm with the statistics of the current batch over every axis but 1 (channels):
+        :math:`\gamma (x - \mu_B)/\sqrt{\sigma_B^2 + \epsilon} + \beta`, biased variance, two passes
+        (centred). ``g``, ``b``: (C,). Backends with a fused kernel override this."""
+        xp = self.xp
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        mean = xp.mean(x, axis=axes, keepdims=True)
+        var = xp.mean((x - mean) ** 2, axis=axes, keepdims=True)
+        return (x - mean) / xp.sqrt(var + eps) * xp.reshape(g, shape) + xp.reshape(b, shape)
+
+
     @abc.abstractmethod
     def conv(self, x, w, b=None, padding: str = "same", padding_mode: str = "zeros"):
         """N-d convolution (cross-correlation), channels first: x (B, Cin, *S), w (Cout, Cin, *K)."""

@@ -48,7 +48,7 @@ def cg_steps(matvec, x, r, p, rr, active, threshold, k: int):
 
 
 @functools.cache
-def compiled_cg_steps():
+def compiled_cg_steps(mode: str = "default"):
     """:func:`cg_steps` under ``torch.compile`` (made once, at first use). Dynamo guards on the
     matvec's code object, so every solve from one call site reuses one compiled program per input
     shape and ``k`` (a ``lambda`` made anew per solve is the same code).
@@ -56,8 +56,12 @@ def compiled_cg_steps():
     A solve inside a ``torch.func`` transform (the training step's ``grad_and_value``) gets plain
     tensors in ``_CG.forward``, but the transform's interpreter is still on functorch's stack, and
     Dynamo does not compile under it; it is set aside for the chunk. Should a state tensor be
-    wrapped itself (a solve under ``vmap``), the chunk runs eagerly."""
-    compiled = torch.compile(cg_steps)
+    wrapped itself (a solve under ``vmap``), the chunk runs eagerly.
+
+    ``mode="reduce-overhead"`` (``TorchBackend.cg_compile_mode``): on a GPU the compiled chunk is
+    replayed as a CUDA graph (its inputs copied into static buffers, so a warm-started ``x0``, as
+    the Navier-Stokes pressure's, is just another input); on the CPU it compiles as ``default``."""
+    compiled = torch.compile(cg_steps, mode=None if mode == "default" else mode)
 
     def steps(matvec, x, r, p, rr, active, threshold, k):
         state = (x, r, p, rr, active, threshold)
