@@ -131,6 +131,9 @@ def plan(problem, solver, *, iterations: int | None = None, max_time: float | No
     if threads is not None and (not _is_int(threads) or threads < 0):
         raise InvalidSettingError(f"threads must be a non-negative integer (0: torch's default), got {threads!r}")
     be = get_backend(backend, device)
+    reason = getattr(solver, "missing_on", lambda name: None)(be.name)
+    if reason:
+        raise IncompatibleError(reason)
     if solver.kind == "training":
         total = iterations or problem.iterations
     else:

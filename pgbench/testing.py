@@ -14,7 +14,7 @@ from .backends import get_backend
 from .registry import PROBLEMS, SOLVERS, make_problem
 
 #: solver settings that keep a conformance run tiny (e.g. a few L-BFGS-B iterations)
-TINY_SOLVER_SETTINGS = {"lbfgsb": {"maxiter": 3}}
+TINY_SOLVER_SETTINGS = {"lbfgsb": {"maxiter": 3}, "hf": {"cg_iters": 5}}
 
 
 def tiny_problem(id: str, **overrides):

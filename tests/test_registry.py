@@ -11,7 +11,7 @@ def test_unknown_problem_suggests_nearest():
 
 def test_unknown_solver_suggests_nearest():
     with pytest.raises(UnknownIdError, match="did you mean 'lbfgsb'"):
-        pgbench.make_solver("lbfgs")
+        pgbench.make_solver("lbgfsb")
 
 
 def test_unversioned_id_resolves_to_highest_version():
@@ -40,7 +40,7 @@ def test_hyperparameters_are_validated_before_work():
     with pytest.raises(ValueError, match="eta"):
         pgbench.make_solver("gd", eta=-1.0)
     with pytest.raises(ValueError, match="optimizer"):
-        pgbench.make_solver("dp", optimizer="rmsprop")
+        pgbench.make_solver("dp", optimizer="rmsprob")   # a typo: "did you mean 'rmsprop'"
     with pytest.raises(ValueError, match="inner"):
         pgbench.make_solver("pg", inner="magic")
 

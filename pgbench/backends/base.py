@@ -116,6 +116,10 @@ class Backend(abc.ABC):
     def vjp(self, f: Callable, *primals) -> tuple[Any, Callable]:
         """``(f(*primals), pullback)`` with ``pullback(cotangent) -> tuple of input cotangents``."""
 
+    def jvp(self, f: Callable, primals, tangents) -> tuple[Any, Any]:
+        """Forward mode: ``(f(*primals), J_f · tangents)`` (jax.jvp / torch.func.jvp)."""
+        raise NotImplementedError(f"{type(self).__name__} has no jvp")
+
     @abc.abstractmethod
     def vmap(self, f: Callable, in_axes=0, out_axes=0) -> Callable: ...
 
@@ -176,6 +180,13 @@ class Backend(abc.ABC):
         or ``sgd`` (momentum), with library defaults (torch.optim / optax). ``schedule``: a
         :class:`pgbench.schedules.Schedule` for the learning rate (optax schedule / torch
         lr_scheduler), None for a constant ``lr``."""
+
+    def lbfgs(self, lr: float = 1.0, history: int = 10, max_iter: int = 1,
+              line_search: str = "strong_wolfe") -> Optimizer:
+        """L-BFGS whose ``update(params, None, state, objective=f)`` takes the loss ``f(params)``
+        (line searches evaluate it): torch.optim.LBFGS with a closure / optax.lbfgs with its zoom
+        line search. A setting the library lacks raises ValueError."""
+        raise NotImplementedError(f"{type(self).__name__} has no L-BFGS")
 
     # --- pytrees -------------------------------------------------------------------------------
     def tree_map(self, f: Callable, tree: dict) -> dict:

@@ -94,6 +94,7 @@ class _OptaxOptimizer(Optimizer):
     step count made the second update recompile)."""
 
     jittable = True
+    needs = None
 
     def __init__(self, tx, device=None):
         self.tx = tx
@@ -104,12 +105,43 @@ class _OptaxOptimizer(Optimizer):
         state = self.tx.init(params)
         return state if self.device is None else jax.device_put(state, self.device)
 
-    def _apply_impl(self, params, grads, state):
-        updates, state = self.tx.update(grads, state, params)
+    def _apply_impl(self, params, grads, state, **extra):
+        updates, state = self.tx.update(grads, state, params, **extra)
         return optax.apply_updates(params, updates), state
 
-    def update(self, params, grads, state):
+    def update(self, params, grads, state, objective=None):
+        """``objective``: the training loss as a function of the parameters, for the Hessian-based
+        optimizers (optax's ``obj_fn``; ``grads`` None: taken from it). With it the update is not
+        compiled on its own (a function is no jit argument): call it inside a compiled step."""
+        if objective is not None:
+            if grads is None:
+                grads = jax.grad(objective)(params)
+            return self._apply_impl(params, grads, state, obj_fn=objective)
         return self._apply(params, grads, state)
+
+
+class _OptaxLBFGS(Optimizer):
+    """``optax.lbfgs`` (zoom line search, or fixed steps of ``lr``) on a loss given as a function
+    of the parameters; value and gradient are evaluated afresh at every update (the loss changes
+    with the batch, so ``optax.value_and_grad_from_state`` would reuse a stale one)."""
+
+    jittable = True
+
+    def __init__(self, lr, history, line_search, device):
+        ls = optax.scale_by_zoom_linesearch(max_linesearch_steps=20) if line_search == "strong_wolfe" else None
+        self.tx = optax.lbfgs(None if ls is not None else lr, history, linesearch=ls)
+        self.device = device
+
+    def init(self, params):
+        # strong types (optax leaves weak-typed scalars that change type after one update) and
+        # committed to the device: every update compiles once
+        state = jax.tree.map(lambda a: jnp.array(a, dtype=jnp.asarray(a).dtype), self.tx.init(params))
+        return jax.device_put(state, self.device)
+
+    def update(self, params, grads, state, objective=None):
+        value, grads = jax.value_and_grad(objective)(params)
+        updates, state = self.tx.update(grads, state, params, value=value, grad=grads, value_fn=objective)
+        return optax.apply_updates(params, updates), state
 
 
 class JaxBackend(Backend):
@@ -159,6 +191,9 @@ class JaxBackend(Backend):
 
     def vjp(self, f, *primals):
         return jax.vjp(f, *primals)
+
+    def jvp(self, f, primals, tangents):
+        return jax.jvp(f, tuple(primals), tuple(tangents))
 
     def vmap(self, f, in_axes=0, out_axes=0):
         return jax.vmap(f, in_axes=in_axes, out_axes=out_axes)
@@ -213,22 +248,25 @@ class JaxBackend(Backend):
         tsolve = lambda mv, rhs: _batched_cg(mv, rhs, jnp.zeros_like(rhs), rtol, atol, maxiter, k)  # noqa: E731
         return jax.lax.custom_linear_solve(matvec, b, solve, tsolve, symmetric=True)
 
-    def optimizer(self, name, lr, **kwargs):
+    def optimizer(self, name, lr, schedule=None, **kwargs):
         """One optimizer object per setting (cached), so its compiled update is traced once
-        however often a scheme asks for it."""
-        key = (name, lr, tuple(sorted(kwargs.items())))
+        however often a scheme asks for it. ``name``: any jax entry of
+        :data:`pgbench.optimizers.OPTIMIZERS` (optax / optax.contrib), ``kwargs`` its settings."""
+        from ..optimizers import freeze
+        key = (name, lr, schedule, freeze(kwargs))
         cache = self.__dict__.setdefault("_optimizers", {})
         if key not in cache:
-            cache[key] = self._make_optimizer(name, lr, **kwargs)
+            cache[key] = self._make_optimizer(name, lr, schedule, **kwargs)
         return cache[key]
 
+    def lbfgs(self, lr=1.0, history=10, max_iter=1, line_search="strong_wolfe"):
+        if max_iter != 1:
+            raise ValueError(f"max_iter={max_iter} is torch's LBFGS setting; optax.lbfgs does one iteration per update")
+        return _OptaxLBFGS(lr, history, line_search, self._device)
+
     def _make_optimizer(self, name, lr, schedule=None, **kwargs):
+        from ..optimizers import entry, factory
         rate = lr if schedule is None else schedule.optax(lr)
-        betas = kwargs.get("betas", (0.9, 0.999))
-        if name in ("adam", "amsgrad"):
-            make = optax.adam if name == "adam" else optax.amsgrad
-            return _OptaxOptimizer(make(rate, b1=betas[0], b2=betas[1], eps=kwargs.get("eps", 1e-8)), self._device)
-        if name == "sgd":
-            m = kwargs.get("momentum", 0.0)
-            return _OptaxOptimizer(optax.sgd(rate, momentum=m or None), self._device)
-        raise ValueError(f"unknown optimizer {name!r}; expected 'adam', 'amsgrad' or 'sgd'")
+        opt = _OptaxOptimizer(factory(name, "jax")(rate, **kwargs), self._device)
+        opt.needs = entry(name).needs
+        return opt

@@ -43,6 +43,16 @@ class _CG(torch.autograd.Function):
                              ctx.check_every, ctx.steps)
         return gb, None, None, None, None, None, None, None
 
+    @staticmethod
+    def jvp(ctx, b_dot, *_):
+        """Forward mode (``torch.func.jvp``): the tangent of ``x = A⁻¹ b`` is ``A⁻¹ ḃ``, one more solve."""
+        if b_dot is None:
+            return None
+        with torch.no_grad():
+            xd, _ = cg_eager(ctx.matvec, b_dot, torch.zeros_like(b_dot), ctx.rtol, ctx.atol, ctx.maxiter,
+                             ctx.check_every, ctx.steps)
+        return xd
+
 
 class _TorchState(NamedTuple):
     """A torch optimizer and its learning-rate scheduler (None when the rate is constant)."""
@@ -55,6 +65,8 @@ class _TorchOptimizer(Optimizer):
     """A ``torch.optim`` optimizer made by ``factory(params)``; ``schedule`` (a
     :class:`pgbench.schedules.Schedule`) adds its ``lr_scheduler``, stepped after every update."""
 
+    needs = None
+
     def __init__(self, factory, schedule=None):
         self._factory = factory
         self._schedule = schedule
@@ -63,13 +75,64 @@ class _TorchOptimizer(Optimizer):
         opt = self._factory(list(params.values()))
         return _TorchState(opt, None if self._schedule is None else self._schedule.torch(opt))
 
-    def update(self, params, grads, state):
-        with torch.no_grad():
-            for k, p in params.items():
-                p.grad = grads[k]
-            state.optimizer.step()
-            if state.scheduler is not None:
-                state.scheduler.step()
+    def update(self, params, grads, state, objective=None):
+        """One step; ``objective`` (a scalar function of the parameters) is for the Hessian-based
+        optimizers (``needs == "hvp"``): the gradients are taken from it with ``create_graph=True``
+        (``grads`` is ignored), so that the optimizer can draw Hessian-vector products."""
+        if objective is not None:
+            leaves = list(params.values())
+            for p in leaves:
+                p.requires_grad_(True)
+            with torch.enable_grad():
+                gs = torch.autograd.grad(objective(params), leaves, create_graph=True)
+            for p, g in zip(leaves, gs):
+                p.grad = g
+            # the Hutchinson probes come from torch's global generator: seeded by the update
+            # count (and the global state left untouched), so that a run is reproducible
+            n = getattr(state.optimizer, "_pgbench_updates", 0)
+            state.optimizer._pgbench_updates = n + 1
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(n)
+                state.optimizer.step()
+            for p in leaves:
+                p.grad = None
+                p.requires_grad_(False)
+        else:
+            with torch.no_grad():
+                for k, p in params.items():
+                    p.grad = grads[k]
+                state.optimizer.step()
+        if state.scheduler is not None:
+            state.scheduler.step()
+        return params, state
+
+
+class _TorchLBFGS(Optimizer):
+    """``torch.optim.LBFGS`` with a closure over ``objective`` (the loss as a function of the
+    parameters), ``max_iter`` L-BFGS iterations per update."""
+
+    def __init__(self, lr, history, max_iter, line_search):
+        self.settings = dict(lr=lr, max_iter=max_iter, history_size=history,
+                             line_search_fn=None if line_search == "none" else "strong_wolfe")
+
+    def init(self, params):
+        return torch.optim.LBFGS(list(params.values()), **self.settings)
+
+    def update(self, params, grads, state, objective=None):
+        leaves = list(params.values())
+        for p in leaves:
+            p.requires_grad_(True)
+
+        def closure():
+            state.zero_grad()
+            with torch.enable_grad():
+                total = objective(params)
+                total.backward()
+            return total
+        state.step(closure)
+        for p in leaves:
+            p.grad = None
+            p.requires_grad_(False)
         return params, state
 
 
@@ -141,6 +204,9 @@ class TorchBackend(Backend):
     def vjp(self, f, *primals):
         return torch.func.vjp(f, *primals)
 
+    def jvp(self, f, primals, tangents):
+        return torch.func.jvp(f, tuple(primals), tuple(tangents))
+
     def vmap(self, f, in_axes=0, out_axes=0):
         return torch.func.vmap(f, in_dims=in_axes, out_dims=out_axes)
 
@@ -183,11 +249,14 @@ class TorchBackend(Backend):
         steps = compiled_cg_steps(self.cg_compile_mode) if self.cg_compile else cg_steps
         return _CG.apply(b, x0, matvec, rtol, atol, maxiter, self.cg_check_every, steps)
 
+    def lbfgs(self, lr=1.0, history=10, max_iter=1, line_search="strong_wolfe"):
+        return _TorchLBFGS(lr, history, max_iter, line_search)
+
     def optimizer(self, name, lr, schedule=None, **kwargs):
-        if name == "adam":
-            return _TorchOptimizer(lambda ps: torch.optim.Adam(ps, lr=lr, **kwargs), schedule)
-        if name == "amsgrad":
-            return _TorchOptimizer(lambda ps: torch.optim.Adam(ps, lr=lr, amsgrad=True, **kwargs), schedule)
-        if name == "sgd":
-            return _TorchOptimizer(lambda ps: torch.optim.SGD(ps, lr=lr, **kwargs), schedule)
-        raise ValueError(f"unknown optimizer {name!r}; expected 'adam', 'amsgrad' or 'sgd'")
+        """``name``: any torch entry of :data:`pgbench.optimizers.OPTIMIZERS` (torch.optim /
+        pytorch-optimizer), ``kwargs`` its settings."""
+        from ..optimizers import entry, factory
+        make = factory(name, "torch")
+        opt = _TorchOptimizer(lambda ps: make(ps, lr, **kwargs), schedule)
+        opt.needs = entry(name).needs
+        return opt

@@ -24,5 +24,9 @@ register_solver("hig-v0", "pgbench.solvers.hig:HalfInverseGradient",
                 description="half-inverse gradients: θ -= η V Σ^-1/2 Uᵀ ∂L/∂ŷ over the batch Jacobian (HIG paper)")
 register_solver("gn-v0", "pgbench.solvers.hig:HalfInverseGradient", kwargs={"beta": -1.0},
                 description="Gauss-Newton through network and physics: HIG with exponent -1 (d = J⁺g)")
+register_solver("lbfgs-v0", "pgbench.solvers.second_order:LBFGSTraining",
+                description="L-BFGS on the network parameters through the physics loss (torch.optim.LBFGS / optax.lbfgs)")
+register_solver("hf-v0", "pgbench.solvers.second_order:HessianFree",
+                description="Hessian-free: Gauss-Newton CG step (jvp/vjp) with Levenberg-Marquardt damping")
 register_solver("schedule-v0", "pgbench.solvers.schedule:Schedule",
                 description="switch training scheme after N iterations or seconds (e.g. Adam then HIG)")

@@ -35,7 +35,6 @@ from typing import Any, ClassVar, NamedTuple
 from ..problems.base import sum_per_example
 from ..schedules import FIELDS as SCHEDULE_FIELDS, Schedule
 
-OPTIMIZERS = ("adam", "amsgrad", "sgd")
 
 
 @dataclass(frozen=True)
@@ -184,6 +183,7 @@ class FeedbackScheme(TrainingScheme):
     optimizer: str = "adam"
     lr: float = 1e-3
     momentum: float = 0.0
+    optimizer_settings: dict = dataclasses.field(default_factory=dict)
     schedule: str = "constant"
     schedule_steps: int | None = None
     final_lr_fraction: float = 0.0
@@ -193,10 +193,18 @@ class FeedbackScheme(TrainingScheme):
     warmup_start_fraction: float = 0.01
 
     # keyed only when set: a default value leaves the hyperparameters (and the run key) as before
-    KEYED_WHEN_SET: ClassVar[dict] = dict(SCHEDULE_FIELDS)
+    KEYED_WHEN_SET: ClassVar[dict] = {**SCHEDULE_FIELDS, "optimizer_settings": {}}
 
     def __post_init__(self):
-        check_choice(self, "optimizer", OPTIMIZERS)
+        from .. import optimizers
+        optimizers.entry(self.optimizer)   # an unknown name suggests the nearest
+        if not isinstance(self.optimizer_settings, dict):
+            raise ValueError(f"optimizer_settings must be a dict of the library's settings, got "
+                             f"{self.optimizer_settings!r}")
+        if optimizers.entry(self.optimizer).needs == "hvp" and not hasattr(self, "objective"):
+            raise ValueError(f"optimizer {self.optimizer!r} needs Hessian-vector products of a training loss; "
+                             f"{type(self).__name__} feeds back a vector that is not the gradient of a loss "
+                             f"in the network parameters (use it with dp)")
         check_positive(self, "lr")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
@@ -215,11 +223,33 @@ class FeedbackScheme(TrainingScheme):
         return hp
 
     def make_optimizer(self, be):
+        """The network optimizer on ``be`` (:mod:`pgbench.optimizers`: optax / torch.optim /
+        pytorch-optimizer by name, ``optimizer_settings`` to its constructor)."""
         sc = self.lr_schedule()
-        extra = {} if sc is None else {"schedule": sc}
+        extra = dict(self.optimizer_settings)
+        if sc is not None:
+            extra["schedule"] = sc
         if self.optimizer == "sgd":
-            return be.optimizer("sgd", self.lr, momentum=self.momentum, **extra)
+            extra = {"momentum": self.momentum, **extra}
         return be.optimizer(self.optimizer, self.lr, **extra)
+
+    def missing_on(self, backend: str) -> str | None:
+        """Why this scheme cannot run on ``backend`` (its optimizer missing there, or settings the
+        library rejects), checked when a run is planned; None if it can."""
+        from .. import optimizers
+        reason = optimizers.missing_on(self.optimizer, backend)
+        if reason:
+            return reason
+        from ..backends import get_backend
+        be = get_backend(backend)
+        try:   # the library checks the settings: build it once on a dummy parameter
+            opt = self.make_optimizer(be)
+            opt.init({"w": be.zeros((2, 2), "float32")})
+        except (TypeError, ValueError) as e:
+            lib = optimizers.entry(self.optimizer).library[backend]
+            return f"optimizer {self.optimizer!r} on {backend} ({lib}) rejects optimizer_settings " \
+                   f"{self.optimizer_settings!r}: {e}"
+        return None
 
     @abc.abstractmethod
     def x_gradient(self, problem, be, x, y_target, x_true):
@@ -243,15 +273,29 @@ class FeedbackScheme(TrainingScheme):
         return self.make_optimizer(be).init(params)
 
     def update(self, problem, be, net, params, state, y_target, x_true):
+        opt = self.make_optimizer(be)
+        if getattr(opt, "needs", None) == "hvp":
+            return self._hvp_update(problem, be, net, params, state, y_target, x_true, opt)
         g, x, loss = self.gradients(problem, be, net, params, y_target, x_true)
-        params, state = self.make_optimizer(be).update(params, g, state)
+        params, state = opt.update(params, g, state)
+        return params, state, Step(x, loss, {})
+
+    def _hvp_update(self, problem, be, net, params, state, y_target, x_true, opt):
+        """A Hessian-based optimizer's step: it gets the scheme's scalar ``objective`` of the
+        parameters (optax: ``obj_fn``; torch: gradients with ``create_graph=True``)."""
+        x = be.stop_gradient(problem.predict(be, net, params, y_target))
+        loss = problem.loss(be, x, y_target)
+
+        def objective(p):
+            return self.objective(problem, be, net, p, y_target, x_true)
+        params, state = opt.update(params, None, state, objective=objective)
         return params, state, Step(x, loss, {})
 
     def compile(self, problem, be, net):
         """One compiled program for gradients and update where the optimizer's update is a pure
         array function (optax); else the gradients compiled and the library's update after them."""
         opt = self.make_optimizer(be)
-        if getattr(opt, "jittable", False):
+        if getattr(opt, "jittable", False) or getattr(opt, "needs", None) == "hvp":
             return super().compile(problem, be, net)
         grads = functools.partial(self.gradients, problem, be, net)
         grads = be.jit(grads) if self.jittable else grads

@@ -45,12 +45,32 @@ class DifferentiablePhysics(FeedbackScheme):
         super().__post_init__()
         check_positive(self, "clip_x_grad")
         check_choice(self, "clip_scope", ("example", "batch_mean"))
+        from ..optimizers import entry
+        if entry(self.optimizer).needs == "hvp" and self.clip_x_grad is not None:
+            raise ValueError(f"dp: optimizer {self.optimizer!r} needs Hessian-vector products of the loss; "
+                             f"clip_x_grad (= {self.clip_x_grad}) makes the fed-back vector no loss gradient; "
+                             f"set clip_x_grad=None")
 
     def x_gradient(self, problem, be, x, y_target, x_true):
         loss, g = loss_and_x_gradient(problem, be)(x, y_target)
         if self.clip_scope == "batch_mean":
             g = g / x.shape[0]
         return _clip(be, g, self.clip_x_grad), loss
+
+    def objective(self, problem, be, net, params, y_target, x_true):
+        """The training loss as a function of θ, :math:`\\sum_i L_i` (divided by N under the
+        problem's ``loss_reduction="mean"`` and again under ``clip_scope="batch_mean"``), whose gradient is what ``x_gradient`` feeds back
+        (for Hessian-based optimizers; not with ``clip_x_grad``, which is no loss gradient)."""
+        if self.clip_x_grad is not None:
+            raise ValueError("dp: a Hessian-based optimizer needs the loss's own gradient; clip_x_grad "
+                             f"(= {self.clip_x_grad}) clips it; set clip_x_grad=None")
+        per = problem.loss(be, problem.predict(be, net, params, y_target), y_target)
+        total = be.xp.sum(per)
+        # the fed-back g_x is divided by N once for loss_reduction="mean" and once more for
+        # clip_scope="batch_mean" (FeedbackScheme.gradients, x_gradient)
+        scale = (per.shape[0] if problem.loss_reduction == "mean" else 1) * \
+            (per.shape[0] if self.clip_scope == "batch_mean" else 1)
+        return total / scale
 
 
 def check_iterative(owner, name: str, solver) -> None:
