@@ -93,6 +93,8 @@ def test_jax_solve_and_adjoint_do_not_depend_on_steps_per_check(k):
 
     from pgbench.backends.jax_backend import JaxBackend, _batched_cg
 
+    JaxBackend("cpu")  # enables float64 before the arrays below are made (else they are float32
+    #                    when this test runs first in its process, and the float64 comparison fails)
     x = jnp.asarray(_system().numpy())
     w = jnp.asarray(np.random.default_rng(1).normal(size=x.shape))
     mv = lambda v: -laplace(jnp, v)  # noqa: E731

@@ -136,7 +136,7 @@ class Backend(abc.ABC):
 
     # --- kernels the array API lacks ----------------------------------------------------------
     def batch_norm(self, x, g, b, eps: float = 1e-5):
-        """Batch norm with the statistics of the current batch over every axis but 1 (channels):
+        r"""Batch norm with the statistics of the current batch over every axis but 1 (channels):
         :math:`\gamma (x - \mu_B)/\sqrt{\sigma_B^2 + \epsilon} + \beta`, biased variance, two passes
         (centred). ``g``, ``b``: (C,). Backends with a fused kernel override this."""
         xp = self.xp
