@@ -10,8 +10,12 @@ and the training-batch x error. Writes ``<out>/sin_spikes.csv`` and ``<out>/sin_
 
     python scripts/sin_spikes.py --iterations 6000 --seed 0 --out docs/sin_data
 
-Nothing is stored in the results store: these are diagnostics of the same runs the store
-holds (same problem, seed, hyperparameters, so the same numbers up to the recording).
+The runs are the experiment set's own runs (sin-training's DP (Adam) and PG (inverse): same
+problem, seed, hyperparameters and thread count, so the same run keys); reading the optimizer
+state is excluded from their clock, as evaluations are. ``--store DIR`` saves each finished run
+there (with its examples) unless that key is stored already, in which case the recorded
+training-batch x errors are compared with the stored ones (they must be identical: the trace
+is then the stored run's).
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pgbench import store
+from pgbench.backends import set_torch_threads
 from pgbench.registry import make_problem
 from pgbench.runner import Run, plan
 
-METHODS = {"DP (Adam)": ("dp", {}), "PG (inverse)": ("pg", {})}
+METHODS = {"DP (Adam)": ("dp", {}), "PG (inverse)": ("pg", {}),
+           "DP (Adam, AMSGrad)": ("dp", {"optimizer": "amsgrad"})}   # the last one: sin-amsgrad's
 
 
 def torch_adam(state):
@@ -67,24 +74,49 @@ def effective_steps(opt) -> dict:
     return {"max_step": float(s.max()), "median_step": float(np.median(s)), "min_sqrt_v": float(r.min())}
 
 
-def trace(label: str, iterations: int, seed: int, every: int) -> pd.DataFrame:
+def trace(label: str, iterations: int, seed: int, every: int, root: Path | None = None) -> pd.DataFrame:
     solver, hp = METHODS[label]
     p = plan(make_problem("sin-v0", scale="paper"), solver, iterations=iterations, seed=seed, backend="torch",
              scale="paper", label=label, **hp)
-    run = Run(p)
-    state = run.init()
-    rows = []
-    while not state.done:
-        state = run.step(state)
-        if state.iteration % every == 0 or state.done:
-            rows.append({"label": label, "seed": seed, "iteration": state.iteration,
-                         "x_error": state.rows[-1]["x_error"], **effective_steps(torch_adam(state.solver_state))})
+    restore = set_torch_threads(p.meta["numerics"].get("torch_threads"))
+    try:
+        run = Run(p)
+        state = run.init()
+        rows = []
+        while not state.done:
+            state = run.step(state)
+            if state.iteration % every == 0 or state.done:
+                t = time.perf_counter()
+                rows.append({"label": label, "seed": seed, "iteration": state.iteration,
+                             "x_error": state.rows[-1]["x_error"],
+                             **effective_steps(torch_adam(state.solver_state))})
+                state.clock.paused += time.perf_counter() - t   # not on the run's clock
+        result = run.finish(state)
+    finally:
+        restore()
+    if root is not None:
+        keep(p, result, root)
     out = pd.DataFrame(rows)
     # the training-batch x error of every iteration, for the running average
     full = pd.DataFrame(state.rows)[["iteration", "x_error"]]
     out["x_error_avg50"] = out["iteration"].map(
         full.set_index("iteration")["x_error"].rolling(50, min_periods=1).mean())
     return out
+
+
+def keep(p, result, root: Path) -> None:
+    """Store the run unless its key is stored; if it is, check that the recorded training-batch x
+    errors are identical to the stored ones."""
+    path = store.path_for(result.meta, root)
+    if store.is_finished(result.meta, root):
+        stored = store.read(path).sort_values("iteration")["x_error"].to_numpy()
+        mine = pd.DataFrame(result.records).sort_values("iteration")["x_error"].to_numpy()
+        same = len(stored) == len(mine) and bool((stored == mine).all())
+        print(f"{p.meta['label']} seed {p.seed}: stored as {path.name}; recorded x errors identical: {same}")
+        return
+    from pgbench.report.examples import collect_examples
+    result.examples = collect_examples(p, result)
+    print(f"{p.meta['label']} seed {p.seed}: stored {store.save(result, root)} ({result.status})")
 
 
 def plot(df: pd.DataFrame, path: Path) -> None:
@@ -112,12 +144,19 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--every", type=int, default=10, help="read the optimizer state every this many iterations")
     ap.add_argument("--out", type=Path, default=Path("docs/sin_data"))
+    ap.add_argument("--store", type=Path, default=None, help="results store to save the runs to (see above)")
+    ap.add_argument("--methods", default="DP (Adam);PG (inverse)", help="labels separated by ;: " + "; ".join(METHODS))
     a = ap.parse_args(argv)
     if a.iterations < 1 or a.every < 1:
         ap.error("--iterations and --every must be >= 1")
+    labels = [m.strip() for m in a.methods.split(";") if m.strip()]
+    for lab in labels:
+        if lab not in METHODS:
+            from pgbench.registry import suggest
+            ap.error(f"unknown method {lab!r}{suggest(lab, METHODS)}")
     a.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    df = pd.concat([trace(label, a.iterations, a.seed, a.every) for label in METHODS], ignore_index=True)
+    df = pd.concat([trace(label, a.iterations, a.seed, a.every, a.store) for label in labels], ignore_index=True)
     df.to_csv(a.out / "sin_spikes.csv", index=False)
     plot(df, a.out / "sin_spikes.png")
     for label, g in df.groupby("label"):

@@ -1,7 +1,8 @@
 """The sin(a/x) table of docs/sin.md from a store: scheme × schedule × seed, the final
 running-average x error over the last 1,000 training batches at the end of each run
-(:func:`pgbench.measures.final_running_average`), and per seed the ratio DP / PG (inverse) at the
-same schedule and optimizer (seeds are paired: same data stream and initial network).
+(:func:`pgbench.measures.final_running_average`), per seed the ratio DP / PG (inverse) at the
+same schedule and optimizer (seeds are paired: same data stream and initial network), and the
+number of error spikes after iteration 2,500 (:func:`spikes`).
 
     python scripts/sin_table.py --results results/paper-cpu/runs [--csv out.csv]
 
@@ -14,10 +15,11 @@ import argparse
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pgbench import load_results
-from pgbench.measures import final_running_average, fmt
+from pgbench.measures import final_running_average, fmt, running_average
 from pgbench.summary import run_status
 
 # label -> (scheme, schedule / optimizer variant, the PG label a DP label is compared with)
@@ -38,6 +40,16 @@ ROWS = {
 }
 
 
+def spikes(run: pd.DataFrame, start: int = 2500, level: float = 1e-3, smooth: int = 50) -> int:
+    """Error spikes after iteration ``start``: upward crossings of ``level`` by the
+    ``smooth``-batch running average of the training-batch x error (the count of
+    docs/sin_data/sin_spikes.png; meaningful for runs that get below ``level``)."""
+    r = run.sort_values("iteration")
+    avg = running_average(pd.to_numeric(r["x_error"], errors="coerce").to_numpy(dtype=float), smooth)
+    avg = avg[pd.to_numeric(r["iteration"]).to_numpy() > start]
+    return int(((avg[1:] > level) & (avg[:-1] <= level)).sum()) if len(avg) > 1 else 0
+
+
 def sin_table(df: pd.DataFrame, window: int = 1000) -> pd.DataFrame:
     """One row per stored sin training run of a known label: scheme, schedule, seed, iterations,
     status, final running average, and the ratio to its PG partner on the same seed."""
@@ -52,7 +64,8 @@ def sin_table(df: pd.DataFrame, window: int = 1000) -> pd.DataFrame:
         v = final_running_average(r, window) if status == "ok" else math.nan
         rows.append({"label": label, "scheme": ROWS[label][0], "schedule": ROWS[label][1],
                      "seed": int(r["seed"].iloc[0]), "iterations": it, "status": status, "final_avg": v,
-                     "run_key": str(key)[:8]})
+                     "spikes": spikes(r) if status == "ok" else None,
+                     "spikes_late": spikes(r, start=it - 5000) if status == "ok" else None, "run_key": str(key)[:8]})
     t = pd.DataFrame(rows)
     if t.empty:
         return t
@@ -69,12 +82,14 @@ def sin_table(df: pd.DataFrame, window: int = 1000) -> pd.DataFrame:
 
 
 def markdown(t: pd.DataFrame) -> str:
-    out = ["| scheme | schedule | seed | iterations | final running avg. x error | ratio to PG (same seed, schedule) | run |",
-           "|---|---|---|---|---|---|---|"]
+    out = ["| scheme | schedule | seed | iterations | final running avg. x error | ratio to PG (same seed, "
+           "schedule) | spikes after 2.5k / in the last 5k (avg. 50 crossing 1e-3) | run |",
+           "|---|---|---|---|---|---|---|---|"]
     for r in t.itertuples():
         v = "diverged" if r.status == "diverged" else fmt(r.final_avg)
         ratio = "" if not math.isfinite(r.ratio_to_pg) else f"{fmt(r.ratio_to_pg)}×"
-        out.append(f"| {r.scheme} | {r.schedule} | {r.seed} | {r.iterations} | {v} | {ratio} | {r.run_key} |")
+        sp = "" if r.status != "ok" else f"{int(r.spikes)} / {int(r.spikes_late)}"
+        out.append(f"| {r.scheme} | {r.schedule} | {r.seed} | {r.iterations} | {v} | {ratio} | {sp} | {r.run_key} |")
     return "\n".join(out)
 
 

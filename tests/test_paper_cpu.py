@@ -53,9 +53,9 @@ def test_early_budget_reproduces_the_campaign_keys():
     tasks = {}
     for backend in {str(r["backend"]) for r in runs}:
         for t in R.tasks("paper", backend=backend, budget="early")[0]:
-            tasks[(t.problem, t.label, t.seed, backend)] = t
-    for r in runs:
-        t = tasks[(r["problem"], r["label"], int(r["seed"]), r["backend"])]
+            tasks[(t.problem, t.label, t.seed, backend, t.iterations)] = t   # the budget tells apart
+    for r in runs:                                  # sin-training's and sin-optimisation's "PG (inverse)"
+        t = tasks[(r["problem"], r["label"], int(r["seed"]), r["backend"], int(r["budget_iterations"]))]
         meta = {**t.plan().meta, "numerics": json.loads(r["numerics"]), "device_name": r["device_name"]}
         assert store.run_key(meta) == r["run_key"], (r["problem"], r["label"], int(r["seed"]))
 
@@ -133,6 +133,12 @@ def test_headline_sin_and_gpu_rows():
                                   "iteration": np.arange(1, 101), "wall_time": np.arange(100.0),
                                   "loss": 1.0, "x_error": 1.0, "machine": "m", "device_name": "cpu",
                                   "backend": "jax"}))
+    for label, v in (("DP (Adam)", 2.0), ("PG (inverse)", 1.0)):   # short timing runs on another machine
+        rows.append(pd.DataFrame({"run_key": f"t{label[0]}" * 8, "problem": "poisson-v0", "scale": "paper",
+                                  "kind": "training", "label": label, "solver": "dp", "status": "ok", "seed": 0,
+                                  "iteration": np.arange(1, 7), "wall_time": np.arange(6.0), "loss": v,
+                                  "x_error": v, "machine": "a-first-by-name", "device_name": "cpu",
+                                  "backend": "jax"}))
     head = headline_table(with_device(pd.concat(rows, ignore_index=True))).set_index("claim")
     from pgbench.report import headline as H
     sin = [c for c in H.CLAIMS if c.key == "sin-1000x"][0]
@@ -142,4 +148,4 @@ def test_headline_sin_and_gpu_rows():
     assert head.loc["sin-1000x", "measured"] == "not yet measured"      # 1,200 < 20,000 iterations
     assert head.loc["poisson-10x-5k", "measured"] == NEEDS_GPU
     assert "--only poisson-training" in head.loc["poisson-10x-5k", "reason"]
-    assert head.loc["poisson-3x-60", "measured"].startswith("1×")
+    assert head.loc["poisson-3x-60", "measured"].startswith("1×")   # the machine whose runs reach iteration 60
