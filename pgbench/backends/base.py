@@ -173,6 +173,58 @@ class Backend(abc.ABC):
         example (batch-first). Differentiable in ``b`` by implicit differentiation: the adjoint
         is one more CG solve, no unrolled graph."""
 
+    # --- least squares --------------------------------------------------------------------------
+    LEAST_SQUARES = ("gauss-newton", "levenberg-marquardt")
+
+    def least_squares_init(self, method: str, residual: Callable, x, y):
+        """State of :meth:`least_squares_step` for the batch ``x`` (B, n); ``residual(x_i, y_i)``
+        maps one example's flat x (n,) to its flat residual (m,). Here: None for Gauss-Newton,
+        the per-example trust-region radius :math:`\\Delta = 1` (damping :math:`\\lambda = 1/\\Delta`)
+        for Levenberg-Marquardt."""
+        _check_least_squares(method)
+        if method == "gauss-newton":
+            return None
+        return self.xp.ones_like(x[:, 0])
+
+    def least_squares_step(self, method: str, residual: Callable, x, y, state):
+        r"""One Gauss-Newton or Levenberg-Marquardt iteration of every example (independently) on
+        :math:`\tfrac12\lVert r(x)\rVert^2`, with the dense per-example Jacobian J of r.
+        Returns ``(x, state)``.
+
+        * Gauss-Newton: :math:`\delta = -(J^TJ)^{-1}J^Tr = -J^+r` (pseudo-inverse: rank-deficient
+          J gives the minimum-norm step).
+        * Levenberg-Marquardt: :math:`(J^TJ + \lambda I)\delta = -J^Tr` with :math:`\lambda = 1/\Delta`
+          and optimistix's classical trust-region rule: with predicted change
+          :math:`p = r^TJ\delta + \tfrac12\lVert J\delta\rVert^2` and actual change a of the loss,
+          accept if :math:`a \le 0.01\,p`; :math:`\Delta \mathrel{*}= 3.5` if also
+          :math:`a < 0.99\,p` and :math:`p < 0`, :math:`\Delta \mathrel{*}= 0.25` on rejection (x kept).
+
+        Backends with a library implementation (jax: optimistix) override this pair."""
+        _check_least_squares(method)
+        xp = self.xp
+        r = self.vmap(residual)(x, y)
+        J = self.vmap(self.jacobian(residual))(x, y)
+        if method == "gauss-newton":
+            return x - xp.matmul(xp.linalg.pinv(J), r[..., None])[..., 0], state
+        Jt = xp.matrix_transpose(J)
+        g = xp.matmul(Jt, r[..., None])[..., 0]
+        n = x.shape[-1]
+        eye = xp.eye(n, dtype=x.dtype, **({} if self.array_device is None else {"device": self.array_device}))
+        tiny = xp.finfo(x.dtype).eps
+        radius = state
+        lam = xp.where(radius > tiny, 1.0 / xp.where(radius > tiny, radius, xp.ones_like(radius)),
+                       xp.full_like(radius, xp.finfo(x.dtype).max))
+        d = -xp.linalg.solve(xp.matmul(Jt, J) + lam[:, None, None] * eye, g[..., None])[..., 0]
+        Jd = xp.matmul(J, d[..., None])[..., 0]
+        predicted = xp.sum(r * Jd, axis=-1) + 0.5 * xp.sum(Jd * Jd, axis=-1)
+        r_new = self.vmap(residual)(x + d, y)
+        actual = 0.5 * xp.sum(r_new * r_new, axis=-1) - 0.5 * xp.sum(r * r, axis=-1)
+        accept = actual <= 0.01 * predicted
+        good = accept & (actual < 0.99 * predicted) & (predicted < 0)
+        factor = xp.where(good, xp.full_like(radius, 3.5), xp.where(accept, xp.ones_like(radius),
+                                                                     xp.full_like(radius, 0.25)))
+        return xp.where(accept[:, None], x + d, x), radius * factor
+
     # --- optimizers ------------------------------------------------------------------------------
     @abc.abstractmethod
     def optimizer(self, name: str, lr: float, schedule=None, **kwargs) -> Optimizer:
@@ -194,3 +246,9 @@ class Backend(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}:{self.device}>"
+
+
+def _check_least_squares(method: str) -> None:
+    if method not in Backend.LEAST_SQUARES:
+        from ..registry import suggest
+        raise ValueError(f"unknown least-squares method {method!r}{suggest(method, Backend.LEAST_SQUARES)}")

@@ -144,6 +144,24 @@ class _OptaxLBFGS(Optimizer):
         return optax.apply_updates(params, updates), state
 
 
+_OPTX_OPTIONS = {"jac": "bwd"}   # materialised Jacobian: the state is arrays only (passes jax.jit)
+
+
+def _optx_least_squares(method):
+    """The optimistix solver of ``method``; rtol/atol only set its termination flag, which the
+    stepping caller does not use (the run's budget decides when to stop)."""
+    import optimistix as optx
+
+    from .base import _check_least_squares
+    _check_least_squares(method)
+    cls = optx.GaussNewton if method == "gauss-newton" else optx.LevenbergMarquardt
+    return cls(rtol=1e-12, atol=1e-12)
+
+
+def _optx_fn(residual):
+    return lambda xi, yi: (residual(xi, yi), None)
+
+
 class JaxBackend(Backend):
     """``cg_check_every``: CG steps per evaluation of the loop condition (see ``_batched_cg``). 1
     by default: on the CPU, 4 and 8 made no consistent difference per solve (docs/speed.md); on
@@ -240,6 +258,32 @@ class JaxBackend(Backend):
         """Bilinear (linear in 1-D) upsampling with half-pixel centres (= torch ``align_corners=False``)."""
         shape = x.shape[:2] + tuple(s * factor for s in x.shape[2:])
         return jax.image.resize(x, shape, method="linear")
+
+    def least_squares_init(self, method, residual, x, y):
+        """optimistix's state (``optimistix.GaussNewton`` / ``optimistix.LevenbergMarquardt``,
+        dense reverse-mode Jacobian), vmapped over examples, after optimistix's first step: that
+        step evaluates x0 and proposes the first update, so each later ``step`` call accepts or
+        rejects one proposal (one whole iteration) and returns the accepted x."""
+        import equinox as eqx
+
+        solver, fn = _optx_least_squares(method), _optx_fn(residual)
+        f_struct = jax.eval_shape(lambda: fn(x[0], y[0])[0])
+
+        def one(xi, yi):
+            st = solver.init(fn, xi, yi, _OPTX_OPTIONS, f_struct, None, frozenset())
+            if hasattr(st.search_state, "step_size"):   # the trust radius in x's dtype (else
+                st = eqx.tree_at(lambda s: s.search_state.step_size, st,   # float64 under x64)
+                                 st.search_state.step_size.astype(xi.dtype))
+            return solver.step(fn, xi, yi, _OPTX_OPTIONS, st, frozenset())[1]
+        return jax.vmap(one)(x, y)
+
+    def least_squares_step(self, method, residual, x, y, state):
+        solver, fn = _optx_least_squares(method), _optx_fn(residual)
+
+        def one(xi, yi, st):
+            xi, st, _ = solver.step(fn, xi, yi, _OPTX_OPTIONS, st, frozenset())
+            return xi, st
+        return jax.vmap(one)(x, y, state)
 
     def linear_solve(self, matvec, b, x0=None, rtol=1e-5, atol=0.0, maxiter=1000):
         x0 = jnp.zeros_like(b) if x0 is None else jax.lax.stop_gradient(x0)

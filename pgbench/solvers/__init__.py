@@ -10,6 +10,10 @@ register_solver("newton-v0", "pgbench.solvers.iterative:Newton",
                 description="Newton flipped towards minima, limited and clipped (App. B.2)")
 register_solver("invgrad-v0", "pgbench.solvers.iterative:InverseGradient",
                 description="linearised inversion x -= J^-1 (P(x) - y*)")
+register_solver("gauss-newton-v0", "pgbench.solvers.iterative:GaussNewton",
+                description="Gauss-Newton per example x -= (JᵀJ)⁻¹Jᵀr (optimistix on jax)")
+register_solver("lm-v0", "pgbench.solvers.iterative:LevenbergMarquardt",
+                description="Levenberg-Marquardt per example (JᵀJ + λI)δ = -Jᵀr, trust-region λ (optimistix on jax)")
 register_solver("inverse-v0", "pgbench.solvers.iterative:InversePhysics",
                 description="iterated inverse physics x <- P^-1(y* | x)")
 

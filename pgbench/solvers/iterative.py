@@ -12,6 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..problems.base import Problem
 from .base import IterativeSolver, check_choice, check_positive, loss_and_x_gradient
 
 
@@ -164,6 +165,60 @@ class InverseGradient(_ClippedUpdate):
         d = -xp.linalg.solve(J, r[..., None])[..., 0]
         return xp.reshape(d, shape)
 
+
+
+class _LeastSquares(IterativeSolver):
+    """One iteration of a least-squares method on :math:`\\tfrac12\\lVert r(x)\\rVert^2`
+    (r = ``problem.residual``) per example and step, with the dense per-example Jacobian J;
+    the backend runs it (:meth:`~pgbench.backends.base.Backend.least_squares_step`: optimistix on
+    jax, the same iteration written on the array API on torch). Problems whose loss is not
+    :math:`\\tfrac12\\lVert r\\rVert^2` get the minimiser of that least-squares objective."""
+
+    method: ClassVar[str] = "?"
+
+    def missing(self, problem):
+        cls = type(problem)
+        has_residual = cls.residual is not Problem.residual or cls.forward is not Problem.forward
+        if problem.has("small") and has_residual:
+            return None
+        return (f"{self.id} needs a small problem (dense per-example Jacobian) with a residual; "
+                f"{problem.id} is {'not small' if not problem.has('small') else 'without a residual'}")
+
+    def _residual(self, problem, be, x):
+        xp, shape = be.xp, tuple(x.shape[1:])
+
+        def single_residual(xi, yi):
+            return xp.reshape(problem.residual(be, xp.reshape(xi, (1,) + shape), yi[None]), (-1,))
+        return single_residual
+
+    def init(self, problem, be, x0, y_target):
+        return be.least_squares_init(self.method, self._residual(problem, be, x0), _flat(be, x0), y_target)
+
+    def step(self, problem, be, x, y_target, state):
+        x_new, state = be.least_squares_step(self.method, self._residual(problem, be, x), _flat(be, x),
+                                             y_target, state)
+        return be.xp.reshape(x_new, x.shape), state, {}
+
+
+@dataclass(frozen=True)
+class GaussNewton(_LeastSquares):
+    """Gauss-Newton: :math:`x \\leftarrow x + \\delta`, :math:`\\delta = -(J^TJ)^{-1}J^Tr`
+    (jax: ``optimistix.GaussNewton``; torch: :math:`\\delta = -J^+r`). Quadratic convergence near a
+    zero-residual minimum; no safeguard far from it."""
+
+    method: ClassVar[str] = "gauss-newton"
+
+
+@dataclass(frozen=True)
+class LevenbergMarquardt(_LeastSquares):
+    """Levenberg-Marquardt: :math:`(J^TJ + \\lambda I)\\delta = -J^Tr`, :math:`\\lambda = 1/\\Delta`
+    with a per-example trust-region radius Δ in the state (optimistix's classical trust-region
+    rule on both backends: jax ``optimistix.LevenbergMarquardt``, torch the same rule written out);
+    a rejected step keeps x and shrinks Δ. The backends solve the damped system differently (QR of
+    the augmented system vs. normal equations), so per-step trajectories agree to round-off only,
+    and the minimiser is the same."""
+
+    method: ClassVar[str] = "levenberg-marquardt"
 
 
 @dataclass(frozen=True)
