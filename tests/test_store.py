@@ -38,7 +38,7 @@ def test_round_trip(tmp_path):
     assert row["device_name"] and row["machine"]
     assert '"batch_size": 8' in row["problem_settings"]
     assert json.loads(row["backend_settings"]) == result.meta["backend_settings"]
-    assert set(result.meta["backend_settings"]) == {"cg_check_every", "cg_compile"}
+    assert set(result.meta["backend_settings"]) == {"cg_check_every", "cg_compile", "fused_batch_norm"}
 
 
 def test_run_key_is_deterministic_and_sensitive():
