@@ -277,6 +277,12 @@ def markdown(board: Leaderboard, title: str = "Leaderboard") -> str:
     return "\n".join(out)
 
 
+def _plain(text: str) -> str:
+    """Docstring prose for HTML: Sphinx roles (``:func:`x```) and double backticks as plain names."""
+    import re
+    return re.sub(r":\w+:`~?([^`]+)`", r"\1", text).replace("``", "")
+
+
 def profile_figure(board: Leaderboard):
     """ρ_s(τ) step curves of every method (legend: score); ``(fig, data)`` or ``(None, empty)``."""
     import matplotlib.pyplot as plt
@@ -289,8 +295,9 @@ def profile_figure(board: Leaderboard):
     cmap = plt.get_cmap("tab10" if len(order) <= 10 else "tab20")
     for i, m in enumerate(order):
         g = prof[prof["method"] == m]
-        ax.step(g["tau"], g["rho"] + 0.006 * (i - len(order) / 2), where="post", lw=1.7, color=cmap(i % cmap.N),
-                label=f"{m} ({scores[m]:.2f})")
+        # true values (no vertical offset); overlapping curves told apart by line style, the best on top
+        ax.step(g["tau"], g["rho"], where="post", lw=1.8, color=cmap(i % cmap.N),
+                ls=("-", "--", "-.", ":")[i % 4], zorder=len(order) - i, label=f"{m} ({scores[m]:.2f})")
     n = int(board.scores["problems"].iloc[0]) if len(board.scores) else 0
     ax.set(xlim=(1, board.max_ratio), ylim=(-0.04, 1.04), xlabel="τ (time to target / best method's)",
            ylabel="fraction of problems ρ(τ)",
@@ -334,7 +341,7 @@ def html_page(board: Leaderboard, image: str | None = "figures/leaderboard_profi
              "padding:3px 6px;border-bottom:2px solid #ccc}table.tbl td{border-bottom:1px solid #e4e4e4;"
              "padding:2px 6px}td.num{text-align:right}img{max-width:min(100%,900px)}",
              "</style></head><body><h1>pgbench leaderboard</h1><p><a href='index.html'>back to the report</a></p>",
-             f"<p>{_h.escape(__doc__.split(chr(10) + chr(10))[0])}</p>"]
+             f"<p>{_h.escape(_plain(__doc__.split(chr(10) + chr(10))[0]))}</p>"]
     disp = display_table(board)
     for problem, g in board.table.groupby("problem", sort=True):
         first = g.iloc[0]

@@ -154,6 +154,7 @@ def test_report_links_the_leaderboard_page(tmp_path, synthetic):
     assert "href='leaderboard.html'" in index.read_text()
     text = page.read_text()
     assert "a-v0" in text and "never" in text and "Performance-profile score" in text
+    assert ":func:" not in text and ":mod:" not in text   # docstring markup rendered as plain names
     assert (tmp_path / "report" / "figures" / "leaderboard_profile.png").exists()
 
 
