@@ -526,9 +526,6 @@ def results(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--
             plugin: List[str] = typer.Option([], "--plugin", help="module or .py file registering problems")):
     """Summarise stored runs per problem × solver: final x error, y loss, iterations and time to
     reach the target x error, time per iteration (means over seeds)."""
-    import warnings
-
-    from .store import load_results
     from .summary import per_run as _per_run
     from .summary import summarize
 
@@ -537,15 +534,7 @@ def results(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--
         _fail(f"--format must be one of {', '.join(formats)}, got {format!r}")
     if target is not None and not target > 0:
         _fail(f"--target must be > 0, got {target}")
-    missing = [str(d) for d in results_dirs if not Path(d).is_dir()]
-    if missing:
-        _fail(f"no results directory {', '.join(missing)}")
-    _load_plugins(plugin)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        df = load_results(*results_dirs)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    df = _load_stores(results_dirs, plugin)
     for option, column, values in (("--problem", "problem", problem), ("--solver", "solver", solver)):
         _check_stored(option, values, df[column] if column in df else None,
                       df["label"] if column == "solver" and "label" in df else None)
@@ -571,13 +560,31 @@ def results(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--
         _console().print(_summary_table(table, f"results ({', '.join(map(str, results_dirs))})", wide))
 
 
+def _load_stores(results_dirs, plugin):
+    """Every run under ``results_dirs`` (each must exist) after loading ``plugin``; the store's
+    warnings (damaged files) go to stderr."""
+    import warnings
+
+    from .store import load_results
+    missing = [str(d) for d in results_dirs if not Path(d).is_dir()]
+    if missing:
+        _fail(f"no results directory {', '.join(missing)}")
+    _load_plugins(plugin)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = load_results(*results_dirs)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    return df
+
+
 @app.command()
 def leaderboard(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)], "--results", help="store directory (repeatable)"),
                 problem: List[str] = typer.Option([], "--problem", help="only these problems (repeatable)"),
                 kind: str = typer.Option("training", "--kind", help="training or iterative methods"),
                 target: List[str] = typer.Option([], "--target", help="x-error target: X for every problem or "
-                                                 "PROBLEM=X (repeatable; default: the problem's, else DP (Adam)'s "
-                                                 "median final error)"),
+                                                 "PROBLEM=X (repeatable; default: the worst final error "
+                                                 "of Adam's ok seeds)"),
                 max_ratio: float = typer.Option(4.0, "--max-ratio", help="τ_max of the performance-profile score"),
                 out: Optional[Path] = typer.Option(None, "--out", help="also write leaderboard.md, CSVs and the "
                                                    "profile plot here"),
@@ -586,10 +593,7 @@ def leaderboard(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)],
                 plugin: List[str] = typer.Option([], "--plugin", help="module or .py file registering problems")):
     """Rank every method per problem by time to target and by x error at equal wall time (median
     over seeds, spread, k/n), with an AlgoPerf-style performance-profile score across problems."""
-    import warnings
-
     from . import leaderboard as _lb
-    from .store import load_results
 
     if format not in ("table", "md", "csv", "json"):
         _fail(f"--format must be one of table, md, csv, json, got {format!r}")
@@ -612,17 +616,9 @@ def leaderboard(results_dirs: List[Path] = typer.Option([Path(DEFAULT_RESULTS)],
             _fail("--target: give one number for every problem or PROBLEM=X pairs, not both")
         else:
             targets = v
-    missing = [str(d) for d in results_dirs if not Path(d).is_dir()]
-    if missing:
-        _fail(f"no results directory {', '.join(missing)}")
     if out is not None:
         _check_dir(out, "output folder")
-    _load_plugins(plugin)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        df = load_results(*results_dirs)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    df = _load_stores(results_dirs, plugin)
     _check_stored("--problem", problem, df["problem"] if "problem" in df else None)
     if isinstance(targets, dict):
         _check_stored("--problem", list(targets), df["problem"] if "problem" in df else None)
