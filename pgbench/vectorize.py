@@ -143,8 +143,15 @@ class VectorRun:
         metrics = be.vmap(lambda x, xt, y, loss: _metrics(problem, be, x, xt, y, loss))
         evaluate = be.vmap(lambda prm, xt, y: _metrics(problem, be, problem.predict(be, self.net, prm, y), xt, y))
         opt = self.opt
+        #: split sampling: the host draws every seed's random numbers (numpy) and the step turns them
+        #: into (x_true, y_target) inside the compiled program; else the host samples every seed
+        self.split = problem.splits_sampling
+        if be.name != "jax":   # torch: compiled with PGBENCH_TORCH_COMPILE_STEP (jax jits the whole step below)
+            grads, metrics = be.jit(grads), be.jit(metrics)
+        prepare = be.vmap(lambda *d: problem.realize(be, *d)) if self.split else (lambda xt, y: (xt, y))
 
-        def step(params, state, y, xt):
+        def step(params, state, *inputs):
+            xt, y = prepare(*inputs)
             g, x, loss = grads(params, y, xt)
             params, state = opt.update(params, g, state)
             return params, state, metrics(be.stop_gradient(x), xt, y, be.stop_gradient(loss))
@@ -152,11 +159,11 @@ class VectorRun:
         if be.name == "jax":
             import jax
 
-            def chunk(params, state, ys, xts):
+            def chunk(params, state, *inputs):
                 def body(carry, batch):
                     prm, st, per = step(*carry, *batch)
                     return (prm, st), per
-                (params, state), per = jax.lax.scan(body, (params, state), (ys, xts))
+                (params, state), per = jax.lax.scan(body, (params, state), inputs)
                 return params, state, per
             self._step, self._chunk = jax.jit(step), jax.jit(chunk)
             self._evaluate = jax.jit(evaluate)
@@ -169,12 +176,29 @@ class VectorRun:
             self._step, self._chunk, self._evaluate = step, None, evaluate_nograd
 
     # ------------------------------------------------------------------------------------------
-    def _batches(self, it: int):
-        """The ``it``-th batch (0-based) of every seed, stacked: ``(x_true, y_target)``."""
-        p = self.plans[0]
-        drawn = [self.problem.sample(keys.rng(q.seed, "train", it), self.problem.batch_size, self.be)
-                 for q in self.plans]
-        return _stack(self.be, [d[0] for d in drawn]), _stack(self.be, [d[1] for d in drawn])
+    def _inputs(self, it: int) -> tuple:
+        """The step's inputs for the ``it``-th batch (0-based) of every seed, stacked on a seed
+        axis: the seeds' host draws as numpy arrays (:meth:`Problem.draw`, split sampling) or
+        their sampled ``(x_true, y_target)`` as backend arrays. Each seed draws from its own
+        stream ``keys.rng(seed, "train", it)``, exactly as a separate run."""
+        pr, n = self.problem, self.problem.batch_size
+        if self.split:
+            drawn = [pr.draw(keys.rng(q.seed, "train", it), n) for q in self.plans]
+            return tuple(np.stack(col) for col in zip(*drawn))
+        drawn = [pr.sample(keys.rng(q.seed, "train", it), n, self.be) for q in self.plans]
+        return tuple(_stack(self.be, col) for col in zip(*drawn))
+
+    def _device_inputs(self, batches: list[tuple], stack: bool) -> list[tuple]:
+        """``batches`` (from :meth:`_inputs`) as backend arrays; ``stack``: one tuple with a
+        leading iteration axis (one host-to-device copy per input for a whole chunk)."""
+        be = self.be
+        if stack:
+            if self.split:
+                return [tuple(be.asarray(np.stack(col)) for col in zip(*batches))]
+            return [tuple(_stack(be, col) for col in zip(*batches))]
+        if self.split:
+            return [tuple(be.asarray(a) for a in b) for b in batches]
+        return batches
 
     def _chunk_end(self, it: int, total: int) -> int:
         """The last iteration (1-based) of the chunk starting after ``it`` updates: at most
@@ -211,16 +235,15 @@ class VectorRun:
             end = self._chunk_end(it, total)
             k = end - it
             t0 = clock.now()
-            batches = [self._batches(i) for i in range(it, end)]
+            batches = [self._inputs(i) for i in range(it, end)]
             if self._chunk is not None and k > 1:
-                xts = _stack(be, [b[0] for b in batches])
-                ys = _stack(be, [b[1] for b in batches])
-                params, state, per = self._chunk(params, state, ys, xts)
+                (inputs,) = self._device_inputs(batches, stack=True)
+                params, state, per = self._chunk(params, state, *inputs)
                 host = {key: be.to_numpy(v) for key, v in per.items()}          # (k, S, B)
             else:
                 pers = []
-                for xt, y in batches:
-                    params, state, per = self._step(params, state, y, xt)
+                for inputs in self._device_inputs(batches, stack=False):
+                    params, state, per = self._step(params, state, *inputs)
                     pers.append(per)
                 host = {key: np.stack([be.to_numpy(q[key]) for q in pers]) for key in pers[0]}
             be.block_until_ready(params)

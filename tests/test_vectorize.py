@@ -151,3 +151,27 @@ def test_quick_reproduction_keys_unchanged():
             now.append([f"{backend} {t.problem} {t.label} seed={t.seed}", store.run_key(meta)])
     missing = [pair for pair in recorded if pair not in now]   # tasks added since may have new keys
     assert not missing, missing[:5]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_split_sampling_compiled_equals_sample(backend):
+    """Problems that split sampling into draw() + realize(): every seed's batch made by the
+    vectorised program (the seeds' host draws stacked, realize vmapped and, on jax, jitted)
+    equals that seed's own ``problem.sample`` (what a separate run trains on) to float32 round-off."""
+    from pgbench import PROBLEMS, keys, make_problem
+    from pgbench.backends import get_backend
+    be = get_backend(backend)
+    split = [pid for pid in PROBLEMS.names() if make_problem(pid, scale="quick").splits_sampling]
+    assert {"sin", "exp", "hig-toy"} <= set(split)
+    for pid in split:
+        pr = make_problem(pid, scale="quick")
+        seeds = [0, 3, 7]
+        drawn = [pr.draw(keys.rng(s, "train", 5), pr.batch_size) for s in seeds]
+        stacked = [be.asarray(np.stack(col)) for col in zip(*drawn)]
+        realize = be.vmap(lambda *d: pr.realize(be, *d))
+        xt, y = be.jit(realize)(*stacked)
+        for i, s in enumerate(seeds):
+            xs, ys = pr.sample(keys.rng(s, "train", 5), pr.batch_size, be)
+            np.testing.assert_allclose(be.to_numpy(xt[i]), be.to_numpy(xs), rtol=1e-6, err_msg=pid)
+            np.testing.assert_allclose(be.to_numpy(y[i]), be.to_numpy(ys), rtol=1e-6, err_msg=pid)
+        assert not np.allclose(be.to_numpy(y[0]), be.to_numpy(y[1])), f"{pid}: seeds share a stream"

@@ -19,6 +19,14 @@ CG_CHECK_EVERY = 4
 #: ``PGBENCH_TORCH_COMPILE_CG=1``: run CG's iterations under ``torch.compile`` (see :class:`TorchBackend`).
 COMPILE_CG = os.environ.get("PGBENCH_TORCH_COMPILE_CG", "") not in ("", "0")
 
+#: ``PGBENCH_TORCH_COMPILE_STEP=default`` (or ``reduce-overhead``): compile the jittable parts of
+#: every step (a training scheme's gradients, an iterative solver's step) with ``torch.compile``
+#: (see :class:`TorchBackend`); unset or ``0``: eager.
+COMPILE_STEP = os.environ.get("PGBENCH_TORCH_COMPILE_STEP", "") or None
+if COMPILE_STEP == "0":
+    COMPILE_STEP = None
+STEP_COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs")
+
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "complex64": torch.complex64,
            "complex128": torch.complex128, "int64": torch.int64, "bool": torch.bool}
 
@@ -150,8 +158,12 @@ class TorchBackend(Backend):
     cg_compile: bool = COMPILE_CG
     fused_batch_norm: bool = True
     cg_compile_mode: str = "default"   # "reduce-overhead": CUDA graphs on a GPU (not measured on one yet)
+    step_compile: str | None = COMPILE_STEP   # None: eager; a torch.compile mode: jit() compiles
 
     def __init__(self, device: str = "cpu"):
+        if self.step_compile is not None and self.step_compile not in STEP_COMPILE_MODES:
+            raise ValueError(f"PGBENCH_TORCH_COMPILE_STEP / step_compile must be one of "
+                             f"{', '.join(STEP_COMPILE_MODES)} (or unset), got {self.step_compile!r}")
         if device in ("gpu", "cuda") and not torch.cuda.is_available():
             raise RuntimeError("torch: CUDA requested but torch.cuda.is_available() is False")
         self.device = "cuda" if device in ("gpu", "cuda") else "cpu"
@@ -183,7 +195,18 @@ class TorchBackend(Backend):
     def settings(self):
         return {"cg_check_every": self.cg_check_every, "cg_compile": self.cg_compile,
                 "fused_batch_norm": self.fused_batch_norm,
-                **({"cg_compile_mode": self.cg_compile_mode} if self.cg_compile else {})}
+                **({"cg_compile_mode": self.cg_compile_mode} if self.cg_compile else {}),
+                **({"step_compile": self.step_compile} if self.step_compile else {})}
+
+    def jit(self, f):
+        """``f`` under ``torch.compile(mode=step_compile)`` when ``step_compile`` is set (on a GPU,
+        ``reduce-overhead`` replays it as a CUDA graph); else ``f`` itself. Should compilation
+        fail (an operation Dynamo or Inductor cannot take, such as functorch's wrappers inside an
+        inner solver), a warning says so and ``f`` runs eagerly from then on: the same numbers to
+        float32 round-off either way (``tests/test_torch_compile_step.py``)."""
+        if not self.step_compile:
+            return f
+        return compiled_or_eager(f, self.step_compile)
 
     def block_until_ready(self, tree=None):
         if self.device == "cuda":
@@ -260,3 +283,29 @@ class TorchBackend(Backend):
         opt = _TorchOptimizer(lambda ps: make(ps, lr, **kwargs), schedule)
         opt.needs = entry(name).needs
         return opt
+
+
+def compiled_or_eager(f, mode: str = "default"):
+    """``f`` compiled by ``torch.compile`` (static shapes; each new shape compiles once), falling
+    back to eager ``f`` for good if a call raises: the compiled call's error is reported as a
+    warning and the same arguments are run eagerly, so an error that is ``f``'s own is raised by
+    the eager call as usual. ``f`` must be pure (its outputs a function of its inputs): a failed
+    compiled call may have run part of it."""
+    import warnings
+
+    compiled = torch.compile(f, mode=None if mode == "default" else mode, dynamic=False)
+    current = [compiled]
+
+    def call(*args, **kwargs):
+        if current[0] is f:
+            return f(*args, **kwargs)
+        try:
+            return compiled(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - any compiler failure: the eager call decides
+            current[0] = f
+            warnings.warn(f"torch.compile of {getattr(f, '__name__', type(f).__name__)!r} failed ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0][:200]}); running it eagerly", RuntimeWarning, stacklevel=2)
+            return f(*args, **kwargs)
+
+    call.compiled = compiled
+    return call

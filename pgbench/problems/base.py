@@ -61,10 +61,32 @@ class Problem(abc.ABC):
     def x_shape(self) -> tuple[int, ...]:
         """Shape of one example's unknown x."""
 
-    @abc.abstractmethod
     def sample(self, rng: np.random.Generator, n: int, be):
         """``(x_true, y_target)`` for ``n`` examples drawn from ``rng`` (numpy, so every backend
-        and every solver sees the identical data)."""
+        and every solver sees the identical data). Problems define either this or the pair
+        :meth:`draw` + :meth:`realize`, whose composition it then is."""
+        drawn = self.draw(rng, n)
+        if drawn is None:
+            raise NotImplementedError(f"problem {self.id} defines neither sample() nor draw() + realize()")
+        return self.realize(be, *(be.asarray(d) for d in drawn))
+
+    def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...] | None:
+        """The random part of :meth:`sample`: numpy arrays (in the dtype the physics uses) drawn
+        from ``rng`` on the host, batch-first; None if the problem only defines :meth:`sample`.
+        Splitting ``sample`` into ``realize(draw(rng, n))`` lets vectorised runs draw every seed's
+        numbers on the host and compute the rest inside one compiled program
+        (:mod:`pgbench.vectorize`)."""
+        return None
+
+    @property
+    def splits_sampling(self) -> bool:
+        """Whether this problem defines :meth:`draw` + :meth:`realize` (not only :meth:`sample`)."""
+        return type(self).draw is not Problem.draw
+
+    def realize(self, be, *drawn):
+        """``(x_true, y_target)`` from :meth:`draw`'s arrays (as backend arrays): a pure array
+        function of one batch, so it can be jitted and vmapped."""
+        raise NotImplementedError(f"problem {self.id} defines no realize()")
 
     def forward(self, be, x):
         """The physics ``y = P(x)``."""

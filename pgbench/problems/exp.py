@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
+
 from ..nets import MLP
 from .base import Problem
 
@@ -42,8 +44,12 @@ class Exp(Problem):
     def forward(self, be, x):
         return be.xp.exp(x)
 
-    def sample(self, rng, n, be):
-        x_true = be.asarray(rng.uniform(*self.x_range, size=(n, 1)), "float32")
+    def draw(self, rng, n):
+        """:math:`x^* \\sim U(x_{range})`, float32, shape (n, 1)."""
+        return (rng.uniform(*self.x_range, size=(n, 1)).astype(np.float32),)
+
+    def realize(self, be, x_true):
+        """``(x*, e^{x*})``."""
         return x_true, self.forward(be, x_true)
 
     def x_error(self, be, x, x_true, y_target):

@@ -56,11 +56,17 @@ class HigToy(Problem):
     def y_shape(self):
         return (3,)
 
-    def sample(self, rng, n, be):
+    def draw(self, rng, n):
+        """s ~ U(-1, 1) and the targets, computed in float64 on the host and rounded to float32:
+        ``(x*, y)`` with y = (s, sin 6s, cos 9s), x* = (sin 6s, cos 9s / λ)."""
         s = rng.uniform(-1.0, 1.0, size=(n, 1))
         t = np.concatenate([np.sin(6 * s), np.cos(9 * s)], axis=1)
         x_true = np.concatenate([t[:, :1], t[:, 1:] / self.lam], axis=1)
-        return be.asarray(x_true, "float32"), be.asarray(np.concatenate([s, t], axis=1), "float32")
+        return x_true.astype(np.float32), np.concatenate([s, t], axis=1).astype(np.float32)
+
+    def realize(self, be, x_true, y):
+        """The drawn arrays as they are (everything is computed on the host)."""
+        return x_true, y
 
     def forward(self, be, x):
         return be.xp.stack([x[:, 0], self.lam * x[:, 1]], axis=1)

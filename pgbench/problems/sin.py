@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
+
 from ..nets import MLP
 from .base import Problem, dtype_of
 
@@ -83,10 +85,13 @@ class Sin(Problem):
         n = xp.where(x > 0, xp.maximum(n, xp.zeros_like(n)), xp.minimum(n, -xp.ones_like(n)))
         return a / (1.5 * math.pi + 2 * math.pi * n)
 
-    def sample(self, rng, n, be):
-        a = be.asarray(rng.uniform(self.a_low, self.a_high, size=(n, 1)), "float32")
-        x_true = self.closest_minimum(be, be.xp.full_like(a, self.x_init), a)
-        return x_true, a
+    def draw(self, rng, n):
+        """:math:`a \\sim U[a_{low}, a_{high})`, float32, shape (n, 1)."""
+        return (rng.uniform(self.a_low, self.a_high, size=(n, 1)).astype(np.float32),)
+
+    def realize(self, be, a):
+        """``(x*, a)``: the minimum closest to ``x_init`` (the supervised label) and the observation."""
+        return self.closest_minimum(be, be.xp.full_like(a, self.x_init), a), a
 
     def residual(self, be, x, a):
         return be.xp.sin(a / x) + 1.0
