@@ -49,7 +49,12 @@ def main():
     ap.add_argument("--backends", nargs="+", default=["torch", "jax"])
     ap.add_argument("--read-every", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None, help="write OUT.json and OUT.md")
+    ap.add_argument("--torch-compile-step", default=None, metavar="MODE",
+                    help="torch: compile the steps with torch.compile(mode=MODE) (PGBENCH_TORCH_COMPILE_STEP)")
     args = ap.parse_args()
+    if args.torch_compile_step:
+        from pgbench.backends.torch_backend import TorchBackend
+        TorchBackend.step_compile = args.torch_compile_step
     rows = []
     before = _uptime()
     for problem, solver in CASES:

@@ -101,6 +101,20 @@ def check(plans: list[RunPlan]) -> None:
         raise NotVectorizable(f"{SUPPORTED}; {plans[0].meta['problem']} × {plans[0].solver.id}: {reason}")
 
 
+def _block_means(host: dict) -> dict:
+    """:func:`pgbench.runner._means` for a whole block of per-example metrics at once: ``host``
+    maps each metric to a numpy array (..., B); returns (...) arrays of the means over the
+    examples whose loss and x error are finite (NaN where none is), plus ``nonfinite``."""
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in host.items()}
+    finite = np.isfinite(arrays["loss"]) & np.isfinite(arrays["x_error"])
+    count = finite.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {k: np.where(count > 0, np.where(finite, v, 0.0).sum(axis=-1) / count, np.nan)
+               for k, v in arrays.items()}
+    out["nonfinite"] = 1.0 - finite.mean(axis=-1)
+    return out
+
+
 def _stack(be, arrays):
     return be.xp.stack(list(arrays), axis=0)
 
@@ -230,21 +244,25 @@ class VectorRun:
         state = self.opt.init(params)
         seeds = [_Seed(q.seed) for q in self.plans]
         clock = _Clock()
-        it = 0
+        it, pending = 0, None
         while it < total and not all(s.done for s in seeds):
             end = self._chunk_end(it, total)
             k = end - it
             t0 = clock.now()
-            batches = [self._inputs(i) for i in range(it, end)]
+            batches = pending if pending is not None else [self._inputs(i) for i in range(it, end)]
             if self._chunk is not None and k > 1:
                 (inputs,) = self._device_inputs(batches, stack=True)
                 params, state, per = self._chunk(params, state, *inputs)
-                host = {key: be.to_numpy(v) for key, v in per.items()}          # (k, S, B)
             else:
                 pers = []
                 for inputs in self._device_inputs(batches, stack=False):
                     params, state, per = self._step(params, state, *inputs)
                     pers.append(per)
+            # the next chunk's host draws while the device works (jax dispatches asynchronously)
+            pending = [self._inputs(i) for i in range(end, self._chunk_end(end, total))] if end < total else None
+            if self._chunk is not None and k > 1:
+                host = {key: be.to_numpy(v) for key, v in per.items()}          # (k, S, B)
+            else:
                 host = {key: np.stack([be.to_numpy(q[key]) for q in pers]) for key in pers[0]}
             be.block_until_ready(params)
             t1 = clock.now()
@@ -253,13 +271,16 @@ class VectorRun:
                 last = True
             ev = self.problem.eval_every
             evals = self._eval_rows(params, clock) if ev and (end == 1 or end % ev == 0 or last) else None
+            means = _block_means(host)                                               # (k, S) each
+            names = list(means)
+            table = np.stack([means[n] for n in names], axis=-1).tolist()             # [k][S][metric]
             for j in range(k):
                 i = it + j + 1
                 t = t0 + (t1 - t0) * (j + 1) / k
                 for s, rec in enumerate(seeds):
                     if rec.done:
                         continue
-                    row = {"iteration": i, "wall_time": t, **_means(be, {key: v[j, s] for key, v in host.items()})}
+                    row = {"iteration": i, "wall_time": t, **dict(zip(names, table[j][s]))}
                     if evals is not None and j == k - 1:
                         row.update(evals[s])
                     rec.rows.append(row)
