@@ -83,3 +83,22 @@ def test_headline_table_has_a_verdict_for_every_claim():
     assert head.loc["sin-1000x", "verdict"] == NOT_AT_SCALE   # 20 iterations, not 20k
     assert math.isnan(head.loc["sin-1000x", "ratio to paper"])
     assert all(not s.startswith("P:") for s in head["source"])   # sections and figures, not extraction lines
+
+
+def test_cost_claim_pairs_seeds_and_checks_ten_percent():
+    """fig14-cost-*: PG / Adam seconds per iteration per seed (not medians of unpaired runs);
+    holds for the seeds within 10 %."""
+    from pgbench.report.headline import cost_within
+    rows = []
+    for label, per_seed in {"DP (Adam)": [1.0, 3.0, 1.0], "PG (inverse)": [1.05, 3.1, 1.5]}.items():
+        for seed, s_it in enumerate(per_seed):
+            for it in range(1, 11):
+                rows.append({"run_key": f"{label}-{seed}", "problem": "poisson-v0", "scale": "paper", "solver": "x",
+                             "label": label, "kind": "training", "backend": "jax", "device": "cpu",
+                             "device_name": "cpu", "machine": "m", "seed": seed, "status": "ok", "iteration": it,
+                             "wall_time": s_it * it, "loss": 1.0, "x_error": 1.0, "nonfinite": 0.0})
+    m = cost_within("PG (inverse)", "DP (Adam)", 0.10)(with_device(pd.DataFrame(rows)), True)
+    assert m.stats.n == 3 and m.stats.median == pytest.approx(1.05)   # ratios 1.05, 1.033, 1.5
+    assert m.holds == (2, 3)
+    claim = next(c for c in CLAIMS if c.key == "fig14-cost-poisson")
+    assert verdict(claim, m)[0] == QUALITATIVE
