@@ -1,14 +1,9 @@
 """FNO network option (issue 21 item 4): backend parity, an independent DFT check of the spectral
-layer, shapes and parameter counts, training on Poisson / heat / Navier-Stokes, and run keys of
-the existing configurations unchanged by the new settings."""
-
-import json
-from pathlib import Path
+layer, shapes and parameter counts, training on Poisson / heat / Navier-Stokes (run keys: tests/test_run_keys.py)."""
 
 import numpy as np
 import pytest
 
-from pgbench import reproduce, store
 from pgbench.backends import get_backend
 from pgbench.nets import FNO2d, UNet
 from pgbench.registry import make_problem
@@ -99,16 +94,3 @@ def test_fno_training_decreases_the_held_out_loss(problem, iterations):
     loss = r.records["eval_loss"].to_numpy()
     assert r.ok and np.isfinite(loss).all()
     assert loss[-1] < (1 - 1e-3) * loss[0], loss
-
-
-def test_quick_reproduction_keys_unchanged():
-    """The run keys of the quick reproduction's tasks (machine-specific numerics and device name
-    fixed) as computed before the network settings existed (tests/data/quick_keys.json)."""
-    want = json.loads((Path(__file__).parent / "data" / "quick_keys.json").read_text())
-    tasks, _ = reproduce.tasks("quick")
-    got = {}
-    for t in tasks:
-        meta = dict(t.plan().meta, numerics="fixed", device_name="fixed")
-        got[f"{t.problem}|{t.label}|{t.seed}"] = store.run_key(meta)
-    missing = {k: v for k, v in want.items() if got.get(k) != v}
-    assert not missing, f"run keys changed: {missing}"

@@ -1,14 +1,10 @@
 """Gauss-Newton and Levenberg-Marquardt (``gauss-newton-v0``, ``lm-v0``): optimistix on jax, the
 array-API iteration on torch; checked against scipy's MINPACK LM run independently per example."""
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy.optimize import least_squares
 
-from pgbench import reproduce as R, store
 from pgbench.backends import get_backend
 from pgbench.registry import make_problem, make_solver
 
@@ -108,14 +104,3 @@ def test_missing_and_unknown_method():
     assert make_solver("gauss-newton-v0").missing(make_problem("exp-v0", scale="quick")) is None
     with pytest.raises(ValueError, match="did you mean 'gauss-newton'"):
         get_backend("torch").least_squares_init("gauss-newtn", None, None, None)
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_quick_reproduction_keys_unchanged(backend):
-    """Adding the two solvers leaves every quick task's key as computed before them (main at
-    93a38f5, machine-dependent fields left out)."""
-    before = json.loads((Path(__file__).parent / "data" / "lm_quick_keys.json").read_text())[backend]
-    todo, _ = R.tasks("quick", backend=backend)
-    now = {f"{t.problem}|{t.label}|{t.seed}": store.run_key({**t.plan().meta, "numerics": None, "device_name": None})
-           for t in todo}
-    assert now == before

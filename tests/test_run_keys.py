@@ -1,0 +1,53 @@
+"""Run keys of existing configurations never change: a stored run is found again, and a changed
+setting gets a new key, never an old one. ``tests/data/run_keys.json`` holds the keys of every
+task of the quick and paper reproductions and of the paper ``early`` budget set, on torch and
+jax, machine-dependent fields blanked (numerics ``{}``, device name ``"-"``). New tasks are
+added with ``scripts/record_run_keys.py``, which never rewrites a recorded key.
+
+The file replaced five snapshots taken at pgbench 0.2.0 and before the network, schedule,
+least-squares, sin-objective and vectorise changes (tests/data/run_keys_0.2.json, quick_keys.json,
+quick_run_keys.json, lm_quick_keys.json, quick_task_keys.json); every one of them held, under its
+own blanking of the machine fields, on the code that recorded this file."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pgbench import reproduce, store
+
+RECORDED = json.loads((Path(__file__).parent / "data" / "run_keys.json").read_text())
+
+
+def _now(scale, backend, budget=None):
+    todo, _ = reproduce.tasks(scale, backend=backend, budget=budget)
+    suffix = f"/{budget}" if budget else ""
+    return {f"{scale}/{backend}/{t.problem}/{t.label}/{t.seed}{suffix}":
+            store.run_key(dict(t.plan().meta, numerics={}, device_name="-")) for t in todo}
+
+
+@pytest.mark.parametrize("scale,budget", [("quick", None), ("paper", None), ("paper", "early")])
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_recorded_keys_unchanged(scale, backend, budget):
+    now = _now(scale, backend, budget)
+    prefix = f"{scale}/{backend}/"
+    recorded = {k: v for k, v in RECORDED.items() if k.startswith(prefix) and k.endswith(f"/{budget}") == bool(budget)
+                and (budget or k.count("/") == 4)}
+    assert recorded, f"nothing recorded for {prefix}"
+    gone = sorted(set(recorded) - set(now))
+    assert not gone, f"recorded tasks no longer planned (remove them from run_keys.json if intended): {gone[:5]}"
+    changed = {k: (recorded[k], now[k]) for k in recorded if now[k] != recorded[k]}
+    assert not changed, f"run keys changed (recorded, now): {dict(list(changed.items())[:5])}"
+    new = sorted(set(now) - set(recorded))
+    assert not new, f"tasks without a recorded key: run scripts/record_run_keys.py ({new[:5]})"
+
+
+def test_a_changed_setting_fails_the_check(monkeypatch):
+    """The break-the-code check: a problem setting that moves (sin's starting point) changes the
+    recorded keys of its tasks, and only theirs."""
+    from pgbench.problems.sin import Sin
+    orig = Sin.settings
+    monkeypatch.setattr(Sin, "settings", lambda self: {**orig(self), "x_init": 2.0})
+    now = _now("quick", "torch")
+    moved = {k for k in now if now[k] != RECORDED[k]}
+    assert moved and moved == {k for k in now if "/sin-v0/" in k}
