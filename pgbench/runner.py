@@ -86,14 +86,24 @@ def _is_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
-def _means(be, per_example: dict) -> dict:
-    """Batch means over the examples whose loss and x error are finite, plus ``nonfinite``:
-    the fraction of examples that are not (see :mod:`pgbench.divergence`)."""
-    arrays = {k: be.to_numpy(v).astype(np.float64) for k, v in per_example.items()}
+def block_means(per_example: dict) -> dict:
+    """Batch means over the examples whose loss and x error are finite (NaN where none is),
+    plus ``nonfinite``: the fraction of examples that are not (see :mod:`pgbench.divergence`).
+    ``per_example`` maps each metric to a numpy array (..., B); returns (...) arrays, so a block
+    of iterations × seeds is reduced in one pass (:mod:`pgbench.vectorize`)."""
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in per_example.items()}
     finite = np.isfinite(arrays["loss"]) & np.isfinite(arrays["x_error"])
-    row = {k: float(np.mean(v[finite])) if finite.any() else math.nan for k, v in arrays.items()}
-    row["nonfinite"] = float(1.0 - finite.mean())
-    return row
+    count = finite.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {k: np.where(count > 0, np.where(finite, v, 0.0).sum(axis=-1) / count, np.nan)
+               for k, v in arrays.items()}
+    out["nonfinite"] = 1.0 - finite.mean(axis=-1)
+    return out
+
+
+def _means(be, per_example: dict) -> dict:
+    """:func:`block_means` of one batch of backend arrays, as floats."""
+    return {k: float(v) for k, v in block_means({k: be.to_numpy(v) for k, v in per_example.items()}).items()}
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ import pandas as pd
 from . import keys
 from .divergence import Watch
 from .registry import InvalidSettingError
-from .runner import RunPlan, RunResult, _Clock, _means, _metrics
+from .runner import RunPlan, RunResult, _Clock, _means, _metrics, block_means
 
 #: Optimizers whose update of every parameter entry depends only on that entry's own gradient
 #: history (and the shared step count): stacking seeds along a new axis changes nothing.
@@ -99,20 +99,6 @@ def check(plans: list[RunPlan]) -> None:
     reason = why_not(plans[0], len(plans))
     if reason:
         raise NotVectorizable(f"{SUPPORTED}; {plans[0].meta['problem']} × {plans[0].solver.id}: {reason}")
-
-
-def _block_means(host: dict) -> dict:
-    """:func:`pgbench.runner._means` for a whole block of per-example metrics at once: ``host``
-    maps each metric to a numpy array (..., B); returns (...) arrays of the means over the
-    examples whose loss and x error are finite (NaN where none is), plus ``nonfinite``."""
-    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in host.items()}
-    finite = np.isfinite(arrays["loss"]) & np.isfinite(arrays["x_error"])
-    count = finite.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = {k: np.where(count > 0, np.where(finite, v, 0.0).sum(axis=-1) / count, np.nan)
-               for k, v in arrays.items()}
-    out["nonfinite"] = 1.0 - finite.mean(axis=-1)
-    return out
 
 
 def _stack(be, arrays):
@@ -250,7 +236,8 @@ class VectorRun:
             k = end - it
             t0 = clock.now()
             batches = pending if pending is not None else [self._inputs(i) for i in range(it, end)]
-            if self._chunk is not None and k > 1:
+            chunked = self._chunk is not None and k > 1
+            if chunked:
                 (inputs,) = self._device_inputs(batches, stack=True)
                 params, state, per = self._chunk(params, state, *inputs)
             else:
@@ -260,7 +247,7 @@ class VectorRun:
                     pers.append(per)
             # the next chunk's host draws while the device works (jax dispatches asynchronously)
             pending = [self._inputs(i) for i in range(end, self._chunk_end(end, total))] if end < total else None
-            if self._chunk is not None and k > 1:
+            if chunked:
                 host = {key: be.to_numpy(v) for key, v in per.items()}          # (k, S, B)
             else:
                 host = {key: np.stack([be.to_numpy(q[key]) for q in pers]) for key in pers[0]}
@@ -271,7 +258,7 @@ class VectorRun:
                 last = True
             ev = self.problem.eval_every
             evals = self._eval_rows(params, clock) if ev and (end == 1 or end % ev == 0 or last) else None
-            means = _block_means(host)                                               # (k, S) each
+            means = block_means(host)                                                # (k, S) each
             names = list(means)
             table = np.stack([means[n] for n in names], axis=-1).tolist()             # [k][S][metric]
             for j in range(k):
