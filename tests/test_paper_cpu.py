@@ -52,6 +52,15 @@ def test_early_budget_caps_and_errors():
     assert {t.problem: t.iterations for t in todo} == {"heat-v0": 150, "navier-stokes-v0": 250}
     assert sorted({t.seed for t in todo}) == [0, 1, 2]
     assert any("left out" in n for n in notes)
+    # the PDE single-problem experiments: every method at 100 iterations (GD of Navier-Stokes,
+    # 10,000 at the paper's budget, and the estimator's own 100-iteration override alike)
+    todo, _ = R.tasks("paper", backend="jax", budget="early",
+                      only=["poisson-optimisation", "heat-optimisation", "navier-stokes-optimisation"])
+    assert {(t.problem, t.label): t.iterations for t in todo} == {
+        **{("poisson-v0", lab): 100 for lab in ("GD", "Adam", "PG (inverse)")},
+        **{("heat-v0", lab): 100 for lab in ("GD", "PG (inverse)", "L-BFGS-B")},
+        **{("navier-stokes-v0", lab): 100 for lab in ("GD", "PG (inverse)")}}
+    assert {t.seed for t in todo} == {0}
     with pytest.raises(InvalidSettingError, match="did you mean 'early'"):
         R.tasks("paper", budget="erly")
     with pytest.raises(InvalidSettingError, match="applies to --scale paper"):
