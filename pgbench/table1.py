@@ -135,6 +135,29 @@ def table1(df: pd.DataFrame, target: float | None = None, inference_time: dict |
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+#: Iterations the paper's Table 1 gives the iterative methods (P:L401-403): the estimator 7, GD 20k.
+PAPER_ITERATIONS = {"domain-specific solver": 7, "GD": 20000}
+
+
+def iteration_costs(df: pd.DataFrame, iterations: dict | None = None, problem: str = PROBLEM) -> pd.DataFrame:
+    """The iterative rows' time per example at a fixed iteration count, with no target: for each
+    stored run, ``wall_time`` at iteration k (``iterations[method]``, the paper's by default)
+    divided by the examples solved together, and the mean seconds per iteration per example
+    (``wall_time`` at the last iteration / iterations / examples). ``time_at_k_per_example_s`` is NaN
+    where the run stopped before k (no extrapolation). One row per run."""
+    iterations = PAPER_ITERATIONS if iterations is None else iterations
+    rows = []
+    for method, k in iterations.items():
+        for key, g in _select(df, problem, method).groupby("run_key", sort=True):
+            n, done = _examples(g), int(iterations_done(g))
+            at = g.loc[g["iteration"] == k, "wall_time"]
+            rows.append({"method": method, "run_key": key, "examples": n, "iterations_done": done, "k": k,
+                         "time_at_k_per_example_s": float(at.iloc[0]) / n if len(at) else np.nan,
+                         "seconds_per_iteration_per_example": float(g["wall_time"].max()) / max(done, 1) / n})
+    return pd.DataFrame(rows, columns=["method", "run_key", "examples", "iterations_done", "k",
+                                       "time_at_k_per_example_s", "seconds_per_iteration_per_example"])
+
+
 def format_table1(table: pd.DataFrame) -> str:
     """Plain-text rendering in the paper's layout ("> t" where the target was not reached)."""
     def fmt(t):

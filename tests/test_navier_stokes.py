@@ -249,3 +249,26 @@ def test_table1_from_a_fixture_frame():
     assert runs.loc["GD", "reached"] and runs.loc["GD", "iterations"] == 1
     text = format_table1(table1(df, inference_time=1.1e-4))
     assert "> 25 s" in text and "0.11 ms" in text
+
+
+def test_iteration_costs_read_the_time_at_k_without_extrapolating():
+    from pgbench.table1 import iteration_costs
+
+    t = iteration_costs(_fixture_frame(), {"domain-specific solver": 2, "GD": 5}).set_index("method")
+    assert t.loc["domain-specific solver", "time_at_k_per_example_s"] == 4.0 / 4    # wall 4 s at iteration 2, 4 examples
+    assert t.loc["domain-specific solver", "seconds_per_iteration_per_example"] == 6.0 / 3 / 4
+    assert np.isnan(t.loc["GD", "time_at_k_per_example_s"])                       # GD stopped at 2 < 5
+    assert t.loc["GD", "seconds_per_iteration_per_example"] == 100.0 / 2 / 4
+    assert len(t) == 2                                     # the failed GD run and heat's run are out
+
+
+def test_report_table1_costs_relate_to_inference_time():
+    from pgbench.report import _table1_costs
+
+    ex = [{"meta": {"problem": "navier-stokes-v0", "solver": "pg-v0", "inference_seconds_per_example": 1e-3}}]
+    t = _table1_costs(_fixture_frame(), ex).set_index("method")
+    assert t.loc["domain-specific solver", "runs"] == 1 and t.loc["domain-specific solver", "k"] == 7
+    assert np.isnan(t.loc["domain-specific solver", "time_at_k_per_example_s"])   # the estimator ran 3 < 7
+    assert t.loc["GD", "seconds_per_iteration_per_example"] == 100.0 / 2 / 4
+    assert t.loc["GD", "inference_time_per_example_s"] == 1e-3
+    assert _table1_costs(_fixture_frame().query("kind == 'training'"), ex) is None
