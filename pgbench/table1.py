@@ -85,6 +85,8 @@ def _select(df: pd.DataFrame, problem: str, method: str) -> pd.DataFrame:
     if method == "NN + PG" and len(sel):
         keep = [k for k, g in sel.groupby("run_key") if _is_estimator_pg(g)]
         sel = sel[sel["run_key"].isin(keep)]
+    if "max_time" in sel and sel["max_time"].isna().any():
+        sel = sel[sel["max_time"].isna()]   # wall-clock-capped timing runs only where nothing else is stored
     return sel.sort_values(["run_key", "iteration"], kind="stable")
 
 

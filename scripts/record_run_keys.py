@@ -17,15 +17,22 @@ from pgbench import reproduce, store
 FILE = Path(__file__).resolve().parent.parent / "tests" / "data" / "run_keys.json"
 
 
+def task_name(scale: str, backend: str, task, budget: str | None = None) -> str:
+    """``scale/backend/problem/solver/label/seed[/budget]``: unique per task (the solver id tells
+    apart a training scheme and an iterative solver that share a label, e.g. "PG (inverse)")."""
+    return f"{scale}/{backend}/{task.problem}/{task.solver}/{task.label}/{task.seed}" + (f"/{budget}" if budget else "")
+
+
 def current() -> dict[str, str]:
-    """``"scale/backend/problem/label/seed[/budget]" -> run key`` for every task planned today."""
+    """``task_name -> run key`` for every task planned today."""
     out = {}
     for scale, budget in (("quick", None), ("paper", None), ("paper", "early")):
         for backend in ("torch", "jax"):
             todo, _ = reproduce.tasks(scale, backend=backend, budget=budget)
             for t in todo:
                 meta = dict(t.plan().meta, numerics={}, device_name="-")
-                name = f"{scale}/{backend}/{t.problem}/{t.label}/{t.seed}" + (f"/{budget}" if budget else "")
+                name = task_name(scale, backend, t, budget)
+                assert name not in out, f"two tasks named {name}"
                 out[name] = store.run_key(meta)
     return out
 

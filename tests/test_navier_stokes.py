@@ -272,3 +272,15 @@ def test_report_table1_costs_relate_to_inference_time():
     assert t.loc["GD", "seconds_per_iteration_per_example"] == 100.0 / 2 / 4
     assert t.loc["GD", "inference_time_per_example_s"] == 1e-3
     assert _table1_costs(_fixture_frame().query("kind == 'training'"), ex) is None
+
+
+def test_table1_leaves_out_time_capped_runs_when_uncapped_ones_exist():
+    from pgbench.table1 import table1_runs
+
+    df = _fixture_frame()
+    df["max_time"] = np.nan
+    capped = df[df["run_key"] == "pg1"].assign(run_key="pg40", max_time=40.0, eval_x_error=[5.0, 4.0, 3.0])
+    runs = table1_runs(pd.concat([df, capped], ignore_index=True), target=1.0)
+    assert "pg40" not in set(runs["run_key"]) and "pg1" in set(runs["run_key"])
+    only_capped = pd.concat([df[df["run_key"] != "pg1"], capped], ignore_index=True)
+    assert "pg40" in set(table1_runs(only_capped, target=1.0)["run_key"])   # kept when it is all there is

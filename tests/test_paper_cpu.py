@@ -38,9 +38,13 @@ def test_early_budget_reproduces_the_campaign_keys():
         for t in R.tasks("paper", backend=backend, budget="early")[0]:
             # the budget tells apart sin-training's and sin-optimisation's "PG (inverse)"; a
             # one-shot solver (L-BFGS-B fits each example to maxiter in one runner step) stores 1
-            tasks[(t.problem, t.label, t.seed, backend, t.plan().iterations)] = t
+            # and the solver id a training scheme and an iterative solver sharing a label
+            plan = t.plan()
+            name = (t.problem, plan.meta["solver"], t.label, t.seed, backend, plan.iterations)
+            assert name not in tasks, name
+            tasks[name] = t
     for r in runs:
-        t = tasks[(r["problem"], r["label"], int(r["seed"]), r["backend"], int(r["budget_iterations"]))]
+        t = tasks[(r["problem"], r["solver"], r["label"], int(r["seed"]), r["backend"], int(r["budget_iterations"]))]
         meta = {**t.plan().meta, "numerics": json.loads(r["numerics"]), "device_name": r["device_name"]}
         assert store.run_key(meta) == r["run_key"], (r["problem"], r["label"], int(r["seed"]))
 

@@ -20,10 +20,14 @@ RECORDED = json.loads((Path(__file__).parent / "data" / "run_keys.json").read_te
 
 
 def _now(scale, backend, budget=None):
+    """``scale/backend/problem/solver/label/seed[/budget] -> key`` (as scripts/record_run_keys.py
+    names them); fails if two tasks share a name, so no task hides another."""
     todo, _ = reproduce.tasks(scale, backend=backend, budget=budget)
     suffix = f"/{budget}" if budget else ""
-    return {f"{scale}/{backend}/{t.problem}/{t.label}/{t.seed}{suffix}":
-            store.run_key(dict(t.plan().meta, numerics={}, device_name="-")) for t in todo}
+    out = {f"{scale}/{backend}/{t.problem}/{t.solver}/{t.label}/{t.seed}{suffix}":
+           store.run_key(dict(t.plan().meta, numerics={}, device_name="-")) for t in todo}
+    assert len(out) == len(todo), "two tasks share a name"
+    return out
 
 
 @pytest.mark.parametrize("scale,budget", [("quick", None), ("paper", None), ("paper", "early")])
@@ -32,7 +36,7 @@ def test_recorded_keys_unchanged(scale, backend, budget):
     now = _now(scale, backend, budget)
     prefix = f"{scale}/{backend}/"
     recorded = {k: v for k, v in RECORDED.items() if k.startswith(prefix) and k.endswith(f"/{budget}") == bool(budget)
-                and (budget or k.count("/") == 4)}
+                and (budget or k.count("/") == 5)}
     assert recorded, f"nothing recorded for {prefix}"
     gone = sorted(set(recorded) - set(now))
     assert not gone, f"recorded tasks no longer planned (remove them from run_keys.json if intended): {gone[:5]}"
