@@ -141,12 +141,23 @@ def final_running_average(run: pd.DataFrame, window: int = 1000, metric: str = "
     return float(v.mean()) if np.isfinite(v).all() else math.inf
 
 
+def _numerics_of_config(numerics) -> str:
+    """The run's ``numerics`` without ``cpu_cores`` (the cores the process could use: a property
+    of the machine, like its name, not of the configuration), as canonical JSON."""
+    try:
+        n = json.loads(numerics) if isinstance(numerics, str) else dict(numerics)
+    except (TypeError, ValueError):
+        return str(numerics)
+    n.pop("cpu_cores", None)
+    return json.dumps(n, sort_keys=True)
+
+
 def config_hash(row) -> str:
     """8 hex digits identifying a configuration across seeds: problem settings,
     hyperparameters, budget and numerics (everything of the run key but the seed, backend,
-    device and machine). ``row``: any row (or dict) of the run."""
+    device and machine, the visible core count included). ``row``: any row (or dict) of the run."""
     get = row.get if hasattr(row, "get") else (lambda k, d=None: getattr(row, k, d))
-    payload = json.dumps([str(get(k)) for k in _CONFIG_FIELDS])
+    payload = json.dumps([_numerics_of_config(get(k)) if k == "numerics" else str(get(k)) for k in _CONFIG_FIELDS])
     return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
 

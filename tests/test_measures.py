@@ -1,3 +1,4 @@
+import json
 """One meaning of a stored run (pgbench.measures) and the divergence rule (pgbench.divergence)."""
 
 import math
@@ -54,6 +55,10 @@ def test_config_hash_ignores_seed_and_machine_but_not_settings():
          "seed": 0, "machine": "a"}
     assert measures.config_hash(a) == measures.config_hash({**a, "seed": 3, "machine": "b"})
     assert measures.config_hash(a) != measures.config_hash({**a, "hyperparameters": '{"lr": 2}'})
+    # the visible core count is the machine's (the paper-CPU campaign pinned later seeds with taskset)
+    one, two = ({**a, "numerics": json.dumps({"jax": "0.10", "cpu_cores": c})} for c in (1, 2))
+    assert measures.config_hash(one) == measures.config_hash(two)
+    assert measures.config_hash(one) != measures.config_hash({**one, "numerics": '{"jax": "0.11", "cpu_cores": 1}'})
 
 
 def test_seed_stats_never_mix_in_missing_seeds():
