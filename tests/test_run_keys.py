@@ -9,6 +9,7 @@ least-squares, sin-objective and vectorise changes (tests/data/run_keys_0.2.json
 quick_run_keys.json, lm_quick_keys.json, quick_task_keys.json); every one of them held, under its
 own blanking of the machine fields, on the code that recorded this file."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -19,13 +20,22 @@ from pgbench import reproduce, store
 RECORDED = json.loads((Path(__file__).parent / "data" / "run_keys.json").read_text())
 
 
+def _task_name():
+    """The fixture's naming, from the script that records it (one place)."""
+    spec = importlib.util.spec_from_file_location(
+        "record_run_keys", Path(__file__).parent.parent / "scripts" / "record_run_keys.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.task_name
+
+
 def _now(scale, backend, budget=None):
-    """``scale/backend/problem/solver/label/seed[/budget] -> key`` (as scripts/record_run_keys.py
-    names them); fails if two tasks share a name, so no task hides another."""
+    """``scale/backend/problem/solver/label/seed[/budget] -> key``; fails if two tasks share a
+    name, so no task hides another."""
     todo, _ = reproduce.tasks(scale, backend=backend, budget=budget)
-    suffix = f"/{budget}" if budget else ""
-    out = {f"{scale}/{backend}/{t.problem}/{t.solver}/{t.label}/{t.seed}{suffix}":
-           store.run_key(dict(t.plan().meta, numerics={}, device_name="-")) for t in todo}
+    name = _task_name()
+    out = {name(scale, backend, t, budget): store.run_key(dict(t.plan().meta, numerics={}, device_name="-"))
+           for t in todo}
     assert len(out) == len(todo), "two tasks share a name"
     return out
 
