@@ -613,7 +613,7 @@ def print_headline(path) -> None:
     import pandas as pd
     from rich.console import Console
 
-    from .report.headline import format_headline
+    from .analysis.headline import format_headline
     try:
         table = pd.read_csv(path, keep_default_na=False, na_values=[""])
     except (OSError, ValueError):

@@ -15,7 +15,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .data import curves, final_errors, problem_name, time_per_iteration, usable  # noqa: E402
+from ..analysis import profiles  # noqa: E402
+from ..analysis.data import curves, final_errors, time_per_iteration, usable  # noqa: E402
+from ..registry import base_name as problem_name  # noqa: E402
 
 STYLE = dict(context="paper", style="whitegrid", font_scale=1.25)
 WIDTH = 7.0          # inches: a full text width
@@ -263,29 +265,23 @@ def time_per_iteration_figure(df: pd.DataFrame):
 
 
 def performance_profile(runs: pd.DataFrame, kind: str):
-    """Dolan–Moré performance profiles of time-to-target, one panel per problem (methods differ
-    between problems, so they are never pooled): instances are seed × device; ρ_s(τ) is the
-    fraction of the instances a method ran on where it reached the target within τ times the
-    fastest method's time on that instance (never reaching it counts as ∞). Problems where no
-    method reached the target get no panel."""
+    """Dolan–Moré performance profiles of time-to-target (:mod:`pgbench.analysis.profiles`), one
+    panel per problem (methods differ between problems, so they are never pooled): instances are
+    seed × device; ρ_s(τ) is the fraction of the instances a method ran on where it reached the
+    target within τ times the fastest method's time on that instance (never reaching it counts as
+    ∞; instances no method solved are left out). Problems where no method reached the target get
+    no panel."""
     r = runs[runs["kind"] == kind].copy()
     if r.empty:
         return None, pd.DataFrame()
     r["instance"] = r["seed"].astype(str) + " | " + r["device_key"].astype(str)
-    best = r.groupby(["problem", "instance"])["time_to_target"].transform("min")
-    r["ratio"] = r["time_to_target"] / best
-    r.loc[~np.isfinite(r["ratio"]), "ratio"] = np.inf
-    problems = sorted(p for p, g in r.groupby("problem") if np.isfinite(g["ratio"]).any())
+    ratios = profiles.ratios(r, ["problem", "instance"], "label", "time_to_target")
+    problems = sorted(ratios.table["problem"].unique())
     if not problems:
         return None, pd.DataFrame()
-    finite = r["ratio"][np.isfinite(r["ratio"])]
+    finite = ratios.table["ratio"][np.isfinite(ratios.table["ratio"])]
     taus = np.logspace(0, max(1.0, np.log10(finite.max()) + 0.3), 200)
-    rows = []
-    for (problem, label), g in r[r["problem"].isin(problems)].groupby(["problem", "label"]):
-        ratios = g["ratio"].to_numpy()
-        rows.extend({"problem": problem, "label": label, "tau": tau, "rho": float(np.mean(ratios <= tau)),
-                     "instances": len(ratios)} for tau in taus)
-    prof = pd.DataFrame(rows)
+    prof = profiles.rho(ratios, taus, by=["problem"]).rename(columns={"method": "label"})
     pal = palette(sorted(prof["label"].unique()))
     ncol = min(3, len(problems))
     nrow = math.ceil(len(problems) / ncol)

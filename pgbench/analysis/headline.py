@@ -32,8 +32,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..measures import SeedStats, final_running_average, fmt, format_stats, iterations_done, seed_stats
-from ..summary import run_status
+from .measures import SeedStats, final_running_average, fmt, format_stats, iterations_done, seed_stats, status_of
 from .data import final_errors, running_average, time_per_iteration, usable, window_for
 
 NOT_MEASURED = "not yet measured"
@@ -116,7 +115,7 @@ def seed_curves(df: pd.DataFrame, label: str, kind: str = "training", metric: st
         v = running_average(pd.to_numeric(r[metric], errors="coerce").to_numpy(dtype=float), w)
         seed = int(r["seed"].iloc[0])
         if seed not in out:
-            out[seed] = SeedCurve(str(key), run_status(r)[0], pd.Series(v, index=r["iteration"].to_numpy(dtype=int)))
+            out[seed] = SeedCurve(str(key), status_of(r), pd.Series(v, index=r["iteration"].to_numpy(dtype=int)))
     return out
 
 
@@ -226,7 +225,7 @@ def _final_averages(df, labels, iteration, paper_point):
             seed = int(r["seed"].iloc[0])
             if seed not in per[lab]:
                 per[lab][seed] = (str(key), r)
-                if run_status(r)[0] == "ok":   # a diverged seed is counted, never the point reached
+                if status_of(r) == "ok":   # a diverged seed is counted, never the point reached
                     reach = min(reach, iterations_done(r))
     it = iteration if paper_point else int(min(iteration, reach))
     if it > reach or it < 1:
@@ -234,7 +233,7 @@ def _final_averages(df, labels, iteration, paper_point):
     first = d[d["label"] == labels[0]]
     w = window_for(str(first["problem"].iloc[0]), str(first["scale"].iloc[0]) if "scale" in first else "quick",
                    int(pd.to_numeric(first["iteration"]).max()))
-    out = {lab: {s: (k, final_running_average(r, w, "x_error", it) if run_status(r)[0] == "ok" else None)
+    out = {lab: {s: (k, final_running_average(r, w, "x_error", it) if status_of(r) == "ok" else None)
                  for s, (k, r) in runs.items()} for lab, runs in per.items()}
     return out, it, w
 
@@ -381,7 +380,7 @@ def _final_held_out(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     for key, r in d.groupby("run_key") if not d.empty else ():
         v = pd.to_numeric(r.sort_values("iteration")[metric], errors="coerce").dropna() if metric in r else []
         value = float(v.iloc[-1]) if len(v) else math.nan
-        if run_status(r)[0] == "diverged" or not math.isfinite(value):
+        if status_of(r) == "diverged" or not math.isfinite(value):
             value = math.inf
         rows.append({"run_key": key, "label": r["label"].iloc[0], "seed": r["seed"].iloc[0], "value": value})
     return pd.DataFrame(rows, columns=["run_key", "label", "seed", "value"])
