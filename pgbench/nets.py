@@ -63,7 +63,7 @@ class MLP(Net):
 
     def init_numpy(self, rng):
         p = {}
-        for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+        for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:], strict=True)):
             p[f"w{i}"], p[f"b{i}"] = self.layer_init(rng, n_in, n_out)
         return p
 

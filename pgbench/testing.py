@@ -7,6 +7,8 @@ tests; run them on your own problems too):
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import keys
@@ -14,7 +16,7 @@ from .backends import get_backend
 from .registry import PROBLEMS, SOLVERS, make_problem
 
 #: solver settings that keep a conformance run tiny (e.g. a few L-BFGS-B iterations)
-TINY_SOLVER_SETTINGS = {"lbfgsb": {"maxiter": 3}, "hf": {"cg_iters": 5}}
+TINY_SOLVER_SETTINGS: dict[str, dict[str, Any]] = {"lbfgsb": {"maxiter": 3}, "hf": {"cg_iters": 5}}
 
 
 def tiny_problem(id: str, **overrides):

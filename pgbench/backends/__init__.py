@@ -78,8 +78,9 @@ def numerics(backend: str, device: str, threads: int | None = None) -> dict:
         import jaxlib
         out["jax"] = jax.__version__
         out["jaxlib"] = jaxlib.__version__
-        out["jax_enable_x64"] = bool(jax.config.jax_enable_x64)
-        out["jax_default_matmul_precision"] = jax.config.jax_default_matmul_precision
+        # jax.config's flags are attributes set at run time, unknown to its type stubs
+        out["jax_enable_x64"] = bool(jax.config.jax_enable_x64)  # type: ignore[attr-defined]
+        out["jax_default_matmul_precision"] = jax.config.jax_default_matmul_precision  # type: ignore[attr-defined]
         if device == "cpu":  # XLA's CPU thread pool spans the cores this process may use
             out["cpu_cores"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         if os.environ.get("XLA_FLAGS"):

@@ -8,7 +8,8 @@ Concrete backends: :mod:`pgbench.backends.torch_backend`, :mod:`pgbench.backends
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,7 @@ class Optimizer(abc.ABC):
     function, so the runner may compile it into one program with the gradients."""
 
     jittable: bool = False
+    needs: str | None = None  # what update needs beyond gradients: "hvp" (Hessian-vector products) or None
 
     @abc.abstractmethod
     def init(self, params: dict) -> Any: ...
@@ -51,6 +53,7 @@ class Backend(abc.ABC):
 
     name: str
     device: str
+    _device: Any  # the library's own device object that arrays are placed on (set by the subclass)
 
     # --- arrays -------------------------------------------------------------------------------
     @property

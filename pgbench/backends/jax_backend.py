@@ -31,8 +31,9 @@ def configure_jax() -> None:
 
 def _use_compilation_cache() -> str | None:
     """Point jax's persistent compilation cache at ``PGBENCH_JAX_CACHE`` (see the module doc)."""
-    if jax.config.jax_compilation_cache_dir:
-        return jax.config.jax_compilation_cache_dir
+    cache_dir = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]  # jax.config's flags are dynamic
+    if cache_dir:
+        return cache_dir
     path = os.environ.get("PGBENCH_JAX_CACHE", str(Path.home() / ".cache" / "pgbench" / "jax"))
     if not path:
         return None
@@ -94,7 +95,6 @@ class _OptaxOptimizer(Optimizer):
     step count made the second update recompile)."""
 
     jittable = True
-    needs = None
 
     def __init__(self, tx, device=None):
         self.tx = tx
@@ -230,7 +230,9 @@ class JaxBackend(Backend):
         if padding == "same" and padding_mode == "circular":
             x = self.pad(x, [(k // 2, (k - 1) // 2) for k in w.shape[2:]], "wrap")
             padding = "VALID"
-        spatial = "DHW"[-nd:] if nd <= 3 else None
+        if not 1 <= nd <= 3:
+            raise ValueError(f"conv supports 1 to 3 spatial dimensions, got a kernel of shape {tuple(w.shape)}")
+        spatial = "DHW"[-nd:]
         dn = jax.lax.conv_dimension_numbers(x.shape, w.shape, ("NC" + spatial, "OI" + spatial, "NC" + spatial))
         out = jax.lax.conv_general_dilated(x, w, (1,) * nd, padding.upper() if isinstance(padding, str) else padding,
                                            dimension_numbers=dn)

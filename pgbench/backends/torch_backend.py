@@ -73,8 +73,6 @@ class _TorchOptimizer(Optimizer):
     """A ``torch.optim`` optimizer made by ``factory(params)``; ``schedule`` (a
     :class:`pgbench.schedules.Schedule`) adds its ``lr_scheduler``, stepped after every update."""
 
-    needs = None
-
     def __init__(self, factory, schedule=None):
         self._factory = factory
         self._schedule = schedule
@@ -93,7 +91,7 @@ class _TorchOptimizer(Optimizer):
                 p.requires_grad_(True)
             with torch.enable_grad():
                 gs = torch.autograd.grad(objective(params), leaves, create_graph=True)
-            for p, g in zip(leaves, gs):
+            for p, g in zip(leaves, gs, strict=True):
                 p.grad = g
             # the Hutchinson probes come from torch's global generator: seeded by the update
             # count (and the global state left untouched), so that a run is reproducible
@@ -301,11 +299,10 @@ def compiled_or_eager(f, mode: str = "default"):
             return f(*args, **kwargs)
         try:
             return compiled(*args, **kwargs)
-        except Exception as e:  # noqa: BLE001 - any compiler failure: the eager call decides
+        except Exception as e:  # any compiler failure: the eager call decides
             current[0] = f
             warnings.warn(f"torch.compile of {getattr(f, '__name__', type(f).__name__)!r} failed ({type(e).__name__}: "
                           f"{str(e).splitlines()[0][:200]}); running it eagerly", RuntimeWarning, stacklevel=2)
             return f(*args, **kwargs)
 
-    call.compiled = compiled
     return call

@@ -126,7 +126,7 @@ def interpolate(xp, f, cx, cy, limits: bool = False):
     with indices taken modulo N. With ``limits``, also returns the min and max of those four
     values (the MacCormack clamping bounds, PhiFlow's ``closest_values``).
     """
-    B, C, nx, ny = f.shape
+    _, _, nx, ny = f.shape
     shape = tuple(f.shape)
     cx = xp.broadcast_to(cx, shape)
     cy = xp.broadcast_to(cy, shape)

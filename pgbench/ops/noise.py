@@ -20,7 +20,7 @@ def noise_weight(resolution, size=None, scale: float = 10.0, smoothness: float =
     resolution = tuple(int(r) for r in resolution)
     size = resolution if size is None else tuple(float(s) for s in np.broadcast_to(size, (len(resolution),)))
     k2 = np.zeros(resolution)
-    for axis, (r, s) in enumerate(zip(resolution, size)):
+    for axis, (r, s) in enumerate(zip(resolution, size, strict=True)):
         k = np.fft.fftfreq(r) * r / s * scale
         k2 = k2 + (k ** 2).reshape([-1 if a == axis else 1 for a in range(len(resolution))])
     with np.errstate(divide="ignore"):

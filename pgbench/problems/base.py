@@ -159,7 +159,8 @@ def check_network_settings(problem, grid_shape) -> None:
     FNO sizes >= 1 and only with ``net="fno"``, and the grid large enough for the FNO's modes."""
     from ..registry import suggest
     if problem.net not in NETWORKS:
-        raise ValueError(f"net must be one of {', '.join(NETWORKS)}, got {problem.net!r}{suggest(str(problem.net), NETWORKS)}")
+        hint = suggest(str(problem.net), NETWORKS)
+        raise ValueError(f"net must be one of {', '.join(NETWORKS)}, got {problem.net!r}{hint}")
     defaults = {f.name: f.default for f in dataclasses.fields(problem)}
     for name in NETWORK_SETTINGS[1:]:
         if getattr(problem, name) < 1:

@@ -28,9 +28,10 @@ class Heat(Problem):
     cells, centres ~ U[0.1, 0.9)·size clipped so boxes stay inside; ``rel_uncertainty`` ε of the
     damped inverse (noise amplitude ε|r| per cell). Solver tuning (:mod:`pgbench.tuning`) holds the
     presets ``paper_sgd`` (the code's plain SGD, learning rate 2e-6) and ``lbfgsb_pg`` (the ICLR
-    L-BFGS-B physical gradient, 32 iterations from the prediction). When the inverse is iterated on one problem (solver ``inverse``) an
-    additive floor of 1e-8 per cell keeps the noise estimate above round-off (authors'
-    ``plot_heat_optim.py``); PG training uses none, as the authors' training code."""
+    L-BFGS-B physical gradient, 32 iterations from the prediction). When the inverse is iterated on
+    one problem (solver ``inverse``) an additive floor of 1e-8 per cell keeps the noise estimate
+    above round-off (authors' ``plot_heat_optim.py``); PG training uses none, as the authors'
+    training code."""
 
     resolution: tuple[int, int] = (64, 64)
     tau: float = 8.0
@@ -68,8 +69,9 @@ class Heat(Problem):
         if self.iterated_uncertainty_floor < 0:
             raise ValueError("iterated_uncertainty_floor must be >= 0")
 
+    # a property here (it reads a field) over Problem's class attribute: both are only read on instances
     @property
-    def solver_defaults(self) -> dict:
+    def solver_defaults(self) -> dict:  # type: ignore[override]
         floor = {"uncertainty_floor": self.iterated_uncertainty_floor}
         return {
             "dp": {"lr": 1e-3},

@@ -217,7 +217,7 @@ class NavierStokes(Problem):
         m0 = np.zeros_like(flat)
         order = np.argsort(flat, axis=-1)
         for b in range(n):   # PhiFlow's discretize: the top V - round(V (1 - f)) values become 1
-            m0[b, order[b, int(round(N * N * (1 - fill[b]))):]] = 1.0
+            m0[b, order[b, round(float(N * N * (1 - fill[b]))):]] = 1.0
         m0 = m0.reshape(n, N, N) * mask
         mass = m0.sum(axis=(1, 2))
         com = np.stack([(m0 * pc[None, :, None]).sum(axis=(1, 2)), (m0 * pc[None, None, :]).sum(axis=(1, 2))], 1)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-
 from ..nets import UNet
 from ..ops import laplace, noise_draws, noise_from_draws, noise_weight
 from .base import NETWORK_SETTINGS, Problem, check_network_settings, dtype_of, fno_network, per_backend

@@ -98,11 +98,12 @@ class QuantumDipole(Problem):
         xp = be.xp
         n, k = self.points, 0.5 * self.dt
         H0, pos = self._matrices()
-        I = be.asarray(np.eye(n), self.physics_dtype)
-        kH = be.asarray(k * H0, self.physics_dtype) + (x[:, :, None] * be.asarray(k * pos, self.physics_dtype))[..., None] * I
+        eye = be.asarray(np.eye(n), self.physics_dtype)
+        kpos = be.asarray(k * pos, self.physics_dtype)
+        kH = be.asarray(k * H0, self.physics_dtype) + (x[:, :, None] * kpos)[..., None] * eye
         kH2 = xp.matmul(kH, kH)
-        S = xp.linalg.inv(I + kH2)                  # symmetric positive definite, commutes with H
-        return S, xp.matmul(I - kH2, S), 2 * xp.matmul(kH, S)
+        S = xp.linalg.inv(eye + kH2)                  # symmetric positive definite, commutes with H
+        return S, xp.matmul(eye - kH2, S), 2 * xp.matmul(kH, S)
 
     def step_matrices(self, be, x):
         """The real 2n×2n Crank-Nicolson step maps of every step, (B, Nt, 2n, 2n):
