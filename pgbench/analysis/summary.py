@@ -34,7 +34,9 @@ identity                ``run_key``, problem, scale, solver, label, kind, backen
 ``ok`` seeds only, the **median** of each final metric with ``x_error_lo`` / ``x_error_hi`` (min and
 max over those seeds): a diverged seed never enters a median; it shows in ``diverged``.
 ``reached`` counts seeds (ok or diverged) that reached the target; ``iterations_to_target`` and
-``time_to_target`` are medians over those; ``time_per_iteration`` the median over ok and diverged runs.
+``time_to_target`` are medians over those; ``time_per_iteration`` the median over ok and diverged runs;
+``vectorized`` the most seeds any of its runs shared a program with (1: every run ran alone; above 1,
+its times are those of the shared program).
 """
 
 from __future__ import annotations
@@ -179,7 +181,8 @@ def per_config(runs, policy=None) -> pd.DataFrame:
     """Per configuration (:data:`GROUP` + ``config``): per-seed medians and spread of the per-run
     metrics, run counts by status and ``reached``. Sorted by problem, solver, label."""
     table = per_run(runs, policy)
-    cols = [*GROUP, "config", "kind", "x_error_name", "seeds", "ok", "diverged", "failed", *METRICS, "target_source"]
+    cols = [*GROUP, "config", "kind", "x_error_name", "seeds", "ok", "diverged", "failed", *METRICS, "target_source",
+            "vectorized"]
     if table.empty:
         return pd.DataFrame(columns=cols)
     out = []
@@ -200,6 +203,7 @@ def per_config(runs, policy=None) -> pd.DataFrame:
         row["iterations_to_target"] = _median(reached["iterations_to_target"])
         row["time_to_target"] = _median(reached["time_to_target"])
         row["time_per_iteration"] = _median(usable["time_per_iteration"])
+        row["vectorized"] = int(g["vectorized"].max())
         out.append(row)
     return pd.DataFrame(out, columns=cols).reset_index(drop=True)
 

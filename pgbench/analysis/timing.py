@@ -10,7 +10,7 @@ import pandas as pd
 
 from .data import time_per_iteration
 from .summary import per_run
-from .targets import WORST_REFERENCE, as_policy, reference_label
+from .targets import WORST_REFERENCE, reference_label
 
 TIME_TO_TARGET_COLUMNS = ["run_key", "problem", "kind", "label", "device_key", "seed", "target", "target_source",
                           "iterations_to_target", "time_to_target"]

@@ -23,10 +23,9 @@ import html
 import math
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
-import matplotlib.pyplot as plt
 
 from ..analysis.data import as_paths, collect, latest_configs
 from ..analysis.headline import headline_table
@@ -36,10 +35,13 @@ from ..analysis.table1 import iteration_costs, table1
 from ..analysis.targets import WORST_REFERENCE, as_policy
 from ..analysis.timing import speedups, time_to_target
 from ..store import run_files
+from . import example_figures as EF
 from . import figures as F
 from . import leaderboard as LB
 from .examples import load_examples
-from .tables import html_table as _html_table, markdown_table as _md, number_cell as _g
+from .tables import html_table as _html_table
+from .tables import markdown_table as _md
+from .tables import number_cell as _g
 
 __all__ = ["build_report", "collect"]
 
@@ -235,7 +237,7 @@ def build_report(results_dirs, out, policy=WORST_REFERENCE) -> Path:
             items = [fig_item(f"learning_{safe}", lambda: F.learning_curves(sub, p), _SENTENCES["learning"].format(p=what)),
                      fig_item(f"optimisation_{safe}", lambda: F.optimisation_curves(sub, p),
                               _SENTENCES["optimisation"].format(p=what)),
-                     fig_item(f"examples_{safe}", lambda: F.examples_figure(ex, p, status), _SENTENCES["examples"].format(p=what))]
+                     fig_item(f"examples_{safe}", lambda: EF.examples_figure(ex, p, status), _SENTENCES["examples"].format(p=what))]
             items = [i for i in items if i]
             if items:
                 sections.append((what, items))

@@ -10,13 +10,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from ..analysis import leaderboard as LB  # noqa: E402
-from ..analysis import measures  # noqa: E402
-from ..analysis.leaderboard import Leaderboard  # noqa: E402
-from .tables import html_table as _html_table, markdown_table as _md  # noqa: E402
+from ..analysis import leaderboard as LB
+from ..analysis import measures
+from ..analysis.leaderboard import Leaderboard
+from .tables import html_table as _html_table
+from .tables import markdown_table as _md
 
 
 def _time(v, lo, hi, k, n) -> str:
@@ -39,7 +40,7 @@ def display_table(board: Leaderboard) -> pd.DataFrame:
         rows.append({"problem": r.problem, "#t": r.rank_time, "method": r.method,
                      "time to target": _time(r.time_to_target, r.time_lo, r.time_hi, r.reached, r.seeds),
                      "#e": r.rank_error,
-                     f"x error at equal time": _err(r.error_at_time, r.error_lo, r.error_hi, r.error_seeds, r.seeds),
+                     "x error at equal time": _err(r.error_at_time, r.error_lo, r.error_hi, r.error_seeds, r.seeds),
                      "final x error": measures.fmt(r.final_error),
                      "div/fail": f"{r.diverged}/{r.failed}", "runs": r.run_keys})
     return pd.DataFrame(rows, columns=["problem", "#t", "method", "time to target", "#e", "x error at equal time",
