@@ -30,7 +30,7 @@ import dataclasses
 import functools
 import warnings
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, Callable, ClassVar, NamedTuple
 
 from ..problems.base import sum_per_example
 from ..schedules import FIELDS as SCHEDULE_FIELDS, Schedule
@@ -52,6 +52,20 @@ class Solver(abc.ABC):
 
     def hyperparameters(self) -> dict:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def built(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """``make()``, made once per solver and ``key`` (a tuple of objects, compared by
+        identity, e.g. ``(problem, be)``): what a solver builds to run (compiled functions,
+        optimizer objects, resolved inner solvers) lives on the solver, so that a state is data
+        (arrays, numbers, pytrees of them). Not part of the hyperparameters, equality or pickle."""
+        cache = self.__dict__.setdefault("_built", {})   # a frozen dataclass: its __dict__ directly
+        k = tuple(map(id, key))
+        if k not in cache:
+            cache[k] = (key, make())   # the key's objects held, so their ids stay theirs
+        return cache[k][1]
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_built"}
 
     @property
     def name(self) -> str:
