@@ -74,3 +74,20 @@ def test_the_check_finds_a_function_and_an_optimizer():
     be = get_backend("jax")
     assert non_data({"x": be.zeros((2,), "float32"), "n": 3, "stage": "first"}, "jax") == []
     assert len(non_data((be.optimizer("adam", 1e-3), {"fn": jax.jit(lambda v: v)}), "jax")) == 2
+
+
+@pytest.mark.parametrize("solver_id, settings", [("pg", {}), ("pg", {"inner": "adam", "n": 2}),
+                                                 ("supervised", {"labels": "inverse"}),
+                                                 ("schedule", {"first": "dp", "then": "pg", "switch_at": 1})])
+def test_inner_solvers_are_resolved_once_per_run(solver_id, settings, monkeypatch):
+    """PG's inner solver, supervised's label solver and a schedule's stages go through the registry
+    and the tuning table once per run, not at every step."""
+    import pgbench.tuning
+    calls = []
+    make = pgbench.tuning.make_tuned_solver
+    monkeypatch.setattr(pgbench.tuning, "make_tuned_solver", lambda *a, **k: calls.append(a[1]) or make(*a, **k))
+    solver = make(tiny_problem("sin"), solver_id, **settings)
+    calls.clear()
+    result = pgbench.run(tiny_problem("sin"), solver, iterations=4, backend="torch", throw=True)
+    assert result.status == "ok"
+    assert calls and len(calls) == len(set(calls)), calls   # each solver resolved once

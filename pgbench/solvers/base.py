@@ -236,6 +236,10 @@ class FeedbackScheme(TrainingScheme):
                 del hp[k]
         return hp
 
+    def optimizer_on(self, be):
+        """:meth:`make_optimizer` on ``be``, built once per backend."""
+        return self.built((be,), lambda: self.make_optimizer(be))
+
     def make_optimizer(self, be):
         """The network optimizer on ``be`` (:mod:`pgbench.optimizers`: optax / torch.optim /
         pytorch-optimizer by name, ``optimizer_settings`` to its constructor)."""
@@ -284,10 +288,10 @@ class FeedbackScheme(TrainingScheme):
         return g_params, x, loss
 
     def init(self, problem, be, net, params):
-        return self.make_optimizer(be).init(params)
+        return self.optimizer_on(be).init(params)
 
     def update(self, problem, be, net, params, state, y_target, x_true):
-        opt = self.make_optimizer(be)
+        opt = self.optimizer_on(be)
         if getattr(opt, "needs", None) == "hvp":
             return self._hvp_update(problem, be, net, params, state, y_target, x_true, opt)
         g, x, loss = self.gradients(problem, be, net, params, y_target, x_true)
@@ -308,7 +312,7 @@ class FeedbackScheme(TrainingScheme):
     def compile(self, problem, be, net):
         """One compiled program for gradients and update where the optimizer's update is a pure
         array function (optax); else the gradients compiled and the library's update after them."""
-        opt = self.make_optimizer(be)
+        opt = self.optimizer_on(be)
         if getattr(opt, "jittable", False) or getattr(opt, "needs", None) == "hvp":
             return super().compile(problem, be, net)
         grads = functools.partial(self.gradients, problem, be, net)

@@ -53,14 +53,15 @@ class Schedule(TrainingScheme):
         return scheme
 
     def stages(self, problem):
-        return self.stage(problem, "first"), self.stage(problem, "then")
+        """Both stages on ``problem``, resolved through the registry once per problem."""
+        return self.built((problem,), lambda: (self.stage(problem, "first"), self.stage(problem, "then")))
 
     def missing(self, problem):
         reason = super().missing(problem)
         if reason:
             return reason
-        for which in ("first", "then"):
-            reason = self.stage(problem, which).missing(problem)
+        for which, stage in zip(("first", "then"), self.stages(problem)):
+            reason = stage.missing(problem)
             if reason:
                 return f"{self.id} stage {which}: {reason}"
         return None

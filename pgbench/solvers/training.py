@@ -144,11 +144,15 @@ class Supervised(FeedbackScheme):
     def hyperparameters(self) -> dict:
         return {**super().hyperparameters(), "labels": _solver_setting(self.labels)}
 
+    def label_solver(self, problem):
+        """The iterative solver that computes labels on ``problem`` (resolved once per problem)."""
+        return self.built((problem,), lambda: make_inner(problem, self.labels, {}))
+
     def missing(self, problem):
         reason = super().missing(problem)
         if reason or self.labels == "truth":
             return reason
-        inner = make_inner(problem, self.labels, {}).missing(problem)
+        inner = self.label_solver(problem).missing(problem)
         return f"{self.id} with labels from {self.labels}: {inner}" if inner else None
 
     def x_gradient(self, problem, be, x, y_target, x_true):
@@ -156,7 +160,7 @@ class Supervised(FeedbackScheme):
             label = x_true
         else:
             x0 = problem.initial_guess(be, y_target)
-            label = run_inner(problem, be, make_inner(problem, self.labels, {}), x0, y_target, self.label_steps)
+            label = run_inner(problem, be, self.label_solver(problem), x0, y_target, self.label_steps)
         return x - be.xp.astype(label, x.dtype), None
 
 
@@ -197,7 +201,10 @@ class PhysicalGradient(FeedbackScheme):
         return {**super().hyperparameters(), "inner": _solver_setting(self.inner)}
 
     def inner_solver(self, problem):
-        return make_inner(problem, self.inner if self.inner is not None else "inverse", dict(self.inner_settings))
+        """The inner iterative solver on ``problem`` with its tuned defaults and ``inner_settings``,
+        resolved through the registry once per problem (not at every step)."""
+        return self.built((problem,), lambda: make_inner(problem, self.inner if self.inner is not None else "inverse",
+                                                         dict(self.inner_settings)))
 
     def missing(self, problem):
         reason = super().missing(problem)
