@@ -32,6 +32,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, NamedTuple
 
+from .. import optimizers
+from ..backends import get_backend
 from ..problems.base import sum_per_example
 from ..schedules import FIELDS as SCHEDULE_FIELDS, Schedule
 
@@ -210,7 +212,6 @@ class FeedbackScheme(TrainingScheme):
     KEYED_WHEN_SET: ClassVar[dict] = {**SCHEDULE_FIELDS, "optimizer_settings": {}}
 
     def __post_init__(self):
-        from .. import optimizers
         optimizers.entry(self.optimizer)   # an unknown name suggests the nearest
         if not isinstance(self.optimizer_settings, dict):
             raise ValueError(f"optimizer_settings must be a dict of the library's settings, got "
@@ -254,11 +255,9 @@ class FeedbackScheme(TrainingScheme):
     def missing_on(self, backend: str) -> str | None:
         """Why this scheme cannot run on ``backend`` (its optimizer missing there, or settings the
         library rejects), checked when a run is planned; None if it can."""
-        from .. import optimizers
         reason = optimizers.missing_on(self.optimizer, backend)
         if reason:
             return reason
-        from ..backends import get_backend
         be = get_backend(backend)
         try:   # the library checks the settings: build it once on a dummy parameter
             opt = self.make_optimizer(be)

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from .. import tuning
+from ..registry import SOLVERS
 from .base import Step, TrainingScheme, check_choice
 
 
@@ -39,15 +41,13 @@ class Schedule(TrainingScheme):
         check_choice(self, "unit", ("iterations", "seconds"))
         if not self.switch_at >= 0:
             raise ValueError(f"switch_at must be >= 0, got {self.switch_at}")
-        from ..registry import SOLVERS
         for name in ("first", "then"):
             if SOLVERS.resolve(getattr(self, name)).name == "schedule":
                 raise ValueError("schedule: stages cannot be schedules themselves")
 
     def stage(self, problem, which: str):
         """The stage ``first`` or ``then`` as a scheme, with the problem's defaults for it."""
-        from ..tuning import make_tuned_solver
-        scheme = make_tuned_solver(problem, getattr(self, which), **getattr(self, f"{which}_settings"))
+        scheme = tuning.make_tuned_solver(problem, getattr(self, which), **getattr(self, f"{which}_settings"))
         if scheme.kind != "training":
             raise ValueError(f"schedule: stage {which}={getattr(self, which)!r} is not a training scheme")
         return scheme
