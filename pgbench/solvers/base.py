@@ -28,7 +28,6 @@ from __future__ import annotations
 import abc
 import dataclasses
 import functools
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, NamedTuple
 
@@ -87,39 +86,10 @@ def check_choice(obj, name, choices):
         raise ValueError(f"{type(obj).__name__}.{name} must be one of {', '.join(map(str, choices))}; got {v!r}")
 
 
-def _three_tuple_step(step):
-    """Adapt a pre-0.2 ``step`` that returns ``(x, state)`` to ``(x, state, {})``, with a
-    DeprecationWarning (once per class)."""
-
-    @functools.wraps(step)
-    def wrapped(self, *args, **kwargs):
-        out = step(self, *args, **kwargs)
-        if isinstance(out, tuple) and len(out) == 2:
-            cls = type(self)
-            if not cls.__dict__.get("_warned_two_tuple", False):
-                type.__setattr__(cls, "_warned_two_tuple", True)
-                warnings.warn(f"{cls.__module__}.{cls.__qualname__}.step returns (x, state); return "
-                              f"(x, state, info) with info a dict of scalar diagnostics ({{}} if none). "
-                              f"Two-tuples are adapted for now and will stop working.",
-                              DeprecationWarning, stacklevel=2)
-            return out[0], out[1], {}
-        return out
-
-    wrapped._adapts_two_tuple = True
-    return wrapped
-
-
 class IterativeSolver(Solver):
     kind: ClassVar[str] = "iterative"
     jittable: ClassVar[bool] = True          # step is a pure array function
     max_steps: ClassVar[int | None] = None   # a one-shot solver (L-BFGS-B to convergence) says 1
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        step = cls.__dict__.get("step")
-        if step is not None and not getattr(step, "_adapts_two_tuple", False) \
-                and not getattr(step, "__isabstractmethod__", False):
-            cls.step = _three_tuple_step(step)   # old plugins keep working (with a warning)
 
     def init(self, problem, be, x0, y_target):
         """The solver's state for the batch ``x0`` (None when it needs none)."""
@@ -128,6 +98,19 @@ class IterativeSolver(Solver):
     @abc.abstractmethod
     def step(self, problem, be, x, y_target, state):
         """One update of every example: returns ``(x, state, info)``."""
+
+    def checked_step(self, problem, be, x, y_target, state):
+        """:meth:`step`, its result checked against the contract ``(x, state, info)``: anything
+        else (e.g. the ``(x, state)`` of pgbench 0.1) raises a TypeError naming the class."""
+        out = self.step(problem, be, x, y_target, state)
+        if not (isinstance(out, tuple) and len(out) == 3 and isinstance(out[2], dict)):
+            cls = type(self)
+            got = type(out).__name__ if not isinstance(out, tuple) else (
+                f"a {len(out)}-tuple" if len(out) != 3 else f"info of type {type(out[2]).__name__}")
+            raise TypeError(f"{cls.__module__}.{cls.__qualname__}.step must return (x, state, info), info a "
+                            f"dict of scalar diagnostics ({{}} if none); it returned {got} (pgbench 0.1's "
+                            f"(x, state) is no longer adapted since 0.3.0: add the info dict)")
+        return out
 
 
 class Step(NamedTuple):
@@ -149,14 +132,11 @@ class TrainingScheme(Solver):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        feedback = globals().get("FeedbackScheme")
-        if feedback is not None and TrainingScheme in cls.__bases__ and "x_gradient" in cls.__dict__:
-            # a pre-0.2 plugin: TrainingScheme was the feedback scheme (optimizer, lr, momentum
-            # and x_gradient); give it that base back, before @dataclass collects the fields
-            warnings.warn(f"{cls.__module__}.{cls.__qualname__} subclasses TrainingScheme and defines "
-                          f"x_gradient: subclass FeedbackScheme instead (TrainingScheme is now the "
-                          f"init/update pair); adapted for now", DeprecationWarning, stacklevel=2)
-            cls.__bases__ = tuple(feedback if b is TrainingScheme else b for b in cls.__bases__)
+        if TrainingScheme in cls.__bases__ and "x_gradient" in cls.__dict__ and "update" not in cls.__dict__:
+            # pgbench 0.1's TrainingScheme was the feedback scheme (optimizer, lr, x_gradient)
+            raise TypeError(f"{cls.__module__}.{cls.__qualname__} subclasses TrainingScheme and defines "
+                            f"x_gradient: subclass FeedbackScheme (TrainingScheme is the init/update pair "
+                            f"since 0.2; pgbench 0.1 schemes are no longer adapted since 0.3.0)")
 
     @abc.abstractmethod
     def init(self, problem, be, net, params):

@@ -116,7 +116,7 @@ def run_inner(problem, be, solver, x, y_target, steps):
     """``steps`` steps of an iterative solver from ``x``; returns the final x."""
     state = solver.init(problem, be, x, y_target)
     for _ in range(steps):
-        x, state, _ = solver.step(problem, be, x, y_target, state)
+        x, state, _ = solver.checked_step(problem, be, x, y_target, state)
     return x
 
 
