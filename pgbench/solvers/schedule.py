@@ -25,8 +25,10 @@ from .base import Step, TrainingScheme, check_choice
 
 
 @dataclass(frozen=True)
-class Schedule(TrainingScheme):
-    """``first`` until ``switch_at`` (iterations or seconds), then ``then``."""
+class StagedScheme(TrainingScheme):
+    """``first`` until ``switch_at`` (iterations or seconds), then ``then``: the training scheme
+    registered as ``schedule`` (a schedule of schemes; a learning-rate schedule is
+    :class:`pgbench.schedules.Schedule`)."""
 
     first: str = "dp"
     then: str = "hig"
@@ -106,4 +108,4 @@ class Schedule(TrainingScheme):
         return params, state, Step(out.x, out.loss, {"stage": float(k), **out.info})
 
 
-__all__ = ["Schedule"]
+__all__ = ["StagedScheme"]
