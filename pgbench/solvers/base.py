@@ -34,6 +34,7 @@ from typing import Any, Callable, ClassVar, NamedTuple
 from .. import optimizers
 from ..backends import get_backend
 from ..problems.base import sum_per_example
+from ..registry import base_name
 from ..schedules import FIELDS as SCHEDULE_FIELDS, Schedule
 
 
@@ -70,7 +71,7 @@ class Solver(abc.ABC):
 
     @property
     def name(self) -> str:
-        return self.id.rsplit("-v", 1)[0]
+        return base_name(self.id)
 
 
 def check_positive(obj, *names):
