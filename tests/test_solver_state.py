@@ -91,3 +91,13 @@ def test_inner_solvers_are_resolved_once_per_run(solver_id, settings, monkeypatc
     result = pgbench.run(tiny_problem("sin"), solver, iterations=4, backend="torch", throw=True)
     assert result.status == "ok"
     assert calls and len(calls) == len(set(calls)), calls   # each solver resolved once
+
+
+def test_what_a_solver_built_is_not_pickled_nor_compared():
+    """A solver that has run pickles (to a worker process) and compares as its hyperparameters."""
+    import pickle
+    solver = pgbench.make_solver("adam")
+    pgbench.run(tiny_problem("sin"), solver, iterations=2, backend="jax", throw=True)
+    assert solver.__dict__.get("_built"), "Adam builds its optimizer and gradient on the solver"
+    copy = pickle.loads(pickle.dumps(solver))
+    assert copy == solver and "_built" not in copy.__dict__
