@@ -27,6 +27,23 @@ import numpy as np
 _ID = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+?)(?:-v(?P<version>\d+))?$")
 
 
+def split_id(id: str) -> tuple[str, int | None]:
+    """A registry id as ``(name, version)``: ``split_id("sin-v0") -> ("sin", 0)``; a name without
+    a version gives ``("sin", None)``. Raises InvalidSettingError for a string that is no id. The
+    one place ids are parsed (no ``rsplit("-v")``: ``"my-vortex"`` is a name, not ``"my"``)."""
+    m = _ID.match(id) if isinstance(id, str) else None
+    if m is None:
+        raise InvalidSettingError(f"{id!r} is not an id (letters, digits, '_', '.', '-', optionally '-v<version>')")
+    return m["name"], None if m["version"] is None else int(m["version"])
+
+
+def base_name(id: str) -> str:
+    """The name of an id without its version: ``base_name("sin-v0") -> "sin"``; a name without a
+    version, or a string that is no id, is returned unchanged."""
+    m = _ID.match(id) if isinstance(id, str) else None
+    return id if m is None else m["name"]
+
+
 class UnknownIdError(KeyError):
     """An id that is not registered; the message suggests the nearest registered id."""
 
@@ -61,12 +78,11 @@ class Spec:
 
     @property
     def name(self) -> str:
-        return _ID.match(self.id)["name"]
+        return split_id(self.id)[0]
 
     @property
     def version(self) -> int:
-        v = _ID.match(self.id)["version"]
-        return int(v) if v is not None else 0
+        return split_id(self.id)[1] or 0
 
     def load(self):
         return load_entry_point(self.entry_point)

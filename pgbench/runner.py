@@ -289,7 +289,7 @@ class Run:
                                                         self.test_x, self.test_y))
             self.metrics = be.jit(lambda x, xt, y, loss: _metrics(problem, be, x, xt, y, loss))
         else:
-            step = lambda x, y, s: solver.step(problem, be, x, y, s)  # noqa: E731
+            step = lambda x, y, s: solver.checked_step(problem, be, x, y, s)  # noqa: E731
             self.solve_step = be.jit(step) if solver.jittable else step
             self.metrics = be.jit(lambda x, xt, y: _metrics(problem, be, x, xt, y))
 

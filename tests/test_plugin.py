@@ -131,10 +131,10 @@ def test_plugin_solver_is_pgs_inner_solver_from_the_cli(capsys, tmp_path, plugin
         pgbench.plan(p, "pg", inner="dp")
 
 
-OLD_STYLE = '''
+OLD_STEP = '''
 from dataclasses import dataclass
 import pgbench
-from pgbench.solvers.base import IterativeSolver
+from pgbench.solvers.base import IterativeSolver, loss_and_x_gradient
 
 @dataclass(frozen=True)
 class OldGD(IterativeSolver):
@@ -142,44 +142,57 @@ class OldGD(IterativeSolver):
     eta: float = 0.01
 
     def step(self, problem, be, x, y_target, state):
-        from pgbench.solvers.base import loss_and_x_gradient
         _, g = loss_and_x_gradient(problem, be)(x, y_target)
         return x - self.eta * g, state
+
+pgbench.register_solver("oldgd-v0", f"{__name__}:OldGD")
+'''
+
+OLD_SCHEME = '''
+from dataclasses import dataclass
+import pgbench
 
 @dataclass(frozen=True)
 class OldSupervised(pgbench.solvers.base.TrainingScheme):
     """Written against pgbench 0.1: TrainingScheme had optimizer/lr/momentum and x_gradient."""
     def x_gradient(self, problem, be, x, y_target, x_true):
         return x - x_true, None
-
-pgbench.register_solver("oldgd-v0", f"{__name__}:OldGD")
-pgbench.register_solver("oldsup-v0", f"{__name__}:OldSupervised")
 '''
 
+TWO_TUPLE = r"pgbench_plugin_old_step\.OldGD\.step must return \(x, state, info\).*it returned a 2-tuple"
 
-def test_old_style_two_tuple_plugin_still_runs_with_a_deprecation_warning(tmp_path, capsys, monkeypatch):
+
+def test_a_two_tuple_step_is_refused_naming_the_class_and_the_contract(tmp_path, capsys, monkeypatch):
+    """pgbench 0.1's ``step -> (x, state)`` is no longer adapted (0.3.0): its first step raises a
+    TypeError that names the class and the contract, as a run, as PG's inner solver and from the CLI."""
     # registrations made here are undone afterwards (later tests enumerate the registries)
     monkeypatch.setattr(pgbench.SOLVERS, "specs", dict(pgbench.SOLVERS.specs))
-    monkeypatch.delitem(sys.modules, "pgbench_plugin_old_plugin", raising=False)
-    path = tmp_path / "old_plugin.py"
-    path.write_text(OLD_STYLE)
-    with pytest.warns(DeprecationWarning) as caught:
-        with pytest.raises(SystemExit) as exc:
-            cli.main(["run", "--plugin", str(path), "sin", "oldgd", "pg", "oldsup", "--set", "pg.inner=oldgd",
-                      "--set", "oldsup.lr=2e-3", "--iterations", "3", "--results", str(tmp_path / "runs"), "-q"])
-    _, err = capsys.readouterr()
-    assert exc.value.code == 0, err
-    messages = " ".join(str(w.message) for w in caught)
-    assert "OldGD.step returns (x, state)" in messages and "OldSupervised subclasses TrainingScheme" in messages
-    df = pgbench.load_results(tmp_path / "runs")
-    assert set(df["status"]) == {"ok"} and set(df["solver"]) == {"oldgd-v0", "pg-v0", "oldsup-v0"}
-    # the old scheme is the built-in supervised scheme: the same curve
-    sup = pgbench.run("sin", "supervised", iterations=3).records["loss"].to_numpy()
-    np.testing.assert_array_equal(df[df["solver"] == "oldsup-v0"]["loss"].to_numpy(), sup)
-    # the adapted step is the old one: the same numbers as the built-in gd with the same step
-    old = df[df["solver"] == "oldgd-v0"]["x_error"].to_numpy()
-    new = pgbench.run("sin", "gd", eta=0.01, iterations=3).records["x_error"].to_numpy()
-    np.testing.assert_array_equal(old, new)
+    monkeypatch.delitem(sys.modules, "pgbench_plugin_old_step", raising=False)
+    path = tmp_path / "old_step.py"
+    path.write_text(OLD_STEP)
+    pgbench.load_plugin(str(path))
+    for backend in ("torch", "jax"):
+        with pytest.raises(TypeError, match=TWO_TUPLE):
+            pgbench.run("sin", "oldgd", iterations=2, backend=backend, throw=True)
+    with pytest.raises(TypeError, match=TWO_TUPLE):
+        pgbench.run("sin", "pg", inner="oldgd", iterations=1, backend="torch", throw=True)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", "--plugin", str(path), "sin", "oldgd", "--iterations", "2",
+                  "--results", str(tmp_path / "runs"), "-q"])
+    out, err = capsys.readouterr()
+    assert exc.value.code != 0 and "OldGD.step must return (x, state, info)" in out + err
+
+
+def test_a_feedback_scheme_subclassing_training_scheme_is_refused_at_import(tmp_path, monkeypatch):
+    """pgbench 0.1's ``TrainingScheme`` with ``x_gradient`` is no longer given ``FeedbackScheme``
+    as its base (0.3.0): defining one raises a TypeError saying what to subclass."""
+    monkeypatch.delitem(sys.modules, "pgbench_plugin_old_scheme", raising=False)
+    path = tmp_path / "old_scheme.py"
+    path.write_text(OLD_SCHEME)
+    with pytest.raises(TypeError, match="OldSupervised subclasses TrainingScheme and defines x_gradient: "
+                                        "subclass FeedbackScheme"):
+        pgbench.load_plugin(str(path))
+    assert "pgbench_plugin_old_scheme" not in sys.modules
 
 
 def test_cli_module_form(capsys, tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
 import pytest
 
 import pgbench
-from pgbench.registry import InvalidSettingError, Registry, Spec, UnknownIdError, suggest
+from pgbench.registry import InvalidSettingError, Registry, Spec, UnknownIdError, base_name, split_id, suggest
 
 
 def test_unknown_problem_suggests_nearest():
@@ -98,3 +98,16 @@ def test_problem_values_of_the_wrong_type_are_refused():
         pgbench.make_problem("sin", scale="quick", batch_size=2.5)
     assert pgbench.make_problem("sin", scale="quick", batch_size=8).batch_size == 8
     assert pgbench.make_solver("pg", lr=1).lr == 1  # an int is a fine float
+
+
+def test_ids_are_split_by_the_registry():
+    assert split_id("sin-v0") == ("sin", 0) and split_id("gauss-newton-v12") == ("gauss-newton", 12)
+    assert split_id("sin") == ("sin", None)
+    assert split_id("my-vortex") == ("my-vortex", None)   # rsplit("-v") gave "my"
+    assert base_name("sin-v0") == "sin" and base_name("my-vortex-v3") == "my-vortex"
+    assert base_name("sin") == "sin" and base_name("no/id") == "no/id"
+    with pytest.raises(InvalidSettingError, match="is not an id"):
+        split_id("no/id")
+    spec = Spec("my-vortex-v3", "x:y")
+    assert (spec.name, spec.version) == ("my-vortex", 3)
+    assert pgbench.make_solver("gauss-newton-v0").name == "gauss-newton"

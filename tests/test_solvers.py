@@ -150,3 +150,16 @@ def test_pg_inner_solver_as_id_or_object_and_any_iterative_solver():
     assert adam.status == "ok" and adam.meta["hyperparameters"]["inner"] == "adam"
     with pytest.raises(ValueError, match="not an iterative solver"):
         pgbench.make_solver("pg", inner="dp")
+
+
+def test_pg_inner_inverse_and_none_are_one_run_key():
+    """``inner="inverse"`` (or ``"inverse-v0"``) runs what ``inner=None`` runs, so it is stored as
+    None: the same hyperparameters, the same run key, the same curve; another inner id keeps its own."""
+    from pgbench import store
+    runs = [pgbench.run("sin", "pg", iterations=3, throw=True, **kw)
+            for kw in ({}, {"inner": "inverse"}, {"inner": "inverse-v0"})]
+    assert {r.meta["hyperparameters"]["inner"] for r in runs} == {None}
+    assert len({store.run_key(r.meta) for r in runs}) == 1
+    for r in runs[1:]:
+        np.testing.assert_array_equal(r.records["loss"], runs[0].records["loss"])
+    assert pgbench.make_solver("pg", inner="gd").hyperparameters()["inner"] == "gd"

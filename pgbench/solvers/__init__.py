@@ -32,5 +32,5 @@ register_solver("lbfgs-v0", "pgbench.solvers.second_order:LBFGSTraining",
                 description="L-BFGS on the network parameters through the physics loss (torch.optim.LBFGS / optax.lbfgs)")
 register_solver("hf-v0", "pgbench.solvers.second_order:HessianFree",
                 description="Hessian-free: Gauss-Newton CG step (jvp/vjp) with Levenberg-Marquardt damping")
-register_solver("schedule-v0", "pgbench.solvers.schedule:Schedule",
+register_solver("schedule-v0", "pgbench.solvers.schedule:StagedScheme",
                 description="switch training scheme after N iterations or seconds (e.g. Adam then HIG)")

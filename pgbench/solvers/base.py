@@ -28,11 +28,13 @@ from __future__ import annotations
 import abc
 import dataclasses
 import functools
-import warnings
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, Callable, ClassVar, NamedTuple
 
+from .. import optimizers
+from ..backends import get_backend
 from ..problems.base import sum_per_example
+from ..registry import base_name
 from ..schedules import FIELDS as SCHEDULE_FIELDS, Schedule
 
 
@@ -53,9 +55,23 @@ class Solver(abc.ABC):
     def hyperparameters(self) -> dict:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
+    def built(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """``make()``, made once per solver and ``key`` (a tuple of objects, compared by
+        identity, e.g. ``(problem, be)``): what a solver builds to run (compiled functions,
+        optimizer objects, resolved inner solvers) lives on the solver, so that a state is data
+        (arrays, numbers, pytrees of them). Not part of the hyperparameters, equality or pickle."""
+        cache = self.__dict__.setdefault("_built", {})   # a frozen dataclass: its __dict__ directly
+        k = tuple(map(id, key))
+        if k not in cache:
+            cache[k] = (key, make())   # the key's objects held, so their ids stay theirs
+        return cache[k][1]
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_built"}
+
     @property
     def name(self) -> str:
-        return self.id.rsplit("-v", 1)[0]
+        return base_name(self.id)
 
 
 def check_positive(obj, *names):
@@ -71,39 +87,10 @@ def check_choice(obj, name, choices):
         raise ValueError(f"{type(obj).__name__}.{name} must be one of {', '.join(map(str, choices))}; got {v!r}")
 
 
-def _three_tuple_step(step):
-    """Adapt a pre-0.2 ``step`` that returns ``(x, state)`` to ``(x, state, {})``, with a
-    DeprecationWarning (once per class)."""
-
-    @functools.wraps(step)
-    def wrapped(self, *args, **kwargs):
-        out = step(self, *args, **kwargs)
-        if isinstance(out, tuple) and len(out) == 2:
-            cls = type(self)
-            if not cls.__dict__.get("_warned_two_tuple", False):
-                type.__setattr__(cls, "_warned_two_tuple", True)
-                warnings.warn(f"{cls.__module__}.{cls.__qualname__}.step returns (x, state); return "
-                              f"(x, state, info) with info a dict of scalar diagnostics ({{}} if none). "
-                              f"Two-tuples are adapted for now and will stop working.",
-                              DeprecationWarning, stacklevel=2)
-            return out[0], out[1], {}
-        return out
-
-    wrapped._adapts_two_tuple = True
-    return wrapped
-
-
 class IterativeSolver(Solver):
     kind: ClassVar[str] = "iterative"
     jittable: ClassVar[bool] = True          # step is a pure array function
     max_steps: ClassVar[int | None] = None   # a one-shot solver (L-BFGS-B to convergence) says 1
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        step = cls.__dict__.get("step")
-        if step is not None and not getattr(step, "_adapts_two_tuple", False) \
-                and not getattr(step, "__isabstractmethod__", False):
-            cls.step = _three_tuple_step(step)   # old plugins keep working (with a warning)
 
     def init(self, problem, be, x0, y_target):
         """The solver's state for the batch ``x0`` (None when it needs none)."""
@@ -112,6 +99,19 @@ class IterativeSolver(Solver):
     @abc.abstractmethod
     def step(self, problem, be, x, y_target, state):
         """One update of every example: returns ``(x, state, info)``."""
+
+    def checked_step(self, problem, be, x, y_target, state):
+        """:meth:`step`, its result checked against the contract ``(x, state, info)``: anything
+        else (e.g. the ``(x, state)`` of pgbench 0.1) raises a TypeError naming the class."""
+        out = self.step(problem, be, x, y_target, state)
+        if not (isinstance(out, tuple) and len(out) == 3 and isinstance(out[2], dict)):
+            cls = type(self)
+            got = type(out).__name__ if not isinstance(out, tuple) else (
+                f"a {len(out)}-tuple" if len(out) != 3 else f"info of type {type(out[2]).__name__}")
+            raise TypeError(f"{cls.__module__}.{cls.__qualname__}.step must return (x, state, info), info a "
+                            f"dict of scalar diagnostics ({{}} if none); it returned {got} (pgbench 0.1's "
+                            f"(x, state) is no longer adapted since 0.3.0: add the info dict)")
+        return out
 
 
 class Step(NamedTuple):
@@ -133,14 +133,11 @@ class TrainingScheme(Solver):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        feedback = globals().get("FeedbackScheme")
-        if feedback is not None and TrainingScheme in cls.__bases__ and "x_gradient" in cls.__dict__:
-            # a pre-0.2 plugin: TrainingScheme was the feedback scheme (optimizer, lr, momentum
-            # and x_gradient); give it that base back, before @dataclass collects the fields
-            warnings.warn(f"{cls.__module__}.{cls.__qualname__} subclasses TrainingScheme and defines "
-                          f"x_gradient: subclass FeedbackScheme instead (TrainingScheme is now the "
-                          f"init/update pair); adapted for now", DeprecationWarning, stacklevel=2)
-            cls.__bases__ = tuple(feedback if b is TrainingScheme else b for b in cls.__bases__)
+        if TrainingScheme in cls.__bases__ and "x_gradient" in cls.__dict__ and "update" not in cls.__dict__:
+            # pgbench 0.1's TrainingScheme was the feedback scheme (optimizer, lr, x_gradient)
+            raise TypeError(f"{cls.__module__}.{cls.__qualname__} subclasses TrainingScheme and defines "
+                            f"x_gradient: subclass FeedbackScheme (TrainingScheme is the init/update pair "
+                            f"since 0.2; pgbench 0.1 schemes are no longer adapted since 0.3.0)")
 
     @abc.abstractmethod
     def init(self, problem, be, net, params):
@@ -196,7 +193,6 @@ class FeedbackScheme(TrainingScheme):
     KEYED_WHEN_SET: ClassVar[dict] = {**SCHEDULE_FIELDS, "optimizer_settings": {}}
 
     def __post_init__(self):
-        from .. import optimizers
         optimizers.entry(self.optimizer)   # an unknown name suggests the nearest
         if not isinstance(self.optimizer_settings, dict):
             raise ValueError(f"optimizer_settings must be a dict of the library's settings, got "
@@ -222,6 +218,10 @@ class FeedbackScheme(TrainingScheme):
                 del hp[k]
         return hp
 
+    def optimizer_on(self, be):
+        """:meth:`make_optimizer` on ``be``, built once per backend."""
+        return self.built((be,), lambda: self.make_optimizer(be))
+
     def make_optimizer(self, be):
         """The network optimizer on ``be`` (:mod:`pgbench.optimizers`: optax / torch.optim /
         pytorch-optimizer by name, ``optimizer_settings`` to its constructor)."""
@@ -236,11 +236,9 @@ class FeedbackScheme(TrainingScheme):
     def missing_on(self, backend: str) -> str | None:
         """Why this scheme cannot run on ``backend`` (its optimizer missing there, or settings the
         library rejects), checked when a run is planned; None if it can."""
-        from .. import optimizers
         reason = optimizers.missing_on(self.optimizer, backend)
         if reason:
             return reason
-        from ..backends import get_backend
         be = get_backend(backend)
         try:   # the library checks the settings: build it once on a dummy parameter
             opt = self.make_optimizer(be)
@@ -270,10 +268,10 @@ class FeedbackScheme(TrainingScheme):
         return g_params, x, loss
 
     def init(self, problem, be, net, params):
-        return self.make_optimizer(be).init(params)
+        return self.optimizer_on(be).init(params)
 
     def update(self, problem, be, net, params, state, y_target, x_true):
-        opt = self.make_optimizer(be)
+        opt = self.optimizer_on(be)
         if getattr(opt, "needs", None) == "hvp":
             return self._hvp_update(problem, be, net, params, state, y_target, x_true, opt)
         g, x, loss = self.gradients(problem, be, net, params, y_target, x_true)
@@ -294,7 +292,7 @@ class FeedbackScheme(TrainingScheme):
     def compile(self, problem, be, net):
         """One compiled program for gradients and update where the optimizer's update is a pure
         array function (optax); else the gradients compiled and the library's update after them."""
-        opt = self.make_optimizer(be)
+        opt = self.optimizer_on(be)
         if getattr(opt, "jittable", False) or getattr(opt, "needs", None) == "hvp":
             return super().compile(problem, be, net)
         grads = functools.partial(self.gradients, problem, be, net)

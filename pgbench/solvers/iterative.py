@@ -20,6 +20,11 @@ def _flat(be, x):
     return be.xp.reshape(x, (x.shape[0], -1))
 
 
+def _compiled_gradient(solver, problem, be):
+    """``loss_and_x_gradient`` of ``problem`` compiled on ``be``, built once per solver."""
+    return solver.built((problem, be), lambda: be.jit(loss_and_x_gradient(problem, be)))
+
+
 @dataclass(frozen=True)
 class GradientDescent(IterativeSolver):
     """:math:`x \\leftarrow x - \\eta\\,\\nabla_x L(x)`."""
@@ -44,15 +49,17 @@ class Adam(IterativeSolver):
     def __post_init__(self):
         check_positive(self, "lr")
 
+    def optimizer(self, be):
+        """The backend's Adam of rate ``lr`` (built once per backend)."""
+        return self.built((be,), lambda: be.optimizer("adam", self.lr))
+
     def init(self, problem, be, x0, y_target):
-        opt = be.optimizer("adam", self.lr)
-        return opt, opt.init({"x": x0}), be.jit(loss_and_x_gradient(problem, be))
+        return self.optimizer(be).init({"x": x0})
 
     def step(self, problem, be, x, y_target, state):
-        opt, opt_state, grad_fn = state
-        _, g = grad_fn(x, y_target)
-        params, opt_state = opt.update({"x": x}, {"x": g}, opt_state)
-        return params["x"], (opt, opt_state, grad_fn), {}
+        _, g = _compiled_gradient(self, problem, be)(x, y_target)
+        params, state = self.optimizer(be).update({"x": x}, {"x": g}, state)
+        return params["x"], state, {}
 
 
 def _flip_limited_newton_step(be, g, H, max_loss_change, faithful):
@@ -255,13 +262,10 @@ class LBFGSB(IterativeSolver):
     def __post_init__(self):
         check_positive(self, "maxiter", "tol")
 
-    def init(self, problem, be, x0, y_target):
-        return {"fn": be.jit(loss_and_x_gradient(problem, be))}
-
     def step(self, problem, be, x, y_target, state):
         from scipy.optimize import minimize
 
-        fn = state["fn"]
+        fn = _compiled_gradient(self, problem, be)
         shape = tuple(x.shape[1:])
         dtype = be.dtype_name(x)
         xs = be.to_numpy(x).astype(np.float64)

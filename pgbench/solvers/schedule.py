@@ -19,12 +19,16 @@ import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from .. import tuning
+from ..registry import SOLVERS
 from .base import Step, TrainingScheme, check_choice
 
 
 @dataclass(frozen=True)
-class Schedule(TrainingScheme):
-    """``first`` until ``switch_at`` (iterations or seconds), then ``then``."""
+class StagedScheme(TrainingScheme):
+    """``first`` until ``switch_at`` (iterations or seconds), then ``then``: the training scheme
+    registered as ``schedule`` (a schedule of schemes; a learning-rate schedule is
+    :class:`pgbench.schedules.Schedule`)."""
 
     first: str = "dp"
     then: str = "hig"
@@ -39,28 +43,27 @@ class Schedule(TrainingScheme):
         check_choice(self, "unit", ("iterations", "seconds"))
         if not self.switch_at >= 0:
             raise ValueError(f"switch_at must be >= 0, got {self.switch_at}")
-        from ..registry import SOLVERS
         for name in ("first", "then"):
             if SOLVERS.resolve(getattr(self, name)).name == "schedule":
                 raise ValueError("schedule: stages cannot be schedules themselves")
 
     def stage(self, problem, which: str):
         """The stage ``first`` or ``then`` as a scheme, with the problem's defaults for it."""
-        from ..tuning import make_tuned_solver
-        scheme = make_tuned_solver(problem, getattr(self, which), **getattr(self, f"{which}_settings"))
+        scheme = tuning.make_tuned_solver(problem, getattr(self, which), **getattr(self, f"{which}_settings"))
         if scheme.kind != "training":
             raise ValueError(f"schedule: stage {which}={getattr(self, which)!r} is not a training scheme")
         return scheme
 
     def stages(self, problem):
-        return self.stage(problem, "first"), self.stage(problem, "then")
+        """Both stages on ``problem``, resolved through the registry once per problem."""
+        return self.built((problem,), lambda: (self.stage(problem, "first"), self.stage(problem, "then")))
 
     def missing(self, problem):
         reason = super().missing(problem)
         if reason:
             return reason
-        for which in ("first", "then"):
-            reason = self.stage(problem, which).missing(problem)
+        for which, stage in zip(("first", "then"), self.stages(problem)):
+            reason = stage.missing(problem)
             if reason:
                 return f"{self.id} stage {which}: {reason}"
         return None
@@ -105,4 +108,4 @@ class Schedule(TrainingScheme):
         return params, state, Step(out.x, out.loss, {"stage": float(k), **out.info})
 
 
-__all__ = ["Schedule"]
+__all__ = ["StagedScheme"]

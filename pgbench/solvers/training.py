@@ -17,6 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from .. import tuning
+from ..optimizers import entry
+from ..registry import SOLVERS, InvalidSettingError, UnknownIdError
 from .base import FeedbackScheme, IterativeSolver, check_choice, check_positive, loss_and_x_gradient
 
 
@@ -45,7 +48,6 @@ class DifferentiablePhysics(FeedbackScheme):
         super().__post_init__()
         check_positive(self, "clip_x_grad")
         check_choice(self, "clip_scope", ("example", "batch_mean"))
-        from ..optimizers import entry
         if entry(self.optimizer).needs == "hvp" and self.clip_x_grad is not None:
             raise ValueError(f"dp: optimizer {self.optimizer!r} needs Hessian-vector products of the loss; "
                              f"clip_x_grad (= {self.clip_x_grad}) makes the fed-back vector no loss gradient; "
@@ -80,7 +82,6 @@ def check_iterative(owner, name: str, solver) -> None:
         return
     if not isinstance(solver, str):
         raise ValueError(f"{type(owner).__name__}.{name} must be an iterative solver id or object, got {solver!r}")
-    from ..registry import SOLVERS, InvalidSettingError, UnknownIdError
     try:
         cls = SOLVERS.resolve(solver).load()
     except UnknownIdError as e:
@@ -94,15 +95,13 @@ def make_inner(problem, solver, settings: dict):
     (:func:`pgbench.tuning.defaults`) overridden by ``settings``."""
     if isinstance(solver, IterativeSolver):
         return solver
-    from ..tuning import make_tuned_solver
-    return make_tuned_solver(problem, solver, **settings)
+    return tuning.make_tuned_solver(problem, solver, **settings)
 
 
 def jittable_solver(solver) -> bool:
     """Whether the iterative solver (id or object) has a pure, compilable step."""
     if isinstance(solver, IterativeSolver):
         return solver.jittable
-    from ..registry import SOLVERS
     return bool(getattr(SOLVERS.resolve(solver).load(), "jittable", False))
 
 
@@ -117,7 +116,7 @@ def run_inner(problem, be, solver, x, y_target, steps):
     """``steps`` steps of an iterative solver from ``x``; returns the final x."""
     state = solver.init(problem, be, x, y_target)
     for _ in range(steps):
-        x, state, _ = solver.step(problem, be, x, y_target, state)
+        x, state, _ = solver.checked_step(problem, be, x, y_target, state)
     return x
 
 
@@ -144,11 +143,15 @@ class Supervised(FeedbackScheme):
     def hyperparameters(self) -> dict:
         return {**super().hyperparameters(), "labels": _solver_setting(self.labels)}
 
+    def label_solver(self, problem):
+        """The iterative solver that computes labels on ``problem`` (resolved once per problem)."""
+        return self.built((problem,), lambda: make_inner(problem, self.labels, {}))
+
     def missing(self, problem):
         reason = super().missing(problem)
         if reason or self.labels == "truth":
             return reason
-        inner = make_inner(problem, self.labels, {}).missing(problem)
+        inner = self.label_solver(problem).missing(problem)
         return f"{self.id} with labels from {self.labels}: {inner}" if inner else None
 
     def x_gradient(self, problem, be, x, y_target, x_true):
@@ -156,8 +159,17 @@ class Supervised(FeedbackScheme):
             label = x_true
         else:
             x0 = problem.initial_guess(be, y_target)
-            label = run_inner(problem, be, make_inner(problem, self.labels, {}), x0, y_target, self.label_steps)
+            label = run_inner(problem, be, self.label_solver(problem), x0, y_target, self.label_steps)
         return x - be.xp.astype(label, x.dtype), None
+
+
+def is_default_inner(inner) -> bool:
+    """Whether the inner solver id ``inner`` names what ``inner=None`` runs: the solver that
+    ``"inverse"`` resolves to (``"inverse"``, ``"inverse-v0"`` today), with the problem's tuned
+    defaults. PG stores it as None, so that both spellings have one run key."""
+    if not isinstance(inner, str):
+        return False
+    return SOLVERS.resolve(inner).id == SOLVERS.resolve("inverse").id
 
 
 @dataclass(frozen=True)
@@ -165,7 +177,8 @@ class PhysicalGradient(FeedbackScheme):
     """Physical gradients (SIP): ``n`` steps of an inner iterative solver from the network's
     prediction :math:`\\hat x` give :math:`x_{corr}`; the network regresses onto it with the proxy L2
     loss. ``inner`` is any registered iterative solver id (``gd``, ``adam``, a plugin's) or solver
-    object; None uses the problem's own inverse-physics step. ``inner_settings`` are passed to the
+    object; None uses the problem's own inverse-physics step (``inner="inverse"`` is stored as None:
+    the same computation, one run key). ``inner_settings`` are passed to the
     inner solver (e.g. ``{"eta": 1.0}`` for ``gd``); ``clip`` clips :math:`\\hat x - x_{corr}`."""
 
     inner: str | IterativeSolver | None = None
@@ -178,6 +191,8 @@ class PhysicalGradient(FeedbackScheme):
         super().__post_init__()
         if self.inner is not None:
             check_iterative(self, "inner", self.inner)
+        if is_default_inner(self.inner):   # one computation, one run key: "inverse" is None
+            object.__setattr__(self, "inner", None)
         if isinstance(self.inner, IterativeSolver) and self.inner_settings:
             raise ValueError("PhysicalGradient: inner_settings apply to an inner solver id, not to a solver object")
         check_positive(self, "n", "clip")
@@ -197,7 +212,10 @@ class PhysicalGradient(FeedbackScheme):
         return {**super().hyperparameters(), "inner": _solver_setting(self.inner)}
 
     def inner_solver(self, problem):
-        return make_inner(problem, self.inner if self.inner is not None else "inverse", dict(self.inner_settings))
+        """The inner iterative solver on ``problem`` with its tuned defaults and ``inner_settings``,
+        resolved through the registry once per problem (not at every step)."""
+        return self.built((problem,), lambda: make_inner(problem, self.inner if self.inner is not None else "inverse",
+                                                         dict(self.inner_settings)))
 
     def missing(self, problem):
         reason = super().missing(problem)
