@@ -542,11 +542,9 @@ def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, not
         for i in idx:
             emit(Event("start", i, tasks[i], plans[i].iterations))
 
-        def callback(s, row, idx=idx):
-            i = idx[s]
-            emit(Event("iteration", i, tasks[i], plans[i].iterations,
-                       progress=Progress(row["iteration"], plans[i].iterations, row["wall_time"], row["loss"],
-                                         row["x_error"])))
+        def callback(pr, idx=idx):
+            i = idx[pr.lane]
+            emit(Event("iteration", i, tasks[i], plans[i].iterations, progress=pr))
         results = run_vectorized([plans[i] for i in idx], read_every, callback)
         for i, result in zip(idx, results):
             try:
