@@ -1,8 +1,10 @@
 """Runs: :func:`plan` validates a run (ids, settings, compatibility) before any work;
 :class:`Run` steps it (``state = run.init()``, ``state = run.step(state)`` until ``state.done``,
-``run.finish(state)``), one iteration of an iterative solver or of a training scheme per step;
-:func:`execute` is the loop over it and :func:`run` both at once. No files, no printing: progress
-goes to a callback, results come back as a :class:`RunResult`.
+``run.finish(state)``), one iteration of an iterative solver or of a training scheme per step,
+over one plan or a seed axis of several (:mod:`pgbench.vectorize`); :func:`execute` is the loop
+over it (:func:`execute_runs`: the one loop; warm-up of wall-time budgets, example predictions)
+and :func:`run` both at once, the path every executor of :mod:`pgbench.sweep` takes too. No files,
+no printing: progress goes to a callback, results come back as a :class:`RunResult`.
 
 Every recorded row holds ``iteration`` (update steps done: iterative runs record 0, the initial
 guess, then 1, 2, …; training runs record 1, 2, …, so a budget of 100 reaches iteration 100; see
@@ -21,6 +23,7 @@ import math
 import platform
 import time
 import traceback
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -30,6 +33,7 @@ import pandas as pd
 
 from . import keys
 from .divergence import Watch
+from .examples import collect_examples
 from .measures import STORE_FORMAT
 from .programs import Program, SolveProgram, TrainProgram
 from .backends import get_backend, numerics, set_torch_threads
@@ -162,28 +166,30 @@ def plan(problem, solver, *, iterations: int | None = None, max_time: float | No
     return RunPlan(problem, solver, be, total, max_time, seed, meta)
 
 
-def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, throw: bool = False,
-            warm_up: bool = False) -> RunResult:
-    """Run a :class:`RunPlan` (:func:`execute_runs` of one :class:`Run`)."""
-    return execute_runs(lambda: Run(p), [p], callback, throw, warm_up)[0]
+def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, throw: bool = False) -> RunResult:
+    """Run a :class:`RunPlan` (:func:`execute_runs` of one :class:`Run`): what :func:`run` and
+    every executor of :mod:`pgbench.sweep` do with a plan."""
+    return execute_runs(lambda: Run(p), [p], callback, throw)[0]
 
 
 def execute_runs(make: Callable[[], "Run"], plans: list[RunPlan], callback: Callable[[Progress], None] | None = None,
-                 throw: bool = False, warm_up: bool = False) -> list[RunResult]:
+                 throw: bool = False) -> list[RunResult]:
     """The loop over a :class:`Run` (made by ``make()``) of ``plans``: ``init``, ``step`` until
     done, ``finish``; one result per plan. Divergence (:mod:`pgbench.divergence`: half of the
     examples non-finite, or the x error 1000× its first value) ends a plan's run with status
     ``diverged`` and the reason as its message; an exception gives every plan status ``failed``
     with the message and the rows so far (or is re-raised with ``throw``). ``callback`` gets every
-    recorded row as a :class:`Progress`. ``warm_up``: first :meth:`Run.warm_up` (two untimed
-    steps on a throwaway state), so that one-off costs (compilation, lazy imports, library
-    start-up) fall on no run's clock. The torch CPU thread count recorded in the run key
-    (``numerics``) holds for the whole run."""
+    recorded row as a :class:`Progress`. A run with a wall-time budget (``max_time``) is first
+    warmed up (:meth:`Run.warm_up`: two untimed steps on a throwaway state), so that one-off costs
+    (compilation, lazy imports, library start-up) fall on no run's clock; this is the one place
+    that decides it. The results carry their example predictions (:meth:`Run.finish_all`). The
+    torch CPU thread count recorded in the run key (``numerics``) holds for the whole run,
+    example collection included."""
     state = run_ = None
     restore = set_torch_threads(plans[0].meta.get("numerics", {}).get("torch_threads"))
     try:
         run_ = make()
-        if warm_up:
+        if plans[0].max_time is not None:   # runs compared at equal wall time pay no one-off costs
             run_.warm_up()
         state = run_.init()
         _emit(state, [0] * len(state.lanes), callback)
@@ -214,13 +220,15 @@ def run(problem, solver, *, iterations: int | None = None, max_time: float | Non
         backend: str = "torch", device: str = "cpu", scale: str = "quick", label: str | None = None,
         threads: int | None = 1, callback: Callable[[Progress], None] | None = None, throw: bool = False,
         **hyperparameters) -> RunResult:
-    """Run ``solver`` on ``problem`` (objects or registered ids).
+    """Run ``solver`` on ``problem`` (objects or registered ids): :func:`plan`, then
+    :func:`execute`, the path every sweep executor takes (a wall-time budget is warmed up first,
+    the result carries its example predictions), without storing anything.
 
     Args:
         iterations: budget in iterations (default: the problem scale's ``iterations`` for training
             schemes, ``solve_iterations`` for iterative solvers).
         max_time: optional budget in seconds of wall time; the run stops after the iteration
-            that crosses it.
+            that crosses it (and is warmed up first, off the clock).
         seed: seeds the data stream and the network initialisation; every solver given the same
             seed sees identical data and starts from the identical network.
         scale: the problem scale when ``problem`` is an id.
@@ -232,7 +240,7 @@ def run(problem, solver, *, iterations: int | None = None, max_time: float | Non
             defaults for that solver.
 
     Returns:
-        A :class:`RunResult`.
+        A :class:`RunResult` (``examples``: its held-out example predictions).
     """
     p = plan(problem, solver, iterations=iterations, max_time=max_time, seed=seed, backend=backend,
              device=device, scale=scale, label=label, threads=threads, **hyperparameters)
@@ -372,11 +380,20 @@ class Run:
         return result
 
     def finish_all(self, state: RunState) -> list[RunResult]:
-        """One result per plan, in order."""
+        """One result per plan, in order, each with its held-out example predictions
+        (:func:`pgbench.examples.collect_examples`; a run whose examples cannot be collected is
+        kept without them, with a warning)."""
         extra = self.program.meta()
-        return [RunResult(pd.DataFrame(lane.rows), lane.status, lane.message, {**lane.plan.meta, **extra},
-                          lane.final if lane.final is not None else self.program.final(state.iterate, i))
-                for i, lane in enumerate(state.lanes)]
+        results = [RunResult(pd.DataFrame(lane.rows), lane.status, lane.message, {**lane.plan.meta, **extra},
+                             lane.final if lane.final is not None else self.program.final(state.iterate, i))
+                   for i, lane in enumerate(state.lanes)]
+        for lane, result in zip(state.lanes, results):
+            try:
+                result.examples = collect_examples(lane.plan, result)
+            except Exception as err:  # the examples are a convenience; the run itself stands
+                warnings.warn(f"{result.meta['problem']} {result.meta['label']}: examples not collected: "
+                              f"{type(err).__name__}: {err}", stacklevel=2)
+        return results
 
     def warm_up(self, steps: int = 2) -> None:
         """``steps`` untimed steps on a throwaway state (jit compilation, lazy imports, library

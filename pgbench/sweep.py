@@ -15,9 +15,10 @@ finishes. A grid can also come from a TOML sweep file (:mod:`pgbench.sweep_confi
   ``force``; a ``failed`` one is retried. Every run is written atomically as soon as it ends, by
   the process that ran it, so an interrupted sweep (even a SIGKILLed driver or worker) resumes
   where it stopped without duplicated or half-written runs.
-* Every executor runs a task the same way (:func:`run_task`, :func:`execute_task`): a run with a
-  wall-time budget is first warmed up (two untimed steps on a throwaway state), and each run is
-  stored with its held-out example predictions (``<run_key>.examples.npz``). ``pgbench
+* Every executor runs a task the same way (:func:`run_task`: :func:`pgbench.runner.execute`, the
+  path of ``pgbench.run`` too): a run with a wall-time budget is first warmed up (two untimed
+  steps on a throwaway state), and each run is stored with its held-out example predictions
+  (``<run_key>.examples.npz``, made by the run's finish). ``pgbench
   reproduce`` and ``scripts/hig_measure.py`` hand their tasks to :func:`run_sweep` too.
 * A run that diverges or raises is stored with its status, message and traceback; a worker
   process that dies mid-run is stored as ``failed`` by the driver. The sweep itself goes on.
@@ -377,22 +378,6 @@ def _failed(p, task: Task, message: str, root, trace: str = "") -> Outcome:
     return _outcome(task, result, path, cached=False)
 
 
-def execute_task(p, callback: Callable[[Progress], None] | None = None) -> RunResult:
-    """Execute a planned run the one way every executor does: warmed up first when it has a
-    wall-time budget (two untimed steps on a throwaway state, so that runs compared at equal wall
-    time pay no one-off costs), with its held-out example predictions and inference time attached
-    for :func:`pgbench.store.save` to write next to it."""
-    result = execute(p, callback, warm_up=p.max_time is not None)
-    try:
-        from .report.examples import collect_examples
-        result.examples = collect_examples(p, result)
-    except Exception as err:  # the examples are a convenience; the run itself is stored
-        import warnings
-        warnings.warn(f"{p.meta['problem']} {p.meta['label']}: examples not collected: {type(err).__name__}: {err}",
-                      stacklevel=2)
-    return result
-
-
 def run_task(task: Task, root=store.DEFAULT_ROOT, force: bool = False,
              callback: Callable[[Progress], None] | None = None) -> Outcome:
     """Plan, run and store one task (unless a finished run is stored and not ``force``).
@@ -401,7 +386,7 @@ def run_task(task: Task, root=store.DEFAULT_ROOT, force: bool = False,
     cached = _cached(task, p.meta, root, force)
     if cached is not None:
         return cached
-    result = execute_task(p, callback)
+    result = execute(p, callback)
     path = store.save(result, root)
     return _outcome(task, result, path, cached=False)
 
@@ -494,7 +479,7 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
     for i in todo:
         task, p = tasks[i], plans[i]
         emit(Event("start", i, task, p.iterations))
-        result = execute_task(p, lambda pr, i=i, task=task, total=p.iterations: emit(
+        result = execute(p, lambda pr, i=i, task=task, total=p.iterations: emit(
             Event("iteration", i, task, total, progress=pr)))
         outcomes[i] = _outcome(task, result, store.save(result, root), cached=False)
         emit(Event("finish", i, task, p.iterations, outcome=outcomes[i]))
@@ -527,7 +512,6 @@ def vector_groups(tasks: list[Task], plans, todo: list[int], read_every: int = 1
 def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, notes) -> list[int]:
     """Run the vectorisable groups of ``todo`` (see :func:`vector_groups`), store every run and
     return the indices left to run one by one."""
-    from .report.examples import collect_examples
     from .vectorize import run_vectorized
 
     groups, alone = vector_groups(tasks, plans, todo, read_every)
@@ -547,12 +531,6 @@ def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, not
             emit(Event("iteration", i, tasks[i], plans[i].iterations, progress=pr))
         results = run_vectorized([plans[i] for i in idx], read_every, callback)
         for i, result in zip(idx, results):
-            try:
-                result.examples = collect_examples(plans[i], result)
-            except Exception as err:  # as in execute_task: a convenience, the run is stored regardless
-                import warnings
-                warnings.warn(f"{plans[i].meta['problem']} {plans[i].meta['label']}: examples not collected: "
-                              f"{type(err).__name__}: {err}", stacklevel=2)
             outcomes[i] = _outcome(tasks[i], result, store.save(result, root), cached=False)
             emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=outcomes[i]))
     return [i for i, _ in alone]
@@ -721,5 +699,5 @@ def _cuda_cluster(kwargs):
     return LocalCUDACluster(n_workers=kwargs["n_workers"], **kw)
 
 
-__all__ = ["Task", "Skipped", "Outcome", "Event", "expand", "run_sweep", "run_task", "execute_task", "sweep_status", "check_executor", "coerce",
+__all__ = ["Task", "Skipped", "Outcome", "Event", "expand", "run_sweep", "run_task", "sweep_status", "check_executor", "coerce",
            "field_types", "EXECUTORS"]
