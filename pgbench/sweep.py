@@ -81,13 +81,22 @@ class Task:
     threads: int | None = 1  # torch CPU threads of the run (part of its key); None: torch's setting
 
     def plan(self):
-        """The validated :class:`~pgbench.runner.RunPlan` (raises on any bad setting)."""
-        for plugin in self.plugins:
-            load_plugin(plugin)
-        problem = make_problem(self.problem, scale=self.scale, **self.problem_overrides)
-        return _plan(problem, self.solver, iterations=self.iterations, max_time=self.max_time, seed=self.seed,
-                     backend=self.backend, device=self.device, scale=self.scale, label=self.label,
-                     threads=self.threads, **self.hyperparameters)
+        """The validated :class:`~pgbench.runner.RunPlan` (raises on any bad setting). Planned
+        once per task object: later calls (expand, unique, status, run_sweep, run_task) get the
+        same plan; a copy sent to another process (pickled) plans there afresh."""
+        cached = self.__dict__.get("_plan")
+        if cached is None:
+            for plugin in self.plugins:
+                load_plugin(plugin)
+            problem = make_problem(self.problem, scale=self.scale, **self.problem_overrides)
+            cached = _plan(problem, self.solver, iterations=self.iterations, max_time=self.max_time,
+                           seed=self.seed, backend=self.backend, device=self.device, scale=self.scale,
+                           label=self.label, threads=self.threads, **self.hyperparameters)
+            object.__setattr__(self, "_plan", cached)   # a cache, not a field: equality and pickles ignore it
+        return cached
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in ("_plan", "_cpu_plan")}
 
     @property
     def runs_here(self) -> bool:
@@ -97,8 +106,14 @@ class Task:
 
     def validate(self):
         """The task's plan where it :attr:`runs_here`, else the plan of the same run on the CPU
-        (every setting but the device checked); raises on any bad setting."""
-        return self.plan() if self.runs_here else dataclasses.replace(self, device="cpu").plan()
+        (every setting but the device checked, once per task object); raises on any bad setting."""
+        if self.runs_here:
+            return self.plan()
+        cached = self.__dict__.get("_cpu_plan")
+        if cached is None:
+            cached = dataclasses.replace(self, device="cpu").plan()
+            object.__setattr__(self, "_cpu_plan", cached)
+        return cached
 
     @property
     def name(self) -> str:
@@ -431,7 +446,9 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
 
     Before any run: the store must be writable (:func:`pgbench.validate.writable_dir`), every
     run storable, a ``scheduler`` reachable (else InvalidSettingError); hidden temporary files of
-    killed writers are removed (:func:`pgbench.store.clean_stale_tmp`)."""
+    killed writers are removed (:func:`pgbench.store.clean_stale_tmp`). This is the one place
+    that checks and cleans the store folder: callers (``pgbench reproduce``, the CLI) need not.
+    Each task is planned once (:meth:`Task.plan`), here or before by the caller."""
     check_executor(executor)
     if workers is not None and workers < 1:
         raise InvalidSettingError(f"workers must be >= 1, got {workers}")
