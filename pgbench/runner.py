@@ -31,7 +31,6 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import keys
 from .divergence import Watch
 from .examples import collect_examples
 from .measures import STORE_FORMAT

@@ -36,21 +36,31 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import multiprocessing as mp
 import os
+import queue
 import sys
 import time
+import traceback
 import typing
 import uuid
+import warnings
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import store, validate
+import pandas as pd
+
+from . import measures, store, validate
 from .backends import cuda_available, effective_torch_threads
 from .registry import (PROBLEMS, SOLVERS, InvalidSettingError, _arms, _type_name, field_types, load_plugin,
                        make_problem, suggest)
 from .runner import IncompatibleError, Progress, RunResult, execute
 from .runner import plan as _plan
+from .vectorize import run_vectorized, why_not
 
 EXECUTORS = ("local", "dask")
 
@@ -353,21 +363,26 @@ def _finite_or_none(v: float):
     return None if v is None or v != v else float(v)
 
 
-def _outcome(task: Task, result: RunResult, path, cached: bool) -> Outcome:
-    from . import measures
+def run_row(result: RunResult) -> dict:
+    """The per-run numbers of a finished (or stored) run that an :class:`Outcome` carries:
+    ``iterations`` (updates done), ``wall_time`` (the last row's), ``loss`` and ``x_error`` (final
+    values; held-out for training runs); None where there is none. The one place a sweep reduces a
+    run to its row."""
     rec = result.records.assign(kind=result.meta.get("kind"))
+    return {"iterations": None if rec.empty else int(measures.iterations_done(rec)),
+            "wall_time": None if rec.empty else _finite_or_none(float(rec["wall_time"].max())),
+            "loss": _finite_or_none(measures.final_value(rec, "loss")),
+            "x_error": _finite_or_none(measures.final_value(rec, "x_error"))}
+
+
+def _outcome(task: Task, result: RunResult, path, cached: bool) -> Outcome:
     return Outcome(task=task, status=result.status, run_key=store.run_key(result.meta), path=str(path),
-                   cached=cached, message=result.message,
-                   iterations=None if rec.empty else int(measures.iterations_done(rec)),
-                   wall_time=None if rec.empty else _finite_or_none(float(rec["wall_time"].max())),
-                   loss=_finite_or_none(measures.final_value(rec, "loss")),
-                   x_error=_finite_or_none(measures.final_value(rec, "x_error")))
+                   cached=cached, message=result.message, **run_row(result))
 
 
 def _stored_outcome(task: Task, meta: dict, root) -> Outcome:
-    from .measures import upgrade
     path = store.path_for(meta, root)
-    df = upgrade(store.read(path))
+    df = measures.upgrade(store.read(path))
     message = df["message"].iloc[0] if "message" in df else ""
     result = RunResult(df, str(df["status"].iloc[0]), message if isinstance(message, str) else "", meta)
     if "iteration" in df and df["iteration"].isna().all():
@@ -386,8 +401,6 @@ def _cached(task: Task, meta: dict, root, force: bool) -> Outcome | None:
 
 
 def _failed(p, task: Task, message: str, root, trace: str = "") -> Outcome:
-    import pandas as pd
-
     result = RunResult(pd.DataFrame(), "failed", message, dict(p.meta), traceback=trace)
     path = store.save(result, root)
     return _outcome(task, result, path, cached=False)
@@ -507,8 +520,6 @@ def vector_groups(tasks: list[Task], plans, todo: list[int], read_every: int = 1
     """Split the task indices ``todo`` into groups that differ in their seed only:
     ``(groups, alone)`` where each group can run vectorised and ``alone`` are ``(index, reason)``
     pairs of tasks that cannot (a group of one seed is vectorised only with ``read_every > 1``)."""
-    from .vectorize import why_not
-
     by_config: dict = {}
     for i in todo:
         config = (store.run_key(dict(plans[i].meta, seed=0)), plans[i].meta.get("label"))
@@ -529,8 +540,6 @@ def vector_groups(tasks: list[Task], plans, todo: list[int], read_every: int = 1
 def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, notes) -> list[int]:
     """Run the vectorisable groups of ``todo`` (see :func:`vector_groups`), store every run and
     return the indices left to run one by one."""
-    from .vectorize import run_vectorized
-
     groups, alone = vector_groups(tasks, plans, todo, read_every)
     said = set()
     for i, reason in alone:
@@ -578,11 +587,6 @@ def _pool_run(index: int, task: Task, root: str, force: bool) -> Outcome:
 def _run_pool(tasks, plans, todo, outcomes, root: Path, n: int, gpu: bool, force: bool, emit) -> None:
     """Run ``todo`` on ``n`` spawned worker processes. A worker that dies takes the pool down: its
     run and every run not yet finished are stored as ``failed`` (rerun the sweep to retry them)."""
-    import multiprocessing as mp
-    import queue
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
     ctx = mp.get_context("spawn")
     slots, started = ctx.Queue(), ctx.Queue()
     for k in range(n):
@@ -613,7 +617,6 @@ def _run_pool(tasks, plans, todo, outcomes, root: Path, n: int, gpu: bool, force
 
 
 def _format_exception(e: BaseException) -> list[str]:
-    import traceback
     return traceback.format_exception(type(e), e, e.__traceback__)
 
 
@@ -681,7 +684,6 @@ def _run_dask(tasks, plans, todo, outcomes, root: Path, workers, scheduler, forc
     finally:
         # workers that imported torch can outlive their close request; the nanny then kills them
         # after a few seconds and logs a warning per worker, which is noise here
-        import logging
         nanny_log = logging.getLogger("distributed.nanny")
         level = nanny_log.level
         nanny_log.setLevel(logging.ERROR)
@@ -708,7 +710,6 @@ def _cuda_cluster(kwargs):
         from dask_cuda import LocalCUDACluster
     except ImportError:
         if kwargs["n_workers"] > 1:
-            import warnings
             warnings.warn("dask-cuda is not installed: every local worker sees the same GPUs; install dask-cuda "
                           "to pin one GPU per worker", stacklevel=3)
         return None
