@@ -1,12 +1,14 @@
 """Runs: :func:`plan` validates a run (ids, settings, compatibility) before any work;
 :class:`Run` steps it (``state = run.init()``, ``state = run.step(state)`` until ``state.done``,
-``run.finish(state)``), one iteration of an iterative solver or of a training scheme per step;
-:func:`execute` is the loop over it and :func:`run` both at once. No files, no printing: progress
-goes to a callback, results come back as a :class:`RunResult`.
+``run.finish(state)``), one iteration of an iterative solver or of a training scheme per step,
+over one plan or a seed axis of several (:mod:`pgbench.vectorize`); :func:`execute` is the loop
+over it (:func:`execute_runs`: the one loop; warm-up of wall-time budgets, example predictions)
+and :func:`run` both at once, the path every executor of :mod:`pgbench.sweep` takes too. No files,
+no printing: progress goes to a callback, results come back as a :class:`RunResult`.
 
 Every recorded row holds ``iteration`` (update steps done: iterative runs record 0, the initial
 guess, then 1, 2, …; training runs record 1, 2, …, so a budget of 100 reaches iteration 100; see
-:mod:`pgbench.measures`), ``wall_time`` (seconds since the run started, taken
+:mod:`pgbench.record`), ``wall_time`` (seconds since the run started, taken
 after synchronising the device, evaluation time excluded), ``loss`` (batch mean of the per-example
 y-space objective), ``x_error`` (batch mean of the problem's x-space error) and the problem's
 extras (batch means over the examples that are still finite; ``nonfinite`` is the fraction that
@@ -21,14 +23,17 @@ import math
 import platform
 import time
 import traceback
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from . import keys
 from .divergence import RULE, Watch
+from .examples import collect_examples
+from .programs import Program, SolveProgram, TrainProgram
 from .record import STORE_FORMAT
 from .backends import get_backend, numerics, set_torch_threads
 from .registry import InvalidSettingError, make_problem
@@ -61,11 +66,15 @@ class RunResult:
 
 @dataclass(frozen=True)
 class Progress:
+    """One recorded row, as the run goes; ``lane``: which of the run's plans (seeds) it belongs
+    to (0 for a run of one plan)."""
+
     iteration: int
     total: int | None
     wall_time: float
     loss: float
     x_error: float
+    lane: int = 0
 
 
 def resolve(problem, solver, scale: str = "quick", **hyperparameters):
@@ -99,11 +108,6 @@ def block_means(per_example: dict) -> dict:
                for k, v in arrays.items()}
     out["nonfinite"] = 1.0 - finite.mean(axis=-1)
     return out
-
-
-def _means(be, per_example: dict) -> dict:
-    """:func:`block_means` of one batch of backend arrays, as floats."""
-    return {k: float(v) for k, v in block_means({k: be.to_numpy(v) for k, v in per_example.items()}).items()}
 
 
 @dataclass(frozen=True)
@@ -161,57 +165,69 @@ def plan(problem, solver, *, iterations: int | None = None, max_time: float | No
     return RunPlan(problem, solver, be, total, max_time, seed, meta)
 
 
-def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, throw: bool = False,
-            warm_up: bool = False) -> RunResult:
-    """Run a :class:`RunPlan`: a loop over :class:`Run` (``init``, ``step`` until done,
-    ``finish``). Divergence (:mod:`pgbench.divergence`: half of the examples non-finite, or the x
-    error 1000× its first value) ends the run with status ``diverged`` and the reason as its
-    message; an exception gives status ``failed`` with the message (or is re-raised with
-    ``throw``). ``warm_up``: first :meth:`Run.warm_up` (two untimed steps on a throwaway state),
-    so that one-off costs (compilation, lazy imports, library start-up) fall on no run's clock;
-    the executors do this before every run with a wall-time budget. The torch CPU thread count
-    recorded in the run key (``numerics``) holds for the whole run."""
-    state = None
-    restore = set_torch_threads(p.meta.get("numerics", {}).get("torch_threads"))
+def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, throw: bool = False) -> RunResult:
+    """Run a :class:`RunPlan` (:func:`execute_runs` of one :class:`Run`): what :func:`run` and
+    every executor of :mod:`pgbench.sweep` do with a plan."""
+    return execute_runs(lambda: Run(p), [p], callback, throw)[0]
+
+
+def execute_runs(make: Callable[[], "Run"], plans: list[RunPlan], callback: Callable[[Progress], None] | None = None,
+                 throw: bool = False) -> list[RunResult]:
+    """The loop over a :class:`Run` (made by ``make()``) of ``plans``: ``init``, ``step`` until
+    done, ``finish``; one result per plan. Divergence (:mod:`pgbench.divergence`: half of the
+    examples non-finite, or the x error 1000× its first value) ends a plan's run with status
+    ``diverged`` and the reason as its message; an exception gives every plan status ``failed``
+    with the message and the rows so far (or is re-raised with ``throw``). ``callback`` gets every
+    recorded row as a :class:`Progress`. A run with a wall-time budget (``max_time``) is first
+    warmed up (:meth:`Run.warm_up`: two untimed steps on a throwaway state), so that one-off costs
+    (compilation, lazy imports, library start-up) fall on no run's clock; this is the one place
+    that decides it. The results carry their example predictions (:meth:`Run.finish_all`). The
+    torch CPU thread count recorded in the run key (``numerics``) holds for the whole run,
+    example collection included."""
+    state = run_ = None
+    restore = set_torch_threads(plans[0].meta.get("numerics", {}).get("torch_threads"))
     try:
-        run_ = Run(p)
-        if warm_up:
+        run_ = make()
+        if plans[0].max_time is not None:   # runs compared at equal wall time pay no one-off costs
             run_.warm_up()
         state = run_.init()
-        _emit(state, 0, callback)
+        _emit(state, [0] * len(state.lanes), callback)
         while not state.done:
-            n = len(state.rows)
+            seen = [len(lane.rows) for lane in state.lanes]
             state = run_.step(state)
-            _emit(state, n, callback)
+            _emit(state, seen, callback)
+        return run_.finish_all(state)
     except Exception as e:  # a crash is a result too
         if throw:
             raise
-        rows = state.rows if state is not None else []
-        return RunResult(pd.DataFrame(rows), "failed", f"{type(e).__name__}: {e}", dict(p.meta), None,
-                         traceback.format_exc())
+        trace = traceback.format_exc()
+        extra = run_.program.meta() if run_ is not None else {}
+        return [RunResult(pd.DataFrame(state.lanes[i].rows if state is not None else []), "failed",
+                          f"{type(e).__name__}: {e}", {**q.meta, **extra}, None, trace) for i, q in enumerate(plans)]
     finally:
         restore()
-    return run_.finish(state)
 
 
-def _emit(state, start, callback):
+def _emit(state, seen: list[int], callback):
     if callback is not None:
-        total = state.total
-        for row in state.rows[start:]:
-            callback(Progress(row["iteration"], total, row["wall_time"], row["loss"], row["x_error"]))
+        for lane, (rec, start) in enumerate(zip(state.lanes, seen)):
+            for row in rec.rows[start:]:
+                callback(Progress(row["iteration"], state.total, row["wall_time"], row["loss"], row["x_error"], lane))
 
 
 def run(problem, solver, *, iterations: int | None = None, max_time: float | None = None, seed: int = 0,
         backend: str = "torch", device: str = "cpu", scale: str = "quick", label: str | None = None,
         threads: int | None = 1, callback: Callable[[Progress], None] | None = None, throw: bool = False,
         **hyperparameters) -> RunResult:
-    """Run ``solver`` on ``problem`` (objects or registered ids).
+    """Run ``solver`` on ``problem`` (objects or registered ids): :func:`plan`, then
+    :func:`execute`, the path every sweep executor takes (a wall-time budget is warmed up first,
+    the result carries its example predictions), without storing anything.
 
     Args:
         iterations: budget in iterations (default: the problem scale's ``iterations`` for training
             schemes, ``solve_iterations`` for iterative solvers).
         max_time: optional budget in seconds of wall time; the run stops after the iteration
-            that crosses it.
+            that crosses it (and is warmed up first, off the clock).
         seed: seeds the data stream and the network initialisation; every solver given the same
             seed sees identical data and starts from the identical network.
         scale: the problem scale when ``problem`` is an id.
@@ -223,15 +239,15 @@ def run(problem, solver, *, iterations: int | None = None, max_time: float | Non
             defaults for that solver.
 
     Returns:
-        A :class:`RunResult`.
+        A :class:`RunResult` (``examples``: its held-out example predictions).
     """
     p = plan(problem, solver, iterations=iterations, max_time=max_time, seed=seed, backend=backend,
              device=device, scale=scale, label=label, threads=threads, **hyperparameters)
     return execute(p, callback, throw)
 
 
-class _Clock:
-    """Wall time since start, with pauses (evaluation) excluded."""
+class Clock:
+    """Wall time since start, with pauses (evaluation, set-up) excluded."""
 
     def __init__(self):
         self.start = time.perf_counter()
@@ -240,12 +256,14 @@ class _Clock:
     def now(self) -> float:
         return time.perf_counter() - self.start - self.paused
 
-
-def _metrics(problem, be, x, x_true, y_target, loss=None) -> dict:
-    loss = problem.loss(be, x, y_target) if loss is None else loss
-    per = {"loss": loss, "x_error": problem.x_error(be, x, x_true, y_target)}
-    per.update(problem.extras(be, x, x_true, y_target))
-    return per
+    @contextmanager
+    def excluded(self):
+        """Time spent inside the block is not on the clock."""
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.paused += time.perf_counter() - t
 
 
 def _info_row(be, info: dict) -> dict:
@@ -254,122 +272,175 @@ def _info_row(be, info: dict) -> dict:
 
 
 @dataclass
-class RunState:
-    """Everything that changes during a run: the iterate (``x`` or network parameters), the
-    solver's state, the clock and the recorded rows. ``done`` once the budget is spent or the run
-    diverged (``status``/``message`` say which)."""
+class Lane:
+    """One plan (seed) of a run: its recorded rows, divergence watch and status; ``done`` once
+    it diverged (its ``final`` outcome is then kept from that step)."""
 
-    iterate: Any
-    solver_state: Any
-    clock: _Clock
-    total: int
+    plan: RunPlan
     watch: Watch
-    iteration: int = 0
     rows: list = field(default_factory=list)
     status: str = "ok"
     message: str = ""
     done: bool = False
+    final: Any = None
+
+
+@dataclass
+class RunState:
+    """Everything that changes during a run: the iterate (``x`` or network parameters, with a
+    leading seed axis when a program runs several seeds), the solver's state, the clock and, per
+    plan, a :class:`Lane` of recorded rows. ``done`` once the budget is spent or every lane
+    diverged. ``carry``: the program's own data between steps."""
+
+    iterate: Any
+    solver_state: Any
+    clock: Clock
+    total: int
+    lanes: list
+    iteration: int = 0
+    done: bool = False
+    carry: Any = None
+
+    @property
+    def rows(self) -> list:
+        """The first plan's rows (a run of one plan: its rows)."""
+        return self.lanes[0].rows
+
+    @property
+    def status(self) -> str:
+        return self.lanes[0].status
+
+    @property
+    def message(self) -> str:
+        return self.lanes[0].message
 
 
 class Run:
-    """A planned run that can be stepped: ``state = run.init()``, ``state = run.step(state)``
-    until ``state.done``, ``result = run.finish(state)``. Compiled functions and the held-out
-    batch belong to the ``Run`` and are shared by every state, so a throwaway state
+    """The run loop's steps over one plan, or over several plans that differ in their seed only
+    (a seed axis; :mod:`pgbench.vectorize`): ``state = run.init()``, ``state = run.step(state)``
+    until ``state.done``, ``results = run.finish_all(state)`` (``run.finish(state)`` for one
+    plan). What a step computes on the device is the :class:`~pgbench.programs.Program`'s
+    (default: :class:`~pgbench.programs.TrainProgram` or :class:`~pgbench.programs.SolveProgram`
+    for the plan's solver); the clock, the rows, the divergence watch, the budget and the
+    held-out evaluations are the loop's, the same for every program. Compiled functions and the
+    held-out batch belong to the program and are shared by every state, so a throwaway state
     (:meth:`warm_up`) compiles what the real run then uses."""
 
-    def __init__(self, p: RunPlan):
-        self.plan = p
-        problem, solver, be = p.problem, p.solver, p.backend
-        self.training = solver.kind == "training"
-        self.test_x, self.test_y = problem.sample(keys.rng(p.seed, "test"), problem.test_size, be)
-        if self.training:
-            self.net = problem.network()
-            self.update = solver.compile(problem, be, self.net)
-            self.evaluate = be.jit(lambda prm: _metrics(problem, be, problem.predict(be, self.net, prm, self.test_y),
-                                                        self.test_x, self.test_y))
-            self.metrics = be.jit(lambda x, xt, y, loss: _metrics(problem, be, x, xt, y, loss))
-        else:
-            step = lambda x, y, s: solver.checked_step(problem, be, x, y, s)  # noqa: E731
-            self.solve_step = be.jit(step) if solver.jittable else step
-            self.metrics = be.jit(lambda x, xt, y: _metrics(problem, be, x, xt, y))
+    def __init__(self, p: RunPlan | list[RunPlan], program: Program | None = None):
+        plans = [p] if isinstance(p, RunPlan) else list(p)
+        if program is None:
+            if len(plans) != 1:
+                raise InvalidSettingError("several plans run together need a program over their seeds "
+                                          "(pgbench.vectorize)")
+            program = (TrainProgram if plans[0].solver.kind == "training" else SolveProgram)(plans[0])
+        self.plans, self.plan, self.program = plans, plans[0], program
 
     # --- the protocol ---------------------------------------------------------------------------
     def init(self) -> RunState:
         """A fresh run: the initial iterate and solver state; iterative runs record iteration 0."""
-        p, problem, be = self.plan, self.plan.problem, self.plan.backend
-        if self.training:
-            params = self.net.init(keys.rng(p.seed, "net"), be)
-            scheme_state = p.solver.init(problem, be, self.net, params)
-            return RunState(params, scheme_state, _Clock(), p.iterations, Watch("training"))
-        x = problem.initial_guess(be, self.test_y)
-        clock = _Clock()
-        state = RunState(x, p.solver.init(problem, be, x, self.test_y), clock, p.iterations, Watch("iterative"))
-        state.rows.append({"iteration": 0, "wall_time": clock.now(), **self._solve_means(x)})
-        state.watch(state.rows[-1])
+        clock = Clock()
+        iterate, solver_state = self.program.init(clock)
+        lanes = [Lane(q, Watch(self.program.kind)) for q in self.plans]
+        state = RunState(iterate, solver_state, clock, self.plan.iterations, lanes)
+        if self.program.records_start:
+            t = clock.now()
+            self._record(state, [0], [t], self.program.start_metrics(state), [{}], None, judge=False)
         return state
 
     def step(self, state: RunState) -> RunState:
-        """One iteration (solver step or training step, device synchronisation, metrics), recorded
-        as one row; marks the state ``done`` at the end of the budget or on divergence."""
+        """The next iteration (``program.read_every`` > 1: up to that many, ending where an
+        evaluation is due): solver step or training step, device synchronisation, metrics, one
+        row per iteration and plan; marks the state ``done`` at the end of the budget or when every
+        plan diverged. Within a chunk of k iterations the rows' wall times split the measured time
+        evenly."""
         if state.done:
             raise RuntimeError("this run is finished; start a new one with init()")
-        row = self._train_step(state) if self.training else self._solve_step(state)
-        state.rows.append(row)
-        diverged = state.watch(row)   # pgbench.divergence: one rule for running and stored runs
-        if diverged:
-            state.status, state.message, state.done = "diverged", diverged, True
+        start, total, max_time = state.iteration, state.total, self.plan.max_time
+        end = self._chunk_end(start, total)
+        ahead = self._chunk_end(end, total) if end < total else None
+        t0 = state.clock.now()
+        out = self.program.advance(state, end, ahead)
+        self.plan.backend.block_until_ready(state.iterate)
+        t1 = state.clock.now()
+        per, infos = self.program.read(state, out)
+        state.iteration = end
+        last = end >= total or (max_time is not None and t1 >= max_time)
+        every = self.plan.problem.eval_every if self.program.evaluates else 0
+        evals = self._evaluate(state) if every and (end == 1 or end % every == 0 or last) else None
+        k = end - start
+        times = [t0 + (t1 - t0) * (j + 1) / k for j in range(k - 1)] + [t1]
+        self._record(state, range(start + 1, end + 1), times, per, infos, evals)
+        state.done = last or all(lane.done for lane in state.lanes)
         return state
 
     def finish(self, state: RunState) -> RunResult:
-        return RunResult(pd.DataFrame(state.rows), state.status, state.message, dict(self.plan.meta),
-                         state.iterate)
+        """The result of a run of one plan (:meth:`finish_all`)."""
+        (result,) = self.finish_all(state)
+        return result
+
+    def finish_all(self, state: RunState) -> list[RunResult]:
+        """One result per plan, in order, each with its held-out example predictions
+        (:func:`pgbench.examples.collect_examples`; a run whose examples cannot be collected is
+        kept without them, with a warning)."""
+        extra = self.program.meta()
+        results = [RunResult(pd.DataFrame(lane.rows), lane.status, lane.message, {**lane.plan.meta, **extra},
+                             lane.final if lane.final is not None else self.program.final(state.iterate, i))
+                   for i, lane in enumerate(state.lanes)]
+        for lane, result in zip(state.lanes, results):
+            try:
+                result.examples = collect_examples(lane.plan, result)
+            except Exception as err:  # the examples are a convenience; the run itself stands
+                warnings.warn(f"{result.meta['problem']} {result.meta['label']}: examples not collected: "
+                              f"{type(err).__name__}: {err}", stacklevel=2)
+        return results
 
     def warm_up(self, steps: int = 2) -> None:
         """``steps`` untimed steps on a throwaway state (jit compilation, lazy imports, library
         start-up), so that one-off costs fall on no run's clock; nothing is kept. A schedule
         switches stage after the first step so that both stages are warm."""
         state = self.init()
-        if self.training:
-            state.solver_state = self.plan.solver.warm_up_state(state.solver_state)
+        state.solver_state = self.program.warm_up_state(state.solver_state)
         state.total = state.iteration + steps
         while not state.done:
             state = self.step(state)
 
-    # --- iterative solvers ----------------------------------------------------------------------
-    def _solve_means(self, x):
-        return _means(self.plan.backend, self.metrics(x, self.test_x, self.test_y))
+    # --- the loop's parts -----------------------------------------------------------------------
+    def _chunk_end(self, it: int, total: int) -> int:
+        """The last iteration of the step that starts after ``it``: at most ``read_every``
+        further, ending at the budget and at every due evaluation."""
+        end = min(it + self.program.read_every, total)
+        every = self.plan.problem.eval_every if self.program.evaluates else 0
+        if every:
+            if it == 0:
+                return 1
+            end = min(end, (it // every + 1) * every)
+        return end
 
-    def _solve_step(self, state: RunState) -> dict:
-        be = self.plan.backend
-        x, state.solver_state, info = self.solve_step(state.iterate, self.test_y, state.solver_state)
-        be.block_until_ready(x)
-        t = state.clock.now()
-        state.iterate, state.iteration = x, state.iteration + 1
-        row = {"iteration": state.iteration, "wall_time": t, **self._solve_means(x), **_info_row(be, info)}
-        max_time = self.plan.max_time
-        state.done = state.iteration >= state.total or (max_time is not None and t >= max_time)
-        return row
+    def _evaluate(self, state: RunState) -> list[dict]:
+        """Each plan's held-out evaluation row entries (not on the clock)."""
+        n = len(state.lanes)
+        with state.clock.excluded():
+            m = {k: np.reshape(v, n).tolist() for k, v in block_means(self.program.evaluate(state)).items()}
+        return [{"eval_loss": m["loss"][s], "eval_x_error": m["x_error"][s], "eval_nonfinite": m["nonfinite"][s]}
+                for s in range(n)]
 
-    # --- training -------------------------------------------------------------------------------
-    def _train_step(self, state: RunState) -> dict:
-        p, problem, be = self.plan, self.plan.problem, self.plan.backend
-        it = state.iteration + 1   # updates done after this step; its batch is the it-th
-        x_true, y_target = problem.sample(keys.rng(p.seed, "train", it - 1), problem.batch_size, be)
-        params, state.solver_state, out = self.update(state.iterate, state.solver_state, y_target, x_true,
-                                                      state.clock.now())
-        per = self.metrics(out.x, x_true, y_target, out.loss)
-        be.block_until_ready(params)
-        t = state.clock.now()
-        state.iterate, state.iteration = params, it
-        row = {"iteration": it, "wall_time": t, **_means(be, per), **_info_row(be, out.info)}
-        last = it >= state.total or (p.max_time is not None and t >= p.max_time)
-        if problem.eval_every and (it == 1 or it % problem.eval_every == 0 or last):
-            row.update(self._eval_row(state))
-        state.done = last
-        return row
-
-    def _eval_row(self, state: RunState) -> dict:
-        t = time.perf_counter()
-        m = _means(self.plan.backend, self.evaluate(state.iterate))
-        state.clock.paused += time.perf_counter() - t
-        return {"eval_loss": m["loss"], "eval_x_error": m["x_error"], "eval_nonfinite": m["nonfinite"]}
+    def _record(self, state: RunState, iterations, times, per: dict, infos: list, evals, judge: bool = True):
+        """Append one row per iteration and plan (skipping plans that diverged) and feed each to
+        its plan's divergence watch (``judge``: a verdict ends that plan)."""
+        be, n, k = self.plan.backend, len(state.lanes), len(times)
+        means = block_means(per)
+        names = list(means)
+        table = np.stack([np.reshape(means[c], (k, n)) for c in names], axis=-1).tolist()   # [k][n][metric]
+        for j, (it, t) in enumerate(zip(iterations, times)):
+            info = _info_row(be, infos[j]) if infos[j] else {}
+            for s, lane in enumerate(state.lanes):
+                if lane.done:
+                    continue
+                row = {"iteration": it, "wall_time": t, **dict(zip(names, table[j][s])), **info}
+                if evals is not None and j == k - 1:
+                    row.update(evals[s])
+                lane.rows.append(row)
+                diverged = lane.watch(row)   # pgbench.divergence: one rule for running and stored runs
+                if diverged and judge:
+                    lane.status, lane.message, lane.done = "diverged", diverged, True
+                    lane.final = self.program.final(state.iterate, s)

@@ -15,9 +15,10 @@ finishes. A grid can also come from a TOML sweep file (:mod:`pgbench.sweep_confi
   ``force``; a ``failed`` one is retried. Every run is written atomically as soon as it ends, by
   the process that ran it, so an interrupted sweep (even a SIGKILLed driver or worker) resumes
   where it stopped without duplicated or half-written runs.
-* Every executor runs a task the same way (:func:`run_task`, :func:`execute_task`): a run with a
-  wall-time budget is first warmed up (two untimed steps on a throwaway state), and each run is
-  stored with its held-out example predictions (``<run_key>.examples.npz``). ``pgbench
+* Every executor runs a task the same way (:func:`run_task`: :func:`pgbench.runner.execute`, the
+  path of ``pgbench.run`` too): a run with a wall-time budget is first warmed up (two untimed
+  steps on a throwaway state), and each run is stored with its held-out example predictions
+  (``<run_key>.examples.npz``, made by the run's finish). ``pgbench
   reproduce`` and ``scripts/hig_measure.py`` hand their tasks to :func:`run_sweep` too.
 * A run that diverges or raises is stored with its status, message and traceback; a worker
   process that dies mid-run is stored as ``failed`` by the driver. The sweep itself goes on.
@@ -35,14 +36,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import multiprocessing as mp
 import os
+import queue
 import sys
 import time
+import traceback
 import typing
 import uuid
+import warnings
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
+
+import pandas as pd
 
 from . import store, validate
 from .backends import cuda_available, effective_torch_threads
@@ -52,6 +62,7 @@ from .analysis.summary import summarize
 from .record import RunRecord
 from .runner import IncompatibleError, Progress, RunResult, execute
 from .runner import plan as _plan
+from .vectorize import run_vectorized, why_not
 
 EXECUTORS = ("local", "dask")
 
@@ -82,13 +93,22 @@ class Task:
     threads: int | None = 1  # torch CPU threads of the run (part of its key); None: torch's setting
 
     def plan(self):
-        """The validated :class:`~pgbench.runner.RunPlan` (raises on any bad setting)."""
-        for plugin in self.plugins:
-            load_plugin(plugin)
-        problem = make_problem(self.problem, scale=self.scale, **self.problem_overrides)
-        return _plan(problem, self.solver, iterations=self.iterations, max_time=self.max_time, seed=self.seed,
-                     backend=self.backend, device=self.device, scale=self.scale, label=self.label,
-                     threads=self.threads, **self.hyperparameters)
+        """The validated :class:`~pgbench.runner.RunPlan` (raises on any bad setting). Planned
+        once per task object: later calls (expand, unique, status, run_sweep, run_task) get the
+        same plan; a copy sent to another process (pickled) plans there afresh."""
+        cached = self.__dict__.get("_plan")
+        if cached is None:
+            for plugin in self.plugins:
+                load_plugin(plugin)
+            problem = make_problem(self.problem, scale=self.scale, **self.problem_overrides)
+            cached = _plan(problem, self.solver, iterations=self.iterations, max_time=self.max_time,
+                           seed=self.seed, backend=self.backend, device=self.device, scale=self.scale,
+                           label=self.label, threads=self.threads, **self.hyperparameters)
+            object.__setattr__(self, "_plan", cached)   # a cache, not a field: equality and pickles ignore it
+        return cached
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in ("_plan", "_cpu_plan")}
 
     @property
     def runs_here(self) -> bool:
@@ -98,8 +118,14 @@ class Task:
 
     def validate(self):
         """The task's plan where it :attr:`runs_here`, else the plan of the same run on the CPU
-        (every setting but the device checked); raises on any bad setting."""
-        return self.plan() if self.runs_here else dataclasses.replace(self, device="cpu").plan()
+        (every setting but the device checked, once per task object); raises on any bad setting."""
+        if self.runs_here:
+            return self.plan()
+        cached = self.__dict__.get("_cpu_plan")
+        if cached is None:
+            cached = dataclasses.replace(self, device="cpu").plan()
+            object.__setattr__(self, "_cpu_plan", cached)
+        return cached
 
     @property
     def name(self) -> str:
@@ -365,27 +391,9 @@ def _cached(task: Task, meta: dict, root, force: bool) -> Outcome | None:
 
 
 def _failed(p, task: Task, message: str, root, trace: str = "") -> Outcome:
-    import pandas as pd
-
     result = RunResult(pd.DataFrame(), "failed", message, dict(p.meta), traceback=trace)
     path = store.save(result, root)
     return _outcome(task, RunRecord.from_result(result), path, cached=False)
-
-
-def execute_task(p, callback: Callable[[Progress], None] | None = None) -> RunResult:
-    """Execute a planned run the one way every executor does: warmed up first when it has a
-    wall-time budget (two untimed steps on a throwaway state, so that runs compared at equal wall
-    time pay no one-off costs), with its held-out example predictions and inference time attached
-    for :func:`pgbench.store.save` to write next to it."""
-    result = execute(p, callback, warm_up=p.max_time is not None)
-    try:
-        from .report.examples import collect_examples
-        result.examples = collect_examples(p, result)
-    except Exception as err:  # the examples are a convenience; the run itself is stored
-        import warnings
-        warnings.warn(f"{p.meta['problem']} {p.meta['label']}: examples not collected: {type(err).__name__}: {err}",
-                      stacklevel=2)
-    return result
 
 
 def run_task(task: Task, root=store.DEFAULT_ROOT, force: bool = False,
@@ -396,7 +404,7 @@ def run_task(task: Task, root=store.DEFAULT_ROOT, force: bool = False,
     cached = _cached(task, p.meta, root, force)
     if cached is not None:
         return cached
-    result = execute_task(p, callback)
+    result = execute(p, callback)
     path = store.save(result, root)
     return _outcome(task, RunRecord.from_result(result), path, cached=False)
 
@@ -441,7 +449,9 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
 
     Before any run: the store must be writable (:func:`pgbench.validate.writable_dir`), every
     run storable, a ``scheduler`` reachable (else InvalidSettingError); hidden temporary files of
-    killed writers are removed (:func:`pgbench.store.clean_stale_tmp`)."""
+    killed writers are removed (:func:`pgbench.store.clean_stale_tmp`). This is the one place
+    that checks and cleans the store folder: callers (``pgbench reproduce``, the CLI) need not.
+    Each task is planned once (:meth:`Task.plan`), here or before by the caller."""
     check_executor(executor)
     if workers is not None and workers < 1:
         raise InvalidSettingError(f"workers must be >= 1, got {workers}")
@@ -489,7 +499,7 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
     for i in todo:
         task, p = tasks[i], plans[i]
         emit(Event("start", i, task, p.iterations))
-        result = execute_task(p, lambda pr, i=i, task=task, total=p.iterations: emit(
+        result = execute(p, lambda pr, i=i, task=task, total=p.iterations: emit(
             Event("iteration", i, task, total, progress=pr)))
         outcomes[i] = _outcome(task, RunRecord.from_result(result), store.save(result, root), cached=False)
         emit(Event("finish", i, task, p.iterations, outcome=outcomes[i]))
@@ -500,8 +510,6 @@ def vector_groups(tasks: list[Task], plans, todo: list[int], read_every: int = 1
     """Split the task indices ``todo`` into groups that differ in their seed only:
     ``(groups, alone)`` where each group can run vectorised and ``alone`` are ``(index, reason)``
     pairs of tasks that cannot (a group of one seed is vectorised only with ``read_every > 1``)."""
-    from .vectorize import why_not
-
     by_config: dict = {}
     for i in todo:
         config = (store.run_key(dict(plans[i].meta, seed=0)), plans[i].meta.get("label"))
@@ -522,9 +530,6 @@ def vector_groups(tasks: list[Task], plans, todo: list[int], read_every: int = 1
 def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, notes) -> list[int]:
     """Run the vectorisable groups of ``todo`` (see :func:`vector_groups`), store every run and
     return the indices left to run one by one."""
-    from .report.examples import collect_examples
-    from .vectorize import run_vectorized
-
     groups, alone = vector_groups(tasks, plans, todo, read_every)
     said = set()
     for i, reason in alone:
@@ -537,19 +542,11 @@ def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, not
         for i in idx:
             emit(Event("start", i, tasks[i], plans[i].iterations))
 
-        def callback(s, row, idx=idx):
-            i = idx[s]
-            emit(Event("iteration", i, tasks[i], plans[i].iterations,
-                       progress=Progress(row["iteration"], plans[i].iterations, row["wall_time"], row["loss"],
-                                         row["x_error"])))
+        def callback(pr, idx=idx):
+            i = idx[pr.lane]
+            emit(Event("iteration", i, tasks[i], plans[i].iterations, progress=pr))
         results = run_vectorized([plans[i] for i in idx], read_every, callback)
         for i, result in zip(idx, results):
-            try:
-                result.examples = collect_examples(plans[i], result)
-            except Exception as err:  # as in execute_task: a convenience, the run is stored regardless
-                import warnings
-                warnings.warn(f"{plans[i].meta['problem']} {plans[i].meta['label']}: examples not collected: "
-                              f"{type(err).__name__}: {err}", stacklevel=2)
             outcomes[i] = _outcome(tasks[i], RunRecord.from_result(result), store.save(result, root), cached=False)
             emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=outcomes[i]))
     return [i for i, _ in alone]
@@ -580,11 +577,6 @@ def _pool_run(index: int, task: Task, root: str, force: bool) -> Outcome:
 def _run_pool(tasks, plans, todo, outcomes, root: Path, n: int, gpu: bool, force: bool, emit) -> None:
     """Run ``todo`` on ``n`` spawned worker processes. A worker that dies takes the pool down: its
     run and every run not yet finished are stored as ``failed`` (rerun the sweep to retry them)."""
-    import multiprocessing as mp
-    import queue
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
     ctx = mp.get_context("spawn")
     slots, started = ctx.Queue(), ctx.Queue()
     for k in range(n):
@@ -615,7 +607,6 @@ def _run_pool(tasks, plans, todo, outcomes, root: Path, n: int, gpu: bool, force
 
 
 def _format_exception(e: BaseException) -> list[str]:
-    import traceback
     return traceback.format_exception(type(e), e, e.__traceback__)
 
 
@@ -683,7 +674,6 @@ def _run_dask(tasks, plans, todo, outcomes, root: Path, workers, scheduler, forc
     finally:
         # workers that imported torch can outlive their close request; the nanny then kills them
         # after a few seconds and logs a warning per worker, which is noise here
-        import logging
         nanny_log = logging.getLogger("distributed.nanny")
         level = nanny_log.level
         nanny_log.setLevel(logging.ERROR)
@@ -710,7 +700,6 @@ def _cuda_cluster(kwargs):
         from dask_cuda import LocalCUDACluster
     except ImportError:
         if kwargs["n_workers"] > 1:
-            import warnings
             warnings.warn("dask-cuda is not installed: every local worker sees the same GPUs; install dask-cuda "
                           "to pin one GPU per worker", stacklevel=3)
         return None
@@ -718,5 +707,5 @@ def _cuda_cluster(kwargs):
     return LocalCUDACluster(n_workers=kwargs["n_workers"], **kw)
 
 
-__all__ = ["Task", "Skipped", "Outcome", "Event", "expand", "run_sweep", "run_task", "execute_task", "sweep_status", "check_executor", "coerce",
+__all__ = ["Task", "Skipped", "Outcome", "Event", "expand", "run_sweep", "run_task", "sweep_status", "check_executor", "coerce",
            "field_types", "EXECUTORS"]

@@ -1,4 +1,6 @@
-"""Many seeds of one training run in one program (issue 22): :class:`VectorRun`.
+"""Many seeds of one training run in one program (issue 22): :class:`VectorRun`, a
+:class:`pgbench.runner.Run` over a seed axis whose device side is :class:`SeedsProgram`; the loop
+(clock, rows, divergence watch, evaluations, budget) is the runner's.
 
 S run plans that differ only in their seed are trained together. Their parameters are stacked
 with a leading seed axis, each seed's batch is drawn from its own stream
@@ -31,16 +33,13 @@ row's ``wall_time`` is the time of the whole S-seed program, not of one seed.
 from __future__ import annotations
 
 import functools
-import time
-from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from . import keys
-from .divergence import Watch
+from .programs import Program, host, per_example, stack
 from .registry import InvalidSettingError
-from .runner import RunPlan, RunResult, _Clock, _means, _metrics, block_means
+from .runner import Run, RunPlan, RunResult, execute_runs
 
 #: Optimizers whose update of every parameter entry depends only on that entry's own gradient
 #: history (and the shared step count): stacking seeds along a new axis changes nothing.
@@ -101,35 +100,19 @@ def check(plans: list[RunPlan]) -> None:
         raise NotVectorizable(f"{SUPPORTED}; {plans[0].meta['problem']} × {plans[0].solver.id}: {reason}")
 
 
-def _stack(be, arrays):
-    return be.xp.stack(list(arrays), axis=0)
-
-
 def _stack_tree(be, trees):
-    return {k: _stack(be, [t[k] for t in trees]) for k in trees[0]}
+    return {k: stack(be, [t[k] for t in trees]) for k in trees[0]}
 
 
-@dataclass
-class _Seed:
-    """One seed's record inside a vectorised run."""
+class SeedsProgram(Program):
+    """The device side of S training plans that differ in their seed only (module doc): the
+    parameters and every batch carry a leading seed axis; an advance does up to ``read_every``
+    iterations (one ``lax.scan`` on jax) and reads the metrics back once."""
 
-    seed: int
-    watch: Watch = field(default_factory=lambda: Watch("training"))
-    rows: list = field(default_factory=list)
-    status: str = "ok"
-    message: str = ""
-    done: bool = False
-    final: object = None
-
-
-class VectorRun:
-    """S training plans that differ in their seed only, trained as one program (module doc).
-    ``run()`` returns one :class:`~pgbench.runner.RunResult` per plan, in order."""
+    evaluates = True
 
     def __init__(self, plans: list[RunPlan], read_every: int = 1):
-        check(plans)
-        if isinstance(read_every, bool) or not isinstance(read_every, (int, np.integer)) or read_every < 1:
-            raise InvalidSettingError(f"read_every must be an integer >= 1, got {read_every!r}")
+        self.validate(plans, read_every)
         self.plans, self.read_every = plans, int(read_every)
         p = plans[0]
         problem, solver, be = p.problem, p.solver, p.backend
@@ -137,11 +120,11 @@ class VectorRun:
         self.net = problem.network()
         self.opt = solver.make_optimizer(be)
         tests = [problem.sample(keys.rng(q.seed, "test"), problem.test_size, be) for q in plans]
-        self.test_x = _stack(be, [t[0] for t in tests])
-        self.test_y = _stack(be, [t[1] for t in tests])
+        self.test_x = stack(be, [t[0] for t in tests])
+        self.test_y = stack(be, [t[1] for t in tests])
         grads = be.vmap(functools.partial(solver.gradients, problem, be, self.net))
-        metrics = be.vmap(lambda x, xt, y, loss: _metrics(problem, be, x, xt, y, loss))
-        evaluate = be.vmap(lambda prm, xt, y: _metrics(problem, be, problem.predict(be, self.net, prm, y), xt, y))
+        metrics = be.vmap(lambda x, xt, y, loss: per_example(problem, be, x, xt, y, loss))
+        evaluate = be.vmap(lambda prm, xt, y: per_example(problem, be, problem.predict(be, self.net, prm, y), xt, y))
         opt = self.opt
         #: split sampling: the host draws every seed's random numbers (numpy) and the step turns them
         #: into (x_true, y_target) inside the compiled program; else the host samples every seed
@@ -165,18 +148,71 @@ class VectorRun:
                     return (prm, st), per
                 (params, state), per = jax.lax.scan(body, (params, state), inputs)
                 return params, state, per
-            self._step, self._chunk = jax.jit(step), jax.jit(chunk)
-            self._evaluate = jax.jit(evaluate)
+            self.one_step, self.chunk = jax.jit(step), jax.jit(chunk)
+            self.evaluate_seeds = jax.jit(evaluate)
         else:
             import torch
 
             def evaluate_nograd(prm, xt, y):
                 with torch.no_grad():
                     return evaluate(prm, xt, y)
-            self._step, self._chunk, self._evaluate = step, None, evaluate_nograd
+            self.one_step, self.chunk, self.evaluate_seeds = step, None, evaluate_nograd
 
-    # ------------------------------------------------------------------------------------------
-    def _inputs(self, it: int) -> tuple:
+    @staticmethod
+    def validate(plans: list[RunPlan], read_every: int) -> None:
+        """Raise (before any work) unless ``plans`` can run vectorised (:func:`check`) and
+        ``read_every`` is an integer >= 1."""
+        check(plans)
+        if isinstance(read_every, bool) or not isinstance(read_every, (int, np.integer)) or read_every < 1:
+            raise InvalidSettingError(f"read_every must be an integer >= 1, got {read_every!r}")
+
+    # --- the program ----------------------------------------------------------------------------
+    def init(self, clock):
+        with clock.excluded():
+            params = _stack_tree(self.be, [self.net.init(keys.rng(q.seed, "net"), self.be) for q in self.plans])
+            return params, self.opt.init(params)
+
+    def advance(self, state, end, ahead):
+        it = state.iteration
+        batches = state.carry if state.carry is not None else [self.inputs(i) for i in range(it, end)]
+        if self.chunk is not None and end - it > 1:
+            (inputs,) = self.device_inputs(batches, stacked=True)
+            state.iterate, state.solver_state, per = self.chunk(state.iterate, state.solver_state, *inputs)
+            out = (True, per)
+        else:
+            pers = []
+            for inputs in self.device_inputs(batches, stacked=False):
+                state.iterate, state.solver_state, per = self.one_step(state.iterate, state.solver_state, *inputs)
+                pers.append(per)
+            out = (False, pers)
+        # the next chunk's host draws while the device works (jax dispatches asynchronously)
+        state.carry = [self.inputs(i) for i in range(end, ahead)] if ahead is not None else None
+        return out
+
+    def read(self, state, out):
+        chunked, per = out
+        if chunked:
+            values = host(self.be, per)                                                   # (k, S, B)
+        else:
+            values = {key: np.stack([self.be.to_numpy(q[key]) for q in per]) for key in per[0]}
+        k = len(next(iter(values.values())))
+        return values, [{}] * k
+
+    def evaluate(self, state):
+        return host(self.be, self.evaluate_seeds(state.iterate, self.test_x, self.test_y))   # (S, B)
+
+    def final(self, iterate, lane):
+        return {key: v[lane] for key, v in iterate.items()}
+
+    def meta(self):
+        info = {"seeds": [q.seed for q in self.plans], "read_every": self.read_every,
+                "wall_time": ("seconds since the start of the one program that trains all these seeds (evaluation "
+                              "excluded)" + (f"; measured once per chunk of up to {self.read_every} iterations and "
+                                             f"split evenly over its rows" if self.read_every > 1 else ""))}
+        return {"vectorized_with": info}
+
+    # --- the seeds' batches ---------------------------------------------------------------------
+    def inputs(self, it: int) -> tuple:
         """The step's inputs for the ``it``-th batch (0-based) of every seed, stacked on a seed
         axis: the seeds' host draws as numpy arrays (:meth:`Problem.draw`, split sampling) or
         their sampled ``(x_true, y_target)`` as backend arrays. Each seed draws from its own
@@ -186,130 +222,37 @@ class VectorRun:
             drawn = [pr.draw(keys.rng(q.seed, "train", it), n) for q in self.plans]
             return tuple(np.stack(col) for col in zip(*drawn))
         drawn = [pr.sample(keys.rng(q.seed, "train", it), n, self.be) for q in self.plans]
-        return tuple(_stack(self.be, col) for col in zip(*drawn))
+        return tuple(stack(self.be, col) for col in zip(*drawn))
 
-    def _device_inputs(self, batches: list[tuple], stack: bool) -> list[tuple]:
-        """``batches`` (from :meth:`_inputs`) as backend arrays; ``stack``: one tuple with a
+    def device_inputs(self, batches: list[tuple], stacked: bool) -> list[tuple]:
+        """``batches`` (from :meth:`inputs`) as backend arrays; ``stacked``: one tuple with a
         leading iteration axis (one host-to-device copy per input for a whole chunk)."""
         be = self.be
-        if stack:
+        if stacked:
             if self.split:
                 return [tuple(be.asarray(np.stack(col)) for col in zip(*batches))]
-            return [tuple(_stack(be, col) for col in zip(*batches))]
+            return [tuple(stack(be, col) for col in zip(*batches))]
         if self.split:
             return [tuple(be.asarray(a) for a in b) for b in batches]
         return batches
 
-    def _chunk_end(self, it: int, total: int) -> int:
-        """The last iteration (1-based) of the chunk starting after ``it`` updates: at most
-        ``read_every`` long, ending at the budget and at every due evaluation."""
-        end = min(it + self.read_every, total)
-        ev = self.problem.eval_every
-        if ev:
-            if it == 0:
-                return 1
-            end = min(end, (it // ev + 1) * ev)
-        return end
 
-    def _eval_rows(self, params, clock) -> list[dict]:
-        t = time.perf_counter()
-        per = self._evaluate(params, self.test_x, self.test_y)
-        host = {k: self.be.to_numpy(v) for k, v in per.items()}
-        clock.paused += time.perf_counter() - t
-        out = []
-        for s in range(len(self.plans)):
-            m = _means(self.be, {k: v[s] for k, v in host.items()})
-            out.append({"eval_loss": m["loss"], "eval_x_error": m["x_error"], "eval_nonfinite": m["nonfinite"]})
-        return out
+class VectorRun(Run):
+    """S training plans that differ in their seed only, as one :class:`~pgbench.runner.Run` whose
+    program is :class:`SeedsProgram` (module doc); refuses bad input (:func:`check`) before any
+    work."""
 
-    def run(self, callback=None) -> list[RunResult]:
-        """Train every seed for the plans' budget; ``callback(s, row)`` gets each recorded row."""
-        p, be, S = self.plans[0], self.be, len(self.plans)
-        total = p.iterations
-        params = _stack_tree(be, [self.net.init(keys.rng(q.seed, "net"), be) for q in self.plans])
-        state = self.opt.init(params)
-        seeds = [_Seed(q.seed) for q in self.plans]
-        clock = _Clock()
-        it, pending = 0, None
-        while it < total and not all(s.done for s in seeds):
-            end = self._chunk_end(it, total)
-            k = end - it
-            t0 = clock.now()
-            batches = pending if pending is not None else [self._inputs(i) for i in range(it, end)]
-            chunked = self._chunk is not None and k > 1
-            if chunked:
-                (inputs,) = self._device_inputs(batches, stack=True)
-                params, state, per = self._chunk(params, state, *inputs)
-            else:
-                pers = []
-                for inputs in self._device_inputs(batches, stack=False):
-                    params, state, per = self._step(params, state, *inputs)
-                    pers.append(per)
-            # the next chunk's host draws while the device works (jax dispatches asynchronously)
-            pending = [self._inputs(i) for i in range(end, self._chunk_end(end, total))] if end < total else None
-            if chunked:
-                host = {key: be.to_numpy(v) for key, v in per.items()}          # (k, S, B)
-            else:
-                host = {key: np.stack([be.to_numpy(q[key]) for q in pers]) for key in pers[0]}
-            be.block_until_ready(params)
-            t1 = clock.now()
-            last = end >= total
-            if p.max_time is not None and t1 >= p.max_time:
-                last = True
-            ev = self.problem.eval_every
-            evals = self._eval_rows(params, clock) if ev and (end == 1 or end % ev == 0 or last) else None
-            means = block_means(host)                                                # (k, S) each
-            names = list(means)
-            table = np.stack([means[n] for n in names], axis=-1).tolist()             # [k][S][metric]
-            for j in range(k):
-                i = it + j + 1
-                t = t0 + (t1 - t0) * (j + 1) / k
-                for s, rec in enumerate(seeds):
-                    if rec.done:
-                        continue
-                    row = {"iteration": i, "wall_time": t, **dict(zip(names, table[j][s]))}
-                    if evals is not None and j == k - 1:
-                        row.update(evals[s])
-                    rec.rows.append(row)
-                    if callback is not None:
-                        callback(s, row)
-                    diverged = rec.watch(row)
-                    if diverged:
-                        rec.status, rec.message, rec.done = "diverged", diverged, True
-                        rec.final = {key: v[s] for key, v in params.items()}
-            it = end
-            if last:
-                break
-        for s, rec in enumerate(seeds):
-            if rec.final is None:
-                rec.final = {key: v[s] for key, v in params.items()}
-        info = {"seeds": [q.seed for q in self.plans], "read_every": self.read_every,
-                "wall_time": ("seconds since the start of the one program that trains all these seeds (evaluation "
-                              "excluded)" + (f"; measured once per chunk of up to {self.read_every} iterations and "
-                                             f"split evenly over its rows" if self.read_every > 1 else ""))}
-        return [RunResult(pd.DataFrame(rec.rows), rec.status, rec.message, {**q.meta, "vectorized_with": info},
-                          rec.final) for q, rec in zip(self.plans, seeds)]
+    def __init__(self, plans: list[RunPlan], read_every: int = 1):
+        super().__init__(plans, SeedsProgram(plans, read_every))
 
 
 def run_vectorized(plans: list[RunPlan], read_every: int = 1, callback=None, throw: bool = False) -> list[RunResult]:
-    """Train ``plans`` (one configuration, several seeds) as one program; an exception makes
-    every run ``failed`` (or is re-raised with ``throw``). Bad input raises before any work."""
-    import traceback
-
-    from .backends import set_torch_threads
-
-    vr = VectorRun(plans, read_every)
-    restore = set_torch_threads(plans[0].meta.get("numerics", {}).get("torch_threads"))
-    try:
-        return vr.run(callback)
-    except Exception as e:
-        if throw:
-            raise
-        trace = traceback.format_exc()
-        return [RunResult(pd.DataFrame(), "failed", f"{type(e).__name__}: {e}", dict(q.meta), None, trace)
-                for q in plans]
-    finally:
-        restore()
+    """Train ``plans`` (one configuration, several seeds) as one program in the runner's loop
+    (:func:`pgbench.runner.execute_runs`); ``callback`` gets every row as a
+    :class:`~pgbench.runner.Progress` whose ``lane`` is the plan's index. An exception makes every
+    run ``failed`` (or is re-raised with ``throw``); bad input raises before any work."""
+    SeedsProgram.validate(plans, read_every)
+    return execute_runs(lambda: VectorRun(plans, read_every), plans, callback, throw)
 
 
-__all__ = ["VectorRun", "run_vectorized", "check", "why_not", "NotVectorizable", "ELEMENTWISE"]
+__all__ = ["VectorRun", "SeedsProgram", "run_vectorized", "check", "why_not", "NotVectorizable", "ELEMENTWISE"]

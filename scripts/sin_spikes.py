@@ -114,8 +114,6 @@ def keep(p, result, root: Path) -> None:
         same = len(stored) == len(mine) and bool((stored == mine).all())
         print(f"{p.meta['label']} seed {p.seed}: stored as {path.name}; recorded x errors identical: {same}")
         return
-    from pgbench.report.examples import collect_examples
-    result.examples = collect_examples(p, result)
     print(f"{p.meta['label']} seed {p.seed}: stored {store.save(result, root)} ({result.status})")
 
 

@@ -140,3 +140,34 @@ def test_fused_jax_training_step_gives_the_two_program_numbers(monkeypatch, prob
     assert traced and not any(traced)
     for c in ("loss", "x_error"):
         np.testing.assert_allclose(fused[c], two[c], rtol=1e-5)
+
+
+def test_run_is_the_executors_path(monkeypatch, tmp_path):
+    """``pgbench.run`` warms up exactly the runs with a wall-time budget (off their clock), attaches
+    the held-out example predictions that a sweep stores, and writes no file."""
+    from pgbench import runner
+    from pgbench.sweep import Task, run_task
+
+    warmed, real = [], runner.Run.warm_up
+    monkeypatch.setattr(runner.Run, "warm_up", lambda self, steps=2: (warmed.append(self.plan.max_time),
+                                                                      real(self, steps)))
+    monkeypatch.chdir(tmp_path)
+    r = pgbench.run("sin", "dp", iterations=3, backend="torch", throw=True)
+    assert warmed == [] and r.examples["meta"]["kind"] == "training"
+    assert r.examples["x_pred"].shape[0] == r.examples["x_true"].shape[0] > 0
+    assert r.examples["meta"]["inference_seconds_per_example"] > 0
+    t = pgbench.run("quadratic2d", "gd", iterations=10**6, max_time=0.2, backend="torch", throw=True)
+    assert warmed == [0.2] and t.ok and t.examples["meta"]["kind"] == "iterative"
+    assert list(tmp_path.iterdir()) == []   # nothing stored
+    out = run_task(Task("sin", "dp", iterations=3), tmp_path / "runs")   # a sweep stores the same
+    stored = np.load(tmp_path / "runs" / "sin-v0" / f"{out.run_key}.examples.npz")
+    np.testing.assert_array_equal(stored["x_pred"], r.examples["x_pred"])
+    assert warmed == [0.2]
+
+
+def test_failed_run_has_no_examples(monkeypatch):
+    from pgbench.problems.sin import Sin
+
+    monkeypatch.setattr(Sin, "residual", lambda self, be, x, a: (_ for _ in ()).throw(RuntimeError("no")))
+    r = pgbench.run("sin", "gd", iterations=2, backend="torch")
+    assert r.status == "failed" and r.examples is None

@@ -135,6 +135,26 @@ def test_task_is_plain_data():
     assert task.plan().meta["seed"] == 2
 
 
+def test_every_task_is_planned_once_and_the_store_checked_once(tmp_path, monkeypatch):
+    """expand, unique, the dry-run status and run_sweep share each task's plan; the plan does not
+    travel in a pickle; the store folder is checked and cleaned once per sweep."""
+    import pickle
+
+    from pgbench import sweep, validate
+    planned, checked, cleaned = [], [], []
+    real_plan, real_writable, real_clean = sweep._plan, validate.writable_dir, store.clean_stale_tmp
+    monkeypatch.setattr(sweep, "_plan", lambda *a, **k: planned.append(k["seed"]) or real_plan(*a, **k))
+    monkeypatch.setattr(validate, "writable_dir", lambda *a, **k: checked.append(a) or real_writable(*a, **k))
+    monkeypatch.setattr(store, "clean_stale_tmp", lambda *a, **k: cleaned.append(a) or real_clean(*a, **k))
+    tasks, _ = expand("sin", "gd", seeds=[0, 1], iterations=2, problem_overrides=TINY)
+    tasks = sweep.unique(tasks + tasks)
+    assert sweep.sweep_status(tasks, tmp_path) == [None, None]
+    outcomes = run_sweep(tasks, tmp_path)
+    assert [o.status for o in outcomes] == ["ok", "ok"]
+    assert planned == [0, 1] and len(checked) == len(cleaned) == 1
+    assert "_plan" not in pickle.loads(pickle.dumps(tasks[0])).__dict__
+
+
 def test_dask_executor_matches_local(tmp_path):
     pytest.importorskip("distributed")
     tasks, _ = expand("sin", "gd", seeds=[0, 1], iterations=3, problem_overrides=TINY)

@@ -85,6 +85,28 @@ def test_seeds_sharing_one_stream_fail_the_comparison(monkeypatch):
         _compare(separate, broken, 1e-5)
 
 
+def test_one_loop_records_watches_and_reports_every_seed(monkeypatch):
+    """Vectorised seeds go through the runner's loop: its divergence watch ends each seed's run
+    exactly as it ends a separate run, and its callback reports every row with the seed's lane."""
+    from pgbench.divergence import Watch
+
+    class StopAtThree(Watch):
+        def __call__(self, row):
+            return "stopped at 3" if row["iteration"] == 3 else super().__call__(row)
+
+    monkeypatch.setattr(runner, "Watch", StopAtThree)
+    plans = _plans("exp", "dp", [0, 1], "torch", 10)
+    seen = []
+    vec = run_vectorized(plans, read_every=2, callback=seen.append, throw=True)
+    for p, v in zip(plans, vec):
+        sep = runner.execute(p, throw=True)
+        assert sep.status == v.status == "diverged" and sep.message == v.message == "stopped at 3"
+        assert list(sep.records["iteration"]) == list(v.records["iteration"]) == [1, 2, 3]
+        assert v.final is not None
+    assert sorted((pr.lane, pr.iteration) for pr in seen) == [(s, i) for s in (0, 1) for i in (1, 2, 3)]
+    assert {pr.total for pr in seen} == {10}
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_read_every_gives_the_same_curves(backend):
     """Metrics read back every 7 iterations (jax: 7 iterations in one lax.scan) = every iteration."""

@@ -53,7 +53,9 @@ def is_training(run) -> bool:
 
 
 def _sorted(run: pd.DataFrame) -> pd.DataFrame:
-    it = _num(run["iteration"]) if "iteration" in run else np.array([])
+    if "iteration" not in run:   # a run that failed before its first record
+        return run.iloc[0:0]
+    it = _num(run["iteration"])
     run = run[~np.isnan(it)] if len(it) else run
     return run.sort_values("iteration", kind="stable")
 
