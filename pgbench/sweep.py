@@ -426,7 +426,7 @@ def check_executor(executor: str) -> None:
 def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local", workers: int | None = None,
               scheduler: str | None = None, force: bool = False,
               progress: Callable[[Event], None] | None = None, vectorize: bool = False,
-              read_every: int = 1, notes: list | None = None) -> list[Outcome]:
+              read_every: int = 1, notes: list | None = None, plans: list | None = None) -> list[Outcome]:
     """Run ``tasks`` and store each run under ``root`` as soon as it ends; returns one
     :class:`Outcome` per task, in task order. Finished stored runs are reused unless ``force``.
 
@@ -446,7 +446,9 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
 
     Before any run: the store must be writable (:func:`pgbench.validate.writable_dir`), every
     run storable, a ``scheduler`` reachable (else InvalidSettingError); hidden temporary files of
-    killed writers are removed (:func:`pgbench.store.clean_stale_tmp`)."""
+    killed writers are removed (:func:`pgbench.store.clean_stale_tmp`). ``plans``: the tasks' plans
+    when the caller made them (``t.validate()`` for a ``scheduler``, else ``t.plan()``), so that no
+    task is planned twice."""
     check_executor(executor)
     if workers is not None and workers < 1:
         raise InvalidSettingError(f"workers must be >= 1, got {workers}")
@@ -460,7 +462,8 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
     if read_every > 1 and not vectorize:
         raise InvalidSettingError("read_every > 1 needs vectorize (the vectorised runner reads metrics in chunks)")
     remote = executor == "dask" and scheduler is not None
-    plans = [t.validate() if remote else t.plan() for t in tasks]  # validate everything before any work
+    if plans is None:  # validate everything before any work
+        plans = [t.validate() if remote else t.plan() for t in tasks]
     for p in plans:
         validate.storable(p.meta)
     validate.writable_dir(root)
