@@ -18,7 +18,7 @@ finishes. A grid can also come from a TOML sweep file (:mod:`pgbench.sweep_confi
 * Every executor runs a task the same way (:func:`run_task`, :func:`execute_task`): a run with a
   wall-time budget is first warmed up (two untimed steps on a throwaway state), and each run is
   stored with its held-out example predictions (``<run_key>.examples.npz``). ``pgbench
-  reproduce`` and ``scripts/hig_measure.py`` hand their tasks to :func:`run_sweep` too.
+  reproduce`` and ``benchmarks/measure/hig_measure.py`` hand their tasks to :func:`run_sweep` too.
 * A run that diverges or raises is stored with its status, message and traceback; a worker
   process that dies mid-run is stored as ``failed`` by the driver. The sweep itself goes on.
 * ``executor="local"`` runs in this process, or, with ``workers > 1`` (default: one per visible
