@@ -306,13 +306,13 @@ def quality_metrics(result, problem) -> dict:
     """Numbers (lower is better) from one run: the final held-out x error and loss (training:
     the last evaluation; iterative: the solved batch after the last step), and the first update
     count / wall time at which the x error reached ``problem.target_x_error`` (NaN if never)."""
-    from pgbench import measures
-    run = result.records.assign(kind=result.meta["kind"])
-    it, t = measures.first_reaching(run, problem.target_x_error)
+    from pgbench.analysis.summary import summarize
+    from pgbench.record import RunRecord
+    s = summarize(RunRecord.from_result(result), problem.target_x_error)
     out = {"status": result.status, "message": result.message[:2000],
-           "final_x_error": measures.final_value(run, "x_error"), "final_loss": measures.final_value(run, "loss"),
-           "iterations_to_target": it, "seconds_to_target": t,
-           "iterations_done": int(measures.iterations_done(run)) if len(run) else 0,
+           "final_x_error": s.x_error, "final_loss": s.loss,
+           "iterations_to_target": s.iterations_to_target, "seconds_to_target": s.time_to_target,
+           "iterations_done": int(s.iterations) if math.isfinite(s.iterations) else 0,
            "iterations_planned": int(result.meta["iterations"])}
     nan = float("nan")
     for k in ("final_x_error", "final_loss"):

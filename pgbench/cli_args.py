@@ -19,14 +19,21 @@ from .sweep import check_executor
 # --- the executor option group (run, sweep, reproduce) ------------------------------------------------
 
 _EXECUTOR_PANEL = "Executor"
-WORKERS = typer.Option(None, "--workers", rich_help_panel=_EXECUTOR_PANEL,
-                       help="worker processes (default: 1 in-process, or one per GPU for cuda runs; with --cluster "
-                            "local: one per core)")
-CLUSTER = typer.Option(None, "--cluster", rich_help_panel=_EXECUTOR_PANEL,
-                       help="'local': a Dask LocalCluster of --workers processes")
-SCHEDULER = typer.Option(None, "--scheduler", rich_help_panel=_EXECUTOR_PANEL,
-                         help="a running Dask scheduler: tcp://host:8786 or the JSON file of "
-                              "`dask scheduler --scheduler-file`")
+WORKERS = typer.Option(
+    None,
+    "--workers",
+    rich_help_panel=_EXECUTOR_PANEL,
+    help="worker processes (default: 1 in-process, or one per GPU for cuda runs; with --cluster local: one per core)",
+)
+CLUSTER = typer.Option(
+    None, "--cluster", rich_help_panel=_EXECUTOR_PANEL, help="'local': a Dask LocalCluster of --workers processes"
+)
+SCHEDULER = typer.Option(
+    None,
+    "--scheduler",
+    rich_help_panel=_EXECUTOR_PANEL,
+    help="a running Dask scheduler: tcp://host:8786 or the JSON file of `dask scheduler --scheduler-file`",
+)
 
 
 # --- options shared by several commands -----------------------------------------------------------------
@@ -39,20 +46,24 @@ FORCE = typer.Option(False, "--force", help="run again even if a finished result
 QUIET = typer.Option(False, "--quiet", "-q", help="no progress bars")
 WIDE = typer.Option(False, "--wide", help="every column of the summary (default: the ones that fit 120 columns)")
 THREADS = typer.Option(1, "--threads", help="torch CPU threads of each run, recorded in its key (0: torch's default)")
-VECTORIZE = typer.Option(False, "--vectorize", help="train each configuration's seeds as one program where the "
-                         "solver allows (others run seed by seed, with a note)")
-READ_EVERY = typer.Option(1, "--read-every",
-                          help="with --vectorize: read metrics back every K iterations; same numbers")
+VECTORIZE = typer.Option(
+    False,
+    "--vectorize",
+    help="train each configuration's seeds as one program where the "
+    "solver allows (others run seed by seed, with a note)",
+)
+READ_EVERY = typer.Option(
+    1, "--read-every", help="with --vectorize: read metrics back every K iterations; same numbers"
+)
 
 
 class UserError(Exception):
     """Bad input: reported as one ``error:`` line with exit status 2."""
 
 
-
 def split_list(values) -> list[str]:
     """``["0,1 2", "3"]`` -> ``["0", "1", "2", "3"]``: values split at commas and spaces."""
-    out = []
+    out: list[str] = []
     for v in values or []:
         out.extend(x for x in re.split(r"[,\s]+", v.strip()) if x)
     return out
@@ -92,9 +103,12 @@ def executor_name(workers, cluster, scheduler) -> str:
     return executor
 
 
-_GREEDY = {"--seeds": re.compile(r"^\d+(,\d+)*,?$"), "--seed": re.compile(r"^\d+(,\d+)*,?$"),
-           "--backend": re.compile(r"^(torch|jax)(,(torch|jax))*$"),
-           "--device": re.compile(r"^(cpu|cuda|gpu)(,(cpu|cuda|gpu))*$")}
+_GREEDY = {
+    "--seeds": re.compile(r"^\d+(,\d+)*,?$"),
+    "--seed": re.compile(r"^\d+(,\d+)*,?$"),
+    "--backend": re.compile(r"^(torch|jax)(,(torch|jax))*$"),
+    "--device": re.compile(r"^(cpu|cuda|gpu)(,(cpu|cuda|gpu))*$"),
+}
 
 
 def normalize_args(args: list[str]) -> list[str]:
@@ -124,23 +138,41 @@ def reject_empty(args: list[str]) -> None:
     """An empty path (``--results ''``) would mean the current directory: raise UserError."""
     for i, a in enumerate(args):
         name, eq, value = a.partition("=")
-        if name in _PATH_OPTIONS and ((eq and not value.strip()) or
-                                      (not eq and i + 1 < len(args) and not args[i + 1].strip())):
+        if name in _PATH_OPTIONS and (
+            (eq and not value.strip()) or (not eq and i + 1 < len(args) and not args[i + 1].strip())
+        ):
             raise UserError(f"{name} must not be empty")
+
 
 # --- options of one command, too long to read inside its signature ---------------------------------------
 
-VECTORIZE_RUN = typer.Option(False, "--vectorize", help="train a run's seeds as one program (vmap over seeds); "
-                             "stored as separate runs with the same keys")
-READ_EVERY_RUN = typer.Option(1, "--read-every", help="with --vectorize: read metrics back every K iterations "
-                              "(jax: K iterations in one lax.scan); same numbers")
-BOARD_TARGETS = typer.Option([], "--target", help="x-error target: X for every problem or PROBLEM=X (repeatable; "
-                             "default: the worst final error of Adam's ok seeds)")
+VECTORIZE_RUN = typer.Option(
+    False,
+    "--vectorize",
+    help="train a run's seeds as one program (vmap over seeds); stored as separate runs with the same keys",
+)
+READ_EVERY_RUN = typer.Option(
+    1,
+    "--read-every",
+    help="with --vectorize: read metrics back every K iterations (jax: K iterations in one lax.scan); same numbers",
+)
+BOARD_TARGETS = typer.Option(
+    [],
+    "--target",
+    help="x-error target: X for every problem or PROBLEM=X (repeatable; "
+    "default: the worst final error of Adam's ok seeds)",
+)
 BOARD_OUT = typer.Option(None, "--out", help="also write leaderboard.md, CSVs and the profile plot here")
-REPRODUCE_SEEDS = typer.Option("", "--seeds", help="seeds replacing every experiment's seeds: --seeds 0 1 2 or "
-                               "--seeds 0,1,2")
-REPRODUCE_MAX_TIME = typer.Option(None, "--max-time", help="cap every run at this many seconds of wall time "
-                                  "(paper scale as far as time allows)")
-BUDGET = typer.Option(None, "--budget", help="a named budget set at --scale paper (early: each training run stops "
-                      "just after the paper's early claims; see docs/paper_cpu.md)")
+REPRODUCE_SEEDS = typer.Option(
+    "", "--seeds", help="seeds replacing every experiment's seeds: --seeds 0 1 2 or --seeds 0,1,2"
+)
+REPRODUCE_MAX_TIME = typer.Option(
+    None, "--max-time", help="cap every run at this many seconds of wall time (paper scale as far as time allows)"
+)
+BUDGET = typer.Option(
+    None,
+    "--budget",
+    help="a named budget set at --scale paper (early: each training run stops "
+    "just after the paper's early claims; see docs/paper_cpu.md)",
+)
 METHOD = typer.Option([], "--method", help="only the methods with this label, e.g. 'PG (inverse)' (repeatable)")

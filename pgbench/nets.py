@@ -63,7 +63,7 @@ class MLP(Net):
 
     def init_numpy(self, rng):
         p = {}
-        for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+        for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:], strict=True)):
             p[f"w{i}"], p[f"b{i}"] = self.layer_init(rng, n_in, n_out)
         return p
 
@@ -114,7 +114,7 @@ class Conv1dNet(Net):
             for j in range(2):
                 x = activation(xp, self.act, be.conv(x, params[f"c{i}_{j}_w"], params[f"c{i}_{j}_b"]))
         x = xp.reshape(x, (x.shape[0], -1))
-        head = {k[len("head_"):]: v for k, v in params.items() if k.startswith("head_")}
+        head = {k[len("head_") :]: v for k, v in params.items() if k.startswith("head_")}
         return self._mlp.apply(be, head, x)
 
 
@@ -171,14 +171,14 @@ class UNet(Net):
         p["outc.b"] = _uniform(rng, (self.out_channels,), f)
         return p
 
-
     def _double_conv(self, be, p, name, x):
         xp = be.xp
         for j in range(2):
-            x = be.conv(x, p[f"{name}.conv{j}.w"], p[f"{name}.conv{j}.b"], padding="same",
-                        padding_mode=self.padding_mode)
+            x = be.conv(
+                x, p[f"{name}.conv{j}.w"], p[f"{name}.conv{j}.b"], padding="same", padding_mode=self.padding_mode
+            )
             if self.batch_norm:
-                x = be.batch_norm(x, p[f"{name}.bn{j}.g"], p[f"{name}.bn{j}.b"], self.eps)   # batch statistics
+                x = be.batch_norm(x, p[f"{name}.bn{j}.g"], p[f"{name}.bn{j}.b"], self.eps)  # batch statistics
             x = activation(xp, "relu", x)
         return x
 
@@ -257,8 +257,10 @@ class FNO2d(Net):
         """Raise unless a grid of ``shape`` (H, W) holds the retained modes."""
         h, w = (int(s) for s in shape)
         if h < 2 * self.modes or w // 2 + 1 < self.modes:
-            raise ValueError(f"FNO2d with modes={self.modes} needs a grid of at least "
-                             f"{2 * self.modes}×{2 * self.modes - 1} cells, got {h}×{w}")
+            raise ValueError(
+                f"FNO2d with modes={self.modes} needs a grid of at least "
+                f"{2 * self.modes}×{2 * self.modes - 1} cells, got {h}×{w}"
+            )
 
     def init_numpy(self, rng):
         w, m = self.width, self.modes
@@ -281,27 +283,26 @@ class FNO2d(Net):
         modes kept as documented above, R = ``re`` + i ``im`` of shape (2m, m, C, C_out)."""
         b, h, w, _ = v.shape
         m = self.modes
-        f = xp.fft.rfftn(v, axes=(1, 2))                                   # (B, H, W//2+1, C)
-        kept = xp.concat([f[:, :m, :m, :], f[:, h - m:, :m, :]], axis=1)   # (B, 2m, m, C)
+        f = xp.fft.rfftn(v, axes=(1, 2))  # (B, H, W//2+1, C)
+        kept = xp.concat([f[:, :m, :m, :], f[:, h - m :, :m, :]], axis=1)  # (B, 2m, m, C)
         r = xp.astype(re, kept.dtype) + 1j * xp.astype(im, kept.dtype)
-        out = xp.matmul(xp.permute_dims(kept, (1, 2, 0, 3)), r)          # (2m, m, B, C_out)
-        out = xp.permute_dims(out, (2, 0, 1, 3))                          # (B, 2m, m, C_out)
+        out = xp.matmul(xp.permute_dims(kept, (1, 2, 0, 3)), r)  # (2m, m, B, C_out)
+        out = xp.permute_dims(out, (2, 0, 1, 3))  # (B, 2m, m, C_out)
         c = out.shape[-1]
         parts = [out[:, :m]]
         if h > 2 * m:
             parts.append(xp.zeros((b, h - 2 * m, m, c), dtype=out.dtype, device=out.device))
         parts.append(out[:, m:])
-        full = xp.concat(parts, axis=1)                                    # (B, H, m, C_out)
+        full = xp.concat(parts, axis=1)  # (B, H, m, C_out)
         if w // 2 + 1 > m:
-            full = xp.concat([full, xp.zeros((b, h, w // 2 + 1 - m, c), dtype=out.dtype, device=out.device)],
-                             axis=2)
+            full = xp.concat([full, xp.zeros((b, h, w // 2 + 1 - m, c), dtype=out.dtype, device=out.device)], axis=2)
         return xp.fft.irfftn(full, s=(h, w), axes=(1, 2))
 
     def apply(self, be, params, x):
         xp = be.xp
         b, _, h, w = x.shape
         self.check_grid((h, w))
-        v = xp.permute_dims(x, (0, 2, 3, 1))                              # channels last
+        v = xp.permute_dims(x, (0, 2, 3, 1))  # channels last
         if self.grid:
             gx = (xp.arange(h, dtype=x.dtype, device=x.device) + 0.5) / h
             gy = (xp.arange(w, dtype=x.dtype, device=x.device) + 0.5) / w
@@ -310,8 +311,11 @@ class FNO2d(Net):
             v = xp.concat([v, gx, gy], axis=-1)
         v = xp.matmul(v, params["lift.w"]) + params["lift.b"]
         for i in range(self.layers):
-            v = (self.spectral(xp, v, params[f"spec{i}.re"], params[f"spec{i}.im"])
-                 + xp.matmul(v, params[f"pw{i}.w"]) + params[f"pw{i}.b"])
+            v = (
+                self.spectral(xp, v, params[f"spec{i}.re"], params[f"spec{i}.im"])
+                + xp.matmul(v, params[f"pw{i}.w"])
+                + params[f"pw{i}.b"]
+            )
             if i < self.layers - 1:
                 v = gelu(xp, v)
         v = gelu(xp, xp.matmul(v, params["proj1.w"]) + params["proj1.b"])

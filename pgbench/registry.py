@@ -301,3 +301,9 @@ def load_plugin(module_or_path: str) -> None:
         importlib.import_module(module_or_path)
     except ModuleNotFoundError as e:
         raise InvalidSettingError(f"plugin {module_or_path!r} cannot be imported: {e}") from None
+
+
+def base_name(id: str) -> str:
+    """A versioned id without its version: ``"sin-v0"`` → ``"sin"`` (a bare name is returned as is)."""
+    name, sep, version = str(id).rpartition("-v")
+    return name if sep and version.isdigit() else str(id)

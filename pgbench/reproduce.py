@@ -15,14 +15,14 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from . import store, terminal, validate
 from .backends import effective_torch_threads, set_torch_threads
-from .recipes import (BUDGETS, EXPERIMENTS, LEADERBOARD, OPT_IN, SCALES, Budget, Experiment, Method, budgeted,
-                      registered, select)
+from .budgets import BUDGETS, Budget, budgeted
+from .recipes import EXPERIMENTS, LEADERBOARD, OPT_IN, SCALES, Experiment, Method, registered, select
 from .registry import InvalidSettingError, UnknownIdError, make_problem, suggest
 from .report import build_report
 from .runner import IncompatibleError
@@ -40,9 +40,19 @@ class Planned:
     notes: list
 
 
-def planned(scale: str = "quick", only=None, backend: str = "torch", device: str = "cpu", experiments=None,
-            seeds=None, max_time: float | None = None, budget: str | None = None, methods=None,
-            threads: int | None = 1, remote: bool = False) -> Planned:
+def planned(
+    scale: str = "quick",
+    only=None,
+    backend: str = "torch",
+    device: str = "cpu",
+    experiments=None,
+    seeds=None,
+    max_time: float | None = None,
+    budget: str | None = None,
+    methods=None,
+    threads: int | None = 1,
+    remote: bool = False,
+) -> Planned:
     """The experiment set at ``scale`` as planned sweep tasks (see :func:`tasks` for the
     arguments). ``threads``: the torch thread count every task records in its key. ``remote``:
     the runs go to a Dask scheduler, so a run on a device this machine lacks is validated on the
@@ -61,8 +71,10 @@ def planned(scale: str = "quick", only=None, backend: str = "torch", device: str
         labels = {m.label for e in chosen for m in e.methods if scale in m.scales}
         unknown = [m for m in methods if m not in labels]
         if unknown:
-            raise InvalidSettingError(f"no method {unknown[0]!r} in the chosen experiments at scale {scale}"
-                                      f"{suggest(unknown[0], sorted(labels))}")
+            raise InvalidSettingError(
+                f"no method {unknown[0]!r} in the chosen experiments at scale {scale}"
+                f"{suggest(unknown[0], sorted(labels))}"
+            )
     out, plans = [], []
     for e in chosen:
         if not registered(e):
@@ -82,10 +94,21 @@ def planned(scale: str = "quick", only=None, backend: str = "torch", device: str
                 except InvalidSettingError as err:
                     notes.append(f"{e.name}: {m.label} skipped: {err}")
                     continue
-            for seed in (seeds if seeds is not None else e.seeds.get(scale, (0,))):
-                t = Task(e.problem, m.solver, scale=scale, seed=seed, backend=backend, device=device, iterations=it,
-                         max_time=mt, hyperparameters=hp, problem_overrides=overrides, label=m.label,
-                         threads=threads)
+            for seed in seeds if seeds is not None else e.seeds.get(scale, (0,)):
+                t = Task(
+                    e.problem,
+                    m.solver,
+                    scale=scale,
+                    seed=seed,
+                    backend=backend,
+                    device=device,
+                    iterations=it,
+                    max_time=mt,
+                    hyperparameters=hp,
+                    problem_overrides=overrides,
+                    label=m.label,
+                    threads=threads,
+                )
                 try:
                     p = t.validate() if remote else t.plan()
                 except (IncompatibleError, UnknownIdError, InvalidSettingError, TypeError, ValueError) as err:
@@ -96,27 +119,52 @@ def planned(scale: str = "quick", only=None, backend: str = "torch", device: str
     return Planned(out, plans, notes)
 
 
-def tasks(scale: str = "quick", only=None, backend: str = "torch", device: str = "cpu",
-          experiments=None, seeds=None, max_time: float | None = None, budget: str | None = None,
-          methods=None):
+def tasks(
+    scale: str = "quick",
+    only=None,
+    backend: str = "torch",
+    device: str = "cpu",
+    experiments=None,
+    seeds=None,
+    max_time: float | None = None,
+    budget: str | None = None,
+    methods=None,
+):
     """The experiment set at ``scale`` as sweep tasks: ``(tasks, notes)``. ``notes`` say which
     experiments or methods were left out and why (problem not registered, solver incompatible).
     ``only`` selects experiments (:func:`pgbench.recipes.select`); ``methods`` keeps these
     method labels only. ``seeds`` replaces every experiment's seeds (e.g. ``(0, 1, 2)``).
     ``max_time`` caps every run's wall time in seconds (the paper's budgets as far as a time
     allows): a capped run stops after the iteration that crosses it and is stored under its cap,
-    apart from uncapped runs. ``budget`` names a budget set of :data:`pgbench.recipes.BUDGETS`
-    (paper scale only, :func:`pgbench.recipes.budgeted`)."""
+    apart from uncapped runs. ``budget`` names a budget set of :data:`pgbench.budgets.BUDGETS`
+    (paper scale only, :func:`pgbench.budgets.budgeted`)."""
     p = planned(scale, only, backend, device, experiments, seeds, max_time, budget, methods)
     return p.tasks, p.notes
 
 
-def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: str = "cpu",
-              results="results/runs", out="results/report", progress: Callable | None = None, *,
-              experiments=None, threads: int | None = 1, seeds=None, max_time: float | None = None,
-              executor: str = "local", workers: int | None = None, scheduler=None, force: bool = False,
-              vectorize: bool = False, read_every: int = 1, budget: str | None = None, methods=None,
-              report: bool = True) -> dict:
+def reproduce(
+    scale: str = "quick",
+    only=None,
+    backend: str = "torch",
+    device: str = "cpu",
+    results="results/runs",
+    out="results/report",
+    progress: Callable | None = None,
+    *,
+    experiments=None,
+    threads: int | None = 1,
+    seeds=None,
+    max_time: float | None = None,
+    executor: str = "local",
+    workers: int | None = None,
+    scheduler=None,
+    force: bool = False,
+    vectorize: bool = False,
+    read_every: int = 1,
+    budget: str | None = None,
+    methods=None,
+    report: bool = True,
+) -> dict:
     """Run the paper's experiment set at ``scale`` (finished runs in ``results`` are reused) on
     the sweep executors, then build the report in ``out`` (unless ``report`` is False).
 
@@ -137,15 +185,27 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
     seeds; ``max_time`` caps every run's wall time; ``methods`` keeps these method labels only
     (see :func:`tasks`). ``vectorize`` / ``read_every``: as in :func:`pgbench.sweep.run_sweep`
     (each method's seeds as one program where its solver allows; the rest seed by seed, noted).
-    ``budget`` names a budget set (:data:`pgbench.recipes.BUDGETS`, paper scale)."""
+    ``budget`` names a budget set (:data:`pgbench.budgets.BUDGETS`, paper scale)."""
     t0 = time.perf_counter()
     # on the CPU every run pins (and records in its key) this torch thread count
     run_threads = effective_torch_threads(threads) if device == "cpu" else 1
-    todo = planned(scale, only, backend, device, experiments, seeds, max_time, budget, methods, run_threads,
-                   remote=executor == "dask" and scheduler is not None)
+    todo = planned(
+        scale,
+        only,
+        backend,
+        device,
+        experiments,
+        seeds,
+        max_time,
+        budget,
+        methods,
+        run_threads,
+        remote=executor == "dask" and scheduler is not None,
+    )
     notes = todo.notes
-    if hasattr(progress, "set_total"):  # e.g. the CLI's progress view: "[3/57]" instead of "[3/?]"
-        progress.set_total(len(todo.tasks))
+    set_total, set_eta = getattr(progress, "set_total", None), getattr(progress, "set_eta", None)
+    if set_total is not None:  # e.g. the CLI's progress view: "[3/57]" instead of "[3/?]"
+        set_total(len(todo.tasks))
     if report:  # before any run (run_sweep checks the store)
         validate.writable_dir(out, "report folder")
     plan_ = Plan.of(todo.tasks, todo.plans, results, force)
@@ -158,30 +218,48 @@ def reproduce(scale: str = "quick", only=None, backend: str = "torch", device: s
         if event.kind == "start":
             started[event.index] = time.perf_counter()
         elif event.kind == "finish" and event.index in started:
-            per_problem[event.task.problem] = (per_problem.get(event.task.problem, 0.0)
-                                               + time.perf_counter() - started[event.index])
+            per_problem[event.task.problem] = (
+                per_problem.get(event.task.problem, 0.0) + time.perf_counter() - started[event.index]
+            )
         if event.kind == "finish":
             plan_.finished(event.index)
-            if hasattr(progress, "set_eta"):
-                progress.set_eta(plan_.eta(time.perf_counter() - t_start))
+            if set_eta is not None:
+                set_eta(plan_.eta(time.perf_counter() - t_start))
         if progress is not None:
             progress(event)
 
     restore = set_torch_threads(threads if device == "cpu" else None)
     try:
-        outcomes = run_sweep(todo.tasks, Path(results), executor=executor, workers=workers, scheduler=scheduler,
-                             force=force, progress=emit, vectorize=vectorize, read_every=read_every, notes=notes,
-                             plans=todo.plans)
+        outcomes = run_sweep(
+            todo.tasks,
+            Path(results),
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            force=force,
+            progress=emit,
+            vectorize=vectorize,
+            read_every=read_every,
+            notes=notes,
+            plans=todo.plans,
+        )
     finally:
         restore()
     ran = sum(not o.cached for o in outcomes)
     t_runs = time.perf_counter() - t0
     index = build_report([Path(results)], out) if report else None
-    summary = {"scale": scale, "runs": ran, "cached": len(outcomes) - ran,
-               "failed": sum(o.status == "failed" for o in outcomes),
-               "diverged": sum(o.status == "diverged" for o in outcomes), "notes": notes,
-               "run_seconds": per_problem, "seconds_running": t_runs, "seconds": time.perf_counter() - t0,
-               "report": None if index is None else str(index)}
+    summary = {
+        "scale": scale,
+        "runs": ran,
+        "cached": len(outcomes) - ran,
+        "failed": sum(o.status == "failed" for o in outcomes),
+        "diverged": sum(o.status == "diverged" for o in outcomes),
+        "notes": notes,
+        "run_seconds": per_problem,
+        "seconds_running": t_runs,
+        "seconds": time.perf_counter() - t0,
+        "report": None if index is None else str(index),
+    }
     terminal.print_reproduction(summary, Path(out) / "data" / "headline.csv" if report else None)
     return summary
 
@@ -216,17 +294,18 @@ class Plan:
 
     total: int
     stored: int
-    estimates: dict           # task index -> seconds (None: unknown), for the runs to do
+    estimates: dict  # task index -> seconds (None: unknown), for the runs to do
     problems: int
     done_estimate: float = 0.0
 
     @classmethod
-    def of(cls, todo, plans, results, force: bool = False) -> "Plan":
+    def of(cls, todo, plans, results, force: bool = False) -> Plan:
         """The plan of tasks ``todo`` planned as ``plans`` against the store ``results`` (a run on
         a device this machine lacks counts as to run: its worker checks the store)."""
-        statuses = [store.status_of(p.meta, results) if t.runs_here else None for t, p in zip(todo, plans)]
-        to_run = {i: estimate_seconds(t) for i, (t, st) in enumerate(zip(todo, statuses))
-                  if force or st not in store.FINISHED}
+        to_run = {}
+        for i, (t, p) in enumerate(zip(todo, plans, strict=True)):
+            if force or not t.runs_here or store.status_of(p.meta, results) not in store.FINISHED:
+                to_run[i] = estimate_seconds(t)
         return cls(len(todo), len(todo) - len(to_run), to_run, len({t.problem for t in todo}))
 
     def known(self) -> float:
@@ -246,6 +325,22 @@ class Plan:
 
 
 #: the recipes' names, importable from here as before the split (:mod:`pgbench.recipes` owns them)
-__all__ = ["Method", "Experiment", "EXPERIMENTS", "LEADERBOARD", "OPT_IN", "Budget", "BUDGETS", "budgeted", "select",
-           "registered", "planned", "Planned", "tasks", "reproduce", "Plan", "estimate_seconds",
-           "reference_timings"]
+__all__ = [
+    "Method",
+    "Experiment",
+    "EXPERIMENTS",
+    "LEADERBOARD",
+    "OPT_IN",
+    "Budget",
+    "BUDGETS",
+    "budgeted",
+    "select",
+    "registered",
+    "planned",
+    "Planned",
+    "tasks",
+    "reproduce",
+    "Plan",
+    "estimate_seconds",
+    "reference_timings",
+]

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from . import keys
-from .divergence import Watch
-from .measures import STORE_FORMAT
+from .divergence import RULE, Watch
+from .record import STORE_FORMAT
 from .backends import get_backend, numerics, set_torch_threads
 from .registry import InvalidSettingError, make_problem
 
@@ -157,7 +157,7 @@ def plan(problem, solver, *, iterations: int | None = None, max_time: float | No
             "machine": platform.node(), "seed": seed, "iterations": total, "max_time": max_time,
             "x_error_name": problem.x_error_name, "target_x_error": problem.target_x_error,
             "pgbench_version": __version__, "store_format": STORE_FORMAT,
-            "label": label or solver.name}
+            "label": label or solver.name, "divergence_rule": RULE.as_dict()}
     return RunPlan(problem, solver, be, total, max_time, seed, meta)
 
 

@@ -21,8 +21,9 @@ def unknown(kind: str, names, ids, labels=None) -> str | None:
     registry = PROBLEMS if kind == "problem" else SOLVERS
     for name in names:
         if name not in known and name not in registry:
-            return (f"--{kind} {name!r}: no such {kind} in the store"
-                    + suggest(name, known).replace("; registered:", "; stored:"))
+            return f"--{kind} {name!r}: no such {kind} in the store" + suggest(name, known).replace(
+                "; registered:", "; stored:"
+            )
     return None
 
 
@@ -34,6 +35,9 @@ def select_runs(df: pd.DataFrame, problems=(), solvers=()) -> pd.DataFrame:
         df = df[df["problem"].isin(names) | df["problem"].str.rsplit("-v", n=1).str[0].isin(names)]
     if solvers:
         names = set(solvers)
-        df = df[df["solver"].isin(names) | df["solver"].str.rsplit("-v", n=1).str[0].isin(names)
-                | (df["label"].isin(names) if "label" in df else False)]
+        df = df[
+            df["solver"].isin(names)
+            | df["solver"].str.rsplit("-v", n=1).str[0].isin(names)
+            | (df["label"].isin(names) if "label" in df else False)
+        ]
     return df

@@ -1,29 +1,18 @@
 """The results store: one parquet file per run, written atomically, keyed by a hash of
 everything that defines the run.
 
-Layout: ``<root>/<problem>/<run_key>.parquet`` (default root ``results/runs``). Each file is the
-run's records (one row per recorded iteration) with the run's metadata broadcast to every row:
+Layout: ``<root>/<problem>/<run_key>.parquet`` (default root ``results/runs``). Each file is
+:meth:`pgbench.record.RunRecord.to_frame`: the run's recorded rows (one per recorded iteration)
+with its metadata (:class:`pgbench.record.RunMeta`, which declares every field, the run key's
+among them) and outcome broadcast to every row, plus ``hp_<name>`` for every solver
+hyperparameter (non-scalars as JSON). The rows:
 
 =================  ===================================================================
-``run_key``        16 hex digits: hash of problem, scale, problem settings, solver, hyperparameters,
-                   backend, device, device name, numerics, seed, budget: everything that changes the
-                   numbers. Not the machine: one run repeated on an identical device with the same
-                   numerics is the same run (a merge of two machines' stores counts it once)
-``problem``        versioned problem id (``sin-v0``); ``scale``: ``paper`` / ``quick``
-``solver``         versioned solver id; ``kind``: ``iterative`` / ``training``; ``label``: the
-                   method's display name (not part of the key)
-``hp_<name>``      every solver hyperparameter (non-scalars as JSON); ``hyperparameters`` and
-                   ``problem_settings``: the full dicts as JSON
-``backend``        ``torch`` / ``jax``; ``device``: ``cpu`` / ``cuda``; ``device_name``; ``machine`` (the
-                   host that ran it; not part of the key); ``backend_settings``: the backend's speed
-                   settings as JSON (not part of the key)
-``numerics``       JSON: what else changes the numbers (:func:`pgbench.backends.numerics`: library
-                   versions, torch CPU threads, deterministic-algorithm flags, ``XLA_FLAGS``)
-``seed``           data stream and network initialisation seed
-``status``         ``ok``, ``diverged`` (:mod:`pgbench.divergence`, reason in ``message``) or ``failed`` (an exception;
-                   ``message`` holds it, ``traceback`` the full traceback)
+``status``         ``ok``, ``diverged`` (:mod:`pgbench.divergence`, reason in ``message``; the rule in
+                   ``divergence_rule``) or ``failed`` (an exception; ``message`` holds it, ``traceback``
+                   the full traceback)
 ``iteration``      update steps done (training rows from 1, iterative from 0; older stores are
-                   renumbered on load, :func:`pgbench.measures.upgrade`); ``wall_time``: seconds since the run started (device synchronised)
+                   renumbered on load, :func:`pgbench.record.upgrade`); ``wall_time``: seconds since the run started (device synchronised)
 ``loss``           batch mean of the y-space objective; ``x_error``: batch mean x-space error
                    (what it measures: ``x_error_name``); ``nonfinite``: fraction of examples
                    that are not finite
@@ -43,8 +32,6 @@ problem id (the folder) must be a safe name.
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
 import json
 import os
 import re
@@ -59,22 +46,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .measures import upgrade
+from .record import FINISHED, META_COLUMNS, RunRecord, run_key, upgrade
 
 DEFAULT_ROOT = Path("results/runs")
-FINISHED = ("ok", "diverged")
-_KEY_FIELDS = ("problem", "scale", "problem_settings", "solver", "hyperparameters", "backend", "device",
-               "device_name", "numerics", "seed", "iterations", "max_time")
-
-
-def _json(v) -> str:
-    return json.dumps(v, sort_keys=True, default=str)
-
-
-def run_key(meta: dict) -> str:
-    """Deterministic key of a run from its metadata (see ``RunPlan.meta``)."""
-    payload = _json({k: meta.get(k) for k in _KEY_FIELDS})
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -132,35 +106,9 @@ def is_finished(meta: dict, root=DEFAULT_ROOT) -> bool:
     return status_of(meta, root) in FINISHED
 
 
-def _scalar(v):
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    return _json(v)
-
-
 def to_frame(result) -> pd.DataFrame:
-    """A :class:`~pgbench.runner.RunResult` as one tidy frame (metadata broadcast to every row)."""
-    meta = result.meta
-    df = result.records.copy()
-    if df.empty:  # a run that failed before its first record keeps one row carrying its status
-        df = pd.DataFrame({"iteration": pd.array([pd.NA], dtype="Int64"), "wall_time": [np.nan],
-                           "loss": [np.nan], "x_error": [np.nan]})
-    cols = {
-        "run_key": run_key(meta), "problem": meta["problem"], "scale": meta["scale"],
-        "solver": meta["solver"], "label": meta.get("label", meta["solver"]), "kind": meta["kind"], "backend": meta["backend"], "device": meta["device"],
-        "device_name": meta["device_name"], "machine": meta["machine"], "seed": meta["seed"],
-        "status": result.status, "message": result.message, "traceback": getattr(result, "traceback", ""),
-        "x_error_name": meta["x_error_name"],
-        "budget_iterations": meta["iterations"], "max_time": meta["max_time"],
-        "pgbench_version": meta["pgbench_version"], "store_format": meta.get("store_format"),
-        "target_x_error": meta.get("target_x_error"),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "hyperparameters": _json(meta["hyperparameters"]), "problem_settings": _json(meta["problem_settings"]),
-        "backend_settings": _json(meta.get("backend_settings", {})), "numerics": _json(meta.get("numerics", {})),
-    }
-    cols.update({f"hp_{k}": _scalar(v) for k, v in meta["hyperparameters"].items()})
-    meta_df = pd.DataFrame({k: [v] * len(df) for k, v in cols.items()}, index=df.index)
-    return pd.concat([meta_df, df], axis=1)
+    """A :class:`~pgbench.runner.RunResult` as one tidy frame (:meth:`RunRecord.to_frame`)."""
+    return RunRecord.from_result(result).to_frame()
 
 
 def _tmp_path(path: Path) -> Path:
@@ -295,17 +243,11 @@ def _rank_of(df: pd.DataFrame) -> int:
     return _RANK.get(str(df["status"].iloc[0]), 0)
 
 
-_META = {"run_key", "problem", "scale", "solver", "label", "kind", "backend", "device", "device_name", "machine",
-         "seed", "message", "traceback", "x_error_name", "budget_iterations", "max_time", "pgbench_version",
-         "created", "hyperparameters", "problem_settings", "backend_settings", "numerics", "store_format",
-         "target_x_error"}
-
-
 def curves(df: pd.DataFrame) -> pd.DataFrame:
     """The numbers of a stored run that its key promises to fix: the recorded columns, without
     metadata and without timings (wall time, ``t_*`` diagnostics), which differ between any two
     executions."""
-    cols = sorted(c for c in df.columns if c not in _META and not c.startswith(("hp_", "t_")) and "time" not in c)
+    cols = sorted(c for c in df.columns if c not in META_COLUMNS and not c.startswith(("hp_", "t_")) and "time" not in c)
     out = df[["status", *cols]]
     if "iteration" in out:
         out = out.sort_values("iteration", kind="stable")

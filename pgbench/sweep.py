@@ -48,6 +48,8 @@ from . import store, validate
 from .backends import cuda_available, effective_torch_threads
 from .registry import (PROBLEMS, SOLVERS, InvalidSettingError, _arms, _type_name, field_types, load_plugin,
                        make_problem, suggest)
+from .analysis.summary import summarize
+from .record import RunRecord
 from .runner import IncompatibleError, Progress, RunResult, execute
 from .runner import plan as _plan
 
@@ -337,26 +339,19 @@ def _finite_or_none(v: float):
     return None if v is None or v != v else float(v)
 
 
-def _outcome(task: Task, result: RunResult, path, cached: bool) -> Outcome:
-    from . import measures
-    rec = result.records.assign(kind=result.meta.get("kind"))
-    return Outcome(task=task, status=result.status, run_key=store.run_key(result.meta), path=str(path),
-                   cached=cached, message=result.message,
-                   iterations=None if rec.empty else int(measures.iterations_done(rec)),
-                   wall_time=None if rec.empty else _finite_or_none(float(rec["wall_time"].max())),
-                   loss=_finite_or_none(measures.final_value(rec, "loss")),
-                   x_error=_finite_or_none(measures.final_value(rec, "x_error")))
+def _outcome(task: Task, record: RunRecord, path, cached: bool) -> Outcome:
+    """The sweep's line for a run: its :func:`~pgbench.analysis.summary.summarize` row."""
+    s = summarize(record)
+    empty = record.rows.empty
+    return Outcome(task=task, status=record.status, run_key=s.run_key, path=str(path), cached=cached,
+                   message=record.message, iterations=None if empty else int(s.iterations),
+                   wall_time=None if empty else _finite_or_none(s.wall_time),
+                   loss=_finite_or_none(s.loss), x_error=_finite_or_none(s.x_error))
 
 
 def _stored_outcome(task: Task, meta: dict, root) -> Outcome:
-    from .measures import upgrade
     path = store.path_for(meta, root)
-    df = upgrade(store.read(path))
-    message = df["message"].iloc[0] if "message" in df else ""
-    result = RunResult(df, str(df["status"].iloc[0]), message if isinstance(message, str) else "", meta)
-    if "iteration" in df and df["iteration"].isna().all():
-        result.records = df.iloc[0:0]
-    return _outcome(task, result, path, cached=True)
+    return _outcome(task, RunRecord.from_frame(store.read(path)), path, cached=True)
 
 
 def _cached(task: Task, meta: dict, root, force: bool) -> Outcome | None:
@@ -374,7 +369,7 @@ def _failed(p, task: Task, message: str, root, trace: str = "") -> Outcome:
 
     result = RunResult(pd.DataFrame(), "failed", message, dict(p.meta), traceback=trace)
     path = store.save(result, root)
-    return _outcome(task, result, path, cached=False)
+    return _outcome(task, RunRecord.from_result(result), path, cached=False)
 
 
 def execute_task(p, callback: Callable[[Progress], None] | None = None) -> RunResult:
@@ -403,7 +398,7 @@ def run_task(task: Task, root=store.DEFAULT_ROOT, force: bool = False,
         return cached
     result = execute_task(p, callback)
     path = store.save(result, root)
-    return _outcome(task, result, path, cached=False)
+    return _outcome(task, RunRecord.from_result(result), path, cached=False)
 
 
 def sweep_status(tasks: list[Task], root=store.DEFAULT_ROOT) -> list[str | None]:
@@ -499,7 +494,7 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
         emit(Event("start", i, task, p.iterations))
         result = execute_task(p, lambda pr, i=i, task=task, total=p.iterations: emit(
             Event("iteration", i, task, total, progress=pr)))
-        outcomes[i] = _outcome(task, result, store.save(result, root), cached=False)
+        outcomes[i] = _outcome(task, RunRecord.from_result(result), store.save(result, root), cached=False)
         emit(Event("finish", i, task, p.iterations, outcome=outcomes[i]))
     return outcomes
 
@@ -558,7 +553,7 @@ def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, not
                 import warnings
                 warnings.warn(f"{plans[i].meta['problem']} {plans[i].meta['label']}: examples not collected: "
                               f"{type(err).__name__}: {err}", stacklevel=2)
-            outcomes[i] = _outcome(tasks[i], result, store.save(result, root), cached=False)
+            outcomes[i] = _outcome(tasks[i], RunRecord.from_result(result), store.save(result, root), cached=False)
             emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=outcomes[i]))
     return [i for i, _ in alone]
 

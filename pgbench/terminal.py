@@ -20,15 +20,29 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from .analysis.headline import format_headline
 from .numbers import fmt
 from .registry import field_types
-from .report.headline import format_headline
 
-NARROW = [("problem", "problem"), ("label", "solver"), ("seeds", "seeds"), ("x_error", "x error (min–max)"),
-          ("loss", "y loss"), ("iterations", "iters"), ("time_per_iteration", "s / iter")]
-WIDE_EXTRA = [("backend", "backend"), ("device_name", "device"), ("status", "ok/div/fail"),
-              ("train_x_error", "train x err"), ("target", "target"), ("reached", "reached"),
-              ("iterations_to_target", "iters to target"), ("time_to_target", "s to target")]
+NARROW = [
+    ("problem", "problem"),
+    ("label", "solver"),
+    ("seeds", "seeds"),
+    ("x_error", "x error (min–max)"),
+    ("loss", "y loss"),
+    ("iterations", "iters"),
+    ("time_per_iteration", "s / iter"),
+]
+WIDE_EXTRA = [
+    ("backend", "backend"),
+    ("device_name", "device"),
+    ("status", "ok/div/fail"),
+    ("train_x_error", "train x err"),
+    ("target", "target"),
+    ("reached", "reached"),
+    ("iterations_to_target", "iters to target"),
+    ("time_to_target", "s to target"),
+]
 RUN_NARROW = ["problem", "label", "seed", "status", "x_error", "loss", "iterations", "run_key", "message"]
 RUN_WIDE_EXTRA = ["backend", "device_name", "nonfinite", "wall_time", "iterations_to_target", "time_to_target"]
 TEXT = {"problem", "label", "backend", "device_name", "config", "scale", "status", "run_key", "message", "seeds"}
@@ -57,10 +71,10 @@ def console(stderr: bool = False) -> Console:
 
 def _table(title: str, heads: list[str], rows: list[list[str]], text: list[bool]):
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for head, is_text in zip(heads, text):
-        if is_text:   # text folds when the terminal is too narrow
+    for head, is_text in zip(heads, text, strict=True):
+        if is_text:  # text folds when the terminal is too narrow
             t.add_column(head, overflow="fold")
-        else:         # numbers never: a number is never split over lines
+        else:  # numbers never: a number is never split over lines
             t.add_column(head, justify="right", no_wrap=True)
     for row in rows:
         t.add_row(*row)
@@ -75,7 +89,7 @@ def summary_table(summary, title: str = "summary", wide: bool = False):
     else:
         cols[2:2] = [c for c in (("backend", "backend"), ("device_name", "device")) if _several(summary, c[0])]
     keys = ["problem", "label", "backend", "device_name", "scale"]
-    if summary.duplicated([k for k in keys if k in summary]).any():   # several settings under one label
+    if summary.duplicated([k for k in keys if k in summary]).any():  # several settings under one label
         cols.insert(2, ("config", "config"))
     if _several(summary, "scale"):
         cols.insert(1, ("scale", "scale"))
@@ -92,15 +106,14 @@ def summary_table(summary, title: str = "summary", wide: bool = False):
                 row.append(str(r[c])[:6])
             elif c in TEXT:
                 row.append(str(r[c]))
-            elif c == "x_error" and r["ok"] > 1:   # median over ok seeds (min–max)
+            elif c == "x_error" and r["ok"] > 1:  # median over ok seeds (min–max)
                 row.append(f"{fmt(r['x_error'])} ({fmt(r['x_error_lo'], 2)}–{fmt(r['x_error_hi'], 2)})")
             elif c == "reached":
                 row.append("-" if math.isnan(r["target"]) else f"{r['reached']}/{r['seeds'] - r['failed']}")
             else:
                 row.append(fmt(r[c]))
         rows.append(row)
-    return _table(title if wide else _title(title, summary), [h for _, h in cols], rows,
-                  [c in TEXT for c, _ in cols])
+    return _table(title if wide else _title(title, summary), [h for _, h in cols], rows, [c in TEXT for c, _ in cols])
 
 
 def runs_table(runs, title: str = "runs", wide: bool = False):
@@ -108,11 +121,23 @@ def runs_table(runs, title: str = "runs", wide: bool = False):
     cols = RUN_NARROW[:-2] + (RUN_WIDE_EXTRA if wide else []) + RUN_NARROW[-2:]
     if not wide:
         cols[2:2] = [c for c in ("backend", "device_name") if _several(runs, c)]
-    rows = [[("" if str(r[c]) in ("None", "nan") else str(r[c])) if c in TEXT else fmt(r[c]) for c in cols]
-            for _, r in runs.iterrows()]
-    heads = [{"label": "solver", "device_name": "device", "x_error": "x error", "iterations": "iters",
-              "run_key": "run key", "wall_time": "wall s", "iterations_to_target": "iters to target",
-              "time_to_target": "s to target"}.get(c, c) for c in cols]
+    rows = [
+        [("" if str(r[c]) in ("None", "nan") else str(r[c])) if c in TEXT else fmt(r[c]) for c in cols]
+        for _, r in runs.iterrows()
+    ]
+    heads = [
+        {
+            "label": "solver",
+            "device_name": "device",
+            "x_error": "x error",
+            "iterations": "iters",
+            "run_key": "run key",
+            "wall_time": "wall s",
+            "iterations_to_target": "iters to target",
+            "time_to_target": "s to target",
+        }.get(c, c)
+        for c in cols
+    ]
     return _table(title if wide else _title(title, runs), heads, rows, [c in TEXT for c in cols])
 
 
@@ -127,7 +152,7 @@ def problems_table(specs) -> Table:
     for spec in specs:
         try:
             caps = ", ".join(sorted(spec.load().capabilities))
-        except Exception as e:   # a user's problem that cannot load is listed all the same
+        except Exception as e:  # a user's problem that cannot load is listed all the same
             caps = f"(cannot load: {type(e).__name__})"
         t.add_row(spec.id, spec.description, caps, ", ".join(spec.scales), "variant" if spec.variant else "")
     return t
@@ -135,9 +160,13 @@ def problems_table(specs) -> Table:
 
 def _defaults(cls, spec) -> dict:
     """The solver's hyperparameters with their default values (the registration's own first)."""
-    values = {f.name: f.default if f.default is not dataclasses.MISSING else
-              (f.default_factory() if f.default_factory is not dataclasses.MISSING else "?")
-              for f in dataclasses.fields(cls) if f.init}
+    values = {
+        f.name: f.default
+        if f.default is not dataclasses.MISSING
+        else (f.default_factory() if f.default_factory is not dataclasses.MISSING else "?")
+        for f in dataclasses.fields(cls)
+        if f.init
+    }
     values.update(spec.kwargs)
     return {k: values[k] for k in field_types(cls)}
 
@@ -152,7 +181,7 @@ def solvers_table(specs) -> Table:
             cls = spec.load()
             kind, req = cls.kind, ", ".join(sorted(cls.requires))
             hp = ", ".join(f"{k}={v!r}" for k, v in _defaults(cls, spec).items())
-        except Exception as e:   # a user's solver that cannot load is listed all the same
+        except Exception as e:  # a user's solver that cannot load is listed all the same
             kind, req, hp = "?", "", f"(cannot load: {type(e).__name__})"
         t.add_row(spec.id, kind, spec.description, req, hp)
     return t
@@ -167,18 +196,37 @@ def print_dry_run(tasks, statuses, results) -> None:
     for c in ("#", "problem", "solver", "seed", "backend", "device", "budget", "stored"):
         t.add_column(c, justify="right" if c in ("#", "seed") else "left")
     mark = {"ok": "[green]done", "diverged": "[yellow]done (diverged)", "failed": "[red]failed: will retry"}
-    for i, (task, st) in enumerate(zip(tasks, statuses)):
-        budget = " ".join(x for x in (f"{task.iterations} it" if task.iterations else "",
-                                       f"{task.max_time:g} s" if task.max_time else "") if x) or task.scale
-        t.add_row(str(i), task.problem, task.label or task.solver, str(task.seed), task.backend, task.device, budget,
-                  mark.get(st, "to run") if task.runs_here else "no such device here: the worker checks")
+    for i, (task, st) in enumerate(zip(tasks, statuses, strict=True)):
+        budget = (
+            " ".join(
+                x
+                for x in (
+                    f"{task.iterations} it" if task.iterations else "",
+                    f"{task.max_time:g} s" if task.max_time else "",
+                )
+                if x
+            )
+            or task.scale
+        )
+        t.add_row(
+            str(i),
+            task.problem,
+            task.label or task.solver,
+            str(task.seed),
+            task.backend,
+            task.device,
+            budget,
+            mark.get(st, "to run") if task.runs_here else "no such device here: the worker checks",
+        )
     console().print(t)
     done = sum(s in ("ok", "diverged") for s in statuses)
     failed = sum(s == "failed" for s in statuses)
     elsewhere = sum(not t.runs_here for t in tasks)
     note = f" ({elsewhere} on a device this machine lacks: the workers check the store)" if elsewhere else ""
-    print(f"{done} done, {failed} failed (will retry), {len(tasks) - done - failed} not yet run; "
-          f"{len(tasks) - done} would run{note}")
+    print(
+        f"{done} done, {failed} failed (will retry), {len(tasks) - done - failed} not yet run; "
+        f"{len(tasks) - done} would run{note}"
+    )
 
 
 # --- the leaderboard -------------------------------------------------------------------------------
@@ -192,8 +240,11 @@ def print_leaderboard(board, display: pd.DataFrame, wide: bool = False) -> None:
         display = display.drop(columns=["runs"])
     for prob, g in board.table.groupby("problem", sort=True):
         first = g.iloc[0]
-        t = Table(title=f"{prob}: target x error {fmt(first['target'])} ({first['target_source']}), "
-                        f"common time {fmt(first['common_time'])} s", title_justify="left")
+        t = Table(
+            title=f"{prob}: target x error {fmt(first['target'])} ({first['target_source']}), "
+            f"common time {fmt(first['common_time'])} s",
+            title_justify="left",
+        )
         rows = display[display["problem"] == prob].drop(columns=["problem"])
         for c in rows.columns:
             t.add_column(c, justify="right" if c.startswith("#") else "left", overflow="fold")
@@ -248,8 +299,10 @@ def plan_line(plan) -> str:
     unknown = sum(v is None for v in plan.estimates.values())
     est = f"about {duration(plan.known())} on the 2-core reference CPU" if plan.estimates else "nothing to run"
     extra = f" (+ {unknown} runs without an estimate)" if unknown else ""
-    return (f"plan: {plan.total} runs on {plan.problems} problems: {plan.stored} stored (reused), "
-            f"{len(plan.estimates)} to run; {est}{extra}")
+    return (
+        f"plan: {plan.total} runs on {plan.problems} problems: {plan.stored} stored (reused), "
+        f"{len(plan.estimates)} to run; {est}{extra}"
+    )
 
 
 def print_headline(path) -> None:
@@ -271,9 +324,11 @@ def print_reproduction(summary: dict, headline=None) -> None:
     if headline is not None:
         print_headline(headline)
     report = f"; report: {summary['report']}" if summary["report"] else "; no report"
-    print(f"reproduce ({summary['scale']}): {summary['runs']} runs done, {summary['cached']} reused, "
-          f"{summary['diverged']} diverged, {summary['failed']} failed; experiments "
-          f"{summary['seconds_running']:.0f} s, total {summary['seconds']:.0f} s{report}")
+    print(
+        f"reproduce ({summary['scale']}): {summary['runs']} runs done, {summary['cached']} reused, "
+        f"{summary['diverged']} diverged, {summary['failed']} failed; experiments "
+        f"{summary['seconds_running']:.0f} s, total {summary['seconds']:.0f} s{report}"
+    )
 
 
 def print_plan(plan) -> None:
@@ -287,8 +342,10 @@ def print_merge(summary, into) -> None:
         print(f"warning: skipped unreadable result file {path}", file=sys.stderr)
     for c in summary.conflicts:
         print(f"conflict: {c} (same run key, different results; the destination's copy is kept)", file=sys.stderr)
-    print(f"merged into {into}: {summary.copied} copied, {summary.replaced} replaced (failed -> finished), "
-          f"{summary.kept} already there, {len(summary.unreadable)} unreadable, {len(summary.conflicts)} conflicts")
+    print(
+        f"merged into {into}: {summary.copied} copied, {summary.replaced} replaced (failed -> finished), "
+        f"{summary.kept} already there, {len(summary.unreadable)} unreadable, {len(summary.conflicts)} conflicts"
+    )
 
 
 def write_frame(frame: pd.DataFrame, format: str) -> None:

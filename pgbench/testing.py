@@ -7,6 +7,8 @@ tests; run them on your own problems too):
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import keys
@@ -14,13 +16,16 @@ from .backends import get_backend
 from .registry import PROBLEMS, SOLVERS, make_problem
 
 #: solver settings that keep a conformance run tiny (e.g. a few L-BFGS-B iterations)
-TINY_SOLVER_SETTINGS = {"lbfgsb": {"maxiter": 3}, "hf": {"cg_iters": 5}}
+TINY_SOLVER_SETTINGS: dict[str, dict[str, Any]] = {"lbfgsb": {"maxiter": 3}, "hf": {"cg_iters": 5}}
 
 
 def tiny_problem(id: str, **overrides):
     """The quick scale of ``id`` shrunk to a few examples, for fast checks."""
-    return make_problem(id, scale="quick", **{"batch_size": 2, "test_size": 2, "iterations": 2,
-                                              "solve_iterations": 2, "eval_every": 1, **overrides})
+    return make_problem(
+        id,
+        scale="quick",
+        **{"batch_size": 2, "test_size": 2, "iterations": 2, "solve_iterations": 2, "eval_every": 1, **overrides},
+    )
 
 
 def _np(be, a):
@@ -44,9 +49,9 @@ def check_problem(problem, backend: str = "torch", seed: int = 0, fd_rtol: float
     err = _np(be, problem.x_error(be, x_true, x_true, y))
     assert err.shape == (n,), f"x_error must be per example, got shape {err.shape}"
     # control problems (HIG paper) have no ground-truth x: they declare has_ground_truth = False
-    assert not getattr(problem, "has_ground_truth", True) or \
-        np.allclose(err, 0, atol=1e-4 * (1 + np.abs(_np(be, x_true)).sum() / n)), \
-        f"x_error of the ground truth is not 0: {err}"
+    assert not getattr(problem, "has_ground_truth", True) or np.allclose(
+        err, 0, atol=1e-4 * (1 + np.abs(_np(be, x_true)).sum() / n)
+    ), f"x_error of the ground truth is not 0: {err}"
     x0 = problem.initial_guess(be, y)
     assert tuple(x0.shape) == tuple(x_true.shape), "initial_guess has the wrong shape"
     l0 = _np(be, problem.loss(be, x0, y))
@@ -83,13 +88,15 @@ def _check_gradient(problem, be, x_true, x0, y, rtol):
     scale = max(abs(analytic), abs(numeric), 1e-3 * (abs(f(base)) + 1e-12))
     # the central difference of a loss evaluated in float32 carries round-off ~ eps |f| / h
     roundoff = 8 * float(np.finfo(np.float32 if dtype == "float32" else np.float64).eps) * abs(f(base)) / h
-    assert abs(analytic - numeric) <= rtol * scale + roundoff, \
+    assert abs(analytic - numeric) <= rtol * scale + roundoff, (
         f"loss gradient disagrees with finite differences: {analytic} vs {numeric}"
+    )
 
 
 def compatible_pairs(problem_ids=None, solver_ids=None):
     """``(problem_id, solver_id, reason)`` for every registered pair; reason is None if compatible."""
     from .tuning import make_tuned_solver
+
     out = []
     for pid in problem_ids or [s.id for s in PROBLEMS.latest()]:
         problem = tiny_problem(pid)
@@ -107,6 +114,7 @@ def check_solver(solver_id: str, problem_id: str, backend: str = "torch", iterat
     example may be lost while the others go on) and keeps the batch dimension
     (:func:`check_batch`)."""
     from .runner import run
+
     problem = tiny_problem(problem_id)
     name = SOLVERS.resolve(solver_id).name
     settings = TINY_SOLVER_SETTINGS.get(name, {})
@@ -119,9 +127,11 @@ def check_solver(solver_id: str, problem_id: str, backend: str = "torch", iterat
     assert np.all(np.diff(rec["wall_time"].to_numpy()) >= 0), "wall time is not monotonic"
     nonfinite = rec["nonfinite"].to_numpy(dtype=float)
     partial = (nonfinite > 0) & (nonfinite < 1)
-    assert not partial.any(), (f"{solver_id} on {problem_id}: a fraction {nonfinite[partial][0]:g} of the examples "
-                               f"became non-finite while the run went on (iteration "
-                               f"{int(rec['iteration'].to_numpy()[partial][0])})")
+    assert not partial.any(), (
+        f"{solver_id} on {problem_id}: a fraction {nonfinite[partial][0]:g} of the examples "
+        f"became non-finite while the run went on (iteration "
+        f"{int(rec['iteration'].to_numpy()[partial][0])})"
+    )
     if result.status == "ok":
         assert np.all(nonfinite == 0), f"{solver_id} on {problem_id}: non-finite examples in an ok run"
         assert np.all(np.isfinite(rec["x_error"].to_numpy())), "x_error not finite in an ok run"
@@ -139,6 +149,7 @@ def check_batch(solver_id: str, problem, backend: str = "torch", rtol: float = 1
     solver that averages over the batch fails). Training schemes: one ``update`` reports a
     prediction of shape ``(2, *x_shape)`` and a per-example loss of shape ``(2,)``."""
     from .runner import resolve
+
     be = get_backend(backend)
     problem, solver = resolve(problem, solver_id, problem.scale, **settings)
     x_true, y = problem.sample(keys.rng(0, "check-batch"), 2, be)
@@ -148,17 +159,20 @@ def check_batch(solver_id: str, problem, backend: str = "torch", rtol: float = 1
         params = net.init(keys.rng(0, "net"), be)
         _, _, out = solver.update(problem, be, net, params, solver.init(problem, be, net, params), y, x_true)
         x, loss = out.x, out.loss
-        assert tuple(x.shape) == expected, \
+        assert tuple(x.shape) == expected, (
             f"{solver_id}: the prediction has shape {tuple(x.shape)}, expected {expected} (batch dimension lost)"
+        )
         assert tuple(loss.shape) == (2,), f"{solver_id}: the loss has shape {tuple(loss.shape)}, expected (2,)"
         return
     x0 = problem.initial_guess(be, y)
     both = solver.step(problem, be, x0, y, solver.init(problem, be, x0, y))[0]
-    assert tuple(both.shape) == expected, \
+    assert tuple(both.shape) == expected, (
         f"{solver_id}: a step returned shape {tuple(both.shape)}, expected {expected} (batch dimension lost)"
+    )
     alone = solver.step(problem, be, x0[:1], y[:1], solver.init(problem, be, x0[:1], y[:1]))[0]
     a, b = _np(be, both)[:1], _np(be, alone)
     scale = 1.0 + float(np.abs(_np(be, x0)).max()) + float(np.abs(b).max())
-    assert np.allclose(a, b, rtol=rtol, atol=rtol * scale, equal_nan=True), \
-        (f"{solver_id}: example 0 after one step depends on the other examples of its batch "
-         f"(max difference {float(np.nanmax(np.abs(a - b))):g})")
+    assert np.allclose(a, b, rtol=rtol, atol=rtol * scale, equal_nan=True), (
+        f"{solver_id}: example 0 after one step depends on the other examples of its batch "
+        f"(max difference {float(np.nanmax(np.abs(a - b))):g})"
+    )

@@ -65,8 +65,10 @@ def storable(meta: dict) -> None:
     try:
         store.write_frame(store.to_frame(RunResult(pd.DataFrame(), "ok", "", dict(meta))), io.BytesIO())
     except Exception as e:
-        raise InvalidSettingError(f"run {meta.get('problem')} × {meta.get('solver')} seed {meta.get('seed')} "
-                                  f"cannot be stored: {type(e).__name__}: {e}") from None
+        raise InvalidSettingError(
+            f"run {meta.get('problem')} × {meta.get('solver')} seed {meta.get('seed')} "
+            f"cannot be stored: {type(e).__name__}: {e}"
+        ) from None
 
 
 def scheduler(address, timeout: float = 10.0) -> None:
@@ -79,6 +81,7 @@ def scheduler(address, timeout: float = 10.0) -> None:
         if not Path(text).is_file():
             raise InvalidSettingError(f"no Dask scheduler file {text} (written by `dask scheduler --scheduler-file`)")
         import json
+
         try:
             text = json.loads(Path(text).read_text())["address"]
         except (ValueError, KeyError, TypeError) as e:
@@ -95,8 +98,9 @@ def scheduler(address, timeout: float = 10.0) -> None:
         asyncio.run(probe())
     except Exception as e:
         reason = " ".join(str(e).split())[:200]
-        raise InvalidSettingError(f"cannot reach the Dask scheduler {address} within {timeout:g} s "
-                                  f"({type(e).__name__}: {reason})") from None
+        raise InvalidSettingError(
+            f"cannot reach the Dask scheduler {address} within {timeout:g} s ({type(e).__name__}: {reason})"
+        ) from None
 
 
 __all__ = ["writable_dir", "storable", "scheduler", "MIN_FREE_BYTES"]

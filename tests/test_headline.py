@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pgbench.measures import seed_stats
-from pgbench.report.data import with_device
-from pgbench.report.headline import (CLAIMS, NOT_AT_SCALE, NOT_REPRODUCED, OTHER_HARDWARE, QUALITATIVE,
-                                     REPRODUCED, Measured, headline_table, ratio_at, verdict)
+from pgbench.analysis.measures import seed_stats
+from pgbench.analysis.data import with_device
+from pgbench.analysis.claim_measures import Measured, ratio_at
+from pgbench.analysis.headline import (CLAIMS, NOT_AT_SCALE, NOT_REPRODUCED, OTHER_HARDWARE, QUALITATIVE,
+                                     REPRODUCED, headline_table, verdict)
 from pgbench.reproduce import EXPERIMENTS
 
 
@@ -88,7 +89,7 @@ def test_headline_table_has_a_verdict_for_every_claim():
 def test_cost_claim_pairs_seeds_and_checks_ten_percent():
     """fig14-cost-*: PG / Adam seconds per iteration per seed (not medians of unpaired runs);
     holds for the seeds within 10 %."""
-    from pgbench.report.headline import cost_within
+    from pgbench.analysis.claim_measures import cost_within
     rows = []
     for label, per_seed in {"DP (Adam)": [1.0, 3.0, 1.0], "PG (inverse)": [1.05, 3.1, 1.5]}.items():
         for seed, s_it in enumerate(per_seed):

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pgbench import leaderboard as L
-from pgbench import measures, store
+from pgbench.analysis import leaderboard as L
+from pgbench.report import leaderboard as LR
+from pgbench import record, store
+from pgbench.analysis import measures
 
 
 def _run(problem, label, seed, times, errors, status="ok", key=None):
@@ -50,7 +52,7 @@ def synthetic():
 
 
 def test_ranks_by_time_to_target_with_ties_and_failures(synthetic):
-    board = L.build(synthetic, targets=0.1)
+    board = L.build(synthetic, policy=0.1)
     a = board.table[board.table["problem"] == "a-v0"].set_index("method")
     assert a.loc["fast", "time_to_target"] == a.loc["tie", "time_to_target"] == 2.0
     assert a.loc["fast", "rank_time"] == a.loc["tie", "rank_time"] == 1
@@ -65,7 +67,7 @@ def test_ranks_by_time_to_target_with_ties_and_failures(synthetic):
 
 
 def test_error_at_equal_wall_time(synthetic):
-    board = L.build(synthetic, targets=0.1)
+    board = L.build(synthetic, policy=0.1)
     a = board.table[board.table["problem"] == "a-v0"].set_index("method")
     # common time = smallest final wall time of the ok runs (5 s: the diverged seed stopped at 3 s but is not ok)
     assert (a["common_time"] == 5.0).all()
@@ -75,13 +77,13 @@ def test_error_at_equal_wall_time(synthetic):
     assert a.loc["never", "error_at_time"] == 0.5 and a.loc["never", "rank_error"] == 5
     # a shorter ok run moves the common time and the errors are read from the curves there
     short = pd.concat([synthetic, _run("a-v0", "short", 0, [1.0, 2.5], [0.5, 0.2])], ignore_index=True)
-    a = L.build(short, targets=0.1).table.query("problem == 'a-v0'").set_index("method")
+    a = L.build(short, policy=0.1).table.query("problem == 'a-v0'").set_index("method")
     assert (a["common_time"] == 2.5).all()
     assert a.loc["slow", "error_at_time"] == 0.4 and a.loc["fast", "error_at_time"] == 0.1
 
 
 def test_profile_score_hand_computed(synthetic):
-    board = L.build(synthetic, targets=0.1)
+    board = L.build(synthetic, policy=0.1)
     s = board.scores.set_index("method")["score"]
     # ratios: a: fast 1, tie 1, slow 2, never ∞, diverging ∞; b: slow 1 (1 s), fast 3 (3 s), tie/never/diverging absent
     assert s["fast"] == pytest.approx(((4 - 1) + (4 - 3)) / (2 * 3))
@@ -95,7 +97,7 @@ def test_profile_score_hand_computed(synthetic):
 
 
 def test_problem_nobody_reaches_is_left_out_of_the_score(synthetic):
-    board = L.build(synthetic, targets={"a": 0.1, "b": 1e-9})
+    board = L.build(synthetic, policy={"a": 0.1, "b": 1e-9})
     assert any("b-v0: no method reached" in n for n in board.notes)
     s = board.scores.set_index("method")
     assert (s["problems"] == 1).all() and s.loc["slow", "score"] == pytest.approx(2 / 3)
@@ -113,8 +115,8 @@ def test_default_target_is_the_reference_methods_worst_seed(synthetic):
 
 
 def test_markdown_and_files(tmp_path, synthetic):
-    board = L.build(synthetic, targets=0.1)
-    paths = L.write(board, tmp_path)
+    board = L.build(synthetic, policy=0.1)
+    paths = LR.write(board, tmp_path)
     text = paths["md"].read_text()
     assert "## a-v0" in text and "not reached (0/2)" in text and "Performance-profile score" in text
     assert paths["png"].exists() and len(pd.read_csv(paths["csv"])) == len(board.table)
@@ -124,7 +126,7 @@ def _write_store(root, frame):
     for key, g in frame.groupby("run_key"):
         path = root / g["problem"].iloc[0] / f"{key}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        store.write_frame(g.assign(store_format=measures.STORE_FORMAT).reset_index(drop=True), path)
+        store.write_frame(g.assign(store_format=record.STORE_FORMAT).reset_index(drop=True), path)
 
 
 def test_cli(tmp_path, synthetic, capsys):

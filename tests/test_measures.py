@@ -1,6 +1,6 @@
-import json
-"""One meaning of a stored run (pgbench.measures) and the divergence rule (pgbench.divergence)."""
+"""Per-run quantities (pgbench.analysis.measures) and the divergence rule (pgbench.divergence)."""
 
+import json
 import math
 
 import numpy as np
@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 import pgbench
-from pgbench import measures
+from pgbench import record
+from pgbench.analysis import measures
 from pgbench.divergence import BLOWUP_FACTOR, NONFINITE_LIMIT, Watch, classify
 
 
@@ -18,7 +19,7 @@ def _training_run(evals, n=6, fmt=None):
         rows.append({"run_key": "k", "kind": "training", "iteration": it, "wall_time": 0.1 * it,
                      "loss": 1.0 / it, "x_error": 2.0 / it, "nonfinite": 0.0,
                      "eval_x_error": evals.get(it, np.nan), "eval_loss": evals.get(it, np.nan),
-                     "store_format": fmt or measures.STORE_FORMAT, "target_x_error": 0.3})
+                     "store_format": fmt or record.STORE_FORMAT, "target_x_error": 0.3})
     return pd.DataFrame(rows)
 
 
@@ -35,7 +36,10 @@ def test_final_value_reads_the_held_out_metric_of_training_runs():
 
 def test_a_budget_of_100_reaches_iteration_100():
     r = pgbench.run("sin", "dp", iterations=100, scale="quick", backend="torch")
-    assert r.records["iteration"].iloc[-1] == 100 and measures.iterations_done(r.records) == 100
+    assert r.records["iteration"].iloc[-1] == 100 and measures.iterations_done(r) == 100
+    # a result's records carry no ``kind`` column: the measures read it from the run, not the frame
+    assert "kind" not in r.records and measures.metric_column(r) == "eval_x_error"
+    assert measures.final_value(r) == r.records["eval_x_error"].dropna().iloc[-1]
     assert r.meta["target_x_error"] == pytest.approx(1e-4)
 
 
@@ -43,22 +47,22 @@ def test_old_stores_are_renumbered_on_load(tmp_path):
     """Training rows written before store format 0.2 started at 0: they are shifted by one."""
     run = _training_run({1: 0.9, 6: 0.2}).drop(columns="store_format")
     run["iteration"] -= 1
-    up = measures.upgrade(run)
+    up = record.upgrade(run)
     assert list(up["iteration"]) == [1, 2, 3, 4, 5, 6]
-    assert measures.upgrade(up)["iteration"].tolist() == [1, 2, 3, 4, 5, 6]   # idempotent
+    assert record.upgrade(up)["iteration"].tolist() == [1, 2, 3, 4, 5, 6]   # idempotent
     iterative = run.assign(kind="iterative")
-    assert measures.upgrade(iterative)["iteration"].tolist() == [0, 1, 2, 3, 4, 5]
+    assert record.upgrade(iterative)["iteration"].tolist() == [0, 1, 2, 3, 4, 5]
 
 
 def test_config_hash_ignores_seed_and_machine_but_not_settings():
     a = {"problem_settings": "{}", "hyperparameters": '{"lr": 1}', "budget_iterations": 5, "max_time": None,
          "seed": 0, "machine": "a"}
-    assert measures.config_hash(a) == measures.config_hash({**a, "seed": 3, "machine": "b"})
-    assert measures.config_hash(a) != measures.config_hash({**a, "hyperparameters": '{"lr": 2}'})
+    assert record.config_hash(a) == record.config_hash({**a, "seed": 3, "machine": "b"})
+    assert record.config_hash(a) != record.config_hash({**a, "hyperparameters": '{"lr": 2}'})
     # the visible core count is the machine's (the paper-CPU campaign pinned later seeds with taskset)
     one, two = ({**a, "numerics": json.dumps({"jax": "0.10", "cpu_cores": c})} for c in (1, 2))
-    assert measures.config_hash(one) == measures.config_hash(two)
-    assert measures.config_hash(one) != measures.config_hash({**one, "numerics": '{"jax": "0.11", "cpu_cores": 1}'})
+    assert record.config_hash(one) == record.config_hash(two)
+    assert record.config_hash(one) != record.config_hash({**one, "numerics": '{"jax": "0.11", "cpu_cores": 1}'})
 
 
 def test_seed_stats_never_mix_in_missing_seeds():
@@ -81,5 +85,5 @@ def test_watch_flags_blowups_and_nonfinite_fractions():
 
 
 def test_classify_a_stored_run():
-    assert classify(_training_run({1: 0.9, 6: 0.2})) is None
-    assert "blew up at iteration 6" in classify(_training_run({1: 0.9, 3: 50.0, 6: 9.85e5}))
+    assert classify(_training_run({1: 0.9, 6: 0.2}), "training") is None
+    assert "blew up at iteration 6" in classify(_training_run({1: 0.9, 3: 50.0, 6: 9.85e5}), "training")

@@ -231,7 +231,8 @@ def _fixture_frame():
 
 
 def test_table1_from_a_fixture_frame():
-    from pgbench.table1 import default_target, format_table1, table1, table1_runs
+    from pgbench.analysis.table1 import default_target, table1, table1_runs
+    from pgbench.report.tables import format_table1
 
     df = _fixture_frame()
     assert default_target(df) == 1.0                      # the PG network's final held-out error
@@ -245,14 +246,14 @@ def test_table1_from_a_fixture_frame():
     assert not t.loc["GD", "reached"] and t.loc["GD", "time_per_example_s"] == 100.0 / 4
     assert t.loc["GD", "runs"] == 1                        # the failed and the other problem's runs are out
     # an explicit, looser target: GD reaches it at iteration 1
-    runs = table1_runs(df, target=4.0).set_index("method")
+    runs = table1_runs(df, 4.0).set_index("method")
     assert runs.loc["GD", "reached"] and runs.loc["GD", "iterations"] == 1
     text = format_table1(table1(df, inference_time=1.1e-4))
     assert "> 25 s" in text and "0.11 ms" in text
 
 
 def test_iteration_costs_read_the_time_at_k_without_extrapolating():
-    from pgbench.table1 import iteration_costs
+    from pgbench.analysis.table1 import iteration_costs
 
     t = iteration_costs(_fixture_frame(), {"domain-specific solver": 2, "GD": 5}).set_index("method")
     assert t.loc["domain-specific solver", "time_at_k_per_example_s"] == 4.0 / 4    # wall 4 s at iteration 2, 4 examples
@@ -275,12 +276,12 @@ def test_report_table1_costs_relate_to_inference_time():
 
 
 def test_table1_leaves_out_time_capped_runs_when_uncapped_ones_exist():
-    from pgbench.table1 import table1_runs
+    from pgbench.analysis.table1 import table1_runs
 
     df = _fixture_frame()
     df["max_time"] = np.nan
     capped = df[df["run_key"] == "pg1"].assign(run_key="pg40", max_time=40.0, eval_x_error=[5.0, 4.0, 3.0])
-    runs = table1_runs(pd.concat([df, capped], ignore_index=True), target=1.0)
+    runs = table1_runs(pd.concat([df, capped], ignore_index=True), 1.0)
     assert "pg40" not in set(runs["run_key"]) and "pg1" in set(runs["run_key"])
     only_capped = pd.concat([df[df["run_key"] != "pg1"], capped], ignore_index=True)
-    assert "pg40" in set(table1_runs(only_capped, target=1.0)["run_key"])   # kept when it is all there is
+    assert "pg40" in set(table1_runs(only_capped, 1.0)["run_key"])   # kept when it is all there is

@@ -12,7 +12,7 @@ import torch
 import pgbench
 from pgbench import cli, store
 from pgbench.runner import RunResult
-from pgbench.summary import summarize
+from pgbench.analysis.summary import per_config as summarize
 
 TINY = {"batch_size": 8, "test_size": 8}
 

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pgbench import measures, reproduce as R, store
+from pgbench import reproduce as R, store
+from pgbench.analysis import measures
 from pgbench.registry import InvalidSettingError, make_problem
 
 CAMPAIGN = Path(__file__).parent.parent / "results" / "paper-cpu" / "runs"
@@ -112,8 +113,8 @@ def test_final_running_average():
 def test_headline_sin_and_gpu_rows():
     """At paper scale the sin ratio is the per-seed ratio of the final 1,000-batch running
     averages; the Poisson 5k row, out of the runs' reach, says "needs a GPU" with its command."""
-    from pgbench.report.data import with_device
-    from pgbench.report.headline import NEEDS_GPU, headline_table
+    from pgbench.analysis.data import with_device
+    from pgbench.analysis.headline import NEEDS_GPU, headline_table
     rows = []
     n = 1200
     for seed, (dp, pg) in enumerate([(1e-2, 1e-3), (2e-2, 1e-4), (4e-2, 1e-3)]):
@@ -138,7 +139,7 @@ def test_headline_sin_and_gpu_rows():
                                   "x_error": v, "machine": "a-first-by-name", "device_name": "cpu",
                                   "backend": "jax"}))
     head = headline_table(with_device(pd.concat(rows, ignore_index=True))).set_index("claim")
-    from pgbench.report import headline as H
+    from pgbench.analysis import headline as H
     sin = [c for c in H.CLAIMS if c.key == "sin-1000x"][0]
     got = sin.measure(with_device(pd.concat(rows[:6], ignore_index=True)), False)
     assert got is not None and got.stats.median == pytest.approx(40.0) and got.stats.k == 3

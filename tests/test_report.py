@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 
 from pgbench import load_results
-from pgbench.report import build_report, speedups
-from pgbench.report.data import running_average, with_device
+from pgbench.analysis.timing import speedups
+from pgbench.report import build_report
+from pgbench.analysis.data import running_average, with_device
 from pgbench.report.figures import performance_profile
-from pgbench.report.headline import NOT_MEASURED, headline_table
+from pgbench.analysis.headline import NOT_MEASURED, headline_table
 from pgbench.reproduce import Experiment, Method, reproduce
 
 FIXTURE = (
@@ -256,7 +257,7 @@ def _final_loss_runs(values, problem="poisson-hig-v0", diverged=()):
 
 
 def test_hig_claims_compare_final_held_out_loss_per_seed_with_medians():
-    from pgbench.report.headline import ranks_below
+    from pgbench.analysis.claim_measures import ranks_below
     measure = ranks_below("Adam→HIG", ("Adam", "Adam (1e-3)"), "eval_loss")
     # holds on seeds 0 and 2 only (seed 1: Adam (1e-3) 0.2 < 0.3); medians over the 3 seeds
     df = _final_loss_runs({"Adam→HIG": [0.1, 0.3, 0.2], "Adam": [0.5, 0.6, 0.7], "Adam (1e-3)": [0.4, 0.2, 0.25]})
@@ -300,7 +301,7 @@ def test_time_to_target_figure_panels_scale_and_labels():
 def test_examples_clip_blown_up_predictions_and_name_diverged_runs():
     """A diverged network predicting 1e6 must not stretch the axis: the panel shows the truth's range,
     the blown-up points are counted off scale, and the diverged run is named in the legend."""
-    from pgbench.report.figures import clip_range, examples_figure
+    from pgbench.report.example_figures import clip_range, examples_figure
     rng = np.random.default_rng(0)
     a = rng.uniform(0.1, 10, size=(64, 1)).astype(np.float32)
     truth = (a / 5).astype(np.float32)

@@ -1,4 +1,5 @@
-"""The summary of stored runs: per-run metrics from the curves, per-seed medians, targets, divergence."""
+"""The one reduction of a run to a row (pgbench.analysis.summary): per-run metrics from the curves,
+per-seed medians, targets, and the stored divergence status (never silently reclassified)."""
 
 import math
 
@@ -7,7 +8,10 @@ import pandas as pd
 import pytest
 
 import pgbench
-from pgbench.summary import per_run, problem_target, summarize
+from pgbench import divergence
+from pgbench.analysis.summary import per_config as summarize, per_run, reclassified, rule_notes
+from pgbench.analysis.targets import declared_target as problem_target
+from pgbench.record import records
 from pgbench.sweep import expand, run_sweep
 
 TINY = {"batch_size": 8, "test_size": 8}
@@ -23,7 +27,7 @@ def store_dir(tmp_path_factory):
 
 def test_per_run_metrics_follow_the_curves(store_dir):
     df = pgbench.load_results(store_dir)
-    runs = per_run(df, target=0.19).set_index("run_key")
+    runs = per_run(df, 0.19).set_index("run_key")
     assert len(runs) == 6
     for key, g in df.groupby("run_key"):
         r = runs.loc[key]
@@ -88,10 +92,10 @@ def test_summary_statuses_targets_and_configs():
         _synthetic("d", 3, "failed", [np.nan]),
         _synthetic("e", 0, "ok", [1.0, 0.1, 0.05, 0.01], settings='{"eta": 2}'),  # another configuration
     ], ignore_index=True)
-    s = summarize(df, target=0.25)
+    s = summarize(df, 0.25)
     assert len(s) == 2
     # the same runs found twice (two result roots) count once
-    pd.testing.assert_frame_equal(summarize(pd.concat([df, df], ignore_index=True), target=0.25), s)
+    pd.testing.assert_frame_equal(summarize(pd.concat([df, df], ignore_index=True), 0.25), s)
     main = s[s["seeds"] == 4].iloc[0]
     assert (main["ok"], main["diverged"], main["failed"]) == (2, 1, 1)
     assert main["x_error"] == pytest.approx(0.2)           # median of 0.1 and 0.3; diverged has no final value
@@ -103,7 +107,7 @@ def test_summary_statuses_targets_and_configs():
     assert other["x_error"] == pytest.approx(0.01) and other["iterations_to_target"] == 1
     assert other["config"] != main["config"]
     # a per-problem target, and the registry's when none is given
-    assert sorted(summarize(df, target={"sin": 0.09})["reached"]) == [0, 1]
+    assert sorted(summarize(df, {"sin": 0.09})["reached"]) == [0, 1]
     assert summarize(df)["target"].iloc[0] == pytest.approx(problem_target("sin-v0"))
     assert problem_target("not-registered-v0") is None
 
@@ -112,25 +116,29 @@ def test_empty_frame():
     assert summarize(pgbench.load_results("/nonexistent/path")).empty
 
 
-def test_a_blown_up_run_stored_ok_counts_as_diverged_and_not_in_the_median():
-    """Stores written before the divergence rule hold blow-ups as ``ok`` (sin PG with Newton ended
-    at an x error of 9.85e5): the summary applies the rule, and the median ignores that seed."""
+def test_reading_never_reclassifies_and_says_which_rule_classified():
+    """Stores written before the divergence rule was recorded hold blow-ups as ``ok`` (sin PG with
+    Newton ended at an x error of 9.85e5): reading keeps the stored status and says that no rule is
+    recorded; reclassifying is explicit and then uses the current rule."""
     df = pd.concat([
         _synthetic("a", 0, "ok", [1.0, 0.5, 0.2, 0.1]),
         _synthetic("b", 1, "ok", [1.0, 0.8, 0.4, 0.3]),
         _synthetic("c", 2, "ok", [1.0, 10.0, 3e3, 9.85e5]),
     ], ignore_index=True)
     runs = per_run(df).set_index("run_key")
-    assert runs.loc["c", "status"] == "diverged" and "blew up at iteration 2" in runs.loc["c", "message"]
-    assert (runs.loc[["a", "b"], "status"] == "ok").all()
-    s = summarize(df).iloc[0]
+    assert (runs["status"] == "ok").all() and (runs["divergence_rule"] == "unrecorded").all()
+    (note,) = rule_notes(runs)
+    assert "3 of 3 runs" in note and "unrecorded" in note
+    again = per_run(reclassified(list(records(df)))).set_index("run_key")
+    assert again.loc["c", "status"] == "diverged" and "blew up at iteration 2" in again.loc["c", "message"]
+    assert (again.loc[["a", "b"], "status"] == "ok").all()
+    assert (again["divergence_rule"] == divergence.rule_name(divergence.RULE.as_dict())).all()
+    assert rule_notes(again) == []
+    s = summarize(reclassified(list(records(df)))).iloc[0]
     assert (s["ok"], s["diverged"]) == (2, 1)
     assert s["x_error"] == pytest.approx(0.2) and s["x_error_hi"] == pytest.approx(0.3)
-
-
-def test_half_the_examples_nonfinite_is_diverged():
-    df = _synthetic("a", 0, "ok", [1.0, 0.5, 0.2, 0.1])
-    df.loc[2, "nonfinite"] = 0.5
-    assert per_run(df)["status"].iloc[0] == "diverged"
-    df.loc[2, "nonfinite"] = 0.25   # below the limit: ok, but recorded
-    assert per_run(df)["status"].iloc[0] == "ok"
+    # a rule with other parameters is another rule: runs classified under it are flagged
+    strict = divergence.Rule(version=2, blowup_factor=5.0)
+    assert per_run(reclassified(list(records(df)), strict)).set_index("run_key").loc["b", "status"] == "ok"
+    assert per_run(reclassified(list(records(df)), strict)).set_index("run_key").loc["c", "status"] == "diverged"
+    assert rule_notes(per_run(reclassified(list(records(df)), strict)))

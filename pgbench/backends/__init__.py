@@ -24,8 +24,10 @@ def cuda_available(backend: str) -> bool:
     try:
         if backend == "torch":
             import torch
+
             return torch.cuda.is_available()
         import jax
+
         return any(d.platform == "gpu" for d in jax.devices())
     except Exception:
         return False
@@ -38,6 +40,7 @@ def set_torch_threads(n: int | None):
     if n is None or importlib.util.find_spec("torch") is None:
         return lambda: None
     import torch
+
     old = torch.get_num_threads()
     torch.set_num_threads(int(n))
     return lambda: torch.set_num_threads(old)
@@ -51,6 +54,7 @@ def effective_torch_threads(n: int | None) -> int | None:
     if importlib.util.find_spec("torch") is None:
         return None
     import torch
+
     return torch.get_num_threads()
 
 
@@ -60,9 +64,11 @@ def numerics(backend: str, device: str, threads: int | None = None) -> dict:
     deterministic-algorithm and reduced-precision flags, ``XLA_FLAGS``. Part of the run key, so
     two runs that can differ in their floating-point results never share one."""
     import numpy
+
     out: dict = {"numpy": numpy.__version__}
     if backend == "torch":
         import torch
+
         out["torch"] = torch.__version__
         out["deterministic_algorithms"] = torch.are_deterministic_algorithms_enabled()
         out["float32_matmul_precision"] = torch.get_float32_matmul_precision()
@@ -76,10 +82,12 @@ def numerics(backend: str, device: str, threads: int | None = None) -> dict:
     elif backend == "jax":
         import jax
         import jaxlib
+
         out["jax"] = jax.__version__
         out["jaxlib"] = jaxlib.__version__
-        out["jax_enable_x64"] = bool(jax.config.jax_enable_x64)
-        out["jax_default_matmul_precision"] = jax.config.jax_default_matmul_precision
+        # jax.config's flags are attributes set at run time, unknown to its type stubs
+        out["jax_enable_x64"] = bool(jax.config.jax_enable_x64)  # type: ignore[attr-defined]
+        out["jax_default_matmul_precision"] = jax.config.jax_default_matmul_precision  # type: ignore[attr-defined]
         if device == "cpu":  # XLA's CPU thread pool spans the cores this process may use
             out["cpu_cores"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         if os.environ.get("XLA_FLAGS"):
@@ -93,6 +101,7 @@ def get_backend(name: str = "torch", device: str = "cpu") -> Backend:
     device = "cuda" if device == "gpu" else device
     if name not in BACKENDS:
         from ..registry import suggest
+
         raise ValueError(f"unknown backend {name!r}{suggest(name, BACKENDS)}")
     if device not in DEVICES:
         raise ValueError(f"unknown device {device!r}; expected one of {', '.join(DEVICES)}")
@@ -100,9 +109,22 @@ def get_backend(name: str = "torch", device: str = "cpu") -> Backend:
         raise RuntimeError(f"backend {name!r} is not installed (pip install 'pgbench[{name}]')")
     if name == "torch":
         from .torch_backend import TorchBackend
+
         return TorchBackend(device)
     from .jax_backend import JaxBackend
+
     return JaxBackend(device)
 
 
-__all__ = ["Backend", "Optimizer", "get_backend", "available_backends", "cuda_available", "set_torch_threads", "effective_torch_threads", "numerics", "BACKENDS", "DEVICES"]
+__all__ = [
+    "Backend",
+    "Optimizer",
+    "get_backend",
+    "available_backends",
+    "cuda_available",
+    "set_torch_threads",
+    "effective_torch_threads",
+    "numerics",
+    "BACKENDS",
+    "DEVICES",
+]

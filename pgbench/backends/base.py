@@ -8,7 +8,8 @@ Concrete backends: :mod:`pgbench.backends.torch_backend`, :mod:`pgbench.backends
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +18,7 @@ def cpu_name() -> str:
     """The CPU model (from /proc/cpuinfo where available) with its core count."""
     import os
     import platform
+
     name = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -38,6 +40,7 @@ class Optimizer(abc.ABC):
     function, so the runner may compile it into one program with the gradients."""
 
     jittable: bool = False
+    needs: str | None = None  # what update needs beyond gradients: "hvp" (Hessian-vector products) or None
 
     @abc.abstractmethod
     def init(self, params: dict) -> Any: ...
@@ -51,6 +54,7 @@ class Backend(abc.ABC):
 
     name: str
     device: str
+    _device: Any  # the library's own device object that arrays are placed on (set by the subclass)
 
     # --- arrays -------------------------------------------------------------------------------
     @property
@@ -146,7 +150,6 @@ class Backend(abc.ABC):
         var = xp.mean((x - mean) ** 2, axis=axes, keepdims=True)
         return (x - mean) / xp.sqrt(var + eps) * xp.reshape(g, shape) + xp.reshape(b, shape)
 
-
     @abc.abstractmethod
     def conv(self, x, w, b=None, padding: str = "same", padding_mode: str = "zeros"):
         """N-d convolution (cross-correlation), channels first: x (B, Cin, *S), w (Cout, Cin, *K)."""
@@ -167,8 +170,7 @@ class Backend(abc.ABC):
         (periodic)."""
 
     @abc.abstractmethod
-    def linear_solve(self, matvec: Callable, b, x0=None, rtol: float = 1e-5, atol: float = 0.0,
-                     maxiter: int = 1000):
+    def linear_solve(self, matvec: Callable, b, x0=None, rtol: float = 1e-5, atol: float = 0.0, maxiter: int = 1000):
         """Solve ``A x = b`` for symmetric positive-definite ``A`` by conjugate gradients, per
         example (batch-first). Differentiable in ``b`` by implicit differentiation: the adjoint
         is one more CG solve, no unrolled graph."""
@@ -212,8 +214,11 @@ class Backend(abc.ABC):
         eye = xp.eye(n, dtype=x.dtype, **({} if self.array_device is None else {"device": self.array_device}))
         tiny = xp.finfo(x.dtype).eps
         radius = state
-        lam = xp.where(radius > tiny, 1.0 / xp.where(radius > tiny, radius, xp.ones_like(radius)),
-                       xp.full_like(radius, xp.finfo(x.dtype).max))
+        lam = xp.where(
+            radius > tiny,
+            1.0 / xp.where(radius > tiny, radius, xp.ones_like(radius)),
+            xp.full_like(radius, xp.finfo(x.dtype).max),
+        )
         d = -xp.linalg.solve(xp.matmul(Jt, J) + lam[:, None, None] * eye, g[..., None])[..., 0]
         Jd = xp.matmul(J, d[..., None])[..., 0]
         predicted = xp.sum(r * Jd, axis=-1) + 0.5 * xp.sum(Jd * Jd, axis=-1)
@@ -221,8 +226,9 @@ class Backend(abc.ABC):
         actual = 0.5 * xp.sum(r_new * r_new, axis=-1) - 0.5 * xp.sum(r * r, axis=-1)
         accept = actual <= 0.01 * predicted
         good = accept & (actual < 0.99 * predicted) & (predicted < 0)
-        factor = xp.where(good, xp.full_like(radius, 3.5), xp.where(accept, xp.ones_like(radius),
-                                                                     xp.full_like(radius, 0.25)))
+        factor = xp.where(
+            good, xp.full_like(radius, 3.5), xp.where(accept, xp.ones_like(radius), xp.full_like(radius, 0.25))
+        )
         return xp.where(accept[:, None], x + d, x), radius * factor
 
     # --- optimizers ------------------------------------------------------------------------------
@@ -233,8 +239,9 @@ class Backend(abc.ABC):
         :class:`pgbench.schedules.Schedule` for the learning rate (optax schedule / torch
         lr_scheduler), None for a constant ``lr``."""
 
-    def lbfgs(self, lr: float = 1.0, history: int = 10, max_iter: int = 1,
-              line_search: str = "strong_wolfe") -> Optimizer:
+    def lbfgs(
+        self, lr: float = 1.0, history: int = 10, max_iter: int = 1, line_search: str = "strong_wolfe"
+    ) -> Optimizer:
         """L-BFGS whose ``update(params, None, state, objective=f)`` takes the loss ``f(params)``
         (line searches evaluate it): torch.optim.LBFGS with a closure / optax.lbfgs with its zoom
         line search. A setting the library lacks raises ValueError."""
@@ -251,4 +258,5 @@ class Backend(abc.ABC):
 def _check_least_squares(method: str) -> None:
     if method not in Backend.LEAST_SQUARES:
         from ..registry import suggest
+
         raise ValueError(f"unknown least-squares method {method!r}{suggest(method, Backend.LEAST_SQUARES)}")

@@ -78,7 +78,7 @@ def cg_eager(matvec, b, x0, rtol, atol, maxiter, check_every=4, steps=cg_steps):
     its compiled form), the last chunk cut at ``maxiter``. Returns ``(x, iterations)``."""
     x = x0
     r = b - matvec(x)
-    p = r.clone()          # not an alias of r, so a compiled `steps` sees the same layout every call
+    p = r.clone()  # not an alias of r, so a compiled `steps` sees the same layout every call
     rr = _dot(r, r)
     threshold = torch.clamp(rtol**2 * _dot(b, b), min=atol**2)
     active = rr > threshold

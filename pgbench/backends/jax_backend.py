@@ -31,8 +31,9 @@ def configure_jax() -> None:
 
 def _use_compilation_cache() -> str | None:
     """Point jax's persistent compilation cache at ``PGBENCH_JAX_CACHE`` (see the module doc)."""
-    if jax.config.jax_compilation_cache_dir:
-        return jax.config.jax_compilation_cache_dir
+    cache_dir = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]  # jax.config's flags are dynamic
+    if cache_dir:
+        return cache_dir
     path = os.environ.get("PGBENCH_JAX_CACHE", str(Path.home() / ".cache" / "pgbench" / "jax"))
     if not path:
         return None
@@ -94,7 +95,6 @@ class _OptaxOptimizer(Optimizer):
     step count made the second update recompile)."""
 
     jittable = True
-    needs = None
 
     def __init__(self, tx, device=None):
         self.tx = tx
@@ -144,7 +144,7 @@ class _OptaxLBFGS(Optimizer):
         return optax.apply_updates(params, updates), state
 
 
-_OPTX_OPTIONS = {"jac": "bwd"}   # materialised Jacobian: the state is arrays only (passes jax.jit)
+_OPTX_OPTIONS = {"jac": "bwd"}  # materialised Jacobian: the state is arrays only (passes jax.jit)
 
 
 def _optx_least_squares(method):
@@ -153,6 +153,7 @@ def _optx_least_squares(method):
     import optimistix as optx
 
     from .base import _check_least_squares
+
     _check_least_squares(method)
     cls = optx.GaussNewton if method == "gauss-newton" else optx.LevenbergMarquardt
     return cls(rtol=1e-12, atol=1e-12)
@@ -230,10 +231,13 @@ class JaxBackend(Backend):
         if padding == "same" and padding_mode == "circular":
             x = self.pad(x, [(k // 2, (k - 1) // 2) for k in w.shape[2:]], "wrap")
             padding = "VALID"
-        spatial = "DHW"[-nd:] if nd <= 3 else None
+        if not 1 <= nd <= 3:
+            raise ValueError(f"conv supports 1 to 3 spatial dimensions, got a kernel of shape {tuple(w.shape)}")
+        spatial = "DHW"[-nd:]
         dn = jax.lax.conv_dimension_numbers(x.shape, w.shape, ("NC" + spatial, "OI" + spatial, "NC" + spatial))
-        out = jax.lax.conv_general_dilated(x, w, (1,) * nd, padding.upper() if isinstance(padding, str) else padding,
-                                           dimension_numbers=dn)
+        out = jax.lax.conv_general_dilated(
+            x, w, (1,) * nd, padding.upper() if isinstance(padding, str) else padding, dimension_numbers=dn
+        )
         if b is not None:
             out = out + b.reshape((1, -1) + (1,) * nd)
         return out
@@ -249,10 +253,10 @@ class JaxBackend(Backend):
 
     @property
     def array_device(self):
-        return None   # jax places new arrays on the default device; a device= would commit them
+        return None  # jax places new arrays on the default device; a device= would commit them
 
     def constant(self, key, host, dtype=None):
-        return jnp.asarray(host, dtype=dtype)   # a compile-time constant under jit, never cached
+        return jnp.asarray(host, dtype=dtype)  # a compile-time constant under jit, never cached
 
     def upsample(self, x, factor=2):
         """Bilinear (linear in 1-D) upsampling with half-pixel centres (= torch ``align_corners=False``)."""
@@ -271,10 +275,14 @@ class JaxBackend(Backend):
 
         def one(xi, yi):
             st = solver.init(fn, xi, yi, _OPTX_OPTIONS, f_struct, None, frozenset())
-            if hasattr(st.search_state, "step_size"):   # the trust radius in x's dtype (else
-                st = eqx.tree_at(lambda s: s.search_state.step_size, st,   # float64 under x64)
-                                 st.search_state.step_size.astype(xi.dtype))
+            if hasattr(st.search_state, "step_size"):  # the trust radius in x's dtype (else
+                st = eqx.tree_at(
+                    lambda s: s.search_state.step_size,
+                    st,  # float64 under x64)
+                    st.search_state.step_size.astype(xi.dtype),
+                )
             return solver.step(fn, xi, yi, _OPTX_OPTIONS, st, frozenset())[1]
+
         return jax.vmap(one)(x, y)
 
     def least_squares_step(self, method, residual, x, y, state):
@@ -283,6 +291,7 @@ class JaxBackend(Backend):
         def one(xi, yi, st):
             xi, st, _ = solver.step(fn, xi, yi, _OPTX_OPTIONS, st, frozenset())
             return xi, st
+
         return jax.vmap(one)(x, y, state)
 
     def linear_solve(self, matvec, b, x0=None, rtol=1e-5, atol=0.0, maxiter=1000):
@@ -297,6 +306,7 @@ class JaxBackend(Backend):
         however often a scheme asks for it. ``name``: any jax entry of
         :data:`pgbench.optimizers.OPTIMIZERS` (optax / optax.contrib), ``kwargs`` its settings."""
         from ..optimizers import freeze
+
         key = (name, lr, schedule, freeze(kwargs))
         cache = self.__dict__.setdefault("_optimizers", {})
         if key not in cache:
@@ -310,6 +320,7 @@ class JaxBackend(Backend):
 
     def _make_optimizer(self, name, lr, schedule=None, **kwargs):
         from ..optimizers import entry, factory
+
         rate = lr if schedule is None else schedule.optax(lr)
         opt = _OptaxOptimizer(factory(name, "jax")(rate, **kwargs), self._device)
         opt.needs = entry(name).needs

@@ -27,8 +27,14 @@ if COMPILE_STEP == "0":
     COMPILE_STEP = None
 STEP_COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs")
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64, "complex64": torch.complex64,
-           "complex128": torch.complex128, "int64": torch.int64, "bool": torch.bool}
+_DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "complex64": torch.complex64,
+    "complex128": torch.complex128,
+    "int64": torch.int64,
+    "bool": torch.bool,
+}
 
 
 class _CG(torch.autograd.Function):
@@ -47,8 +53,9 @@ class _CG(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         with torch.no_grad():
-            gb, _ = cg_eager(ctx.matvec, g, torch.zeros_like(g), ctx.rtol, ctx.atol, ctx.maxiter,
-                             ctx.check_every, ctx.steps)
+            gb, _ = cg_eager(
+                ctx.matvec, g, torch.zeros_like(g), ctx.rtol, ctx.atol, ctx.maxiter, ctx.check_every, ctx.steps
+            )
         return gb, None, None, None, None, None, None, None
 
     @staticmethod
@@ -57,8 +64,9 @@ class _CG(torch.autograd.Function):
         if b_dot is None:
             return None
         with torch.no_grad():
-            xd, _ = cg_eager(ctx.matvec, b_dot, torch.zeros_like(b_dot), ctx.rtol, ctx.atol, ctx.maxiter,
-                             ctx.check_every, ctx.steps)
+            xd, _ = cg_eager(
+                ctx.matvec, b_dot, torch.zeros_like(b_dot), ctx.rtol, ctx.atol, ctx.maxiter, ctx.check_every, ctx.steps
+            )
         return xd
 
 
@@ -72,8 +80,6 @@ class _TorchState(NamedTuple):
 class _TorchOptimizer(Optimizer):
     """A ``torch.optim`` optimizer made by ``factory(params)``; ``schedule`` (a
     :class:`pgbench.schedules.Schedule`) adds its ``lr_scheduler``, stepped after every update."""
-
-    needs = None
 
     def __init__(self, factory, schedule=None):
         self._factory = factory
@@ -93,7 +99,7 @@ class _TorchOptimizer(Optimizer):
                 p.requires_grad_(True)
             with torch.enable_grad():
                 gs = torch.autograd.grad(objective(params), leaves, create_graph=True)
-            for p, g in zip(leaves, gs):
+            for p, g in zip(leaves, gs, strict=True):
                 p.grad = g
             # the Hutchinson probes come from torch's global generator: seeded by the update
             # count (and the global state left untouched), so that a run is reproducible
@@ -120,8 +126,12 @@ class _TorchLBFGS(Optimizer):
     parameters), ``max_iter`` L-BFGS iterations per update."""
 
     def __init__(self, lr, history, max_iter, line_search):
-        self.settings = dict(lr=lr, max_iter=max_iter, history_size=history,
-                             line_search_fn=None if line_search == "none" else "strong_wolfe")
+        self.settings = dict(
+            lr=lr,
+            max_iter=max_iter,
+            history_size=history,
+            line_search_fn=None if line_search == "none" else "strong_wolfe",
+        )
 
     def init(self, params):
         return torch.optim.LBFGS(list(params.values()), **self.settings)
@@ -137,6 +147,7 @@ class _TorchLBFGS(Optimizer):
                 total = objective(params)
                 total.backward()
             return total
+
         state.step(closure)
         for p in leaves:
             p.grad = None
@@ -157,13 +168,15 @@ class TorchBackend(Backend):
     cg_check_every: int = CG_CHECK_EVERY
     cg_compile: bool = COMPILE_CG
     fused_batch_norm: bool = True
-    cg_compile_mode: str = "default"   # "reduce-overhead": CUDA graphs on a GPU (not measured on one yet)
-    step_compile: str | None = COMPILE_STEP   # None: eager; a torch.compile mode: jit() compiles
+    cg_compile_mode: str = "default"  # "reduce-overhead": CUDA graphs on a GPU (not measured on one yet)
+    step_compile: str | None = COMPILE_STEP  # None: eager; a torch.compile mode: jit() compiles
 
     def __init__(self, device: str = "cpu"):
         if self.step_compile is not None and self.step_compile not in STEP_COMPILE_MODES:
-            raise ValueError(f"PGBENCH_TORCH_COMPILE_STEP / step_compile must be one of "
-                             f"{', '.join(STEP_COMPILE_MODES)} (or unset), got {self.step_compile!r}")
+            raise ValueError(
+                f"PGBENCH_TORCH_COMPILE_STEP / step_compile must be one of "
+                f"{', '.join(STEP_COMPILE_MODES)} (or unset), got {self.step_compile!r}"
+            )
         if device in ("gpu", "cuda") and not torch.cuda.is_available():
             raise RuntimeError("torch: CUDA requested but torch.cuda.is_available() is False")
         self.device = "cuda" if device in ("gpu", "cuda") else "cpu"
@@ -193,10 +206,13 @@ class TorchBackend(Backend):
         return cpu_name()
 
     def settings(self):
-        return {"cg_check_every": self.cg_check_every, "cg_compile": self.cg_compile,
-                "fused_batch_norm": self.fused_batch_norm,
-                **({"cg_compile_mode": self.cg_compile_mode} if self.cg_compile else {}),
-                **({"step_compile": self.step_compile} if self.step_compile else {})}
+        return {
+            "cg_check_every": self.cg_check_every,
+            "cg_compile": self.cg_compile,
+            "fused_batch_norm": self.fused_batch_norm,
+            **({"cg_compile_mode": self.cg_compile_mode} if self.cg_compile else {}),
+            **({"step_compile": self.step_compile} if self.step_compile else {}),
+        }
 
     def jit(self, f):
         """``f`` under ``torch.compile(mode=step_compile)`` when ``step_compile`` is set (on a GPU,
@@ -255,7 +271,7 @@ class TorchBackend(Backend):
         return F.batch_norm(x, None, None, g, b, True, 0.0, eps)
 
     def pad(self, x, widths, mode="constant"):
-        flat = [n for pair in reversed(list(widths)) for n in pair]   # torch: last axis first
+        flat = [n for pair in reversed(list(widths)) for n in pair]  # torch: last axis first
         return F.pad(x, flat, mode={"constant": "constant", "wrap": "circular"}[mode])
 
     def max_pool(self, x, size=2):
@@ -279,6 +295,7 @@ class TorchBackend(Backend):
         """``name``: any torch entry of :data:`pgbench.optimizers.OPTIMIZERS` (torch.optim /
         pytorch-optimizer), ``kwargs`` its settings."""
         from ..optimizers import entry, factory
+
         make = factory(name, "torch")
         opt = _TorchOptimizer(lambda ps: make(ps, lr, **kwargs), schedule)
         opt.needs = entry(name).needs
@@ -301,11 +318,14 @@ def compiled_or_eager(f, mode: str = "default"):
             return f(*args, **kwargs)
         try:
             return compiled(*args, **kwargs)
-        except Exception as e:  # noqa: BLE001 - any compiler failure: the eager call decides
+        except Exception as e:  # any compiler failure: the eager call decides
             current[0] = f
-            warnings.warn(f"torch.compile of {getattr(f, '__name__', type(f).__name__)!r} failed ({type(e).__name__}: "
-                          f"{str(e).splitlines()[0][:200]}); running it eagerly", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"torch.compile of {getattr(f, '__name__', type(f).__name__)!r} failed ({type(e).__name__}: "
+                f"{str(e).splitlines()[0][:200]}); running it eagerly",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return f(*args, **kwargs)
 
-    call.compiled = compiled
     return call

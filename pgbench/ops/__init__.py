@@ -15,5 +15,16 @@ from .geometry import soft_box_mask
 from .grid import laplace
 from .noise import noise, noise_draws, noise_from_draws, noise_weight
 
-__all__ = ["laplace", "k_squared", "diffusion_log_kernel", "fourier_diffuse", "inverse_diffuse_damped", "fourier_filter",
-           "noise", "noise_draws", "noise_from_draws", "noise_weight", "soft_box_mask"]
+__all__ = [
+    "laplace",
+    "k_squared",
+    "diffusion_log_kernel",
+    "fourier_diffuse",
+    "inverse_diffuse_damped",
+    "fourier_filter",
+    "noise",
+    "noise_draws",
+    "noise_from_draws",
+    "noise_weight",
+    "soft_box_mask",
+]

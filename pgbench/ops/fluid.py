@@ -76,8 +76,9 @@ def laplace(xp, p, dx):
 
 def divergence_centered(xp, v, dx):
     """Central-difference divergence of a centred field: :math:`(v_x[i+1] - v_x[i-1])/(2\\Delta x) + \\ldots`."""
-    return ((_roll(xp, v[:, 0], -1, X) - _roll(xp, v[:, 0], 1, X))
-            + (_roll(xp, v[:, 1], -1, Y) - _roll(xp, v[:, 1], 1, Y))) / (2 * dx)
+    return (
+        (_roll(xp, v[:, 0], -1, X) - _roll(xp, v[:, 0], 1, X)) + (_roll(xp, v[:, 1], -1, Y) - _roll(xp, v[:, 1], 1, Y))
+    ) / (2 * dx)
 
 
 def gradient_centered(xp, p, dx):
@@ -101,10 +102,10 @@ def face_velocities(xp, u):
     :math:`\\bar u_y(x\\text{-face } i, j) = \\tfrac14(u_y[i-1,j] + u_y[i,j] + u_y[i-1,j+1] + u_y[i,j+1])`.
     """
     ux, uy = u[:, 0], u[:, 1]
-    uy_m = uy + _roll(xp, uy, 1, X)                       # uy[i, j] + uy[i-1, j]
-    uy_at_x = 0.25 * (uy_m + _roll(xp, uy_m, -1, Y))      # ... + the same at j+1
-    ux_p = ux + _roll(xp, ux, -1, X)                      # ux[i, j] + ux[i+1, j]
-    ux_at_y = 0.25 * (ux_p + _roll(xp, ux_p, 1, Y))       # ... + the same at j-1
+    uy_m = uy + _roll(xp, uy, 1, X)  # uy[i, j] + uy[i-1, j]
+    uy_at_x = 0.25 * (uy_m + _roll(xp, uy_m, -1, Y))  # ... + the same at j+1
+    ux_p = ux + _roll(xp, ux, -1, X)  # ux[i, j] + ux[i+1, j]
+    ux_at_y = 0.25 * (ux_p + _roll(xp, ux_p, 1, Y))  # ... + the same at j-1
     vx = xp.stack([ux, ux_at_y], axis=1)
     vy = xp.stack([uy_at_x, uy], axis=1)
     return vx, vy
@@ -126,7 +127,7 @@ def interpolate(xp, f, cx, cy, limits: bool = False):
     with indices taken modulo N. With ``limits``, also returns the min and max of those four
     values (the MacCormack clamping bounds, PhiFlow's ``closest_values``).
     """
-    B, C, nx, ny = f.shape
+    _, _, nx, ny = f.shape
     shape = tuple(f.shape)
     cx = xp.broadcast_to(cx, shape)
     cy = xp.broadcast_to(cy, shape)
@@ -199,8 +200,9 @@ def _mean_hw(xp, a):
     return xp.mean(a, axis=(-2, -1), keepdims=True)
 
 
-def project(be, u, dx, pressure=None, rtol: float = 1e-5, atol: float = 1e-5, maxiter: int = 1000,
-            staggered: bool = True):
+def project(
+    be, u, dx, pressure=None, rtol: float = 1e-5, atol: float = 1e-5, maxiter: int = 1000, staggered: bool = True
+):
     """Pressure projection (PhiFlow's ``make_incompressible`` on a periodic domain).
 
     Solves :math:`\\nabla^2 p = d - \\bar d` with :math:`d = \\nabla\\cdot u` (the periodic Poisson
@@ -228,7 +230,7 @@ def component_energy(xp, u):
 def renormalize_energy(xp, u, e0):
     """Rescale each component by :math:`\\sqrt{E_0/E}` (0 where E = 0) so its mean square is ``e0``."""
     e = component_energy(xp, u)
-    ok = (e > 0) & (e0 > 0)   # elsewhere the factor is 0 (or irrelevant); keep sqrt away from 0 for finite gradients
+    ok = (e > 0) & (e0 > 0)  # elsewhere the factor is 0 (or irrelevant); keep sqrt away from 0 for finite gradients
     ratio = xp.where(ok, e0 / xp.where(ok, e, xp.ones_like(e)), xp.ones_like(e))
     return u * xp.where(ok, xp.sqrt(ratio), xp.zeros_like(e))
 
@@ -262,8 +264,9 @@ def physics_step(be, m, u, p, dt, dx, atol: float = 1e-4, maxiter: int = 1000, s
     return m, u, p
 
 
-def rollout(be, m, u, steps, dt, dx, atol: float = 1e-4, maxiter: int = 1000, staggered: bool = True,
-            record_com: bool = False):
+def rollout(
+    be, m, u, steps, dt, dx, atol: float = 1e-4, maxiter: int = 1000, staggered: bool = True, record_com: bool = False
+):
     """``steps`` physics steps from pressure 0. Returns ``(m, u, p, coms)`` with ``coms`` the list of
     marker centres of mass after steps 0..steps (empty unless ``record_com``)."""
     xp = be.xp

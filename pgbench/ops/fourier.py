@@ -37,8 +37,7 @@ def fourier_diffuse(xp, x, log_kernel):
     return fourier_filter(xp, x, xp.exp(-log_kernel))
 
 
-def inverse_diffuse_damped(xp, r, log_kernel, n_x: int, rel_uncertainty: float = 1e-6,
-                           uncertainty_floor: float = 0.0):
+def inverse_diffuse_damped(xp, r, log_kernel, n_x: int, rel_uncertainty: float = 1e-6, uncertainty_floor: float = 0.0):
     """Probabilistically damped inverse diffusion of a residual r (authors' ``inv_diffuse``,
     spec §(e)), per example over the last two axes:
 

@@ -21,8 +21,8 @@ def soft_box_mask(xp, lower, upper, resolution, dx: float = 1.0, device=None):
     c1 = (xp.arange(n1, dtype=lower.dtype, **place) + 0.5) * dx
     center = (lower + upper) / 2
     half = (upper - lower) / 2
-    d0 = xp.abs(c0 - center[..., 0:1]) - half[..., 0:1]            # (..., n0)
-    d1 = xp.abs(c1 - center[..., 1:2]) - half[..., 1:2]            # (..., n1)
+    d0 = xp.abs(c0 - center[..., 0:1]) - half[..., 0:1]  # (..., n0)
+    d1 = xp.abs(c1 - center[..., 1:2]) - half[..., 1:2]  # (..., n1)
     d = xp.maximum(d0[..., :, None], d1[..., None, :])
     r = math.sqrt(2.0) * dx / 2
     return xp.clip(0.5 - d / r, 0.0, 1.0)

@@ -20,12 +20,12 @@ def noise_weight(resolution, size=None, scale: float = 10.0, smoothness: float =
     resolution = tuple(int(r) for r in resolution)
     size = resolution if size is None else tuple(float(s) for s in np.broadcast_to(size, (len(resolution),)))
     k2 = np.zeros(resolution)
-    for axis, (r, s) in enumerate(zip(resolution, size)):
+    for axis, (r, s) in enumerate(zip(resolution, size, strict=True)):
         k = np.fft.fftfreq(r) * r / s * scale
-        k2 = k2 + (k ** 2).reshape([-1 if a == axis else 1 for a in range(len(resolution))])
+        k2 = k2 + (k**2).reshape([-1 if a == axis else 1 for a in range(len(resolution))])
     with np.errstate(divide="ignore"):
         inv_k2 = np.where(k2 > 0, 1.0 / np.where(k2 > 0, k2, 1.0), 0.0)
-    return inv_k2 ** smoothness * (k2 > 0.1)
+    return inv_k2**smoothness * (k2 > 0.1)
 
 
 def noise_from_draws(xp, re, im, weight):
@@ -38,8 +38,15 @@ def noise_from_draws(xp, re, im, weight):
     return field - xp.mean(field, axis=red, keepdims=True)
 
 
-def noise(rng: np.random.Generator, n: int, resolution, size=None, scale: float = 10.0,
-          smoothness: float = 1.0, channels: int | None = None) -> np.ndarray:
+def noise(
+    rng: np.random.Generator,
+    n: int,
+    resolution,
+    size=None,
+    scale: float = 10.0,
+    smoothness: float = 1.0,
+    channels: int | None = None,
+) -> np.ndarray:
     """``CenteredGrid(Noise(scale, smoothness))`` in NumPy: for every frequency draw
     :math:`W = N(0,1) + iN(0,1)` (:func:`noise_draws`), weight it (:func:`noise_weight`), take the
     real part of the inverse FFT, then normalise each example (:func:`noise_from_draws`).

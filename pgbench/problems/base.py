@@ -28,19 +28,19 @@ class Problem(abc.ABC):
     (resolution, batch, budgets...); scales are named sets of field values (see the registry)."""
 
     batch_size: int = 128
-    test_size: int = 128          # the fixed held-out batch (iterative solvers solve exactly it)
-    iterations: int = 1000        # default training budget at this scale
-    solve_iterations: int = 100   # default iterative-solver budget at this scale
-    eval_every: int = 100         # held-out evaluation cadence during training
+    test_size: int = 128  # the fixed held-out batch (iterative solvers solve exactly it)
+    iterations: int = 1000  # default training budget at this scale
+    solve_iterations: int = 100  # default iterative-solver budget at this scale
+    eval_every: int = 100  # held-out evaluation cadence during training
 
     capabilities: ClassVar[frozenset[str]] = frozenset()
-    loss_reduction: ClassVar[str] = "sum"   # how training reduces per-example losses over the batch
+    loss_reduction: ClassVar[str] = "sum"  # how training reduces per-example losses over the batch
     physics_dtype: ClassVar[str] = "float32"
     net_dtype: ClassVar[str] = "float32"
-    solver_defaults: ClassVar[dict[str, dict]] = {}   # solver tuning per name, e.g. {"gd": {"eta": 2e-5}}
-    presets: ClassVar[dict[str, dict]] = {}           # named hyperparameter sets, e.g. {"paper_sgd": {...}}
-    x_error_name: ClassVar[str] = "|x - x*|"          # what x_error measures, for tables and plots
-    target_x_error: ClassVar[float | None] = None      # accuracy target for time-to-target metrics
+    solver_defaults: ClassVar[dict[str, dict]] = {}  # solver tuning per name, e.g. {"gd": {"eta": 2e-5}}
+    presets: ClassVar[dict[str, dict]] = {}  # named hyperparameter sets, e.g. {"paper_sgd": {...}}
+    x_error_name: ClassVar[str] = "|x - x*|"  # what x_error measures, for tables and plots
+    target_x_error: ClassVar[float | None] = None  # accuracy target for time-to-target metrics
 
     id: ClassVar[str] = "?"
     scale: ClassVar[str] = "?"
@@ -142,8 +142,11 @@ class Problem(abc.ABC):
     # --- bookkeeping ---------------------------------------------------------------------------------
     def settings(self) -> dict:
         """Every setting, except those of ``key_neutral_defaults`` at their default value."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if not (f.name in self.key_neutral_defaults and getattr(self, f.name) == f.default)}
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if not (f.name in self.key_neutral_defaults and getattr(self, f.name) == f.default)
+        }
 
     def has(self, capability: str) -> bool:
         return capability in self.capabilities
@@ -158,8 +161,10 @@ def check_network_settings(problem, grid_shape) -> None:
     """Clear errors for the network settings before any work: ``net`` one of :data:`NETWORKS`,
     FNO sizes >= 1 and only with ``net="fno"``, and the grid large enough for the FNO's modes."""
     from ..registry import suggest
+
     if problem.net not in NETWORKS:
-        raise ValueError(f"net must be one of {', '.join(NETWORKS)}, got {problem.net!r}{suggest(str(problem.net), NETWORKS)}")
+        hint = suggest(str(problem.net), NETWORKS)
+        raise ValueError(f"net must be one of {', '.join(NETWORKS)}, got {problem.net!r}{hint}")
     defaults = {f.name: f.default for f in dataclasses.fields(problem)}
     for name in NETWORK_SETTINGS[1:]:
         if getattr(problem, name) < 1:
@@ -173,8 +178,8 @@ def check_network_settings(problem, grid_shape) -> None:
 def fno_network(problem, in_channels: int, out_channels: int):
     """The problem's FNO (:class:`pgbench.nets.FNO2d`) from its ``fno_*`` settings."""
     from ..nets import FNO2d
-    return FNO2d(in_channels, out_channels, modes=problem.fno_modes, width=problem.fno_width,
-                 layers=problem.fno_layers)
+
+    return FNO2d(in_channels, out_channels, modes=problem.fno_modes, width=problem.fno_width, layers=problem.fno_layers)
 
 
 def _dt(be, name: str):

@@ -28,9 +28,10 @@ class Heat(Problem):
     cells, centres ~ U[0.1, 0.9)·size clipped so boxes stay inside; ``rel_uncertainty`` ε of the
     damped inverse (noise amplitude ε|r| per cell). Solver tuning (:mod:`pgbench.tuning`) holds the
     presets ``paper_sgd`` (the code's plain SGD, learning rate 2e-6) and ``lbfgsb_pg`` (the ICLR
-    L-BFGS-B physical gradient, 32 iterations from the prediction). When the inverse is iterated on one problem (solver ``inverse``) an
-    additive floor of 1e-8 per cell keeps the noise estimate above round-off (authors'
-    ``plot_heat_optim.py``); PG training uses none, as the authors' training code."""
+    L-BFGS-B physical gradient, 32 iterations from the prediction). When the inverse is iterated on
+    one problem (solver ``inverse``) an additive floor of 1e-8 per cell keeps the noise estimate
+    above round-off (authors' ``plot_heat_optim.py``); PG training uses none, as the authors'
+    training code."""
 
     resolution: tuple[int, int] = (64, 64)
     tau: float = 8.0
@@ -42,10 +43,10 @@ class Heat(Problem):
     iterations: int = 10000
     solve_iterations: int = 100
     eval_every: int = 100
-    net: str = "unet"              # network of training schemes: "unet" (the paper's) or "fno"
-    fno_modes: int = 8             # FNO: retained Fourier modes per axis (see pgbench.nets.FNO2d)
-    fno_width: int = 20            # FNO: channels of the Fourier layers
-    fno_layers: int = 4            # FNO: Fourier layers
+    net: str = "unet"  # network of training schemes: "unet" (the paper's) or "fno"
+    fno_modes: int = 8  # FNO: retained Fourier modes per axis (see pgbench.nets.FNO2d)
+    fno_width: int = 20  # FNO: channels of the Fourier layers
+    fno_layers: int = 4  # FNO: Fourier layers
 
     key_neutral_defaults: ClassVar[tuple[str, ...]] = NETWORK_SETTINGS
 
@@ -68,8 +69,9 @@ class Heat(Problem):
         if self.iterated_uncertainty_floor < 0:
             raise ValueError("iterated_uncertainty_floor must be >= 0")
 
+    # a property here (it reads a field) over Problem's class attribute: both are only read on instances
     @property
-    def solver_defaults(self) -> dict:
+    def solver_defaults(self) -> dict:  # type: ignore[override]
         floor = {"uncertainty_floor": self.iterated_uncertainty_floor}
         return {
             "dp": {"lr": 1e-3},
@@ -82,7 +84,7 @@ class Heat(Problem):
         }
 
     presets: ClassVar[dict] = {
-        "paper_sgd": {"optimizer": "sgd", "lr": 2e-6, "momentum": 0.0},      # the code's SGD baseline
+        "paper_sgd": {"optimizer": "sgd", "lr": 2e-6, "momentum": 0.0},  # the code's SGD baseline
         "lbfgsb_pg": {"inner": "lbfgsb", "inner_settings": {"maxiter": 32}},  # ICLR L-BFGS-B PG, n = 32
     }
 
@@ -97,8 +99,10 @@ class Heat(Problem):
     # --- physics (float64) -------------------------------------------------------------------
     def _check(self, be, a, what):
         if be.dtype_name(a) != "float64":
-            raise TypeError(f"heat physics needs float64 ({what} is {a.dtype}): the inverse kernel "
-                            f"e^{{(2π)²|k|²τ}} reaches e^{self.max_log_kernel:.0f}, beyond float32")
+            raise TypeError(
+                f"heat physics needs float64 ({what} is {a.dtype}): the inverse kernel "
+                f"e^{{(2π)²|k|²τ}} reaches e^{self.max_log_kernel:.0f}, beyond float32"
+            )
 
     @property
     def max_log_kernel(self) -> float:
@@ -119,8 +123,9 @@ class Heat(Problem):
         x = be.stop_gradient(x)
         self._check(be, x, "x")
         r = y_target - self.forward(be, x)
-        dx = inverse_diffuse_damped(be.xp, r, self.log_kernel(be), self.resolution[0],
-                                    self.rel_uncertainty, uncertainty_floor)
+        dx = inverse_diffuse_damped(
+            be.xp, r, self.log_kernel(be), self.resolution[0], self.rel_uncertainty, uncertainty_floor
+        )
         return x + eta * dx
 
     # --- data ------------------------------------------------------------------------------------
@@ -140,7 +145,7 @@ class Heat(Problem):
 
     def boxes_to_x(self, xp, lower, upper, strength, device=None):
         """x* (n, 1, nx, ny) = Σ_k strength_k · soft mask of box k (PhiFlow ``SoftGeometryMask``)."""
-        masks = soft_box_mask(xp, lower, upper, self.resolution, device=device)   # (n, k, nx, ny)
+        masks = soft_box_mask(xp, lower, upper, self.resolution, device=device)  # (n, k, nx, ny)
         return xp.sum(strength[:, :, None, None] * masks, axis=1)[:, None]
 
     def sample_x(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -155,7 +160,9 @@ class Heat(Problem):
             def data(lo, up, st):
                 x = self.boxes_to_x(be.xp, lo, up, st, be.array_device)
                 return x, self.forward(be, x)
+
             return be.jit(data)
+
         return per_backend(be, ("data", self), make)(lower, upper, strength)
 
     # --- network -----------------------------------------------------------------------------------

@@ -40,36 +40,36 @@ _JIT_CACHE: dict = {}
 
 @dataclass(frozen=True)
 class NavierStokes(Problem):
-    resolution: int = 64           # cells per axis
-    domain: float = 128.0          # physical size per axis (periodic)
+    resolution: int = 64  # cells per axis
+    domain: float = 128.0  # physical size per axis (periodic)
     time: float = 2.0
     steps: int = 8
-    cg_atol: float = 1e-4          # pressure solve in every step (rel 0), warm-started
-    init_tol: float = 1e-5         # rel and abs tolerance of the initial projection (PhiFlow default)
+    cg_atol: float = 1e-4  # pressure solve in every step (rel 0), warm-started
+    init_tol: float = 1e-5  # rel and abs tolerance of the initial projection (PhiFlow default)
     cg_maxiter: int = 1000
     frequency_falloff: float = 80.0  # loss weight exp(-½ f² |k|²), k in cycles/cell
     loss_threshold: float = 1e-5
-    box_half: float = 28.0         # marker box half-size (physical)
+    box_half: float = 28.0  # marker box half-size (physical)
     fill: tuple[float, float] = (0.05, 0.15)
-    vortex_strength: float = 2.0   # ω ~ U[-s, s)
-    vortex_falloff: float = 20.0   # Gaussian radius of the vortex (physical)
+    vortex_strength: float = 2.0  # ω ~ U[-s, s)
+    vortex_falloff: float = 20.0  # Gaussian radius of the vortex (physical)
     fluctuation: float = 0.1
     noise_scale: float = 10.0
     estimator_gain: float = 1e-3
     unet_levels: int = 5
     unet_filters: int = 16
     fidelity: str = "intended"
-    data_dtype: str = "float64"    # dtype of the ground-truth rollout (then stored as float32)
-    start: str = "displacement"    # initial guess of iterative solvers: "displacement" or "zero"
-    net: str = "unet"              # network of training schemes: "unet" (the paper's) or "fno"
-    fno_modes: int = 8             # FNO: retained Fourier modes per axis (see pgbench.nets.FNO2d)
-    fno_width: int = 20            # FNO: channels of the Fourier layers
-    fno_layers: int = 4            # FNO: Fourier layers
+    data_dtype: str = "float64"  # dtype of the ground-truth rollout (then stored as float32)
+    start: str = "displacement"  # initial guess of iterative solvers: "displacement" or "zero"
+    net: str = "unet"  # network of training schemes: "unet" (the paper's) or "fno"
+    fno_modes: int = 8  # FNO: retained Fourier modes per axis (see pgbench.nets.FNO2d)
+    fno_width: int = 20  # FNO: channels of the Fourier layers
+    fno_layers: int = 4  # FNO: Fourier layers
 
     key_neutral_defaults: ClassVar[tuple[str, ...]] = NETWORK_SETTINGS
 
     capabilities: ClassVar[frozenset[str]] = frozenset({"inverse", "network"})
-    loss_reduction: ClassVar[str] = "mean"   # train_fluid.py:175
+    loss_reduction: ClassVar[str] = "mean"  # train_fluid.py:175
     x_error_name: ClassVar[str] = "mean_cells |v0 - v0*|"
     solver_defaults: ClassVar[dict] = {
         "dp": {"lr": 0.005},
@@ -125,12 +125,12 @@ class NavierStokes(Problem):
         if self.fidelity == "authors":
             return 120.5
         dxo, dyo = self._offsets()
-        r2 = dxo ** 2 + dyo ** 2
-        return float(np.mean(np.exp(-0.5 * r2 / self.vortex_falloff ** 2) * r2))
+        r2 = dxo**2 + dyo**2
+        return float(np.mean(np.exp(-0.5 * r2 / self.vortex_falloff**2) * r2))
 
     def _gauss(self, xp, like):
         dxo, dyo = self._offsets()
-        g = np.exp(-0.5 * (dxo ** 2 + dyo ** 2) / self.vortex_falloff ** 2)
+        g = np.exp(-0.5 * (dxo**2 + dyo**2) / self.vortex_falloff**2)
         dev = fluid.device_of(like)
         cast = lambda a: xp.asarray(np.broadcast_to(a, g.shape).copy(), dtype=like.dtype, device=dev)  # noqa: E731
         return cast(g), cast(dxo), cast(dyo)
@@ -157,8 +157,9 @@ class NavierStokes(Problem):
     def simulate(self, be, v0, m0, record_com: bool = False):
         """Forward run from centred v0 and marker m0 (B, N, N): ``(m_T, u_T, p_T, coms)``."""
         u = self.initial_velocity(be, v0)
-        return fluid.rollout(be, m0, u, self.steps, self.dt, self.dx, self.cg_atol, self.cg_maxiter,
-                             record_com=record_com)
+        return fluid.rollout(
+            be, m0, u, self.steps, self.dt, self.dx, self.cg_atol, self.cg_maxiter, record_com=record_com
+        )
 
     def forward_marker(self, be, x, m0):
         return self.simulate(be, x, m0)[0]
@@ -174,11 +175,11 @@ class NavierStokes(Problem):
         k = np.arange(n)
         ang = 2 * np.pi * np.outer(k, k) / n
         f = np.fft.fftfreq(n)
-        w = np.exp(-0.5 * self.frequency_falloff ** 2 * (f[:, None] ** 2 + f[None, :] ** 2))
+        w = np.exp(-0.5 * self.frequency_falloff**2 * (f[:, None] ** 2 + f[None, :] ** 2))
         as_x = lambda a: xp.asarray(a, dtype=r.dtype, device=fluid.device_of(r))  # noqa: E731
         C, S, W = as_x(np.cos(ang)), as_x(np.sin(ang)), as_x(w)
         Cr, Sr = xp.matmul(C, r), xp.matmul(S, r)
-        re = xp.matmul(Cr, C) - xp.matmul(Sr, S)       # C and S are symmetric
+        re = xp.matmul(Cr, C) - xp.matmul(Sr, S)  # C and S are symmetric
         im = -(xp.matmul(Cr, S) + xp.matmul(Sr, C))
         power = (re * re + im * im) * (W * W)
         floor = xp.asarray(self.loss_threshold, dtype=r.dtype, device=fluid.device_of(r))
@@ -203,29 +204,33 @@ class NavierStokes(Problem):
         (n, 2, N, N) and the fill fractions (n,)."""
         N, S, dx = self.resolution, self.domain, self.dx
         pc = fluid.cell_centers(N, dx)
-        pos = rng.uniform(size=(n, 2)) * (S / 2) + S / 4                     # U[32, 96)² at S = 128
+        pos = rng.uniform(size=(n, 2)) * (S / 2) + S / 4  # U[32, 96)² at S = 128
         lo, hi = pos - self.box_half, pos + self.box_half
-        mask = ((pc[None, :, None] >= lo[:, 0, None, None]) & (pc[None, :, None] <= hi[:, 0, None, None])
-                & (pc[None, None, :] >= lo[:, 1, None, None]) & (pc[None, None, :] <= hi[:, 1, None, None]))
+        mask = (
+            (pc[None, :, None] >= lo[:, 0, None, None])
+            & (pc[None, :, None] <= hi[:, 0, None, None])
+            & (pc[None, None, :] >= lo[:, 1, None, None])
+            & (pc[None, None, :] <= hi[:, 1, None, None])
+        )
         mask = mask.astype(np.float64)
         marker_noise = noise(rng, n, (N, N), size=(S, S), scale=self.noise_scale) * mask
-        if self.fidelity == "authors":   # one fill fraction per batch (train_fluid.py:37)
+        if self.fidelity == "authors":  # one fill fraction per batch (train_fluid.py:37)
             fill = np.full(n, rng.uniform() * (self.fill[1] - self.fill[0]) + self.fill[0])
         else:
             fill = rng.uniform(size=n) * (self.fill[1] - self.fill[0]) + self.fill[0]
         flat = marker_noise.reshape(n, -1)
         m0 = np.zeros_like(flat)
         order = np.argsort(flat, axis=-1)
-        for b in range(n):   # PhiFlow's discretize: the top V - round(V (1 - f)) values become 1
-            m0[b, order[b, int(round(N * N * (1 - fill[b]))):]] = 1.0
+        for b in range(n):  # PhiFlow's discretize: the top V - round(V (1 - f)) values become 1
+            m0[b, order[b, round(float(N * N * (1 - fill[b]))) :]] = 1.0
         m0 = m0.reshape(n, N, N) * mask
         mass = m0.sum(axis=(1, 2))
         com = np.stack([(m0 * pc[None, :, None]).sum(axis=(1, 2)), (m0 * pc[None, None, :]).sum(axis=(1, 2))], 1)
         com = com / mass[:, None]
-        uniform = (self.center - com) / self.time                             # (n, 2)
+        uniform = (self.center - com) / self.time  # (n, 2)
         omega = (rng.uniform(size=n) - 0.5) * 2 * self.vortex_strength
         dxo, dyo = self._offsets()
-        g = np.exp(-0.5 * (dxo ** 2 + dyo ** 2) / self.vortex_falloff ** 2)
+        g = np.exp(-0.5 * (dxo**2 + dyo**2) / self.vortex_falloff**2)
         swirl = omega[:, None, None, None] * np.stack([-g * dyo, g * dxo])[None]
         fluct = self.fluctuation * noise(rng, n, (N, N), size=(S, S), scale=self.noise_scale, channels=2)
         v0 = uniform[:, :, None, None] + swirl + fluct
@@ -241,12 +246,16 @@ class NavierStokes(Problem):
         """m_t* from the ground-truth rollout: the prediction's pipeline (staggered, projected) or,
         with the authors' fidelity, the collocated, unprojected rollout of their code (:43-49)."""
         if self.fidelity == "authors":
+
             def fn(m, v):
-                return fluid.rollout(be, m, v, self.steps, self.dt, self.dx, self.cg_atol, self.cg_maxiter,
-                                     staggered=False)[0]
+                return fluid.rollout(
+                    be, m, v, self.steps, self.dt, self.dx, self.cg_atol, self.cg_maxiter, staggered=False
+                )[0]
         else:
+
             def fn(m, v):
                 return self.simulate(be, v, m)[0]
+
         return self._jitted(be, "ground_truth", fn)(m0, v0)
 
     def sample(self, rng, n, be):
@@ -293,7 +302,7 @@ class NavierStokes(Problem):
         _, u_end, _, coms = self.simulate(be, x, m0, record_com=True)
         com0 = fluid.center_of_mass(xp, m0, dx)
         com_t = fluid.center_of_mass(xp, mt, dx)
-        uniform = (c - com0) / self.time                                    # (B, 2)
+        uniform = (c - com0) / self.time  # (B, 2)
 
         def cross(a, b):
             return a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]

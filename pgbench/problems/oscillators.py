@@ -90,7 +90,7 @@ class Oscillators(Problem):
         zero = xp.zeros_like(q[:, :1])
         force = -q
         if n > 1:
-            dq = q[:, 1:] - q[:, :-1]                       # q_{i+1} - q_i, (B, n-1)
+            dq = q[:, 1:] - q[:, :-1]  # q_{i+1} - q_i, (B, n-1)
             c = self.alpha * dq**3 + self.spring * dq
             force = force + xp.concat([c, zero], axis=1) - xp.concat([zero, c], axis=1)
         ctrl = xp.concat([xp.zeros_like(q[:, 1:]), self.gain * u[:, None]], axis=1)

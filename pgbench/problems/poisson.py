@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-
 from ..nets import UNet
 from ..ops import laplace, noise_draws, noise_from_draws, noise_weight
 from .base import NETWORK_SETTINGS, Problem, check_network_settings, dtype_of, fno_network, per_backend
@@ -38,10 +37,10 @@ class Poisson(Problem):
     iterations: int = 10000
     solve_iterations: int = 1000
     eval_every: int = 100
-    net: str = "unet"              # network of training schemes: "unet" (the paper's) or "fno"
-    fno_modes: int = 8             # FNO: retained Fourier modes per axis (see pgbench.nets.FNO2d)
-    fno_width: int = 20            # FNO: channels of the Fourier layers
-    fno_layers: int = 4            # FNO: Fourier layers
+    net: str = "unet"  # network of training schemes: "unet" (the paper's) or "fno"
+    fno_modes: int = 8  # FNO: retained Fourier modes per axis (see pgbench.nets.FNO2d)
+    fno_width: int = 20  # FNO: channels of the Fourier layers
+    fno_layers: int = 4  # FNO: Fourier layers
 
     key_neutral_defaults: ClassVar[tuple[str, ...]] = NETWORK_SETTINGS
 
@@ -89,8 +88,9 @@ class Poisson(Problem):
         """:math:`y = (\\nabla^2)^{-1} x` by CG on the SPD system :math:`-\\nabla^2 y = -x`
         (PhiFlow: stop per example when :math:`\\lVert r\\rVert \\le` rtol·‖x‖; x0 = 0)."""
         xp = be.xp
-        return be.linear_solve(lambda v: -laplace(xp, v), -x, None, rtol=self.cg_rtol, atol=0.0,
-                               maxiter=self.cg_maxiter)
+        return be.linear_solve(
+            lambda v: -laplace(xp, v), -x, None, rtol=self.cg_rtol, atol=0.0, maxiter=self.cg_maxiter
+        )
 
     def inverse(self, be, x, y_target, eta=1.0):
         """Inverse-physics step :math:`x - \\eta\\,\\nabla^2(P(x) - y^*)` (= x* for η = 1 up to CG error)."""
@@ -109,7 +109,9 @@ class Poisson(Problem):
             def data(re, im):
                 x = be.xp.astype(noise_from_draws(be.xp, re, im, weight)[:, None], dtype_of(be, self.physics_dtype))
                 return x, self.forward(be, x)
+
             return be.jit(data)
+
         return per_backend(be, ("data", self), make)(re, im)
 
     # --- network -----------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def laplacian_matrix(size: int) -> np.ndarray:
 
 def phiflow_noise(rng, n: int, size: int, scale: float = 10.0, smoothness: float = 1.0) -> np.ndarray:
     """``n`` samples of PhiFlow's ``Noise`` on a size×size grid of physical size ``size``."""
-    m = np.fft.fftfreq(size) * size                                  # integer FFT indices
+    m = np.fft.fftfreq(size) * size  # integer FFT indices
     kx, ky = np.meshgrid(m * scale / size, m * scale / size, indexing="ij")
     k2 = kx**2 + ky**2
     with np.errstate(divide="ignore"):

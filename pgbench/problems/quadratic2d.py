@@ -18,13 +18,17 @@ class Quadratic2D(Problem):
     test_size: int = 1
     solve_iterations: int = 10
     start: tuple[float, float] = (3.0, 3.0)
-    target: tuple[float, float] = (0.0, 0.0)   # x*; y* = P(x*)
+    target: tuple[float, float] = (0.0, 0.0)  # x*; y* = P(x*)
 
     capabilities: ClassVar[frozenset[str]] = frozenset({"inverse", "small"})
     x_error_name: ClassVar[str] = "||x - x*||_2"
     target_x_error: ClassVar[float | None] = 1e-2
-    solver_defaults: ClassVar[dict] = {"gd": {"eta": 0.5 / 36}, "newton": {"eta": 0.5},
-                                       "invgrad": {"eta": 0.5}, "inverse": {"eta": 0.5}}
+    solver_defaults: ClassVar[dict] = {
+        "gd": {"eta": 0.5 / 36},
+        "newton": {"eta": 0.5},
+        "invgrad": {"eta": 0.5},
+        "inverse": {"eta": 0.5},
+    }
 
     @property
     def x_shape(self):
@@ -36,6 +40,7 @@ class Quadratic2D(Problem):
 
     def sample(self, rng, n, be):
         import numpy as np
+
         x_true = be.asarray(np.tile(np.asarray(self.target, dtype=np.float32), (n, 1)))
         return x_true, self.forward(be, x_true)
 
@@ -55,6 +60,7 @@ class Quadratic2D(Problem):
 
     def initial_guess(self, be, y_target):
         import numpy as np
+
         return be.xp.zeros_like(y_target) + be.asarray(np.asarray(self.start, dtype=np.float32))
 
     def inverse(self, be, x, y_target, eta=1.0):

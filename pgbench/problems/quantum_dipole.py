@@ -49,7 +49,7 @@ def eigenstate(n: int, points: int = 14) -> np.ndarray:
 class QuantumDipole(Problem):
     steps: int = 384
     dt: float = 0.05
-    points: int = 14          # interior grid points (16 with the walls)
+    points: int = 14  # interior grid points (16 with the walls)
     length: float = 2.0
     hidden: tuple[int, ...] = (20, 20, 20)
     batch_size: int = 16
@@ -89,7 +89,7 @@ class QuantumDipole(Problem):
         c = rng.standard_normal(size=(n, 2))
         c /= np.linalg.norm(c, axis=1, keepdims=True)
         psi = c[:, :1] * eigenstate(2, self.points) + c[:, 1:] * eigenstate(3, self.points)
-        y = np.stack([psi, np.zeros_like(psi)], axis=2).reshape(n, -1)   # interleaved (re, im)
+        y = np.stack([psi, np.zeros_like(psi)], axis=2).reshape(n, -1)  # interleaved (re, im)
         return be.zeros((n, self.steps)), be.asarray(y, "float32")
 
     def _cayley(self, be, x):
@@ -98,11 +98,12 @@ class QuantumDipole(Problem):
         xp = be.xp
         n, k = self.points, 0.5 * self.dt
         H0, pos = self._matrices()
-        I = be.asarray(np.eye(n), self.physics_dtype)
-        kH = be.asarray(k * H0, self.physics_dtype) + (x[:, :, None] * be.asarray(k * pos, self.physics_dtype))[..., None] * I
+        eye = be.asarray(np.eye(n), self.physics_dtype)
+        kpos = be.asarray(k * pos, self.physics_dtype)
+        kH = be.asarray(k * H0, self.physics_dtype) + (x[:, :, None] * kpos)[..., None] * eye
         kH2 = xp.matmul(kH, kH)
-        S = xp.linalg.inv(I + kH2)                  # symmetric positive definite, commutes with H
-        return S, xp.matmul(I - kH2, S), 2 * xp.matmul(kH, S)
+        S = xp.linalg.inv(eye + kH2)  # symmetric positive definite, commutes with H
+        return S, xp.matmul(eye - kH2, S), 2 * xp.matmul(kH, S)
 
     def step_matrices(self, be, x):
         """The real 2n×2n Crank-Nicolson step maps of every step, (B, Nt, 2n, 2n):
@@ -134,16 +135,17 @@ class QuantumDipole(Problem):
         for Mt in Ms:
             v = xp.matmul(Mt, v[..., None])[..., 0]
             states.append(v)
-        V = xp.stack(states, axis=1)                               # (B, Nt+1, 2n)
+        V = xp.stack(states, axis=1)  # (B, Nt+1, 2n)
         s = V[:, 1:] + V[:, :-1]
         kX = be.asarray(k * self._matrices()[1], self.physics_dtype)
         kxp, kxq = kX * s[..., :n], kX * s[..., n:]
 
         def mv(A, w):
             return xp.matmul(A, w[..., None])[..., 0]
-        Z = xp.concat([mv(S, kxq) - 0.5 * mv(KS, kxp), -mv(S, kxp) - 0.5 * mv(KS, kxq)], axis=2)   # (B, Nt, 2n)
+
+        Z = xp.concat([mv(S, kxq) - 0.5 * mv(KS, kxp), -mv(S, kxp) - 0.5 * mv(KS, kxq)], axis=2)  # (B, Nt, 2n)
         perm = np.zeros((2 * n, 2 * n))
-        perm[2 * np.arange(n), np.arange(n)] = 1.0          # out[2j] = re_j
+        perm[2 * np.arange(n), np.arange(n)] = 1.0  # out[2j] = re_j
         perm[2 * np.arange(n) + 1, n + np.arange(n)] = 1.0  # out[2j+1] = im_j
         lam = xp.broadcast_to(be.asarray(perm, self.physics_dtype)[None], (B, 2 * n, 2 * n))
         Zs = xp.unstack(Z, axis=1)
@@ -162,9 +164,9 @@ class QuantumDipole(Problem):
         M = self.step_matrices(be, x)
         if psi0 is None:
             psi0 = eigenstate(1, n)
-        v0 = be.asarray(np.concatenate([psi0, np.zeros(n)]), self.physics_dtype)   # (re, im) stacked
+        v0 = be.asarray(np.concatenate([psi0, np.zeros(n)]), self.physics_dtype)  # (re, im) stacked
         v = xp.broadcast_to(v0[None], (B, 2 * n))
-        for Mt in xp.unstack(M, axis=1):    # unstack, not M[:, t]: a slice's reverse pass is a full-size scatter
+        for Mt in xp.unstack(M, axis=1):  # unstack, not M[:, t]: a slice's reverse pass is a full-size scatter
             v = xp.matmul(Mt, v[..., None])[..., 0]
         out = v
         return xp.reshape(xp.stack([out[:, :n], out[:, n:]], axis=2), (B, 2 * n))
@@ -191,7 +193,7 @@ class QuantumDipole(Problem):
         r = xp.sqrt(re * re + im * im)
         c = xp.where(r > 0, re / xp.where(r > 0, r, 1.0), 1.0)
         d = xp.where(r > 0, im / xp.where(r > 0, r, 1.0), 0.0)
-        rot = xp.stack([a * c + b * d, b * c - a * d], axis=2)     # ψ · (c - i d)
+        rot = xp.stack([a * c + b * d, b * c - a * d], axis=2)  # ψ · (c - i d)
         return xp.reshape(rot, out.shape)
 
     def hig_output(self, be, x, y):

@@ -26,8 +26,8 @@ from .base import Problem, dtype_of
 class Sin(Problem):
     a_low: float = 0.1
     a_high: float = 10.1
-    x_init: float = 1.0   # start of iterative solvers; supervised labels = the minimum closest to it
-    objective: str = "eq1"   # "eq1": ½(sin(a/x)+1)² (paper, Eq. 1); "l1": |sin(a/x)+1|
+    x_init: float = 1.0  # start of iterative solvers; supervised labels = the minimum closest to it
+    objective: str = "eq1"  # "eq1": ½(sin(a/x)+1)² (paper, Eq. 1); "l1": |sin(a/x)+1|
 
     OBJECTIVES: ClassVar[tuple[str, ...]] = ("eq1", "l1")
 
@@ -48,12 +48,16 @@ class Sin(Problem):
     def __post_init__(self):
         super().__post_init__()
         if not 0 < self.a_low < self.a_high:
-            raise ValueError(f"a_low and a_high must satisfy 0 < a_low < a_high, got a_low={self.a_low}, "
-                             f"a_high={self.a_high}")
+            raise ValueError(
+                f"a_low and a_high must satisfy 0 < a_low < a_high, got a_low={self.a_low}, a_high={self.a_high}"
+            )
         if self.objective not in self.OBJECTIVES:
             from ..registry import suggest
-            raise ValueError(f"objective must be one of {', '.join(self.OBJECTIVES)}, got {self.objective!r}"
-                             f"{suggest(str(self.objective).lower(), self.OBJECTIVES)}")
+
+            raise ValueError(
+                f"objective must be one of {', '.join(self.OBJECTIVES)}, got {self.objective!r}"
+                f"{suggest(str(self.objective).lower(), self.OBJECTIVES)}"
+            )
 
     def settings(self) -> dict:
         """Problem settings for the run key; ``objective`` only when it is not the default."""

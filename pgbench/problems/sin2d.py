@@ -20,9 +20,9 @@ class Sin2D(Problem):
     batch_size: int = 100
     test_size: int = 1000
     ill_conditioning: float = 10.0
-    angle: float = 45.0            # degrees
+    angle: float = 45.0  # degrees
     global_scale: float = 10.0
-    fidelity: str = "intended"     # "authors": degrees use π = 3.1415 as PhiFlow's math.degrees
+    fidelity: str = "intended"  # "authors": degrees use π = 3.1415 as PhiFlow's math.degrees
 
     capabilities: ClassVar[frozenset[str]] = frozenset({"small", "network"})
     loss_reduction: ClassVar[str] = "mean"

@@ -26,7 +26,7 @@ class WavePacket(Problem):
     noise: float = 1.0
     xi0_range: tuple[float, float] = (25.6, 230.4)
     amplitude_range: tuple[float, float] = (1.0, 4.0)
-    start: tuple[float, float] = (128.0, 2.0)   # L-BFGS-B's initial guess and the network's offset
+    start: tuple[float, float] = (128.0, 2.0)  # L-BFGS-B's initial guess and the network's offset
 
     capabilities: ClassVar[frozenset[str]] = frozenset({"small", "network"})
     loss_reduction: ClassVar[str] = "mean"
@@ -70,12 +70,10 @@ class WavePacket(Problem):
         xp = be.xp
         xi0 = x[:, 0]
         ok = xp.isfinite(xi0) & (xi0 >= 0) & (xi0 < self.length)
-        return {"amplitude_error": xp.abs(x[:, 1] - x_true[:, 1]),
-                "diverged": xp.astype(~ok, x.dtype)}
+        return {"amplitude_error": xp.abs(x[:, 1] - x_true[:, 1]), "diverged": xp.astype(~ok, x.dtype)}
 
     def initial_guess(self, be, y_target):
-        return be.zeros((y_target.shape[0], 2)) + be.asarray(
-            np.asarray(self.start, dtype=np.float32))
+        return be.zeros((y_target.shape[0], 2)) + be.asarray(np.asarray(self.start, dtype=np.float32))
 
     def network(self):
         return Conv1dNet(length=self.length)

@@ -23,169 +23,36 @@ import html
 import math
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .data import final_errors, latest_configs, reference_label, time_per_iteration, with_device
+from ..analysis.data import as_paths, collect, latest_configs
+from ..analysis.headline import headline_table
+from ..analysis.leaderboard import build as build_leaderboard
+from ..analysis.summary import per_config, per_run
+from ..analysis.table1 import iteration_costs, table1
+from ..analysis.targets import WORST_REFERENCE, as_policy
+from ..analysis.timing import speedups, time_to_target
+from ..store import run_files
+from . import example_figures as EF
+from . import figures as F
+from . import leaderboard as LB
+from .examples import load_examples
+from .tables import html_table as _html_table
+from .tables import markdown_table as _md
+from .tables import number_cell as _g
 
 __all__ = ["build_report", "collect"]
 
 
-def _as_list(results_dirs):
-    if isinstance(results_dirs, (str, Path)):
-        return [Path(results_dirs)]
-    return [Path(p) for p in results_dirs]
-
-
-def _targets(df: pd.DataFrame, kind: str) -> dict:
-    """Per problem: the ``target_x_error`` stored with its runs (else the registered problem's),
-    else the median final x error of the reference method of ``kind`` (so time-to-target reads
-    "how fast does each method reach what the baseline ends at")."""
-    from ..measures import target_of
-    from ..summary import problem_target
-    out = {}
-    fe = final_errors(df[df["kind"] == kind])
-    for problem, g in fe.groupby("problem"):
-        stored = target_of(df[df["problem"] == problem])
-        t = stored if math.isfinite(stored) else problem_target(problem)
-        if t is None:
-            ref = reference_label(g["label"].unique(), kind)
-            v = g[(g["label"] == ref) & (g["status"] == "ok")]["x_error"].median()
-            t = float(v) if math.isfinite(v) else None
-        if t is not None:
-            out[problem] = t
-    return out
-
-
-def time_to_target(df: pd.DataFrame) -> pd.DataFrame:
-    """Per run: target, iterations and wall time to reach it (held-out x error for training
-    runs, at their evaluation cadence), with ``device_key`` and ``label``."""
-    from ..summary import per_run
-    parts = []
-    for kind in ("training", "iterative"):
-        sub = df[df["kind"] == kind]
-        if sub.empty:
-            continue
-        runs = per_run(sub, _targets(df, kind))
-        keys = sub.groupby("run_key")[["device_key"]].first()
-        runs = runs.join(keys, on="run_key")
-        parts.append(runs[runs["status"] != "failed"])
-    if not parts:
-        return pd.DataFrame(columns=["run_key", "problem", "kind", "label", "device_key", "seed", "target",
-                                     "iterations_to_target", "time_to_target"])
-    return pd.concat(parts, ignore_index=True)
-
-
-def speedups(df: pd.DataFrame) -> pd.DataFrame:
-    """Seconds per iteration per problem × kind × label × device, the speedup of the reference
-    method's time over this method's on the same device, and the speedup of this method on this
-    device over the same method on the first device."""
-    t = time_per_iteration(df)
-    if t.empty:
-        return t
-    rows = []
-    devices = sorted(t["device_key"].unique())
-    for (problem, kind, dev), g in t.groupby(["problem", "kind", "device_key"]):
-        ref = reference_label(g["label"], kind)
-        ref_s = float(g[g["label"] == ref]["seconds"].iloc[0]) if ref is not None else math.nan
-        for _, r in g.iterrows():
-            base = t[(t["problem"] == problem) & (t["kind"] == kind) & (t["label"] == r["label"])
-                     & (t["device_key"] == devices[0])]
-            rows.append({"problem": problem, "kind": kind, "label": r["label"], "device": dev,
-                         "s / iteration": r["seconds"], "reference": ref,
-                         "speedup vs reference": ref_s / r["seconds"] if r["seconds"] > 0 else math.nan,
-                         f"speedup vs {devices[0]}": (float(base["seconds"].iloc[0]) / r["seconds"]
-                                                       if len(base) and r["seconds"] > 0 else math.nan)})
-    return pd.DataFrame(rows)
-
-
-def _statuses(df: pd.DataFrame) -> dict:
-    """Run key → status, with the divergence rule applied (:func:`pgbench.summary.run_status`)."""
-    from ..summary import run_status
-    if df.empty:
-        return {}
-    return {key: run_status(g)[0] for key, g in df.groupby("run_key", sort=False)}
-
-
-def collect(results_dirs):
-    """The tidy frame of every run under ``results_dirs`` with ``device_key`` (see
-    :func:`pgbench.load_results`); a run found in several directories is counted once."""
-    from ..store import load_results
-    df = load_results(*_as_list(results_dirs))
-    if not df.empty and "iteration" in df:   # the same run stored in two of the directories: keep one copy
-        if "created" in df:
-            df = df.sort_values("created", kind="stable")
-        df = df.drop_duplicates(["run_key", "iteration"], keep="last")
-        df = df.sort_values(["problem", "solver", "run_key", "iteration"], kind="stable").reset_index(drop=True)
-    return with_device(df)
-
-
-def _md(df: pd.DataFrame, floatfmt=".3g") -> str:
-    """A GitHub markdown table (no dependency on ``tabulate``)."""
-    if df is None or df.empty:
-        return "_no data_\n"
-
-    def cell(v):
-        if isinstance(v, (float, np.floating)):
-            return "" if math.isnan(v) else format(float(v), floatfmt)
-        return str(v).replace("|", "\\|").replace("\n", " ")
-    lines = ["| " + " | ".join(str(c) for c in df.columns) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
-
-
-_LINKED = ("runs", "run_key", "run keys")   # columns whose cells are run keys (or prefixes): linked to the run
-
-
-def _run_links(cell: str, keys) -> str:
-    """Each run key (or key prefix) in ``cell`` as a link to its row in the runs table, shown by
-    its first 8 hex digits."""
-    out = []
-    for token in str(cell).split():
-        full = next((k for k in keys if k.startswith(token)), None) if len(token) >= 6 else None
-        out.append(f"<a href='#run-{html.escape(full)}'>{html.escape(token[:8])}</a>" if full else html.escape(token))
-    return " ".join(out)
-
-
-def _html_table(df: pd.DataFrame, keys=(), wide=()) -> str:
-    """An HTML table in a horizontally scrolling box: numbers right-aligned on one line (3
-    significant digits), text wrapping; run keys in the :data:`_LINKED` columns link to the run's
-    row (``keys``: every run key of the report); ``wide`` columns may wrap wider."""
-    if df is None or df.empty:
-        return "<p><em>no data</em></p>"
-
-    def cell(col, v):
-        if isinstance(v, (float, np.floating)):
-            return f"<td class='num'>{_g(v)}</td>"
-        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-            return f"<td class='num'>{int(v)}</td>"
-        if v is None:
-            return "<td></td>"
-        text = _run_links(v, keys) if col in _LINKED else html.escape(str(v))
-        return f"<td class='{'wide' if col in wide else 'txt'}'>{text}</td>"
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    rows = "".join("<tr>" + "".join(cell(c, v) for c, v in zip(df.columns, row)) + "</tr>"
-                   for row in df.itertuples(index=False))
-    return f"<div class='scroll'><table class='tbl'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
-
-
-def _summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    from ..summary import summarize
-    s = summarize(df)
+def _summary_table(df: pd.DataFrame, policy) -> pd.DataFrame:
+    s = per_config(df, policy)
     if s.empty:
         return s
     keep = ["problem", "scale", "label", "solver", "backend", "device_name", "seeds", "ok", "diverged", "failed",
             "iterations", "x_error", "x_error_lo", "x_error_hi", "loss", "nonfinite", "wall_time", "time_per_iteration"]
     return s[[c for c in keep if c in s]]
-
-
-def _g(v) -> str:
-    """A number for an HTML cell: whole numbers in full (iterations: 1000, not 1e+03), others
-    with 3 significant digits; blank for NaN."""
-    if v is None or not math.isfinite(float(v)):
-        return ""
-    v = float(v)
-    return f"{v:.0f}" if v.is_integer() and abs(v) < 1e7 else f"{v:.3g}"
 
 
 def _runs_html(df: pd.DataFrame, paths: dict, out: Path) -> tuple[str, str]:
@@ -195,7 +62,6 @@ def _runs_html(df: pd.DataFrame, paths: dict, out: Path) -> tuple[str, str]:
     and its parquet file (``paths``: run key → file; linked relative to ``out``)."""
     import os
 
-    from ..summary import per_run
     runs = per_run(df)
     if runs.empty:
         return "<p><em>no runs</em></p>", "<p><em>no runs</em></p>"
@@ -256,32 +122,18 @@ def _inference_times(examples, problem="navier-stokes-v0") -> dict:
 
 
 def _table1(df: pd.DataFrame, examples=()):
-    """Table 1 from :mod:`pgbench.table1` (another module's pure function), if it is present."""
+    """Table 1 (:func:`pgbench.analysis.table1.table1`) and a note on its target, or None and why not."""
     try:
-        from .. import table1 as t1
-    except ImportError:
-        return None, "pgbench.table1 is not present: Table 1 not yet measured"
-    for name in ("table1", "build_table1", "table", "compute"):
-        fn = getattr(t1, name, None)
-        if callable(fn):
-            try:
-                try:
-                    out = fn(df, inference_time=_inference_times(examples) or None)
-                except TypeError:
-                    out = fn(df)
-            except Exception as e:
-                return None, f"pgbench.table1.{name} failed: {type(e).__name__}: {e}"
-            if isinstance(out, pd.DataFrame):
-                return out, f"from pgbench.table1.{name}"
-            if isinstance(out, str):
-                return out, f"from pgbench.table1.{name}"
-    return None, "pgbench.table1 has no table function this report knows"
+        out = table1(df, inference_time=_inference_times(examples) or None)
+    except ValueError as e:   # no PG training run to set the target: the table says so
+        return None, str(e)
+    source = out["target_source"].iloc[0] if len(out) and "target_source" in out else ""
+    return out, f"targets: {source}" if source else "no runs"
 
 
 def _table1_costs(df: pd.DataFrame, examples=()) -> pd.DataFrame | None:
-    """Median over runs of :func:`pgbench.table1.iteration_costs` per method, with the PG
+    """Median over runs of :func:`pgbench.analysis.table1.iteration_costs` per method, with the PG
     network's inference time per example and the ratios to it; None without iterative runs."""
-    from ..table1 import iteration_costs
     runs = iteration_costs(df)
     if runs.empty:
         return None
@@ -306,14 +158,13 @@ _SENTENCES = {
 }
 
 
-def build_report(results_dirs, out) -> Path:
+def build_report(results_dirs, out, policy=WORST_REFERENCE) -> Path:
     """Write the report for the runs under ``results_dirs`` (a path or a list) into ``out``;
-    returns the path of ``index.html``."""
-    from . import figures as F
-    from .examples import load_examples
-    from .headline import headline_table
+    returns the path of ``index.html``. ``policy``: the target policy of the time-to-target
+    table, figure, profiles and the leaderboard (:mod:`pgbench.analysis.targets`), one for all."""
+    policy = as_policy(policy)
 
-    dirs = _as_list(results_dirs)
+    dirs = as_paths(results_dirs)
     out = Path(out)
     for sub in ("figures", "data", "tables"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -321,9 +172,8 @@ def build_report(results_dirs, out) -> Path:
     df = latest_configs(everything)
     shown = set(df["run_key"]) if not df.empty else set()
     examples = [e for e in load_examples(*dirs) if e["meta"].get("run_key") in shown]
-    status = _statuses(df)
+    status = {} if df.empty else df.groupby("run_key", sort=False)["status"].first().astype(str).to_dict()
     F.set_style()
-    import matplotlib.pyplot as plt
 
     sections: list[tuple[str, list]] = []   # (title, items); item = ("fig"|"table"|"text", name, sentence, content)
 
@@ -387,7 +237,7 @@ def build_report(results_dirs, out) -> Path:
             items = [fig_item(f"learning_{safe}", lambda: F.learning_curves(sub, p), _SENTENCES["learning"].format(p=what)),
                      fig_item(f"optimisation_{safe}", lambda: F.optimisation_curves(sub, p),
                               _SENTENCES["optimisation"].format(p=what)),
-                     fig_item(f"examples_{safe}", lambda: F.examples_figure(ex, p, status), _SENTENCES["examples"].format(p=what))]
+                     fig_item(f"examples_{safe}", lambda: EF.examples_figure(ex, p, status), _SENTENCES["examples"].format(p=what))]
             items = [i for i in items if i]
             if items:
                 sections.append((what, items))
@@ -400,18 +250,19 @@ def build_report(results_dirs, out) -> Path:
     items.append(table_item("speedups", sp, "Seconds per iteration of every method on every device; 'speedup vs "
                             "reference' = reference method's time / this method's time on the same device (DP "
                             "(Adam) for training, GD for iterative solvers); the last column compares devices."))
-    tt = time_to_target(df)
+    tt = time_to_target(df, policy)
     if not tt.empty:
         agg = (tt.groupby(["problem", "kind", "label", "device_key"], dropna=False)
-               .agg(target=("target", "first"), seeds=("run_key", "count"),
+               .agg(target=("target", "first"), target_source=("target_source", "first"), seeds=("run_key", "count"),
                     reached=("time_to_target", lambda s: int(np.isfinite(s.astype(float)).sum())),
                     iterations_to_target=("iterations_to_target", "median"),
                     time_to_target=("time_to_target", "median")).reset_index())
     else:
         agg = tt
     items.append(table_item("time_to_target", agg,
-                            "Time to target: the target is the problem's declared x-error target, else the final "
-                            "x error of the reference method (DP (Adam) / GD); iterations and seconds until the "
+                            f"Time to target; targets: {policy} (pgbench.analysis.targets; the leaderboard uses the "
+                            "same), per problem and kind of method, 'target_source' says where each came from; "
+                            "iterations and seconds until the "
                             "held-out x error first reaches it (training runs resolve this at their evaluation "
                             "cadence), median over the seeds that reached it; 'reached' counts them."))
     items.append(fig_item("time_to_target", lambda: F.time_to_target_figure(agg),
@@ -426,23 +277,21 @@ def build_report(results_dirs, out) -> Path:
                                   "same seed and device (legend: number of runs)."))
     sections.append(("Cost, time to target and performance profiles", [i for i in items if i]))
 
-    summary = _summary_table(everything)
+    summary = _summary_table(everything, policy)
     summary_sentence = ("Every configuration in the store (also older ones that the figures leave out: figures and "
                         "headline show the newest configuration of each method; 'config' tells configurations of one "
                         "method apart): seeds by status, final x error (held-out): median [min–max] over the ok seeds, or the stored message where no seed is ok; "
                         "medians of loss, iterations, time per iteration and wall time; its runs, linked below.")
     table_item("summary", summary, summary_sentence)   # tables/summary.md and data/summary.csv: every column
-    from ..store import run_files
     paths = {p.stem: p for d in dirs for p in run_files(d)}
     conf_html, runs_html = _runs_html(everything, paths, out)
     sections.append(("All runs", [("html", "summary", summary_sentence, conf_html),
-                                  ("html", "runs", "Every stored run: status with the divergence rule applied and "
+                                  ("html", "runs", "Every stored run: its stored status (classified when it ran) and "
                                    "the stored message (why a run diverged or failed), final x error, iterations, "
                                    "wall time and its parquet file.", runs_html)]))
 
-    try:   # the leaderboard page (pgbench.leaderboard), linked from here
-        from .. import leaderboard as LB
-        board = LB.build(everything)
+    try:   # the leaderboard page (pgbench.analysis.leaderboard), linked from here
+        board = build_leaderboard(everything, policy=policy)
         if not board.table.empty:
             fig, data = LB.profile_figure(board)
             if fig is not None:

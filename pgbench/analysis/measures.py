@@ -1,15 +1,11 @@
-"""What a stored run means: each run-level quantity computed in exactly one place.
+"""Per-run quantities, each computed in exactly one place.
 
 Every table, figure, the headline, Table 1, sweeps, the asv suite and the scripts read a run's
 numbers through these functions, so "final held-out x error" or "first iteration reaching the
-target" has one meaning everywhere. ``run`` is the records of one run (one ``run_key``) as stored,
-one row per recorded iteration, sorted or not.
-
-Iteration numbering (store format 0.2): ``iteration`` counts update steps done. Iterative solvers
-record iteration 0 (the initial guess) then 1, 2, …; training runs record 1, 2, … (the row of
-iteration k holds the k-th step's training-batch loss and, where evaluated, the held-out metrics
-after k updates), so a budget of 100 reaches iteration 100. Stores written before (0-based
-training rows) are renumbered on load (:func:`upgrade`).
+target" has one meaning everywhere. ``run`` is a :class:`~pgbench.record.RunRecord`, a
+:class:`~pgbench.runner.RunResult`, or one run's stored frame (its ``kind`` column says whether
+it is a training run); its rows may come sorted or not. Iteration numbering: see
+:mod:`pgbench.record`.
 
 Seeds are statistics: :func:`seed_stats` gives the median, the spread (min–max) and "k of n"
 over per-seed values; nothing here averages curves of several seeds.
@@ -17,17 +13,13 @@ over per-seed values; nothing here averages curves of several seeds.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-#: the store format whose training rows are numbered from 1 (see the module docstring)
-STORE_FORMAT = "0.2"
-_CONFIG_FIELDS = ("problem_settings", "hyperparameters", "budget_iterations", "max_time", "numerics")
+from ..record import RunRecord
 
 
 def _num(values) -> np.ndarray:
@@ -38,8 +30,26 @@ def _first(run: pd.DataFrame, column: str, default=None):
     return run[column].iloc[0] if column in run and len(run) else default
 
 
-def is_training(run: pd.DataFrame) -> bool:
-    return _first(run, "kind") == "training"
+def rows_and_kind(run) -> tuple[pd.DataFrame, str]:
+    """The recorded rows of ``run`` (a record, a result or a stored frame) and its kind."""
+    if isinstance(run, RunRecord):
+        return run.rows, run.kind
+    if isinstance(run, pd.DataFrame):
+        return run, str(_first(run, "kind", "iterative"))
+    return run.records, str(run.meta.get("kind", "iterative"))
+
+
+def status_of(run) -> str:
+    """The run's stored status (``ok``, ``diverged``, ``failed``); reading never reclassifies."""
+    if isinstance(run, RunRecord):
+        return run.status
+    if isinstance(run, pd.DataFrame):
+        return str(_first(run, "status", "failed"))
+    return str(run.status)
+
+
+def is_training(run) -> bool:
+    return rows_and_kind(run)[1] == "training"
 
 
 def _sorted(run: pd.DataFrame) -> pd.DataFrame:
@@ -48,17 +58,19 @@ def _sorted(run: pd.DataFrame) -> pd.DataFrame:
     return run.sort_values("iteration", kind="stable")
 
 
-def metric_column(run: pd.DataFrame, metric: str = "x_error") -> str:
+def metric_column(run, metric: str = "x_error") -> str:
     """The column holding the run's *final* ``metric`` (``x_error``, ``loss``, ``nonfinite``):
     the held-out ``eval_<metric>`` for a training run, ``<metric>`` for an iterative run (which
     solves that same held-out batch)."""
-    return f"eval_{metric}" if is_training(run) and f"eval_{metric}" in run else metric
+    rows, kind = rows_and_kind(run)
+    return f"eval_{metric}" if kind == "training" and f"eval_{metric}" in rows else metric
 
 
-def final_value(run: pd.DataFrame, metric: str = "x_error") -> float:
+def final_value(run, metric: str = "x_error") -> float:
     """The last recorded finite-or-not value of the run's final ``metric`` (see
     :func:`metric_column`); NaN if it was never recorded."""
     col = metric_column(run, metric)
+    run = rows_and_kind(run)[0]
     if col not in run:
         return math.nan
     v = _num(_sorted(run)[col])
@@ -66,18 +78,31 @@ def final_value(run: pd.DataFrame, metric: str = "x_error") -> float:
     return float(v[-1]) if len(v) else math.nan
 
 
-def iterations_done(run: pd.DataFrame) -> float:
+def last_value(run, column: str) -> float:
+    """The last non-NaN value of ``column`` in the run's rows (e.g. the training-batch
+    ``x_error`` of a training run, or ``wall_time``); NaN if none."""
+    rows = rows_and_kind(run)[0]
+    if column not in rows:
+        return math.nan
+    v = _num(_sorted(rows)[column])
+    v = v[~np.isnan(v)]
+    return float(v[-1]) if len(v) else math.nan
+
+
+def iterations_done(run) -> float:
     """Update steps done: the last recorded iteration (store format 0.2)."""
+    run = rows_and_kind(run)[0]
     it = _num(run["iteration"]) if "iteration" in run else np.array([])
     it = it[~np.isnan(it)]
     return float(it.max()) if len(it) else math.nan
 
 
-def first_reaching(run: pd.DataFrame, target: float, metric: str = "x_error") -> tuple[float, float]:
+def first_reaching(run, target: float | None, metric: str = "x_error") -> tuple[float, float]:
     """``(iteration, wall_time)`` of the first record whose final-``metric`` column is at or
     below ``target``; ``(nan, nan)`` if never (or no target). Training runs are evaluated every
     ``eval_every`` steps, so this is resolved to that cadence."""
     col = metric_column(run, metric)
+    run = rows_and_kind(run)[0]
     if target is None or not math.isfinite(float(target)) or col not in run:
         return math.nan, math.nan
     r = _sorted(run)
@@ -87,12 +112,13 @@ def first_reaching(run: pd.DataFrame, target: float, metric: str = "x_error") ->
     return float(_num(r["iteration"])[hit[0]]), float(_num(r["wall_time"])[hit[0]])
 
 
-def value_at_time(run: pd.DataFrame, seconds: float, metric: str = "x_error") -> float:
+def value_at_time(run, seconds: float, metric: str = "x_error") -> float:
     """The run's final-``metric`` value (see :func:`metric_column`) as it stood at wall time
     ``seconds``: the last record at or before it, read from the run's curve; NaN if none was
     recorded by then. Training runs are evaluated every ``eval_every`` steps, so this is the last
     evaluation at or before ``seconds``."""
     col = metric_column(run, metric)
+    run = rows_and_kind(run)[0]
     if col not in run or not math.isfinite(float(seconds)):
         return math.nan
     r = _sorted(run)
@@ -101,10 +127,12 @@ def value_at_time(run: pd.DataFrame, seconds: float, metric: str = "x_error") ->
     return float(v[ok][-1]) if ok.any() else math.nan
 
 
-def seconds_per_iteration(run: pd.DataFrame) -> float:
+def seconds_per_iteration(run) -> float:
     """Median wall seconds per update step between consecutive records (robust to the first
-    iteration's compilation and to evaluation pauses, which the clock excludes anyway)."""
-    r = _sorted(run)
+    iteration's compilation and to evaluation pauses, which the clock excludes anyway). For a run
+    that shared its program with other seeds (``vectorized_with``), this is the time of the whole
+    program's step, not of one seed's."""
+    r = _sorted(rows_and_kind(run)[0])
     if len(r) < 2:
         return math.nan
     d_it, d_t = np.diff(_num(r["iteration"])), np.diff(_num(r["wall_time"]))
@@ -119,7 +147,7 @@ def running_average(values, window: int) -> np.ndarray:
     return s.rolling(window, min_periods=1).mean().to_numpy()
 
 
-def final_running_average(run: pd.DataFrame, window: int = 1000, metric: str = "x_error",
+def final_running_average(run, window: int = 1000, metric: str = "x_error",
                           iteration: int | None = None) -> float:
     """The running average a learning curve of the paper ends at: the mean of the training-batch
     ``metric`` (the per-iteration ``x_error`` rows of a training run, not the held-out
@@ -127,6 +155,7 @@ def final_running_average(run: pd.DataFrame, window: int = 1000, metric: str = "
     :math:`\\tfrac1w\\sum_{k=K-w+1}^{K} e_k` (fewer values when fewer were recorded up to there,
     as :func:`running_average` at the start of a curve). NaN when the run does not record
     ``iteration``; +inf when a value in the window is not finite (the run blew up there)."""
+    run = rows_and_kind(run)[0]
     if metric not in run or "iteration" not in run:
         return math.nan
     r = _sorted(run).drop_duplicates("iteration", keep="last")
@@ -141,29 +170,9 @@ def final_running_average(run: pd.DataFrame, window: int = 1000, metric: str = "
     return float(v.mean()) if np.isfinite(v).all() else math.inf
 
 
-def _numerics_of_config(numerics) -> str:
-    """The run's ``numerics`` without ``cpu_cores`` (the cores the process could use: a property
-    of the machine, like its name, not of the configuration), as canonical JSON."""
-    try:
-        n = json.loads(numerics) if isinstance(numerics, str) else dict(numerics)
-    except (TypeError, ValueError):
-        return str(numerics)
-    n.pop("cpu_cores", None)
-    return json.dumps(n, sort_keys=True)
-
-
-def config_hash(row) -> str:
-    """8 hex digits identifying a configuration across seeds: problem settings,
-    hyperparameters, budget and numerics (everything of the run key but the seed, backend,
-    device and machine, the visible core count included). ``row``: any row (or dict) of the run."""
-    get = row.get if hasattr(row, "get") else (lambda k, d=None: getattr(row, k, d))
-    payload = json.dumps([_numerics_of_config(get(k)) if k == "numerics" else str(get(k)) for k in _CONFIG_FIELDS])
-    return hashlib.sha256(payload.encode()).hexdigest()[:8]
-
-
-def target_of(run: pd.DataFrame, default: float | None = None) -> float:
-    """The x-error target stored with the run (``target_x_error``), else ``default``."""
-    v = _first(run, "target_x_error")
+def target_of(run, default: float | None = None) -> float:
+    """The x-error target declared with the run (``target_x_error``), else ``default``."""
+    v = run.meta.target_x_error if isinstance(run, RunRecord) else _first(run, "target_x_error")
     try:
         v = float(v)
     except (TypeError, ValueError):
@@ -219,30 +228,6 @@ def format_stats(s: SeedStats, unit: str = "", digits: int = 3) -> str:
     return f"{value} ({spread}{s.k}/{s.n} seeds)"
 
 
-# --- store format ---------------------------------------------------------------------------------
-
-def _old_format(frame: pd.DataFrame) -> pd.Series:
-    """Rows written before store format 0.2 (training rows numbered from 0)."""
-    if "store_format" in frame:
-        return frame["store_format"].isna() | (frame["store_format"].astype(str) < STORE_FORMAT)
-    return pd.Series(True, index=frame.index)
-
-
-def upgrade(frame: pd.DataFrame) -> pd.DataFrame:
-    """A stored frame in the current store format: training rows of older stores (0-based
-    iterations) are renumbered from 1."""
-    if frame.empty or "kind" not in frame or "iteration" not in frame:
-        return frame
-    shift = _old_format(frame) & (frame["kind"] == "training")
-    if not shift.any():
-        return frame
-    frame = frame.copy()
-    it = pd.to_numeric(frame["iteration"], errors="coerce")
-    frame["iteration"] = it.where(~shift, it + 1)
-    frame["store_format"] = STORE_FORMAT
-    return frame
-
-
-__all__ = ["STORE_FORMAT", "running_average", "final_running_average", "metric_column", "final_value", "iterations_done", "first_reaching", "value_at_time",
-           "seconds_per_iteration", "config_hash", "target_of", "SeedStats", "seed_stats", "format_stats",
-           "fmt", "upgrade", "is_training"]
+__all__ = ["running_average", "final_running_average", "metric_column", "final_value", "last_value",
+           "iterations_done", "first_reaching", "value_at_time", "seconds_per_iteration", "target_of", "SeedStats",
+           "seed_stats", "format_stats", "fmt", "is_training", "rows_and_kind", "status_of"]

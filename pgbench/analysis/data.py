@@ -1,30 +1,29 @@
-"""Pure helpers over the tidy results frame (:func:`pgbench.load_results`): device keys, the
-paper's running-average smoothing, seed aggregation, time per iteration and reference methods.
-Nothing here runs an experiment or plots."""
+"""Pure helpers over the tidy results frame (:func:`pgbench.load_results`) for the report's
+figures: device keys, the newest configuration, the paper's running-average smoothing, seed
+aggregation of curves and time per iteration. Nothing here runs an experiment or plots."""
 
 from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..summary import run_status
-from ..measures import config_hash, final_value, iterations_done, running_average, seconds_per_iteration
+from ..record import config_hash
+from ..store import load_results
+from ..registry import base_name
+from .measures import running_average, seconds_per_iteration
+from .summary import device_key, per_run
+from .targets import REFERENCE_LABELS, reference_label
 
 # running-average windows of the paper's learning curves (mini-batches), by problem name
 PAPER_WINDOWS = {"sin": 1000, "poisson": 64, "heat": 64, "navier-stokes": 64, "sin2d": 256}
-REFERENCE_LABELS = {"training": ("DP (Adam)", "Adam", "NN (Adam)", "Adam (paper)", "DP (SGD)"),
-                    "iterative": ("GD", "Adam", "L-BFGS-B")}
 
 
 BASE_COLUMNS = ("run_key", "problem", "scale", "solver", "label", "kind", "status", "seed", "iteration", "wall_time",
                 "loss", "x_error", "x_error_name", "budget_iterations", "machine", "device_name", "backend")
-
-
-def problem_name(problem: str) -> str:
-    return str(problem).rsplit("-v", 1)[0]
 
 
 def with_device(df: pd.DataFrame) -> pd.DataFrame:
@@ -39,8 +38,9 @@ def with_device(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("machine", "device_name", "backend"):
         if c not in df:
             df[c] = "?"
-    df["device_key"] = (df["machine"].astype(str) + " · " + df["device_name"].astype(str) + " ("
-                        + df["backend"].astype(str) + ")")
+    parts = df[["machine", "device_name", "backend"]].astype(str)
+    keys = {t: device_key(*t) for t in set(map(tuple, parts.drop_duplicates().to_numpy()))}
+    df["device_key"] = [keys[t] for t in map(tuple, parts.to_numpy())]
     if "label" not in df:
         df["label"] = df["solver"]
     df["label"] = df["label"].fillna(df["solver"])
@@ -77,7 +77,7 @@ def usable(df: pd.DataFrame) -> pd.DataFrame:
 def window_for(problem: str, scale: str, iterations: int) -> int:
     """Running-average window: the paper's for ``paper`` scale; at smaller budgets at most a
     twentieth of the budget, so the curve keeps its shape."""
-    paper = PAPER_WINDOWS.get(problem_name(problem), 1)
+    paper = PAPER_WINDOWS.get(base_name(problem), 1)
     if scale == "paper":
         return paper
     return int(max(1, min(paper, iterations // 20)))
@@ -101,7 +101,7 @@ def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None)
         scale = str(g["scale"].iloc[0]) if "scale" in g else "quick"
         runs = []
         for key, r in g.groupby("run_key", sort=True):
-            if run_status(r)[0] != "ok":   # diverged seeds are counted in the summary, not averaged in
+            if str(r["status"].iloc[0]) != "ok":   # diverged seeds are counted in the summary, not averaged in
                 continue
             r = r.sort_values("iteration")
             v = pd.to_numeric(r[metric], errors="coerce").to_numpy(dtype=float)
@@ -155,27 +155,32 @@ def time_per_iteration(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def reference_label(labels, kind: str) -> str | None:
-    """The method speedups are relative to: DP with Adam for training, GD for iterative solvers
-    (the first of :data:`REFERENCE_LABELS` present), else the first label alphabetically."""
-    labels = list(labels)
-    for cand in REFERENCE_LABELS.get(kind, ()):
-        if cand in labels:
-            return cand
-    return sorted(labels)[0] if labels else None
+def as_paths(results_dirs) -> list[Path]:
+    """One folder or several as a list of paths."""
+    if isinstance(results_dirs, (str, Path)):
+        return [Path(results_dirs)]
+    return [Path(p) for p in results_dirs]
+
+
+def collect(results_dirs):
+    """The tidy frame of every run under ``results_dirs`` with ``device_key`` (see
+    :func:`pgbench.load_results`); a run found in several directories is counted once."""
+    df = load_results(*as_paths(results_dirs))
+    if not df.empty and "iteration" in df:   # the same run stored in two of the directories: keep one copy
+        if "created" in df:
+            df = df.sort_values("created", kind="stable")
+        df = df.drop_duplicates(["run_key", "iteration"], keep="last")
+        df = df.sort_values(["problem", "solver", "run_key", "iteration"], kind="stable").reset_index(drop=True)
+    return with_device(df)
 
 
 def final_errors(df: pd.DataFrame) -> pd.DataFrame:
-    """Per run: the final x error (:func:`pgbench.measures.final_value`), status (with the
-    divergence rule applied, :func:`pgbench.summary.run_status`), iterations and wall time, with
-    its identity columns."""
-    from ..summary import run_status
-    rows = []
-    for key, r in usable(df).groupby("run_key"):
-        first = r.iloc[0]
-        rows.append({"run_key": key, "problem": first["problem"], "kind": first["kind"], "label": first["label"],
-                     "device_key": first["device_key"], "seed": first["seed"], "scale": first.get("scale"),
-                     "status": run_status(r)[0], "x_error": final_value(r, "x_error"),
-                     "iterations": iterations_done(r), "wall_time": float(r["wall_time"].max())})
-    return pd.DataFrame(rows, columns=["run_key", "problem", "kind", "label", "device_key", "seed", "scale", "status",
-                                       "x_error", "iterations", "wall_time"])
+    """Per run that was not ``failed``: its :func:`~pgbench.analysis.summary.per_run` row (final x
+    error, status, iterations, wall time and identity)."""
+    cols = ["run_key", "problem", "kind", "label", "device_key", "seed", "scale", "status", "x_error", "iterations",
+            "wall_time"]
+    return per_run(usable(df))[cols]
+
+
+__all__ = ["collect", "with_device", "final_errors", "latest_configs", "usable", "window_for", "curves", "time_per_iteration", "reference_label",
+           "REFERENCE_LABELS", "PAPER_WINDOWS", "running_average"]

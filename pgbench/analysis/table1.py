@@ -6,11 +6,13 @@ and gradient descent (``gd-v0``), computed from stored runs.
 :func:`table1` is a pure function of a results frame as returned by :func:`pgbench.load_results`
 (columns ``run_key, problem, solver, kind, status, iteration, wall_time, x_error, eval_x_error,
 problem_settings, hp_* ...``). Inference time is not part of a training run's records; pass it in
-(:func:`measure_inference_time` measures it) or the column stays empty.
+(the examples stored with each training run record it) or the column stays empty.
 
 Definitions (paper: "time divided by the batch size"):
 
-* target x error: given, or the final held-out error ``eval_x_error`` of the PG-trained network;
+* target x error: under a named policy (:mod:`pgbench.analysis.targets`), by default
+  ``median-reference`` with the PG-trained network as reference (the median final held-out
+  error of its runs), or any other policy (a number: ``given``);
 * network rows: training time = ``wall_time`` of the first evaluation with ``eval_x_error <=
   target`` (evaluation time is excluded from ``wall_time`` by the runner), with its iteration;
 * iterative rows: time per example = ``wall_time`` of the first iteration with ``x_error <=
@@ -22,12 +24,13 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pandas as pd
 
-from .measures import final_value, first_reaching, iterations_done
+from .measures import final_value, first_reaching, iterations_done, seconds_per_iteration
+from .summary import per_run
+from .targets import TargetPolicy, as_policy, resolve_one
 
 PROBLEM = "navier-stokes-v0"
 
@@ -38,7 +41,7 @@ METHODS = {
     "domain-specific solver": ("inverse-v0", "iterative"),
     "GD": ("gd-v0", "iterative"),
 }
-COLUMNS = ["method", "runs", "reached", "target_x_error", "iterations", "training_time_s",
+COLUMNS = ["method", "runs", "reached", "target_x_error", "target_source", "iterations", "training_time_s",
            "time_per_example_s", "inference_time_per_example_s", "x_error_at_end"]
 
 
@@ -68,14 +71,31 @@ def _first_reach(run: pd.DataFrame, target: float):
     return False, int(iterations_done(run)), float(run["wall_time"].max()), end
 
 
+def default_policy(df: pd.DataFrame, problem: str = PROBLEM) -> TargetPolicy:
+    """``median-reference`` with the estimator-PG training runs as the reference (their label)."""
+    pg = per_run(_select(df, problem, "NN + PG"))
+    if pg.empty:
+        raise ValueError(f"no finished PG training run of {problem} with held-out errors; pass a target policy")
+    return TargetPolicy("median-reference", reference=str(pg["label"].iloc[0]))
+
+
+def target(df: pd.DataFrame, policy=None, problem: str = PROBLEM):
+    """The :class:`~pgbench.analysis.targets.Target` of Table 1 under ``policy``, resolved from the
+    problem's training runs; None: :func:`default_policy`, resolved from the estimator-PG runs only
+    (a PG run with another inner solver may share their label)."""
+    if policy is None:
+        policy, training = default_policy(df, problem), _select(df, problem, "NN + PG")
+    else:
+        policy, training = as_policy(policy), df[(df["problem"] == problem) & (df["kind"] == "training")]
+    t = resolve_one(problem, per_run(training), policy, "training")
+    if not math.isfinite(t.value):
+        raise ValueError(f"no target for {problem} under {policy}: {t.source}")
+    return t
+
+
 def default_target(df: pd.DataFrame, problem: str = PROBLEM) -> float:
     """Final held-out x error of the PG-trained network (median over its runs)."""
-    pg = _select(df, problem, "NN + PG")
-    finals = [final_value(g, "x_error") for _, g in pg.groupby("run_key")]
-    finals = [v for v in finals if math.isfinite(v)]
-    if not finals:
-        raise ValueError(f"no finished PG training run of {problem} with held-out errors; pass target=")
-    return float(np.median(finals))
+    return target(df, None, problem).value
 
 
 def _select(df: pd.DataFrame, problem: str, method: str) -> pd.DataFrame:
@@ -90,35 +110,37 @@ def _select(df: pd.DataFrame, problem: str, method: str) -> pd.DataFrame:
     return sel.sort_values(["run_key", "iteration"], kind="stable")
 
 
-def table1_runs(df: pd.DataFrame, target: float | None = None, problem: str = PROBLEM) -> pd.DataFrame:
-    """One row per stored run: whether and when it reached the target x error."""
-    target = default_target(df, problem) if target is None else float(target)
+def table1_runs(df: pd.DataFrame, policy=None, problem: str = PROBLEM) -> pd.DataFrame:
+    """One row per stored run: whether and when it reached the target x error. ``policy``: a
+    target policy, a number (``given``) or None (:func:`default_policy`)."""
+    t = target(df, policy, problem)
     rows = []
     for method, (_, kind) in METHODS.items():
         for key, g in _select(df, problem, method).groupby("run_key", sort=True):
             if kind == "training":
                 if "eval_x_error" not in g or not g["eval_x_error"].notna().any():
                     continue
-                reached, it, t, end = _first_reach(g, target)
+                reached, it, sec, end = _first_reach(g, t.value)
                 rows.append({"method": method, "run_key": key, "reached": reached, "iterations": it,
-                             "training_time_s": t, "time_per_example_s": np.nan, "x_error_at_end": end})
+                             "training_time_s": sec, "time_per_example_s": np.nan, "x_error_at_end": end})
             else:
-                reached, it, t, end = _first_reach(g, target)
+                reached, it, sec, end = _first_reach(g, t.value)
                 rows.append({"method": method, "run_key": key, "reached": reached, "iterations": it,
-                             "training_time_s": np.nan, "time_per_example_s": t / _examples(g),
+                             "training_time_s": np.nan, "time_per_example_s": sec / _examples(g),
                              "x_error_at_end": end})
     out = pd.DataFrame(rows, columns=["method", "run_key", "reached", "iterations", "training_time_s",
                                       "time_per_example_s", "x_error_at_end"])
-    out.insert(3, "target_x_error", target)
+    out.insert(3, "target_x_error", t.value)
+    out.insert(4, "target_source", t.source)
     return out
 
 
-def table1(df: pd.DataFrame, target: float | None = None, inference_time: dict | float | None = None,
+def table1(df: pd.DataFrame, policy=None, inference_time: dict | float | None = None,
            problem: str = PROBLEM) -> pd.DataFrame:
     """Table 1: one row per method present in ``df`` (means over its runs; ``reached`` only if every
     run reached the target). ``inference_time``: seconds per example of the network forward pass,
     a float for ``NN + PG`` or a dict keyed by method."""
-    runs = table1_runs(df, target, problem)
+    runs = table1_runs(df, policy, problem)
     if isinstance(inference_time, (int, float)):
         inference_time = {"NN + PG": float(inference_time)}
     inference_time = inference_time or {}
@@ -129,6 +151,7 @@ def table1(df: pd.DataFrame, target: float | None = None, inference_time: dict |
             continue
         rows.append({"method": method, "runs": len(g), "reached": bool(g["reached"].all()),
                      "target_x_error": float(g["target_x_error"].iloc[0]),
+                     "target_source": str(g["target_source"].iloc[0]),
                      "iterations": float(g["iterations"].mean()),
                      "training_time_s": float(g["training_time_s"].mean()),
                      "time_per_example_s": float(g["time_per_example_s"].mean()),
@@ -155,50 +178,6 @@ def iteration_costs(df: pd.DataFrame, iterations: dict | None = None, problem: s
             at = g.loc[g["iteration"] == k, "wall_time"]
             rows.append({"method": method, "run_key": key, "examples": n, "iterations_done": done, "k": k,
                          "time_at_k_per_example_s": float(at.iloc[0]) / n if len(at) else np.nan,
-                         "seconds_per_iteration_per_example": float(g["wall_time"].max()) / max(done, 1) / n})
+                         "seconds_per_iteration_per_example": seconds_per_iteration(g) / n})
     return pd.DataFrame(rows, columns=["method", "run_key", "examples", "iterations_done", "k",
                                        "time_at_k_per_example_s", "seconds_per_iteration_per_example"])
-
-
-def format_table1(table: pd.DataFrame) -> str:
-    """Plain-text rendering in the paper's layout ("> t" where the target was not reached)."""
-    def fmt(t):
-        if not np.isfinite(t):
-            return "—"
-        if t >= 3600:
-            return f"{t / 3600:.2f} h"
-        if t >= 60:
-            return f"{t / 60:.1f} min"
-        return f"{t:.3g} s" if t >= 1e-2 else f"{t * 1e3:.3g} ms"
-
-    lines = [f"target x error {table['target_x_error'].iloc[0]:.4g}" if len(table) else "no runs",
-             f"{'method':<24}{'training time':>24}{'time / example':>20}{'inference / example':>22}"]
-    for _, r in table.iterrows():
-        gt = "" if r["reached"] else "> "
-        train = f"{gt}{fmt(r['training_time_s'])} ({r['iterations']:.0f} it)" if np.isfinite(r["training_time_s"]) else "—"
-        per = f"{gt}{fmt(r['time_per_example_s'])} ({r['iterations']:.0f} it)" if np.isfinite(r["time_per_example_s"]) else "—"
-        lines.append(f"{r['method']:<24}{train:>24}{per:>20}{fmt(r['inference_time_per_example_s']):>22}")
-    return "\n".join(lines)
-
-
-def measure_inference_time(problem=PROBLEM, scale: str = "paper", backend: str = "torch", device: str = "cpu",
-                           batch: int | None = None, repeats: int = 10, seed: int = 0) -> float:
-    """Seconds per example of one network forward pass on a batch (after one warm-up call,
-    device synchronised), the paper's "inference time per example"."""
-    from . import keys
-    from .backends import get_backend
-    from .registry import make_problem
-
-    p = make_problem(problem, scale=scale) if isinstance(problem, str) else problem
-    be = get_backend(backend, device)
-    batch = batch or p.batch_size
-    net = p.network()
-    params = net.init(keys.rng(seed, "net"), be)
-    y = be.zeros((batch,) + tuple(p.y_shape), "float32")
-    f = be.jit(lambda prm, yy: p.predict(be, net, prm, yy))
-    be.block_until_ready(f(params, y))
-    t = time.perf_counter()
-    for _ in range(repeats):
-        out = f(params, y)
-    be.block_until_ready(out)
-    return (time.perf_counter() - t) / repeats / batch
