@@ -38,7 +38,7 @@ from .record import STORE_FORMAT
 from .backends import get_backend, numerics, set_torch_threads
 from .registry import InvalidSettingError, make_problem
 
-__version__ = "0.2.0"
+from ._version import __version__
 
 STATUSES = ("ok", "diverged", "failed", "skipped")
 

@@ -19,7 +19,7 @@ finishes. A grid can also come from a TOML sweep file (:mod:`pgbench.sweep_confi
   path of ``pgbench.run`` too): a run with a wall-time budget is first warmed up (two untimed
   steps on a throwaway state), and each run is stored with its held-out example predictions
   (``<run_key>.examples.npz``, made by the run's finish). ``pgbench
-  reproduce`` and ``scripts/hig_measure.py`` hand their tasks to :func:`run_sweep` too.
+  reproduce`` and ``benchmarks/measure/hig_measure.py`` hand their tasks to :func:`run_sweep` too.
 * A run that diverges or raises is stored with its status, message and traceback; a worker
   process that dies mid-run is stored as ``failed`` by the driver. The sweep itself goes on.
 * ``executor="local"`` runs in this process, or, with ``workers > 1`` (default: one per visible
@@ -465,7 +465,7 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
     if read_every > 1 and not vectorize:
         raise InvalidSettingError("read_every > 1 needs vectorize (the vectorised runner reads metrics in chunks)")
     remote = executor == "dask" and scheduler is not None
-    plans = [t.validate() if remote else t.plan() for t in tasks]  # validate everything before any work
+    plans = [t.validate() if remote else t.plan() for t in tasks]   # validate everything before any work
     for p in plans:
         validate.storable(p.meta)
     validate.writable_dir(root)

@@ -10,6 +10,7 @@ import pytest
 
 import pgbench
 from pgbench import cli
+from pgbench.progress_view import ProgressView
 
 TINY = ["--problem-set", "batch_size=8", "--problem-set", "test_size=8", "--iterations", "3"]
 
@@ -101,7 +102,7 @@ def test_run_prints_skipped_pairs(capsys, tmp_path):
     (["run", "sin", "gd", "--seeds", "x"], "--seeds: 'x'"),
     (["run", "sin", "gd", "--backend", "tf"], "unknown backend 'tf'"),
     (["run", "sin", "gd", "--iterations", "0"], "iterations must be >= 1"),
-    (["run", "sin", "gd", "--executor", "spark"], "--executor must be one of local, dask"),
+    (["run", "sin", "gd", "--executor", "dask"], "No such option: --executor"),   # removed: --cluster local
     (["run", "sin", "gd", "--plugin", "no_such_module_xyz"], "cannot be imported"),
     (["run", "sin"], "Missing argument"),
     (["list", "things"], "can list 'problems' or 'solvers'"),
@@ -161,7 +162,7 @@ def test_progress_bars_on_a_terminal(tmp_path):
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=True, width=160)
     tasks, _ = expand("sin", ["gd", "dp"], iterations=3, problem_overrides={"batch_size": 8, "test_size": 8})
-    with cli._ProgressView(len(tasks), console) as view:
+    with ProgressView(len(tasks), console) as view:
         assert view.live
         run_sweep(tasks, root=tmp_path, progress=view)
     text = buf.getvalue()
@@ -251,8 +252,34 @@ def test_progress_view_learns_the_total_later(capsys, tmp_path):
     from pgbench.sweep import expand, run_sweep
 
     buf = io.StringIO()
-    view = cli._ProgressView(0, Console(file=buf, force_terminal=False, width=200))
+    view = ProgressView(0, Console(file=buf, force_terminal=False, width=200))
     tasks, _ = expand("sin", ["gd", "dp"], iterations=2, problem_overrides={"batch_size": 8, "test_size": 8})
     view.set_total(len(tasks))
     run_sweep(tasks, root=tmp_path, progress=view)
     assert "[2/2]" in buf.getvalue() and "/?]" not in buf.getvalue()
+
+
+def test_reproduce_method_and_no_report_pass_through(capsys, tmp_path, monkeypatch):
+    import pgbench.reproduce
+
+    calls = {}
+    monkeypatch.setattr(pgbench.reproduce, "reproduce", lambda **kw: calls.setdefault("reproduce", kw))
+    code, _, _ = invoke(capsys, "reproduce", "--scale", "paper", "--budget", "early", "--only", "heat-training",
+                        "--seeds", "1", "--method", "PG (inverse)", "--no-report", "-q")
+    kw = calls["reproduce"]
+    assert code == 0 and kw["methods"] == ["PG (inverse)"] and kw["report"] is False and kw["seeds"] == (1,)
+
+
+def test_parse_targets():
+    from pgbench.analysis.targets import TargetPolicy, from_option
+
+    def parse_targets(items):
+        p = from_option(items)
+        return p.value if p.name == "given" else None
+    assert parse_targets([]) is None and parse_targets(["1e-3"]) == 1e-3
+    assert parse_targets(["sin-v0=0.1", "exp=2"]) == {"sin-v0": 0.1, "exp": 2.0}
+    assert from_option(["median-reference"]) == TargetPolicy("median-reference")
+    assert from_option([], "worst-reference") == TargetPolicy("worst-reference")
+    for bad, message in ((["x"], "a number > 0"), (["sin=-1"], "must be > 0"), (["sin=1", "2"], "not both")):
+        with pytest.raises(ValueError, match=message):
+            parse_targets(bad)

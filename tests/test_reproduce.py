@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from pgbench import InvalidSettingError, load_results
-from pgbench.reproduce import EXPERIMENTS, Experiment, Method, reproduce, select, tasks
+from pgbench.recipes import EXPERIMENTS, Experiment, Method, select
+from pgbench.reproduce import planned, reproduce, tasks
 
 TINY = (
     Experiment("q2d", "quadratic2d-v0", "Fig. 2a",
@@ -186,15 +187,47 @@ def test_plan_estimates_and_eta(tmp_path):
     """The plan counts stored and pending runs and estimates their time from the reference CPU's
     measured timings (wall-time runs: their budget); the ETA scales what is left by the pace of the
     finished runs."""
-    from pgbench.reproduce import Plan, estimate_seconds, reference_timings, tasks
-    todo, _ = tasks("quick", only=["sin-training"])
+    from pgbench.reproduce import Plan, estimate_seconds, reference_timings
+    from pgbench.terminal import plan_line
+    p = planned("quick", only=["sin-training"])
+    todo = p.tasks
     assert all(estimate_seconds(t) == reference_timings()[f"sin-v0|{t.label}"] for t in todo)
-    plan = Plan.of(todo, tmp_path)
+    plan = Plan.of(todo, p.plans, tmp_path)
     assert (plan.total, plan.stored, len(plan.estimates)) == (len(todo), 0, len(todo))
-    assert f"{len(todo)} to run" in plan.describe() and "reference CPU" in plan.describe()
+    assert f"{len(todo)} to run" in plan_line(plan) and "reference CPU" in plan_line(plan)
     total = plan.known()
     first = plan.estimates[0]
     plan.finished(0)
     assert plan.eta(elapsed=2 * first) == pytest.approx(2 * (total - first))   # twice as slow as the reference
     hig, _ = tasks("quick", only=["hig-toy"])
     assert estimate_seconds(hig[0]) == pytest.approx(1.1 * hig[0].max_time)
+
+
+def test_each_task_is_planned_once(tmp_path, monkeypatch):
+    """reproduce plans every task once: the store lookup of its plan and run_sweep reuse that plan."""
+    from pgbench.sweep import Task
+    calls, real = [], Task.plan
+
+    def counting(self):
+        calls.append((self.label, self.seed))
+        return real(self)
+    monkeypatch.setattr(Task, "plan", counting)
+    summary = reproduce("quick", results=tmp_path / "runs", out=tmp_path / "report", experiments=TINY[:1],
+                        report=False)
+    assert summary["runs"] == 2 and sorted(calls) == [("GD", 0), ("PG (inverse)", 0)]
+
+
+def test_methods_and_no_report(tmp_path, capsys):
+    """``methods`` keeps the named methods only (the same tasks and keys as without it); ``report=False``
+    runs and stores without building the report; an unknown label is refused with the nearest."""
+    full, _ = tasks("paper", only=["heat-training"], budget="early", seeds=(1,))
+    some, _ = tasks("paper", only=["heat-training"], budget="early", seeds=(1,), methods=["PG (inverse)"])
+    assert some == [t for t in full if t.label == "PG (inverse)"] and len(some) == 1
+    with pytest.raises(InvalidSettingError, match="did you mean 'PG \\(inverse\\)'"):
+        tasks("quick", experiments=TINY, methods=["PG (inverted)"])
+    out = tmp_path / "report"
+    summary = reproduce("quick", results=tmp_path / "runs", out=out, experiments=TINY[:1], methods=["GD"],
+                        report=False)
+    assert summary["runs"] == 1 and summary["report"] is None and not out.exists()
+    assert set(load_results(tmp_path / "runs")["label"]) == {"GD"}
+    assert "no report" in capsys.readouterr().out

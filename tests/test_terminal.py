@@ -9,7 +9,8 @@ import pytest
 from rich.console import Console
 
 from pgbench import cli
-from pgbench.terminal import fmt, runs_table, summary_table
+from pgbench.numbers import fmt
+from pgbench.terminal import runs_table, summary_table
 
 DEVICE = "Intel(R) Xeon(R) Processor (2 cores) with a long marketing name"
 
@@ -75,7 +76,9 @@ def test_runs_table_narrow_and_wide():
 
 def test_fmt_numbers_and_text():
     assert fmt(float("inf")) == "inf" and fmt(-math.inf) == "-inf" and fmt(math.nan) == "-"
-    assert fmt(1000.0) == "1000" and fmt(0.000679) == "0.000679" and fmt(None) == "-"
+    assert fmt(1000.0) == "1000" and fmt(12000) == "12000" and fmt(None) == "-" and fmt("ok") == "ok"
+    assert fmt(0.000679) == "6.79e-04" and fmt(12345.6) == "1.23e+04" and fmt(0.0123) == "0.0123"
+    assert fmt(2.5e6) == "2.50e+06" and fmt(0.123456, 2) == "0.12"
 
 
 def test_version_and_short_help(capsys):

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from .data import final_errors, running_average, time_per_iteration, usable, window_for
-from .measures import SeedStats, final_running_average, fmt, format_stats, iterations_done, seed_stats, status_of
+from ..numbers import fmt
+from .measures import SeedStats, final_running_average, format_stats, iterations_done, seed_stats, status_of
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,6 @@ def _short(keys) -> tuple[str, ...]:
     for k in keys:
         out.extend(str(k).split())
     return tuple(sorted({k[:8] for k in out}))
-
-
-def _fmt(v, digits=3):
-    return fmt(v, digits)
 
 
 def _first_device(d: pd.DataFrame) -> pd.DataFrame:
@@ -227,7 +224,7 @@ def time_ratio(slow: str, fast: str):
         for dev in sorted(set(a["device_key"]) & set(b["device_key"])):
             sa, sb = a[a["device_key"] == dev].iloc[0], b[b["device_key"] == dev].iloc[0]
             r = sa["seconds"] / sb["seconds"]
-            return Measured(f"{_fmt(r)}×", "s / iteration", _short([sa["run_keys"], sb["run_keys"]]),
+            return Measured(f"{fmt(r)}×", "s / iteration", _short([sa["run_keys"], sb["run_keys"]]),
                             seed_stats([r]))
         return None
     return measure
@@ -266,7 +263,7 @@ def seconds_per_iteration():
         dev = sorted(t["device_key"].unique())[0]
         t = t[t["device_key"] == dev]
         lo, hi = float(t["seconds"].min()), float(t["seconds"].max())
-        return Measured(f"{_fmt(lo, 2)}–{_fmt(hi, 2)} s", dev, _short(t["run_keys"]),
+        return Measured(f"{fmt(lo, 2)}–{fmt(hi, 2)} s", dev, _short(t["run_keys"]),
                         SeedStats(float(np.median(t["seconds"])), lo, hi, len(t), len(t)))
     return measure
 
@@ -289,7 +286,7 @@ def overtake(nn: str, solver: str):
             values.append(float(hit[0]) if len(hit) else math.inf)
         stats = seed_stats(values, n=len(c))
         runs = _short([*(s.run_key for s in c.values()), *f["run_key"]])
-        at = f"{solver} x error {_fmt(float(level.median()))}"
+        at = f"{solver} x error {fmt(float(level.median()))}"
         if stats.k == 0 and values:
             return Measured(f"> {_reach(c)} (not reached)", at, runs, stats)
         return Measured(format_stats(stats), at, runs, stats)
@@ -357,7 +354,7 @@ def ranks_below(winner: str, others: tuple[str, ...], metric: str = "eval_x_erro
         med = table.median()
 
         def show(lab):
-            return "diverged" if math.isinf(med[lab]) else _fmt(float(med[lab]))
+            return "diverged" if math.isinf(med[lab]) else fmt(float(med[lab]))
         text = ", ".join(f"{lab} {show(lab)}" for lab in [winner, *present])
         seeds = "1 seed" if n == 1 else f"median of {n} seeds"
         runs = _short(f[f["label"].isin([winner, *present])]["run_key"])

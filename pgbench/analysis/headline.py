@@ -34,7 +34,7 @@ import pandas as pd
 from .claim_measures import (Measured, cost_within, divergence_rate, final_average, final_average_ratio,
                              iterations_to_match, overtake, percent_better_at, ranks_below, ratio_at,
                              seconds_per_iteration, time_ratio)
-from .measures import fmt
+from ..numbers import fmt
 
 _ADAM, _PG = "DP (Adam)", "PG (inverse)"
 NEEDS_GPU = "needs a GPU"
@@ -239,22 +239,3 @@ def headline_table(df: pd.DataFrame, claims=CLAIMS) -> pd.DataFrame:
                      "where": (budget.at if budget else ""), "runs": " ".join(budget.runs) if budget else "",
                      "source": c.source})
     return pd.DataFrame(rows)
-
-
-def format_headline(table: pd.DataFrame, width: int | None = None):
-    """The headline table as a rich Table for the terminal: claim, paper, measured, ×paper,
-    verdict, at this budget."""
-    from rich.table import Table
-
-    t = Table(title="headline: the paper's numbers", title_justify="left", width=width)
-    for col, kw in (("claim", {}), ("paper", {"justify": "right"}), ("measured", {"justify": "right"}),
-                    ("×paper", {"justify": "right"}), ("verdict", {}), ("at this budget", {"justify": "right"})):
-        t.add_column(col, overflow="fold", **kw)
-    style = {REPRODUCED: "green", QUALITATIVE: "yellow", NOT_REPRODUCED: "red"}
-    for _, r in table.iterrows():
-        ratio = r["ratio to paper"]
-        v = r["verdict"]
-        shown = f"[{style[v]}]{v}[/]" if v in style else v
-        t.add_row(r["claim"], r["paper"], r["measured"], "" if not math.isfinite(ratio) else f"{fmt(ratio, 2)}",
-                  shown, r["at this budget"] if r["measured"] in (NOT_MEASURED, NEEDS_GPU) else "")
-    return t

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..numbers import fmt
 from ..record import RunRecord
 
 
@@ -211,14 +212,6 @@ def seed_stats(values, n: int | None = None) -> SeedStats:
     return SeedStats(float(np.median(v)), float(v.min()), float(v.max()), len(v), n)
 
 
-def fmt(v, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "nan"
-    if abs(v) >= 1e4 or (0 < abs(v) < 1e-3):
-        return f"{v:.{digits - 1}e}"
-    return f"{v:.{digits}g}"
-
-
 def format_stats(s: SeedStats, unit: str = "", digits: int = 3) -> str:
     """``"2.1× (1.8–2.5, 3/3 seeds)"``; one seed: ``"2.1× (1 seed)"``."""
     if s.k == 0:
@@ -232,4 +225,4 @@ def format_stats(s: SeedStats, unit: str = "", digits: int = 3) -> str:
 
 __all__ = ["running_average", "final_running_average", "metric_column", "final_value", "last_value",
            "iterations_done", "first_reaching", "value_at_time", "seconds_per_iteration", "target_of", "SeedStats",
-           "seed_stats", "format_stats", "fmt", "is_training", "rows_and_kind", "status_of"]
+           "seed_stats", "format_stats", "is_training", "rows_and_kind", "status_of"]

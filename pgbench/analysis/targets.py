@@ -80,6 +80,32 @@ def as_policy(spec) -> TargetPolicy:
     return TargetPolicy("given", float(spec))
 
 
+def from_option(items, default=None) -> TargetPolicy:
+    """The ``--target`` option's values as a policy: a policy name (``worst-reference``, …), one
+    number for every problem, or ``PROBLEM=X`` pairs; none: ``default`` (as :func:`as_policy`).
+    Raises ValueError with the option's message for anything else."""
+    items = list(items)
+    if len(items) == 1 and items[0] in POLICIES and items[0] != "given":
+        return TargetPolicy(items[0])
+    given: float | dict[str, float] | None = None
+    for item in items:
+        name, _, value = item.rpartition("=")
+        try:
+            v = float(value)
+        except ValueError:
+            raise ValueError(f"--target must be {', '.join(p for p in POLICIES if p != 'given')}, X or "
+                             f"PROBLEM=X with X a number > 0, got {item!r}") from None
+        if not v > 0:
+            raise ValueError(f"--target must be > 0, got {item!r}")
+        if name:
+            given = {**(given if isinstance(given, dict) else {}), name: v}
+        elif isinstance(given, dict):
+            raise ValueError("--target: give one number for every problem or PROBLEM=X pairs, not both")
+        else:
+            given = v
+    return as_policy(default) if given is None else TargetPolicy("given", given)
+
+
 @dataclass(frozen=True)
 class Target:
     """A problem's resolved target and where it came from."""
@@ -159,5 +185,5 @@ def resolve(runs: pd.DataFrame, policy=None, kind: str | None = None) -> dict[st
     return out
 
 
-__all__ = ["TargetPolicy", "Target", "as_policy", "resolve", "resolve_one", "declared_target", "reference_label",
+__all__ = ["TargetPolicy", "Target", "as_policy", "from_option", "resolve", "resolve_one", "declared_target", "reference_label",
            "POLICIES", "REFERENCE_LABELS", "DECLARED", "WORST_REFERENCE"]

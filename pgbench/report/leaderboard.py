@@ -16,15 +16,16 @@ import pandas as pd
 from ..analysis import leaderboard as LB
 from ..analysis import measures
 from ..analysis.leaderboard import Leaderboard
+from ..numbers import fmt
 from .tables import html_table as _html_table
 from .tables import markdown_table as _md
 
 
 def _time(v, lo, hi, k, n) -> str:
     if not math.isfinite(v):
-        return f"not reached ({k}/{n})" if k == 0 else f"∞ ({measures.fmt(lo)}–{measures.fmt(hi)} s, {k}/{n})"
-    spread = f"{measures.fmt(lo)}–{measures.fmt(hi)}, " if k > 1 else ""
-    return f"{measures.fmt(v)} s ({spread}{k}/{n})"
+        return f"not reached ({k}/{n})" if k == 0 else f"∞ ({fmt(lo)}–{fmt(hi)} s, {k}/{n})"
+    spread = f"{fmt(lo)}–{fmt(hi)}, " if k > 1 else ""
+    return f"{fmt(v)} s ({spread}{k}/{n})"
 
 
 def _err(v, lo, hi, k, n) -> str:
@@ -41,7 +42,7 @@ def display_table(board: Leaderboard) -> pd.DataFrame:
                      "time to target": _time(r.time_to_target, r.time_lo, r.time_hi, r.reached, r.seeds),
                      "#e": r.rank_error,
                      "x error at equal time": _err(r.error_at_time, r.error_lo, r.error_hi, r.error_seeds, r.seeds),
-                     "final x error": measures.fmt(r.final_error),
+                     "final x error": fmt(r.final_error),
                      "div/fail": f"{r.diverged}/{r.failed}", "runs": r.run_keys})
     return pd.DataFrame(rows, columns=["problem", "#t", "method", "time to target", "#e", "x error at equal time",
                                        "final x error", "div/fail", "runs"])
@@ -59,8 +60,8 @@ def markdown(board: Leaderboard, title: str = "Leaderboard") -> str:
     for problem, g in board.table.groupby("problem", sort=True):
         first = g.iloc[0]
         out.append(f"## {problem}\n")
-        out.append(f"target x error {measures.fmt(first['target'])} ({first['target_source']}); common time "
-                   f"T = {measures.fmt(first['common_time'])} s\n")
+        out.append(f"target x error {fmt(first['target'])} ({first['target_source']}); common time "
+                   f"T = {fmt(first['common_time'])} s\n")
         out.append(_md(disp[disp["problem"] == problem].drop(columns=["problem"]).reset_index(drop=True)) + "\n")
     out.append(f"## Performance-profile score (τ_max = {board.max_ratio:g})\n")
     out.append("Score = normalised area under ρ(τ) for τ in [1, τ_max] (1: fastest to target on every scored "
@@ -135,9 +136,9 @@ def html_page(board: Leaderboard, image: str | None = "figures/leaderboard_profi
     disp = display_table(board)
     for problem, g in board.table.groupby("problem", sort=True):
         first = g.iloc[0]
-        parts.append(f"<h2>{_h.escape(str(problem))}</h2><p>target x error {measures.fmt(first['target'])} "
+        parts.append(f"<h2>{_h.escape(str(problem))}</h2><p>target x error {fmt(first['target'])} "
                      f"({_h.escape(str(first['target_source']))}); common time T = "
-                     f"{measures.fmt(first['common_time'])} s</p>")
+                     f"{fmt(first['common_time'])} s</p>")
         parts.append(_html_table(disp[disp["problem"] == problem].drop(columns=["problem"]).reset_index(drop=True)))
     parts.append(f"<h2>Performance-profile score (τ_max = {board.max_ratio:g})</h2>")
     parts.append(_html_table(board.scores))

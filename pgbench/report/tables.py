@@ -70,7 +70,7 @@ def number_cell(v) -> str:
 
 def format_table1(table: pd.DataFrame) -> str:
     """Plain-text rendering in the paper's layout ("> t" where the target was not reached)."""
-    def fmt(t):
+    def duration(t):
         if not np.isfinite(t):
             return "—"
         if t >= 3600:
@@ -83,9 +83,9 @@ def format_table1(table: pd.DataFrame) -> str:
              f"{'method':<24}{'training time':>24}{'time / example':>20}{'inference / example':>22}"]
     for _, r in table.iterrows():
         gt = "" if r["reached"] else "> "
-        train = f"{gt}{fmt(r['training_time_s'])} ({r['iterations']:.0f} it)" if np.isfinite(r["training_time_s"]) else "—"
-        per = f"{gt}{fmt(r['time_per_example_s'])} ({r['iterations']:.0f} it)" if np.isfinite(r["time_per_example_s"]) else "—"
-        lines.append(f"{r['method']:<24}{train:>24}{per:>20}{fmt(r['inference_time_per_example_s']):>22}")
+        train = f"{gt}{duration(r['training_time_s'])} ({r['iterations']:.0f} it)" if np.isfinite(r["training_time_s"]) else "—"
+        per = f"{gt}{duration(r['time_per_example_s'])} ({r['iterations']:.0f} it)" if np.isfinite(r["time_per_example_s"]) else "—"
+        lines.append(f"{r['method']:<24}{train:>24}{per:>20}{duration(r['inference_time_per_example_s']):>22}")
     return "\n".join(lines)
 
 

@@ -1,12 +1,12 @@
-"""Measurements behind docs/hig.md, as recipes in the format of :mod:`pgbench.reproduce`
-(:class:`~pgbench.reproduce.Experiment` / :class:`~pgbench.reproduce.Method`), run by the same
+"""Measurements behind docs/hig.md, as recipes in the format of :mod:`pgbench.recipes`
+(:class:`~pgbench.recipes.Experiment` / :class:`~pgbench.recipes.Method`), run by the same
 executors as every sweep (:func:`pgbench.sweep.run_sweep`) into a results store, and summarised
 from that store:
 
-    python scripts/hig_measure.py acceptance --seeds 0,1,2 --results results/hig    # ~35 min
-    python scripts/hig_measure.py table --results results/hig                       # DP / SIP / HIG, ~10 min
-    python scripts/hig_measure.py summary --results results/hig                     # per-seed table, medians, holds?
-    python scripts/hig_measure.py acceptance --only hig-toy --workers 2             # executor options as the CLI's
+    python benchmarks/measure/hig_measure.py acceptance --seeds 0,1,2 --results results/hig    # ~35 min
+    python benchmarks/measure/hig_measure.py table --results results/hig                       # DP / SIP / HIG, ~10 min
+    python benchmarks/measure/hig_measure.py summary --results results/hig                     # per-seed table, medians, holds?
+    python benchmarks/measure/hig_measure.py acceptance --only hig-toy --workers 2             # executor options as the CLI's
 
 Fair timing: every method of a check gets the same ``max_time`` of the runner's training clock
 (evaluation excluded, data sampling included, the same for all), and the executor warms every
@@ -25,7 +25,8 @@ import numpy as np
 
 from pgbench import load_results, measures
 from pgbench.summary import run_status
-from pgbench.reproduce import Experiment, Method, tasks
+from pgbench.recipes import Experiment, Method
+from pgbench.reproduce import tasks
 from pgbench.sweep import run_sweep
 
 QUICK_ONLY = {"quick": 100000}   # an iteration cap far beyond what the wall-time budgets allow

@@ -1,6 +1,6 @@
 """Kill, resume and concurrent-writer measurements of the results store (issue 18's acceptance).
 
-    python scripts/measure_store_faults.py OUT_DIR [--kills 3] [--save-kills 20]
+    python benchmarks/measure/measure_store_faults.py OUT_DIR [--kills 3] [--save-kills 20]
 
 Every case runs ``pgbench sweep`` in subprocesses on one small grid (sin × dp, gd × 4 seeds, 150
 iterations: 8 runs) and compares the resulting store with an uninterrupted one, run by run: the

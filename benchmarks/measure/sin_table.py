@@ -4,7 +4,7 @@ running-average x error over the last 1,000 training batches at the end of each 
 same schedule and optimizer (seeds are paired: same data stream and initial network), and the
 number of error spikes after iteration 2,500 (:func:`spikes`).
 
-    python scripts/sin_table.py --results results/paper-cpu/runs [--csv out.csv]
+    python benchmarks/measure/sin_table.py --results results/paper-cpu/runs [--csv out.csv]
 
 Prints a markdown table; diverged runs show "diverged" (no value, not in any ratio).
 """

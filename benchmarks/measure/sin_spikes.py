@@ -8,7 +8,7 @@ state (torch.optim.Adam's ``exp_avg``, ``exp_avg_sq``, ``step``) every ``--every
 records the largest and the median |Δθ| over all 461 parameters, the smallest :math:`\\sqrt{\\hat v}`
 and the training-batch x error. Writes ``<out>/sin_spikes.csv`` and ``<out>/sin_spikes.png``.
 
-    python scripts/sin_spikes.py --iterations 6000 --seed 0 --out docs/sin_data
+    python benchmarks/measure/sin_spikes.py --iterations 6000 --seed 0 --out docs/sin_data
 
 The runs are the experiment set's own runs (sin-training's DP (Adam) and PG (inverse): same
 problem, seed, hyperparameters and thread count, so the same run keys); reading the optimizer
