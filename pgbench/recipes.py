@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .registry import PROBLEMS, InvalidSettingError, suggest
+from .registry import PROBLEMS, InvalidSettingError, base_name, suggest
 
 SCALES = ("quick", "paper")
 
@@ -382,7 +382,7 @@ def _leaderboard_methods(problem: str) -> tuple[Method, ...]:
 
 LEADERBOARD: tuple[Experiment, ...] = tuple(
     Experiment(
-        f"leaderboard-{problem.rsplit('-v', 1)[0]}",
+        f"leaderboard-{base_name(problem)}",
         problem,
         "leaderboard (issue 21)",
         _leaderboard_methods(problem),
@@ -414,14 +414,14 @@ def select(only=None, experiments=None) -> list[Experiment]:
     for e in experiments:
         names = {e.name} | ({e.group} if e.group else set())
         if e not in OPT_IN:  # an opt-in set is chosen by its name or group, never by its problem
-            names |= {e.problem, e.problem.rsplit("-v", 1)[0]}
+            names |= {e.problem, base_name(e.problem)}
         if names & wanted:
             chosen.append(e)
-    unknown = wanted - {n for e in experiments for n in (e.name, e.problem, e.problem.rsplit("-v", 1)[0], e.group)}
+    unknown = wanted - {n for e in experiments for n in (e.name, e.problem, base_name(e.problem), e.group)}
     if unknown:
         known = sorted(
             {e.name for e in experiments}
-            | {e.problem.rsplit("-v", 1)[0] for e in experiments}
+            | {base_name(e.problem) for e in experiments}
             | {e.group for e in experiments if e.group}
         )
         raise InvalidSettingError(

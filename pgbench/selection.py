@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .registry import PROBLEMS, SOLVERS, suggest
+from .registry import PROBLEMS, SOLVERS, base_name, suggest
 
 
 def unknown(kind: str, names, ids, labels=None) -> str | None:
@@ -15,7 +15,7 @@ def unknown(kind: str, names, ids, labels=None) -> str | None:
     if not names or ids is None:
         return None
     known = set(ids.dropna().astype(str))
-    known |= {i.rsplit("-v", 1)[0] for i in known}
+    known |= {base_name(i) for i in known}
     if labels is not None:
         known |= set(labels.dropna().astype(str))
     registry = PROBLEMS if kind == "problem" else SOLVERS
@@ -32,12 +32,12 @@ def select_runs(df: pd.DataFrame, problems=(), solvers=()) -> pd.DataFrame:
     ``solvers``; an empty list keeps every one."""
     if problems:
         names = set(problems)
-        df = df[df["problem"].isin(names) | df["problem"].str.rsplit("-v", n=1).str[0].isin(names)]
+        df = df[df["problem"].isin(names) | df["problem"].map(base_name).isin(names)]
     if solvers:
         names = set(solvers)
         df = df[
             df["solver"].isin(names)
-            | df["solver"].str.rsplit("-v", n=1).str[0].isin(names)
+            | df["solver"].map(base_name).isin(names)
             | (df["label"].isin(names) if "label" in df else False)
         ]
     return df

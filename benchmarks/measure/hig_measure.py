@@ -23,8 +23,8 @@ import sys
 
 import numpy as np
 
-from pgbench import load_results, measures
-from pgbench.summary import run_status
+from pgbench import load_results
+from pgbench.analysis import measures
 from pgbench.recipes import Experiment, Method
 from pgbench.reproduce import tasks
 from pgbench.sweep import run_sweep
@@ -112,7 +112,7 @@ def summarize(df, experiments=None) -> str:
     for key, g in df.groupby("run_key", sort=False):
         g = g.sort_values("iteration")
         r = g.iloc[-1]
-        status = run_status(g)[0]   # the divergence rule applied (pgbench.divergence)
+        status = measures.status_of(g)   # as stored (pgbench.divergence: classified when it ran)
         loss, xerr = measures.final_value(g, "loss"), measures.final_value(g, "x_error")
         runs[(r["problem"], r["label"], int(r["seed"]))] = (loss if status == "ok" and np.isfinite(loss) else np.inf)
         out.append(f"| {r['problem']} | {r['label']} | {int(r['seed'])} | {_g(r['max_time'])} | {len(g)} "

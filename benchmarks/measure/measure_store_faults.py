@@ -186,10 +186,11 @@ results = []
 for df in frames:
     import json
     from pgbench.sweep import Task
-    t = Task("sin", df["solver"].iloc[0].rsplit("-v", 1)[0], seed=int(df["seed"].iloc[0]), iterations=150,
+    from pgbench.record import RunRecord
+    from pgbench.registry import base_name
+    t = Task("sin", base_name(df["solver"].iloc[0]), seed=int(df["seed"].iloc[0]), iterations=150,
              problem_overrides={{"batch_size": 64, "test_size": 64}})
-    rec = df[[c for c in df.columns if c not in store._META and c != "status" and not c.startswith("hp_")]]
-    results.append(RunResult(rec.reset_index(drop=True), "ok", "", t.plan().meta))
+    results.append(RunResult(RunRecord.from_frame(df).rows, "ok", "", t.plan().meta))
 print("ready", flush=True)
 while True:
     for r in results:

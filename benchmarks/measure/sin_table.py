@@ -1,6 +1,6 @@
 """The sin(a/x) table of docs/sin.md from a store: scheme × schedule × seed, the final
 running-average x error over the last 1,000 training batches at the end of each run
-(:func:`pgbench.measures.final_running_average`), per seed the ratio DP / PG (inverse) at the
+(:func:`pgbench.analysis.measures.final_running_average`), per seed the ratio DP / PG (inverse) at the
 same schedule and optimizer (seeds are paired: same data stream and initial network), and the
 number of error spikes after iteration 2,500 (:func:`spikes`).
 
@@ -15,12 +15,11 @@ import argparse
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from pgbench import load_results
-from pgbench.measures import final_running_average, fmt, running_average
-from pgbench.summary import run_status
+from pgbench.analysis.measures import final_running_average, running_average, status_of
+from pgbench.numbers import fmt
 
 # label -> (scheme, schedule / optimizer variant, the PG label a DP label is compared with)
 ROWS = {
@@ -59,7 +58,7 @@ def sin_table(df: pd.DataFrame, window: int = 1000) -> pd.DataFrame:
         label = str(r["label"].iloc[0])
         if label not in ROWS:
             continue
-        status = run_status(r)[0]
+        status = status_of(r)
         it = int(pd.to_numeric(r["iteration"]).max())
         v = final_running_average(r, window) if status == "ok" else math.nan
         rows.append({"label": label, "scheme": ROWS[label][0], "schedule": ROWS[label][1],
