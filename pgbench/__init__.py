@@ -7,17 +7,45 @@
 
 from . import problems as _problems  # noqa: F401  (registrations)
 from . import solvers as _solvers  # noqa: F401  (registrations)
-from .registry import (PROBLEMS, SOLVERS, InvalidSettingError, UnknownIdError, load_plugin,
-                       make_problem, make_solver, register_problem, register_solver)
+from .registry import (
+    PROBLEMS,
+    SOLVERS,
+    InvalidSettingError,
+    UnknownIdError,
+    load_plugin,
+    make_problem,
+    make_solver,
+    register_problem,
+    register_solver,
+)
 from .runner import IncompatibleError, Run, RunPlan, RunResult, RunState, __version__, execute, plan, run
 
-__all__ = ["run", "plan", "execute", "Run", "RunState", "RunPlan", "RunResult", "make_problem", "make_solver", "register_problem", "register_solver",
-           "load_plugin", "PROBLEMS", "SOLVERS", "UnknownIdError", "InvalidSettingError",
-           "IncompatibleError", "load_results", "__version__"]
+__all__ = [
+    "run",
+    "plan",
+    "execute",
+    "Run",
+    "RunState",
+    "RunPlan",
+    "RunResult",
+    "make_problem",
+    "make_solver",
+    "register_problem",
+    "register_solver",
+    "load_plugin",
+    "PROBLEMS",
+    "SOLVERS",
+    "UnknownIdError",
+    "InvalidSettingError",
+    "IncompatibleError",
+    "load_results",
+    "__version__",
+]
 
 
 def load_results(*paths):
     """All stored runs under ``paths`` (default ``results/runs``) as one tidy DataFrame, each run
     once (see :mod:`pgbench.store`)."""
     from .store import load_results as _load
+
     return _load(*paths)

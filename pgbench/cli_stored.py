@@ -16,9 +16,9 @@ from .analysis.summary import per_run as _per_run
 from .analysis.targets import from_option
 from .cli_args import BOARD_OUT, BOARD_TARGETS, OUT, PLUGIN, RESULTS_DIRS, split_list
 from .cli_checks import check_dir, check_exist, check_stored, fail, load_stores
+from .record import records
 from .report import leaderboard as _lb
 from .selection import select_runs
-from .record import records
 
 
 def results(
@@ -93,9 +93,7 @@ def leaderboard(
         check_dir(out, "output folder")
     df = load_stores(results_dirs, plugin)
     check_stored("problem", split_list(problem) + (list(targets) if isinstance(targets, dict) else []), df)
-    board = build_leaderboard(
-        df, kind=kind, policy=policy, max_ratio=max_ratio, problems=split_list(problem) or None
-    )
+    board = build_leaderboard(df, kind=kind, policy=policy, max_ratio=max_ratio, problems=split_list(problem) or None)
     if board.table.empty:
         print("no stored runs match", file=sys.stderr)
         raise SystemExit(1)

@@ -91,8 +91,10 @@ class Watch:
             self.reference = float(v) if v > 0 else None
             return None
         if v > self.rule.blowup_factor * self.reference:
-            return (f"x error blew up at iteration {it}: {v:.3g}, {v / self.reference:.3g}× its first "
-                    f"value {self.reference:.3g}")
+            return (
+                f"x error blew up at iteration {it}: {v:.3g}, {v / self.reference:.3g}× its first "
+                f"value {self.reference:.3g}"
+            )
         return None
 
 
@@ -136,5 +138,14 @@ def reclassify(record, rule: Rule = RULE) -> tuple[str, str]:
     return "ok", ""
 
 
-__all__ = ["Rule", "RULE", "Watch", "classify", "reclassify", "rule_name", "is_current", "NONFINITE_LIMIT",
-           "BLOWUP_FACTOR"]
+__all__ = [
+    "Rule",
+    "RULE",
+    "Watch",
+    "classify",
+    "reclassify",
+    "rule_name",
+    "is_current",
+    "NONFINITE_LIMIT",
+    "BLOWUP_FACTOR",
+]

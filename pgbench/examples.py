@@ -24,8 +24,8 @@ import numpy as np
 from . import keys, store
 
 INFERENCE_REPEATS = 3
-SCALAR_EXAMPLES = 256   # problems whose x has <= 2 numbers: enough points for a scatter plot
-FIELD_EXAMPLES = 4      # everything else
+SCALAR_EXAMPLES = 256  # problems whose x has <= 2 numbers: enough points for a scatter plot
+FIELD_EXAMPLES = 4  # everything else
 
 
 def collect_examples(plan, result, n: int | None = None) -> dict | None:
@@ -39,7 +39,7 @@ def collect_examples(plan, result, n: int | None = None) -> dict | None:
     if result.meta["kind"] == "training":
         net = problem.network()
         predict = be.jit(lambda prm, yy: problem.predict(be, net, prm, yy))
-        x_pred = predict(result.final, y_target)   # whole batch (batch-statistics BN); also the warm-up
+        x_pred = predict(result.final, y_target)  # whole batch (batch-statistics BN); also the warm-up
         be.block_until_ready(x_pred)
         t0 = time.perf_counter()
         for _ in range(INFERENCE_REPEATS):
@@ -50,14 +50,19 @@ def collect_examples(plan, result, n: int | None = None) -> dict | None:
         x_pred = result.final
     size = int(np.prod(problem.x_shape))
     n = n or (SCALAR_EXAMPLES if size <= 2 else FIELD_EXAMPLES)
-    arrays = {"x_true": be.to_numpy(x_true)[:n], "y_target": be.to_numpy(y_target)[:n],
-              "x_pred": be.to_numpy(x_pred)[:n]}
+    arrays = {
+        "x_true": be.to_numpy(x_true)[:n],
+        "y_target": be.to_numpy(y_target)[:n],
+        "x_pred": be.to_numpy(x_pred)[:n],
+    }
     try:
         arrays["y_pred"] = be.to_numpy(problem.observable(be, x_pred, y_target))[:n]
-    except Exception:   # nothing to set beside y* (e.g. sin(a/x), whose observation is a)
+    except Exception:  # nothing to set beside y* (e.g. sin(a/x), whose observation is a)
         pass
-    meta = {k: result.meta.get(k) for k in ("problem", "solver", "label", "kind", "seed", "machine", "device_name",
-                                              "backend", "scale")}
+    meta = {
+        k: result.meta.get(k)
+        for k in ("problem", "solver", "label", "kind", "seed", "machine", "device_name", "backend", "scale")
+    }
     meta["run_key"] = store.run_key(result.meta)
     meta["inference_seconds_per_example"] = inference
     return {"meta": meta, **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}}

@@ -99,7 +99,7 @@ class SolveProgram(Program):
         p = self.plan
         with clock.excluded():
             x = p.problem.initial_guess(p.backend, self.test_y)
-        return x, p.solver.init(p.problem, p.backend, x, self.test_y)   # the solver's set-up is timed
+        return x, p.solver.init(p.problem, p.backend, x, self.test_y)  # the solver's set-up is timed
 
     def start_metrics(self, state):
         return host(self.plan.backend, self.metrics(state.iterate, self.test_x, self.test_y))
@@ -125,8 +125,11 @@ class TrainProgram(Program):
         self.test_x, self.test_y = problem.sample(keys.rng(p.seed, "test"), problem.test_size, be)
         self.net = problem.network()
         self.update = solver.compile(problem, be, self.net)
-        self._evaluate = be.jit(lambda prm: per_example(problem, be, problem.predict(be, self.net, prm, self.test_y),
-                                                        self.test_x, self.test_y))
+        self._evaluate = be.jit(
+            lambda prm: per_example(
+                problem, be, problem.predict(be, self.net, prm, self.test_y), self.test_x, self.test_y
+            )
+        )
         self.metrics = be.jit(lambda x, xt, y, loss: per_example(problem, be, x, xt, y, loss))
 
     def init(self, clock):
@@ -137,11 +140,12 @@ class TrainProgram(Program):
 
     def advance(self, state, end, ahead):
         p, problem, be = self.plan, self.plan.problem, self.plan.backend
-        it = state.iteration + 1   # updates done after this step; its batch is the it-th
+        it = state.iteration + 1  # updates done after this step; its batch is the it-th
         assert end == it, "a training program advances one iteration at a time"
         x_true, y_target = problem.sample(keys.rng(p.seed, "train", it - 1), problem.batch_size, be)
-        state.iterate, state.solver_state, out = self.update(state.iterate, state.solver_state, y_target, x_true,
-                                                             state.clock.now())
+        state.iterate, state.solver_state, out = self.update(
+            state.iterate, state.solver_state, y_target, x_true, state.clock.now()
+        )
         return self.metrics(out.x, x_true, y_target, out.loss), out.info
 
     def read(self, state, out):

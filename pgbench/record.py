@@ -53,24 +53,24 @@ def _about(default: Any = None, *, column: str | None = None, json_: bool = Fals
 class RunMeta:
     """Everything a run states about itself, each field with its role (module docstring)."""
 
-    problem: str = _key()                                   # versioned problem id, e.g. "sin-v0"
-    scale: str = _key()                                     # "quick" / "paper"
+    problem: str = _key()  # versioned problem id, e.g. "sin-v0"
+    scale: str = _key()  # "quick" / "paper"
     problem_settings: dict = _key(config=True, json_=True)
-    solver: str = _key()                                    # versioned solver id, e.g. "pg-v0"
+    solver: str = _key()  # versioned solver id, e.g. "pg-v0"
     hyperparameters: dict = _key(config=True, json_=True)
-    backend: str = _key()                                   # "torch" / "jax"
-    device: str = _key()                                    # "cpu" / "cuda"
+    backend: str = _key()  # "torch" / "jax"
+    device: str = _key()  # "cpu" / "cuda"
     device_name: str = _key()
-    numerics: dict = _key(config=True, json_=True)          # library versions, threads, determinism flags
+    numerics: dict = _key(config=True, json_=True)  # library versions, threads, determinism flags
     seed: int = _key()
     iterations: int = _key("budget_iterations", config=True)  # the budget in update steps
-    max_time: float | None = _key(config=True)              # the budget in seconds, if any
-    kind: str = _about("iterative")                         # "iterative" / "training"
-    label: str | None = _about()                            # the method's display name
-    x_error_name: str | None = _about()                     # what ``x_error`` measures
-    target_x_error: float | None = _about()                 # the problem's declared target when it ran
-    machine: str | None = _about()                          # the host that ran it
-    backend_settings: dict = _about(None, json_=True)       # speed settings that do not change numbers
+    max_time: float | None = _key(config=True)  # the budget in seconds, if any
+    kind: str = _about("iterative")  # "iterative" / "training"
+    label: str | None = _about()  # the method's display name
+    x_error_name: str | None = _about()  # what ``x_error`` measures
+    target_x_error: float | None = _about()  # the problem's declared target when it ran
+    machine: str | None = _about()  # the host that ran it
+    backend_settings: dict = _about(None, json_=True)  # speed settings that do not change numbers
     pgbench_version: str | None = _about()
     store_format: str | None = _about()
     divergence_rule: dict | None = _about(None, json_=True)  # the rule that classified it (name, parameters)
@@ -129,8 +129,12 @@ def config_hash(row) -> str:
     """8 hex digits identifying a configuration across seeds (:data:`CONFIG_FIELDS`, from their
     stored columns). ``row``: a stored row (a dict or a Series) of the run."""
     get = row.get if hasattr(row, "get") else (lambda k, d=None: getattr(row, k, d))
-    payload = json.dumps([_numerics_of_config(get(COLUMNS[k])) if k == "numerics" else str(get(COLUMNS[k]))
-                          for k in ("problem_settings", "hyperparameters", "iterations", "max_time", "numerics")])
+    payload = json.dumps(
+        [
+            _numerics_of_config(get(COLUMNS[k])) if k == "numerics" else str(get(COLUMNS[k]))
+            for k in ("problem_settings", "hyperparameters", "iterations", "max_time", "numerics")
+        ]
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
 
@@ -185,8 +189,16 @@ class RunRecord:
         """A :class:`~pgbench.runner.RunResult` (records, status, message, meta dict)."""
         meta = RunMeta.from_dict(result.meta)
         rows = result.records.copy()
-        rec = cls(meta, rows, result.status, result.message or "", getattr(result, "traceback", "") or "",
-                  None, "", run_key(meta))
+        rec = cls(
+            meta,
+            rows,
+            result.status,
+            result.message or "",
+            getattr(result, "traceback", "") or "",
+            None,
+            "",
+            run_key(meta),
+        )
         return replace(rec, config=config_hash(rec._meta_columns()))
 
     @classmethod
@@ -195,11 +207,26 @@ class RunRecord:
         frame = upgrade(frame)
         first = frame.iloc[0]
         values = {_FIELD_OF[c]: _from_column(_FIELD_OF[c], first[c]) for c in frame.columns if c in _FIELD_OF}
-        meta = RunMeta(**{"problem": None, "scale": None, "problem_settings": {}, "solver": None,
-                          "hyperparameters": {}, "backend": None, "device": None, "device_name": None,
-                          "numerics": {}, "seed": None, "iterations": None, "max_time": None, **values})
-        rows = frame[[c for c in frame.columns
-                      if c not in META_COLUMNS and c not in DERIVED_COLUMNS and not c.startswith("hp_")]]
+        meta = RunMeta(
+            **{
+                "problem": None,
+                "scale": None,
+                "problem_settings": {},
+                "solver": None,
+                "hyperparameters": {},
+                "backend": None,
+                "device": None,
+                "device_name": None,
+                "numerics": {},
+                "seed": None,
+                "iterations": None,
+                "max_time": None,
+                **values,
+            }
+        )
+        rows = frame[
+            [c for c in frame.columns if c not in META_COLUMNS and c not in DERIVED_COLUMNS and not c.startswith("hp_")]
+        ]
         if "iteration" in rows:
             it = pd.to_numeric(rows["iteration"], errors="coerce")
             rows = rows[it.notna()].sort_values("iteration", kind="stable")
@@ -208,9 +235,18 @@ class RunRecord:
         def text(c):
             v = first.get(c)
             return "" if _missing(v) else str(v)
+
         key = text("run_key") or run_key(meta)
-        return cls(meta, rows, text("status") or "failed", text("message"), text("traceback"),
-                   text("created") or None, config_hash(first), key)
+        return cls(
+            meta,
+            rows,
+            text("status") or "failed",
+            text("message"),
+            text("traceback"),
+            text("created") or None,
+            config_hash(first),
+            key,
+        )
 
     def _meta_columns(self) -> dict:
         m = self.meta.as_dict()
@@ -221,12 +257,24 @@ class RunRecord:
         that failed before its first record keeps one row carrying its status."""
         df = self.rows
         if df.empty:
-            df = pd.DataFrame({"iteration": pd.array([pd.NA], dtype="Int64"), "wall_time": [np.nan],
-                               "loss": [np.nan], "x_error": [np.nan]})
+            df = pd.DataFrame(
+                {
+                    "iteration": pd.array([pd.NA], dtype="Int64"),
+                    "wall_time": [np.nan],
+                    "loss": [np.nan],
+                    "x_error": [np.nan],
+                }
+            )
         m = self.meta
-        cols = {"run_key": self.run_key, **self._meta_columns(), "label": m.label or m.solver,
-                "status": self.status, "message": self.message, "traceback": self.traceback,
-                "created": self.created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        cols = {
+            "run_key": self.run_key,
+            **self._meta_columns(),
+            "label": m.label or m.solver,
+            "status": self.status,
+            "message": self.message,
+            "traceback": self.traceback,
+            "created": self.created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
         cols.update({f"hp_{k}": _scalar(v) for k, v in (m.hyperparameters or {}).items()})
         meta_df = pd.DataFrame({k: [v] * len(df) for k, v in cols.items()}, index=df.index)
         return pd.concat([meta_df, df], axis=1)
@@ -252,6 +300,7 @@ def as_record(run) -> RunRecord:
 
 # --- store format ---------------------------------------------------------------------------------
 
+
 def _old_format(frame: pd.DataFrame) -> pd.Series:
     """Rows written before store format 0.2 (training rows numbered from 0)."""
     if "store_format" in frame:
@@ -274,5 +323,18 @@ def upgrade(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-__all__ = ["RunMeta", "RunRecord", "run_key", "config_hash", "records", "as_record", "upgrade", "STORE_FORMAT",
-           "KEY_FIELDS", "CONFIG_FIELDS", "COLUMNS", "META_COLUMNS", "FINISHED"]
+__all__ = [
+    "RunMeta",
+    "RunRecord",
+    "run_key",
+    "config_hash",
+    "records",
+    "as_record",
+    "upgrade",
+    "STORE_FORMAT",
+    "KEY_FIELDS",
+    "CONFIG_FIELDS",
+    "COLUMNS",
+    "META_COLUMNS",
+    "FINISHED",
+]

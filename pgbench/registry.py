@@ -110,15 +110,22 @@ class Registry:
         """Add ``spec``. Its id must look like ``name-v0`` in a safe character set (letters, digits,
         ``_ . -``; no ``..``). An id that is already registered is refused unless the spec is the
         same (a plugin imported twice): a plugin cannot silently replace a built-in."""
-        if not _ID.match(spec.id) or _ID.match(spec.id)["version"] is None or ".." in spec.id \
-                or spec.id.startswith("."):
-            raise InvalidSettingError(f"{self.kind} id {spec.id!r} must look like 'name-v0' (letters, digits, "
-                                      f"'_', '.', '-'; no '..' or '/')")
+        if (
+            not _ID.match(spec.id)
+            or _ID.match(spec.id)["version"] is None
+            or ".." in spec.id
+            or spec.id.startswith(".")
+        ):
+            raise InvalidSettingError(
+                f"{self.kind} id {spec.id!r} must look like 'name-v0' (letters, digits, '_', '.', '-'; no '..' or '/')"
+            )
         old = self.specs.get(spec.id)
         if old is not None and old != spec:
-            raise InvalidSettingError(f"{self.kind} id {spec.id!r} is already registered (by {old.entry_point}); "
-                                      f"register yours under a new id, e.g. 'my-{spec.name}-v0' or "
-                                      f"'{spec.name}-v{spec.version + 1}'")
+            raise InvalidSettingError(
+                f"{self.kind} id {spec.id!r} is already registered (by {old.entry_point}); "
+                f"register yours under a new id, e.g. 'my-{spec.name}-v0' or "
+                f"'{spec.name}-v{spec.version + 1}'"
+            )
         self.specs[spec.id] = spec
         return spec
 
@@ -153,14 +160,31 @@ PROBLEMS = Registry("problem")
 SOLVERS = Registry("solver")
 
 
-def register_problem(id: str, entry_point: str, *, scales: dict | None = None, kwargs: dict | None = None,
-                     description: str = "", variant: bool = False, tuning: dict | None = None) -> Spec:
+def register_problem(
+    id: str,
+    entry_point: str,
+    *,
+    scales: dict | None = None,
+    kwargs: dict | None = None,
+    description: str = "",
+    variant: bool = False,
+    tuning: dict | None = None,
+) -> Spec:
     """Register a problem family. ``scales`` maps scale names (at least ``paper`` and ``quick``)
     to field overrides of the problem class; ``kwargs`` holds defaults common to all scales;
     ``tuning`` maps a scale to solver defaults on top of the class's (:mod:`pgbench.tuning`)."""
     scales = scales or {"paper": {}, "quick": {}}
-    return PROBLEMS.register(Spec(id, entry_point, dict(kwargs or {}), dict(scales), description, variant,
-                                  {k: dict(v) for k, v in (tuning or {}).items()}))
+    return PROBLEMS.register(
+        Spec(
+            id,
+            entry_point,
+            dict(kwargs or {}),
+            dict(scales),
+            description,
+            variant,
+            {k: dict(v) for k, v in (tuning or {}).items()},
+        )
+    )
 
 
 def register_solver(id: str, entry_point: str, *, kwargs: dict | None = None, description: str = "") -> Spec:
@@ -290,8 +314,10 @@ def load_installed_plugins() -> None:
                 obj()
         except Exception as e:
             import warnings
-            warnings.warn(f"pgbench plugin {ep.name!r} ({ep.value}) failed to load: {type(e).__name__}: {e}",
-                          stacklevel=2)
+
+            warnings.warn(
+                f"pgbench plugin {ep.name!r} ({ep.value}) failed to load: {type(e).__name__}: {e}", stacklevel=2
+            )
 
 
 def load_plugin(module_or_path: str) -> None:

@@ -24,21 +24,21 @@ import platform
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._version import __version__
+from .backends import get_backend, numerics, set_torch_threads
 from .divergence import RULE, Watch
 from .examples import collect_examples
 from .programs import Program, SolveProgram, TrainProgram
 from .record import STORE_FORMAT
-from .backends import get_backend, numerics, set_torch_threads
 from .registry import InvalidSettingError, make_problem
-
-from ._version import __version__
 
 STATUSES = ("ok", "diverged", "failed", "skipped")
 
@@ -85,6 +85,7 @@ def resolve(problem, solver, scale: str = "quick", **hyperparameters):
         problem = make_problem(problem, scale=scale)
     if isinstance(solver, str):
         from .tuning import make_tuned_solver
+
         solver = make_tuned_solver(problem, solver, **hyperparameters)
     elif hyperparameters:
         raise InvalidSettingError("hyperparameters can only be given with a solver id, not a solver object")
@@ -104,8 +105,7 @@ def block_means(per_example: dict) -> dict:
     finite = np.isfinite(arrays["loss"]) & np.isfinite(arrays["x_error"])
     count = finite.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = {k: np.where(count > 0, np.where(finite, v, 0.0).sum(axis=-1) / count, np.nan)
-               for k, v in arrays.items()}
+        out = {k: np.where(count > 0, np.where(finite, v, 0.0).sum(axis=-1) / count, np.nan) for k, v in arrays.items()}
     out["nonfinite"] = 1.0 - finite.mean(axis=-1)
     return out
 
@@ -123,9 +123,20 @@ class RunPlan:
     meta: dict
 
 
-def plan(problem, solver, *, iterations: int | None = None, max_time: float | None = None, seed: int = 0,
-         backend: str = "torch", device: str = "cpu", scale: str = "quick", label: str | None = None,
-         threads: int | None = 1, **hyperparameters) -> RunPlan:
+def plan(
+    problem,
+    solver,
+    *,
+    iterations: int | None = None,
+    max_time: float | None = None,
+    seed: int = 0,
+    backend: str = "torch",
+    device: str = "cpu",
+    scale: str = "quick",
+    label: str | None = None,
+    threads: int | None = 1,
+    **hyperparameters,
+) -> RunPlan:
     """Resolve and validate a run before any work starts (unknown ids, bad settings and
     incompatible pairs raise here). Arguments as in :func:`run`; ``label`` names the method in
     tables and plots (default: the solver name), e.g. ``"DP (SGD+momentum)"``. ``meta["numerics"]``
@@ -137,8 +148,9 @@ def plan(problem, solver, *, iterations: int | None = None, max_time: float | No
         raise IncompatibleError(reason)
     if iterations is not None and (not _is_int(iterations) or not 1 <= iterations < 2**63):
         raise InvalidSettingError(f"iterations must be >= 1 (an integer below 2**63), got {iterations!r}")
-    if max_time is not None and (isinstance(max_time, bool) or not isinstance(max_time, (int, float))
-                                 or not 0 < max_time < math.inf):
+    if max_time is not None and (
+        isinstance(max_time, bool) or not isinstance(max_time, (int, float)) or not 0 < max_time < math.inf
+    ):
         raise InvalidSettingError(f"max_time must be a finite number of seconds > 0, got {max_time!r}")
     if not _is_int(seed) or not 0 <= seed < 2**63:
         raise InvalidSettingError(f"seed must be an integer in [0, 2**63), got {seed!r}")
@@ -154,14 +166,29 @@ def plan(problem, solver, *, iterations: int | None = None, max_time: float | No
         total = iterations or problem.solve_iterations
         if solver.max_steps is not None:
             total = min(total, solver.max_steps)
-    meta = {"problem": problem.id, "scale": problem.scale, "solver": solver.id, "kind": solver.kind,
-            "problem_settings": problem.settings(), "hyperparameters": solver.hyperparameters(),
-            "backend": be.name, "device": be.device, "device_name": be.device_name(),
-            "backend_settings": be.settings(), "numerics": numerics(be.name, be.device, threads),
-            "machine": platform.node(), "seed": seed, "iterations": total, "max_time": max_time,
-            "x_error_name": problem.x_error_name, "target_x_error": problem.target_x_error,
-            "pgbench_version": __version__, "store_format": STORE_FORMAT,
-            "label": label or solver.name, "divergence_rule": RULE.as_dict()}
+    meta = {
+        "problem": problem.id,
+        "scale": problem.scale,
+        "solver": solver.id,
+        "kind": solver.kind,
+        "problem_settings": problem.settings(),
+        "hyperparameters": solver.hyperparameters(),
+        "backend": be.name,
+        "device": be.device,
+        "device_name": be.device_name(),
+        "backend_settings": be.settings(),
+        "numerics": numerics(be.name, be.device, threads),
+        "machine": platform.node(),
+        "seed": seed,
+        "iterations": total,
+        "max_time": max_time,
+        "x_error_name": problem.x_error_name,
+        "target_x_error": problem.target_x_error,
+        "pgbench_version": __version__,
+        "store_format": STORE_FORMAT,
+        "label": label or solver.name,
+        "divergence_rule": RULE.as_dict(),
+    }
     return RunPlan(problem, solver, be, total, max_time, seed, meta)
 
 
@@ -171,8 +198,12 @@ def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, thro
     return execute_runs(lambda: Run(p), [p], callback, throw)[0]
 
 
-def execute_runs(make: Callable[[], "Run"], plans: list[RunPlan], callback: Callable[[Progress], None] | None = None,
-                 throw: bool = False) -> list[RunResult]:
+def execute_runs(
+    make: Callable[[], Run],
+    plans: list[RunPlan],
+    callback: Callable[[Progress], None] | None = None,
+    throw: bool = False,
+) -> list[RunResult]:
     """The loop over a :class:`Run` (made by ``make()``) of ``plans``: ``init``, ``step`` until
     done, ``finish``; one result per plan. Divergence (:mod:`pgbench.divergence`: half of the
     examples non-finite, or the x error 1000× its first value) ends a plan's run with status
@@ -188,7 +219,7 @@ def execute_runs(make: Callable[[], "Run"], plans: list[RunPlan], callback: Call
     restore = set_torch_threads(plans[0].meta.get("numerics", {}).get("torch_threads"))
     try:
         run_ = make()
-        if plans[0].max_time is not None:   # runs compared at equal wall time pay no one-off costs
+        if plans[0].max_time is not None:  # runs compared at equal wall time pay no one-off costs
             run_.warm_up()
         state = run_.init()
         _emit(state, [0] * len(state.lanes), callback)
@@ -202,8 +233,17 @@ def execute_runs(make: Callable[[], "Run"], plans: list[RunPlan], callback: Call
             raise
         trace = traceback.format_exc()
         extra = run_.program.meta() if run_ is not None else {}
-        return [RunResult(pd.DataFrame(state.lanes[i].rows if state is not None else []), "failed",
-                          f"{type(e).__name__}: {e}", {**q.meta, **extra}, None, trace) for i, q in enumerate(plans)]
+        return [
+            RunResult(
+                pd.DataFrame(state.lanes[i].rows if state is not None else []),
+                "failed",
+                f"{type(e).__name__}: {e}",
+                {**q.meta, **extra},
+                None,
+                trace,
+            )
+            for i, q in enumerate(plans)
+        ]
     finally:
         restore()
 
@@ -215,10 +255,22 @@ def _emit(state, seen: list[int], callback):
                 callback(Progress(row["iteration"], state.total, row["wall_time"], row["loss"], row["x_error"], lane))
 
 
-def run(problem, solver, *, iterations: int | None = None, max_time: float | None = None, seed: int = 0,
-        backend: str = "torch", device: str = "cpu", scale: str = "quick", label: str | None = None,
-        threads: int | None = 1, callback: Callable[[Progress], None] | None = None, throw: bool = False,
-        **hyperparameters) -> RunResult:
+def run(
+    problem,
+    solver,
+    *,
+    iterations: int | None = None,
+    max_time: float | None = None,
+    seed: int = 0,
+    backend: str = "torch",
+    device: str = "cpu",
+    scale: str = "quick",
+    label: str | None = None,
+    threads: int | None = 1,
+    callback: Callable[[Progress], None] | None = None,
+    throw: bool = False,
+    **hyperparameters,
+) -> RunResult:
     """Run ``solver`` on ``problem`` (objects or registered ids): :func:`plan`, then
     :func:`execute`, the path every sweep executor takes (a wall-time budget is warmed up first,
     the result carries its example predictions), without storing anything.
@@ -241,8 +293,19 @@ def run(problem, solver, *, iterations: int | None = None, max_time: float | Non
     Returns:
         A :class:`RunResult` (``examples``: its held-out example predictions).
     """
-    p = plan(problem, solver, iterations=iterations, max_time=max_time, seed=seed, backend=backend,
-             device=device, scale=scale, label=label, threads=threads, **hyperparameters)
+    p = plan(
+        problem,
+        solver,
+        iterations=iterations,
+        max_time=max_time,
+        seed=seed,
+        backend=backend,
+        device=device,
+        scale=scale,
+        label=label,
+        threads=threads,
+        **hyperparameters,
+    )
     return execute(p, callback, throw)
 
 
@@ -330,8 +393,9 @@ class Run:
         plans = [p] if isinstance(p, RunPlan) else list(p)
         if program is None:
             if len(plans) != 1:
-                raise InvalidSettingError("several plans run together need a program over their seeds "
-                                          "(pgbench.vectorize)")
+                raise InvalidSettingError(
+                    "several plans run together need a program over their seeds (pgbench.vectorize)"
+                )
             program = (TrainProgram if plans[0].solver.kind == "training" else SolveProgram)(plans[0])
         self.plans, self.plan, self.program = plans, plans[0], program
 
@@ -383,15 +447,25 @@ class Run:
         (:func:`pgbench.examples.collect_examples`; a run whose examples cannot be collected is
         kept without them, with a warning)."""
         extra = self.program.meta()
-        results = [RunResult(pd.DataFrame(lane.rows), lane.status, lane.message, {**lane.plan.meta, **extra},
-                             lane.final if lane.final is not None else self.program.final(state.iterate, i))
-                   for i, lane in enumerate(state.lanes)]
+        results = [
+            RunResult(
+                pd.DataFrame(lane.rows),
+                lane.status,
+                lane.message,
+                {**lane.plan.meta, **extra},
+                lane.final if lane.final is not None else self.program.final(state.iterate, i),
+            )
+            for i, lane in enumerate(state.lanes)
+        ]
         for lane, result in zip(state.lanes, results):
             try:
                 result.examples = collect_examples(lane.plan, result)
             except Exception as err:  # the examples are a convenience; the run itself stands
-                warnings.warn(f"{result.meta['problem']} {result.meta['label']}: examples not collected: "
-                              f"{type(err).__name__}: {err}", stacklevel=2)
+                warnings.warn(
+                    f"{result.meta['problem']} {result.meta['label']}: examples not collected: "
+                    f"{type(err).__name__}: {err}",
+                    stacklevel=2,
+                )
         return results
 
     def warm_up(self, steps: int = 2) -> None:
@@ -421,8 +495,10 @@ class Run:
         n = len(state.lanes)
         with state.clock.excluded():
             m = {k: np.reshape(v, n).tolist() for k, v in block_means(self.program.evaluate(state)).items()}
-        return [{"eval_loss": m["loss"][s], "eval_x_error": m["x_error"][s], "eval_nonfinite": m["nonfinite"][s]}
-                for s in range(n)]
+        return [
+            {"eval_loss": m["loss"][s], "eval_x_error": m["x_error"][s], "eval_nonfinite": m["nonfinite"][s]}
+            for s in range(n)
+        ]
 
     def _record(self, state: RunState, iterations, times, per: dict, infos: list, evals, judge: bool = True):
         """Append one row per iteration and plan (skipping plans that diverged) and feed each to
@@ -430,7 +506,7 @@ class Run:
         be, n, k = self.plan.backend, len(state.lanes), len(times)
         means = block_means(per)
         names = list(means)
-        table = np.stack([np.reshape(means[c], (k, n)) for c in names], axis=-1).tolist()   # [k][n][metric]
+        table = np.stack([np.reshape(means[c], (k, n)) for c in names], axis=-1).tolist()  # [k][n][metric]
         for j, (it, t) in enumerate(zip(iterations, times)):
             info = _info_row(be, infos[j]) if infos[j] else {}
             for s, lane in enumerate(state.lanes):
@@ -440,7 +516,7 @@ class Run:
                 if evals is not None and j == k - 1:
                     row.update(evals[s])
                 lane.rows.append(row)
-                diverged = lane.watch(row)   # pgbench.divergence: one rule for running and stored runs
+                diverged = lane.watch(row)  # pgbench.divergence: one rule for running and stored runs
                 if diverged and judge:
                     lane.status, lane.message, lane.done = "diverged", diverged, True
                     lane.final = self.program.final(state.iterate, s)

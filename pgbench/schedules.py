@@ -26,10 +26,17 @@ from dataclasses import dataclass
 SCHEDULES = ("constant", "cosine", "step", "exponential")
 
 # the hyperparameter names a FeedbackScheme carries, with their defaults (see FeedbackScheme)
-FIELDS = {"schedule": "constant", "schedule_steps": None, "final_lr_fraction": 0.0, "decay_rate": 0.1,
-          "step_every": None, "warmup_steps": 0, "warmup_start_fraction": 0.01}
+FIELDS = {
+    "schedule": "constant",
+    "schedule_steps": None,
+    "final_lr_fraction": 0.0,
+    "decay_rate": 0.1,
+    "step_every": None,
+    "warmup_steps": 0,
+    "warmup_start_fraction": 0.01,
+}
 
-_HOLD = 2**62   # ConstantLR's total_iters: never reached, so the rate it holds never changes back
+_HOLD = 2**62  # ConstantLR's total_iters: never reached, so the rate it holds never changes back
 
 
 def _float_count(schedule):
@@ -40,6 +47,7 @@ def _float_count(schedule):
 
     def at(count):
         return schedule(jnp.asarray(count, dtype=jnp.result_type(float)))
+
     return at
 
 
@@ -57,42 +65,61 @@ class Schedule:
 
     def __post_init__(self):
         from .registry import InvalidSettingError, suggest
+
         if self.kind not in SCHEDULES:
-            raise InvalidSettingError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.kind!r}"
-                                      + suggest(str(self.kind), SCHEDULES))
+            raise InvalidSettingError(
+                f"schedule must be one of {', '.join(SCHEDULES)}, got {self.kind!r}"
+                + suggest(str(self.kind), SCHEDULES)
+            )
 
         def positive_int(name, v):
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise InvalidSettingError(f"{name} must be a positive integer, got {v!r}")
+
         positive_int("schedule_steps", self.steps)
         positive_int("step_every", self.step_every)
         if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
             raise InvalidSettingError(f"warmup_steps must be an integer >= 0, got {self.warmup_steps!r}")
         if self.kind == "cosine" and self.steps is None:
-            raise InvalidSettingError("schedule='cosine' needs schedule_steps (the length of the decay, in updates "
-                                      "after the warm-up), e.g. schedule_steps=20000")
+            raise InvalidSettingError(
+                "schedule='cosine' needs schedule_steps (the length of the decay, in updates "
+                "after the warm-up), e.g. schedule_steps=20000"
+            )
         if self.kind in ("step", "exponential") and self.step_every is None:
-            raise InvalidSettingError(f"schedule={self.kind!r} needs step_every (updates per factor decay_rate), "
-                                      f"e.g. step_every=5000")
+            raise InvalidSettingError(
+                f"schedule={self.kind!r} needs step_every (updates per factor decay_rate), e.g. step_every=5000"
+            )
         if self.kind != "cosine" and self.steps is not None:
             raise InvalidSettingError(f"schedule_steps applies to schedule='cosine' only (schedule={self.kind!r})")
         if self.kind not in ("step", "exponential") and self.step_every is not None:
-            raise InvalidSettingError(f"step_every applies to schedule='step' or 'exponential' only "
-                                      f"(schedule={self.kind!r})")
+            raise InvalidSettingError(
+                f"step_every applies to schedule='step' or 'exponential' only (schedule={self.kind!r})"
+            )
         if not 0 <= self.final_fraction <= 1:
             raise InvalidSettingError(f"final_lr_fraction must be in [0, 1], got {self.final_fraction!r}")
         if not 0 < self.decay_rate <= 1:
             raise InvalidSettingError(f"decay_rate must be in (0, 1], got {self.decay_rate!r}")
         if not 0 < self.warmup_start_fraction <= 1:
-            raise InvalidSettingError(f"warmup_start_fraction must be in (0, 1] (torch's LinearLR needs a start "
-                                      f"factor > 0), got {self.warmup_start_fraction!r}")
+            raise InvalidSettingError(
+                f"warmup_start_fraction must be in (0, 1] (torch's LinearLR needs a start "
+                f"factor > 0), got {self.warmup_start_fraction!r}"
+            )
 
     @classmethod
-    def from_settings(cls, schedule="constant", schedule_steps=None, final_lr_fraction=0.0, decay_rate=0.1,
-                      step_every=None, warmup_steps=0, warmup_start_fraction=0.01) -> "Schedule":
+    def from_settings(
+        cls,
+        schedule="constant",
+        schedule_steps=None,
+        final_lr_fraction=0.0,
+        decay_rate=0.1,
+        step_every=None,
+        warmup_steps=0,
+        warmup_start_fraction=0.01,
+    ) -> Schedule:
         """From the hyperparameter names of :data:`FIELDS`."""
-        return cls(schedule, schedule_steps, final_lr_fraction, decay_rate, step_every, warmup_steps,
-                   warmup_start_fraction)
+        return cls(
+            schedule, schedule_steps, final_lr_fraction, decay_rate, step_every, warmup_steps, warmup_start_fraction
+        )
 
     @property
     def is_constant(self) -> bool:
@@ -103,6 +130,7 @@ class Schedule:
         """The learning rate as an optax schedule (a function of the update count), or ``lr``
         itself when constant."""
         import optax
+
         if self.is_constant:
             return lr
         if self.kind == "cosine":
@@ -123,6 +151,7 @@ class Schedule:
         """A ``torch.optim.lr_scheduler`` on ``optimizer`` (step it after every optimizer step),
         or None when constant."""
         from torch.optim import lr_scheduler as L
+
         if self.is_constant:
             return None
         parts, milestones = [], []

@@ -85,8 +85,9 @@ def read(path, columns=None) -> pd.DataFrame:
 
 
 def _damaged(path, e: Exception) -> None:
-    warnings.warn(f"damaged result file {path} ({type(e).__name__}: {e}); it counts as not stored and is "
-                  f"run again", stacklevel=3)
+    warnings.warn(
+        f"damaged result file {path} ({type(e).__name__}: {e}); it counts as not stored and is run again", stacklevel=3
+    )
 
 
 def status_of(meta: dict, root=DEFAULT_ROOT) -> str | None:
@@ -160,8 +161,9 @@ def write_examples(examples: dict, path) -> Path:
     meta = np.asarray(json.dumps(examples.get("meta", {}), default=str))
 
     def write(tmp):
-        with open(tmp, "wb") as f:   # a file object: numpy would append ".npz" to a path
+        with open(tmp, "wb") as f:  # a file object: numpy would append ".npz" to a path
             np.savez_compressed(f, meta=meta, **arrays)
+
     return _write_atomic(Path(path), write)
 
 
@@ -247,7 +249,9 @@ def curves(df: pd.DataFrame) -> pd.DataFrame:
     """The numbers of a stored run that its key promises to fix: the recorded columns, without
     metadata and without timings (wall time, ``t_*`` diagnostics), which differ between any two
     executions."""
-    cols = sorted(c for c in df.columns if c not in META_COLUMNS and not c.startswith(("hp_", "t_")) and "time" not in c)
+    cols = sorted(
+        c for c in df.columns if c not in META_COLUMNS and not c.startswith(("hp_", "t_")) and "time" not in c
+    )
     out = df[["status", *cols]]
     if "iteration" in out:
         out = out.sort_values("iteration", kind="stable")
@@ -308,8 +312,9 @@ def merge(sources, dest) -> MergeSummary:
                 except Exception:  # a damaged destination file is replaced
                     there = None
                 if there is not None:
-                    if _rank_of(there) > _rank_of(df) or (_rank_of(there) == _rank_of(df) and
-                                                          (_rank_of(df) < 2 or same_result(there, df))):
+                    if _rank_of(there) > _rank_of(df) or (
+                        _rank_of(there) == _rank_of(df) and (_rank_of(df) < 2 or same_result(there, df))
+                    ):
                         summary.kept += 1
                         continue
                     if _rank_of(there) == _rank_of(df):
@@ -318,7 +323,7 @@ def merge(sources, dest) -> MergeSummary:
                 summary.replaced += 1
             else:
                 summary.copied += 1
-            if examples_path(path).exists():   # the run's examples travel with it, written first
+            if examples_path(path).exists():  # the run's examples travel with it, written first
                 _write_atomic(examples_path(target), lambda tmp, p=examples_path(path): shutil.copyfile(p, tmp))
             _write_atomic(target, lambda tmp, path=path: shutil.copyfile(path, tmp))
     return summary
@@ -340,13 +345,15 @@ def load_results(*roots) -> pd.DataFrame:
                 continue
             key, rank = str(df["run_key"].iloc[0]), _rank_of(df)
             if key in best and rank == best[key][0] == 2 and not same_result(best[key][1], df):
-                warnings.warn(f"run key {key} holds different results in {best[key][2]} and {path}; using the "
-                              f"first", stacklevel=2)
+                warnings.warn(
+                    f"run key {key} holds different results in {best[key][2]} and {path}; using the first", stacklevel=2
+                )
             if key not in best or rank > best[key][0]:
                 best[key] = (rank, df, path)
     frames = [df for _, df, _ in best.values()]
     if not frames:
-        return pd.DataFrame(columns=["run_key", "problem", "solver", "status", "iteration", "wall_time", "loss",
-                                     "x_error"])
+        return pd.DataFrame(
+            columns=["run_key", "problem", "solver", "status", "iteration", "wall_time", "loss", "x_error"]
+        )
     df = upgrade(pd.concat(frames, ignore_index=True))
     return df.sort_values(["problem", "solver", "run_key", "iteration"], kind="stable").reset_index(drop=True)

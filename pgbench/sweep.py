@@ -46,20 +46,29 @@ import traceback
 import typing
 import uuid
 import warnings
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import pandas as pd
 
 from . import store, validate
-from .backends import cuda_available, effective_torch_threads
-from .registry import (PROBLEMS, SOLVERS, InvalidSettingError, _arms, _type_name, field_types, load_plugin,
-                       make_problem, suggest)
 from .analysis.summary import summarize
+from .backends import cuda_available, effective_torch_threads
 from .record import RunRecord
+from .registry import (
+    PROBLEMS,
+    SOLVERS,
+    InvalidSettingError,
+    _arms,
+    _type_name,
+    field_types,
+    load_plugin,
+    make_problem,
+    suggest,
+)
 from .runner import IncompatibleError, Progress, RunResult, execute
 from .runner import plan as _plan
 from .vectorize import run_vectorized, why_not
@@ -101,10 +110,20 @@ class Task:
             for plugin in self.plugins:
                 load_plugin(plugin)
             problem = make_problem(self.problem, scale=self.scale, **self.problem_overrides)
-            cached = _plan(problem, self.solver, iterations=self.iterations, max_time=self.max_time,
-                           seed=self.seed, backend=self.backend, device=self.device, scale=self.scale,
-                           label=self.label, threads=self.threads, **self.hyperparameters)
-            object.__setattr__(self, "_plan", cached)   # a cache, not a field: equality and pickles ignore it
+            cached = _plan(
+                problem,
+                self.solver,
+                iterations=self.iterations,
+                max_time=self.max_time,
+                seed=self.seed,
+                backend=self.backend,
+                device=self.device,
+                scale=self.scale,
+                label=self.label,
+                threads=self.threads,
+                **self.hyperparameters,
+            )
+            object.__setattr__(self, "_plan", cached)  # a cache, not a field: equality and pickles ignore it
         return cached
 
     def __getstate__(self):
@@ -259,14 +278,17 @@ def _split(ids: list[str], settings: dict, registry, what: str) -> dict[str, dic
         if dot:
             targets = [i for i in ids if scope in (i, specs[i].name, specs[i].id)]
             if not targets:
-                raise InvalidSettingError(f"{what} setting {key!r}: {scope!r} is not among "
-                                          f"{', '.join(ids)}{suggest(scope, [specs[i].name for i in ids])}")
+                raise InvalidSettingError(
+                    f"{what} setting {key!r}: {scope!r} is not among "
+                    f"{', '.join(ids)}{suggest(scope, [specs[i].name for i in ids])}"
+                )
         else:
             name, targets = key, [i for i in ids if key in fields[i]]
             if not targets:
                 known = sorted({n for f in fields.values() for n in f})
-                raise InvalidSettingError(f"no {what} among {', '.join(specs[i].id for i in ids)} has a setting "
-                                          f"{key!r}{suggest(key, known)}")
+                raise InvalidSettingError(
+                    f"no {what} among {', '.join(specs[i].id for i in ids)} has a setting {key!r}{suggest(key, known)}"
+                )
         for i in targets:
             out[i][name] = coerce(classes[i], name, value, f"{what} {specs[i].id}")
     return out
@@ -291,10 +313,23 @@ def _as_list(v) -> list:
     return list(v)
 
 
-def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",), scale: str = "quick", *,
-           iterations: int | None = None, max_time: float | None = None, hyperparameters: dict | None = None,
-           problem_overrides: dict | None = None, label: str | None = None,
-           plugins: Iterable[str] = (), remote: bool = False, threads: int | None = 1) -> tuple[list[Task], list[Skipped]]:
+def expand(
+    problems,
+    solvers,
+    seeds=(0,),
+    backends=("torch",),
+    devices=("cpu",),
+    scale: str = "quick",
+    *,
+    iterations: int | None = None,
+    max_time: float | None = None,
+    hyperparameters: dict | None = None,
+    problem_overrides: dict | None = None,
+    label: str | None = None,
+    plugins: Iterable[str] = (),
+    remote: bool = False,
+    threads: int | None = 1,
+) -> tuple[list[Task], list[Skipped]]:
     """The grid ``problems × solvers × backends × devices × seeds`` as validated tasks.
 
     ``hyperparameters`` go to every solver that has the field (``"pg.lr"`` scopes a key to one
@@ -308,15 +343,19 @@ def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",),
     resolved here so that the driver and every worker agree on the run key).
     """
     threads = effective_torch_threads(threads)
-    plugins = tuple(str(Path(p).resolve()) if (p.endswith(".py") or Path(p).exists()) else p
-                    for p in _as_list(plugins))
+    plugins = tuple(str(Path(p).resolve()) if (p.endswith(".py") or Path(p).exists()) else p for p in _as_list(plugins))
     for p in plugins:
         load_plugin(p)
     problems, solvers = _as_list(problems), _as_list(solvers)
     seeds, backends = _as_list(seeds), _as_list(backends)
     devices = ["cuda" if d == "gpu" else d for d in _as_list(devices)]
-    for name, values in (("problem", problems), ("solver", solvers), ("seed", seeds), ("backend", backends),
-                         ("device", devices)):
+    for name, values in (
+        ("problem", problems),
+        ("solver", solvers),
+        ("seed", seeds),
+        ("backend", backends),
+        ("device", devices),
+    ):
         if not values:
             raise InvalidSettingError(f"no {name} given")
     for s in seeds:
@@ -333,9 +372,26 @@ def expand(problems, solvers, seeds=(0,), backends=("torch",), devices=("cpu",),
         extra = plugins + tuple(x for x in _plugins_for(PROBLEMS.resolve(p)) if x not in plugins)
         for s in solver_ids:
             solver_plugins = extra + tuple(x for x in _plugins_for(SOLVERS.resolve(s)) if x not in extra)
-            pair = [Task(p, s, scale, seed, b, d, iterations, max_time, dict(hp[s]), dict(po[p]), label,
-                         solver_plugins, threads)
-                    for b in dict.fromkeys(backends) for d in dict.fromkeys(devices) for seed in dict.fromkeys(seeds)]
+            pair = [
+                Task(
+                    p,
+                    s,
+                    scale,
+                    seed,
+                    b,
+                    d,
+                    iterations,
+                    max_time,
+                    dict(hp[s]),
+                    dict(po[p]),
+                    label,
+                    solver_plugins,
+                    threads,
+                )
+                for b in dict.fromkeys(backends)
+                for d in dict.fromkeys(devices)
+                for seed in dict.fromkeys(seeds)
+            ]
             try:
                 for t in pair:
                     t.plan() if not remote else t.validate()
@@ -369,10 +425,18 @@ def _outcome(task: Task, record: RunRecord, path, cached: bool) -> Outcome:
     """The sweep's line for a run: its :func:`~pgbench.analysis.summary.summarize` row."""
     s = summarize(record)
     empty = record.rows.empty
-    return Outcome(task=task, status=record.status, run_key=s.run_key, path=str(path), cached=cached,
-                   message=record.message, iterations=None if empty else int(s.iterations),
-                   wall_time=None if empty else _finite_or_none(s.wall_time),
-                   loss=_finite_or_none(s.loss), x_error=_finite_or_none(s.x_error))
+    return Outcome(
+        task=task,
+        status=record.status,
+        run_key=s.run_key,
+        path=str(path),
+        cached=cached,
+        message=record.message,
+        iterations=None if empty else int(s.iterations),
+        wall_time=None if empty else _finite_or_none(s.wall_time),
+        loss=_finite_or_none(s.loss),
+        x_error=_finite_or_none(s.x_error),
+    )
 
 
 def _stored_outcome(task: Task, meta: dict, root) -> Outcome:
@@ -396,8 +460,9 @@ def _failed(p, task: Task, message: str, root, trace: str = "") -> Outcome:
     return _outcome(task, RunRecord.from_result(result), path, cached=False)
 
 
-def run_task(task: Task, root=store.DEFAULT_ROOT, force: bool = False,
-             callback: Callable[[Progress], None] | None = None) -> Outcome:
+def run_task(
+    task: Task, root=store.DEFAULT_ROOT, force: bool = False, callback: Callable[[Progress], None] | None = None
+) -> Outcome:
     """Plan, run and store one task (unless a finished run is stored and not ``force``).
     This is what every executor runs for a task, in this process or a worker."""
     p = task.plan()
@@ -426,10 +491,18 @@ def check_executor(executor: str) -> None:
             raise RuntimeError("the dask executor needs dask.distributed (pip install 'pgbench[dist]')") from None
 
 
-def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local", workers: int | None = None,
-              scheduler: str | None = None, force: bool = False,
-              progress: Callable[[Event], None] | None = None, vectorize: bool = False,
-              read_every: int = 1, notes: list | None = None) -> list[Outcome]:
+def run_sweep(
+    tasks: list[Task],
+    root=store.DEFAULT_ROOT,
+    executor: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    progress: Callable[[Event], None] | None = None,
+    vectorize: bool = False,
+    read_every: int = 1,
+    notes: list | None = None,
+) -> list[Outcome]:
     """Run ``tasks`` and store each run under ``root`` as soon as it ends; returns one
     :class:`Outcome` per task, in task order. Finished stored runs are reused unless ``force``.
 
@@ -458,14 +531,16 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
     if scheduler is not None and executor != "dask":
         raise InvalidSettingError("a scheduler address needs executor='dask'")
     if vectorize and (executor != "local" or (workers or 1) > 1):
-        raise InvalidSettingError("vectorize trains a run's seeds as one program in this process; it does not "
-                                  "combine with workers or a Dask cluster")
+        raise InvalidSettingError(
+            "vectorize trains a run's seeds as one program in this process; it does not "
+            "combine with workers or a Dask cluster"
+        )
     if isinstance(read_every, bool) or not isinstance(read_every, int) or read_every < 1:
         raise InvalidSettingError(f"read_every must be an integer >= 1, got {read_every!r}")
     if read_every > 1 and not vectorize:
         raise InvalidSettingError("read_every > 1 needs vectorize (the vectorised runner reads metrics in chunks)")
     remote = executor == "dask" and scheduler is not None
-    plans = [t.validate() if remote else t.plan() for t in tasks]   # validate everything before any work
+    plans = [t.validate() if remote else t.plan() for t in tasks]  # validate everything before any work
     for p in plans:
         validate.storable(p.meta)
     validate.writable_dir(root)
@@ -494,13 +569,15 @@ def run_sweep(tasks: list[Task], root=store.DEFAULT_ROOT, executor: str = "local
         _run_pool(tasks, plans, todo, outcomes, root, min(n, len(todo)), gpu, force, emit)
         return outcomes
     if vectorize:
-        todo = _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every,
-                                  notes if notes is not None else [])
+        todo = _run_vector_groups(
+            tasks, plans, todo, outcomes, root, emit, read_every, notes if notes is not None else []
+        )
     for i in todo:
         task, p = tasks[i], plans[i]
         emit(Event("start", i, task, p.iterations))
-        result = execute(p, lambda pr, i=i, task=task, total=p.iterations: emit(
-            Event("iteration", i, task, total, progress=pr)))
+        result = execute(
+            p, lambda pr, i=i, task=task, total=p.iterations: emit(Event("iteration", i, task, total, progress=pr))
+        )
         outcomes[i] = _outcome(task, RunRecord.from_result(result), store.save(result, root), cached=False)
         emit(Event("finish", i, task, p.iterations, outcome=outcomes[i]))
     return outcomes
@@ -545,6 +622,7 @@ def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, not
         def callback(pr, idx=idx):
             i = idx[pr.lane]
             emit(Event("iteration", i, tasks[i], plans[i].iterations, progress=pr))
+
         results = run_vectorized([plans[i] for i in idx], read_every, callback)
         for i, result in zip(idx, results):
             outcomes[i] = _outcome(tasks[i], RunRecord.from_result(result), store.save(result, root), cached=False)
@@ -597,11 +675,14 @@ def _run_pool(tasks, plans, todo, outcomes, root: Path, n: int, gpu: bool, force
                 try:
                     out = fut.result()
                 except BrokenProcessPool:
-                    out = _failed(plans[i], tasks[i], "a worker process died (killed or crashed); run the sweep "
-                                  "again to retry", root)
+                    out = _failed(
+                        plans[i],
+                        tasks[i],
+                        "a worker process died (killed or crashed); run the sweep again to retry",
+                        root,
+                    )
                 except Exception as e:
-                    out = _failed(plans[i], tasks[i], f"{type(e).__name__}: {e}", root,
-                                  "".join(_format_exception(e)))
+                    out = _failed(plans[i], tasks[i], f"{type(e).__name__}: {e}", root, "".join(_format_exception(e)))
                 outcomes[i] = out
                 emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=out))
 
@@ -616,6 +697,7 @@ def _format_exception(e: BaseException) -> list[str]:
 def _dask_run(topic: str, index: int, task: Task, root: str, force: bool) -> Outcome:
     """What a Dask worker executes: announce the start on ``topic``, then :func:`run_task`."""
     from distributed import Queue
+
     Queue(topic).put(index)
     return run_task(task, root, force)
 
@@ -647,8 +729,17 @@ def _run_dask(tasks, plans, todo, outcomes, root: Path, workers, scheduler, forc
         for i in todo:
             task = tasks[i]
             resources = {"GPU": 1} if task.device == "cuda" else None
-            fut = client.submit(_dask_run, topic, i, task, str(root), force, pure=False, resources=resources,
-                                key=f"pgbench-run-{i}-{store.run_key(plans[i].meta)}")
+            fut = client.submit(
+                _dask_run,
+                topic,
+                i,
+                task,
+                str(root),
+                force,
+                pure=False,
+                resources=resources,
+                key=f"pgbench-run-{i}-{store.run_key(plans[i].meta)}",
+            )
             futures[fut] = i
         by_index = {i: fut for fut, i in futures.items()}
         ac = as_completed(futures)
@@ -667,8 +758,7 @@ def _run_dask(tasks, plans, todo, outcomes, root: Path, workers, scheduler, forc
                 try:
                     out = fut.result()
                 except Exception as e:  # the worker died (KilledWorker) or the task raised outside the runner
-                    out = _failed(plans[i], tasks[i], f"{type(e).__name__}: {e}", root,
-                                  "".join(_format_exception(e)))
+                    out = _failed(plans[i], tasks[i], f"{type(e).__name__}: {e}", root, "".join(_format_exception(e)))
                 outcomes[i] = out
                 emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=out))
     finally:
@@ -688,6 +778,7 @@ def _run_dask(tasks, plans, todo, outcomes, root: Path, workers, scheduler, forc
 def _gpu_count() -> int:
     try:
         import torch
+
         return max(1, torch.cuda.device_count())
     except Exception:
         return 1
@@ -700,12 +791,27 @@ def _cuda_cluster(kwargs):
         from dask_cuda import LocalCUDACluster
     except ImportError:
         if kwargs["n_workers"] > 1:
-            warnings.warn("dask-cuda is not installed: every local worker sees the same GPUs; install dask-cuda "
-                          "to pin one GPU per worker", stacklevel=3)
+            warnings.warn(
+                "dask-cuda is not installed: every local worker sees the same GPUs; install dask-cuda "
+                "to pin one GPU per worker",
+                stacklevel=3,
+            )
         return None
     kw = {k: v for k, v in kwargs.items() if k not in ("processes", "n_workers")}
     return LocalCUDACluster(n_workers=kwargs["n_workers"], **kw)
 
 
-__all__ = ["Task", "Skipped", "Outcome", "Event", "expand", "run_sweep", "run_task", "sweep_status", "check_executor", "coerce",
-           "field_types", "EXECUTORS"]
+__all__ = [
+    "Task",
+    "Skipped",
+    "Outcome",
+    "Event",
+    "expand",
+    "run_sweep",
+    "run_task",
+    "sweep_status",
+    "check_executor",
+    "coerce",
+    "field_types",
+    "EXECUTORS",
+]

@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .registry import PROBLEMS, SOLVERS, InvalidSettingError, load_plugin, suggest
-from .registry import _arms, field_types
+import tomllib
+
+from .registry import PROBLEMS, SOLVERS, InvalidSettingError, _arms, field_types, load_plugin, suggest
 from .sweep import Skipped, Task, _as_list, expand, unique
 
 
@@ -59,7 +59,7 @@ class SweepConfig:
     problem_settings: dict = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, data: dict, base_dir: str | Path = ".") -> "SweepConfig":
+    def from_dict(cls, data: dict, base_dir: str | Path = ".") -> SweepConfig:
         """A config from parsed TOML (or any mapping); relative plugin paths resolve from ``base_dir``."""
         known = [f.name for f in fields(cls)]
         for key in data:
@@ -71,24 +71,34 @@ class SweepConfig:
         for key in ("hyperparameters", "problem_settings"):
             table = data.get(key, {})
             if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
-                raise InvalidSettingError(f"sweep file: {key!r} must hold one table per id, "
-                                          f"e.g. [{key}.{'dp' if key == 'hyperparameters' else 'sin'}]")
+                raise InvalidSettingError(
+                    f"sweep file: {key!r} must hold one table per id, "
+                    f"e.g. [{key}.{'dp' if key == 'hyperparameters' else 'sin'}]"
+                )
         for key in ("iterations", "max_time", "scale"):
             if isinstance(data.get(key), list):
                 raise InvalidSettingError(f"sweep file: {key!r} takes one value, got a list")
         _check_types(data)
-        plugins = tuple(str((Path(base_dir) / p).resolve()) if str(p).endswith(".py") else str(p)
-                        for p in _as_list(data.get("plugins")))
-        return cls(problems=tuple(_as_list(data["problems"])), solvers=tuple(_as_list(data["solvers"])),
-                   seeds=tuple(_as_list(data.get("seeds", [0]))), scale=data.get("scale", "quick"),
-                   backends=tuple(_as_list(data.get("backends", ["torch"]))),
-                   devices=tuple(_as_list(data.get("devices", ["cpu"]))), iterations=data.get("iterations"),
-                   max_time=data.get("max_time"), plugins=plugins,
-                   hyperparameters=dict(data.get("hyperparameters", {})),
-                   problem_settings=dict(data.get("problem_settings", {})))
+        plugins = tuple(
+            str((Path(base_dir) / p).resolve()) if str(p).endswith(".py") else str(p)
+            for p in _as_list(data.get("plugins"))
+        )
+        return cls(
+            problems=tuple(_as_list(data["problems"])),
+            solvers=tuple(_as_list(data["solvers"])),
+            seeds=tuple(_as_list(data.get("seeds", [0]))),
+            scale=data.get("scale", "quick"),
+            backends=tuple(_as_list(data.get("backends", ["torch"]))),
+            devices=tuple(_as_list(data.get("devices", ["cpu"]))),
+            iterations=data.get("iterations"),
+            max_time=data.get("max_time"),
+            plugins=plugins,
+            hyperparameters=dict(data.get("hyperparameters", {})),
+            problem_settings=dict(data.get("problem_settings", {})),
+        )
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> "SweepConfig":
+    def from_toml(cls, path: str | Path) -> SweepConfig:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no sweep file {path}")
@@ -116,10 +126,22 @@ class SweepConfig:
                     points = solver_grid[s]
                     for hp in points:
                         label = _label(SOLVERS.resolve(s).name, hp, points) if len(points) > 1 else None
-                        t, sk = expand([p], [s], seeds=list(self.seeds), backends=list(self.backends),
-                                       devices=list(self.devices), scale=self.scale, iterations=self.iterations,
-                                       max_time=self.max_time, hyperparameters=hp, problem_overrides=settings,
-                                       label=label, plugins=self.plugins, remote=remote, threads=threads)
+                        t, sk = expand(
+                            [p],
+                            [s],
+                            seeds=list(self.seeds),
+                            backends=list(self.backends),
+                            devices=list(self.devices),
+                            scale=self.scale,
+                            iterations=self.iterations,
+                            max_time=self.max_time,
+                            hyperparameters=hp,
+                            problem_overrides=settings,
+                            label=label,
+                            plugins=self.plugins,
+                            remote=remote,
+                            threads=threads,
+                        )
                         tasks.extend(t)
                         skipped.extend(x for x in sk if x not in skipped)
         return unique(tasks), skipped
@@ -133,17 +155,22 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-_LISTS = {"problems": (str, "ids (strings)"), "solvers": (str, "ids (strings)"), "backends": (str, "names (strings)"),
-          "devices": (str, "names (strings)"), "plugins": (str, "module names or .py paths (strings)")}
+_LISTS = {
+    "problems": (str, "ids (strings)"),
+    "solvers": (str, "ids (strings)"),
+    "backends": (str, "names (strings)"),
+    "devices": (str, "names (strings)"),
+    "plugins": (str, "module names or .py paths (strings)"),
+}
 
 
 def _check_types(data: dict) -> None:
     """The top-level values have the right types and ranges; the message names the key and
     what it expects (hyperparameters and problem settings are checked against their classes)."""
+
     def bad(key, expected):
         value = data[key]
-        return InvalidSettingError(f"sweep file: {key!r} must be {expected}, got {value!r} "
-                                   f"({type(value).__name__})")
+        return InvalidSettingError(f"sweep file: {key!r} must be {expected}, got {value!r} ({type(value).__name__})")
 
     for key, (tp, what) in _LISTS.items():
         if key in data and not all(isinstance(v, tp) and v.strip() for v in _as_list(data[key])):
@@ -151,7 +178,7 @@ def _check_types(data: dict) -> None:
     if "seeds" in data and not all(_is_int(v) and 0 <= v < 2**63 for v in _as_list(data["seeds"])):
         raise bad("seeds", "a list of integers in [0, 2**63)")
     if "scale" in data and not isinstance(data["scale"], str):
-        raise bad("scale", "a scale name (a string, e.g. \"quick\")")
+        raise bad("scale", 'a scale name (a string, e.g. "quick")')
     if data.get("iterations") is not None and not (_is_int(data["iterations"]) and 1 <= data["iterations"] < 2**63):
         raise bad("iterations", "an integer >= 1")
     if data.get("max_time") is not None and not (_is_number(data["max_time"]) and 0 < data["max_time"] < math.inf):
@@ -177,10 +204,12 @@ def _grids(tables: dict, ids: list[str], registry, what: str, noun: str) -> dict
         axes = {}
         for key, value in table.items():
             if key not in types:
-                raise InvalidSettingError(f"sweep file: [{what}.{spec.name}] {spec.id} has no setting "
-                                          f"{key!r}{suggest(key, types)}")
-            is_axis = isinstance(value, list) and (not _is_sequence_type(types[key])
-                                                   or all(isinstance(v, (list, dict)) for v in value))
+                raise InvalidSettingError(
+                    f"sweep file: [{what}.{spec.name}] {spec.id} has no setting {key!r}{suggest(key, types)}"
+                )
+            is_axis = isinstance(value, list) and (
+                not _is_sequence_type(types[key]) or all(isinstance(v, (list, dict)) for v in value)
+            )
             if is_axis and not value:
                 raise InvalidSettingError(f"sweep file: [{what}.{spec.name}] {key} is an empty list")
             axes[key] = value if is_axis else [value]
@@ -194,8 +223,9 @@ def _grids(tables: dict, ids: list[str], registry, what: str, noun: str) -> dict
 def _label(name: str, point: dict, points: list[dict]) -> str:
     """``dp lr=0.001``: the solver's name and the settings that vary across its grid points."""
     varying = [k for k in point if len({repr(p[k]) for p in points}) > 1]
-    return " ".join([name] + [f"{k}={point[k]:g}" if isinstance(point[k], float) else f"{k}={point[k]}"
-                              for k in varying])
+    return " ".join(
+        [name] + [f"{k}={point[k]:g}" if isinstance(point[k], float) else f"{k}={point[k]}" for k in varying]
+    )
 
 
 __all__ = ["SweepConfig"]

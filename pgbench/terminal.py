@@ -309,16 +309,28 @@ def format_headline(table: pd.DataFrame, width: int | None = None):
     """The headline table as a rich Table for the terminal: claim, paper, measured, ×paper,
     verdict, at this budget."""
     t = Table(title="headline: the paper's numbers", title_justify="left", width=width)
-    for col, kw in (("claim", {}), ("paper", {"justify": "right"}), ("measured", {"justify": "right"}),
-                    ("×paper", {"justify": "right"}), ("verdict", {}), ("at this budget", {"justify": "right"})):
+    for col, kw in (
+        ("claim", {}),
+        ("paper", {"justify": "right"}),
+        ("measured", {"justify": "right"}),
+        ("×paper", {"justify": "right"}),
+        ("verdict", {}),
+        ("at this budget", {"justify": "right"}),
+    ):
         t.add_column(col, overflow="fold", **kw)
     style = {REPRODUCED: "green", QUALITATIVE: "yellow", NOT_REPRODUCED: "red"}
     for _, r in table.iterrows():
         ratio = r["ratio to paper"]
         v = r["verdict"]
         shown = f"[{style[v]}]{v}[/]" if v in style else v
-        t.add_row(r["claim"], r["paper"], r["measured"], "" if not math.isfinite(ratio) else f"{fmt(ratio, 2)}",
-                  shown, r["at this budget"] if r["measured"] in (NOT_MEASURED, NEEDS_GPU) else "")
+        t.add_row(
+            r["claim"],
+            r["paper"],
+            r["measured"],
+            "" if not math.isfinite(ratio) else f"{fmt(ratio, 2)}",
+            shown,
+            r["at this budget"] if r["measured"] in (NOT_MEASURED, NEEDS_GPU) else "",
+        )
     return t
 
 

@@ -18,8 +18,9 @@ from .registry import PROBLEMS, SOLVERS, InvalidSettingError, make_solver, sugge
 
 def table(problem) -> dict[str, dict]:
     """``{solver name or preset: hyperparameters}`` of ``problem`` at its scale."""
-    out = {k: dict(v) for k, v in {**getattr(problem, "solver_defaults", {}),
-                                   **getattr(problem, "presets", {})}.items()}
+    out = {
+        k: dict(v) for k, v in {**getattr(problem, "solver_defaults", {}), **getattr(problem, "presets", {})}.items()
+    }
     pid = getattr(problem, "id", "?")
     if pid in PROBLEMS.specs:
         for name, settings in PROBLEMS.specs[pid].tuning.get(getattr(problem, "scale", "?"), {}).items():

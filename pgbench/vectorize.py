@@ -43,12 +43,34 @@ from .runner import Run, RunPlan, RunResult, execute_runs
 
 #: Optimizers whose update of every parameter entry depends only on that entry's own gradient
 #: history (and the shared step count): stacking seeds along a new axis changes nothing.
-ELEMENTWISE = frozenset({"adam", "adamw", "amsgrad", "sgd", "nesterov", "nadam", "nadamw", "radam", "adamax",
-                         "adamaxw", "rmsprop", "adagrad", "adadelta", "adabelief", "lion", "yogi", "sign_sgd", "rprop"})
+ELEMENTWISE = frozenset(
+    {
+        "adam",
+        "adamw",
+        "amsgrad",
+        "sgd",
+        "nesterov",
+        "nadam",
+        "nadamw",
+        "radam",
+        "adamax",
+        "adamaxw",
+        "rmsprop",
+        "adagrad",
+        "adadelta",
+        "adabelief",
+        "lion",
+        "yogi",
+        "sign_sgd",
+        "rprop",
+    }
+)
 
-SUPPORTED = "--vectorize supports training schemes that feed a gradient back at the network output " \
-            "(dp, supervised, pg with a compilable inner solver) with an element-wise optimizer " \
-            f"({', '.join(sorted(ELEMENTWISE))}) and an iteration budget"
+SUPPORTED = (
+    "--vectorize supports training schemes that feed a gradient back at the network output "
+    "(dp, supervised, pg with a compilable inner solver) with an element-wise optimizer "
+    f"({', '.join(sorted(ELEMENTWISE))}) and an iteration budget"
+)
 
 
 class NotVectorizable(InvalidSettingError):
@@ -65,19 +87,25 @@ def why_not(p: RunPlan, n_seeds: int = 2) -> str | None:
 
     s = p.solver
     if s.kind != "training":
-        return (f"{s.id} is an iterative solver: it already solves the whole held-out batch at once, and the "
-                f"solver interface does not promise that examples stay independent (L-BFGS-B's line search spans "
-                f"the batch), so seeds' batches are not concatenated")
+        return (
+            f"{s.id} is an iterative solver: it already solves the whole held-out batch at once, and the "
+            f"solver interface does not promise that examples stay independent (L-BFGS-B's line search spans "
+            f"the batch), so seeds' batches are not concatenated"
+        )
     if not isinstance(s, FeedbackScheme):
         return f"{s.id} ({type(s).__name__}) computes its own update, it does not feed a gradient back through an optimizer"
     if not s.jittable:
-        return f"{s.id}'s step is not a pure array function (its inner solver runs on the host), so it cannot be vmapped"
+        return (
+            f"{s.id}'s step is not a pure array function (its inner solver runs on the host), so it cannot be vmapped"
+        )
     opt = getattr(s, "optimizer", None)
     if opt not in ELEMENTWISE:
         return f"optimizer {opt!r} is not element-wise: a stacked update would mix the seeds"
     if n_seeds > 1 and p.max_time is not None:
-        return ("a wall-time budget (max_time) would be shared by the seeds of one program, so each would run "
-                "fewer iterations than alone; vectorise runs that have an iteration budget")
+        return (
+            "a wall-time budget (max_time) would be shared by the seeds of one program, so each would run "
+            "fewer iterations than alone; vectorise runs that have an iteration budget"
+        )
     return None
 
 
@@ -92,8 +120,9 @@ def check(plans: list[RunPlan]) -> None:
     base = _key_view(plans[0].meta)
     for p in plans[1:]:
         if _key_view(p.meta) != base:
-            diff = sorted(k for k in set(base) | set(p.meta) if k not in ("seed", "machine")
-                          and base.get(k) != p.meta.get(k))
+            diff = sorted(
+                k for k in set(base) | set(p.meta) if k not in ("seed", "machine") and base.get(k) != p.meta.get(k)
+            )
             raise NotVectorizable(f"vectorised runs must differ in their seed only; these differ in {', '.join(diff)}")
     reason = why_not(plans[0], len(plans))
     if reason:
@@ -129,7 +158,7 @@ class SeedsProgram(Program):
         #: split sampling: the host draws every seed's random numbers (numpy) and the step turns them
         #: into (x_true, y_target) inside the compiled program; else the host samples every seed
         self.split = problem.splits_sampling
-        if be.name != "jax":   # torch: compiled with PGBENCH_TORCH_COMPILE_STEP (jax jits the whole step below)
+        if be.name != "jax":  # torch: compiled with PGBENCH_TORCH_COMPILE_STEP (jax jits the whole step below)
             grads, metrics = be.jit(grads), be.jit(metrics)
         prepare = be.vmap(lambda *d: problem.realize(be, *d)) if self.split else (lambda xt, y: (xt, y))
 
@@ -146,8 +175,10 @@ class SeedsProgram(Program):
                 def body(carry, batch):
                     prm, st, per = step(*carry, *batch)
                     return (prm, st), per
+
                 (params, state), per = jax.lax.scan(body, (params, state), inputs)
                 return params, state, per
+
             self.one_step, self.chunk = jax.jit(step), jax.jit(chunk)
             self.evaluate_seeds = jax.jit(evaluate)
         else:
@@ -156,6 +187,7 @@ class SeedsProgram(Program):
             def evaluate_nograd(prm, xt, y):
                 with torch.no_grad():
                     return evaluate(prm, xt, y)
+
             self.one_step, self.chunk, self.evaluate_seeds = step, None, evaluate_nograd
 
     @staticmethod
@@ -192,23 +224,32 @@ class SeedsProgram(Program):
     def read(self, state, out):
         chunked, per = out
         if chunked:
-            values = host(self.be, per)                                                   # (k, S, B)
+            values = host(self.be, per)  # (k, S, B)
         else:
             values = {key: np.stack([self.be.to_numpy(q[key]) for q in per]) for key in per[0]}
         k = len(next(iter(values.values())))
         return values, [{}] * k
 
     def evaluate(self, state):
-        return host(self.be, self.evaluate_seeds(state.iterate, self.test_x, self.test_y))   # (S, B)
+        return host(self.be, self.evaluate_seeds(state.iterate, self.test_x, self.test_y))  # (S, B)
 
     def final(self, iterate, lane):
         return {key: v[lane] for key, v in iterate.items()}
 
     def meta(self):
-        info = {"seeds": [q.seed for q in self.plans], "read_every": self.read_every,
-                "wall_time": ("seconds since the start of the one program that trains all these seeds (evaluation "
-                              "excluded)" + (f"; measured once per chunk of up to {self.read_every} iterations and "
-                                             f"split evenly over its rows" if self.read_every > 1 else ""))}
+        info = {
+            "seeds": [q.seed for q in self.plans],
+            "read_every": self.read_every,
+            "wall_time": (
+                "seconds since the start of the one program that trains all these seeds (evaluation "
+                "excluded)"
+                + (
+                    f"; measured once per chunk of up to {self.read_every} iterations and split evenly over its rows"
+                    if self.read_every > 1
+                    else ""
+                )
+            ),
+        }
         return {"vectorized_with": info}
 
     # --- the seeds' batches ---------------------------------------------------------------------

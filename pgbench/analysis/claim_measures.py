@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .data import final_errors, running_average, time_per_iteration, usable, window_for
 from ..numbers import fmt
+from .data import final_errors, running_average, time_per_iteration, usable, window_for
 from .measures import SeedStats, final_running_average, format_stats, iterations_done, seed_stats, status_of
 
 
@@ -22,9 +22,9 @@ class Measured:
     value: str
     at: str
     runs: tuple[str, ...]
-    stats: SeedStats | None = None      # per-seed statistics of a numeric claim
-    holds: tuple[int, int] | None = None   # (k, n) seeds a qualitative claim holds for
-    examples: int | None = None         # held-out examples behind a rate
+    stats: SeedStats | None = None  # per-seed statistics of a numeric claim
+    holds: tuple[int, int] | None = None  # (k, n) seeds a qualitative claim holds for
+    examples: int | None = None  # held-out examples behind a rate
 
 
 def _short(keys) -> tuple[str, ...]:
@@ -43,7 +43,7 @@ def _first_device(d: pd.DataFrame) -> pd.DataFrame:
 class SeedCurve:
     run_key: str
     status: str
-    curve: pd.Series        # running-average metric indexed by iteration
+    curve: pd.Series  # running-average metric indexed by iteration
 
 
 def seed_curves(df: pd.DataFrame, label: str, kind: str = "training", metric: str = "x_error") -> dict:
@@ -99,30 +99,41 @@ def _ratio(a, b, it):
 
 def ratio_at(baseline: str, pg: str, iteration: int):
     """Baseline / PG running-average x error after ``iteration`` training iterations, per seed."""
+
     def measure(df, paper_point):
         got = _paired(df, baseline, pg, iteration, paper_point, _ratio)
         if got is None:
             return None
         stats, it, runs = got
         return Measured(format_stats(stats, "×"), f"iteration {it}", runs, stats)
+
     return measure
 
 
 def percent_better_at(baseline: str, pg: str, iteration: int):
     """(baseline / PG − 1) · 100 % after ``iteration`` training iterations, per seed."""
+
     def measure(df, paper_point):
-        got = _paired(df, baseline, pg, iteration, paper_point,
-                      lambda a, b, it: None if (r := _ratio(a, b, it)) is None else (r - 1) * 100)
+        got = _paired(
+            df,
+            baseline,
+            pg,
+            iteration,
+            paper_point,
+            lambda a, b, it: None if (r := _ratio(a, b, it)) is None else (r - 1) * 100,
+        )
         if got is None:
             return None
         stats, it, runs = got
         return Measured(format_stats(stats, " %"), f"iteration {it}", runs, stats)
+
     return measure
 
 
 def iterations_to_match(baseline: str, pg: str, iteration: int):
     """Per seed: the first iteration at which PG's running average is at or below the baseline's
     at ``iteration``; a seed where PG never gets there counts as not reached."""
+
     def match(a, b, it):
         if it not in a.index:
             return None
@@ -135,11 +146,13 @@ def iterations_to_match(baseline: str, pg: str, iteration: int):
             return None
         stats, it, runs = got
         return Measured(format_stats(stats), f"{baseline} at {it}", runs, stats)
+
     return measure
 
 
 def value_at(label: str, iteration: int, kind="training"):
     """The running-average x error of ``label`` after ``iteration`` iterations, per seed."""
+
     def measure(df, paper_point):
         c = seed_curves(df, label, kind)
         if not c:
@@ -151,6 +164,7 @@ def value_at(label: str, iteration: int, kind="training"):
         values = [s.curve.loc[it] for s in c.values() if s.status == "ok" and it in s.curve.index]
         stats = seed_stats(values, n=len(c))
         return Measured(format_stats(stats), f"iteration {it}", _short([s.run_key for s in c.values()]), stats)
+
     return measure
 
 
@@ -171,22 +185,31 @@ def _final_averages(df, labels, iteration, paper_point):
             seed = int(r["seed"].iloc[0])
             if seed not in per[lab]:
                 per[lab][seed] = (str(key), r)
-                if status_of(r) == "ok":   # a diverged seed is counted, never the point reached
+                if status_of(r) == "ok":  # a diverged seed is counted, never the point reached
                     reach = min(reach, iterations_done(r))
     it = iteration if paper_point else int(min(iteration, reach))
     if it > reach or it < 1:
         return None
     first = d[d["label"] == labels[0]]
-    w = window_for(str(first["problem"].iloc[0]), str(first["scale"].iloc[0]) if "scale" in first else "quick",
-                   int(pd.to_numeric(first["iteration"]).max()))
-    out = {lab: {s: (k, final_running_average(r, w, "x_error", it) if status_of(r) == "ok" else None)
-                 for s, (k, r) in runs.items()} for lab, runs in per.items()}
+    w = window_for(
+        str(first["problem"].iloc[0]),
+        str(first["scale"].iloc[0]) if "scale" in first else "quick",
+        int(pd.to_numeric(first["iteration"]).max()),
+    )
+    out = {
+        lab: {
+            s: (k, final_running_average(r, w, "x_error", it) if status_of(r) == "ok" else None)
+            for s, (k, r) in runs.items()
+        }
+        for lab, runs in per.items()
+    }
     return out, it, w
 
 
 def final_average_ratio(baseline: str, pg: str, iteration: int):
     """Baseline / PG of the final running-average x error over the last ``window`` training
     batches (the paper's running average; 1,000 for sin) at ``iteration``, per seed."""
+
     def measure(df, paper_point):
         got = _final_averages(df, (baseline, pg), iteration, paper_point)
         if got is None:
@@ -194,17 +217,31 @@ def final_average_ratio(baseline: str, pg: str, iteration: int):
         per, it, w = got
         a, b = per[baseline], per[pg]
         seeds = sorted(set(a) | set(b))
-        values = [a[s][1] / b[s][1] for s in seeds if s in a and s in b and a[s][1] is not None
-                  and b[s][1] is not None and b[s][1] > 0 and math.isfinite(a[s][1] / b[s][1])]
+        values = [
+            a[s][1] / b[s][1]
+            for s in seeds
+            if s in a
+            and s in b
+            and a[s][1] is not None
+            and b[s][1] is not None
+            and b[s][1] > 0
+            and math.isfinite(a[s][1] / b[s][1])
+        ]
         runs = _short([k for m in (a, b) for k, _ in m.values()])
-        return Measured(format_stats(seed_stats(values, n=len(seeds)), "×"), f"iteration {it}", runs,
-                        seed_stats(values, n=len(seeds)))
+        return Measured(
+            format_stats(seed_stats(values, n=len(seeds)), "×"),
+            f"iteration {it}",
+            runs,
+            seed_stats(values, n=len(seeds)),
+        )
+
     return measure
 
 
 def final_average(label: str, iteration: int):
     """The final running-average x error of ``label`` over the last ``window`` training batches
     at ``iteration``, per seed."""
+
     def measure(df, paper_point):
         got = _final_averages(df, (label,), iteration, paper_point)
         if got is None:
@@ -213,20 +250,22 @@ def final_average(label: str, iteration: int):
         values = [v for _, v in per[label].values() if v is not None]
         stats = seed_stats(values, n=len(per[label]))
         return Measured(format_stats(stats), f"iteration {it}", _short([k for k, _ in per[label].values()]), stats)
+
     return measure
 
 
 def time_ratio(slow: str, fast: str):
     """Seconds per iteration of ``slow`` / ``fast`` (training runs, same device; medians over seeds)."""
+
     def measure(df, paper_point):
         t = time_per_iteration(df[df["kind"] == "training"])
         a, b = t[t["label"] == slow], t[t["label"] == fast]
         for dev in sorted(set(a["device_key"]) & set(b["device_key"])):
             sa, sb = a[a["device_key"] == dev].iloc[0], b[b["device_key"] == dev].iloc[0]
             r = sa["seconds"] / sb["seconds"]
-            return Measured(f"{fmt(r)}×", "s / iteration", _short([sa["run_keys"], sb["run_keys"]]),
-                            seed_stats([r]))
+            return Measured(f"{fmt(r)}×", "s / iteration", _short([sa["run_keys"], sb["run_keys"]]), seed_stats([r]))
         return None
+
     return measure
 
 
@@ -234,6 +273,7 @@ def cost_within(slow: str, fast: str, fraction: float):
     """Seconds per iteration of ``slow`` / ``fast``, paired by seed (the runs of one seed ran
     one after the other on one machine), on the device with the most pairs; the check holds for
     a seed whose two costs differ by less than ``fraction`` of ``fast``'s."""
+
     def measure(df, paper_point):
         ratios: dict[str, list[float]] = {}
         keys: dict[str, list[str]] = {}
@@ -249,13 +289,20 @@ def cost_within(slow: str, fast: str, fraction: float):
         dev = max(sorted(ratios), key=lambda d: len(ratios[d]))
         vals = ratios[dev]
         stats = seed_stats(vals, n=len(vals))
-        return Measured(f"{format_stats(stats, '×')} ({100 * (stats.median - 1):+.0f} %)", f"s / iteration, {dev}",
-                        _short(keys[dev]), stats, holds=(sum(abs(v - 1) < fraction for v in vals), len(vals)))
+        return Measured(
+            f"{format_stats(stats, '×')} ({100 * (stats.median - 1):+.0f} %)",
+            f"s / iteration, {dev}",
+            _short(keys[dev]),
+            stats,
+            holds=(sum(abs(v - 1) < fraction for v in vals), len(vals)),
+        )
+
     return measure
 
 
 def seconds_per_iteration():
     """Range over training methods of the seconds per iteration (Fig. 14)."""
+
     def measure(df, paper_point):
         t = time_per_iteration(df[df["kind"] == "training"])
         if t.empty:
@@ -263,14 +310,20 @@ def seconds_per_iteration():
         dev = sorted(t["device_key"].unique())[0]
         t = t[t["device_key"] == dev]
         lo, hi = float(t["seconds"].min()), float(t["seconds"].max())
-        return Measured(f"{fmt(lo, 2)}–{fmt(hi, 2)} s", dev, _short(t["run_keys"]),
-                        SeedStats(float(np.median(t["seconds"])), lo, hi, len(t), len(t)))
+        return Measured(
+            f"{fmt(lo, 2)}–{fmt(hi, 2)} s",
+            dev,
+            _short(t["run_keys"]),
+            SeedStats(float(np.median(t["seconds"])), lo, hi, len(t), len(t)),
+        )
+
     return measure
 
 
 def overtake(nn: str, solver: str):
     """Per seed: the first training iteration at which the network's running-average x error
     drops below the iterative solver's final x error on that seed's held-out batch."""
+
     def measure(df, paper_point):
         c = seed_curves(df, nn)
         f = final_errors(df)
@@ -290,11 +343,13 @@ def overtake(nn: str, solver: str):
         if stats.k == 0 and values:
             return Measured(f"> {_reach(c)} (not reached)", at, runs, stats)
         return Measured(format_stats(stats), at, runs, stats)
+
     return measure
 
 
 def divergence_rate(label: str, column: str = "diverged"):
     """Percentage of held-out examples the iterative solver's fit diverged on (a problem extra)."""
+
     def measure(df, paper_point):
         d = usable(df)
         d = d[(d["label"] == label) & (d["kind"] == "iterative")]
@@ -304,8 +359,14 @@ def divergence_rate(label: str, column: str = "diverged"):
         per_seed = 100 * pd.to_numeric(last[column], errors="coerce")
         n = _test_size(last)
         stats = seed_stats(per_seed)
-        return Measured(format_stats(stats, " %", 2), f"{n} held-out examples" if n else "held-out batch",
-                        _short(last["run_key"]), stats, examples=n)
+        return Measured(
+            format_stats(stats, " %", 2),
+            f"{n} held-out examples" if n else "held-out batch",
+            _short(last["run_key"]),
+            stats,
+            examples=n,
+        )
+
     return measure
 
 
@@ -343,9 +404,10 @@ def ranks_below(winner: str, others: tuple[str, ...], metric: str = "eval_x_erro
         if winner not in set(f["label"]) or not any(o in set(f["label"]) for o in others):
             return None
         present = [o for o in others if o in set(f["label"])]
-        table = f[f["label"].isin([winner, *present])].pivot_table(index="seed", columns="label", values="value",
-                                                                      aggfunc="median")
-        table = table.dropna()   # seeds every method has
+        table = f[f["label"].isin([winner, *present])].pivot_table(
+            index="seed", columns="label", values="value", aggfunc="median"
+        )
+        table = table.dropna()  # seeds every method has
         if table.empty:
             return None
         per_seed = [all(row[winner] < row[o] for o in present) for _, row in table.iterrows()]
@@ -355,8 +417,10 @@ def ranks_below(winner: str, others: tuple[str, ...], metric: str = "eval_x_erro
 
         def show(lab):
             return "diverged" if math.isinf(med[lab]) else fmt(float(med[lab]))
+
         text = ", ".join(f"{lab} {show(lab)}" for lab in [winner, *present])
         seeds = "1 seed" if n == 1 else f"median of {n} seeds"
         runs = _short(f[f["label"].isin([winner, *present])]["run_key"])
         return Measured(f"{verdict}: {text}", f"final {what}, {seeds}", runs, holds=(k, n))
+
     return measure

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..record import config_hash
-from ..store import load_results
 from ..registry import base_name
+from ..store import load_results
 from .measures import running_average, seconds_per_iteration
 from .summary import device_key, per_run
 from .targets import REFERENCE_LABELS, reference_label
@@ -22,14 +22,31 @@ from .targets import REFERENCE_LABELS, reference_label
 PAPER_WINDOWS = {"sin": 1000, "poisson": 64, "heat": 64, "navier-stokes": 64, "sin2d": 256}
 
 
-BASE_COLUMNS = ("run_key", "problem", "scale", "solver", "label", "kind", "status", "seed", "iteration", "wall_time",
-                "loss", "x_error", "x_error_name", "budget_iterations", "machine", "device_name", "backend")
+BASE_COLUMNS = (
+    "run_key",
+    "problem",
+    "scale",
+    "solver",
+    "label",
+    "kind",
+    "status",
+    "seed",
+    "iteration",
+    "wall_time",
+    "loss",
+    "x_error",
+    "x_error_name",
+    "budget_iterations",
+    "machine",
+    "device_name",
+    "backend",
+)
 
 
 def with_device(df: pd.DataFrame) -> pd.DataFrame:
     """Adds ``device_key``: machine · device name (backend), the unit results are compared by."""
     df = df.copy()
-    for c in BASE_COLUMNS:   # an empty or foreign store still has every column the report reads
+    for c in BASE_COLUMNS:  # an empty or foreign store still has every column the report reads
         if c not in df:
             df[c] = pd.Series(dtype=object if c in ("problem", "kind", "label", "solver", "status") else float)
     if df.empty:
@@ -60,8 +77,14 @@ def latest_configs(df: pd.DataFrame) -> pd.DataFrame:
     created = first["created"].map(str) if "created" in first else pd.Series("", index=first.index)
     df = df.assign(_created=df["run_key"].map(created))
     keys = ["problem", "scale", "kind", "label", "device_key"]
-    newest = (df.groupby(keys + ["config"], dropna=False)["_created"].max().reset_index()
-              .sort_values("_created").groupby(keys, dropna=False).tail(1)[keys + ["config"]])
+    newest = (
+        df.groupby(keys + ["config"], dropna=False)["_created"]
+        .max()
+        .reset_index()
+        .sort_values("_created")
+        .groupby(keys, dropna=False)
+        .tail(1)[keys + ["config"]]
+    )
     out = df.merge(newest, on=keys + ["config"], how="inner")
     return out.drop(columns="_created")
 
@@ -83,16 +106,26 @@ def window_for(problem: str, scale: str, iterations: int) -> int:
     return int(max(1, min(paper, iterations // 20)))
 
 
-
-
 def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None) -> pd.DataFrame:
     """Per problem × label × device: the running average of ``metric`` per run, then the median
     (column ``mean``, kept for the figures' data files), min and max over the ``ok`` seeds at every
     iteration (only iterations every seed reached; diverged runs are left out). Also the median
     wall time there. Columns: problem, kind, label, device_key, iteration, wall_time, mean, lo, hi,
     seeds, window, run_keys."""
-    cols = ["problem", "kind", "label", "device_key", "iteration", "wall_time", "mean", "lo", "hi", "seeds", "window",
-            "run_keys"]
+    cols = [
+        "problem",
+        "kind",
+        "label",
+        "device_key",
+        "iteration",
+        "wall_time",
+        "mean",
+        "lo",
+        "hi",
+        "seeds",
+        "window",
+        "run_keys",
+    ]
     df = usable(df)
     if df.empty or metric not in df:
         return pd.DataFrame(columns=cols)
@@ -101,14 +134,14 @@ def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None)
         scale = str(g["scale"].iloc[0]) if "scale" in g else "quick"
         runs = []
         for key, r in g.groupby("run_key", sort=True):
-            if str(r["status"].iloc[0]) != "ok":   # diverged seeds are counted in the summary, not averaged in
+            if str(r["status"].iloc[0]) != "ok":  # diverged seeds are counted in the summary, not averaged in
                 continue
             r = r.sort_values("iteration")
             v = pd.to_numeric(r[metric], errors="coerce").to_numpy(dtype=float)
             if np.isnan(v).all():
                 continue
             it = r["iteration"].to_numpy(dtype=float)
-            if metric.startswith("eval_"):   # sparse held-out evaluations: no smoothing
+            if metric.startswith("eval_"):  # sparse held-out evaluations: no smoothing
                 keep = ~np.isnan(v)
                 runs.append((key, it[keep], v[keep], r["wall_time"].to_numpy(dtype=float)[keep]))
             else:
@@ -116,17 +149,31 @@ def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None)
         if not runs:
             continue
         n_it = min(len(x[1]) for x in runs)
-        w = window if window is not None else (1 if metric.startswith("eval_") else
-                                               window_for(problem, scale, int(max(x[1][-1] for x in runs)) + 1))
+        w = (
+            window
+            if window is not None
+            else (1 if metric.startswith("eval_") else window_for(problem, scale, int(max(x[1][-1] for x in runs)) + 1))
+        )
         sm = np.stack([running_average(v[:n_it], w) for _, _, v, _ in runs])
         wt = np.stack([t[:n_it] for _, _, _, t in runs])
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (e.g. diverged seeds) stay NaN
-            frame = pd.DataFrame({"problem": problem, "kind": kind, "label": label, "device_key": dev,
-                                  "iteration": runs[0][1][:n_it], "wall_time": np.nanmedian(wt, axis=0),
-                                  "mean": np.nanmedian(sm, axis=0), "lo": np.nanmin(sm, axis=0),
-                                  "hi": np.nanmax(sm, axis=0), "seeds": len(runs), "window": w,
-                                  "run_keys": " ".join(sorted(k for k, *_ in runs))})
+            frame = pd.DataFrame(
+                {
+                    "problem": problem,
+                    "kind": kind,
+                    "label": label,
+                    "device_key": dev,
+                    "iteration": runs[0][1][:n_it],
+                    "wall_time": np.nanmedian(wt, axis=0),
+                    "mean": np.nanmedian(sm, axis=0),
+                    "lo": np.nanmin(sm, axis=0),
+                    "hi": np.nanmax(sm, axis=0),
+                    "seeds": len(runs),
+                    "window": w,
+                    "run_keys": " ".join(sorted(k for k, *_ in runs)),
+                }
+            )
         out.append(frame)
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=cols)
 
@@ -142,16 +189,25 @@ def time_per_iteration(df: pd.DataFrame) -> pd.DataFrame:
         several = df.groupby("problem")["scale"].transform("nunique") > 1
         if several.any():
             df = df.copy()
-            df.loc[several, "device_key"] = (df.loc[several, "device_key"] + " · "
-                                             + df.loc[several, "scale"].astype(str) + " scale")
+            df.loc[several, "device_key"] = (
+                df.loc[several, "device_key"] + " · " + df.loc[several, "scale"].astype(str) + " scale"
+            )
     rows = []
     for (problem, kind, label, dev), g in df.groupby(["problem", "kind", "label", "device_key"], sort=True):
         per = {key: seconds_per_iteration(r) for key, r in g.groupby("run_key")}
         per = {k: v for k, v in per.items() if math.isfinite(v)}
         if per:
-            rows.append({"problem": problem, "kind": kind, "label": label, "device_key": dev,
-                         "seconds": float(np.median(list(per.values()))), "seeds": len(per),
-                         "run_keys": " ".join(sorted(per))})
+            rows.append(
+                {
+                    "problem": problem,
+                    "kind": kind,
+                    "label": label,
+                    "device_key": dev,
+                    "seconds": float(np.median(list(per.values()))),
+                    "seeds": len(per),
+                    "run_keys": " ".join(sorted(per)),
+                }
+            )
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -166,7 +222,7 @@ def collect(results_dirs):
     """The tidy frame of every run under ``results_dirs`` with ``device_key`` (see
     :func:`pgbench.load_results`); a run found in several directories is counted once."""
     df = load_results(*as_paths(results_dirs))
-    if not df.empty and "iteration" in df:   # the same run stored in two of the directories: keep one copy
+    if not df.empty and "iteration" in df:  # the same run stored in two of the directories: keep one copy
         if "created" in df:
             df = df.sort_values("created", kind="stable")
         df = df.drop_duplicates(["run_key", "iteration"], keep="last")
@@ -177,10 +233,33 @@ def collect(results_dirs):
 def final_errors(df: pd.DataFrame) -> pd.DataFrame:
     """Per run that was not ``failed``: its :func:`~pgbench.analysis.summary.per_run` row (final x
     error, status, iterations, wall time and identity)."""
-    cols = ["run_key", "problem", "kind", "label", "device_key", "seed", "scale", "status", "x_error", "iterations",
-            "wall_time"]
+    cols = [
+        "run_key",
+        "problem",
+        "kind",
+        "label",
+        "device_key",
+        "seed",
+        "scale",
+        "status",
+        "x_error",
+        "iterations",
+        "wall_time",
+    ]
     return per_run(usable(df))[cols]
 
 
-__all__ = ["collect", "with_device", "final_errors", "latest_configs", "usable", "window_for", "curves", "time_per_iteration", "reference_label",
-           "REFERENCE_LABELS", "PAPER_WINDOWS", "running_average"]
+__all__ = [
+    "collect",
+    "with_device",
+    "final_errors",
+    "latest_configs",
+    "usable",
+    "window_for",
+    "curves",
+    "time_per_iteration",
+    "reference_label",
+    "REFERENCE_LABELS",
+    "PAPER_WINDOWS",
+    "running_average",
+]

@@ -48,9 +48,28 @@ from .summary import per_run
 from .targets import WORST_REFERENCE, as_policy
 
 MAX_RATIO = 4.0
-TABLE_COLUMNS = ["problem", "method", "rank_time", "time_to_target", "time_lo", "time_hi", "reached", "seeds",
-                 "rank_error", "error_at_time", "error_lo", "error_hi", "error_seeds", "final_error",
-                 "diverged", "failed", "target", "target_source", "common_time", "run_keys"]
+TABLE_COLUMNS = [
+    "problem",
+    "method",
+    "rank_time",
+    "time_to_target",
+    "time_lo",
+    "time_hi",
+    "reached",
+    "seeds",
+    "rank_error",
+    "error_at_time",
+    "error_lo",
+    "error_hi",
+    "error_seeds",
+    "final_error",
+    "diverged",
+    "failed",
+    "target",
+    "target_source",
+    "common_time",
+    "run_keys",
+]
 
 
 @dataclass
@@ -72,11 +91,13 @@ class Leaderboard:
 def _method_names(runs: pd.DataFrame) -> pd.Series:
     """A method is its label (else solver and optimizer); labels used by several configurations
     or devices of one problem get the config hash / device added so they are never pooled."""
+
     def base(r):
         label = r.get("label")
         if isinstance(label, str) and label:
             return label
         return str(r.get("solver"))
+
     name = runs.apply(base, axis=1)
     several_dev = runs.groupby("problem")["device_key"].transform("nunique") > 1
     name = name.where(~several_dev, name + " · " + runs["device_key"].astype(str))
@@ -114,15 +135,28 @@ def _problem_rows(problem: str, pr: pd.DataFrame, recs: dict) -> list[dict]:
         err = [measures.value_at_time(recs[k], common) if st == "ok" else math.nan for k, st in zip(keys, g["status"])]
         e = measures.seed_stats(err, n=len(keys))
         fin = measures.seed_stats(g["x_error"].where(okm), n=len(keys))
-        prow.append({"problem": problem, "method": method, "time_to_target": float(np.median(times)),
-                     "time_lo": float(reached.min()) if len(reached) else math.nan,
-                     "time_hi": float(reached.max()) if len(reached) else math.nan,
-                     "reached": len(reached), "seeds": len(keys),
-                     "error_at_time": e.median, "error_lo": e.lo, "error_hi": e.hi, "error_seeds": e.k,
-                     "final_error": fin.median,
-                     "diverged": int((g["status"] == "diverged").sum()), "failed": int((g["status"] == "failed").sum()),
-                     "target": target, "target_source": source, "common_time": common,
-                     "run_keys": " ".join(sorted(str(k)[:8] for k in keys))})
+        prow.append(
+            {
+                "problem": problem,
+                "method": method,
+                "time_to_target": float(np.median(times)),
+                "time_lo": float(reached.min()) if len(reached) else math.nan,
+                "time_hi": float(reached.max()) if len(reached) else math.nan,
+                "reached": len(reached),
+                "seeds": len(keys),
+                "error_at_time": e.median,
+                "error_lo": e.lo,
+                "error_hi": e.hi,
+                "error_seeds": e.k,
+                "final_error": fin.median,
+                "diverged": int((g["status"] == "diverged").sum()),
+                "failed": int((g["status"] == "failed").sum()),
+                "target": target,
+                "target_source": source,
+                "common_time": common,
+                "run_keys": " ".join(sorted(str(k)[:8] for k in keys)),
+            }
+        )
     tkeys = [(r["time_to_target"], -r["reached"]) for r in prow]
     ekeys = [(r["error_at_time"] if math.isfinite(r["error_at_time"]) else math.inf, -r["error_seeds"]) for r in prow]
     for r, rt, re_ in zip(prow, _shared_rank(tkeys), _shared_rank(ekeys)):
@@ -130,8 +164,9 @@ def _problem_rows(problem: str, pr: pd.DataFrame, recs: dict) -> list[dict]:
     return sorted(prow, key=lambda r: (r["rank_time"], r["rank_error"], r["method"]))
 
 
-def build(df: pd.DataFrame, kind: str = "training", policy=WORST_REFERENCE, max_ratio: float = MAX_RATIO,
-          problems=None) -> Leaderboard:
+def build(
+    df: pd.DataFrame, kind: str = "training", policy=WORST_REFERENCE, max_ratio: float = MAX_RATIO, problems=None
+) -> Leaderboard:
     """The leaderboard of the runs in ``df`` (see the module docstring). ``policy``: the target
     policy (:func:`pgbench.analysis.targets.as_policy`: a policy, its name, a number for every
     problem or ``{problem: number}``); ``problems``: only these (ids or names)."""
@@ -139,8 +174,15 @@ def build(df: pd.DataFrame, kind: str = "training", policy=WORST_REFERENCE, max_
         raise ValueError(f"max_ratio must be > 1, got {max_ratio}")
     policy = as_policy(policy)
     notes: list[str] = []
-    empty = Leaderboard(pd.DataFrame(columns=TABLE_COLUMNS), pd.DataFrame(columns=["method", "score"]),
-                        pd.DataFrame(columns=["method", "tau", "rho"]), max_ratio, kind, notes, str(policy))
+    empty = Leaderboard(
+        pd.DataFrame(columns=TABLE_COLUMNS),
+        pd.DataFrame(columns=["method", "score"]),
+        pd.DataFrame(columns=["method", "tau", "rho"]),
+        max_ratio,
+        kind,
+        notes,
+        str(policy),
+    )
     if df is None or df.empty:
         return empty
     df = _select(df, kind, problems)
@@ -174,10 +216,16 @@ def profile_scores(table: pd.DataFrame, max_ratio: float = MAX_RATIO, notes: lis
     rows = []
     for m in methods:
         rm = [ratio.get((p, m), math.inf) for p in scored]
-        rows.append({"method": m, "score": profiles.score(rm, max_ratio), "problems": len(scored),
-                     "within_max_ratio": int(np.sum(np.asarray(rm) <= max_ratio)),
-                     "fastest": int(np.sum(np.asarray(rm) == 1.0)),
-                     "ratios": "; ".join(f"{base_name(p)} {_ratio(v)}" for p, v in zip(scored, rm))})
+        rows.append(
+            {
+                "method": m,
+                "score": profiles.score(rm, max_ratio),
+                "problems": len(scored),
+                "within_max_ratio": int(np.sum(np.asarray(rm) <= max_ratio)),
+                "fastest": int(np.sum(np.asarray(rm) == 1.0)),
+                "ratios": "; ".join(f"{base_name(p)} {_ratio(v)}" for p, v in zip(scored, rm)),
+            }
+        )
     prof = profiles.rho(r, taus)[["method", "tau", "rho"]] if scored else pd.DataFrame(columns=["method", "tau", "rho"])
     if not scored and methods:
         prof = pd.DataFrame([{"method": m, "tau": float(t), "rho": math.nan} for m in methods for t in taus])

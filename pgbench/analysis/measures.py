@@ -54,7 +54,7 @@ def is_training(run) -> bool:
 
 
 def _sorted(run: pd.DataFrame) -> pd.DataFrame:
-    if "iteration" not in run:   # a run that failed before its first record
+    if "iteration" not in run:  # a run that failed before its first record
         return run.iloc[0:0]
     it = _num(run["iteration"])
     run = run[~np.isnan(it)] if len(it) else run
@@ -150,8 +150,7 @@ def running_average(values, window: int) -> np.ndarray:
     return s.rolling(window, min_periods=1).mean().to_numpy()
 
 
-def final_running_average(run, window: int = 1000, metric: str = "x_error",
-                          iteration: int | None = None) -> float:
+def final_running_average(run, window: int = 1000, metric: str = "x_error", iteration: int | None = None) -> float:
     """The running average a learning curve of the paper ends at: the mean of the training-batch
     ``metric`` (the per-iteration ``x_error`` rows of a training run, not the held-out
     ``eval_*``) over the ``window`` iterations ending at ``iteration`` (default: the last one),
@@ -186,6 +185,7 @@ def target_of(run, default: float | None = None) -> float:
 
 
 # --- seeds as statistics --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SeedStats:
@@ -223,6 +223,21 @@ def format_stats(s: SeedStats, unit: str = "", digits: int = 3) -> str:
     return f"{value} ({spread}{s.k}/{s.n} seeds)"
 
 
-__all__ = ["running_average", "final_running_average", "metric_column", "final_value", "last_value",
-           "iterations_done", "first_reaching", "value_at_time", "seconds_per_iteration", "target_of", "SeedStats",
-           "seed_stats", "format_stats", "is_training", "rows_and_kind", "status_of"]
+__all__ = [
+    "running_average",
+    "final_running_average",
+    "metric_column",
+    "final_value",
+    "last_value",
+    "iterations_done",
+    "first_reaching",
+    "value_at_time",
+    "seconds_per_iteration",
+    "target_of",
+    "SeedStats",
+    "seed_stats",
+    "format_stats",
+    "is_training",
+    "rows_and_kind",
+    "status_of",
+]

@@ -30,8 +30,9 @@ class Ratios:
     unsolved: list
 
 
-def ratios(times: pd.DataFrame, instance: list[str], method: str = "method", time: str = "time",
-           complete: bool = False) -> Ratios:
+def ratios(
+    times: pd.DataFrame, instance: list[str], method: str = "method", time: str = "time", complete: bool = False
+) -> Ratios:
     """Ratios to the best method per instance. ``complete``: a method absent on an instance
     counts as never reaching the target there (∞), as AlgoPerf scores a missing submission."""
     t = times[[*instance, method, time]].rename(columns={method: "method", time: "time"}).copy()
@@ -45,7 +46,9 @@ def ratios(times: pd.DataFrame, instance: list[str], method: str = "method", tim
     unsolved = sorted(set(map(tuple, t.loc[~solved, instance].to_numpy())))
     t = t[solved].copy()
     t["ratio"] = t["time"] / best[solved]
-    return Ratios(t[[*instance, "method", "ratio"]].reset_index(drop=True), [u[0] if len(u) == 1 else u for u in unsolved])
+    return Ratios(
+        t[[*instance, "method", "ratio"]].reset_index(drop=True), [u[0] if len(u) == 1 else u for u in unsolved]
+    )
 
 
 def rho(r: Ratios, taus, by: list[str] = ()) -> pd.DataFrame:
@@ -57,8 +60,9 @@ def rho(r: Ratios, taus, by: list[str] = ()) -> pd.DataFrame:
         keys = keys if isinstance(keys, tuple) else (keys,)
         vals = g["ratio"].to_numpy()
         ident = dict(zip([*by, "method"], keys))
-        rows.extend({**ident, "tau": float(tau), "rho": float(np.mean(vals <= tau)), "instances": len(vals)}
-                    for tau in taus)
+        rows.extend(
+            {**ident, "tau": float(tau), "rho": float(np.mean(vals <= tau)), "instances": len(vals)} for tau in taus
+        )
     return pd.DataFrame(rows, columns=[*by, "method", "tau", "rho", "instances"])
 
 

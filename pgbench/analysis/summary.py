@@ -53,8 +53,22 @@ from . import measures
 from .targets import Target, as_policy, resolve
 
 GROUP = ["problem", "scale", "solver", "label", "backend", "device_name"]
-METRICS = ["x_error", "x_error_lo", "x_error_hi", "train_x_error", "loss", "train_loss", "nonfinite", "iterations",
-           "wall_time", "target", "reached", "iterations_to_target", "time_to_target", "time_per_iteration"]
+METRICS = [
+    "x_error",
+    "x_error_lo",
+    "x_error_hi",
+    "train_x_error",
+    "loss",
+    "train_loss",
+    "nonfinite",
+    "iterations",
+    "wall_time",
+    "target",
+    "reached",
+    "iterations_to_target",
+    "time_to_target",
+    "time_per_iteration",
+]
 
 
 @dataclass(frozen=True)
@@ -122,25 +136,43 @@ def summarize(record: RunRecord, target: Target | float | None = None) -> RunSum
     training = record.training
     vec = (m.vectorized_with or {}).get("seeds") or [m.seed]
     return RunSummary(
-        run_key=record.run_key, problem=str(m.problem), scale=str(m.scale), solver=str(m.solver),
-        label=str(m.label or m.solver), kind=m.kind, backend=str(m.backend), device_name=str(m.device_name),
-        machine=str(m.machine), device_key=device_key(m.machine, m.device_name, m.backend), config=record.config,
-        seed=m.seed, status=record.status, message=record.message,
-        divergence_rule=divergence.rule_name(m.divergence_rule), vectorized=len(vec),
-        x_error_name=str(m.x_error_name), created=str(record.created or ""),
+        run_key=record.run_key,
+        problem=str(m.problem),
+        scale=str(m.scale),
+        solver=str(m.solver),
+        label=str(m.label or m.solver),
+        kind=m.kind,
+        backend=str(m.backend),
+        device_name=str(m.device_name),
+        machine=str(m.machine),
+        device_key=device_key(m.machine, m.device_name, m.backend),
+        config=record.config,
+        seed=m.seed,
+        status=record.status,
+        message=record.message,
+        divergence_rule=divergence.rule_name(m.divergence_rule),
+        vectorized=len(vec),
+        x_error_name=str(m.x_error_name),
+        created=str(record.created or ""),
         x_error=measures.final_value(record, "x_error"),
         train_x_error=measures.last_value(record, "x_error") if training else math.nan,
         loss=measures.final_value(record, "loss"),
         train_loss=measures.last_value(record, "loss") if training else math.nan,
-        nonfinite=measures.final_value(record, "nonfinite"), iterations=measures.iterations_done(record),
-        wall_time=measures.last_value(record, "wall_time"), declared_target=declared,
-        target=target.value, target_source=target.source, iterations_to_target=it, time_to_target=t,
-        time_per_iteration=measures.seconds_per_iteration(record))
+        nonfinite=measures.final_value(record, "nonfinite"),
+        iterations=measures.iterations_done(record),
+        wall_time=measures.last_value(record, "wall_time"),
+        declared_target=declared,
+        target=target.value,
+        target_source=target.source,
+        iterations_to_target=it,
+        time_to_target=t,
+        time_per_iteration=measures.seconds_per_iteration(record),
+    )
 
 
 def _records(runs) -> list[RunRecord]:
     if isinstance(runs, pd.DataFrame):
-        if "iteration" in runs:   # the same run found under two roots counts once
+        if "iteration" in runs:  # the same run found under two roots counts once
             runs = runs.drop_duplicates(subset=["run_key", "iteration"], keep="first")
         return list(records(runs))
     return list(runs)
@@ -181,8 +213,19 @@ def per_config(runs, policy=None) -> pd.DataFrame:
     """Per configuration (:data:`GROUP` + ``config``): per-seed medians and spread of the per-run
     metrics, run counts by status and ``reached``. Sorted by problem, solver, label."""
     table = per_run(runs, policy)
-    cols = [*GROUP, "config", "kind", "x_error_name", "seeds", "ok", "diverged", "failed", *METRICS, "target_source",
-            "vectorized"]
+    cols = [
+        *GROUP,
+        "config",
+        "kind",
+        "x_error_name",
+        "seeds",
+        "ok",
+        "diverged",
+        "failed",
+        *METRICS,
+        "target_source",
+        "vectorized",
+    ]
     if table.empty:
         return pd.DataFrame(columns=cols)
     out = []
@@ -190,9 +233,14 @@ def per_config(runs, policy=None) -> pd.DataFrame:
         usable = g[g["status"] != "failed"]
         ok = g[g["status"] == "ok"]
         row = dict(zip([*GROUP, "config"], keys))
-        row.update(kind=g["kind"].iloc[0], x_error_name=g["x_error_name"].iloc[0], seeds=len(g),
-                   ok=len(ok), diverged=int((g["status"] == "diverged").sum()),
-                   failed=int((g["status"] == "failed").sum()))
+        row.update(
+            kind=g["kind"].iloc[0],
+            x_error_name=g["x_error_name"].iloc[0],
+            seeds=len(g),
+            ok=len(ok),
+            diverged=int((g["status"] == "diverged").sum()),
+            failed=int((g["status"] == "failed").sum()),
+        )
         for m in ("x_error", "train_x_error", "loss", "train_loss", "nonfinite", "iterations", "wall_time"):
             row[m] = _median(ok[m])
         stats = measures.seed_stats(ok["x_error"], n=len(ok))
@@ -219,9 +267,21 @@ def rule_notes(table: pd.DataFrame) -> list[str]:
         return []
     counts = other["divergence_rule"].value_counts()
     listed = ", ".join(f"{n} under {rule}" for rule, n in counts.items())
-    return [f"{len(other)} of {len(table)} runs were classified by another divergence rule than {current} "
-            f"({listed}); their stored status is shown; --reclassify applies {current}"]
+    return [
+        f"{len(other)} of {len(table)} runs were classified by another divergence rule than {current} "
+        f"({listed}); their stored status is shown; --reclassify applies {current}"
+    ]
 
 
-__all__ = ["RunSummary", "summarize", "per_run", "per_config", "reclassified", "rule_notes", "device_key", "GROUP",
-           "METRICS", "COLUMNS"]
+__all__ = [
+    "RunSummary",
+    "summarize",
+    "per_run",
+    "per_config",
+    "reclassified",
+    "rule_notes",
+    "device_key",
+    "GROUP",
+    "METRICS",
+    "COLUMNS",
+]

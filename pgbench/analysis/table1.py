@@ -41,8 +41,18 @@ METHODS = {
     "domain-specific solver": ("inverse-v0", "iterative"),
     "GD": ("gd-v0", "iterative"),
 }
-COLUMNS = ["method", "runs", "reached", "target_x_error", "target_source", "iterations", "training_time_s",
-           "time_per_example_s", "inference_time_per_example_s", "x_error_at_end"]
+COLUMNS = [
+    "method",
+    "runs",
+    "reached",
+    "target_x_error",
+    "target_source",
+    "iterations",
+    "training_time_s",
+    "time_per_example_s",
+    "inference_time_per_example_s",
+    "x_error_at_end",
+]
 
 
 def _examples(group: pd.DataFrame) -> int:
@@ -100,13 +110,12 @@ def default_target(df: pd.DataFrame, problem: str = PROBLEM) -> float:
 
 def _select(df: pd.DataFrame, problem: str, method: str) -> pd.DataFrame:
     solver, kind = METHODS[method]
-    sel = df[(df["problem"] == problem) & (df["solver"] == solver) & (df["kind"] == kind)
-             & (df["status"] == "ok")]
+    sel = df[(df["problem"] == problem) & (df["solver"] == solver) & (df["kind"] == kind) & (df["status"] == "ok")]
     if method == "NN + PG" and len(sel):
         keep = [k for k, g in sel.groupby("run_key") if _is_estimator_pg(g)]
         sel = sel[sel["run_key"].isin(keep)]
     if "max_time" in sel and sel["max_time"].isna().any():
-        sel = sel[sel["max_time"].isna()]   # wall-clock-capped timing runs only where nothing else is stored
+        sel = sel[sel["max_time"].isna()]  # wall-clock-capped timing runs only where nothing else is stored
     return sel.sort_values(["run_key", "iteration"], kind="stable")
 
 
@@ -121,22 +130,50 @@ def table1_runs(df: pd.DataFrame, policy=None, problem: str = PROBLEM) -> pd.Dat
                 if "eval_x_error" not in g or not g["eval_x_error"].notna().any():
                     continue
                 reached, it, sec, end = _first_reach(g, t.value)
-                rows.append({"method": method, "run_key": key, "reached": reached, "iterations": it,
-                             "training_time_s": sec, "time_per_example_s": np.nan, "x_error_at_end": end})
+                rows.append(
+                    {
+                        "method": method,
+                        "run_key": key,
+                        "reached": reached,
+                        "iterations": it,
+                        "training_time_s": sec,
+                        "time_per_example_s": np.nan,
+                        "x_error_at_end": end,
+                    }
+                )
             else:
                 reached, it, sec, end = _first_reach(g, t.value)
-                rows.append({"method": method, "run_key": key, "reached": reached, "iterations": it,
-                             "training_time_s": np.nan, "time_per_example_s": sec / _examples(g),
-                             "x_error_at_end": end})
-    out = pd.DataFrame(rows, columns=["method", "run_key", "reached", "iterations", "training_time_s",
-                                      "time_per_example_s", "x_error_at_end"])
+                rows.append(
+                    {
+                        "method": method,
+                        "run_key": key,
+                        "reached": reached,
+                        "iterations": it,
+                        "training_time_s": np.nan,
+                        "time_per_example_s": sec / _examples(g),
+                        "x_error_at_end": end,
+                    }
+                )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "method",
+            "run_key",
+            "reached",
+            "iterations",
+            "training_time_s",
+            "time_per_example_s",
+            "x_error_at_end",
+        ],
+    )
     out.insert(3, "target_x_error", t.value)
     out.insert(4, "target_source", t.source)
     return out
 
 
-def table1(df: pd.DataFrame, policy=None, inference_time: dict | float | None = None,
-           problem: str = PROBLEM) -> pd.DataFrame:
+def table1(
+    df: pd.DataFrame, policy=None, inference_time: dict | float | None = None, problem: str = PROBLEM
+) -> pd.DataFrame:
     """Table 1: one row per method present in ``df`` (means over its runs; ``reached`` only if every
     run reached the target). ``inference_time``: seconds per example of the network forward pass,
     a float for ``NN + PG`` or a dict keyed by method."""
@@ -149,14 +186,20 @@ def table1(df: pd.DataFrame, policy=None, inference_time: dict | float | None = 
         g = runs[runs["method"] == method]
         if g.empty:
             continue
-        rows.append({"method": method, "runs": len(g), "reached": bool(g["reached"].all()),
-                     "target_x_error": float(g["target_x_error"].iloc[0]),
-                     "target_source": str(g["target_source"].iloc[0]),
-                     "iterations": float(g["iterations"].mean()),
-                     "training_time_s": float(g["training_time_s"].mean()),
-                     "time_per_example_s": float(g["time_per_example_s"].mean()),
-                     "inference_time_per_example_s": inference_time.get(method, np.nan),
-                     "x_error_at_end": float(g["x_error_at_end"].mean())})
+        rows.append(
+            {
+                "method": method,
+                "runs": len(g),
+                "reached": bool(g["reached"].all()),
+                "target_x_error": float(g["target_x_error"].iloc[0]),
+                "target_source": str(g["target_source"].iloc[0]),
+                "iterations": float(g["iterations"].mean()),
+                "training_time_s": float(g["training_time_s"].mean()),
+                "time_per_example_s": float(g["time_per_example_s"].mean()),
+                "inference_time_per_example_s": inference_time.get(method, np.nan),
+                "x_error_at_end": float(g["x_error_at_end"].mean()),
+            }
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -176,8 +219,26 @@ def iteration_costs(df: pd.DataFrame, iterations: dict | None = None, problem: s
         for key, g in _select(df, problem, method).groupby("run_key", sort=True):
             n, done = _examples(g), int(iterations_done(g))
             at = g.loc[g["iteration"] == k, "wall_time"]
-            rows.append({"method": method, "run_key": key, "examples": n, "iterations_done": done, "k": k,
-                         "time_at_k_per_example_s": float(at.iloc[0]) / n if len(at) else np.nan,
-                         "seconds_per_iteration_per_example": seconds_per_iteration(g) / n})
-    return pd.DataFrame(rows, columns=["method", "run_key", "examples", "iterations_done", "k",
-                                       "time_at_k_per_example_s", "seconds_per_iteration_per_example"])
+            rows.append(
+                {
+                    "method": method,
+                    "run_key": key,
+                    "examples": n,
+                    "iterations_done": done,
+                    "k": k,
+                    "time_at_k_per_example_s": float(at.iloc[0]) / n if len(at) else np.nan,
+                    "seconds_per_iteration_per_example": seconds_per_iteration(g) / n,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "method",
+            "run_key",
+            "examples",
+            "iterations_done",
+            "k",
+            "time_at_k_per_example_s",
+            "seconds_per_iteration_per_example",
+        ],
+    )

@@ -33,8 +33,10 @@ import pandas as pd
 from ..registry import PROBLEMS, base_name
 
 POLICIES = ("declared", "worst-reference", "median-reference", "given")
-REFERENCE_LABELS = {"training": ("DP (Adam)", "Adam", "NN (Adam)", "Adam (paper)", "DP (SGD)"),
-                    "iterative": ("GD", "Adam", "L-BFGS-B")}
+REFERENCE_LABELS = {
+    "training": ("DP (Adam)", "Adam", "NN (Adam)", "Adam (paper)", "DP (SGD)"),
+    "iterative": ("GD", "Adam", "L-BFGS-B"),
+}
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,10 @@ def from_option(items, default=None) -> TargetPolicy:
         try:
             v = float(value)
         except ValueError:
-            raise ValueError(f"--target must be {', '.join(p for p in POLICIES if p != 'given')}, X or "
-                             f"PROBLEM=X with X a number > 0, got {item!r}") from None
+            raise ValueError(
+                f"--target must be {', '.join(p for p in POLICIES if p != 'given')}, X or "
+                f"PROBLEM=X with X a number > 0, got {item!r}"
+            ) from None
         if not v > 0:
             raise ValueError(f"--target must be > 0, got {item!r}")
         if name:
@@ -118,7 +122,7 @@ def declared_target(problem: str) -> float | None:
     """The registered problem's ``target_x_error`` (None if it has none or is not registered)."""
     try:
         value = PROBLEMS.resolve(problem).load().target_x_error
-    except Exception:   # a problem of a plugin not loaded here: it has no declared target
+    except Exception:  # a problem of a plugin not loaded here: it has no declared target
         return None
     return None if value is None else float(value)
 
@@ -185,5 +189,17 @@ def resolve(runs: pd.DataFrame, policy=None, kind: str | None = None) -> dict[st
     return out
 
 
-__all__ = ["TargetPolicy", "Target", "as_policy", "from_option", "resolve", "resolve_one", "declared_target", "reference_label",
-           "POLICIES", "REFERENCE_LABELS", "DECLARED", "WORST_REFERENCE"]
+__all__ = [
+    "TargetPolicy",
+    "Target",
+    "as_policy",
+    "from_option",
+    "resolve",
+    "resolve_one",
+    "declared_target",
+    "reference_label",
+    "POLICIES",
+    "REFERENCE_LABELS",
+    "DECLARED",
+    "WORST_REFERENCE",
+]

@@ -12,8 +12,18 @@ from .data import time_per_iteration
 from .summary import per_run
 from .targets import WORST_REFERENCE, reference_label
 
-TIME_TO_TARGET_COLUMNS = ["run_key", "problem", "kind", "label", "device_key", "seed", "target", "target_source",
-                          "iterations_to_target", "time_to_target"]
+TIME_TO_TARGET_COLUMNS = [
+    "run_key",
+    "problem",
+    "kind",
+    "label",
+    "device_key",
+    "seed",
+    "target",
+    "target_source",
+    "iterations_to_target",
+    "time_to_target",
+]
 
 
 def time_to_target(df: pd.DataFrame, policy=WORST_REFERENCE) -> pd.DataFrame:
@@ -37,13 +47,26 @@ def speedups(df: pd.DataFrame) -> pd.DataFrame:
         ref = reference_label(g["label"], kind)
         ref_s = float(g[g["label"] == ref]["seconds"].iloc[0]) if ref is not None else math.nan
         for _, r in g.iterrows():
-            base = t[(t["problem"] == problem) & (t["kind"] == kind) & (t["label"] == r["label"])
-                     & (t["device_key"] == devices[0])]
-            rows.append({"problem": problem, "kind": kind, "label": r["label"], "device": dev,
-                         "s / iteration": r["seconds"], "reference": ref,
-                         "speedup vs reference": ref_s / r["seconds"] if r["seconds"] > 0 else math.nan,
-                         f"speedup vs {devices[0]}": (float(base["seconds"].iloc[0]) / r["seconds"]
-                                                       if len(base) and r["seconds"] > 0 else math.nan)})
+            base = t[
+                (t["problem"] == problem)
+                & (t["kind"] == kind)
+                & (t["label"] == r["label"])
+                & (t["device_key"] == devices[0])
+            ]
+            rows.append(
+                {
+                    "problem": problem,
+                    "kind": kind,
+                    "label": r["label"],
+                    "device": dev,
+                    "s / iteration": r["seconds"],
+                    "reference": ref,
+                    "speedup vs reference": ref_s / r["seconds"] if r["seconds"] > 0 else math.nan,
+                    f"speedup vs {devices[0]}": (
+                        float(base["seconds"].iloc[0]) / r["seconds"] if len(base) and r["seconds"] > 0 else math.nan
+                    ),
+                }
+            )
     return pd.DataFrame(rows)
 
 

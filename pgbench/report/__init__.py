@@ -50,8 +50,26 @@ def _summary_table(df: pd.DataFrame, policy) -> pd.DataFrame:
     s = per_config(df, policy)
     if s.empty:
         return s
-    keep = ["problem", "scale", "label", "solver", "backend", "device_name", "seeds", "ok", "diverged", "failed",
-            "iterations", "x_error", "x_error_lo", "x_error_hi", "loss", "nonfinite", "wall_time", "time_per_iteration"]
+    keep = [
+        "problem",
+        "scale",
+        "label",
+        "solver",
+        "backend",
+        "device_name",
+        "seeds",
+        "ok",
+        "diverged",
+        "failed",
+        "iterations",
+        "x_error",
+        "x_error_lo",
+        "x_error_hi",
+        "loss",
+        "nonfinite",
+        "wall_time",
+        "time_per_iteration",
+    ]
     return s[[c for c in keep if c in s]]
 
 
@@ -71,8 +89,9 @@ def _runs_html(df: pd.DataFrame, paths: dict, out: Path) -> tuple[str, str]:
     for _, g in runs.groupby(["problem", "scale", "label", "device", "config"], sort=True, dropna=False):
         g = g.sort_values("seed")
         ok = g[g["status"] == "ok"]
-        counts = ", ".join(f"{(g['status'] == s).sum()} {s}" for s in ("ok", "diverged", "failed")
-                           if (g["status"] == s).any())
+        counts = ", ".join(
+            f"{(g['status'] == s).sum()} {s}" for s in ("ok", "diverged", "failed") if (g["status"] == s).any()
+        )
         if len(ok):
             x = pd.to_numeric(ok["x_error"], errors="coerce")
             err = _g(x.median()) + (f" [{_g(x.min())}–{_g(x.max())}]" if len(ok) > 1 else "")
@@ -80,32 +99,63 @@ def _runs_html(df: pd.DataFrame, paths: dict, out: Path) -> tuple[str, str]:
             msgs = [m for m in g["message"].astype(str) if m and m != "nan"]
             err = f"{g['status'].iloc[0]}: {msgs[0]}" if msgs else str(g["status"].iloc[0])
         first = g.iloc[0]
-        conf_rows.append({"problem": first["problem"], "scale": first["scale"], "method": first["label"],
-                          "device": first["device"], "config": first["config"], "seeds": f"{len(g)} ({counts})", "x error": err,
-                          "loss": pd.to_numeric(ok["loss"], errors="coerce").median() if len(ok) else math.nan,
-                          "iterations": pd.to_numeric(g["iterations"], errors="coerce").median(),
-                          "s / iteration": pd.to_numeric(g["time_per_iteration"], errors="coerce").median(),
-                          "wall time [s]": pd.to_numeric(g["wall_time"], errors="coerce").median(),
-                          "runs": " ".join(str(k) for k in g["run_key"])})
+        conf_rows.append(
+            {
+                "problem": first["problem"],
+                "scale": first["scale"],
+                "method": first["label"],
+                "device": first["device"],
+                "config": first["config"],
+                "seeds": f"{len(g)} ({counts})",
+                "x error": err,
+                "loss": pd.to_numeric(ok["loss"], errors="coerce").median() if len(ok) else math.nan,
+                "iterations": pd.to_numeric(g["iterations"], errors="coerce").median(),
+                "s / iteration": pd.to_numeric(g["time_per_iteration"], errors="coerce").median(),
+                "wall time [s]": pd.to_numeric(g["wall_time"], errors="coerce").median(),
+                "runs": " ".join(str(k) for k in g["run_key"]),
+            }
+        )
     conf = pd.DataFrame(conf_rows)
     per = []
     for _, r in runs.sort_values(["problem", "scale", "label", "device", "seed"]).iterrows():
         key = str(r["run_key"])
         path = paths.get(key)
-        file = (f"<a href='{html.escape(Path(os.path.relpath(path, out)).as_posix())}'>parquet</a>"
-                if path else "")
+        file = f"<a href='{html.escape(Path(os.path.relpath(path, out)).as_posix())}'>parquet</a>" if path else ""
         msg = "" if r["message"] in (None, "") or str(r["message"]) == "nan" else str(r["message"])
-        cells = [f"<td class='key'>{html.escape(key)}</td>", *(f"<td class='txt'>{html.escape(str(r[c]))}</td>"
-                                                              for c in ("problem", "scale", "label", "device", "seed")),
-                 f"<td class='nw st-{html.escape(str(r['status']))}'>{html.escape(str(r['status']))}</td>",
-                 f"<td class='wide'>{html.escape(msg)}</td>",
-                 *(f"<td class='num'>{_g(r[c])}</td>" for c in ("x_error", "iterations", "wall_time")),
-                 f"<td class='nw'>{file}</td>"]
+        cells = [
+            f"<td class='key'>{html.escape(key)}</td>",
+            *(
+                f"<td class='txt'>{html.escape(str(r[c]))}</td>"
+                for c in ("problem", "scale", "label", "device", "seed")
+            ),
+            f"<td class='nw st-{html.escape(str(r['status']))}'>{html.escape(str(r['status']))}</td>",
+            f"<td class='wide'>{html.escape(msg)}</td>",
+            *(f"<td class='num'>{_g(r[c])}</td>" for c in ("x_error", "iterations", "wall_time")),
+            f"<td class='nw'>{file}</td>",
+        ]
         per.append(f"<tr id='run-{html.escape(key)}'>" + "".join(cells) + "</tr>")
-    head = "".join(f"<th>{c}</th>" for c in ("run key", "problem", "scale", "method", "device", "seed", "status",
-                                             "message", "x error", "iterations", "wall time [s]", "file"))
-    per_html = (f"<div class='scroll'><table class='tbl runs'><thead><tr>{head}</tr></thead><tbody>"
-                + "".join(per) + "</tbody></table></div>")
+    head = "".join(
+        f"<th>{c}</th>"
+        for c in (
+            "run key",
+            "problem",
+            "scale",
+            "method",
+            "device",
+            "seed",
+            "status",
+            "message",
+            "x error",
+            "iterations",
+            "wall time [s]",
+            "file",
+        )
+    )
+    per_html = (
+        f"<div class='scroll'><table class='tbl runs'><thead><tr>{head}</tr></thead><tbody>"
+        + "".join(per)
+        + "</tbody></table></div>"
+    )
     return _html_table(conf, keys, wide=("x error",)), per_html
 
 
@@ -125,7 +175,7 @@ def _table1(df: pd.DataFrame, examples=()):
     """Table 1 (:func:`pgbench.analysis.table1.table1`) and a note on its target, or None and why not."""
     try:
         out = table1(df, inference_time=_inference_times(examples) or None)
-    except ValueError as e:   # no PG training run to set the target: the table says so
+    except ValueError as e:  # no PG training run to set the target: the table says so
         return None, str(e)
     source = out["target_source"].iloc[0] if len(out) and "target_source" in out else ""
     return out, f"targets: {source}" if source else "no runs"
@@ -138,10 +188,17 @@ def _table1_costs(df: pd.DataFrame, examples=()) -> pd.DataFrame | None:
     if runs.empty:
         return None
     infer = _inference_times(examples).get("NN + PG", np.nan)
-    out = runs.groupby("method", sort=False).agg(
-        runs=("run_key", "size"), k=("k", "first"), iterations_done=("iterations_done", "max"),
-        time_at_k_per_example_s=("time_at_k_per_example_s", "median"),
-        seconds_per_iteration_per_example=("seconds_per_iteration_per_example", "median")).reset_index()
+    out = (
+        runs.groupby("method", sort=False)
+        .agg(
+            runs=("run_key", "size"),
+            k=("k", "first"),
+            iterations_done=("iterations_done", "max"),
+            time_at_k_per_example_s=("time_at_k_per_example_s", "median"),
+            seconds_per_iteration_per_example=("seconds_per_iteration_per_example", "median"),
+        )
+        .reset_index()
+    )
     out["inference_time_per_example_s"] = infer
     out["time_at_k_over_inference"] = out["time_at_k_per_example_s"] / infer
     return out
@@ -149,12 +206,12 @@ def _table1_costs(df: pd.DataFrame, examples=()) -> pd.DataFrame | None:
 
 _SENTENCES = {
     "learning": "Learning curves of {p}: the training-batch x error (running average over mini-batches, mean over "
-                "seeds, band = min–max over seeds) against training iteration and wall time, the y loss, and the "
-                "x error on the fixed held-out batch; dashed levels are one-shot solvers (L-BFGS-B to convergence) on that same batch.",
+    "seeds, band = min–max over seeds) against training iteration and wall time, the y loss, and the "
+    "x error on the fixed held-out batch; dashed levels are one-shot solvers (L-BFGS-B to convergence) on that same batch.",
     "optimisation": "Single-problem optimisation on {p}: every iterative solver solves the held-out batch from the "
-                    "same start; x error (batch mean) against iteration and wall time.",
+    "same start; x error (batch mean) against iteration and wall time.",
     "examples": "Held-out examples of {p}: the observation y*, each method's prediction x (and P(x) where the "
-                "problem has a forward model), and the ground truth x*.",
+    "problem has a forward model), and the ground truth x*.",
 }
 
 
@@ -175,14 +232,14 @@ def build_report(results_dirs, out, policy=WORST_REFERENCE) -> Path:
     status = {} if df.empty else df.groupby("run_key", sort=False)["status"].first().astype(str).to_dict()
     F.set_style()
 
-    sections: list[tuple[str, list]] = []   # (title, items); item = ("fig"|"table"|"text", name, sentence, content)
+    sections: list[tuple[str, list]] = []  # (title, items); item = ("fig"|"table"|"text", name, sentence, content)
 
     failures = []
 
     def fig_item(name, make, sentence):
         try:
             fig, data = make()
-        except Exception as e:   # one broken figure must not take the report down
+        except Exception as e:  # one broken figure must not take the report down
             failures.append(f"{name}: {type(e).__name__}: {e}")
             plt.close("all")
             return None
@@ -202,95 +259,167 @@ def build_report(results_dirs, out, policy=WORST_REFERENCE) -> Path:
 
     # headline and Table 1
     head = headline_table(df)
-    items = [table_item("headline", head,
-                        "Each number the paper states, the value measured from the store at the paper's point "
-                        "(or 'not yet measured' when no stored run reaches it), the same quantity at the largest "
-                        "point the stored runs reach, and the runs (run-key prefixes) it came from.")]
+    items = [
+        table_item(
+            "headline",
+            head,
+            "Each number the paper states, the value measured from the store at the paper's point "
+            "(or 'not yet measured' when no stored run reaches it), the same quantity at the largest "
+            "point the stored runs reach, and the runs (run-key prefixes) it came from.",
+        )
+    ]
     t1, note = _table1(df, examples)
-    items.append(table_item("table1", t1 if t1 is not None else f"_{note}_\n",
-                            f"Table 1 (Navier-Stokes timings to equal accuracy); {note}."))
+    items.append(
+        table_item(
+            "table1",
+            t1 if t1 is not None else f"_{note}_\n",
+            f"Table 1 (Navier-Stokes timings to equal accuracy); {note}.",
+        )
+    )
     costs = _table1_costs(df, examples)
     if costs is not None:
-        items.append(table_item("table1_costs", costs,
-                                "Table 1's timings at the paper's iteration counts, without a target: seconds per "
-                                "example of the iterated estimator's first 7 and GD's first 20,000 iterations (empty "
-                                "where the stored runs stop earlier; never extrapolated), seconds per iteration per "
-                                "example, and each relative to the PG network's inference time per example "
-                                "(paper: 2.2 s, > 4 h, 0.11 ms; > 10,000×)."))
+        items.append(
+            table_item(
+                "table1_costs",
+                costs,
+                "Table 1's timings at the paper's iteration counts, without a target: seconds per "
+                "example of the iterated estimator's first 7 and GD's first 20,000 iterations (empty "
+                "where the stored runs stop earlier; never extrapolated), seconds per iteration per "
+                "example, and each relative to the PG network's inference time per example "
+                "(paper: 2.2 s, > 4 h, 0.11 ms; > 10,000×).",
+            )
+        )
     sections.append(("Headline numbers", items))
 
     problems = sorted(df["problem"].dropna().unique()) if not df.empty else []
     if "quadratic2d-v0" in problems:
-        it = fig_item("fig2a_trajectories", lambda: F.trajectories(df),
-                      "Fig. 2a: paths of gradient descent, Newton's method and iterated inverse physics (PG) on "
-                      "y = (x1, x2²) from (3, 3). Circles: 10 steps at the paper's step sizes; lines: small steps. "
-                      "In y space the inverse-physics path is a straight line to the target.")
+        it = fig_item(
+            "fig2a_trajectories",
+            lambda: F.trajectories(df),
+            "Fig. 2a: paths of gradient descent, Newton's method and iterated inverse physics (PG) on "
+            "y = (x1, x2²) from (3, 3). Circles: 10 steps at the paper's step sizes; lines: small steps. "
+            "In y space the inverse-physics path is a straight line to the target.",
+        )
         if it:
             sections.append(("Fig. 2a: 2-D trajectories", [it]))
     for p in problems:
         scales = sorted(df[df["problem"] == p]["scale"].dropna().astype(str).unique()) or ["?"]
-        for sc in scales:   # runs of different scales are never averaged together
+        for sc in scales:  # runs of different scales are never averaged together
             sub = df[(df["problem"] == p) & (df["scale"].astype(str) == sc)] if len(scales) > 1 else df
             ex = [e for e in examples if len(scales) == 1 or e["meta"].get("scale") == sc]
             safe = p.replace("/", "_") + (f"_{sc}" if len(scales) > 1 else "")
             what = p + (f" ({sc} scale)" if len(scales) > 1 else "")
-            items = [fig_item(f"learning_{safe}", lambda: F.learning_curves(sub, p), _SENTENCES["learning"].format(p=what)),
-                     fig_item(f"optimisation_{safe}", lambda: F.optimisation_curves(sub, p),
-                              _SENTENCES["optimisation"].format(p=what)),
-                     fig_item(f"examples_{safe}", lambda: EF.examples_figure(ex, p, status), _SENTENCES["examples"].format(p=what))]
+            items = [
+                fig_item(f"learning_{safe}", lambda: F.learning_curves(sub, p), _SENTENCES["learning"].format(p=what)),
+                fig_item(
+                    f"optimisation_{safe}",
+                    lambda: F.optimisation_curves(sub, p),
+                    _SENTENCES["optimisation"].format(p=what),
+                ),
+                fig_item(
+                    f"examples_{safe}", lambda: EF.examples_figure(ex, p, status), _SENTENCES["examples"].format(p=what)
+                ),
+            ]
             items = [i for i in items if i]
             if items:
                 sections.append((what, items))
 
     # cost, time to target, profiles, devices
-    items = [fig_item("fig14_time_per_iteration", lambda: F.time_per_iteration_figure(df),
-                      "Fig. 14: median seconds per training iteration (data generation included, evaluation "
-                      "excluded), mean over seeds; one bar colour per machine · device (backend).")]
+    items = [
+        fig_item(
+            "fig14_time_per_iteration",
+            lambda: F.time_per_iteration_figure(df),
+            "Fig. 14: median seconds per training iteration (data generation included, evaluation "
+            "excluded), mean over seeds; one bar colour per machine · device (backend).",
+        )
+    ]
     sp = speedups(df)
-    items.append(table_item("speedups", sp, "Seconds per iteration of every method on every device; 'speedup vs "
-                            "reference' = reference method's time / this method's time on the same device (DP "
-                            "(Adam) for training, GD for iterative solvers); the last column compares devices."))
+    items.append(
+        table_item(
+            "speedups",
+            sp,
+            "Seconds per iteration of every method on every device; 'speedup vs "
+            "reference' = reference method's time / this method's time on the same device (DP "
+            "(Adam) for training, GD for iterative solvers); the last column compares devices.",
+        )
+    )
     tt = time_to_target(df, policy)
     if not tt.empty:
-        agg = (tt.groupby(["problem", "kind", "label", "device_key"], dropna=False)
-               .agg(target=("target", "first"), target_source=("target_source", "first"), seeds=("run_key", "count"),
-                    reached=("time_to_target", lambda s: int(np.isfinite(s.astype(float)).sum())),
-                    iterations_to_target=("iterations_to_target", "median"),
-                    time_to_target=("time_to_target", "median")).reset_index())
+        agg = (
+            tt.groupby(["problem", "kind", "label", "device_key"], dropna=False)
+            .agg(
+                target=("target", "first"),
+                target_source=("target_source", "first"),
+                seeds=("run_key", "count"),
+                reached=("time_to_target", lambda s: int(np.isfinite(s.astype(float)).sum())),
+                iterations_to_target=("iterations_to_target", "median"),
+                time_to_target=("time_to_target", "median"),
+            )
+            .reset_index()
+        )
     else:
         agg = tt
-    items.append(table_item("time_to_target", agg,
-                            f"Time to target; targets: {policy} (pgbench.analysis.targets; the leaderboard uses the "
-                            "same), per problem and kind of method, 'target_source' says where each came from; "
-                            "iterations and seconds until the "
-                            "held-out x error first reaches it (training runs resolve this at their evaluation "
-                            "cadence), median over the seeds that reached it; 'reached' counts them."))
-    items.append(fig_item("time_to_target", lambda: F.time_to_target_figure(agg),
-                          "Seconds until the held-out x error first reaches the target, per problem and method "
-                          "(median over the seeds that reached it, labelled k/n seeds); 'not reached' where no seed did."))
+    items.append(
+        table_item(
+            "time_to_target",
+            agg,
+            f"Time to target; targets: {policy} (pgbench.analysis.targets; the leaderboard uses the "
+            "same), per problem and kind of method, 'target_source' says where each came from; "
+            "iterations and seconds until the "
+            "held-out x error first reaches it (training runs resolve this at their evaluation "
+            "cadence), median over the seeds that reached it; 'reached' counts them.",
+        )
+    )
+    items.append(
+        fig_item(
+            "time_to_target",
+            lambda: F.time_to_target_figure(agg),
+            "Seconds until the held-out x error first reaches the target, per problem and method "
+            "(median over the seeds that reached it, labelled k/n seeds); 'not reached' where no seed did.",
+        )
+    )
     for kind in ("training", "iterative"):
         if not tt.empty:
-            items.append(fig_item(f"profile_{kind}", lambda: F.performance_profile(tt, kind),
-                                  f"Dolan–Moré performance profiles of the {kind} methods, one panel per problem (each "
-                                  "problem has its own methods): for each method, the fraction of its runs (seed × "
-                                  "device) that reached the target within τ times the fastest method's time on the "
-                                  "same seed and device (legend: number of runs)."))
+            items.append(
+                fig_item(
+                    f"profile_{kind}",
+                    lambda: F.performance_profile(tt, kind),
+                    f"Dolan–Moré performance profiles of the {kind} methods, one panel per problem (each "
+                    "problem has its own methods): for each method, the fraction of its runs (seed × "
+                    "device) that reached the target within τ times the fastest method's time on the "
+                    "same seed and device (legend: number of runs).",
+                )
+            )
     sections.append(("Cost, time to target and performance profiles", [i for i in items if i]))
 
     summary = _summary_table(everything, policy)
-    summary_sentence = ("Every configuration in the store (also older ones that the figures leave out: figures and "
-                        "headline show the newest configuration of each method; 'config' tells configurations of one "
-                        "method apart): seeds by status, final x error (held-out): median [min–max] over the ok seeds, or the stored message where no seed is ok; "
-                        "medians of loss, iterations, time per iteration and wall time; its runs, linked below.")
-    table_item("summary", summary, summary_sentence)   # tables/summary.md and data/summary.csv: every column
+    summary_sentence = (
+        "Every configuration in the store (also older ones that the figures leave out: figures and "
+        "headline show the newest configuration of each method; 'config' tells configurations of one "
+        "method apart): seeds by status, final x error (held-out): median [min–max] over the ok seeds, or the stored message where no seed is ok; "
+        "medians of loss, iterations, time per iteration and wall time; its runs, linked below."
+    )
+    table_item("summary", summary, summary_sentence)  # tables/summary.md and data/summary.csv: every column
     paths = {p.stem: p for d in dirs for p in run_files(d)}
     conf_html, runs_html = _runs_html(everything, paths, out)
-    sections.append(("All runs", [("html", "summary", summary_sentence, conf_html),
-                                  ("html", "runs", "Every stored run: its stored status (classified when it ran) and "
-                                   "the stored message (why a run diverged or failed), final x error, iterations, "
-                                   "wall time and its parquet file.", runs_html)]))
+    sections.append(
+        (
+            "All runs",
+            [
+                ("html", "summary", summary_sentence, conf_html),
+                (
+                    "html",
+                    "runs",
+                    "Every stored run: its stored status (classified when it ran) and "
+                    "the stored message (why a run diverged or failed), final x error, iterations, "
+                    "wall time and its parquet file.",
+                    runs_html,
+                ),
+            ],
+        )
+    )
 
-    try:   # the leaderboard page (pgbench.analysis.leaderboard), linked from here
+    try:  # the leaderboard page (pgbench.analysis.leaderboard), linked from here
         board = build_leaderboard(everything, policy=policy)
         if not board.table.empty:
             fig, data = LB.profile_figure(board)
@@ -300,13 +429,25 @@ def build_report(results_dirs, out, policy=WORST_REFERENCE) -> Path:
                 data.to_csv(out / "data" / "leaderboard_profile.csv", index=False)
             board.table.to_csv(out / "data" / "leaderboard.csv", index=False)
             (out / "tables" / "leaderboard.md").write_text(LB.markdown(board))
-            (out / "leaderboard.html").write_text(LB.html_page(board, "figures/leaderboard_profile.png"
-                                                              if fig is not None else None))
-            sections.append(("Leaderboard", [("html", "leaderboard", "Every training method ranked per problem by "
-                                              "time to target and by x error at equal wall time, with an AlgoPerf-"
-                                              "style performance-profile score across problems.",
-                                              "<p><a href='leaderboard.html'>leaderboard.html</a></p>")]))
-    except Exception as e:   # the leaderboard must not take the report down
+            (out / "leaderboard.html").write_text(
+                LB.html_page(board, "figures/leaderboard_profile.png" if fig is not None else None)
+            )
+            sections.append(
+                (
+                    "Leaderboard",
+                    [
+                        (
+                            "html",
+                            "leaderboard",
+                            "Every training method ranked per problem by "
+                            "time to target and by x error at equal wall time, with an AlgoPerf-"
+                            "style performance-profile score across problems.",
+                            "<p><a href='leaderboard.html'>leaderboard.html</a></p>",
+                        )
+                    ],
+                )
+            )
+    except Exception as e:  # the leaderboard must not take the report down
         failures.append(f"leaderboard: {type(e).__name__}: {e}")
         plt.close("all")
 
@@ -321,29 +462,31 @@ def _render(sections, df, dirs) -> str:
     devices = sorted(df["device_key"].unique()) if not df.empty else []
     n_runs = df["run_key"].nunique() if not df.empty else 0
     keys = sorted(df["run_key"].astype(str).unique()) if not df.empty else []
-    parts = ["<!doctype html><html><head><meta charset='utf-8'>"
-             "<meta name='viewport' content='width=device-width, initial-scale=1'><title>pgbench report</title><style>",
-             "body{font-family:system-ui,sans-serif;max-width:1360px;margin:1.5em auto;padding:0 1em;color:#222;"
-             "line-height:1.4}",
-             "img{max-width:min(100%,1000px);border:1px solid #eee}",
-             ".scroll{overflow-x:auto;max-width:100%;margin:.5em 0 1em}",
-             "table.tbl{border-collapse:collapse;font-size:0.8em}",
-             "table.tbl th{position:sticky;top:0;background:#f4f4f4;text-align:left;padding:3px 6px;"
-             "border-bottom:2px solid #ccc;white-space:nowrap}",
-             "table.tbl td{border-bottom:1px solid #e4e4e4;padding:2px 6px;vertical-align:top}",
-             "td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}",
-             "td.txt{max-width:16em;overflow-wrap:break-word}td.wide{max-width:30em;overflow-wrap:break-word}",
-             "td.key{font-family:monospace;white-space:nowrap}td.nw{white-space:nowrap}tr:target{background:#fff3b0}",
-             "td.st-diverged{color:#a15c00;font-weight:600}td.st-failed{color:#b00020;font-weight:600}",
-             "figure{margin:1.2em 0}figcaption{font-size:0.92em;color:#444;max-width:1000px}",
-             "h2{border-bottom:2px solid #ccc}p{max-width:1000px}nav a{margin-right:1em;white-space:nowrap}",
-             "</style></head><body>",
-             "<h1>pgbench report</h1>",
-             f"<p>{n_runs} stored runs from {html.escape(', '.join(map(str, dirs)))}; devices: "
-             f"{html.escape('; '.join(devices)) or 'none'}. Built "
-             f"{_dt.datetime.now().isoformat(timespec='seconds')}. Every figure's numbers are in "
-             "<code>data/</code>, every table in <code>tables/</code>; run keys link to the run's row under "
-             "<a href='#runs'>All runs</a>.</p><nav>"]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'><title>pgbench report</title><style>",
+        "body{font-family:system-ui,sans-serif;max-width:1360px;margin:1.5em auto;padding:0 1em;color:#222;"
+        "line-height:1.4}",
+        "img{max-width:min(100%,1000px);border:1px solid #eee}",
+        ".scroll{overflow-x:auto;max-width:100%;margin:.5em 0 1em}",
+        "table.tbl{border-collapse:collapse;font-size:0.8em}",
+        "table.tbl th{position:sticky;top:0;background:#f4f4f4;text-align:left;padding:3px 6px;"
+        "border-bottom:2px solid #ccc;white-space:nowrap}",
+        "table.tbl td{border-bottom:1px solid #e4e4e4;padding:2px 6px;vertical-align:top}",
+        "td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}",
+        "td.txt{max-width:16em;overflow-wrap:break-word}td.wide{max-width:30em;overflow-wrap:break-word}",
+        "td.key{font-family:monospace;white-space:nowrap}td.nw{white-space:nowrap}tr:target{background:#fff3b0}",
+        "td.st-diverged{color:#a15c00;font-weight:600}td.st-failed{color:#b00020;font-weight:600}",
+        "figure{margin:1.2em 0}figcaption{font-size:0.92em;color:#444;max-width:1000px}",
+        "h2{border-bottom:2px solid #ccc}p{max-width:1000px}nav a{margin-right:1em;white-space:nowrap}",
+        "</style></head><body>",
+        "<h1>pgbench report</h1>",
+        f"<p>{n_runs} stored runs from {html.escape(', '.join(map(str, dirs)))}; devices: "
+        f"{html.escape('; '.join(devices)) or 'none'}. Built "
+        f"{_dt.datetime.now().isoformat(timespec='seconds')}. Every figure's numbers are in "
+        "<code>data/</code>, every table in <code>tables/</code>; run keys link to the run's row under "
+        "<a href='#runs'>All runs</a>.</p><nav>",
+    ]
     parts += [f"<a href='#s{i}'>{html.escape(t)}</a>" for i, (t, _) in enumerate(sections)]
     parts.append("</nav>")
     for i, (title, items) in enumerate(sections):
@@ -352,8 +495,10 @@ def _render(sections, df, dirs) -> str:
             if kind == "text":
                 parts.append(f"<p>{html.escape(sentence)}</p>")
             elif kind == "fig":
-                parts.append(f"<figure><img src='{content}' alt='{html.escape(name)}'><figcaption>"
-                             f"<b>{html.escape(name)}</b>: {html.escape(sentence)}</figcaption></figure>")
+                parts.append(
+                    f"<figure><img src='{content}' alt='{html.escape(name)}'><figcaption>"
+                    f"<b>{html.escape(name)}</b>: {html.escape(sentence)}</figcaption></figure>"
+                )
             elif kind == "html":
                 parts.append(f"<h3 id='{html.escape(name)}'>{html.escape(name)}</h3><p>{html.escape(sentence)}</p>")
                 parts.append(content)

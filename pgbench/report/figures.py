@@ -20,7 +20,7 @@ from ..analysis.data import curves, final_errors, time_per_iteration, usable
 from ..registry import base_name as problem_name
 
 STYLE = dict(context="paper", style="whitegrid", font_scale=1.25)
-WIDTH = 7.0          # inches: a full text width
+WIDTH = 7.0  # inches: a full text width
 DPI = 150
 _LINESTYLES = ["-", "--", ":", "-."]
 
@@ -30,10 +30,29 @@ def set_style():
     plt.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI, "legend.fontsize": 9, "axes.titlesize": 11})
 
 
-_CANONICAL = {"DP (Adam)": 0, "Adam": 0, "NN (Adam)": 0, "Adam (paper)": 0, "PG (inverse)": 3, "SIP (Newton)": 3,
-              "GD": 2, "HIG": 1, "Supervised": 7, "L-BFGS-B": 9, "Newton": 4, "PG (Newton)": 4,
-              "DP (SGD+mom.)": 5, "DP (SGD)": 5, "SGD": 5, "Gauss-Newton": 6, "PG (inv. grad.)": 8,
-              "Inverse gradient": 8, "Adam→HIG": 6, "PG (L-BFGS-B)": 9, "PG": 3}
+_CANONICAL = {
+    "DP (Adam)": 0,
+    "Adam": 0,
+    "NN (Adam)": 0,
+    "Adam (paper)": 0,
+    "PG (inverse)": 3,
+    "SIP (Newton)": 3,
+    "GD": 2,
+    "HIG": 1,
+    "Supervised": 7,
+    "L-BFGS-B": 9,
+    "Newton": 4,
+    "PG (Newton)": 4,
+    "DP (SGD+mom.)": 5,
+    "DP (SGD)": 5,
+    "SGD": 5,
+    "Gauss-Newton": 6,
+    "PG (inv. grad.)": 8,
+    "Inverse gradient": 8,
+    "Adam→HIG": 6,
+    "PG (L-BFGS-B)": 9,
+    "PG": 3,
+}
 
 
 def palette(labels) -> dict[str, tuple]:
@@ -112,8 +131,9 @@ def legend(fig, axes):
     ncol = 1 if not labels else min(4 if max(len(lab) for lab in labels) < 26 else 2, len(labels))
     bottom = (0.1 + 0.24 * math.ceil(len(labels) / max(ncol, 1))) / height if handles else 0
     if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0.0),
-                   markerscale=2)
+        fig.legend(
+            handles, labels, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0.0), markerscale=2
+        )
     top = 1 - 0.36 / height if fig.get_suptitle() else 1
     fig.tight_layout(rect=(0, bottom, 1, top))
 
@@ -148,11 +168,18 @@ def learning_curves(df: pd.DataFrame, problem: str):
         _draw(axes[0, 0], g, "iteration", pal[label], style, tag)
         _draw(axes[0, 1], g, "wall_time", pal[label], style, tag)
     for (label, dev), g in cl.groupby(["label", "device_key"]):
-        _draw(axes[1, 0], g, "iteration", pal[label], _LINESTYLES[devices.index(dev) % 4] if dev in devices else "-",
-              None)
+        _draw(
+            axes[1, 0], g, "iteration", pal[label], _LINESTYLES[devices.index(dev) % 4] if dev in devices else "-", None
+        )
     for (label, dev), g in ce.groupby(["label", "device_key"]):
-        axes[1, 1].plot(g["iteration"], g["mean"], marker="o", ms=3, color=pal[label],
-                        ls=_LINESTYLES[devices.index(dev) % 4] if dev in devices else "-")
+        axes[1, 1].plot(
+            g["iteration"],
+            g["mean"],
+            marker="o",
+            ms=3,
+            color=pal[label],
+            ls=_LINESTYLES[devices.index(dev) % 4] if dev in devices else "-",
+        )
     for label, g in levels.groupby("label"):
         v = float(g["x_error"].mean())
         if math.isfinite(v) and v > 0:
@@ -163,14 +190,19 @@ def learning_curves(df: pd.DataFrame, problem: str):
     axes[0, 1].set(xlabel="wall time [s]", ylabel=name, title="against wall time")
     axes[1, 0].set(xlabel="training iteration", ylabel="loss (y space)", title="training loss")
     axes[1, 1].set(xlabel="training iteration", ylabel=name, title="held-out x error")
-    for ax, vals in ((axes[0, 0], c["mean"]), (axes[0, 1], c["mean"]), (axes[1, 0], cl["mean"]),
-                     (axes[1, 1], ce["mean"])):
+    for ax, vals in (
+        (axes[0, 0], c["mean"]),
+        (axes[0, 1], c["mean"]),
+        (axes[1, 0], cl["mean"]),
+        (axes[1, 1], ce["mean"]),
+    ):
         if _log_ok(vals):
             ax.set_yscale("log")
     fig.suptitle(f"{problem}: learning curves", fontsize=12)
     legend(fig, axes)
-    data = pd.concat([c.assign(metric="x_error"), cl.assign(metric="loss"), ce.assign(metric="eval_x_error")],
-                     ignore_index=True)
+    data = pd.concat(
+        [c.assign(metric="x_error"), cl.assign(metric="loss"), ce.assign(metric="eval_x_error")], ignore_index=True
+    )
     return fig, data
 
 
@@ -215,20 +247,24 @@ def trajectories(df: pd.DataFrame, problem: str = "quadratic2d-v0"):
     if sub.empty or "x1" not in sub or sub["x1"].isna().all():
         return None, pd.DataFrame()
     data = sub[["label", "run_key", "iteration", "x1", "x2"]].dropna().sort_values(["label", "iteration"])
-    families = {lab: lab.split(" (")[0] for lab in data["label"].unique()}   # GD, Newton, PG: one colour each
+    families = {lab: lab.split(" (")[0] for lab in data["label"].unique()}  # GD, Newton, PG: one colour each
     pal = palette(sorted(set(families.values())))
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.6))
     g1, g2 = np.meshgrid(np.linspace(-0.3, 3.2, 300), np.linspace(-0.1, 3.5, 300))
-    axes[0].contour(g1, g2, g1 ** 2 + g2 ** 4, levels=[2.0 ** i for i in range(-5, 8)], colors="0.8",
-                    linewidths=0.7)
+    axes[0].contour(g1, g2, g1**2 + g2**4, levels=[2.0**i for i in range(-5, 8)], colors="0.8", linewidths=0.7)
     h1, h2 = np.meshgrid(np.linspace(-0.3, 3.2, 300), np.linspace(-0.1, 9.5, 300))
-    axes[1].contour(h1, h2, h1 ** 2 + h2 ** 2, levels=[2.0 ** i for i in range(-5, 8)], colors="0.8",
-                    linewidths=0.7)
+    axes[1].contour(h1, h2, h1**2 + h2**2, levels=[2.0**i for i in range(-5, 8)], colors="0.8", linewidths=0.7)
     for (label, key), g in data.groupby(["label", "run_key"]):
         fam = families[label]
         short = len(g) <= 21
-        kw = dict(color=pal[fam], lw=1.3 if short else 1.8, marker="o" if short else None, ms=4,
-                  ls="-" if short else "-", alpha=0.9 if short else 0.6)
+        kw = dict(
+            color=pal[fam],
+            lw=1.3 if short else 1.8,
+            marker="o" if short else None,
+            ms=4,
+            ls="-" if short else "-",
+            alpha=0.9 if short else 0.6,
+        )
         axes[0].plot(g["x1"], g["x2"], label=label, **kw)
         axes[1].plot(g["x1"], g["x2"] ** 2, label=label, **kw)
     axes[0].set(xlim=(-0.3, 3.2), ylim=(-0.1, 3.5), xlabel="x1", ylabel="x2", title="x space")
@@ -252,12 +288,11 @@ def time_per_iteration_figure(df: pd.DataFrame):
     pal = sns.color_palette("colorblind", len(devices))
     for ax, prob in zip(axes.ravel(), problems):
         g = t[t["problem"] == prob]
-        sns.barplot(data=g, y="label", x="seconds", hue="device_key", hue_order=devices, palette=pal, ax=ax,
-                    orient="h")
+        sns.barplot(data=g, y="label", x="seconds", hue="device_key", hue_order=devices, palette=pal, ax=ax, orient="h")
         ax.set(title=prob, xlabel="s / iteration", ylabel="")
         if g["seconds"].max() / max(g["seconds"].min(), 1e-12) > 30:
             ax.set_xscale("log")
-    for ax in axes.ravel()[len(problems):]:
+    for ax in axes.ravel()[len(problems) :]:
         ax.axis("off")
     fig.suptitle("Fig. 14: time per training iteration", fontsize=12)
     legend(fig, axes)
@@ -288,8 +323,14 @@ def performance_profile(runs: pd.DataFrame, kind: str):
     fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 2.5 * nrow + 0.5), squeeze=False, sharey=True)
     for ax, problem in zip(axes.ravel(), problems):
         for label, g in prof[prof["problem"] == problem].groupby("label"):
-            ax.step(g["tau"], g["rho"], where="post", color=pal[label], lw=1.6,
-                    label=f"{label} ({int(g['instances'].iloc[0])})")
+            ax.step(
+                g["tau"],
+                g["rho"],
+                where="post",
+                color=pal[label],
+                lw=1.6,
+                label=f"{label} ({int(g['instances'].iloc[0])})",
+            )
         ax.set(xscale="log", ylim=(-0.03, 1.03), title=problem)
         ax.title.set_fontsize(9)
         ax.legend(fontsize=6.5, loc="best", frameon=True, framealpha=0.8, handlelength=1.2)
@@ -297,12 +338,13 @@ def performance_profile(runs: pd.DataFrame, kind: str):
         ax.set_xlabel("τ (time to target / best)", fontsize=9)
     for ax in axes[:, 0]:
         ax.set_ylabel("fraction of runs ρ(τ)", fontsize=9)
-    for ax in axes.ravel()[len(problems):]:
+    for ax in axes.ravel()[len(problems) :]:
         ax.axis("off")
     skipped = sorted(set(r["problem"]) - set(problems))
     title = f"performance profiles, {kind} methods (legend: runs)"
     if skipped:
         import textwrap
+
         title += "\n" + textwrap.fill("no method reached the target on: " + ", ".join(skipped), 95)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - (0.1 + 0.2 * title.count("\n")) / fig.get_figheight()))
@@ -312,6 +354,7 @@ def performance_profile(runs: pd.DataFrame, kind: str):
 def _plain_numbers(ax, axis="x"):
     """Tick labels as plain numbers (``0.5``, ``2e-05``): no offset or exponent text over the label."""
     from matplotlib.ticker import FuncFormatter
+
     getattr(ax, f"{axis}axis").set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
 
@@ -333,8 +376,9 @@ def time_to_target_figure(agg: pd.DataFrame):
     nrow = math.ceil(slots / ncol)
     devices = sorted(agg["device_key"].unique())
     heights = [max(1.6, 0.32 * agg[agg["panel"] == p]["label"].nunique() + 0.9) for p in panels] or [1.6]
-    fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, sum(heights[::ncol]) * 1.05 + 1.2 + 0.25 * len(unreached) / 2),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(WIDTH, sum(heights[::ncol]) * 1.05 + 1.2 + 0.25 * len(unreached) / 2), squeeze=False
+    )
     pal = sns.color_palette("colorblind", len(devices))
     for ax, panel in zip(axes.ravel(), panels):
         g = agg[agg["panel"] == panel]
@@ -362,8 +406,15 @@ def time_to_target_figure(agg: pd.DataFrame):
                     ax.plot([v], [y], "o", color=pal[d], ms=6, label=dev)
                     ax.text(v, y, f"  {k}/{n} seeds", va="center", fontsize=7, color="0.3")
                 else:
-                    ax.text(0.02, y, f"not reached (0/{n} seeds)", va="center", fontsize=7, color="0.45",
-                            transform=ax.get_yaxis_transform())
+                    ax.text(
+                        0.02,
+                        y,
+                        f"not reached (0/{n} seeds)",
+                        va="center",
+                        fontsize=7,
+                        color="0.45",
+                        transform=ax.get_yaxis_transform(),
+                    )
         ax.set_yticks(range(len(labels)), labels)
         ax.set_ylim(-0.6, len(labels) - 0.4)
         if not log:
@@ -372,14 +423,22 @@ def time_to_target_figure(agg: pd.DataFrame):
         t = g["target"].iloc[0]
         ax.set_title(f"{panel}, target {t:.3g}" if math.isfinite(t) else panel, fontsize=9)
         ax.set_xlabel("seconds to target", fontsize=9)
-    rest = list(axes.ravel()[len(panels):])
+    rest = list(axes.ravel()[len(panels) :])
     for ax in rest:
         ax.axis("off")
     if unreached:
         targets = agg.groupby("panel")["target"].first()
         lines = [f"{p}: target {targets[p]:.3g}" if math.isfinite(targets[p]) else p for p in unreached]
-        rest[0].text(0.0, 1.0, "No method reached the target:\n" + "\n".join(lines), va="top", ha="left",
-                     fontsize=8, color="0.3", transform=rest[0].transAxes)
+        rest[0].text(
+            0.0,
+            1.0,
+            "No method reached the target:\n" + "\n".join(lines),
+            va="top",
+            ha="left",
+            fontsize=8,
+            color="0.3",
+            transform=rest[0].transAxes,
+        )
     fig.suptitle("time to target", fontsize=12)
     legend(fig, axes)
     return fig, agg

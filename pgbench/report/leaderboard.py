@@ -38,34 +38,60 @@ def display_table(board: Leaderboard) -> pd.DataFrame:
     t = board.table
     rows = []
     for r in t.itertuples(index=False):
-        rows.append({"problem": r.problem, "#t": r.rank_time, "method": r.method,
-                     "time to target": _time(r.time_to_target, r.time_lo, r.time_hi, r.reached, r.seeds),
-                     "#e": r.rank_error,
-                     "x error at equal time": _err(r.error_at_time, r.error_lo, r.error_hi, r.error_seeds, r.seeds),
-                     "final x error": fmt(r.final_error),
-                     "div/fail": f"{r.diverged}/{r.failed}", "runs": r.run_keys})
-    return pd.DataFrame(rows, columns=["problem", "#t", "method", "time to target", "#e", "x error at equal time",
-                                       "final x error", "div/fail", "runs"])
+        rows.append(
+            {
+                "problem": r.problem,
+                "#t": r.rank_time,
+                "method": r.method,
+                "time to target": _time(r.time_to_target, r.time_lo, r.time_hi, r.reached, r.seeds),
+                "#e": r.rank_error,
+                "x error at equal time": _err(r.error_at_time, r.error_lo, r.error_hi, r.error_seeds, r.seeds),
+                "final x error": fmt(r.final_error),
+                "div/fail": f"{r.diverged}/{r.failed}",
+                "runs": r.run_keys,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "problem",
+            "#t",
+            "method",
+            "time to target",
+            "#e",
+            "x error at equal time",
+            "final x error",
+            "div/fail",
+            "runs",
+        ],
+    )
 
 
 def markdown(board: Leaderboard, title: str = "Leaderboard") -> str:
     """The leaderboard as Markdown: one table per problem (with its target and common time), the
     profile scores, and the notes."""
-    out = [f"# {title}\n", f"Method kind: {board.kind}. Targets: {board.policy}. Time to target: median over seeds of the wall seconds "
-           "until the held-out x error first reaches the problem's target (∞ when not reached; spread over the "
-           "seeds that reached it, k/n). x error at equal time: each ok seed's held-out x error at the "
-           "problem's common time T (the smallest final wall time of its ok runs), median (min–max, k/n). "
-           "#t / #e: ranks (ties share a rank).\n"]
+    out = [
+        f"# {title}\n",
+        f"Method kind: {board.kind}. Targets: {board.policy}. Time to target: median over seeds of the wall seconds "
+        "until the held-out x error first reaches the problem's target (∞ when not reached; spread over the "
+        "seeds that reached it, k/n). x error at equal time: each ok seed's held-out x error at the "
+        "problem's common time T (the smallest final wall time of its ok runs), median (min–max, k/n). "
+        "#t / #e: ranks (ties share a rank).\n",
+    ]
     disp = display_table(board)
     for problem, g in board.table.groupby("problem", sort=True):
         first = g.iloc[0]
         out.append(f"## {problem}\n")
-        out.append(f"target x error {fmt(first['target'])} ({first['target_source']}); common time "
-                   f"T = {fmt(first['common_time'])} s\n")
+        out.append(
+            f"target x error {fmt(first['target'])} ({first['target_source']}); common time "
+            f"T = {fmt(first['common_time'])} s\n"
+        )
         out.append(_md(disp[disp["problem"] == problem].drop(columns=["problem"]).reset_index(drop=True)) + "\n")
     out.append(f"## Performance-profile score (τ_max = {board.max_ratio:g})\n")
-    out.append("Score = normalised area under ρ(τ) for τ in [1, τ_max] (1: fastest to target on every scored "
-               "problem; a problem not reached, or not run, earns nothing). Ratios: time to target / best.\n")
+    out.append(
+        "Score = normalised area under ρ(τ) for τ in [1, τ_max] (1: fastest to target on every scored "
+        "problem; a problem not reached, or not run, earns nothing). Ratios: time to target / best.\n"
+    )
     sc = board.scores.copy()
     sc["score"] = sc["score"].map(lambda v: f"{v:.3f}" if math.isfinite(v) else "nan")
     out.append(_md(sc.reset_index(drop=True)) + "\n")
@@ -91,12 +117,24 @@ def profile_figure(board: Leaderboard):
     for i, m in enumerate(order):
         g = prof[prof["method"] == m]
         # true values (no vertical offset); overlapping curves told apart by line style, the best on top
-        ax.step(g["tau"], g["rho"], where="post", lw=1.8, color=cmap(i % cmap.N),
-                ls=("-", "--", "-.", ":")[i % 4], zorder=len(order) - i, label=f"{m} ({scores[m]:.2f})")
+        ax.step(
+            g["tau"],
+            g["rho"],
+            where="post",
+            lw=1.8,
+            color=cmap(i % cmap.N),
+            ls=("-", "--", "-.", ":")[i % 4],
+            zorder=len(order) - i,
+            label=f"{m} ({scores[m]:.2f})",
+        )
     n = int(board.scores["problems"].iloc[0]) if len(board.scores) else 0
-    ax.set(xlim=(1, board.max_ratio), ylim=(-0.04, 1.04), xlabel="τ (time to target / best method's)",
-           ylabel="fraction of problems ρ(τ)",
-           title=f"performance profiles over {n} problems ({board.kind}); legend: score")
+    ax.set(
+        xlim=(1, board.max_ratio),
+        ylim=(-0.04, 1.04),
+        xlabel="τ (time to target / best method's)",
+        ylabel="fraction of problems ρ(τ)",
+        title=f"performance profiles over {n} problems ({board.kind}); legend: score",
+    )
     ax.legend(fontsize=7, loc="lower right", framealpha=0.85)
     fig.tight_layout()
     return fig, prof
@@ -107,8 +145,13 @@ def write(board: Leaderboard, out, title: str = "Leaderboard") -> dict:
     ``leaderboard_profile.csv`` and ``leaderboard_profile.png`` into ``out``; returns their paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"md": out / "leaderboard.md", "csv": out / "leaderboard.csv", "scores": out / "leaderboard_scores.csv",
-             "profile": out / "leaderboard_profile.csv", "png": out / "leaderboard_profile.png"}
+    paths = {
+        "md": out / "leaderboard.md",
+        "csv": out / "leaderboard.csv",
+        "scores": out / "leaderboard_scores.csv",
+        "profile": out / "leaderboard_profile.csv",
+        "png": out / "leaderboard_profile.png",
+    }
     paths["md"].write_text(markdown(board, title))
     board.table.to_csv(paths["csv"], index=False)
     board.scores.to_csv(paths["scores"], index=False)
@@ -125,20 +168,25 @@ def write(board: Leaderboard, out, title: str = "Leaderboard") -> dict:
 def html_page(board: Leaderboard, image: str | None = "figures/leaderboard_profile.png") -> str:
     """A standalone HTML page of the leaderboard (the report's ``leaderboard.html``)."""
     import html as _h
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>pgbench leaderboard</title><style>",
-             "body{font-family:system-ui,sans-serif;max-width:1360px;margin:1.5em auto;padding:0 1em;color:#222}",
-             "table.tbl{border-collapse:collapse;font-size:0.85em}table.tbl th{background:#f4f4f4;text-align:left;"
-             "padding:3px 6px;border-bottom:2px solid #ccc}table.tbl td{border-bottom:1px solid #e4e4e4;"
-             "padding:2px 6px}td.num{text-align:right}img{max-width:min(100%,900px)}",
-             "</style></head><body><h1>pgbench leaderboard</h1><p><a href='index.html'>back to the report</a></p>",
-             f"<p>{_h.escape(_plain(LB.__doc__.split(chr(10) + chr(10))[0]))}</p>",
-             f"<p>Targets: {_h.escape(board.policy)} (pgbench.analysis.targets).</p>"]
+
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>pgbench leaderboard</title><style>",
+        "body{font-family:system-ui,sans-serif;max-width:1360px;margin:1.5em auto;padding:0 1em;color:#222}",
+        "table.tbl{border-collapse:collapse;font-size:0.85em}table.tbl th{background:#f4f4f4;text-align:left;"
+        "padding:3px 6px;border-bottom:2px solid #ccc}table.tbl td{border-bottom:1px solid #e4e4e4;"
+        "padding:2px 6px}td.num{text-align:right}img{max-width:min(100%,900px)}",
+        "</style></head><body><h1>pgbench leaderboard</h1><p><a href='index.html'>back to the report</a></p>",
+        f"<p>{_h.escape(_plain(LB.__doc__.split(chr(10) + chr(10))[0]))}</p>",
+        f"<p>Targets: {_h.escape(board.policy)} (pgbench.analysis.targets).</p>",
+    ]
     disp = display_table(board)
     for problem, g in board.table.groupby("problem", sort=True):
         first = g.iloc[0]
-        parts.append(f"<h2>{_h.escape(str(problem))}</h2><p>target x error {fmt(first['target'])} "
-                     f"({_h.escape(str(first['target_source']))}); common time T = "
-                     f"{fmt(first['common_time'])} s</p>")
+        parts.append(
+            f"<h2>{_h.escape(str(problem))}</h2><p>target x error {fmt(first['target'])} "
+            f"({_h.escape(str(first['target_source']))}); common time T = "
+            f"{fmt(first['common_time'])} s</p>"
+        )
         parts.append(_html_table(disp[disp["problem"] == problem].drop(columns=["problem"]).reset_index(drop=True)))
     parts.append(f"<h2>Performance-profile score (τ_max = {board.max_ratio:g})</h2>")
     parts.append(_html_table(board.scores))

@@ -19,12 +19,13 @@ def markdown_table(df: pd.DataFrame, floatfmt=".3g") -> str:
         if isinstance(v, (float, np.floating)):
             return "" if math.isnan(v) else format(float(v), floatfmt)
         return str(v).replace("|", "\\|").replace("\n", " ")
+
     lines = ["| " + " | ".join(str(c) for c in df.columns) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
 
-_LINKED = ("runs", "run_key", "run keys")   # columns whose cells are run keys (or prefixes): linked to the run
+_LINKED = ("runs", "run_key", "run keys")  # columns whose cells are run keys (or prefixes): linked to the run
 
 
 def _run_links(cell: str, keys) -> str:
@@ -53,9 +54,11 @@ def html_table(df: pd.DataFrame, keys=(), wide=()) -> str:
             return "<td></td>"
         text = _run_links(v, keys) if col in _LINKED else html.escape(str(v))
         return f"<td class='{'wide' if col in wide else 'txt'}'>{text}</td>"
+
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    rows = "".join("<tr>" + "".join(cell(c, v) for c, v in zip(df.columns, row)) + "</tr>"
-                   for row in df.itertuples(index=False))
+    rows = "".join(
+        "<tr>" + "".join(cell(c, v) for c, v in zip(df.columns, row)) + "</tr>" for row in df.itertuples(index=False)
+    )
     return f"<div class='scroll'><table class='tbl'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
 
 
@@ -70,6 +73,7 @@ def number_cell(v) -> str:
 
 def format_table1(table: pd.DataFrame) -> str:
     """Plain-text rendering in the paper's layout ("> t" where the target was not reached)."""
+
     def duration(t):
         if not np.isfinite(t):
             return "—"
@@ -79,12 +83,22 @@ def format_table1(table: pd.DataFrame) -> str:
             return f"{t / 60:.1f} min"
         return f"{t:.3g} s" if t >= 1e-2 else f"{t * 1e3:.3g} ms"
 
-    lines = [f"target x error {table['target_x_error'].iloc[0]:.4g}" if len(table) else "no runs",
-             f"{'method':<24}{'training time':>24}{'time / example':>20}{'inference / example':>22}"]
+    lines = [
+        f"target x error {table['target_x_error'].iloc[0]:.4g}" if len(table) else "no runs",
+        f"{'method':<24}{'training time':>24}{'time / example':>20}{'inference / example':>22}",
+    ]
     for _, r in table.iterrows():
         gt = "" if r["reached"] else "> "
-        train = f"{gt}{duration(r['training_time_s'])} ({r['iterations']:.0f} it)" if np.isfinite(r["training_time_s"]) else "—"
-        per = f"{gt}{duration(r['time_per_example_s'])} ({r['iterations']:.0f} it)" if np.isfinite(r["time_per_example_s"]) else "—"
+        train = (
+            f"{gt}{duration(r['training_time_s'])} ({r['iterations']:.0f} it)"
+            if np.isfinite(r["training_time_s"])
+            else "—"
+        )
+        per = (
+            f"{gt}{duration(r['time_per_example_s'])} ({r['iterations']:.0f} it)"
+            if np.isfinite(r["time_per_example_s"])
+            else "—"
+        )
         lines.append(f"{r['method']:<24}{train:>24}{per:>20}{duration(r['inference_time_per_example_s']):>22}")
     return "\n".join(lines)
 

@@ -28,15 +28,16 @@ from __future__ import annotations
 import abc
 import dataclasses
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from .. import optimizers
 from ..backends import get_backend
 from ..problems.base import sum_per_example
 from ..registry import base_name
-from ..schedules import FIELDS as SCHEDULE_FIELDS, Schedule
-
+from ..schedules import FIELDS as SCHEDULE_FIELDS
+from ..schedules import Schedule
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,10 @@ class Solver(abc.ABC):
         identity, e.g. ``(problem, be)``): what a solver builds to run (compiled functions,
         optimizer objects, resolved inner solvers) lives on the solver, so that a state is data
         (arrays, numbers, pytrees of them). Not part of the hyperparameters, equality or pickle."""
-        cache = self.__dict__.setdefault("_built", {})   # a frozen dataclass: its __dict__ directly
+        cache = self.__dict__.setdefault("_built", {})  # a frozen dataclass: its __dict__ directly
         k = tuple(map(id, key))
         if k not in cache:
-            cache[k] = (key, make())   # the key's objects held, so their ids stay theirs
+            cache[k] = (key, make())  # the key's objects held, so their ids stay theirs
         return cache[k][1]
 
     def __getstate__(self):
@@ -89,8 +90,8 @@ def check_choice(obj, name, choices):
 
 class IterativeSolver(Solver):
     kind: ClassVar[str] = "iterative"
-    jittable: ClassVar[bool] = True          # step is a pure array function
-    max_steps: ClassVar[int | None] = None   # a one-shot solver (L-BFGS-B to convergence) says 1
+    jittable: ClassVar[bool] = True  # step is a pure array function
+    max_steps: ClassVar[int | None] = None  # a one-shot solver (L-BFGS-B to convergence) says 1
 
     def init(self, problem, be, x0, y_target):
         """The solver's state for the batch ``x0`` (None when it needs none)."""
@@ -106,11 +107,16 @@ class IterativeSolver(Solver):
         out = self.step(problem, be, x, y_target, state)
         if not (isinstance(out, tuple) and len(out) == 3 and isinstance(out[2], dict)):
             cls = type(self)
-            got = type(out).__name__ if not isinstance(out, tuple) else (
-                f"a {len(out)}-tuple" if len(out) != 3 else f"info of type {type(out[2]).__name__}")
-            raise TypeError(f"{cls.__module__}.{cls.__qualname__}.step must return (x, state, info), info a "
-                            f"dict of scalar diagnostics ({{}} if none); it returned {got} (pgbench 0.1's "
-                            f"(x, state) is no longer adapted since 0.3.0: add the info dict)")
+            got = (
+                type(out).__name__
+                if not isinstance(out, tuple)
+                else (f"a {len(out)}-tuple" if len(out) != 3 else f"info of type {type(out[2]).__name__}")
+            )
+            raise TypeError(
+                f"{cls.__module__}.{cls.__qualname__}.step must return (x, state, info), info a "
+                f"dict of scalar diagnostics ({{}} if none); it returned {got} (pgbench 0.1's "
+                f"(x, state) is no longer adapted since 0.3.0: add the info dict)"
+            )
         return out
 
 
@@ -129,15 +135,17 @@ class TrainingScheme(Solver):
 
     kind: ClassVar[str] = "training"
     requires: ClassVar[frozenset[str]] = frozenset({"network"})
-    jittable: ClassVar[bool] = True   # update is a pure array function on every backend
+    jittable: ClassVar[bool] = True  # update is a pure array function on every backend
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if TrainingScheme in cls.__bases__ and "x_gradient" in cls.__dict__ and "update" not in cls.__dict__:
             # pgbench 0.1's TrainingScheme was the feedback scheme (optimizer, lr, x_gradient)
-            raise TypeError(f"{cls.__module__}.{cls.__qualname__} subclasses TrainingScheme and defines "
-                            f"x_gradient: subclass FeedbackScheme (TrainingScheme is the init/update pair "
-                            f"since 0.2; pgbench 0.1 schemes are no longer adapted since 0.3.0)")
+            raise TypeError(
+                f"{cls.__module__}.{cls.__qualname__} subclasses TrainingScheme and defines "
+                f"x_gradient: subclass FeedbackScheme (TrainingScheme is the init/update pair "
+                f"since 0.2; pgbench 0.1 schemes are no longer adapted since 0.3.0)"
+            )
 
     @abc.abstractmethod
     def init(self, problem, be, net, params):
@@ -193,18 +201,21 @@ class FeedbackScheme(TrainingScheme):
     KEYED_WHEN_SET: ClassVar[dict] = {**SCHEDULE_FIELDS, "optimizer_settings": {}}
 
     def __post_init__(self):
-        optimizers.entry(self.optimizer)   # an unknown name suggests the nearest
+        optimizers.entry(self.optimizer)  # an unknown name suggests the nearest
         if not isinstance(self.optimizer_settings, dict):
-            raise ValueError(f"optimizer_settings must be a dict of the library's settings, got "
-                             f"{self.optimizer_settings!r}")
+            raise ValueError(
+                f"optimizer_settings must be a dict of the library's settings, got {self.optimizer_settings!r}"
+            )
         if optimizers.entry(self.optimizer).needs == "hvp" and not hasattr(self, "objective"):
-            raise ValueError(f"optimizer {self.optimizer!r} needs Hessian-vector products of a training loss; "
-                             f"{type(self).__name__} feeds back a vector that is not the gradient of a loss "
-                             f"in the network parameters (use it with dp)")
+            raise ValueError(
+                f"optimizer {self.optimizer!r} needs Hessian-vector products of a training loss; "
+                f"{type(self).__name__} feeds back a vector that is not the gradient of a loss "
+                f"in the network parameters (use it with dp)"
+            )
         check_positive(self, "lr")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        self.lr_schedule()   # validates the schedule settings
+        self.lr_schedule()  # validates the schedule settings
 
     def lr_schedule(self):
         """The :class:`~pgbench.schedules.Schedule` of the settings, None when the rate is constant."""
@@ -240,13 +251,15 @@ class FeedbackScheme(TrainingScheme):
         if reason:
             return reason
         be = get_backend(backend)
-        try:   # the library checks the settings: build it once on a dummy parameter
+        try:  # the library checks the settings: build it once on a dummy parameter
             opt = self.make_optimizer(be)
             opt.init({"w": be.zeros((2, 2), "float32")})
         except (TypeError, ValueError) as e:
             lib = optimizers.entry(self.optimizer).library[backend]
-            return f"optimizer {self.optimizer!r} on {backend} ({lib}) rejects optimizer_settings " \
-                   f"{self.optimizer_settings!r}: {e}"
+            return (
+                f"optimizer {self.optimizer!r} on {backend} ({lib}) rejects optimizer_settings "
+                f"{self.optimizer_settings!r}: {e}"
+            )
         return None
 
     @abc.abstractmethod
@@ -286,6 +299,7 @@ class FeedbackScheme(TrainingScheme):
 
         def objective(p):
             return self.objective(problem, be, net, p, y_target, x_true)
+
         params, state = opt.update(params, None, state, objective=objective)
         return params, state, Step(x, loss, {})
 
@@ -302,6 +316,7 @@ class FeedbackScheme(TrainingScheme):
             g, x, loss = grads(params, y, xt)
             params, state = opt.update(params, g, state)
             return params, state, Step(x, loss, {})
+
         return update
 
 
@@ -324,10 +339,21 @@ def loss_and_x_gradient(problem, be):
 
 def per_example(problem, be, fn):
     """Lift ``fn(x_i, y_i)`` on one example to the batch with vmap."""
+
     def single(xi, yi):
         return fn(xi[None], yi[None])
+
     return be.vmap(single)
 
 
-__all__ = ["Solver", "IterativeSolver", "TrainingScheme", "FeedbackScheme", "Step", "loss_and_x_gradient",
-           "sum_per_example", "check_positive", "check_choice"]
+__all__ = [
+    "Solver",
+    "IterativeSolver",
+    "TrainingScheme",
+    "FeedbackScheme",
+    "Step",
+    "loss_and_x_gradient",
+    "sum_per_example",
+    "check_positive",
+    "check_choice",
+]

@@ -58,6 +58,7 @@ ROUTES = ("gram64", "svd64", "svd")
 # linear algebra: the truncated power of J applied to g
 # --------------------------------------------------------------------------------------------------
 
+
 def _mT(xp, a):
     return xp.linalg.matrix_transpose(a)
 
@@ -65,7 +66,7 @@ def _mT(xp, a):
 def _mask_pow(xp, s, keep, p):
     """``s**p`` where ``keep``, 0 elsewhere (no inf/NaN from dropped or negative values)."""
     safe = xp.where(keep, s, xp.ones_like(s))
-    return xp.where(keep, safe ** p, xp.zeros_like(s))
+    return xp.where(keep, safe**p, xp.zeros_like(s))
 
 
 def half_inverse(be, J, g, beta: float = -0.5, tau: float = 1e-6, route: str = "gram64"):
@@ -109,14 +110,18 @@ def half_inverse(be, J, g, beta: float = -0.5, tau: float = 1e-6, route: str = "
     s_kept = xp.where(keep, s, xp.full_like(s, math.inf))
     nan = xp.full_like(smax, math.nan)
     d = xp.where(finite, d, xp.full_like(d, math.nan))
-    info = {"rank": xp.sum(xp.astype(keep, xp.int64)), "sigma_max": xp.where(finite, smax, nan),
-            "sigma_min_kept": xp.where(finite, xp.min(s_kept), nan)}
+    info = {
+        "rank": xp.sum(xp.astype(keep, xp.int64)),
+        "sigma_max": xp.where(finite, smax, nan),
+        "sigma_min_kept": xp.where(finite, xp.min(s_kept), nan),
+    }
     return d, info
 
 
 # --------------------------------------------------------------------------------------------------
 # output space of a problem
 # --------------------------------------------------------------------------------------------------
+
 
 def _size(nbytes: float) -> str:
     for unit, k in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
@@ -135,22 +140,28 @@ def output_and_loss(problem):
     if hasattr(problem, "hig_output") or hasattr(problem, "hig_loss"):
         out_fn = getattr(problem, "hig_output", None) or (lambda be, x, y: problem.residual(be, x, y))
         loss_fn = getattr(problem, "hig_loss", None) or (
-            lambda be, o, y: 0.5 * be.xp.sum(be.xp.reshape(o * o, (o.shape[0], -1)), axis=1))
+            lambda be, o, y: 0.5 * be.xp.sum(be.xp.reshape(o * o, (o.shape[0], -1)), axis=1)
+        )
 
         def grad(be, x, y):
             o = be.stop_gradient(out_fn(be, x, y))
             (_, per), g = be.value_and_grad(lambda oo: _sum_aux(be, loss_fn(be, oo, y)), has_aux=True)(o)
             return o, per, g
+
         return out_fn, grad
     if _loss_is_default(problem):
+
         def grad(be, x, y):
             r = be.stop_gradient(problem.residual(be, x, y))
             return r, 0.5 * be.xp.sum(be.xp.reshape(r * r, (r.shape[0], -1)), axis=1), r
+
         return (lambda be, x, y: problem.residual(be, x, y)), grad
+
     # loss overridden: assume loss = φ(P(x) - y*), so ∂ℓ/∂P = -∂ℓ/∂y*
     def grad(be, x, y):
         (_, per), gy = be.value_and_grad(lambda yy: _sum_aux(be, problem.loss(be, x, yy)), has_aux=True)(y)
         return be.stop_gradient(problem.forward(be, x)), per, -gy
+
     return (lambda be, x, y: problem.forward(be, x)), grad
 
 
@@ -168,6 +179,7 @@ def output_size(problem) -> int | None:
         return int(np.prod(problem.y_shape))
     from ..backends import available_backends, get_backend
     from ..keys import rng
+
     be = get_backend(available_backends()[0], "cpu")
     _, y = problem.sample(rng(0, "hig-size"), 1, be)
     x = problem.initial_guess(be, y)
@@ -178,6 +190,7 @@ def output_size(problem) -> int | None:
 # --------------------------------------------------------------------------------------------------
 # the schemes
 # --------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class HalfInverseGradient(TrainingScheme):
@@ -193,7 +206,7 @@ class HalfInverseGradient(TrainingScheme):
     route: str = "gram64"
     max_memory_gb: float = 2.0
 
-    jittable: ClassVar[bool] = False   # the pieces are jitted separately so they can be timed
+    jittable: ClassVar[bool] = False  # the pieces are jitted separately so they can be timed
 
     def __post_init__(self):
         check_positive(self, "eta", "max_memory_gb")
@@ -220,10 +233,12 @@ class HalfInverseGradient(TrainingScheme):
         limit = self.max_memory_gb * 2**30
         if need <= limit:
             return None
-        return (f"{self.id}: the Jacobian over the batch is {batch * m:,} x {n_params:,} (batch {batch} x "
-                f"{m} outputs, {n_params:,} network parameters) and needs ~{_size(need)} with route "
-                f"{self.route!r}, over max_memory_gb={self.max_memory_gb:g}; reduce batch_size, the "
-                f"resolution (outputs per example) or the network, or raise max_memory_gb")
+        return (
+            f"{self.id}: the Jacobian over the batch is {batch * m:,} x {n_params:,} (batch {batch} x "
+            f"{m} outputs, {n_params:,} network parameters) and needs ~{_size(need)} with route "
+            f"{self.route!r}, over max_memory_gb={self.max_memory_gb:g}; reduce batch_size, the "
+            f"resolution (outputs per example) or the network, or raise max_memory_gb"
+        )
 
     def missing(self, problem):
         reason = super().missing(problem)
@@ -231,8 +246,10 @@ class HalfInverseGradient(TrainingScheme):
             return reason
         net = problem.network()
         if getattr(net, "batch_norm", False):
-            return (f"{self.id} needs examples that are independent through the network; "
-                    f"{problem.id}'s network normalises over the batch (BatchNorm)")
+            return (
+                f"{self.id} needs examples that are independent through the network; "
+                f"{problem.id}'s network normalises over the batch (BatchNorm)"
+            )
         m = output_size(problem)
         return self.cost_check(problem.batch_size, m, net.n_params())
 
@@ -265,13 +282,12 @@ class HalfInverseGradient(TrainingScheme):
         t2 = time.perf_counter()
         xp = be.xp
         grads, i = {}, 0
-        for k in sorted(params):   # the Jacobian's column order (jax orders dict pytrees by key)
+        for k in sorted(params):  # the Jacobian's column order (jax orders dict pytrees by key)
             v = params[k]
             n = int(np.prod(tuple(v.shape)))
-            grads[k] = xp.astype(xp.reshape(d[i:i + n], tuple(v.shape)), v.dtype)
+            grads[k] = xp.astype(xp.reshape(d[i : i + n], tuple(v.shape)), v.dtype)
             i += n
-        diag = {"t_jacobian": t1 - t0, "t_inverse": t2 - t1, **info,
-                "step_norm": self.eta * xp.sqrt(xp.sum(d * d))}
+        diag = {"t_jacobian": t1 - t0, "t_inverse": t2 - t1, **info, "step_norm": self.eta * xp.sqrt(xp.sum(d * d))}
         return grads, x, loss, diag
 
 
@@ -282,6 +298,7 @@ def batch_jacobian(problem, net, be, use_problem_jacobian: bool = True):
     ∂out/∂x (b, m, n_x) times the per-example network Jacobian ∂x/∂θ (b, n_x, P)."""
     xp = be.xp
     if use_problem_jacobian and hasattr(problem, "hig_output_jacobian"):
+
         def x_single(p, yi):
             return xp.reshape(problem.predict(be, net, p, yi[None]), (-1,))
 
@@ -292,12 +309,13 @@ def batch_jacobian(problem, net, be, use_problem_jacobian: bool = True):
             x = be.stop_gradient(problem.predict(be, net, p, y))
             jx = problem.hig_output_jacobian(be, x, y)
             jx = xp.reshape(jx, (b, jx.shape[1], -1))
-            blocks = net_jac(p, y)              # {name: (b, n_x, *w.shape)}
+            blocks = net_jac(p, y)  # {name: (b, n_x, *w.shape)}
             rows = []
             for k in sorted(p):
                 jn = xp.reshape(blocks[k], (b, blocks[k].shape[1], -1))
                 rows.append(xp.reshape(xp.matmul(xp.astype(jx, jn.dtype), jn), (b * jx.shape[1], -1)))
             return xp.concat(rows, axis=1)
+
         return jac
 
     out_fn, _ = output_and_loss(problem)
@@ -308,11 +326,12 @@ def batch_jacobian(problem, net, be, use_problem_jacobian: bool = True):
 
     per_example_jac = be.vmap(be.jacobian(out_single), in_axes=(None, 0))
 
-    def jac(p, y):  # noqa: F811
-        blocks = per_example_jac(p, y)          # {name: (b, m, *w.shape)}
+    def jac(p, y):
+        blocks = per_example_jac(p, y)  # {name: (b, m, *w.shape)}
         b = y.shape[0]
         rows = [xp.reshape(blocks[k], (b * blocks[k].shape[1], -1)) for k in sorted(p)]
         return xp.concat(rows, axis=1)
+
     return jac
 
 
@@ -338,5 +357,4 @@ def _compiled(scheme, problem, net, be):
     return be.jit(jac), be.jit(grad), be.jit(inv)
 
 
-__all__ = ["HalfInverseGradient", "half_inverse", "batch_jacobian", "output_and_loss", "output_size",
-           "ROUTES"]
+__all__ = ["HalfInverseGradient", "half_inverse", "batch_jacobian", "output_and_loss", "output_size", "ROUTES"]

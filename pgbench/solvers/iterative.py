@@ -109,7 +109,7 @@ class Newton(_ClippedUpdate):
     eta: float = 1.0
     clip: float | None = None
     max_loss_change: float | None = None
-    fidelity: str = "intended"   # "authors": the eigen-basis contraction of the authors' code
+    fidelity: str = "intended"  # "authors": the eigen-basis contraction of the authors' code
 
     def __post_init__(self):
         check_positive(self, "eta", "clip", "max_loss_change")
@@ -135,7 +135,6 @@ class Newton(_ClippedUpdate):
         return xp.reshape(d, shape)
 
 
-
 @dataclass(frozen=True)
 class InverseGradient(_ClippedUpdate):
     """Linearised inversion: :math:`x \\leftarrow x - \\eta\\,J^{-1}(P(x) - y^*)` (square J),
@@ -153,8 +152,10 @@ class InverseGradient(_ClippedUpdate):
         y_shape = getattr(problem, "y_shape", None)
         if problem.has("small") and y_shape is not None and math.prod(y_shape) == math.prod(problem.x_shape):
             return None
-        return (f"{self.id} needs a domain inverse gradient or a small problem with as many outputs as "
-                f"unknowns (square Jacobian); {problem.id} has neither")
+        return (
+            f"{self.id} needs a domain inverse gradient or a small problem with as many outputs as "
+            f"unknowns (square Jacobian); {problem.id} has neither"
+        )
 
     def delta(self, problem, be, x, y_target):
         if problem.has("invgrad"):
@@ -173,7 +174,6 @@ class InverseGradient(_ClippedUpdate):
         return xp.reshape(d, shape)
 
 
-
 class _LeastSquares(IterativeSolver):
     """One iteration of a least-squares method on :math:`\\tfrac12\\lVert r(x)\\rVert^2`
     (r = ``problem.residual``) per example and step, with the dense per-example Jacobian J;
@@ -188,22 +188,24 @@ class _LeastSquares(IterativeSolver):
         has_residual = cls.residual is not Problem.residual or cls.forward is not Problem.forward
         if problem.has("small") and has_residual:
             return None
-        return (f"{self.id} needs a small problem (dense per-example Jacobian) with a residual; "
-                f"{problem.id} is {'not small' if not problem.has('small') else 'without a residual'}")
+        return (
+            f"{self.id} needs a small problem (dense per-example Jacobian) with a residual; "
+            f"{problem.id} is {'not small' if not problem.has('small') else 'without a residual'}"
+        )
 
     def _residual(self, problem, be, x):
         xp, shape = be.xp, tuple(x.shape[1:])
 
         def single_residual(xi, yi):
             return xp.reshape(problem.residual(be, xp.reshape(xi, (1,) + shape), yi[None]), (-1,))
+
         return single_residual
 
     def init(self, problem, be, x0, y_target):
         return be.least_squares_init(self.method, self._residual(problem, be, x0), _flat(be, x0), y_target)
 
     def step(self, problem, be, x, y_target, state):
-        x_new, state = be.least_squares_step(self.method, self._residual(problem, be, x), _flat(be, x),
-                                             y_target, state)
+        x_new, state = be.least_squares_step(self.method, self._residual(problem, be, x), _flat(be, x), y_target, state)
         return be.xp.reshape(x_new, x.shape), state, {}
 
 
@@ -271,14 +273,15 @@ class LBFGSB(IterativeSolver):
         xs = be.to_numpy(x).astype(np.float64)
         out, nit, nfev = np.empty_like(xs), [], []
         for b in range(xs.shape[0]):
-            yb = y_target[b:b + 1]
+            yb = y_target[b : b + 1]
 
             def fun(v, yb=yb):
                 loss, g = fn(be.asarray(v.reshape((1,) + shape), dtype), yb)
                 return float(be.to_numpy(loss)[0]), be.to_numpy(g).astype(np.float64).ravel()
 
-            res = minimize(fun, xs[b].ravel(), jac=True, method="L-BFGS-B", tol=self.tol,
-                           options={"maxiter": self.maxiter})
+            res = minimize(
+                fun, xs[b].ravel(), jac=True, method="L-BFGS-B", tol=self.tol, options={"maxiter": self.maxiter}
+            )
             out[b] = res.x.reshape(shape)
             nit.append(res.nit)
             nfev.append(res.nfev)

@@ -37,7 +37,7 @@ class StagedScheme(TrainingScheme):
     first_settings: dict = field(default_factory=dict)
     then_settings: dict = field(default_factory=dict)
 
-    jittable: ClassVar[bool] = False   # stages are compiled on their own
+    jittable: ClassVar[bool] = False  # stages are compiled on their own
 
     def __post_init__(self):
         check_choice(self, "unit", ("iterations", "seconds"))
@@ -72,8 +72,14 @@ class StagedScheme(TrainingScheme):
     def init(self, problem, be, net, params):
         """Stage 0 (or 1 when ``switch_at`` is 0) with a fresh state; the later stage's state is
         made at the switch."""
-        return {"stage": 0 if self.switch_at > 0 else 1, "count": 0, "seconds": 0.0,
-                "switch_at": self.switch_at, "unit": self.unit, "states": [None, None]}
+        return {
+            "stage": 0 if self.switch_at > 0 else 1,
+            "count": 0,
+            "seconds": 0.0,
+            "switch_at": self.switch_at,
+            "unit": self.unit,
+            "states": [None, None],
+        }
 
     def warm_up_state(self, state):
         return {**state, "switch_at": 1, "unit": "iterations"} if state["stage"] == 0 else state
@@ -87,15 +93,17 @@ class StagedScheme(TrainingScheme):
         stages = self.stages(problem)
         updates = [st.compile(problem, be, net) for st in stages]
         return lambda params, state, y, xt, elapsed=None: self._advance(
-            problem, be, net, stages, updates, params, state, y, xt, elapsed)
+            problem, be, net, stages, updates, params, state, y, xt, elapsed
+        )
 
     def _advance(self, problem, be, net, stages, updates, params, state, y_target, x_true, elapsed):
         """Switch if the first stage's budget is spent, then one update of the current stage."""
         t0 = time.perf_counter()
         k = state["stage"]
         if k == 0:
-            spent = state["count"] if state["unit"] == "iterations" else (
-                state["seconds"] if elapsed is None else elapsed)
+            spent = (
+                state["count"] if state["unit"] == "iterations" else (state["seconds"] if elapsed is None else elapsed)
+            )
             if spent >= state["switch_at"]:
                 k = 1
         states = list(state["states"])
@@ -103,8 +111,13 @@ class StagedScheme(TrainingScheme):
             states[k] = stages[k].init(problem, be, net, params)
         params, states[k], out = updates[k](params, states[k], y_target, x_true)
         be.block_until_ready(params)
-        state = {**state, "stage": k, "count": state["count"] + 1, "states": states,
-                 "seconds": state["seconds"] + time.perf_counter() - t0}
+        state = {
+            **state,
+            "stage": k,
+            "count": state["count"] + 1,
+            "states": states,
+            "seconds": state["seconds"] + time.perf_counter() - t0,
+        }
         return params, state, Step(out.x, out.loss, {"stage": float(k), **out.info})
 
 

@@ -43,7 +43,7 @@ class LBFGSTraining(TrainingScheme):
     max_iter: int = 1
     line_search: str = "strong_wolfe"
 
-    jittable: ClassVar[bool] = True   # jax: one compiled program; torch: be.jit is the identity
+    jittable: ClassVar[bool] = True  # jax: one compiled program; torch: be.jit is the identity
 
     def __post_init__(self):
         check_positive(self, "lr", "history", "max_iter")
@@ -51,6 +51,7 @@ class LBFGSTraining(TrainingScheme):
 
     def missing_on(self, backend: str) -> str | None:
         from ..backends import get_backend
+
         try:
             get_backend(backend).lbfgs(self.lr, self.history, self.max_iter, self.line_search)
         except ValueError as e:
@@ -66,6 +67,7 @@ class LBFGSTraining(TrainingScheme):
 
         def objective(p):
             return physics_objective(problem, be, net, p, y_target)[0]
+
         opt = be.lbfgs(self.lr, self.history, self.max_iter, self.line_search)
         params, state = opt.update(params, None, state, objective=objective)
         return params, state, Step(x, loss, {})
@@ -82,7 +84,7 @@ def _unflatten(be, vec, like, keys):
         n = 1
         for d in like[k].shape:
             n *= int(d)
-        out[k] = be.xp.reshape(vec[0, i:i + n], tuple(like[k].shape))
+        out[k] = be.xp.reshape(vec[0, i : i + n], tuple(like[k].shape))
         i += n
     return out
 
@@ -117,8 +119,11 @@ class HessianFree(TrainingScheme):
         if reason:
             return reason
         from ..problems.base import Problem
+
         if type(problem).loss is not Problem.loss:
-            return f"{self.id} needs a least-squares loss 1/2 |P(x) - y*|^2 (Gauss-Newton); {problem.id} defines its own"
+            return (
+                f"{self.id} needs a least-squares loss 1/2 |P(x) - y*|^2 (Gauss-Newton); {problem.id} defines its own"
+            )
         return None
 
     def init(self, problem, be, net, params):
@@ -126,7 +131,7 @@ class HessianFree(TrainingScheme):
 
     def update(self, problem, be, net, params, state, y_target, x_true):
         xp = be.xp
-        keys = list(params)   # torch.func.jvp wants the tangents in the order of the primals
+        keys = list(params)  # torch.func.jvp wants the tangents in the order of the primals
         x = be.stop_gradient(problem.predict(be, net, params, y_target))
         loss = problem.loss(be, x, y_target)
         scale = 1.0 / x.shape[0] if problem.loss_reduction == "mean" else 1.0

@@ -49,9 +49,11 @@ class DifferentiablePhysics(FeedbackScheme):
         check_positive(self, "clip_x_grad")
         check_choice(self, "clip_scope", ("example", "batch_mean"))
         if entry(self.optimizer).needs == "hvp" and self.clip_x_grad is not None:
-            raise ValueError(f"dp: optimizer {self.optimizer!r} needs Hessian-vector products of the loss; "
-                             f"clip_x_grad (= {self.clip_x_grad}) makes the fed-back vector no loss gradient; "
-                             f"set clip_x_grad=None")
+            raise ValueError(
+                f"dp: optimizer {self.optimizer!r} needs Hessian-vector products of the loss; "
+                f"clip_x_grad (= {self.clip_x_grad}) makes the fed-back vector no loss gradient; "
+                f"set clip_x_grad=None"
+            )
 
     def x_gradient(self, problem, be, x, y_target, x_true):
         loss, g = loss_and_x_gradient(problem, be)(x, y_target)
@@ -64,14 +66,17 @@ class DifferentiablePhysics(FeedbackScheme):
         problem's ``loss_reduction="mean"`` and again under ``clip_scope="batch_mean"``), whose gradient is what ``x_gradient`` feeds back
         (for Hessian-based optimizers; not with ``clip_x_grad``, which is no loss gradient)."""
         if self.clip_x_grad is not None:
-            raise ValueError("dp: a Hessian-based optimizer needs the loss's own gradient; clip_x_grad "
-                             f"(= {self.clip_x_grad}) clips it; set clip_x_grad=None")
+            raise ValueError(
+                "dp: a Hessian-based optimizer needs the loss's own gradient; clip_x_grad "
+                f"(= {self.clip_x_grad}) clips it; set clip_x_grad=None"
+            )
         per = problem.loss(be, problem.predict(be, net, params, y_target), y_target)
         total = be.xp.sum(per)
         # the fed-back g_x is divided by N once for loss_reduction="mean" and once more for
         # clip_scope="batch_mean" (FeedbackScheme.gradients, x_gradient)
-        scale = (per.shape[0] if problem.loss_reduction == "mean" else 1) * \
-            (per.shape[0] if self.clip_scope == "batch_mean" else 1)
+        scale = (per.shape[0] if problem.loss_reduction == "mean" else 1) * (
+            per.shape[0] if self.clip_scope == "batch_mean" else 1
+        )
         return total / scale
 
 
@@ -185,13 +190,13 @@ class PhysicalGradient(FeedbackScheme):
     n: int = 1
     inner_settings: dict = field(default_factory=dict)
     clip: float | None = None
-    proxy: str = "l2"   # "l1": the authors' sin-characterisation code (sign of Δx only, spec §9.2)
+    proxy: str = "l2"  # "l1": the authors' sin-characterisation code (sign of Δx only, spec §9.2)
 
     def __post_init__(self):
         super().__post_init__()
         if self.inner is not None:
             check_iterative(self, "inner", self.inner)
-        if is_default_inner(self.inner):   # one computation, one run key: "inverse" is None
+        if is_default_inner(self.inner):  # one computation, one run key: "inverse" is None
             object.__setattr__(self, "inner", None)
         if isinstance(self.inner, IterativeSolver) and self.inner_settings:
             raise ValueError("PhysicalGradient: inner_settings apply to an inner solver id, not to a solver object")
@@ -214,8 +219,10 @@ class PhysicalGradient(FeedbackScheme):
     def inner_solver(self, problem):
         """The inner iterative solver on ``problem`` with its tuned defaults and ``inner_settings``,
         resolved through the registry once per problem (not at every step)."""
-        return self.built((problem,), lambda: make_inner(problem, self.inner if self.inner is not None else "inverse",
-                                                         dict(self.inner_settings)))
+        return self.built(
+            (problem,),
+            lambda: make_inner(problem, self.inner if self.inner is not None else "inverse", dict(self.inner_settings)),
+        )
 
     def missing(self, problem):
         reason = super().missing(problem)
