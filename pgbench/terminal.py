@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
+from typing import Any
 
 import pandas as pd
 from rich import box
@@ -309,14 +310,15 @@ def format_headline(table: pd.DataFrame, width: int | None = None):
     """The headline table as a rich Table for the terminal: claim, paper, measured, ×paper,
     verdict, at this budget."""
     t = Table(title="headline: the paper's numbers", title_justify="left", width=width)
-    for col, kw in (
+    columns: tuple[tuple[str, dict[str, Any]], ...] = (
         ("claim", {}),
         ("paper", {"justify": "right"}),
         ("measured", {"justify": "right"}),
         ("×paper", {"justify": "right"}),
         ("verdict", {}),
         ("at this budget", {"justify": "right"}),
-    ):
+    )
+    for col, kw in columns:
         t.add_column(col, overflow="fold", **kw)
     style = {REPRODUCED: "green", QUALITATIVE: "yellow", NOT_REPRODUCED: "red"}
     for _, r in table.iterrows():

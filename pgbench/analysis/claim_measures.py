@@ -175,7 +175,8 @@ def _final_averages(df, labels, iteration, paper_point):
     the runs stop before it."""
     d = usable(df)
     d = d[d["kind"] == "training"] if not d.empty else d
-    per, reach = {}, math.inf
+    per: dict[str, dict] = {}
+    reach = math.inf
     for lab in labels:
         g = _first_device(d[d["label"] == lab]) if not d.empty else d
         if g.empty:
@@ -214,7 +215,7 @@ def final_average_ratio(baseline: str, pg: str, iteration: int):
         got = _final_averages(df, (baseline, pg), iteration, paper_point)
         if got is None:
             return None
-        per, it, w = got
+        per, it, _window = got
         a, b = per[baseline], per[pg]
         seeds = sorted(set(a) | set(b))
         values = [
@@ -246,7 +247,7 @@ def final_average(label: str, iteration: int):
         got = _final_averages(df, (label,), iteration, paper_point)
         if got is None:
             return None
-        per, it, w = got
+        per, it, _window = got
         values = [v for _, v in per[label].values() if v is not None]
         stats = seed_stats(values, n=len(per[label]))
         return Measured(format_stats(stats), f"iteration {it}", _short([k for k, _ in per[label].values()]), stats)
@@ -384,7 +385,11 @@ def _final_held_out(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     d = d[d["kind"] == "training"] if not d.empty else d
     rows = []
     for key, r in d.groupby("run_key") if not d.empty else ():
-        v = pd.to_numeric(r.sort_values("iteration")[metric], errors="coerce").dropna() if metric in r else []
+        v = (
+            pd.to_numeric(r.sort_values("iteration")[metric], errors="coerce").dropna()
+            if metric in r
+            else pd.Series(dtype=float)
+        )
         value = float(v.iloc[-1]) if len(v) else math.nan
         if status_of(r) == "diverged" or not math.isfinite(value):
             value = math.inf

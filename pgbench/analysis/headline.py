@@ -13,10 +13,11 @@ the store has them, else the ``quick`` ones. ``runs`` names the run keys (first 
 
 The ``verdict`` (:func:`verdict`): **reproduced** when the median is within 1.5× of the paper's
 number (or range) on runs of the ``paper`` scale (on reduced scales at best "reproduced
-qualitatively": the paper's numbers belong to its sizes); **reproduced qualitatively** when it is on the paper's side (e.g. PG better
-than Adam) but not within 1.5×; **not reproduced** otherwise; **not measured at this scale**
-when the stored runs do not reach the paper's point; **other hardware** for absolute timings
-measured on another kind of device than the paper's GPU. ``reason`` says why where known.
+qualitatively": the paper's numbers belong to its sizes); **reproduced qualitatively** when it is
+on the paper's side (e.g. PG better than Adam) but not within 1.5×; **not reproduced** otherwise;
+**not measured at this scale** when the stored runs do not reach the paper's point; **other
+hardware** for absolute timings measured on another kind of device than the paper's GPU.
+``reason`` says why where known.
 
 Curves are the running averages of the paper's figures (training-batch x error); ratios are
 "baseline / PG" of those. The HIG claims compare the final held-out loss (the HIG paper's metric)
@@ -380,6 +381,8 @@ def _verdict(claim: Claim, exact: Measured | None, devices=()) -> tuple[str, str
     stats = exact.stats
     if stats is None or stats.k == 0:
         return NOT_REPRODUCED, f"no seed reached a value ({stats.n if stats else 0} seeds)", math.nan
+    if claim.value is None:
+        return NOT_REPRODUCED, "the claim states no number to compare with", math.nan
     lo, hi = claim.value if isinstance(claim.value, tuple) else (claim.value, claim.value)
     ratio = _paper_ratio(claim, stats.median)
     seeds = f"{stats.k}/{stats.n} seeds"

@@ -132,7 +132,10 @@ def _problem_rows(problem: str, pr: pd.DataFrame, recs: dict) -> list[dict]:
         okm = g["status"] == "ok"
         times = np.where(okm & np.isfinite(g["time_to_target"]), g["time_to_target"], np.inf).astype(float)
         reached = times[np.isfinite(times)]
-        err = [measures.value_at_time(recs[k], common) if st == "ok" else math.nan for k, st in zip(keys, g["status"])]
+        err = [
+            measures.value_at_time(recs[k], common) if st == "ok" else math.nan
+            for k, st in zip(keys, g["status"], strict=True)
+        ]
         e = measures.seed_stats(err, n=len(keys))
         fin = measures.seed_stats(g["x_error"].where(okm), n=len(keys))
         prow.append(
@@ -159,7 +162,7 @@ def _problem_rows(problem: str, pr: pd.DataFrame, recs: dict) -> list[dict]:
         )
     tkeys = [(r["time_to_target"], -r["reached"]) for r in prow]
     ekeys = [(r["error_at_time"] if math.isfinite(r["error_at_time"]) else math.inf, -r["error_seeds"]) for r in prow]
-    for r, rt, re_ in zip(prow, _shared_rank(tkeys), _shared_rank(ekeys)):
+    for r, rt, re_ in zip(prow, _shared_rank(tkeys), _shared_rank(ekeys), strict=True):
         r["rank_time"], r["rank_error"] = rt, re_
     return sorted(prow, key=lambda r: (r["rank_time"], r["rank_error"], r["method"]))
 
@@ -223,7 +226,7 @@ def profile_scores(table: pd.DataFrame, max_ratio: float = MAX_RATIO, notes: lis
                 "problems": len(scored),
                 "within_max_ratio": int(np.sum(np.asarray(rm) <= max_ratio)),
                 "fastest": int(np.sum(np.asarray(rm) == 1.0)),
-                "ratios": "; ".join(f"{base_name(p)} {_ratio(v)}" for p, v in zip(scored, rm)),
+                "ratios": "; ".join(f"{base_name(p)} {_ratio(v)}" for p, v in zip(scored, rm, strict=True)),
             }
         )
     prof = profiles.rho(r, taus)[["method", "tau", "rho"]] if scored else pd.DataFrame(columns=["method", "tau", "rho"])

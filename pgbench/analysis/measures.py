@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -174,9 +175,9 @@ def final_running_average(run, window: int = 1000, metric: str = "x_error", iter
 
 def target_of(run, default: float | None = None) -> float:
     """The x-error target declared with the run (``target_x_error``), else ``default``."""
-    v = run.meta.target_x_error if isinstance(run, RunRecord) else _first(run, "target_x_error")
+    stored: Any = run.meta.target_x_error if isinstance(run, RunRecord) else _first(run, "target_x_error")
     try:
-        v = float(v)
+        v = float(stored)
     except (TypeError, ValueError):
         v = math.nan
     if math.isnan(v) and default is not None:

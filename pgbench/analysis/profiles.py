@@ -51,15 +51,15 @@ def ratios(
     )
 
 
-def rho(r: Ratios, taus, by: list[str] = ()) -> pd.DataFrame:
+def rho(r: Ratios, taus, by: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
     """ρ_s(τ) on the grid ``taus`` per method (and per ``by`` group, e.g. the problem): the
     fraction of the method's instances with ratio ≤ τ. Columns: ``by``, method, tau, rho,
     instances."""
-    rows = []
+    rows: list[dict] = []
     for keys, g in r.table.groupby([*by, "method"], sort=True):
         keys = keys if isinstance(keys, tuple) else (keys,)
         vals = g["ratio"].to_numpy()
-        ident = dict(zip([*by, "method"], keys))
+        ident = dict(zip([*by, "method"], keys, strict=True))
         rows.extend(
             {**ident, "tau": float(tau), "rho": float(np.mean(vals <= tau)), "instances": len(vals)} for tau in taus
         )

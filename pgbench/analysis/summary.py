@@ -199,7 +199,7 @@ def per_run(runs, policy=None, kind: str | None = None) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     rows = [summarize(r) for r in recs]
     targets = resolve(pd.DataFrame([asdict(s) for s in rows]), as_policy(policy))
-    rows = [summarize(r, targets[(s.problem, s.kind)]) for r, s in zip(recs, rows)]
+    rows = [summarize(r, targets[(s.problem, s.kind)]) for r, s in zip(recs, rows, strict=True)]
     return pd.DataFrame([asdict(s) for s in rows], columns=COLUMNS)
 
 
@@ -232,7 +232,7 @@ def per_config(runs, policy=None) -> pd.DataFrame:
     for keys, g in table.groupby([*GROUP, "config"], sort=True, dropna=False):
         usable = g[g["status"] != "failed"]
         ok = g[g["status"] == "ok"]
-        row = dict(zip([*GROUP, "config"], keys))
+        row = dict(zip([*GROUP, "config"], keys, strict=True))
         row.update(
             kind=g["kind"].iloc[0],
             x_error_name=g["x_error_name"].iloc[0],
@@ -268,8 +268,10 @@ def rule_notes(table: pd.DataFrame) -> list[str]:
     counts = other["divergence_rule"].value_counts()
     listed = ", ".join(f"{n} under {rule}" for rule, n in counts.items())
     return [
-        f"{len(other)} of {len(table)} runs were classified by another divergence rule than {current} "
-        f"({listed}); their stored status is shown; --reclassify applies {current}"
+        (
+            f"{len(other)} of {len(table)} runs were classified by another divergence rule than {current} "
+            f"({listed}); their stored status is shown; --reclassify applies {current}"
+        )
     ]
 
 

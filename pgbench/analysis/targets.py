@@ -140,7 +140,11 @@ def reference_label(labels, kind: str, reference: str | None = None) -> str | No
 
 
 def _declared(problem: str, runs: pd.DataFrame) -> Target:
-    stored = pd.to_numeric(runs["declared_target"], errors="coerce").dropna() if "declared_target" in runs else []
+    stored = (
+        pd.to_numeric(runs["declared_target"], errors="coerce").dropna()
+        if "declared_target" in runs
+        else pd.Series(dtype=float)
+    )
     if len(stored):
         return Target(float(stored.iloc[0]), "declared with the runs")
     v = declared_target(problem)
@@ -148,6 +152,8 @@ def _declared(problem: str, runs: pd.DataFrame) -> Target:
 
 
 def _given(policy: TargetPolicy, problem: str) -> float | None:
+    if policy.value is None:
+        return None
     if not isinstance(policy.value, Mapping):
         return float(policy.value)
     v = policy.value.get(problem, policy.value.get(base_name(problem)))
@@ -176,7 +182,7 @@ def resolve_one(problem: str, runs: pd.DataFrame, policy: TargetPolicy, kind: st
     return Target(fallback.value, f"no ok seed of {ref or policy.reference or 'a reference'}; {fallback.source}")
 
 
-def resolve(runs: pd.DataFrame, policy=None, kind: str | None = None) -> dict[str, Target]:
+def resolve(runs: pd.DataFrame, policy=None, kind: str | None = None) -> dict[tuple[str, str], Target]:
     """Per ``(problem, kind)``, its target under ``policy`` (see :func:`resolve_one`) from the per-run frame
     ``runs`` (:func:`pgbench.analysis.summary.per_run` columns), restricted to ``kind`` when given."""
     policy = as_policy(policy)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import math
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -207,7 +208,8 @@ def _table1_costs(df: pd.DataFrame, examples=()) -> pd.DataFrame | None:
 _SENTENCES = {
     "learning": "Learning curves of {p}: the training-batch x error (running average over mini-batches, mean over "
     "seeds, band = min–max over seeds) against training iteration and wall time, the y loss, and the "
-    "x error on the fixed held-out batch; dashed levels are one-shot solvers (L-BFGS-B to convergence) on that same batch.",
+    "x error on the fixed held-out batch; dashed levels are one-shot solvers (L-BFGS-B to convergence) on that "
+    "same batch.",
     "optimisation": "Single-problem optimisation on {p}: every iterative solver solves the held-out batch from the "
     "same start; x error (batch mean) against iteration and wall time.",
     "examples": "Held-out examples of {p}: the observation y*, each method's prediction x (and P(x) where the "
@@ -310,14 +312,16 @@ def build_report(results_dirs, out, policy=WORST_REFERENCE) -> Path:
             safe = p.replace("/", "_") + (f"_{sc}" if len(scales) > 1 else "")
             what = p + (f" ({sc} scale)" if len(scales) > 1 else "")
             items = [
-                fig_item(f"learning_{safe}", lambda: F.learning_curves(sub, p), _SENTENCES["learning"].format(p=what)),
+                fig_item(f"learning_{safe}", partial(F.learning_curves, sub, p), _SENTENCES["learning"].format(p=what)),
                 fig_item(
                     f"optimisation_{safe}",
-                    lambda: F.optimisation_curves(sub, p),
+                    partial(F.optimisation_curves, sub, p),
                     _SENTENCES["optimisation"].format(p=what),
                 ),
                 fig_item(
-                    f"examples_{safe}", lambda: EF.examples_figure(ex, p, status), _SENTENCES["examples"].format(p=what)
+                    f"examples_{safe}",
+                    partial(EF.examples_figure, ex, p, status),
+                    _SENTENCES["examples"].format(p=what),
                 ),
             ]
             items = [i for i in items if i]
@@ -383,7 +387,7 @@ def build_report(results_dirs, out, policy=WORST_REFERENCE) -> Path:
             items.append(
                 fig_item(
                     f"profile_{kind}",
-                    lambda: F.performance_profile(tt, kind),
+                    partial(F.performance_profile, tt, kind),
                     f"Dolan–Moré performance profiles of the {kind} methods, one panel per problem (each "
                     "problem has its own methods): for each method, the fraction of its runs (seed × "
                     "device) that reached the target within τ times the fastest method's time on the "
@@ -396,7 +400,8 @@ def build_report(results_dirs, out, policy=WORST_REFERENCE) -> Path:
     summary_sentence = (
         "Every configuration in the store (also older ones that the figures leave out: figures and "
         "headline show the newest configuration of each method; 'config' tells configurations of one "
-        "method apart): seeds by status, final x error (held-out): median [min–max] over the ok seeds, or the stored message where no seed is ok; "
+        "method apart): seeds by status, final x error (held-out): median [min–max] over the ok seeds, or the "
+        "stored message where no seed is ok; "
         "medians of loss, iterations, time per iteration and wall time; its runs, linked below."
     )
     table_item("summary", summary, summary_sentence)  # tables/summary.md and data/summary.csv: every column
@@ -410,9 +415,11 @@ def build_report(results_dirs, out, policy=WORST_REFERENCE) -> Path:
                 (
                     "html",
                     "runs",
-                    "Every stored run: its stored status (classified when it ran) and "
-                    "the stored message (why a run diverged or failed), final x error, iterations, "
-                    "wall time and its parquet file.",
+                    (
+                        "Every stored run: its stored status (classified when it ran) and "
+                        "the stored message (why a run diverged or failed), final x error, iterations, "
+                        "wall time and its parquet file."
+                    ),
                     runs_html,
                 ),
             ],
@@ -439,9 +446,11 @@ def build_report(results_dirs, out, policy=WORST_REFERENCE) -> Path:
                         (
                             "html",
                             "leaderboard",
-                            "Every training method ranked per problem by "
-                            "time to target and by x error at equal wall time, with an AlgoPerf-"
-                            "style performance-profile score across problems.",
+                            (
+                                "Every training method ranked per problem by "
+                                "time to target and by x error at equal wall time, with an AlgoPerf-"
+                                "style performance-profile score across problems."
+                            ),
                             "<p><a href='leaderboard.html'>leaderboard.html</a></p>",
                         )
                     ],
@@ -463,15 +472,21 @@ def _render(sections, df, dirs) -> str:
     n_runs = df["run_key"].nunique() if not df.empty else 0
     keys = sorted(df["run_key"].astype(str).unique()) if not df.empty else []
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'><title>pgbench report</title><style>",
-        "body{font-family:system-ui,sans-serif;max-width:1360px;margin:1.5em auto;padding:0 1em;color:#222;"
-        "line-height:1.4}",
+        (
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'><title>pgbench report</title><style>"
+        ),
+        (
+            "body{font-family:system-ui,sans-serif;max-width:1360px;margin:1.5em auto;padding:0 1em;color:#222;"
+            "line-height:1.4}"
+        ),
         "img{max-width:min(100%,1000px);border:1px solid #eee}",
         ".scroll{overflow-x:auto;max-width:100%;margin:.5em 0 1em}",
         "table.tbl{border-collapse:collapse;font-size:0.8em}",
-        "table.tbl th{position:sticky;top:0;background:#f4f4f4;text-align:left;padding:3px 6px;"
-        "border-bottom:2px solid #ccc;white-space:nowrap}",
+        (
+            "table.tbl th{position:sticky;top:0;background:#f4f4f4;text-align:left;padding:3px 6px;"
+            "border-bottom:2px solid #ccc;white-space:nowrap}"
+        ),
         "table.tbl td{border-bottom:1px solid #e4e4e4;padding:2px 6px;vertical-align:top}",
         "td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}",
         "td.txt{max-width:16em;overflow-wrap:break-word}td.wide{max-width:30em;overflow-wrap:break-word}",
@@ -481,11 +496,13 @@ def _render(sections, df, dirs) -> str:
         "h2{border-bottom:2px solid #ccc}p{max-width:1000px}nav a{margin-right:1em;white-space:nowrap}",
         "</style></head><body>",
         "<h1>pgbench report</h1>",
-        f"<p>{n_runs} stored runs from {html.escape(', '.join(map(str, dirs)))}; devices: "
-        f"{html.escape('; '.join(devices)) or 'none'}. Built "
-        f"{_dt.datetime.now().isoformat(timespec='seconds')}. Every figure's numbers are in "
-        "<code>data/</code>, every table in <code>tables/</code>; run keys link to the run's row under "
-        "<a href='#runs'>All runs</a>.</p><nav>",
+        (
+            f"<p>{n_runs} stored runs from {html.escape(', '.join(map(str, dirs)))}; devices: "
+            f"{html.escape('; '.join(devices)) or 'none'}. Built "
+            f"{_dt.datetime.now().isoformat(timespec='seconds')}. Every figure's numbers are in "
+            "<code>data/</code>, every table in <code>tables/</code>; run keys link to the run's row under "
+            "<a href='#runs'>All runs</a>.</p><nav>"
+        ),
     ]
     parts += [f"<a href='#s{i}'>{html.escape(t)}</a>" for i, (t, _) in enumerate(sections)]
     parts.append("</nav>")

@@ -3,6 +3,8 @@ from the ``*.examples.npz`` stored with the runs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -110,7 +112,7 @@ def examples_figure(examples: list[dict], problem: str, status: dict | None = No
                             "x_pred": b,
                             "off_scale": bool(o),
                         }
-                        for a, t, b, o in zip(xs, xt, xp, off)
+                        for a, t, b, o in zip(xs, xt, xp, off, strict=True)
                     )
                 if not against_y:
                     ax.plot([lo, hi], [lo, hi], color="k", ls="--", lw=0.8)
@@ -166,7 +168,7 @@ def examples_figure(examples: list[dict], problem: str, status: dict | None = No
 
         n = min(2, len(ref["x_true"]))
         has_y = [lab for lab, e in chosen.items() if "y_pred" in e]
-        cols = (
+        cols: list[tuple[str, Any, str | None]] = (
             [("y*", ref["y_target"], None)]
             + [(f"P(x) {lab}", chosen[lab]["y_pred"], lab) for lab in has_y]
             + [(f"x {lab}", chosen[lab]["x_pred"], lab) for lab in labels]
@@ -178,7 +180,7 @@ def examples_figure(examples: list[dict], problem: str, status: dict | None = No
             ylim = np.nanpercentile(np.abs(img(ref["y_target"][i])), 99.5) or 1.0
             signed_x = np.nanmin(img(ref["x_true"][i])) < 0
             signed_y = np.nanmin(img(ref["y_target"][i])) < 0
-            for j, (title, arr, lab) in enumerate(cols):
+            for j, (title, arr, method) in enumerate(cols):
                 a = img(arr[i])
                 is_x = title.startswith("x")
                 vmax = xlim if is_x else ylim
@@ -192,7 +194,7 @@ def examples_figure(examples: list[dict], problem: str, status: dict | None = No
                     axes[i, j].set_title(title, fontsize=8)
                 rows.append(
                     {
-                        "label": lab or title,
+                        "label": method or title,
                         "panel": title,
                         "example": i,
                         "mean": float(np.nanmean(a)),

@@ -105,8 +105,8 @@ def error_label(problem: str, stored_name=None) -> str:
 
 def _axis_name(sub) -> str:
     """The x-error axis label of the rows ``sub`` (one problem)."""
-    problems = sub["problem"].dropna() if "problem" in sub else []
-    stored = sub["x_error_name"].dropna() if "x_error_name" in sub else []
+    problems = sub["problem"].dropna() if "problem" in sub else pd.Series(dtype=object)
+    stored = sub["x_error_name"].dropna() if "x_error_name" in sub else pd.Series(dtype=object)
     return error_label(str(problems.iloc[0]) if len(problems) else "?", stored.iloc[0] if len(stored) else None)
 
 
@@ -121,7 +121,7 @@ def legend(fig, axes):
     figure's title, measured in inches so tall figures get no gaps and no overlaps."""
     handles, labels = [], []
     for ax in np.ravel(axes):
-        for h, lab in zip(*ax.get_legend_handles_labels()):
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
@@ -221,7 +221,7 @@ def optimisation_curves(df: pd.DataFrame, problem: str):
         style = _LINESTYLES[devices.index(dev) % 4]
         tag = label if len(devices) == 1 else f"{label} [{dev}]"
         marker = "o" if len(g) <= 12 else None
-        for ax, x in zip(axes, ("iteration", "wall_time")):
+        for ax, x in zip(axes, ("iteration", "wall_time"), strict=True):
             xs = g[x] + (1 if x == "iteration" else 0)
             ax.plot(xs, g["mean"], color=pal[label], ls=style, marker=marker, ms=4, lw=1.6, label=tag)
             if (g["seeds"] > 1).any():
@@ -254,7 +254,7 @@ def trajectories(df: pd.DataFrame, problem: str = "quadratic2d-v0"):
     axes[0].contour(g1, g2, g1**2 + g2**4, levels=[2.0**i for i in range(-5, 8)], colors="0.8", linewidths=0.7)
     h1, h2 = np.meshgrid(np.linspace(-0.3, 3.2, 300), np.linspace(-0.1, 9.5, 300))
     axes[1].contour(h1, h2, h1**2 + h2**2, levels=[2.0**i for i in range(-5, 8)], colors="0.8", linewidths=0.7)
-    for (label, key), g in data.groupby(["label", "run_key"]):
+    for (label, _key), g in data.groupby(["label", "run_key"]):
         fam = families[label]
         short = len(g) <= 21
         kw = dict(
@@ -262,7 +262,7 @@ def trajectories(df: pd.DataFrame, problem: str = "quadratic2d-v0"):
             lw=1.3 if short else 1.8,
             marker="o" if short else None,
             ms=4,
-            ls="-" if short else "-",
+            ls="-",
             alpha=0.9 if short else 0.6,
         )
         axes[0].plot(g["x1"], g["x2"], label=label, **kw)
@@ -286,7 +286,7 @@ def time_per_iteration_figure(df: pd.DataFrame):
     nrow = math.ceil(len(problems) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 2.3 * nrow + 0.8), squeeze=False)
     pal = sns.color_palette("colorblind", len(devices))
-    for ax, prob in zip(axes.ravel(), problems):
+    for ax, prob in zip(axes.ravel(), problems, strict=False):
         g = t[t["problem"] == prob]
         sns.barplot(data=g, y="label", x="seconds", hue="device_key", hue_order=devices, palette=pal, ax=ax, orient="h")
         ax.set(title=prob, xlabel="s / iteration", ylabel="")
@@ -321,7 +321,7 @@ def performance_profile(runs: pd.DataFrame, kind: str):
     ncol = min(3, len(problems))
     nrow = math.ceil(len(problems) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 2.5 * nrow + 0.5), squeeze=False, sharey=True)
-    for ax, problem in zip(axes.ravel(), problems):
+    for ax, problem in zip(axes.ravel(), problems, strict=False):
         for label, g in prof[prof["problem"] == problem].groupby("label"):
             ax.step(
                 g["tau"],
@@ -380,7 +380,7 @@ def time_to_target_figure(agg: pd.DataFrame):
         nrow, ncol, figsize=(WIDTH, sum(heights[::ncol]) * 1.05 + 1.2 + 0.25 * len(unreached) / 2), squeeze=False
     )
     pal = sns.color_palette("colorblind", len(devices))
-    for ax, panel in zip(axes.ravel(), panels):
+    for ax, panel in zip(axes.ravel(), panels, strict=False):
         g = agg[agg["panel"] == panel]
         labels = sorted(g["label"].unique())
         times = g[(g["reached"] > 0)]["time_to_target"].astype(float)

@@ -72,11 +72,13 @@ def markdown(board: Leaderboard, title: str = "Leaderboard") -> str:
     profile scores, and the notes."""
     out = [
         f"# {title}\n",
-        f"Method kind: {board.kind}. Targets: {board.policy}. Time to target: median over seeds of the wall seconds "
-        "until the held-out x error first reaches the problem's target (∞ when not reached; spread over the "
-        "seeds that reached it, k/n). x error at equal time: each ok seed's held-out x error at the "
-        "problem's common time T (the smallest final wall time of its ok runs), median (min–max, k/n). "
-        "#t / #e: ranks (ties share a rank).\n",
+        (
+            f"Method kind: {board.kind}. Targets: {board.policy}. Time to target: median over seeds of the wall "
+            "seconds until the held-out x error first reaches the problem's target (∞ when not reached; spread "
+            "over the seeds that reached it, k/n). x error at equal time: each ok seed's held-out x error at the "
+            "problem's common time T (the smallest final wall time of its ok runs), median (min–max, k/n). "
+            "#t / #e: ranks (ties share a rank).\n"
+        ),
     ]
     disp = display_table(board)
     for problem, g in board.table.groupby("problem", sort=True):
@@ -172,9 +174,11 @@ def html_page(board: Leaderboard, image: str | None = "figures/leaderboard_profi
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>pgbench leaderboard</title><style>",
         "body{font-family:system-ui,sans-serif;max-width:1360px;margin:1.5em auto;padding:0 1em;color:#222}",
-        "table.tbl{border-collapse:collapse;font-size:0.85em}table.tbl th{background:#f4f4f4;text-align:left;"
-        "padding:3px 6px;border-bottom:2px solid #ccc}table.tbl td{border-bottom:1px solid #e4e4e4;"
-        "padding:2px 6px}td.num{text-align:right}img{max-width:min(100%,900px)}",
+        (
+            "table.tbl{border-collapse:collapse;font-size:0.85em}table.tbl th{background:#f4f4f4;text-align:left;"
+            "padding:3px 6px;border-bottom:2px solid #ccc}table.tbl td{border-bottom:1px solid #e4e4e4;"
+            "padding:2px 6px}td.num{text-align:right}img{max-width:min(100%,900px)}"
+        ),
         "</style></head><body><h1>pgbench leaderboard</h1><p><a href='index.html'>back to the report</a></p>",
         f"<p>{_h.escape(_plain(LB.__doc__.split(chr(10) + chr(10))[0]))}</p>",
         f"<p>Targets: {_h.escape(board.policy)} (pgbench.analysis.targets).</p>",
