@@ -110,19 +110,22 @@ TORCH_NAMES = [n for n in optimizers.OPTIMIZERS if optimizers.entry(n).torch is 
 COSINE = Schedule.from_settings(schedule="cosine", schedule_steps=4, warmup_steps=2)   # SequentialLR
 
 
+def _torch_lr(name: str) -> float:
+    return LR.get((name, "torch"), LR.get(name, 1e-2))
+
+
 def _seed(run: int, step: int) -> None:
     """The global generators seeded per run and step (Kron draws from numpy's and torch's)."""
     import torch
     torch.manual_seed(100 * run + step)
-    np.random.seed(100 * run + step)
+    np.random.seed(100 * run + step)  # noqa: NPY002 (Kron draws from the legacy global generator)
 
 
 def _torch_steps(setup, name, seeds, schedule, steps=5, interleave=True):
     """Final parameters of runs from the network seeds ``seeds`` on ONE pgbench optimizer, their
     updates interleaved (or run one after the other), and the leaves of their states."""
-    import torch
     be, net, objective, grad = setup["torch"]
-    opt = be.optimizer(name, LR.get(name, 1e-2), schedule, **SETTINGS.get((name, "torch"), {}))
+    opt = be.optimizer(name, _torch_lr(name), schedule, **SETTINGS.get((name, "torch"), {}))
     params = [net.init(np.random.default_rng(s), be) for s in seeds]
     states = [opt.init(p) for p in params]
     order = [i for _ in range(steps) for i in range(len(seeds))] if interleave else \
@@ -144,7 +147,7 @@ def _library_steps(setup, name, seed, schedule, steps=5):
     import torch
     be, net, _, grad = setup["torch"]
     params = net.init(np.random.default_rng(seed), be)
-    lib = optimizers.factory(name, "torch")(list(params.values()), LR.get(name, 1e-2),
+    lib = optimizers.factory(name, "torch")(list(params.values()), _torch_lr(name),
                                             **SETTINGS.get((name, "torch"), {}))
     sched = schedule.torch(lib)
     for n in range(steps):
@@ -168,7 +171,7 @@ def test_torch_state_is_data_and_independent_of_the_library_object(setup, name):
     import torch
     together, states, opt = _torch_steps(setup, name, (1, 2), COSINE)
     alone = [_torch_steps(setup, name, (s,), COSINE)[0][0] for s in (1, 2)]
-    for a, b in zip(together, alone):
+    for a, b in zip(together, alone, strict=True):
         assert all(torch.equal(a[k], b[k]) for k in a), f"{name}: interleaved runs differ from separate ones"
     leaves = jax.tree_util.tree_leaves(states)
     bad = [type(v) for v in leaves if not isinstance(v, (torch.Tensor, int, float, bool, str, torch.dtype))]

@@ -59,7 +59,7 @@ def test_state_is_data(solver_id, backend):
         reason = solver.missing_on(backend)
     if reason:
         pytest.skip(reason)
-    for when, state in zip(("init", "after one step"), _states(problem, solver, get_backend(backend))):
+    for when, state in zip(("init", "after one step"), _states(problem, solver, get_backend(backend)), strict=True):
         bad = non_data(state, backend)
         assert not bad, f"{solver_id} on {backend}: its state {when} holds {bad}"
 

@@ -15,8 +15,10 @@ once (the runner threads it from update to update).
 from __future__ import annotations
 
 import copy
+import operator
 from collections import defaultdict
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import torch
 
@@ -64,6 +66,7 @@ class TorchLibraryOptimizer(Optimizer):
         self._factory = factory
         self._schedule = schedule
         self._built: dict = {}
+        self._last: tuple = ((), None)  # the parameter tensors last bound and their _Built
 
     def _build(self, params: dict) -> _Built:
         key = _structure(params)
@@ -74,8 +77,12 @@ class TorchLibraryOptimizer(Optimizer):
             sched = None if self._schedule is None else self._schedule.torch(opt)
             where = {id(p): i for i, p in enumerate(leaves)}
             positions = tuple(tuple(where[id(p)] for p in g["params"]) for g in opt.param_groups)
-            start = TorchOptState(tuple({} for _ in leaves), _groups(opt), _other(opt.state),
-                                  None if sched is None else sched.state_dict())
+            start = TorchOptState(
+                tuple({} for _ in leaves),
+                _groups(opt),
+                _other(opt.state),
+                None if sched is None else sched.state_dict(),
+            )
             built = self._built[key] = _Built(opt, sched, positions, copy.deepcopy(start))
         return built
 
@@ -89,8 +96,12 @@ class TorchLibraryOptimizer(Optimizer):
 
     def _load(self, params: dict, state: TorchOptState):
         """The library optimizer bound to ``params`` and ``state``, and the parameter tensors."""
-        built = self._build(params)
-        opt, leaves = built.optimizer, list(params.values())
+        leaves = list(params.values())
+        last, built = self._last
+        if len(last) != len(leaves) or not all(map(operator.is_, last, leaves)):  # else updated in place
+            built = self._build(params)
+            self._last = (leaves, built)
+        opt = built.optimizer
         for group, entries, where in zip(opt.param_groups, state.groups, built.positions, strict=True):
             group.clear()
             group.update(entries)
@@ -104,8 +115,13 @@ class TorchLibraryOptimizer(Optimizer):
 
     def _read(self, built: _Built, leaves: list, updates: int) -> TorchOptState:
         opt, sched = built.optimizer, built.scheduler
-        return TorchOptState(tuple(opt.state[p] for p in leaves), _groups(opt), _other(opt.state),
-                             None if sched is None else sched.state_dict(), updates)
+        return TorchOptState(
+            tuple(opt.state[p] for p in leaves),
+            _groups(opt),
+            _other(opt.state),
+            None if sched is None else sched.state_dict(),
+            updates,
+        )
 
 
 def _groups(opt) -> tuple:
@@ -166,7 +182,7 @@ class TorchLBFGS(TorchLibraryOptimizer):
 
     def _load(self, params, state):
         built, leaves = super()._load(params, state)
-        built.optimizer._params = built.optimizer.param_groups[0]["params"]   # LBFGS's own reference
+        built.optimizer._params = built.optimizer.param_groups[0]["params"]  # LBFGS's own reference
         return built, leaves
 
     def update(self, params, grads, state, objective=None):
