@@ -10,6 +10,7 @@ from pgbench import optimizers
 from pgbench.backends import get_backend
 from pgbench.registry import InvalidSettingError
 from pgbench.runner import IncompatibleError
+from pgbench.schedules import Schedule
 
 pytest.importorskip("jax")
 pytest.importorskip("optax")
@@ -98,7 +99,128 @@ def test_muon_splits_matrices_from_the_rest():
     """pytorch-optimizer's Muon: the 2-D weight matrices in a Muon group, the rest in an AdamW group."""
     be = get_backend("torch")
     params = pgbench.make_problem("exp", scale="quick").network().init(np.random.default_rng(0), be)
-    st = be.optimizer("muon", 1e-2).init(params)
-    groups = st.optimizer.param_groups
-    assert [g["use_muon"] for g in groups] == [True, False]
+    opt = be.optimizer("muon", 1e-2)
+    assert [g["use_muon"] for g in opt.init(params).groups] == [True, False]
+    groups = opt.library(params).param_groups
     assert all(p.ndim == 2 for p in groups[0]["params"]) and all(p.ndim != 2 for p in groups[1]["params"])
+
+
+# --- torch: the optimizer's state is data, the library object built once ----------------------
+TORCH_NAMES = [n for n in optimizers.OPTIMIZERS if optimizers.entry(n).torch is not None]
+COSINE = Schedule.from_settings(schedule="cosine", schedule_steps=4, warmup_steps=2)   # SequentialLR
+
+
+def _torch_lr(name: str) -> float:
+    return LR.get((name, "torch"), LR.get(name, 1e-2))
+
+
+def _seed(run: int, step: int) -> None:
+    """The global generators seeded per run and step (Kron draws from numpy's and torch's)."""
+    import torch
+    torch.manual_seed(100 * run + step)
+    np.random.seed(100 * run + step)  # noqa: NPY002 (Kron draws from the legacy global generator)
+
+
+def _torch_steps(setup, name, seeds, schedule, steps=5, interleave=True):
+    """Final parameters of runs from the network seeds ``seeds`` on ONE pgbench optimizer, their
+    updates interleaved (or run one after the other), and the leaves of their states."""
+    be, net, objective, grad = setup["torch"]
+    opt = be.optimizer(name, _torch_lr(name), schedule, **SETTINGS.get((name, "torch"), {}))
+    params = [net.init(np.random.default_rng(s), be) for s in seeds]
+    states = [opt.init(p) for p in params]
+    order = [i for _ in range(steps) for i in range(len(seeds))] if interleave else \
+        [i for i in range(len(seeds)) for _ in range(steps)]
+    done = [0] * len(seeds)
+    for i in order:
+        _seed(seeds[i], done[i])
+        done[i] += 1
+        if opt.needs == "hvp":
+            params[i], states[i] = opt.update(params[i], None, states[i], objective=objective)
+        else:
+            params[i], states[i] = opt.update(params[i], grad(params[i])[1], states[i])
+    return params, states, opt
+
+
+def _library_steps(setup, name, seed, schedule, steps=5):
+    """Final parameters of ``steps`` updates of one library object and its scheduler (as pgbench
+    did before its state was data): the reference of bit identity."""
+    import torch
+    be, net, _, grad = setup["torch"]
+    params = net.init(np.random.default_rng(seed), be)
+    lib = optimizers.factory(name, "torch")(list(params.values()), _torch_lr(name),
+                                            **SETTINGS.get((name, "torch"), {}))
+    sched = schedule.torch(lib)
+    for n in range(steps):
+        _seed(seed, n)
+        g = grad(params)[1]
+        with torch.no_grad():
+            for k, p in params.items():
+                p.grad = g[k]
+            lib.step()
+        sched.step()
+    return params
+
+
+@pytest.mark.parametrize("name", TORCH_NAMES)
+def test_torch_state_is_data_and_independent_of_the_library_object(setup, name):
+    """Two runs interleaved on one optimizer end where each ends alone (all that changes is in the
+    state), bit for bit; the state's leaves are tensors, numbers, strings and dtypes (Kron's
+    ``precondition_dtype`` setting); one library object
+    serves both; without a Hessian, the same numbers as stepping the library object itself."""
+    import jax
+    import torch
+    together, states, opt = _torch_steps(setup, name, (1, 2), COSINE)
+    alone = [_torch_steps(setup, name, (s,), COSINE)[0][0] for s in (1, 2)]
+    for a, b in zip(together, alone, strict=True):
+        assert all(torch.equal(a[k], b[k]) for k in a), f"{name}: interleaved runs differ from separate ones"
+    leaves = jax.tree_util.tree_leaves(states)
+    bad = [type(v) for v in leaves if not isinstance(v, (torch.Tensor, int, float, bool, str, torch.dtype))]
+    assert leaves and not bad, f"{name}: its state holds {bad}"
+    assert len(opt._built) == 1, "one library object for one parameter structure"
+    if opt.needs is None:
+        ref = _library_steps(setup, name, 1, COSINE)
+        assert all(torch.equal(alone[0][k], ref[k]) for k in ref), f"{name}: not the library's numbers"
+
+
+def test_torch_lbfgs_state_is_its_history():
+    """torch.optim.LBFGS: two runs interleaved on one optimizer end where each ends alone, and
+    where one library object stepped with the closure ends; the history is tensors and numbers."""
+    import jax
+    import torch
+    problem = pgbench.make_problem("exp", scale="quick", batch_size=16)
+    be = get_backend("torch")
+    net = problem.network()
+    _, y = problem.sample(np.random.default_rng(0), 16, be)
+    dp = pgbench.make_solver("dp", clip_x_grad=None)
+
+    def objective(p):
+        return dp.objective(problem, be, net, p, y, None)
+
+    def run(seeds, interleave):
+        opt = be.lbfgs(0.5, 4, 2, "strong_wolfe")
+        params = [net.init(np.random.default_rng(s), be) for s in seeds]
+        states = [opt.init(p) for p in params]
+        order = [i for _ in range(4) for i in range(len(seeds))] if interleave else \
+            [i for i in range(len(seeds)) for _ in range(4)]
+        for i in order:
+            params[i], states[i] = opt.update(params[i], None, states[i], objective=objective)
+        return params, states
+
+    (a, b), states = run((1, 2), True)
+    assert all(torch.equal(a[k], run((1,), False)[0][0][k]) for k in a)
+    assert all(torch.equal(b[k], run((2,), False)[0][0][k]) for k in b)
+    leaves = jax.tree_util.tree_leaves(states)
+    assert leaves and all(isinstance(v, (torch.Tensor, int, float, bool, str)) for v in leaves), leaves
+    params = net.init(np.random.default_rng(1), be)
+    lib = torch.optim.LBFGS(list(params.values()), lr=0.5, max_iter=2, history_size=4, line_search_fn="strong_wolfe")
+    for p in params.values():
+        p.requires_grad_(True)
+
+    def closure():
+        lib.zero_grad()
+        loss = objective(params)
+        loss.backward()
+        return loss
+    for _ in range(4):
+        lib.step(closure)
+    assert all(torch.equal(a[k], params[k].detach()) for k in a)

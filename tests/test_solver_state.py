@@ -18,22 +18,16 @@ jax = pytest.importorskip("jax")
 SOLVER_IDS = [s.id for s in pgbench.SOLVERS.latest()]
 
 
-def _library_state(leaf) -> bool:
-    """torch.optim keeps an optimizer's moments in the optimizer object, so on torch the backend's
-    optimizer state (``pgbench.backends.torch_backend``) is that object; nothing else may be."""
-    import torch
-    return isinstance(leaf, (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler))
-
-
 def non_data(state, backend: str) -> list[str]:
-    """The leaves of ``state`` that are not data (arrays, numbers, strings), as ``type: repr``."""
+    """The leaves of ``state`` that are not data (arrays, numbers, strings; on torch tensors and
+    dtypes, a value such as Kron's ``precondition_dtype`` setting), as ``type: repr``."""
     bad = []
     for leaf in jax.tree_util.tree_leaves(state):
         if isinstance(leaf, (np.ndarray, np.generic, jax.Array, numbers.Number, str)):
             continue
         if backend == "torch":
             import torch
-            if isinstance(leaf, torch.Tensor) or _library_state(leaf):
+            if isinstance(leaf, (torch.Tensor, torch.dtype)):
                 continue
         bad.append(f"{type(leaf).__module__}.{type(leaf).__qualname__}: {leaf!r}"[:160])
     return bad
@@ -65,7 +59,7 @@ def test_state_is_data(solver_id, backend):
         reason = solver.missing_on(backend)
     if reason:
         pytest.skip(reason)
-    for when, state in zip(("init", "after one step"), _states(problem, solver, get_backend(backend))):
+    for when, state in zip(("init", "after one step"), _states(problem, solver, get_backend(backend)), strict=True):
         bad = non_data(state, backend)
         assert not bad, f"{solver_id} on {backend}: its state {when} holds {bad}"
 

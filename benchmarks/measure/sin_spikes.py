@@ -37,39 +37,36 @@ METHODS = {"DP (Adam)": ("dp", {}), "PG (inverse)": ("pg", {}),
 
 
 def torch_adam(state):
-    """The torch.optim.Adam inside a training scheme's state (the state itself, or an element or
-    attribute of it); raises TypeError when there is none."""
-    import torch
+    """The torch Adam state (a :class:`~pgbench.backends.torch_optim.TorchOptState`) inside a
+    training scheme's state (the state itself, or an element of it); raises TypeError when there is none."""
+    from pgbench.backends.torch_optim import TorchOptState
     todo = [state]
     while todo:
         s = todo.pop()
-        if isinstance(s, torch.optim.Optimizer):
+        if isinstance(s, TorchOptState):
             return s
         if isinstance(s, (tuple, list)):
             todo.extend(s)
         elif isinstance(s, dict):
             todo.extend(s.values())
-        elif hasattr(s, "__dict__"):
-            todo.extend(v for v in vars(s).values() if not isinstance(v, (int, float, str)))
-    raise TypeError(f"no torch.optim.Optimizer in the scheme state {type(state).__name__}")
+    raise TypeError(f"no torch optimizer state in the scheme state {type(state).__name__}")
 
 
 def effective_steps(opt) -> dict:
     """``max_step``, ``median_step``: over all parameter elements, :math:`|\\mathrm{lr}\\,\\hat m/(\\sqrt{\\hat
     v}+\\epsilon)|`; ``min_sqrt_v``: the smallest :math:`\\sqrt{\\hat v}` (float64 on the host)."""
     steps, roots = [], []
-    for group in opt.param_groups:
-        b1, b2 = group["betas"]
-        lr, eps = float(group["lr"]), group["eps"]
-        for p in group["params"]:
-            st = opt.state.get(p)
-            if not st:
-                continue
-            t = float(st["step"])
-            m = st["exp_avg"].detach().double().cpu().numpy().ravel() / (1 - b1 ** t)
-            v = st["exp_avg_sq"].detach().double().cpu().numpy().ravel() / (1 - b2 ** t)
-            steps.append(np.abs(lr * m / (np.sqrt(v) + eps)))
-            roots.append(np.sqrt(v))
+    (group,) = opt.groups   # torch.optim.Adam: one parameter group
+    b1, b2 = group["betas"]
+    lr, eps = float(group["lr"]), group["eps"]
+    for st in opt.params:
+        if not st:
+            continue
+        t = float(st["step"])
+        m = st["exp_avg"].detach().double().cpu().numpy().ravel() / (1 - b1 ** t)
+        v = st["exp_avg_sq"].detach().double().cpu().numpy().ravel() / (1 - b2 ** t)
+        steps.append(np.abs(lr * m / (np.sqrt(v) + eps)))
+        roots.append(np.sqrt(v))
     s, r = np.concatenate(steps), np.concatenate(roots)
     return {"max_step": float(s.max()), "median_step": float(np.median(s)), "min_sqrt_v": float(r.min())}
 

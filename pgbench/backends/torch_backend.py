@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from array_api_compat import torch as xp_torch
 
-from .base import Backend, Optimizer, cpu_name
+from .base import Backend, cpu_name
 from .cg import cg_eager, cg_steps, compiled_cg_steps
+from .torch_optim import TorchLBFGS, TorchOptimizer
 
 #: Default convergence-check interval of torch CG (see :class:`TorchBackend`; measured in docs/speed.md).
 CG_CHECK_EVERY = 4
@@ -68,91 +68,6 @@ class _CG(torch.autograd.Function):
                 ctx.matvec, b_dot, torch.zeros_like(b_dot), ctx.rtol, ctx.atol, ctx.maxiter, ctx.check_every, ctx.steps
             )
         return xd
-
-
-class _TorchState(NamedTuple):
-    """A torch optimizer and its learning-rate scheduler (None when the rate is constant)."""
-
-    optimizer: Any
-    scheduler: Any = None
-
-
-class _TorchOptimizer(Optimizer):
-    """A ``torch.optim`` optimizer made by ``factory(params)``; ``schedule`` (a
-    :class:`pgbench.schedules.Schedule`) adds its ``lr_scheduler``, stepped after every update."""
-
-    def __init__(self, factory, schedule=None):
-        self._factory = factory
-        self._schedule = schedule
-
-    def init(self, params):
-        opt = self._factory(list(params.values()))
-        return _TorchState(opt, None if self._schedule is None else self._schedule.torch(opt))
-
-    def update(self, params, grads, state, objective=None):
-        """One step; ``objective`` (a scalar function of the parameters) is for the Hessian-based
-        optimizers (``needs == "hvp"``): the gradients are taken from it with ``create_graph=True``
-        (``grads`` is ignored), so that the optimizer can draw Hessian-vector products."""
-        if objective is not None:
-            leaves = list(params.values())
-            for p in leaves:
-                p.requires_grad_(True)
-            with torch.enable_grad():
-                gs = torch.autograd.grad(objective(params), leaves, create_graph=True)
-            for p, g in zip(leaves, gs, strict=True):
-                p.grad = g
-            # the Hutchinson probes come from torch's global generator: seeded by the update
-            # count (and the global state left untouched), so that a run is reproducible
-            n = getattr(state.optimizer, "_pgbench_updates", 0)
-            state.optimizer._pgbench_updates = n + 1
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(n)
-                state.optimizer.step()
-            for p in leaves:
-                p.grad = None
-                p.requires_grad_(False)
-        else:
-            with torch.no_grad():
-                for k, p in params.items():
-                    p.grad = grads[k]
-                state.optimizer.step()
-        if state.scheduler is not None:
-            state.scheduler.step()
-        return params, state
-
-
-class _TorchLBFGS(Optimizer):
-    """``torch.optim.LBFGS`` with a closure over ``objective`` (the loss as a function of the
-    parameters), ``max_iter`` L-BFGS iterations per update."""
-
-    def __init__(self, lr, history, max_iter, line_search):
-        self.settings = dict(
-            lr=lr,
-            max_iter=max_iter,
-            history_size=history,
-            line_search_fn=None if line_search == "none" else "strong_wolfe",
-        )
-
-    def init(self, params):
-        return torch.optim.LBFGS(list(params.values()), **self.settings)
-
-    def update(self, params, grads, state, objective=None):
-        leaves = list(params.values())
-        for p in leaves:
-            p.requires_grad_(True)
-
-        def closure():
-            state.zero_grad()
-            with torch.enable_grad():
-                total = objective(params)
-                total.backward()
-            return total
-
-        state.step(closure)
-        for p in leaves:
-            p.grad = None
-            p.requires_grad_(False)
-        return params, state
 
 
 class TorchBackend(Backend):
@@ -289,15 +204,32 @@ class TorchBackend(Backend):
         return _CG.apply(b, x0, matvec, rtol, atol, maxiter, self.cg_check_every, steps)
 
     def lbfgs(self, lr=1.0, history=10, max_iter=1, line_search="strong_wolfe"):
-        return _TorchLBFGS(lr, history, max_iter, line_search)
+        """``torch.optim.LBFGS`` (:class:`~pgbench.backends.torch_optim.TorchLBFGS`), one per
+        setting (cached): its library object is built once, its history is the state."""
+        cache = self.__dict__.setdefault("_optimizers", {})
+        key = ("lbfgs", lr, history, max_iter, line_search)
+        if key not in cache:
+            cache[key] = TorchLBFGS(lr, history, max_iter, line_search)
+        return cache[key]
 
     def optimizer(self, name, lr, schedule=None, **kwargs):
-        """``name``: any torch entry of :data:`pgbench.optimizers.OPTIMIZERS` (torch.optim /
-        pytorch-optimizer), ``kwargs`` its settings."""
+        """One optimizer per setting (cached), its library object built once per parameter
+        structure (:class:`~pgbench.backends.torch_optim.TorchOptimizer`). ``name``: any torch
+        entry of :data:`pgbench.optimizers.OPTIMIZERS` (torch.optim / pytorch-optimizer),
+        ``kwargs`` its settings."""
+        from ..optimizers import freeze
+
+        key = (name, lr, schedule, freeze(kwargs))
+        cache = self.__dict__.setdefault("_optimizers", {})
+        if key not in cache:
+            cache[key] = self._make_optimizer(name, lr, schedule, **kwargs)
+        return cache[key]
+
+    def _make_optimizer(self, name, lr, schedule=None, **kwargs):
         from ..optimizers import entry, factory
 
         make = factory(name, "torch")
-        opt = _TorchOptimizer(lambda ps: make(ps, lr, **kwargs), schedule)
+        opt = TorchOptimizer(lambda ps: make(ps, lr, **kwargs), schedule)
         opt.needs = entry(name).needs
         return opt
 
