@@ -12,7 +12,8 @@ hyperparameter (non-scalars as JSON). The rows:
                    ``divergence_rule``) or ``failed`` (an exception; ``message`` holds it, ``traceback``
                    the full traceback)
 ``iteration``      update steps done (training rows from 1, iterative from 0; older stores are
-                   renumbered on load, :func:`pgbench.record.upgrade`); ``wall_time``: seconds since the run started (device synchronised)
+                   renumbered on load, :func:`pgbench.record.upgrade`); ``wall_time``: seconds since the run
+                   started (device synchronised)
 ``loss``           batch mean of the y-space objective; ``x_error``: batch mean x-space error
                    (what it measures: ``x_error_name``); ``nonfinite``: fraction of examples
                    that are not finite
@@ -323,8 +324,9 @@ def merge(sources, dest) -> MergeSummary:
                 summary.replaced += 1
             else:
                 summary.copied += 1
-            if examples_path(path).exists():  # the run's examples travel with it, written first
-                _write_atomic(examples_path(target), lambda tmp, p=examples_path(path): shutil.copyfile(p, tmp))
+            src = examples_path(path)
+            if src.exists():  # the run's examples travel with it, written first
+                _write_atomic(examples_path(target), lambda tmp, src=src: shutil.copyfile(src, tmp))
             _write_atomic(target, lambda tmp, path=path: shutil.copyfile(path, tmp))
     return summary
 

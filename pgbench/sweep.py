@@ -551,7 +551,7 @@ def run_sweep(
     store.clean_stale_tmp(root)
     outcomes: list[Outcome | None] = [None] * len(tasks)
     todo = []
-    for i, (task, p) in enumerate(zip(tasks, plans)):
+    for i, (task, p) in enumerate(zip(tasks, plans, strict=True)):
         # a run this machine cannot plan has its key made on the worker, which checks the store itself
         outcomes[i] = _cached(task, p.meta, root, force) if task.runs_here else None
         if outcomes[i] is None:
@@ -624,7 +624,7 @@ def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, not
             emit(Event("iteration", i, tasks[i], plans[i].iterations, progress=pr))
 
         results = run_vectorized([plans[i] for i in idx], read_every, callback)
-        for i, result in zip(idx, results):
+        for i, result in zip(idx, results, strict=True):
             outcomes[i] = _outcome(tasks[i], RunRecord.from_result(result), store.save(result, root), cached=False)
             emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=outcomes[i]))
     return [i for i, _ in alone]

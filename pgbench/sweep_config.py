@@ -214,7 +214,7 @@ def _grids(tables: dict, ids: list[str], registry, what: str, noun: str) -> dict
                 raise InvalidSettingError(f"sweep file: [{what}.{spec.name}] {key} is an empty list")
             axes[key] = value if is_axis else [value]
         keys = list(axes)
-        out[i] = [dict(zip(keys, combo)) for combo in itertools.product(*(axes[k] for k in keys))] or [{}]
+        out[i] = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(axes[k] for k in keys))] or [{}]
     for name in tables:
         raise InvalidSettingError(f"sweep file: [{what}.{name}] names no {noun} of the sweep{suggest(name, ids)}")
     return out

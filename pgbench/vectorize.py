@@ -93,7 +93,10 @@ def why_not(p: RunPlan, n_seeds: int = 2) -> str | None:
             f"the batch), so seeds' batches are not concatenated"
         )
     if not isinstance(s, FeedbackScheme):
-        return f"{s.id} ({type(s).__name__}) computes its own update, it does not feed a gradient back through an optimizer"
+        return (
+            f"{s.id} ({type(s).__name__}) computes its own update, it does not feed a gradient back through an "
+            f"optimizer"
+        )
     if not s.jittable:
         return (
             f"{s.id}'s step is not a pure array function (its inner solver runs on the host), so it cannot be vmapped"
@@ -261,9 +264,9 @@ class SeedsProgram(Program):
         pr, n = self.problem, self.problem.batch_size
         if self.split:
             drawn = [pr.draw(keys.rng(q.seed, "train", it), n) for q in self.plans]
-            return tuple(np.stack(col) for col in zip(*drawn))
+            return tuple(np.stack(col) for col in zip(*drawn, strict=True))
         drawn = [pr.sample(keys.rng(q.seed, "train", it), n, self.be) for q in self.plans]
-        return tuple(stack(self.be, col) for col in zip(*drawn))
+        return tuple(stack(self.be, col) for col in zip(*drawn, strict=True))
 
     def device_inputs(self, batches: list[tuple], stacked: bool) -> list[tuple]:
         """``batches`` (from :meth:`inputs`) as backend arrays; ``stacked``: one tuple with a
@@ -271,8 +274,8 @@ class SeedsProgram(Program):
         be = self.be
         if stacked:
             if self.split:
-                return [tuple(be.asarray(np.stack(col)) for col in zip(*batches))]
-            return [tuple(stack(be, col) for col in zip(*batches))]
+                return [tuple(be.asarray(np.stack(col)) for col in zip(*batches, strict=True))]
+            return [tuple(stack(be, col) for col in zip(*batches, strict=True))]
         if self.split:
             return [tuple(be.asarray(a) for a in b) for b in batches]
         return batches

@@ -41,7 +41,10 @@ from ..schedules import Schedule
 
 
 @dataclass(frozen=True)
-class Solver(abc.ABC):
+class Solver:
+    """What every solver has (id, capabilities, hyperparameters, built objects); the abstract kinds
+    to subclass are :class:`IterativeSolver` and :class:`TrainingScheme`."""
+
     kind: ClassVar[str] = "?"
     requires: ClassVar[frozenset[str]] = frozenset()
     id: ClassVar[str] = "?"
@@ -88,7 +91,7 @@ def check_choice(obj, name, choices):
         raise ValueError(f"{type(obj).__name__}.{name} must be one of {', '.join(map(str, choices))}; got {v!r}")
 
 
-class IterativeSolver(Solver):
+class IterativeSolver(Solver, abc.ABC):
     kind: ClassVar[str] = "iterative"
     jittable: ClassVar[bool] = True  # step is a pure array function
     max_steps: ClassVar[int | None] = None  # a one-shot solver (L-BFGS-B to convergence) says 1
@@ -130,7 +133,7 @@ class Step(NamedTuple):
     info: dict
 
 
-class TrainingScheme(Solver):
+class TrainingScheme(Solver, abc.ABC):
     """An init/update pair over the network parameters (see the module docstring)."""
 
     kind: ClassVar[str] = "training"

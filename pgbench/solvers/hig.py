@@ -8,7 +8,10 @@ over the batch, :math:`J \\in \\mathbb{R}^{bm\\times P}` (rows sample-major: row
 With :math:`J = U\\Sigma V^T` and :math:`g = \\partial L/\\partial\\hat y` (L the batch loss reduced as
 the problem declares), the update is
 
-.. math:: \\theta \\leftarrow \\theta - \\eta\\, V\\,\\mathrm{diag}(\\sigma_k^{\\beta}\\,[\\sigma_k > \\tau\\sigma_{max}])\\,U^T g
+.. math::
+
+   \\theta \\leftarrow \\theta - \\eta\\, V\\,
+   \\mathrm{diag}(\\sigma_k^{\\beta}\\,[\\sigma_k > \\tau\\sigma_{max}])\\,U^T g
 
 with β = −½ (HIG) or β = −1 (Gauss-Newton, ``gn``); β = +1 would be gradient descent. Singular
 values at or below τσ_max are dropped, not clamped. The step is applied by plain SGD of rate η.

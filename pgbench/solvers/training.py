@@ -63,8 +63,9 @@ class DifferentiablePhysics(FeedbackScheme):
 
     def objective(self, problem, be, net, params, y_target, x_true):
         """The training loss as a function of θ, :math:`\\sum_i L_i` (divided by N under the
-        problem's ``loss_reduction="mean"`` and again under ``clip_scope="batch_mean"``), whose gradient is what ``x_gradient`` feeds back
-        (for Hessian-based optimizers; not with ``clip_x_grad``, which is no loss gradient)."""
+        problem's ``loss_reduction="mean"`` and again under ``clip_scope="batch_mean"``), whose gradient is
+        what ``x_gradient`` feeds back (for Hessian-based optimizers; not with ``clip_x_grad``, which is no loss
+        gradient)."""
         if self.clip_x_grad is not None:
             raise ValueError(
                 "dp: a Hessian-based optimizer needs the loss's own gradient; clip_x_grad "
