@@ -32,11 +32,15 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # tomllib is 3.11+; tomli is the same parser (a dependency on 3.10 only, so possibly absent where mypy runs)
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 from .registry import PROBLEMS, SOLVERS, InvalidSettingError, _arms, field_types, load_plugin, suggest
 from .sweep import Skipped, Task, _as_list, expand, unique
@@ -119,7 +123,8 @@ class SweepConfig:
         solvers = list(dict.fromkeys(SOLVERS.resolve(s).id for s in self.solvers))
         problem_grid = _grids(self.problem_settings, problems, PROBLEMS, "problem_settings", "problem")
         solver_grid = _grids(self.hyperparameters, solvers, SOLVERS, "hyperparameters", "solver")
-        tasks, skipped = [], []
+        tasks: list[Task] = []
+        skipped: list[Skipped] = []
         for p in problems:
             for settings in problem_grid[p]:
                 for s in solvers:

@@ -33,6 +33,8 @@ row's ``wall_time`` is the time of the whole S-seed program, not of one seed.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -142,6 +144,9 @@ class SeedsProgram(Program):
     iterations (one ``lax.scan`` on jax) and reads the metrics back once."""
 
     evaluates = True
+    one_step: Callable[..., Any]  # (params, state, *inputs) -> (params, state, per): one iteration
+    chunk: Callable[..., Any] | None  # the same over a leading iteration axis of inputs (jax only)
+    evaluate_seeds: Callable[..., Any]  # (params, test_x, test_y) -> per-example held-out metrics
 
     def __init__(self, plans: list[RunPlan], read_every: int = 1):
         self.validate(plans, read_every)

@@ -143,7 +143,7 @@ class Supervised(FeedbackScheme):
         check_positive(self, "label_steps")
 
     @property
-    def jittable(self):
+    def jittable(self) -> bool:
         return self.labels == "truth" or jittable_solver(self.labels)
 
     def hyperparameters(self) -> dict:
@@ -211,7 +211,7 @@ class PhysicalGradient(FeedbackScheme):
         return self.inner or "inverse"
 
     @property
-    def jittable(self):
+    def jittable(self) -> bool:
         return jittable_solver(self.inner if self.inner is not None else "inverse")
 
     def hyperparameters(self) -> dict:
