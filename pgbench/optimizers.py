@@ -20,6 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch.optim import Optimizer
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,9 @@ def _pytorch_optimizer(name: str):
     def make(params, lr, **settings):
         from pytorch_optimizer import load_optimizer
 
-        return load_optimizer(name)(params, lr=lr, **settings)
+        # typed as type[torch.optim.Optimizer], whose base __init__ has no lr; every optimizer it loads takes one
+        cls: Callable[..., Optimizer] = load_optimizer(name)
+        return cls(params, lr=lr, **settings)
 
     return make
 

@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import importlib
 import importlib.util
+import math
 import numbers
 import re
 import sys
@@ -110,12 +111,8 @@ class Registry:
         """Add ``spec``. Its id must look like ``name-v0`` in a safe character set (letters, digits,
         ``_ . -``; no ``..``). An id that is already registered is refused unless the spec is the
         same (a plugin imported twice): a plugin cannot silently replace a built-in."""
-        if (
-            not _ID.match(spec.id)
-            or _ID.match(spec.id)["version"] is None
-            or ".." in spec.id
-            or spec.id.startswith(".")
-        ):
+        m = _ID.match(spec.id)
+        if m is None or m["version"] is None or ".." in spec.id or spec.id.startswith("."):
             raise InvalidSettingError(
                 f"{self.kind} id {spec.id!r} must look like 'name-v0' (letters, digits, '_', '.', '-'; no '..' or '/')"
             )
@@ -258,7 +255,7 @@ def _check_fields(cls, kwargs: dict, what: str) -> None:
             raise InvalidSettingError(f"{what} has no setting {k!r}{suggest(k, hints)}")
         if not _accepts(hints[k], v):
             raise InvalidSettingError(f"{what} setting {k}={v!r}: expected {_type_name(hints[k])}")
-        if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) and not np.isfinite(v):
+        if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) and not math.isfinite(v):
             raise InvalidSettingError(f"{what} setting {k}={v!r}: expected a finite number")
 
 
@@ -331,6 +328,8 @@ def load_plugin(module_or_path: str) -> None:
         if name in sys.modules:
             return
         spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:  # not a suffix Python imports (.py, .so, ...)
+            raise InvalidSettingError(f"plugin file {module_or_path!r} is not a Python module file")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         try:

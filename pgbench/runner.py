@@ -250,7 +250,7 @@ def execute_runs(
 
 def _emit(state, seen: list[int], callback):
     if callback is not None:
-        for lane, (rec, start) in enumerate(zip(state.lanes, seen)):
+        for lane, (rec, start) in enumerate(zip(state.lanes, seen, strict=True)):
             for row in rec.rows[start:]:
                 callback(Progress(row["iteration"], state.total, row["wall_time"], row["loss"], row["x_error"], lane))
 
@@ -457,7 +457,7 @@ class Run:
             )
             for i, lane in enumerate(state.lanes)
         ]
-        for lane, result in zip(state.lanes, results):
+        for lane, result in zip(state.lanes, results, strict=True):
             try:
                 result.examples = collect_examples(lane.plan, result)
             except Exception as err:  # the examples are a convenience; the run itself stands
@@ -507,12 +507,12 @@ class Run:
         means = block_means(per)
         names = list(means)
         table = np.stack([np.reshape(means[c], (k, n)) for c in names], axis=-1).tolist()  # [k][n][metric]
-        for j, (it, t) in enumerate(zip(iterations, times)):
+        for j, (it, t) in enumerate(zip(iterations, times, strict=True)):
             info = _info_row(be, infos[j]) if infos[j] else {}
             for s, lane in enumerate(state.lanes):
                 if lane.done:
                     continue
-                row = {"iteration": it, "wall_time": t, **dict(zip(names, table[j][s])), **info}
+                row = {"iteration": it, "wall_time": t, **dict(zip(names, table[j][s], strict=True)), **info}
                 if evals is not None and j == k - 1:
                     row.update(evals[s])
                 lane.rows.append(row)

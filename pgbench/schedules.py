@@ -125,6 +125,13 @@ class Schedule:
     def is_constant(self) -> bool:
         return self.kind == "constant" and self.warmup_steps == 0
 
+    @staticmethod
+    def _required(value: int | None) -> int:
+        """A setting that :meth:`__post_init__` made required for this kind (never None here)."""
+        if value is None:
+            raise AssertionError("a schedule setting required by its kind is None (bypassed validation)")
+        return value
+
     # --- jax ----------------------------------------------------------------------------------
     def optax(self, lr: float):
         """The learning rate as an optax schedule (a function of the update count), or ``lr``
@@ -154,19 +161,21 @@ class Schedule:
 
         if self.is_constant:
             return None
-        parts, milestones = [], []
+        parts: list[L.LRScheduler] = []
+        milestones: list[int] = []
         if self.warmup_steps:
             parts.append(L.LinearLR(optimizer, self.warmup_start_fraction, 1.0, total_iters=self.warmup_steps))
             milestones.append(self.warmup_steps)
         if self.kind == "cosine":
+            steps = self._required(self.steps)
             lr = optimizer.param_groups[0]["initial_lr"] if parts else optimizer.param_groups[0]["lr"]
-            parts.append(L.CosineAnnealingLR(optimizer, self.steps, eta_min=lr * self.final_fraction))
+            parts.append(L.CosineAnnealingLR(optimizer, steps, eta_min=lr * self.final_fraction))
             parts.append(L.ConstantLR(optimizer, factor=self.final_fraction, total_iters=_HOLD))
-            milestones.append(milestones[-1] + self.steps if milestones else self.steps)
+            milestones.append(milestones[-1] + steps if milestones else steps)
         elif self.kind == "step":
-            parts.append(L.StepLR(optimizer, self.step_every, self.decay_rate))
+            parts.append(L.StepLR(optimizer, self._required(self.step_every), self.decay_rate))
         elif self.kind == "exponential":
-            parts.append(L.ExponentialLR(optimizer, self.decay_rate ** (1.0 / self.step_every)))
+            parts.append(L.ExponentialLR(optimizer, self.decay_rate ** (1.0 / self._required(self.step_every))))
         else:
             parts.append(L.ConstantLR(optimizer, factor=1.0, total_iters=_HOLD))
         return parts[0] if len(parts) == 1 else L.SequentialLR(optimizer, parts, milestones)

@@ -12,7 +12,8 @@ hyperparameter (non-scalars as JSON). The rows:
                    ``divergence_rule``) or ``failed`` (an exception; ``message`` holds it, ``traceback``
                    the full traceback)
 ``iteration``      update steps done (training rows from 1, iterative from 0; older stores are
-                   renumbered on load, :func:`pgbench.record.upgrade`); ``wall_time``: seconds since the run started (device synchronised)
+                   renumbered on load, :func:`pgbench.record.upgrade`); ``wall_time``: seconds since the run
+                   started (device synchronised)
 ``loss``           batch mean of the y-space objective; ``x_error``: batch mean x-space error
                    (what it measures: ``x_error_name``); ``nonfinite``: fraction of examples
                    that are not finite
@@ -42,6 +43,7 @@ import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -157,7 +159,11 @@ def examples_path(run_path) -> Path:
 
 def write_examples(examples: dict, path) -> Path:
     """Write example arrays (and their ``meta`` dict, as JSON) atomically as ``.npz``."""
-    arrays = {k: np.asarray(v) for k, v in examples.items() if k != "meta"}
+    # numpy takes the arrays as keyword arguments: names of its own parameters would be read as those
+    reserved = {"file", "allow_pickle"} & set(examples)
+    if reserved:
+        raise ValueError(f"example arrays cannot be named {', '.join(sorted(reserved))} (numpy.savez parameters)")
+    arrays: dict[str, Any] = {k: np.asarray(v) for k, v in examples.items() if k != "meta"}
     meta = np.asarray(json.dumps(examples.get("meta", {}), default=str))
 
     def write(tmp):
@@ -185,7 +191,8 @@ def clean_stale_tmp(root, max_age: float = 86400.0) -> list[Path]:
     example files): those written on this host by a process that no longer exists, and any
     older than ``max_age`` seconds (a writer on another host cannot be asked). Returns the
     removed paths."""
-    removed, host, now = [], socket.gethostname(), time.time()
+    removed: list[Path] = []
+    host, now = socket.gethostname(), time.time()
     if not Path(root).is_dir():
         return removed
     for p in Path(root).rglob(".*.tmp"):
@@ -323,8 +330,9 @@ def merge(sources, dest) -> MergeSummary:
                 summary.replaced += 1
             else:
                 summary.copied += 1
-            if examples_path(path).exists():  # the run's examples travel with it, written first
-                _write_atomic(examples_path(target), lambda tmp, p=examples_path(path): shutil.copyfile(p, tmp))
+            src = examples_path(path)
+            if src.exists():  # the run's examples travel with it, written first
+                _write_atomic(examples_path(target), lambda tmp, src=src: shutil.copyfile(src, tmp))
             _write_atomic(target, lambda tmp, path=path: shutil.copyfile(path, tmp))
     return summary
 

@@ -265,7 +265,7 @@ def coerce(cls, key: str, value, what: str = "setting"):
     raise InvalidSettingError(f"{what} setting {key}={value!r}: expected {_type_name(tp)}")
 
 
-def _split(ids: list[str], settings: dict, registry, what: str) -> dict[str, dict]:
+def _split(ids: list[str], settings: dict | None, registry, what: str) -> dict[str, dict]:
     """Distribute ``settings`` over the classes of ``ids``. A key ``name`` goes to every id whose
     class has that field; ``id.name`` (e.g. ``pg.lr``) to that id only. A key that no id has is
     an error (with the nearest field name)."""
@@ -299,9 +299,9 @@ def _plugins_for(spec) -> tuple[str, ...]:
     module = spec.entry_point.partition(":")[0]
     if module == "pgbench" or module.startswith("pgbench."):
         return ()
-    mod = sys.modules.get(module)
-    if module.startswith("pgbench_plugin_") and getattr(mod, "__file__", None):
-        return (str(Path(mod.__file__).resolve()),)
+    file = getattr(sys.modules.get(module), "__file__", None)
+    if module.startswith("pgbench_plugin_") and file:
+        return (str(Path(file).resolve()),)
     return (module,)
 
 
@@ -551,7 +551,7 @@ def run_sweep(
     store.clean_stale_tmp(root)
     outcomes: list[Outcome | None] = [None] * len(tasks)
     todo = []
-    for i, (task, p) in enumerate(zip(tasks, plans)):
+    for i, (task, p) in enumerate(zip(tasks, plans, strict=True)):
         # a run this machine cannot plan has its key made on the worker, which checks the store itself
         outcomes[i] = _cached(task, p.meta, root, force) if task.runs_here else None
         if outcomes[i] is None:
@@ -559,15 +559,15 @@ def run_sweep(
         else:
             emit(Event("finish", i, task, p.iterations, outcome=outcomes[i]))
     if not todo:
-        return outcomes
+        return _complete(outcomes)
     gpu = any(tasks[i].device == "cuda" for i in todo)
     if executor == "dask":
         _run_dask(tasks, plans, todo, outcomes, root, workers, scheduler, force, emit)
-        return outcomes
+        return _complete(outcomes)
     n = workers or (_gpu_count() if gpu else 1)
     if n > 1:
         _run_pool(tasks, plans, todo, outcomes, root, min(n, len(todo)), gpu, force, emit)
-        return outcomes
+        return _complete(outcomes)
     if vectorize:
         todo = _run_vector_groups(
             tasks, plans, todo, outcomes, root, emit, read_every, notes if notes is not None else []
@@ -575,12 +575,22 @@ def run_sweep(
     for i in todo:
         task, p = tasks[i], plans[i]
         emit(Event("start", i, task, p.iterations))
-        result = execute(
-            p, lambda pr, i=i, task=task, total=p.iterations: emit(Event("iteration", i, task, total, progress=pr))
-        )
+
+        def report(pr: Progress, i: int = i, task: Task = task, total: int = p.iterations) -> None:
+            emit(Event("iteration", i, task, total, progress=pr))
+
+        result = execute(p, report)
         outcomes[i] = _outcome(task, RunRecord.from_result(result), store.save(result, root), cached=False)
         emit(Event("finish", i, task, p.iterations, outcome=outcomes[i]))
-    return outcomes
+    return _complete(outcomes)
+
+
+def _complete(outcomes: list[Outcome | None]) -> list[Outcome]:
+    """``outcomes`` once every task has one (every executor fills each slot, failures included)."""
+    done = [o for o in outcomes if o is not None]
+    if len(done) != len(outcomes):
+        raise RuntimeError(f"{len(outcomes) - len(done)} of {len(outcomes)} runs ended without an outcome")
+    return done
 
 
 def vector_groups(tasks: list[Task], plans, todo: list[int], read_every: int = 1):
@@ -624,7 +634,7 @@ def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, not
             emit(Event("iteration", i, tasks[i], plans[i].iterations, progress=pr))
 
         results = run_vectorized([plans[i] for i in idx], read_every, callback)
-        for i, result in zip(idx, results):
+        for i, result in zip(idx, results, strict=True):
             outcomes[i] = _outcome(tasks[i], RunRecord.from_result(result), store.save(result, root), cached=False)
             emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=outcomes[i]))
     return [i for i, _ in alone]

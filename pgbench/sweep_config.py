@@ -32,11 +32,15 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # tomllib is 3.11+; tomli is the same parser (a dependency on 3.10 only, so possibly absent where mypy runs)
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 from .registry import PROBLEMS, SOLVERS, InvalidSettingError, _arms, field_types, load_plugin, suggest
 from .sweep import Skipped, Task, _as_list, expand, unique
@@ -119,7 +123,8 @@ class SweepConfig:
         solvers = list(dict.fromkeys(SOLVERS.resolve(s).id for s in self.solvers))
         problem_grid = _grids(self.problem_settings, problems, PROBLEMS, "problem_settings", "problem")
         solver_grid = _grids(self.hyperparameters, solvers, SOLVERS, "hyperparameters", "solver")
-        tasks, skipped = [], []
+        tasks: list[Task] = []
+        skipped: list[Skipped] = []
         for p in problems:
             for settings in problem_grid[p]:
                 for s in solvers:
@@ -214,7 +219,7 @@ def _grids(tables: dict, ids: list[str], registry, what: str, noun: str) -> dict
                 raise InvalidSettingError(f"sweep file: [{what}.{spec.name}] {key} is an empty list")
             axes[key] = value if is_axis else [value]
         keys = list(axes)
-        out[i] = [dict(zip(keys, combo)) for combo in itertools.product(*(axes[k] for k in keys))] or [{}]
+        out[i] = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(axes[k] for k in keys))] or [{}]
     for name in tables:
         raise InvalidSettingError(f"sweep file: [{what}.{name}] names no {noun} of the sweep{suggest(name, ids)}")
     return out

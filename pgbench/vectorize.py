@@ -33,6 +33,8 @@ row's ``wall_time`` is the time of the whole S-seed program, not of one seed.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -93,7 +95,10 @@ def why_not(p: RunPlan, n_seeds: int = 2) -> str | None:
             f"the batch), so seeds' batches are not concatenated"
         )
     if not isinstance(s, FeedbackScheme):
-        return f"{s.id} ({type(s).__name__}) computes its own update, it does not feed a gradient back through an optimizer"
+        return (
+            f"{s.id} ({type(s).__name__}) computes its own update, it does not feed a gradient back through an "
+            f"optimizer"
+        )
     if not s.jittable:
         return (
             f"{s.id}'s step is not a pure array function (its inner solver runs on the host), so it cannot be vmapped"
@@ -139,6 +144,9 @@ class SeedsProgram(Program):
     iterations (one ``lax.scan`` on jax) and reads the metrics back once."""
 
     evaluates = True
+    one_step: Callable[..., Any]  # (params, state, *inputs) -> (params, state, per): one iteration
+    chunk: Callable[..., Any] | None  # the same over a leading iteration axis of inputs (jax only)
+    evaluate_seeds: Callable[..., Any]  # (params, test_x, test_y) -> per-example held-out metrics
 
     def __init__(self, plans: list[RunPlan], read_every: int = 1):
         self.validate(plans, read_every)
@@ -261,9 +269,9 @@ class SeedsProgram(Program):
         pr, n = self.problem, self.problem.batch_size
         if self.split:
             drawn = [pr.draw(keys.rng(q.seed, "train", it), n) for q in self.plans]
-            return tuple(np.stack(col) for col in zip(*drawn))
+            return tuple(np.stack(col) for col in zip(*drawn, strict=True))
         drawn = [pr.sample(keys.rng(q.seed, "train", it), n, self.be) for q in self.plans]
-        return tuple(stack(self.be, col) for col in zip(*drawn))
+        return tuple(stack(self.be, col) for col in zip(*drawn, strict=True))
 
     def device_inputs(self, batches: list[tuple], stacked: bool) -> list[tuple]:
         """``batches`` (from :meth:`inputs`) as backend arrays; ``stacked``: one tuple with a
@@ -271,8 +279,8 @@ class SeedsProgram(Program):
         be = self.be
         if stacked:
             if self.split:
-                return [tuple(be.asarray(np.stack(col)) for col in zip(*batches))]
-            return [tuple(stack(be, col) for col in zip(*batches))]
+                return [tuple(be.asarray(np.stack(col)) for col in zip(*batches, strict=True))]
+            return [tuple(stack(be, col) for col in zip(*batches, strict=True))]
         if self.split:
             return [tuple(be.asarray(a) for a in b) for b in batches]
         return batches

@@ -79,6 +79,13 @@ def test_missing_plugin_is_a_clear_error():
         pgbench.load_plugin("missing_file.py")
 
 
+def test_plugin_file_that_is_no_python_module_is_a_clear_error(tmp_path):
+    notes = tmp_path / "notes.txt"  # exists, but no suffix Python imports: no module spec
+    notes.write_text("pgbench.register_solver(...)\n")
+    with pytest.raises(InvalidSettingError, match="is not a Python module file"):
+        pgbench.load_plugin(str(notes))
+
+
 def test_suggest_lists_candidates_when_nothing_is_close():
     assert "registered: alpha, beta" in suggest("zzzzzz", ["beta", "alpha"])
 

@@ -167,3 +167,12 @@ def test_failed_run_keeps_its_traceback(tmp_path):
     path = _stored(tmp_path, status="failed")
     row = pd.read_parquet(path).iloc[0]
     assert row["message"] == "RuntimeError: boom" and row["traceback"] == "Traceback ..."
+
+
+def test_example_arrays_named_like_numpy_savez_parameters_are_refused(tmp_path):
+    # numpy.savez takes the arrays as keywords: an array named allow_pickle would be read as the flag and lost
+    with pytest.raises(ValueError, match="allow_pickle"):
+        store.write_examples({"allow_pickle": np.zeros(3)}, tmp_path / "r.examples.npz")
+    path = store.write_examples({"x_pred": np.zeros(3)}, tmp_path / "r.examples.npz")
+    with np.load(path) as npz:
+        assert sorted(npz.files) == ["meta", "x_pred"]

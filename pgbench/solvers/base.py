@@ -30,7 +30,7 @@ import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 from .. import optimizers
 from ..backends import get_backend
@@ -41,7 +41,10 @@ from ..schedules import Schedule
 
 
 @dataclass(frozen=True)
-class Solver(abc.ABC):
+class Solver:
+    """What every solver has (id, capabilities, hyperparameters, built objects); the abstract kinds
+    to subclass are :class:`IterativeSolver` and :class:`TrainingScheme`."""
+
     kind: ClassVar[str] = "?"
     requires: ClassVar[frozenset[str]] = frozenset()
     id: ClassVar[str] = "?"
@@ -88,7 +91,7 @@ def check_choice(obj, name, choices):
         raise ValueError(f"{type(obj).__name__}.{name} must be one of {', '.join(map(str, choices))}; got {v!r}")
 
 
-class IterativeSolver(Solver):
+class IterativeSolver(Solver, abc.ABC):
     kind: ClassVar[str] = "iterative"
     jittable: ClassVar[bool] = True  # step is a pure array function
     max_steps: ClassVar[int | None] = None  # a one-shot solver (L-BFGS-B to convergence) says 1
@@ -130,12 +133,18 @@ class Step(NamedTuple):
     info: dict
 
 
-class TrainingScheme(Solver):
+class TrainingScheme(Solver, abc.ABC):
     """An init/update pair over the network parameters (see the module docstring)."""
 
     kind: ClassVar[str] = "training"
     requires: ClassVar[frozenset[str]] = frozenset({"network"})
-    jittable: ClassVar[bool] = True  # update is a pure array function on every backend
+
+    @property
+    def jittable(self) -> bool:
+        """Whether ``update`` is a pure array function on every backend (compiled whole). A scheme
+        says so as a class constant (``jittable: ClassVar[bool] = False``) or, where it depends on
+        its settings, as a property."""
+        return True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -169,6 +178,14 @@ class TrainingScheme(Solver):
         """The state a throwaway warm-up starts from (a schedule: one that switches stage after
         one step, so both stages are warm)."""
         return state
+
+
+@runtime_checkable
+class HasObjective(Protocol):
+    """A scheme whose fed-back gradient is that of a scalar training loss of θ (``dp``): what a
+    Hessian-based optimizer (``needs="hvp"``) differentiates twice."""
+
+    def objective(self, problem, be, net, params, y_target, x_true): ...
 
 
 @dataclass(frozen=True)
@@ -206,7 +223,7 @@ class FeedbackScheme(TrainingScheme):
             raise ValueError(
                 f"optimizer_settings must be a dict of the library's settings, got {self.optimizer_settings!r}"
             )
-        if optimizers.entry(self.optimizer).needs == "hvp" and not hasattr(self, "objective"):
+        if optimizers.entry(self.optimizer).needs == "hvp" and not isinstance(self, HasObjective):
             raise ValueError(
                 f"optimizer {self.optimizer!r} needs Hessian-vector products of a training loss; "
                 f"{type(self).__name__} feeds back a vector that is not the gradient of a loss "
@@ -294,6 +311,8 @@ class FeedbackScheme(TrainingScheme):
     def _hvp_update(self, problem, be, net, params, state, y_target, x_true, opt):
         """A Hessian-based optimizer's step: it gets the scheme's scalar ``objective`` of the
         parameters (optax: ``obj_fn``; torch: gradients with ``create_graph=True``)."""
+        if not isinstance(self, HasObjective):  # refused in __post_init__
+            raise TypeError(f"{type(self).__name__} has no training objective for a Hessian-based optimizer")
         x = be.stop_gradient(problem.predict(be, net, params, y_target))
         loss = problem.loss(be, x, y_target)
 

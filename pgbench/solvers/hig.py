@@ -8,7 +8,10 @@ over the batch, :math:`J \\in \\mathbb{R}^{bm\\times P}` (rows sample-major: row
 With :math:`J = U\\Sigma V^T` and :math:`g = \\partial L/\\partial\\hat y` (L the batch loss reduced as
 the problem declares), the update is
 
-.. math:: \\theta \\leftarrow \\theta - \\eta\\, V\\,\\mathrm{diag}(\\sigma_k^{\\beta}\\,[\\sigma_k > \\tau\\sigma_{max}])\\,U^T g
+.. math::
+
+   \\theta \\leftarrow \\theta - \\eta\\, V\\,
+   \\mathrm{diag}(\\sigma_k^{\\beta}\\,[\\sigma_k > \\tau\\sigma_{max}])\\,U^T g
 
 with β = −½ (HIG) or β = −1 (Gauss-Newton, ``gn``); β = +1 would be gradient descent. Singular
 values at or below τσ_max are dropped, not clamped. The step is applied by plain SGD of rate η.
@@ -143,33 +146,33 @@ def output_and_loss(problem):
             lambda be, o, y: 0.5 * be.xp.sum(be.xp.reshape(o * o, (o.shape[0], -1)), axis=1)
         )
 
-        def grad(be, x, y):
+        def output_grad(be, x, y):
             o = be.stop_gradient(out_fn(be, x, y))
             (_, per), g = be.value_and_grad(lambda oo: _sum_aux(be, loss_fn(be, oo, y)), has_aux=True)(o)
             return o, per, g
 
-        return out_fn, grad
+        return out_fn, output_grad
     if _loss_is_default(problem):
 
-        def grad(be, x, y):
+        def residual_grad(be, x, y):
             r = be.stop_gradient(problem.residual(be, x, y))
             return r, 0.5 * be.xp.sum(be.xp.reshape(r * r, (r.shape[0], -1)), axis=1), r
 
-        return (lambda be, x, y: problem.residual(be, x, y)), grad
+        return (lambda be, x, y: problem.residual(be, x, y)), residual_grad
 
     # loss overridden: assume loss = φ(P(x) - y*), so ∂ℓ/∂P = -∂ℓ/∂y*
-    def grad(be, x, y):
+    def loss_grad(be, x, y):
         (_, per), gy = be.value_and_grad(lambda yy: _sum_aux(be, problem.loss(be, x, yy)), has_aux=True)(y)
         return be.stop_gradient(problem.forward(be, x)), per, -gy
 
-    return (lambda be, x, y: problem.forward(be, x)), grad
+    return (lambda be, x, y: problem.forward(be, x)), loss_grad
 
 
 def _sum_aux(be, per):
     return be.xp.sum(per), per
 
 
-def output_size(problem) -> int | None:
+def output_size(problem) -> int:
     """m, the per-example output size: declared (``hig_output_size``, else ``y_shape`` when the
     output is the residual) or evaluated on one example with the first available backend."""
     m = getattr(problem, "hig_output_size", None)
@@ -304,7 +307,7 @@ def batch_jacobian(problem, net, be, use_problem_jacobian: bool = True):
 
         net_jac = be.vmap(be.jacobian(x_single), in_axes=(None, 0))
 
-        def jac(p, y):
+        def problem_jac(p, y):
             b = y.shape[0]
             x = be.stop_gradient(problem.predict(be, net, p, y))
             jx = problem.hig_output_jacobian(be, x, y)
@@ -316,7 +319,7 @@ def batch_jacobian(problem, net, be, use_problem_jacobian: bool = True):
                 rows.append(xp.reshape(xp.matmul(xp.astype(jx, jn.dtype), jn), (b * jx.shape[1], -1)))
             return xp.concat(rows, axis=1)
 
-        return jac
+        return problem_jac
 
     out_fn, _ = output_and_loss(problem)
 

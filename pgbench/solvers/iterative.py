@@ -86,7 +86,11 @@ def _flip_limited_newton_step(be, g, H, max_loss_change, faithful):
 
 class _ClippedUpdate(IterativeSolver):
     """Solvers of the form :math:`x \\leftarrow x + \\mathrm{clip}(\\eta\\,\\Delta x)` with
-    :math:`\\Delta x` = ``delta(...)``."""
+    :math:`\\Delta x` = ``delta(...)``. Subclasses are dataclasses with the fields ``eta`` and ``clip``
+    (declared here for the type checker only: this class is no dataclass, so adds no field)."""
+
+    eta: float
+    clip: float | None
 
     @abc.abstractmethod
     def delta(self, problem, be, x, y_target):

@@ -62,7 +62,7 @@ class StagedScheme(TrainingScheme):
         reason = super().missing(problem)
         if reason:
             return reason
-        for which, stage in zip(("first", "then"), self.stages(problem)):
+        for which, stage in zip(("first", "then"), self.stages(problem), strict=True):
             reason = stage.missing(problem)
             if reason:
                 return f"{self.id} stage {which}: {reason}"

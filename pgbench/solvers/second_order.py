@@ -92,10 +92,14 @@ def _unflatten(be, vec, like, keys):
 @dataclass(frozen=True)
 class HessianFree(TrainingScheme):
     """Hessian-free training (Martens 2010): a truncated Newton step on the batch's physics loss
-    :math:`f(\\theta) = s\\,\\tfrac12 \\sum_i \\lVert r_i(\\theta)\\rVert^2`, :math:`r_i = P(\\mathrm{NN}(y_i^*|\\theta)) - y_i^*`
-    (s = 1/N under ``loss_reduction="mean"``), with the Gauss-Newton matrix :math:`G = s J^\\top J`:
+    :math:`f(\\theta) = s\\,\\tfrac12 \\sum_i \\lVert r_i(\\theta)\\rVert^2`,
+    :math:`r_i = P(\\mathrm{NN}(y_i^*|\\theta)) - y_i^*` (s = 1/N under ``loss_reduction="mean"``), with the
+    Gauss-Newton matrix :math:`G = s J^\\top J`:
 
-    .. math:: (G + \\lambda I)\\, d = -\\nabla f, \\qquad \\theta \\leftarrow \\theta + d \\text{ if } f(\\theta + d) < f(\\theta).
+    .. math::
+
+       (G + \\lambda I)\\, d = -\\nabla f, \\qquad
+       \\theta \\leftarrow \\theta + d \\text{ if } f(\\theta + d) < f(\\theta).
 
     :math:`G v` is computed matrix-free, :math:`J v` by ``be.jvp`` and :math:`J^\\top (J v)` by
     ``be.vjp`` through network and physics; the system is solved by the backend's CG

@@ -63,8 +63,9 @@ class DifferentiablePhysics(FeedbackScheme):
 
     def objective(self, problem, be, net, params, y_target, x_true):
         """The training loss as a function of θ, :math:`\\sum_i L_i` (divided by N under the
-        problem's ``loss_reduction="mean"`` and again under ``clip_scope="batch_mean"``), whose gradient is what ``x_gradient`` feeds back
-        (for Hessian-based optimizers; not with ``clip_x_grad``, which is no loss gradient)."""
+        problem's ``loss_reduction="mean"`` and again under ``clip_scope="batch_mean"``), whose gradient is
+        what ``x_gradient`` feeds back (for Hessian-based optimizers; not with ``clip_x_grad``, which is no loss
+        gradient)."""
         if self.clip_x_grad is not None:
             raise ValueError(
                 "dp: a Hessian-based optimizer needs the loss's own gradient; clip_x_grad "
@@ -142,7 +143,7 @@ class Supervised(FeedbackScheme):
         check_positive(self, "label_steps")
 
     @property
-    def jittable(self):
+    def jittable(self) -> bool:
         return self.labels == "truth" or jittable_solver(self.labels)
 
     def hyperparameters(self) -> dict:
@@ -210,7 +211,7 @@ class PhysicalGradient(FeedbackScheme):
         return self.inner or "inverse"
 
     @property
-    def jittable(self):
+    def jittable(self) -> bool:
         return jittable_solver(self.inner if self.inner is not None else "inverse")
 
     def hyperparameters(self) -> dict:
