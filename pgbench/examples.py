@@ -63,7 +63,7 @@ def collect_examples(plan, result, n: int | None = None) -> dict | None:
         k: result.meta.get(k)
         for k in ("problem", "solver", "label", "kind", "seed", "machine", "device_name", "backend", "scale")
     }
-    meta["run_key"] = store.run_key(result.meta)
+    meta["run_key"] = result.run_key or store.run_key(result.meta)
     meta["inference_seconds_per_example"] = inference
     return {"meta": meta, **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}}
 

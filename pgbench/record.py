@@ -186,7 +186,8 @@ class RunRecord:
 
     @classmethod
     def from_result(cls, result) -> RunRecord:
-        """A :class:`~pgbench.runner.RunResult` (records, status, message, meta dict)."""
+        """A :class:`~pgbench.runner.RunResult` (records, status, message, meta dict; its plan's
+        ``run_key`` when it carries one, else computed here)."""
         meta = RunMeta.from_dict(result.meta)
         rows = result.records.copy()
         rec = cls(
@@ -197,7 +198,7 @@ class RunRecord:
             getattr(result, "traceback", "") or "",
             None,
             "",
-            run_key(meta),
+            getattr(result, "run_key", "") or run_key(meta),
         )
         return replace(rec, config=config_hash(rec._meta_columns()))
 

@@ -303,7 +303,7 @@ class Plan:
         a device this machine lacks counts as to run: its worker checks the store)."""
         to_run = {}
         for i, (t, p) in enumerate(zip(todo, plans, strict=True)):
-            if force or not t.runs_here or store.status_of(p.meta, results) not in store.FINISHED:
+            if force or not t.runs_here or store.status_of(p, results) not in store.FINISHED:
                 to_run[i] = estimate_seconds(t)
         return cls(len(todo), len(todo) - len(to_run), to_run, len({t.problem for t in todo}))
 

@@ -19,6 +19,7 @@ held-out batch, so their ``x_error`` and a network's ``eval_x_error`` are compar
 
 from __future__ import annotations
 
+import functools
 import math
 import platform
 import time
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import record
 from ._version import __version__
 from .backends import get_backend, numerics, set_torch_threads
 from .divergence import RULE, Watch
@@ -58,6 +60,7 @@ class RunResult:
     final: Any = field(default=None, repr=False)  # final x (iterative) or network parameters (training)
     traceback: str = field(default="", repr=False)  # the full traceback of a ``failed`` run
     examples: dict | None = field(default=None, repr=False)  # held-out predictions, stored with the run
+    run_key: str = field(default="", repr=False)  # the plan's key (:attr:`RunPlan.run_key`), computed once
 
     @property
     def ok(self) -> bool:
@@ -121,6 +124,11 @@ class RunPlan:
     max_time: float | None
     seed: int
     meta: dict
+
+    @functools.cached_property
+    def run_key(self) -> str:
+        """The run's key (:func:`pgbench.record.run_key` of :attr:`meta`), computed once per plan."""
+        return record.run_key(self.meta)
 
 
 def plan(
@@ -241,6 +249,7 @@ def execute_runs(
                 {**q.meta, **extra},
                 None,
                 trace,
+                run_key=q.run_key,
             )
             for i, q in enumerate(plans)
         ]
@@ -454,6 +463,7 @@ class Run:
                 lane.message,
                 {**lane.plan.meta, **extra},
                 lane.final if lane.final is not None else self.program.final(state.iterate, i),
+                run_key=lane.plan.run_key,
             )
             for i, lane in enumerate(state.lanes)
         ]

@@ -73,12 +73,21 @@ def inside(path: Path, root) -> Path:
     return Path(path)
 
 
-def path_for(meta: dict, root=DEFAULT_ROOT) -> Path:
-    """``<root>/<problem>/<run_key>.parquet`` (raises UnsafePathError if that leaves ``root``)."""
-    problem = str(meta["problem"])
+def _identity(run) -> tuple[str, str]:
+    """``(problem, run key)`` of a run: a plan or a result (their key, computed once per plan), or
+    a metadata dict (its key computed here)."""
+    if isinstance(run, dict):
+        return str(run["problem"]), run_key(run)
+    return str(run.meta["problem"]), getattr(run, "run_key", "") or run_key(run.meta)
+
+
+def path_for(run, root=DEFAULT_ROOT) -> Path:
+    """``<root>/<problem>/<run_key>.parquet`` of a plan, a result or a metadata dict (raises
+    UnsafePathError if that leaves ``root``)."""
+    problem, key = _identity(run)
     if not safe_name(problem):
         raise UnsafePathError(f"problem id {problem!r} is not a safe folder name (letters, digits, _ . - only)")
-    return inside(Path(root) / problem / f"{run_key(meta)}.parquet", root)
+    return inside(Path(root) / problem / f"{key}.parquet", root)
 
 
 def read(path, columns=None) -> pd.DataFrame:
@@ -92,10 +101,11 @@ def _damaged(path, e: Exception) -> None:
     )
 
 
-def status_of(meta: dict, root=DEFAULT_ROOT) -> str | None:
-    """Stored status of the run ``meta`` describes, or None if it was never stored or its file is
-    damaged (reported with a warning; every page is read so that every checksum is verified)."""
-    path = path_for(meta, root)
+def status_of(run, root=DEFAULT_ROOT) -> str | None:
+    """Stored status of a run (a plan, a result or a metadata dict), or None if it was never
+    stored or its file is damaged (reported with a warning; every page is read so that every
+    checksum is verified)."""
+    path = path_for(run, root)
     if not path.exists():
         return None
     try:
@@ -105,8 +115,8 @@ def status_of(meta: dict, root=DEFAULT_ROOT) -> str | None:
         return None
 
 
-def is_finished(meta: dict, root=DEFAULT_ROOT) -> bool:
-    return status_of(meta, root) in FINISHED
+def is_finished(run, root=DEFAULT_ROOT) -> bool:
+    return status_of(run, root) in FINISHED
 
 
 def to_frame(result) -> pd.DataFrame:
@@ -143,8 +153,8 @@ def save(result, root=DEFAULT_ROOT) -> Path:
     not finished (``failed``) never replaces a finished one: that file is kept and its path
     returned. The run's example predictions (``result.examples``), if any, are written first,
     next to it (:func:`examples_path`), so a stored run never lacks the examples it was saved with."""
-    path = path_for(result.meta, root)
-    if result.status not in FINISHED and is_finished(result.meta, root):
+    path = path_for(result, root)
+    if result.status not in FINISHED and is_finished(result, root):
         return path
     frame = to_frame(result)
     if getattr(result, "examples", None):

@@ -410,7 +410,7 @@ def unique(tasks: list[Task]) -> list[Task]:
     the first of each stays, in order."""
     seen, out = set(), []
     for t in tasks:
-        key = store.run_key(t.validate().meta)
+        key = t.validate().run_key
         if key not in seen:
             seen.add(key)
             out.append(t)
@@ -439,23 +439,24 @@ def _outcome(task: Task, record: RunRecord, path, cached: bool) -> Outcome:
     )
 
 
-def _stored_outcome(task: Task, meta: dict, root) -> Outcome:
-    path = store.path_for(meta, root)
+def _stored_outcome(task: Task, p, root) -> Outcome:
+    path = store.path_for(p, root)
     return _outcome(task, RunRecord.from_frame(store.read(path)), path, cached=True)
 
 
-def _cached(task: Task, meta: dict, root, force: bool) -> Outcome | None:
-    """The stored outcome of a finished run (None when it must run: not stored, failed, ``force``)."""
-    if force or not store.is_finished(meta, root):
+def _cached(task: Task, p, root, force: bool) -> Outcome | None:
+    """The stored outcome of a finished run of plan ``p`` (None when it must run: not stored,
+    failed, ``force``)."""
+    if force or not store.is_finished(p, root):
         return None
     try:
-        return _stored_outcome(task, meta, root)
+        return _stored_outcome(task, p, root)
     except Exception:  # vanished or unreadable between the check and the read: run it again
         return None
 
 
 def _failed(p, task: Task, message: str, root, trace: str = "") -> Outcome:
-    result = RunResult(pd.DataFrame(), "failed", message, dict(p.meta), traceback=trace)
+    result = RunResult(pd.DataFrame(), "failed", message, dict(p.meta), traceback=trace, run_key=p.run_key)
     path = store.save(result, root)
     return _outcome(task, RunRecord.from_result(result), path, cached=False)
 
@@ -466,7 +467,7 @@ def run_task(
     """Plan, run and store one task (unless a finished run is stored and not ``force``).
     This is what every executor runs for a task, in this process or a worker."""
     p = task.plan()
-    cached = _cached(task, p.meta, root, force)
+    cached = _cached(task, p, root, force)
     if cached is not None:
         return cached
     result = execute(p, callback)
@@ -477,7 +478,7 @@ def run_task(
 def sweep_status(tasks: list[Task], root=store.DEFAULT_ROOT) -> list[str | None]:
     """The stored status of every task (``ok``, ``diverged``, ``failed``) or None if never stored;
     what ``pgbench sweep --dry-run`` shows."""
-    return [store.status_of(t.plan().meta, root) if t.runs_here else None for t in tasks]
+    return [store.status_of(t.plan(), root) if t.runs_here else None for t in tasks]
 
 
 def check_executor(executor: str) -> None:
@@ -542,7 +543,7 @@ def run_sweep(
     remote = executor == "dask" and scheduler is not None
     plans = [t.validate() if remote else t.plan() for t in tasks]  # validate everything before any work
     for p in plans:
-        validate.storable(p.meta)
+        validate.storable(p)
     validate.writable_dir(root)
     if remote:
         validate.scheduler(scheduler)
@@ -553,7 +554,7 @@ def run_sweep(
     todo = []
     for i, (task, p) in enumerate(zip(tasks, plans, strict=True)):
         # a run this machine cannot plan has its key made on the worker, which checks the store itself
-        outcomes[i] = _cached(task, p.meta, root, force) if task.runs_here else None
+        outcomes[i] = _cached(task, p, root, force) if task.runs_here else None
         if outcomes[i] is None:
             todo.append(i)
         else:
@@ -748,7 +749,7 @@ def _run_dask(tasks, plans, todo, outcomes, root: Path, workers, scheduler, forc
                 force,
                 pure=False,
                 resources=resources,
-                key=f"pgbench-run-{i}-{store.run_key(plans[i].meta)}",
+                key=f"pgbench-run-{i}-{plans[i].run_key}",
             )
             futures[fut] = i
         by_index = {i: fut for fut, i in futures.items()}

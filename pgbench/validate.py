@@ -16,6 +16,10 @@ import shutil
 import uuid
 from pathlib import Path
 
+import pandas as pd
+
+from . import store
+from .record import RunMeta, RunRecord
 from .registry import InvalidSettingError
 
 #: free space a results folder needs (a run file is tens of kilobytes)
@@ -54,16 +58,13 @@ def writable_dir(path, what: str = "results folder") -> Path:
     return p
 
 
-def storable(meta: dict) -> None:
-    """Raise InvalidSettingError if the run ``meta`` describes could not be stored (every value
-    is written to an in-memory parquet file, as :func:`pgbench.store.save` would)."""
-    import pandas as pd
-
-    from . import store
-    from .runner import RunResult
-
+def storable(p) -> None:
+    """Raise InvalidSettingError if the run of plan ``p`` could not be stored (every value is
+    written to an in-memory parquet file, as :func:`pgbench.store.save` would)."""
+    meta = p.meta
     try:
-        store.write_frame(store.to_frame(RunResult(pd.DataFrame(), "ok", "", dict(meta))), io.BytesIO())
+        rec = RunRecord(RunMeta.from_dict(meta), pd.DataFrame(), "ok", run_key=p.run_key)
+        store.write_frame(rec.to_frame(), io.BytesIO())
     except Exception as e:
         raise InvalidSettingError(
             f"run {meta.get('problem')} × {meta.get('solver')} seed {meta.get('seed')} "

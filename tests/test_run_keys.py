@@ -2,14 +2,13 @@
 setting gets a new key, never an old one. ``tests/data/run_keys.json`` holds the keys of every
 task of the quick and paper reproductions and of the paper ``early`` budget set, on torch and
 jax, machine-dependent fields blanked (numerics ``{}``, device name ``"-"``). New tasks are
-added with ``scripts/record_run_keys.py``, which never rewrites a recorded key.
+added with ``tests/run_keys_fixture.py``, which never rewrites a recorded key.
 
 The file replaced five snapshots taken at pgbench 0.2.0 and before the network, schedule,
 least-squares, sin-objective and vectorise changes (tests/data/run_keys_0.2.json, quick_keys.json,
 quick_run_keys.json, lm_quick_keys.json, quick_task_keys.json); every one of them held, under its
 own blanking of the machine fields, on the code that recorded this file."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -22,11 +21,8 @@ RECORDED = json.loads((Path(__file__).parent / "data" / "run_keys.json").read_te
 
 def _task_name():
     """The fixture's naming, from the script that records it (one place)."""
-    spec = importlib.util.spec_from_file_location(
-        "record_run_keys", Path(__file__).parent.parent / "scripts" / "record_run_keys.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.task_name
+    from run_keys_fixture import task_name
+    return task_name
 
 
 def _now(scale, backend, budget=None):
@@ -53,7 +49,7 @@ def test_recorded_keys_unchanged(scale, backend, budget):
     changed = {k: (recorded[k], now[k]) for k in recorded if now[k] != recorded[k]}
     assert not changed, f"run keys changed (recorded, now): {dict(list(changed.items())[:5])}"
     new = sorted(set(now) - set(recorded))
-    assert not new, f"tasks without a recorded key: run scripts/record_run_keys.py ({new[:5]})"
+    assert not new, f"tasks without a recorded key: run tests/run_keys_fixture.py ({new[:5]})"
 
 
 def test_a_changed_setting_fails_the_check(monkeypatch):

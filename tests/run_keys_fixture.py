@@ -4,7 +4,7 @@ tests/test_run_keys.py): every task of the quick and paper reproductions and of 
 device name "-"). Entries already recorded are never rewritten, so a key that changed fails the
 test instead of being re-recorded; remove an entry by hand only for a task that no longer exists.
 
-    python scripts/record_run_keys.py
+    python tests/run_keys_fixture.py
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pgbench import reproduce, store
 
-FILE = Path(__file__).resolve().parent.parent / "tests" / "data" / "run_keys.json"
+FILE = Path(__file__).resolve().parent / "data" / "run_keys.json"
 
 
 def task_name(scale: str, backend: str, task, budget: str | None = None) -> str:
