@@ -133,7 +133,8 @@ def test_reproduce_and_report_pass_arguments_through(capsys, tmp_path, monkeypat
 
     calls = {}
     monkeypatch.setattr(pgbench.reproduce, "reproduce", lambda **kw: calls.setdefault("reproduce", kw))
-    monkeypatch.setattr(pgbench.report, "build_report", lambda dirs, out: calls.setdefault("report", (dirs, out)))
+    monkeypatch.setattr(pgbench.report, "build_report",
+                        lambda dirs, out, policy: calls.setdefault("report", (dirs, out, policy)))
     code, _, _ = invoke(capsys, "reproduce", "--scale", "paper", "--only", "sin,wavepacket", "--backend", "jax",
                         "--results", tmp_path / "r", "--out", tmp_path / "o", "-q")
     assert code == 0
@@ -148,8 +149,9 @@ def test_reproduce_and_report_pass_arguments_through(capsys, tmp_path, monkeypat
     code, _, _ = invoke(capsys, "report", "--results", tmp_path / "a", "--results", tmp_path / "b", "--out",
                         tmp_path / "o")
     assert code == 0
-    dirs, out = calls["report"]
+    dirs, out, policy = calls["report"]
     assert [str(d) for d in dirs] == [str(tmp_path / "a"), str(tmp_path / "b")] and str(out) == str(tmp_path / "o")
+    assert str(policy) == "worst-reference"   # the leaderboard's default, for time to target too
     code, _, err = invoke(capsys, "report", "--results", tmp_path / "missing")
     assert code == 2 and "no results directory" in err
 

@@ -205,13 +205,13 @@ def test_plan_estimates_and_eta(tmp_path):
 
 def test_each_task_is_planned_once(tmp_path, monkeypatch):
     """reproduce plans every task once: the store lookup of its plan and run_sweep reuse that plan."""
-    from pgbench.sweep import Task
-    calls, real = [], Task.plan
+    from pgbench import sweep
+    calls, real = [], sweep._plan
 
-    def counting(self):
-        calls.append((self.label, self.seed))
-        return real(self)
-    monkeypatch.setattr(Task, "plan", counting)
+    def counting(problem, solver, **kw):
+        calls.append((kw.get("label"), kw.get("seed")))
+        return real(problem, solver, **kw)
+    monkeypatch.setattr(sweep, "_plan", counting)
     summary = reproduce("quick", results=tmp_path / "runs", out=tmp_path / "report", experiments=TINY[:1],
                         report=False)
     assert summary["runs"] == 2 and sorted(calls) == [("GD", 0), ("PG (inverse)", 0)]

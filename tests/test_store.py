@@ -91,7 +91,8 @@ def test_failed_run_without_records_keeps_its_status(tmp_path):
 def test_atomic_write_leaves_no_temporary_files(tmp_path, monkeypatch):
     result = pgbench.execute(_plan())
     path = store.save(result, tmp_path)
-    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    written = [path.name, store.examples_path(path).name]   # the run and its example predictions
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(written)
 
     # a write interrupted half-way leaves neither a partial file nor a temporary one
     other = pgbench.execute(_plan(seed=1))
@@ -105,7 +106,8 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         store.save(other, tmp_path)
     monkeypatch.undo()
-    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    left = sorted(p.name for p in path.parent.iterdir())
+    assert [n for n in left if n.endswith(".parquet")] == [path.name] and not [n for n in left if n.endswith(".tmp")]
     assert not store.path_for(other.meta, tmp_path).exists()
 
 
