@@ -7,6 +7,8 @@
 
 from . import problems as _problems  # noqa: F401  (registrations)
 from . import solvers as _solvers  # noqa: F401  (registrations)
+from ._version import __version__
+from .planning import IncompatibleError, RunPlan, plan
 from .registry import (
     PROBLEMS,
     SOLVERS,
@@ -18,7 +20,7 @@ from .registry import (
     register_problem,
     register_solver,
 )
-from .runner import IncompatibleError, Run, RunPlan, RunResult, RunState, __version__, execute, plan, run
+from .runner import Run, RunResult, RunState, execute, run
 
 __all__ = [
     "run",

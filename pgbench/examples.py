@@ -29,7 +29,7 @@ FIELD_EXAMPLES = 4  # everything else
 
 
 def collect_examples(plan, result, n: int | None = None) -> dict | None:
-    """The held-out examples of a finished run (``plan``: its :class:`~pgbench.runner.RunPlan`) as
+    """The held-out examples of a finished run (``plan``: its :class:`~pgbench.planning.RunPlan`) as
     ``{"meta": dict, name: array}`` (None for a failed run or one without a final outcome)."""
     if result.final is None or result.status == "failed":
         return None

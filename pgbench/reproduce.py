@@ -1,10 +1,10 @@
 """Running the paper's experiment set (:mod:`pgbench.recipes`): :func:`tasks` turns the recipes
 into planned :class:`pgbench.sweep.Task` objects, :func:`reproduce` runs them on the sweep
-executors (resuming) and builds the report; :class:`Plan` counts what is stored and estimates
+executors (resuming) and builds the report; :class:`Workload` counts what is stored and estimates
 the time of the rest (the ETA).
 
 Every task is planned once, here (:func:`planned`); the plans go to the store lookup of
-:class:`Plan` and to :func:`pgbench.sweep.run_sweep`. After each run the first few held-out
+:class:`Workload` and to :func:`pgbench.sweep.run_sweep`. After each run the first few held-out
 examples (``y*``, ``x*``, the method's ``x`` and ``P(x)``) are written next to the run as
 ``<run_key>.examples.npz`` for the report's example panels (:mod:`pgbench.report.examples`).
 What a reproduction prints is drawn by :mod:`pgbench.terminal`.
@@ -22,10 +22,10 @@ from pathlib import Path
 from . import store, terminal, validate
 from .backends import effective_torch_threads, set_torch_threads
 from .budgets import BUDGETS, Budget, budgeted
+from .planning import IncompatibleError
 from .recipes import EXPERIMENTS, LEADERBOARD, OPT_IN, SCALES, Experiment, Method, registered, select
 from .registry import InvalidSettingError, UnknownIdError, make_problem, suggest
 from .report import build_report
-from .runner import IncompatibleError
 from .sweep import Task, run_sweep
 from .tuning import preset
 
@@ -208,8 +208,8 @@ def reproduce(
         set_total(len(todo.tasks))
     if report:  # before any run (run_sweep checks the store)
         validate.writable_dir(out, "report folder")
-    plan_ = Plan.of(todo.tasks, todo.plans, results, force)
-    terminal.print_plan(plan_)
+    workload = Workload.of(todo.tasks, todo.plans, results, force)
+    terminal.print_plan(workload)
     started: dict[int, float] = {}
     per_problem: dict[str, float] = {}
     t_start = time.perf_counter()
@@ -222,9 +222,9 @@ def reproduce(
                 per_problem.get(event.task.problem, 0.0) + time.perf_counter() - started[event.index]
             )
         if event.kind == "finish":
-            plan_.finished(event.index)
+            workload.finished(event.index)
             if set_eta is not None:
-                set_eta(plan_.eta(time.perf_counter() - t_start))
+                set_eta(workload.eta(time.perf_counter() - t_start))
         if progress is not None:
             progress(event)
 
@@ -286,7 +286,7 @@ def estimate_seconds(task) -> float | None:
 
 
 @dataclass
-class Plan:
+class Workload:
     """What a reproduction will do: runs in all, stored (reused), to run, and the estimated time
     of those to run. The ETA scales the estimate of what is left by how fast the finished runs
     went against their estimate (a busy or faster machine)."""
@@ -298,7 +298,7 @@ class Plan:
     done_estimate: float = 0.0
 
     @classmethod
-    def of(cls, todo, plans, results, force: bool = False) -> Plan:
+    def of(cls, todo, plans, results, force: bool = False) -> Workload:
         """The plan of tasks ``todo`` planned as ``plans`` against the store ``results`` (a run on
         a device this machine lacks counts as to run: its worker checks the store)."""
         to_run = {}
@@ -339,7 +339,7 @@ __all__ = [
     "Planned",
     "tasks",
     "reproduce",
-    "Plan",
+    "Workload",
     "estimate_seconds",
     "reference_timings",
 ]

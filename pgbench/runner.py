@@ -19,9 +19,6 @@ held-out batch, so their ``x_error`` and a network's ``eval_x_error`` are compar
 
 from __future__ import annotations
 
-import functools
-import math
-import platform
 import time
 import traceback
 import warnings
@@ -33,20 +30,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import record
-from ._version import __version__
-from .backends import get_backend, numerics, set_torch_threads
-from .divergence import RULE, Watch
+from .backends import set_torch_threads
+from .divergence import Watch
 from .examples import collect_examples
+from .planning import RunPlan, plan
 from .programs import Program, SolveProgram, TrainProgram
-from .record import STORE_FORMAT
-from .registry import InvalidSettingError, make_problem
+from .registry import InvalidSettingError
 
 STATUSES = ("ok", "diverged", "failed", "skipped")
-
-
-class IncompatibleError(InvalidSettingError):
-    """The solver needs a capability the problem does not declare."""
 
 
 @dataclass
@@ -80,25 +71,6 @@ class Progress:
     lane: int = 0
 
 
-def resolve(problem, solver, scale: str = "quick", **hyperparameters):
-    """Ids to objects: a problem id is made at ``scale``; a solver id gets the problem's tuned
-    defaults for it (:mod:`pgbench.tuning`, e.g. the paper's learning rate there) overridden by
-    ``hyperparameters``."""
-    if isinstance(problem, str):
-        problem = make_problem(problem, scale=scale)
-    if isinstance(solver, str):
-        from .tuning import make_tuned_solver
-
-        solver = make_tuned_solver(problem, solver, **hyperparameters)
-    elif hyperparameters:
-        raise InvalidSettingError("hyperparameters can only be given with a solver id, not a solver object")
-    return problem, solver
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
 def block_means(per_example: dict) -> dict:
     """Batch means over the examples whose loss and x error are finite (NaN where none is),
     plus ``nonfinite``: the fraction of examples that are not (see :mod:`pgbench.divergence`).
@@ -111,93 +83,6 @@ def block_means(per_example: dict) -> dict:
         out = {k: np.where(count > 0, np.where(finite, v, 0.0).sum(axis=-1) / count, np.nan) for k, v in arrays.items()}
     out["nonfinite"] = 1.0 - finite.mean(axis=-1)
     return out
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """A validated run, not yet executed: resolved objects and the metadata that define it."""
-
-    problem: Any
-    solver: Any
-    backend: Any
-    iterations: int
-    max_time: float | None
-    seed: int
-    meta: dict
-
-    @functools.cached_property
-    def run_key(self) -> str:
-        """The run's key (:func:`pgbench.record.run_key` of :attr:`meta`), computed once per plan."""
-        return record.run_key(self.meta)
-
-
-def plan(
-    problem,
-    solver,
-    *,
-    iterations: int | None = None,
-    max_time: float | None = None,
-    seed: int = 0,
-    backend: str = "torch",
-    device: str = "cpu",
-    scale: str = "quick",
-    label: str | None = None,
-    threads: int | None = 1,
-    **hyperparameters,
-) -> RunPlan:
-    """Resolve and validate a run before any work starts (unknown ids, bad settings and
-    incompatible pairs raise here). Arguments as in :func:`run`; ``label`` names the method in
-    tables and plots (default: the solver name), e.g. ``"DP (SGD+momentum)"``. ``meta["numerics"]``
-    (:func:`pgbench.backends.numerics`: library versions, torch CPU threads, determinism flags)
-    is part of the run key."""
-    problem, solver = resolve(problem, solver, scale, **hyperparameters)
-    reason = solver.missing(problem)
-    if reason:
-        raise IncompatibleError(reason)
-    if iterations is not None and (not _is_int(iterations) or not 1 <= iterations < 2**63):
-        raise InvalidSettingError(f"iterations must be >= 1 (an integer below 2**63), got {iterations!r}")
-    if max_time is not None and (
-        isinstance(max_time, bool) or not isinstance(max_time, (int, float)) or not 0 < max_time < math.inf
-    ):
-        raise InvalidSettingError(f"max_time must be a finite number of seconds > 0, got {max_time!r}")
-    if not _is_int(seed) or not 0 <= seed < 2**63:
-        raise InvalidSettingError(f"seed must be an integer in [0, 2**63), got {seed!r}")
-    if threads is not None and (not _is_int(threads) or threads < 0):
-        raise InvalidSettingError(f"threads must be a non-negative integer (0: torch's default), got {threads!r}")
-    be = get_backend(backend, device)
-    reason = getattr(solver, "missing_on", lambda name: None)(be.name)
-    if reason:
-        raise IncompatibleError(reason)
-    if solver.kind == "training":
-        total = iterations or problem.iterations
-    else:
-        total = iterations or problem.solve_iterations
-        if solver.max_steps is not None:
-            total = min(total, solver.max_steps)
-    meta = {
-        "problem": problem.id,
-        "scale": problem.scale,
-        "solver": solver.id,
-        "kind": solver.kind,
-        "problem_settings": problem.settings(),
-        "hyperparameters": solver.hyperparameters(),
-        "backend": be.name,
-        "device": be.device,
-        "device_name": be.device_name(),
-        "backend_settings": be.settings(),
-        "numerics": numerics(be.name, be.device, threads),
-        "machine": platform.node(),
-        "seed": seed,
-        "iterations": total,
-        "max_time": max_time,
-        "x_error_name": problem.x_error_name,
-        "target_x_error": problem.target_x_error,
-        "pgbench_version": __version__,
-        "store_format": STORE_FORMAT,
-        "label": label or solver.name,
-        "divergence_rule": RULE.as_dict(),
-    }
-    return RunPlan(problem, solver, be, total, max_time, seed, meta)
 
 
 def execute(p: RunPlan, callback: Callable[[Progress], None] | None = None, throw: bool = False) -> RunResult:

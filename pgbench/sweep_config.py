@@ -43,7 +43,8 @@ else:  # tomllib is 3.11+; tomli is the same parser (a dependency on 3.10 only, 
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 from .registry import PROBLEMS, SOLVERS, InvalidSettingError, _arms, field_types, load_plugin, suggest
-from .sweep import Skipped, Task, _as_list, expand, unique
+from .sweep import unique
+from .tasks import Skipped, Task, as_list, expand
 
 
 @dataclass(frozen=True)
@@ -85,15 +86,15 @@ class SweepConfig:
         _check_types(data)
         plugins = tuple(
             str((Path(base_dir) / p).resolve()) if str(p).endswith(".py") else str(p)
-            for p in _as_list(data.get("plugins"))
+            for p in as_list(data.get("plugins"))
         )
         return cls(
-            problems=tuple(_as_list(data["problems"])),
-            solvers=tuple(_as_list(data["solvers"])),
-            seeds=tuple(_as_list(data.get("seeds", [0]))),
+            problems=tuple(as_list(data["problems"])),
+            solvers=tuple(as_list(data["solvers"])),
+            seeds=tuple(as_list(data.get("seeds", [0]))),
             scale=data.get("scale", "quick"),
-            backends=tuple(_as_list(data.get("backends", ["torch"]))),
-            devices=tuple(_as_list(data.get("devices", ["cpu"]))),
+            backends=tuple(as_list(data.get("backends", ["torch"]))),
+            devices=tuple(as_list(data.get("devices", ["cpu"]))),
             iterations=data.get("iterations"),
             max_time=data.get("max_time"),
             plugins=plugins,
@@ -178,9 +179,9 @@ def _check_types(data: dict) -> None:
         return InvalidSettingError(f"sweep file: {key!r} must be {expected}, got {value!r} ({type(value).__name__})")
 
     for key, (tp, what) in _LISTS.items():
-        if key in data and not all(isinstance(v, tp) and v.strip() for v in _as_list(data[key])):
+        if key in data and not all(isinstance(v, tp) and v.strip() for v in as_list(data[key])):
             raise bad(key, f"a list of {what}")
-    if "seeds" in data and not all(_is_int(v) and 0 <= v < 2**63 for v in _as_list(data["seeds"])):
+    if "seeds" in data and not all(_is_int(v) and 0 <= v < 2**63 for v in as_list(data["seeds"])):
         raise bad("seeds", "a list of integers in [0, 2**63)")
     if "scale" in data and not isinstance(data["scale"], str):
         raise bad("scale", 'a scale name (a string, e.g. "quick")')

@@ -296,7 +296,7 @@ def duration(seconds: float) -> str:
 
 def plan_line(plan) -> str:
     """``plan: 57 runs on 9 problems: 12 stored (reused), 45 to run; about 21 min on the 2-core
-    reference CPU`` for a :class:`pgbench.reproduce.Plan`."""
+    reference CPU`` for a :class:`pgbench.reproduce.Workload`."""
     unknown = sum(v is None for v in plan.estimates.values())
     est = f"about {duration(plan.known())} on the 2-core reference CPU" if plan.estimates else "nothing to run"
     extra = f" (+ {unknown} runs without an estimate)" if unknown else ""

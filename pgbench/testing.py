@@ -148,7 +148,7 @@ def check_batch(solver_id: str, problem, backend: str = "torch", rtol: float = 1
     ``(2, *x_shape)`` and its first example equals the step taken from that example alone (a
     solver that averages over the batch fails). Training schemes: one ``update`` reports a
     prediction of shape ``(2, *x_shape)`` and a per-example loss of shape ``(2,)``."""
-    from .runner import resolve
+    from .planning import resolve
 
     be = get_backend(backend)
     problem, solver = resolve(problem, solver_id, problem.scale, **settings)

@@ -39,9 +39,10 @@ from typing import Any
 import numpy as np
 
 from . import keys
+from .planning import RunPlan
 from .programs import Program, host, per_example, stack
 from .registry import InvalidSettingError
-from .runner import Run, RunPlan, RunResult, execute_runs
+from .runner import Run, RunResult, execute_runs
 
 #: Optimizers whose update of every parameter entry depends only on that entry's own gradient
 #: history (and the shared step count): stacking seeds along a new axis changes nothing.

@@ -16,7 +16,7 @@ import pytest
 
 import pgbench
 from pgbench.registry import PROBLEMS, SOLVERS, make_problem, register_problem
-from pgbench.runner import resolve
+from pgbench.planning import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

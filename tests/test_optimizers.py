@@ -9,7 +9,7 @@ import pgbench
 from pgbench import optimizers
 from pgbench.backends import get_backend
 from pgbench.registry import InvalidSettingError
-from pgbench.runner import IncompatibleError
+from pgbench.planning import IncompatibleError
 from pgbench.schedules import Schedule
 
 pytest.importorskip("jax")

@@ -187,12 +187,12 @@ def test_plan_estimates_and_eta(tmp_path):
     """The plan counts stored and pending runs and estimates their time from the reference CPU's
     measured timings (wall-time runs: their budget); the ETA scales what is left by the pace of the
     finished runs."""
-    from pgbench.reproduce import Plan, estimate_seconds, reference_timings
+    from pgbench.reproduce import Workload, estimate_seconds, reference_timings
     from pgbench.terminal import plan_line
     p = planned("quick", only=["sin-training"])
     todo = p.tasks
     assert all(estimate_seconds(t) == reference_timings()[f"sin-v0|{t.label}"] for t in todo)
-    plan = Plan.of(todo, p.plans, tmp_path)
+    plan = Workload.of(todo, p.plans, tmp_path)
     assert (plan.total, plan.stored, len(plan.estimates)) == (len(todo), 0, len(todo))
     assert f"{len(todo)} to run" in plan_line(plan) and "reference CPU" in plan_line(plan)
     total = plan.known()
@@ -205,13 +205,13 @@ def test_plan_estimates_and_eta(tmp_path):
 
 def test_each_task_is_planned_once(tmp_path, monkeypatch):
     """reproduce plans every task once: the store lookup of its plan and run_sweep reuse that plan."""
-    from pgbench import sweep
-    calls, real = [], sweep._plan
+    from pgbench import tasks as T
+    calls, real = [], T._plan
 
     def counting(problem, solver, **kw):
         calls.append((kw.get("label"), kw.get("seed")))
         return real(problem, solver, **kw)
-    monkeypatch.setattr(sweep, "_plan", counting)
+    monkeypatch.setattr(T, "_plan", counting)
     summary = reproduce("quick", results=tmp_path / "runs", out=tmp_path / "report", experiments=TINY[:1],
                         report=False)
     assert summary["runs"] == 2 and sorted(calls) == [("GD", 0), ("PG (inverse)", 0)]

@@ -140,10 +140,10 @@ def test_every_task_is_planned_once_and_the_store_checked_once(tmp_path, monkeyp
     travel in a pickle; the store folder is checked and cleaned once per sweep."""
     import pickle
 
-    from pgbench import sweep, validate
+    from pgbench import sweep, tasks as T, validate
     planned, checked, cleaned = [], [], []
-    real_plan, real_writable, real_clean = sweep._plan, validate.writable_dir, store.clean_stale_tmp
-    monkeypatch.setattr(sweep, "_plan", lambda *a, **k: planned.append(k["seed"]) or real_plan(*a, **k))
+    real_plan, real_writable, real_clean = T._plan, validate.writable_dir, store.clean_stale_tmp
+    monkeypatch.setattr(T, "_plan", lambda *a, **k: planned.append(k["seed"]) or real_plan(*a, **k))
     monkeypatch.setattr(validate, "writable_dir", lambda *a, **k: checked.append(a) or real_writable(*a, **k))
     monkeypatch.setattr(store, "clean_stale_tmp", lambda *a, **k: cleaned.append(a) or real_clean(*a, **k))
     tasks, _ = expand("sin", "gd", seeds=[0, 1], iterations=2, problem_overrides=TINY)

@@ -36,7 +36,7 @@ def _compare(separate, vectorised, rtol):
     for a, b in zip(separate, vectorised):
         assert a.status == b.status == "ok"
         assert store.run_key(a.meta) == store.run_key(b.meta)
-        assert "vectorized_with" in b.meta and "vectorized_with" not in a.meta
+        assert b.meta["vectorized_with"] and a.meta["vectorized_with"] is None
         assert list(a.records["iteration"]) == list(b.records["iteration"])
         for col in ("loss", "x_error", "y_residual"):
             if col in a.records:
