@@ -73,13 +73,7 @@ def metric_column(run, metric: str = "x_error") -> str:
 def final_value(run, metric: str = "x_error") -> float:
     """The last recorded finite-or-not value of the run's final ``metric`` (see
     :func:`metric_column`); NaN if it was never recorded."""
-    col = metric_column(run, metric)
-    run = rows_and_kind(run)[0]
-    if col not in run:
-        return math.nan
-    v = _num(_sorted(run)[col])
-    v = v[~np.isnan(v)]
-    return float(v[-1]) if len(v) else math.nan
+    return last_value(run, metric_column(run, metric))
 
 
 def last_value(run, column: str) -> float:
