@@ -217,7 +217,8 @@ def _fixture_frame():
         other = "x_error" if kind == "training" else "eval_x_error"
         return pd.DataFrame({"run_key": key, "problem": problem, "solver": solver, "kind": kind, "status": status,
                              "iteration": its, "wall_time": times, "loss": 1.0, col: errs, other: np.nan,
-                             "problem_settings": settings, "hp_inner": inner, "hp_lr": 0.005})
+                             "problem_settings": settings, "hp_inner": inner, "hp_lr": 0.005,
+                             "store_format": "0.2"})   # the current format: rows are not renumbered
 
     return pd.concat([
         run("pg1", "pg-v0", "training", [0, 10, 20], [0.0, 10.0, 20.0], [5.0, 2.0, 1.0]),

@@ -28,8 +28,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from .measures import final_value, first_reaching, iterations_done, seconds_per_iteration
-from .summary import per_run
+from ..record import RunRecord
+from .measures import iterations_done, seconds_per_iteration
+from .summary import per_run, summarize
 from .targets import TargetPolicy, as_policy, resolve_one
 
 PROBLEM = "navier-stokes-v0"
@@ -69,16 +70,6 @@ def _is_estimator_pg(group: pd.DataFrame) -> bool:
         return True
     inner = group["hp_inner"].dropna()
     return inner.empty or str(inner.iloc[0]) in ("None", "inverse", "null", "")
-
-
-def _first_reach(run: pd.DataFrame, target: float):
-    """``(reached, iterations, wall time, final x error)``: at the first record at or below the
-    target, else at the end of the run (:mod:`pgbench.measures`)."""
-    it, t = first_reaching(run, target)
-    end = final_value(run, "x_error")
-    if math.isfinite(it):
-        return True, int(it), t, end
-    return False, int(iterations_done(run)), float(run["wall_time"].max()), end
 
 
 def default_policy(df: pd.DataFrame, problem: str = PROBLEM) -> TargetPolicy:
@@ -129,7 +120,10 @@ def table1_runs(df: pd.DataFrame, policy=None, problem: str = PROBLEM) -> pd.Dat
             training = kind == "training"
             if training and ("eval_x_error" not in g or not g["eval_x_error"].notna().any()):
                 continue
-            reached, it, sec, end = _first_reach(g, t.value)
+            s = summarize(RunRecord.from_frame(g), t)  # at the target, else at the run's end ("> t")
+            reached = bool(math.isfinite(s.time_to_target))
+            it = int(s.iterations_to_target if reached else s.iterations)
+            sec, end = (s.time_to_target if reached else s.wall_time), s.x_error
             rows.append(
                 {
                     "method": method,
