@@ -285,3 +285,34 @@ def test_parse_targets():
     for bad, message in ((["x"], "a number > 0"), (["sin=-1"], "must be > 0"), (["sin=1", "2"], "not both")):
         with pytest.raises(ValueError, match=message):
             parse_targets(bad)
+
+
+def test_results_keeps_stored_statuses_and_reclassifies_only_when_asked(capsys, tmp_path):
+    """A store written before the divergence rule was recorded holds a blown-up run as ``ok``:
+    ``results`` shows the stored status with a note naming the rule; ``--reclassify`` applies it."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    from pgbench import store
+    from pgbench.record import RunMeta, RunRecord, run_key
+
+    for seed, errors in ((0, [1.0, 0.5, 0.2]), (1, [1.0, 30.0, 9.85e5])):
+        meta = RunMeta(problem="sin-v0", scale="quick", problem_settings={}, solver="gd-v0", hyperparameters={},
+                       backend="torch", device="cpu", device_name="cpu", numerics={}, seed=seed, iterations=2,
+                       max_time=None, kind="iterative", label="GD", store_format="0.2")
+        rows = pd.DataFrame({"iteration": [0, 1, 2], "wall_time": [0.0, 0.1, 0.2], "loss": errors, "x_error": errors,
+                             "nonfinite": 0.0})
+        rec = RunRecord(meta, rows, "ok", run_key=run_key(meta))
+        path = tmp_path / "sin-v0" / f"{rec.run_key}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store.write_frame(rec.to_frame(), path)
+    code, out, err = invoke(capsys, "results", "--results", tmp_path, "--per-run", "--format", "csv")
+    table = pd.read_csv(io.StringIO(out))
+    assert code in (0, None) and sorted(table["status"]) == ["ok", "ok"]
+    assert "note: 2 of 2 runs were classified by another divergence rule" in err and "unrecorded" in err
+    code, out, err = invoke(capsys, "results", "--results", tmp_path, "--per-run", "--format", "csv", "--reclassify")
+    table = pd.read_csv(io.StringIO(out)).sort_values("seed")
+    assert list(table["status"]) == ["ok", "diverged"] and "note:" not in err
+    assert np.isnan(table["x_error"].iloc[1]) or table["x_error"].iloc[1] > 1e5
