@@ -12,19 +12,6 @@ from .data import time_per_iteration
 from .summary import per_run
 from .targets import WORST_REFERENCE, reference_label
 
-TIME_TO_TARGET_COLUMNS = [
-    "run_key",
-    "problem",
-    "kind",
-    "label",
-    "device_key",
-    "seed",
-    "target",
-    "target_source",
-    "iterations_to_target",
-    "time_to_target",
-]
-
 
 def time_to_target(df: pd.DataFrame, policy=WORST_REFERENCE) -> pd.DataFrame:
     """Per run that did not fail: its target under ``policy`` and the iterations and wall time
@@ -70,4 +57,4 @@ def speedups(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["time_to_target", "speedups", "TIME_TO_TARGET_COLUMNS"]
+__all__ = ["time_to_target", "speedups"]
