@@ -51,8 +51,10 @@ def main(before, after) -> int:
         bad = [c for c in cols if len(x) != len(y) or not _same(x[c], y[c])]
         if bad:
             differ.append((k, str(x["problem"].iloc[0]), str(x["label"].iloc[0]), bad))
-    print(f"runs: before {len(a)}, after {len(b)}, in both {len(common)}; "
-          f"only before {len(set(a) - set(b))}, only after {len(set(b) - set(a))}")
+    print(
+        f"runs: before {len(a)}, after {len(b)}, in both {len(common)}; "
+        f"only before {len(set(a) - set(b))}, only after {len(set(b) - set(a))}"
+    )
     print(f"iteration-budget runs compared: {len(compared)}; wall-time-budget runs (not compared): {len(timed)}")
     print(f"columns only before: {sorted(only['before'])}; only after: {sorted(only['after'])}")
     print(f"bit-identical: {len(compared) - len(differ)} of {len(compared)}")
