@@ -13,6 +13,7 @@ arrays whose last axis is the batch: ``(B,)`` for one plan and one iteration, ``
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 from . import keys
@@ -32,7 +33,7 @@ def host(be, per: dict) -> dict:
     return {k: be.to_numpy(v) for k, v in per.items()}
 
 
-class Program:
+class Program(abc.ABC):
     """The device side of a run (module doc). ``kind``: ``training`` or ``iterative``;
     ``evaluates``: the held-out batch is evaluated every ``problem.eval_every`` iterations;
     ``read_every``: the most iterations one :meth:`advance` may do (metrics come back to the host
@@ -43,29 +44,31 @@ class Program:
     read_every = 1
     records_start = False
 
+    @abc.abstractmethod
     def init(self, clock) -> tuple[Any, Any]:
         """``(iterate, solver_state)`` of a fresh run; set-up that is not the solver's work runs
         under ``clock.excluded()``."""
-        raise NotImplementedError
 
     def start_metrics(self, state) -> dict:
-        """Per-example host metrics of the initial iterate (when :attr:`records_start`)."""
-        raise NotImplementedError
+        """Per-example host metrics of the initial iterate; the loop asks for them only when
+        :attr:`records_start` is set, which a program that defines this must set."""
+        raise TypeError(f"{type(self).__name__} records no starting row (records_start is False)")
 
+    @abc.abstractmethod
     def advance(self, state, end: int, ahead: int | None) -> Any:
         """Dispatch the updates from ``state.iteration`` to ``end`` (setting ``state.iterate`` and
         ``state.solver_state``); returns what :meth:`read` needs. ``ahead``: the end of the next
         advance (None: none follows), so host work for it may overlap the device's."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def read(self, state, out) -> tuple[dict, list[dict]]:
         """After the device is synchronised: the per-example host metrics of the iterations of the
         last :meth:`advance` and, per iteration, the step's diagnostics (``info``)."""
-        raise NotImplementedError
 
     def evaluate(self, state) -> dict:
-        """Per-example host metrics of the current iterate on the held-out batch."""
-        raise NotImplementedError
+        """Per-example host metrics of the current iterate on the held-out batch; the loop asks
+        for them only when :attr:`evaluates` is set, which a program that defines this must set."""
+        raise TypeError(f"{type(self).__name__} has no held-out evaluation (evaluates is False)")
 
     def final(self, iterate, lane: int):
         """The final outcome (x or network parameters) of the ``lane``-th plan."""

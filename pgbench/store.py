@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .record import FINISHED, META_COLUMNS, RunRecord, run_key, upgrade
+from .record import FINISHED, META_COLUMNS, RunRecord, as_record, run_key, upgrade
 
 DEFAULT_ROOT = Path("results/runs")
 
@@ -74,8 +74,10 @@ def inside(path: Path, root) -> Path:
 
 
 def _identity(run) -> tuple[str, str]:
-    """``(problem, run key)`` of a run: a plan or a result (their key, computed once per plan), or
-    a metadata dict (its key computed here)."""
+    """``(problem, run key)`` of a run: a record, a plan or a result (their key, computed once per
+    plan), or a metadata dict (its key computed here)."""
+    if isinstance(run, RunRecord):
+        return str(run.meta.problem), run.run_key
     if isinstance(run, dict):
         return str(run["problem"]), run_key(run)
     return str(run.meta["problem"]), getattr(run, "run_key", "") or run_key(run.meta)
@@ -148,17 +150,20 @@ def write_frame(frame: pd.DataFrame, path) -> None:
     frame.to_parquet(path, index=False, write_page_checksum=True)
 
 
-def save(result, root=DEFAULT_ROOT) -> Path:
-    """Write a run atomically (temporary file, then rename); returns its path. A result that is
-    not finished (``failed``) never replaces a finished one: that file is kept and its path
-    returned. The run's example predictions (``result.examples``), if any, are written first,
-    next to it (:func:`examples_path`), so a stored run never lacks the examples it was saved with."""
-    path = path_for(result, root)
-    if result.status not in FINISHED and is_finished(result, root):
+def save(run, root=DEFAULT_ROOT, examples: dict | None = None) -> Path:
+    """Write a run (a :class:`~pgbench.runner.RunResult` or its :class:`RunRecord`) atomically
+    (temporary file, then rename); returns its path. A run that is not finished (``failed``) never
+    replaces a finished one: that file is kept and its path returned. The run's example predictions
+    (``examples``, default ``run.examples``), if any, are written first, next to it
+    (:func:`examples_path`), so a stored run never lacks the examples it was saved with."""
+    examples = examples if examples is not None else getattr(run, "examples", None)
+    record = as_record(run)
+    path = path_for(record, root)
+    if record.status not in FINISHED and is_finished(record, root):
         return path
-    frame = to_frame(result)
-    if getattr(result, "examples", None):
-        write_examples(result.examples, examples_path(path))
+    frame = record.to_frame()
+    if examples:
+        write_examples(examples, examples_path(path))
     return _write_atomic(path, lambda tmp: write_frame(frame, tmp))
 
 

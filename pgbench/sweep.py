@@ -117,10 +117,15 @@ def _cached(task: Task, p, root, force: bool) -> Outcome | None:
         return None
 
 
+def _stored(task: Task, result: RunResult, root) -> Outcome:
+    """Store a run that just ended (its record made once) and return its outcome."""
+    record = RunRecord.from_result(result)
+    return _outcome(task, record, store.save(record, root, result.examples), cached=False)
+
+
 def _failed(p, task: Task, message: str, root, trace: str = "") -> Outcome:
     result = RunResult(pd.DataFrame(), "failed", message, dict(p.meta), traceback=trace, run_key=p.run_key)
-    path = store.save(result, root)
-    return _outcome(task, RunRecord.from_result(result), path, cached=False)
+    return _stored(task, result, root)
 
 
 def run_task(
@@ -132,9 +137,7 @@ def run_task(
     cached = _cached(task, p, root, force)
     if cached is not None:
         return cached
-    result = execute(p, callback)
-    path = store.save(result, root)
-    return _outcome(task, RunRecord.from_result(result), path, cached=False)
+    return _stored(task, execute(p, callback), root)
 
 
 def sweep_status(tasks: list[Task], root=store.DEFAULT_ROOT) -> list[str | None]:
@@ -242,8 +245,7 @@ def run_sweep(
         def report(pr: Progress, i: int = i, task: Task = task, total: int = p.iterations) -> None:
             emit(Event("iteration", i, task, total, progress=pr))
 
-        result = execute(p, report)
-        outcomes[i] = _outcome(task, RunRecord.from_result(result), store.save(result, root), cached=False)
+        outcomes[i] = _stored(task, execute(p, report), root)
         emit(Event("finish", i, task, p.iterations, outcome=outcomes[i]))
     return _complete(outcomes)
 
@@ -298,7 +300,7 @@ def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, not
 
         results = run_vectorized([plans[i] for i in idx], read_every, callback)
         for i, result in zip(idx, results, strict=True):
-            outcomes[i] = _outcome(tasks[i], RunRecord.from_result(result), store.save(result, root), cached=False)
+            outcomes[i] = _stored(tasks[i], result, root)
             emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=outcomes[i]))
     return [i for i, _ in alone]
 

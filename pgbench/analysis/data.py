@@ -220,14 +220,8 @@ def as_paths(results_dirs) -> list[Path]:
 
 def collect(results_dirs):
     """The tidy frame of every run under ``results_dirs`` with ``device_key`` (see
-    :func:`pgbench.load_results`); a run found in several directories is counted once."""
-    df = load_results(*as_paths(results_dirs))
-    if not df.empty and "iteration" in df:  # the same run stored in two of the directories: keep one copy
-        if "created" in df:
-            df = df.sort_values("created", kind="stable")
-        df = df.drop_duplicates(["run_key", "iteration"], keep="last")
-        df = df.sort_values(["problem", "solver", "run_key", "iteration"], kind="stable").reset_index(drop=True)
-    return with_device(df)
+    :func:`pgbench.load_results`, which loads a run found in several directories once)."""
+    return with_device(load_results(*as_paths(results_dirs)))
 
 
 def final_errors(df: pd.DataFrame) -> pd.DataFrame:

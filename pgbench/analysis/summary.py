@@ -127,7 +127,7 @@ def summarize(record: RunRecord, target: Target | float | None = None) -> RunSum
     """``record`` as one row. ``target``: a resolved :class:`~pgbench.analysis.targets.Target`, a
     number, or None (the target declared with the run)."""
     m = record.meta
-    declared = _float(m.target_x_error)
+    declared = measures.target_of(record)
     if target is None:
         target = Target(declared, "declared with the run") if math.isfinite(declared) else Target(math.nan, "none")
     elif not isinstance(target, Target):
