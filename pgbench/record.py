@@ -164,7 +164,7 @@ def _from_column(name: str, v):
 @dataclass(frozen=True)
 class RunRecord:
     """One run: its metadata, its recorded rows and its outcome. ``rows`` holds the recorded
-    columns only (``iteration``, ``wall_time``, ``loss``, ``x_error``, extras, ``eval_*``), sorted
+    columns only (``iteration``, ``wall_time``, ``cpu_time``, ``loss``, ``x_error``, extras, ``eval_*``), sorted
     by iteration. ``config`` is :func:`config_hash`; ``created`` when the file was written."""
 
     meta: RunMeta

@@ -8,8 +8,9 @@ no printing: progress goes to a callback, results come back as a :class:`RunResu
 
 Every recorded row holds ``iteration`` (update steps done: iterative runs record 0, the initial
 guess, then 1, 2, …; training runs record 1, 2, …, so a budget of 100 reaches iteration 100; see
-:mod:`pgbench.record`), ``wall_time`` (seconds since the run started, taken
-after synchronising the device, evaluation time excluded), ``loss`` (batch mean of the per-example
+:mod:`pgbench.record`), ``wall_time`` and ``cpu_time`` (wall and process CPU seconds since the
+run started, :mod:`pgbench.clocks`, taken after synchronising the device, evaluation time
+excluded), ``loss`` (batch mean of the per-example
 y-space objective), ``x_error`` (batch mean of the problem's x-space error) and the problem's
 extras (batch means over the examples that are still finite; ``nonfinite`` is the fraction that
 are not). Training runs add ``eval_loss`` / ``eval_x_error`` on the fixed held-out
@@ -19,11 +20,9 @@ held-out batch, so their ``x_error`` and a network's ``eval_x_error`` are compar
 
 from __future__ import annotations
 
-import time
 import traceback
 import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .backends import set_torch_threads
+from .clocks import Clock
 from .divergence import Watch
 from .examples import collect_examples
 from .planning import RunPlan, plan
@@ -203,26 +203,6 @@ def run(
     return execute(p, callback, throw)
 
 
-class Clock:
-    """Wall time since start, with pauses (evaluation, set-up) excluded."""
-
-    def __init__(self):
-        self.start = time.perf_counter()
-        self.paused = 0.0
-
-    def now(self) -> float:
-        return time.perf_counter() - self.start - self.paused
-
-    @contextmanager
-    def excluded(self):
-        """Time spent inside the block is not on the clock."""
-        t = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.paused += time.perf_counter() - t
-
-
 def _info_row(be, info: dict) -> dict:
     """A step's scalar diagnostics as row entries (batch means where a value is per example)."""
     return {k: float(np.mean(be.to_numpy(v))) for k, v in info.items()}
@@ -301,7 +281,7 @@ class Run:
         lanes = [Lane(q, Watch(self.program.kind)) for q in self.plans]
         state = RunState(iterate, solver_state, clock, self.plan.iterations, lanes)
         if self.program.records_start:
-            t = clock.now()
+            t = (clock.now(), clock.cpu())
             self._record(state, [0], [t], self.program.start_metrics(state), [{}], None, judge=False)
         return state
 
@@ -309,24 +289,24 @@ class Run:
         """The next iteration (``program.read_every`` > 1: up to that many, ending where an
         evaluation is due): solver step or training step, device synchronisation, metrics, one
         row per iteration and plan; marks the state ``done`` at the end of the budget or when every
-        plan diverged. Within a chunk of k iterations the rows' wall times split the measured time
-        evenly."""
+        plan diverged. Within a chunk of k iterations the rows' wall and CPU times split the
+        measured times evenly."""
         if state.done:
             raise RuntimeError("this run is finished; start a new one with init()")
         start, total, max_time = state.iteration, state.total, self.plan.max_time
         end = self._chunk_end(start, total)
         ahead = self._chunk_end(end, total) if end < total else None
-        t0 = state.clock.now()
+        t0, c0 = state.clock.now(), state.clock.cpu()
         out = self.program.advance(state, end, ahead)
         self.plan.backend.block_until_ready(state.iterate)
-        t1 = state.clock.now()
+        t1, c1 = state.clock.now(), state.clock.cpu()
         per, infos = self.program.read(state, out)
         state.iteration = end
         last = end >= total or (max_time is not None and t1 >= max_time)
         every = self.plan.problem.eval_every if self.program.evaluates else 0
         evals = self._evaluate(state) if every and (end == 1 or end % every == 0 or last) else None
         k = end - start
-        times = [t0 + (t1 - t0) * (j + 1) / k for j in range(k - 1)] + [t1]
+        times = [(t0 + (t1 - t0) * (j + 1) / k, c0 + (c1 - c0) * (j + 1) / k) for j in range(k - 1)] + [(t1, c1)]
         self._record(state, range(start + 1, end + 1), times, per, infos, evals)
         state.done = last or all(lane.done for lane in state.lanes)
         return state
@@ -402,12 +382,13 @@ class Run:
         means = block_means(per)
         names = list(means)
         table = np.stack([np.reshape(means[c], (k, n)) for c in names], axis=-1).tolist()  # [k][n][metric]
-        for j, (it, t) in enumerate(zip(iterations, times, strict=True)):
+        for j, (it, (t, c)) in enumerate(zip(iterations, times, strict=True)):
             info = _info_row(be, infos[j]) if infos[j] else {}
             for s, lane in enumerate(state.lanes):
                 if lane.done:
                     continue
-                row = {"iteration": it, "wall_time": t, **dict(zip(names, table[j][s], strict=True)), **info}
+                metrics = dict(zip(names, table[j][s], strict=True))
+                row = {"iteration": it, "wall_time": t, "cpu_time": c, **metrics, **info}
                 if evals is not None and j == k - 1:
                     row.update(evals[s])
                 lane.rows.append(row)

@@ -122,9 +122,10 @@ def check_solver(solver_id: str, problem_id: str, backend: str = "torch", iterat
     result = run(problem, solver_id, iterations=iterations, backend=backend, **settings)
     assert result.status in ("ok", "diverged"), f"{solver_id} on {problem_id} failed: {result.message}"
     rec = result.records
-    for col in ("iteration", "wall_time", "loss", "x_error", "nonfinite"):
+    for col in ("iteration", "wall_time", "cpu_time", "loss", "x_error", "nonfinite"):
         assert col in rec.columns, f"missing column {col}"
-    assert np.all(np.diff(rec["wall_time"].to_numpy()) >= 0), "wall time is not monotonic"
+    for col in ("wall_time", "cpu_time"):
+        assert np.all(np.diff(rec[col].to_numpy()) >= 0), f"{col} is not monotonic"
     nonfinite = rec["nonfinite"].to_numpy(dtype=float)
     partial = (nonfinite > 0) & (nonfinite < 1)
     assert not partial.any(), (

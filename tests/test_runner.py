@@ -9,7 +9,7 @@ from pgbench.backends import get_backend
 def test_records_have_the_documented_columns():
     r = pgbench.run("sin", "pg", iterations=5, scale="quick", backend="torch")
     assert r.ok
-    for c in ("iteration", "wall_time", "loss", "x_error", "nonfinite", "eval_x_error", "eval_loss", "y_residual"):
+    for c in ("iteration", "wall_time", "cpu_time", "loss", "x_error", "nonfinite", "eval_x_error", "eval_loss", "y_residual"):
         assert c in r.records.columns
     assert list(r.records["iteration"]) == [1, 2, 3, 4, 5]   # a budget of 5 reaches iteration 5
     assert r.meta["hyperparameters"]["lr"] == 2e-3  # the problem's default for pg

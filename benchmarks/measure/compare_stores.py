@@ -4,7 +4,7 @@
 
 For every run key in both stores whose run has no wall-time budget (``max_time`` empty), every
 column both files hold is compared bit for bit (NaN equal to NaN), except the timings
-(``wall_time``, ``t_*``), the file's ``created`` time and ``pgbench_version``. Columns only one
+(``wall_time``, ``cpu_time``, ``t_*``), the file's ``created`` time and ``pgbench_version``. Columns only one
 side has are listed. Runs with a wall-time budget are counted apart (their curves depend on the
 clock). Exit status 1 if any compared run differs.
 """
@@ -19,7 +19,7 @@ import pandas as pd
 
 from pgbench import store
 
-SKIP = {"wall_time", "created", "pgbench_version"}
+SKIP = {"wall_time", "cpu_time", "created", "pgbench_version"}
 
 
 def _frames(root) -> dict[str, pd.DataFrame]:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import clocks
 from ..numbers import fmt
 from ..record import RunRecord
 
@@ -62,6 +63,12 @@ def _sorted(run: pd.DataFrame) -> pd.DataFrame:
     return run.sort_values("iteration", kind="stable")
 
 
+def _times(rows: pd.DataFrame, clock: str) -> np.ndarray:
+    """The rows' times on ``clock`` (NaN where a store predates the column)."""
+    col = clocks.column(clock)
+    return _num(rows[col]) if col in rows else np.full(len(rows), np.nan)
+
+
 def metric_column(run, metric: str = "x_error") -> str:
     """The column holding the run's *final* ``metric`` (``x_error``, ``loss``, ``nonfinite``):
     the held-out ``eval_<metric>`` for a training run, ``<metric>`` for an iterative run (which
@@ -95,10 +102,13 @@ def iterations_done(run) -> float:
     return float(it.max()) if len(it) else math.nan
 
 
-def first_reaching(run, target: float | None, metric: str = "x_error") -> tuple[float, float]:
-    """``(iteration, wall_time)`` of the first record whose final-``metric`` column is at or
-    below ``target``; ``(nan, nan)`` if never (or no target). Training runs are evaluated every
-    ``eval_every`` steps, so this is resolved to that cadence."""
+def first_reaching(
+    run, target: float | None, metric: str = "x_error", clock: str = clocks.DEFAULT
+) -> tuple[float, float]:
+    """``(iteration, time)`` of the first record whose final-``metric`` column is at or below
+    ``target``, the time on ``clock`` (:mod:`pgbench.clocks`); ``(nan, nan)`` if never (or no
+    target). Training runs are evaluated every ``eval_every`` steps, so this is resolved to that
+    cadence."""
     col = metric_column(run, metric)
     run = rows_and_kind(run)[0]
     if target is None or not math.isfinite(float(target)) or col not in run:
@@ -107,12 +117,12 @@ def first_reaching(run, target: float | None, metric: str = "x_error") -> tuple[
     hit = np.flatnonzero(_num(r[col]) <= float(target))
     if not len(hit):
         return math.nan, math.nan
-    return float(_num(r["iteration"])[hit[0]]), float(_num(r["wall_time"])[hit[0]])
+    return float(_num(r["iteration"])[hit[0]]), float(_times(r, clock)[hit[0]])
 
 
-def value_at_time(run, seconds: float, metric: str = "x_error") -> float:
-    """The run's final-``metric`` value (see :func:`metric_column`) as it stood at wall time
-    ``seconds``: the last record at or before it, read from the run's curve; NaN if none was
+def value_at_time(run, seconds: float, metric: str = "x_error", clock: str = clocks.DEFAULT) -> float:
+    """The run's final-``metric`` value (see :func:`metric_column`) as it stood at ``seconds`` on
+    ``clock`` (:mod:`pgbench.clocks`): the last record at or before it, read from the run's curve; NaN if none was
     recorded by then. Training runs are evaluated every ``eval_every`` steps, so this is the last
     evaluation at or before ``seconds``."""
     col = metric_column(run, metric)
@@ -120,20 +130,20 @@ def value_at_time(run, seconds: float, metric: str = "x_error") -> float:
     if col not in run or not math.isfinite(float(seconds)):
         return math.nan
     r = _sorted(run)
-    v, t = _num(r[col]), _num(r["wall_time"])
+    v, t = _num(r[col]), _times(r, clock)
     ok = ~np.isnan(v) & (t <= float(seconds))
     return float(v[ok][-1]) if ok.any() else math.nan
 
 
-def seconds_per_iteration(run) -> float:
-    """Median wall seconds per update step between consecutive records (robust to the first
-    iteration's compilation and to evaluation pauses, which the clock excludes anyway). For a run
-    that shared its program with other seeds (``vectorized_with``), this is the time of the whole
-    program's step, not of one seed's."""
+def seconds_per_iteration(run, clock: str = clocks.DEFAULT) -> float:
+    """Median seconds (on ``clock``, :mod:`pgbench.clocks`) per update step between consecutive
+    records (robust to the first iteration's compilation and to evaluation pauses, which the
+    clock excludes anyway). For a run that shared its program with other seeds
+    (``vectorized_with``), this is the time of the whole program's step, not of one seed's."""
     r = _sorted(rows_and_kind(run)[0])
     if len(r) < 2:
         return math.nan
-    d_it, d_t = np.diff(_num(r["iteration"])), np.diff(_num(r["wall_time"]))
+    d_it, d_t = np.diff(_num(r["iteration"])), np.diff(_times(r, clock))
     ok = (d_it > 0) & np.isfinite(d_t)
     return float(np.median(d_t[ok] / d_it[ok])) if ok.any() else math.nan
 

@@ -22,11 +22,12 @@ identity                ``run_key``, problem, scale, solver, label, kind, backen
 ``train_x_error``       training runs: the last training-batch ``x_error`` (NaN for iterative runs)
 ``loss``                final y-space loss, same convention (``eval_loss`` / ``loss``); ``train_loss``
 ``nonfinite``           fraction of examples that are not finite in the last row (held-out for training)
-``iterations``          update steps done (the last recorded iteration); ``wall_time``: seconds at the last record
+``iterations``          update steps done (the last recorded iteration); ``wall_time``: seconds at the last record;
+                        ``cpu_time``: process CPU seconds there (:mod:`pgbench.clocks`; NaN for older stores)
 ``target``              the x-error target (``target_source``: which policy and where it came from);
                         ``declared_target``: the one declared with the run
 ``iterations_to_target``  first iteration whose final-metric x error is <= target
-``time_to_target``      wall time there; both NaN if the target was never reached
+``time_to_target``      wall time there; ``cpu_time_to_target`` CPU time there; NaN if never reached
 ``time_per_iteration``  median seconds per update step
 ======================  ==================================================================================
 
@@ -63,10 +64,12 @@ METRICS = [
     "nonfinite",
     "iterations",
     "wall_time",
+    "cpu_time",
     "target",
     "reached",
     "iterations_to_target",
     "time_to_target",
+    "cpu_time_to_target",
     "time_per_iteration",
 ]
 
@@ -100,11 +103,13 @@ class RunSummary:
     nonfinite: float
     iterations: float
     wall_time: float
+    cpu_time: float
     declared_target: float
     target: float
     target_source: str
     iterations_to_target: float
     time_to_target: float
+    cpu_time_to_target: float
     time_per_iteration: float
 
 
@@ -133,6 +138,7 @@ def summarize(record: RunRecord, target: Target | float | None = None) -> RunSum
     elif not isinstance(target, Target):
         target = Target(_float(target), "given")
     it, t = measures.first_reaching(record, target.value)
+    cpu_t = measures.first_reaching(record, target.value, clock="cpu")[1]
     training = record.training
     vec = (m.vectorized_with or {}).get("seeds") or [m.seed]
     return RunSummary(
@@ -161,11 +167,13 @@ def summarize(record: RunRecord, target: Target | float | None = None) -> RunSum
         nonfinite=measures.final_value(record, "nonfinite"),
         iterations=measures.iterations_done(record),
         wall_time=measures.last_value(record, "wall_time"),
+        cpu_time=measures.last_value(record, "cpu_time"),
         declared_target=declared,
         target=target.value,
         target_source=target.source,
         iterations_to_target=it,
         time_to_target=t,
+        cpu_time_to_target=cpu_t,
         time_per_iteration=measures.seconds_per_iteration(record),
     )
 
@@ -241,7 +249,7 @@ def per_config(runs, policy=None) -> pd.DataFrame:
             diverged=int((g["status"] == "diverged").sum()),
             failed=int((g["status"] == "failed").sum()),
         )
-        for m in ("x_error", "train_x_error", "loss", "train_loss", "nonfinite", "iterations", "wall_time"):
+        for m in ("x_error", "train_x_error", "loss", "train_loss", "nonfinite", "iterations", "wall_time", "cpu_time"):
             row[m] = _median(ok[m])
         stats = measures.seed_stats(ok["x_error"], n=len(ok))
         row["x_error_lo"], row["x_error_hi"] = stats.lo, stats.hi
@@ -250,6 +258,7 @@ def per_config(runs, policy=None) -> pd.DataFrame:
         row["reached"] = len(reached)
         row["iterations_to_target"] = _median(reached["iterations_to_target"])
         row["time_to_target"] = _median(reached["time_to_target"])
+        row["cpu_time_to_target"] = _median(reached["cpu_time_to_target"])
         row["time_per_iteration"] = _median(usable["time_per_iteration"])
         row["vectorized"] = int(g["vectorized"].max())
         out.append(row)
