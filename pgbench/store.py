@@ -145,6 +145,11 @@ def _write_atomic(path: Path, write) -> Path:
     return path
 
 
+def write_text_atomic(path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (a side file of the store, e.g. a tuning record)."""
+    return _write_atomic(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
 def write_frame(frame: pd.DataFrame, path) -> None:
     """Write a run's frame as parquet with a CRC checksum on every page."""
     frame.to_parquet(path, index=False, write_page_checksum=True)

@@ -38,6 +38,7 @@ from ..problems.base import sum_per_example
 from ..registry import base_name
 from ..schedules import FIELDS as SCHEDULE_FIELDS
 from ..schedules import Schedule
+from ..search_space import LogUniform, Uniform
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,13 @@ class Solver:
     kind: ClassVar[str] = "?"
     requires: ClassVar[frozenset[str]] = frozenset()
     id: ClassVar[str] = "?"
+    #: what a tuner may vary (:mod:`pgbench.search_space`); empty: the defaults only
+    search_space: ClassVar[dict] = {}
+
+    @classmethod
+    def space_for(cls, settings: dict) -> dict:
+        """The search space of this solver with ``settings`` fixed (those are not varied)."""
+        return {k: v for k, v in cls.search_space.items() if k not in settings}
 
     def missing(self, problem) -> str | None:
         """Why this solver cannot run on ``problem``, or None if it can."""
@@ -216,6 +224,15 @@ class FeedbackScheme(TrainingScheme):
 
     # keyed only when set: a default value leaves the hyperparameters (and the run key) as before
     KEYED_WHEN_SET: ClassVar[dict] = {**SCHEDULE_FIELDS, "optimizer_settings": {}}
+    search_space: ClassVar[dict] = {"lr": LogUniform(1e-5, 1e-1)}
+
+    @classmethod
+    def space_for(cls, settings: dict) -> dict:
+        """The learning rate, and SGD's momentum when the outer optimizer is SGD."""
+        space = dict(cls.search_space)
+        if settings.get("optimizer", "adam") == "sgd":
+            space["momentum"] = Uniform(0.0, 0.99)
+        return {k: v for k, v in space.items() if k not in settings}
 
     def __post_init__(self):
         optimizers.entry(self.optimizer)  # an unknown name suggests the nearest

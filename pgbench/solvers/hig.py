@@ -52,6 +52,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..problems.base import Problem
+from ..search_space import LogUniform
 from .base import Step, TrainingScheme, check_choice, check_positive
 
 ROUTES = ("gram64", "svd64", "svd")
@@ -206,6 +207,8 @@ class HalfInverseGradient(TrainingScheme):
     eta: float = 1.0
     tau: float = 1e-6
     beta: float = -0.5
+    #: the step and the truncation of small singular values (β is what makes HIG HIG: fixed)
+    search_space: ClassVar[dict] = {"eta": LogUniform(1e-3, 3.0), "tau": LogUniform(1e-8, 1e-2)}
     route: str = "gram64"
     max_memory_gb: float = 2.0
 

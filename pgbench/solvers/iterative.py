@@ -13,6 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..problems.base import Problem
+from ..search_space import LogUniform
 from .base import IterativeSolver, check_choice, check_positive, loss_and_x_gradient
 
 
@@ -30,6 +31,7 @@ class GradientDescent(IterativeSolver):
     """:math:`x \\leftarrow x - \\eta\\,\\nabla_x L(x)`."""
 
     eta: float = 1e-3
+    search_space: ClassVar[dict] = {"eta": LogUniform(1e-6, 1.0)}
 
     def __post_init__(self):
         check_positive(self, "eta")
@@ -45,6 +47,7 @@ class Adam(IterativeSolver):
 
     lr: float = 1e-3
     jittable: ClassVar[bool] = False  # the optimizer update is the library's, not a pure step
+    search_space: ClassVar[dict] = {"lr": LogUniform(1e-4, 1.0)}
 
     def __post_init__(self):
         check_positive(self, "lr")

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..search_space import Choice, LogUniform
 from .base import Step, TrainingScheme, check_choice, check_positive
 
 
@@ -40,6 +41,7 @@ class LBFGSTraining(TrainingScheme):
 
     lr: float = 1.0
     history: int = 10
+    search_space: ClassVar[dict] = {"lr": LogUniform(1e-2, 1.0), "history": Choice((5, 10, 20))}
     max_iter: int = 1
     line_search: str = "strong_wolfe"
 
@@ -111,6 +113,7 @@ class HessianFree(TrainingScheme):
 
     damping: float = 1.0
     cg_iters: int = 50
+    search_space: ClassVar[dict] = {"damping": LogUniform(1e-3, 1e2)}
     cg_rtol: float = 1e-3
 
     jittable: ClassVar[bool] = True

@@ -1,0 +1,73 @@
+"""Synthetic methods whose true order is known, for tests/test_tune.py.
+
+Problem ``diag-quadratic``: :math:`y = a \\odot x` with :math:`a_i` from 1 to 10, so the loss
+:math:`\\tfrac12\\lVert a \\odot x - y^*\\rVert^2` has curvatures μ = 1 … L = 100 (κ = 100).
+
+* gradient descent at its best step η = 2/(L + μ) contracts the error by
+  (κ − 1)/(κ + 1) ≈ 0.980 per step;
+* heavy ball (Polyak) at its best η = 4/(√L + √μ)², β = ((√κ − 1)/(√κ + 1))² contracts it by
+  (√κ − 1)/(√κ + 1) ≈ 0.818 per step.
+
+So tuned, heavy ball is far ahead. The problem's defaults favour GD: GD's default is its
+optimal step, heavy ball's a tiny step (η = 1e-4, β = 0.5) — untuned, GD wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+import pgbench
+from pgbench.problems.base import Problem
+from pgbench.search_space import LogUniform, Uniform
+from pgbench.solvers.base import IterativeSolver, loss_and_x_gradient
+
+A = np.linspace(1.0, 10.0, 8).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class DiagQuadratic(Problem):
+    batch_size: int = 4
+    test_size: int = 4
+    solve_iterations: int = 100
+
+    solver_defaults: ClassVar[dict] = {"gd": {"eta": 2.0 / 101.0}, "heavy-ball": {"eta": 1e-4, "beta": 0.5}}
+    x_error_name: ClassVar[str] = "|x - x*|_1"
+
+    @property
+    def x_shape(self):
+        return (len(A),)
+
+    @property
+    def y_shape(self):
+        return (len(A),)
+
+    def sample(self, rng, n, be):
+        x = rng.standard_normal((n, len(A))).astype(np.float32)
+        return be.asarray(x), be.asarray(x * A)
+
+    def forward(self, be, x):
+        return x * be.asarray(A)
+
+
+@dataclass(frozen=True)
+class HeavyBall(IterativeSolver):
+    """:math:`x_{k+1} = x_k - \\eta\\nabla L(x_k) + \\beta (x_k - x_{k-1})`."""
+
+    eta: float = 1e-4
+    beta: float = 0.5
+    search_space: ClassVar[dict] = {"eta": LogUniform(1e-4, 1e-1), "beta": Uniform(0.0, 0.99)}
+
+    def init(self, problem, be, x0, y_target):
+        return x0
+
+    def step(self, problem, be, x, y_target, state):
+        _, g = loss_and_x_gradient(problem, be)(x, y_target)
+        return x - self.eta * g + self.beta * (x - state), x, {}
+
+
+if "diag-quadratic-v0" not in pgbench.PROBLEMS:
+    pgbench.register_problem("diag-quadratic-v0", f"{__name__}:DiagQuadratic", description="synthetic, κ = 100")
+    pgbench.register_solver("heavy-ball-v0", f"{__name__}:HeavyBall", description="Polyak heavy ball")
