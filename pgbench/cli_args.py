@@ -106,6 +106,8 @@ def executor_name(workers, cluster, scheduler) -> str:
 _GREEDY = {
     "--seeds": re.compile(r"^\d+(,\d+)*,?$"),
     "--seed": re.compile(r"^\d+(,\d+)*,?$"),
+    "--validation-seeds": re.compile(r"^\d+(,\d+)*,?$"),
+    "--test-seeds": re.compile(r"^\d+(,\d+)*,?$"),
     "--backend": re.compile(r"^(torch|jax)(,(torch|jax))*$"),
     "--device": re.compile(r"^(cpu|cuda|gpu)(,(cpu|cuda|gpu))*$"),
 }

@@ -82,6 +82,12 @@ def _table(title: str, heads: list[str], rows: list[list[str]], text: list[bool]
     return t
 
 
+def table_of(title: str, heads: list[str], rows: list[list[str]], text: list[bool]) -> Table:
+    """A rich table in pgbench's style; ``text`` says per column whether it folds (text) or is a
+    number (right-aligned, never split)."""
+    return _table(title, heads, rows, text)
+
+
 def summary_table(summary, title: str = "summary", wide: bool = False):
     """A rich table of :func:`pgbench.summary.summarize` output (see the module docstring)."""
     cols = list(NARROW)
