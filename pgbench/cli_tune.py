@@ -32,16 +32,20 @@ def _seeds(values: list[str], option: str, default) -> tuple[int, ...]:
     return seeds
 
 
+_VALIDATION = typer.Option(
+    [], "--validation-seeds", help=f"seeds trials are chosen on (default {','.join(map(str, VALIDATION_SEEDS))})"
+)
+_TEST = typer.Option(
+    [], "--test-seeds", help=f"seeds the chosen settings are judged on (default {','.join(map(str, TEST_SEEDS))})"
+)
+
+
 def tune_command(
     problem: str = typer.Argument(..., help="problem id, e.g. sin"),
     methods: list[str] = typer.Argument(..., help="SOLVER or SOLVER:KEY=VALUE,... e.g. dp:optimizer=sgd pg hig"),
     trials: int = typer.Option(DEFAULT_TRIALS, "--trials", help="trials per method (the same for every method)"),
-    validation_seeds: list[str] = typer.Option(
-        [], "--validation-seeds", help=f"seeds trials are chosen on (default {','.join(map(str, VALIDATION_SEEDS))})"
-    ),
-    test_seeds: list[str] = typer.Option(
-        [], "--test-seeds", help=f"seeds the chosen settings are judged on (default {','.join(map(str, TEST_SEEDS))})"
-    ),
+    validation_seeds: list[str] = _VALIDATION,
+    test_seeds: list[str] = _TEST,
     scale: str = typer.Option("quick", "--scale", help="named problem scale: quick or paper"),
     iterations: int | None = typer.Option(None, "--iterations", "-n", help="iteration budget of every run"),
     max_time: float | None = typer.Option(None, "--max-time", help="wall-time budget of every run in seconds"),
