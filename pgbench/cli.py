@@ -53,7 +53,7 @@ from .cli_args import (
 )
 from .cli_checks import USER_ERRORS, check_dir, check_exist, load_plugins
 from .cli_checks import fail as _fail
-from .cli_tune import tune_command
+from .cli_tune import advise_command, tune_command
 from .progress_view import ProgressView
 from .registry import PROBLEMS, SOLVERS, InvalidSettingError, suggest
 from .store import merge as _merge
@@ -331,6 +331,7 @@ def reproduce(
 
 app.command()(stored.report)
 app.command("tune")(tune_command)
+app.command("advise")(advise_command)
 
 
 def main(argv: list[str] | None = None) -> None:

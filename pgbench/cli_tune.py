@@ -1,17 +1,19 @@
-"""``pgbench tune``: the tuning protocol (:mod:`pgbench.tune`) from the command line (registered
-on the app by :mod:`pgbench.cli`)."""
+"""``pgbench tune`` and ``pgbench advise``: the tuning protocol (:mod:`pgbench.tune`,
+:mod:`pgbench.advise`) from the command line (registered on the app by :mod:`pgbench.cli`)."""
 
 from __future__ import annotations
 
 import json
 import math
 import sys
+import time
 from contextlib import nullcontext
 from pathlib import Path
 
 import typer
 
 from . import search_space, terminal
+from .advise import PILOT_ITERATIONS as PILOT
 from .cli_args import CLUSTER, PLUGIN, QUIET, RESULTS, SCHEDULER, THREADS, WORKERS, executor_name, split_list
 from .cli_checks import USER_ERRORS, fail, load_plugins
 from .numbers import fmt
@@ -141,4 +143,105 @@ def _print_report(report: TuneReport) -> None:
     )
 
 
-__all__ = ["tune_command"]
+def _errors(outcomes) -> list[float]:
+    return [
+        o.x_error if o.status == "ok" and o.x_error is not None and math.isfinite(o.x_error) else math.inf
+        for o in outcomes
+    ]
+
+
+def advise_command(
+    problem: str = typer.Argument(..., help="problem id (a plugin's with --plugin)"),
+    budget: str = typer.Option("20m", "--budget", help="wall time for the whole advice: 20m, 90s, 1h30m"),
+    method: list[str] = typer.Option([], "--method", help="only these candidates (SOLVER[:KEY=VALUE,...])"),
+    trials: int = typer.Option(
+        DEFAULT_TRIALS, "--trials", help="most trials per method (fewer if the budget is short)"
+    ),
+    validation_seeds: list[str] = typer.Option([], "--validation-seeds", help="default 1000"),
+    test_seeds: list[str] = typer.Option([], "--test-seeds", help="default 2000,2001,2002"),
+    scale: str = typer.Option("quick", "--scale", help="named problem scale: quick or paper"),
+    backend: str = typer.Option("torch", "--backend", help="torch or jax"),
+    results: Path = RESULTS,
+    plugin: list[str] = PLUGIN,
+    quiet: bool = QUIET,
+):
+    """Recommend a method for a problem: every candidate tuned with equal trials within a
+    wall-time budget planned up front (pilot runs, then trials × methods × seeds sized to fit),
+    ranked on unseen test seeds with intervals and the probability of being best."""
+    from .advise import PILOT_SHARE, TooSlow, candidates, parse_budget, pilot, size
+    from .analysis.uncertainty import p_best
+    from .planning import plan
+
+    load_plugins(plugin)
+    start = time.perf_counter()
+    try:
+        seconds = parse_budget(budget)
+        val = _seeds(validation_seeds, "--validation-seeds", (1000,))
+        test = _seeds(test_seeds, "--test-seeds", (2000, 2001, 2002))
+        Protocol(problem, trials=trials, validation_seeds=val, test_seeds=test)  # checks seeds and trials
+        found = candidates(problem, scale, backend, method or None)
+    except (*USER_ERRORS, ValueError) as e:
+        fail(e)
+    err = terminal.console(stderr=True)
+    for name, reason in found.skipped:
+        err.print(f"skipped {name}: {reason}", markup=False, highlight=False)
+    if not found.methods:
+        fail(f"no method can run on {problem}")
+    err.print(f"pilot: {len(found.methods)} methods × {PILOT} iterations at their defaults", markup=False)
+    costs, kept = {}, []
+    for m in found.methods:
+        try:
+            costs[m.label] = pilot(problem, m, scale, backend, val[0], cap=PILOT_SHARE * seconds)
+        except TooSlow as e:
+            err.print(f"left out {m.label}: {e}; too costly for a {terminal.duration(seconds)} budget", markup=False)
+            continue
+        kept.append(m)
+        c = costs[m.label]
+        err.print(f"  {m.label}: {fmt(c.per_iteration)} s per iteration, {fmt(c.startup)} s start-up", markup=False)
+    if not kept:
+        fail(f"no method can be tuned on {problem} within {terminal.duration(seconds)}")
+    found.methods = kept
+    default_iterations = plan(problem, found.methods[0].solver, scale=scale, **found.methods[0].settings).iterations
+    try:
+        sized = size(problem, costs, seconds - (time.perf_counter() - start), scale, backend, trials, val, test,
+                     default_iterations)  # fmt: skip
+    except ValueError as e:
+        fail(e)
+    p = sized.protocol
+    err.print(
+        f"plan: {len(found.methods)} methods × ({p.trials} trials × {len(val)} validation seeds + 2 × {len(test)} "
+        f"test seeds) = {sized.runs} runs of {p.iterations} iterations (scale default {default_iterations}); "
+        f"ETA {terminal.duration(sized.eta_seconds)} of the {terminal.duration(seconds)} budget",
+        markup=False,
+        highlight=False,
+    )
+    with nullcontext(None) if quiet else ProgressView(sized.runs, terminal.console(stderr=True)) as view:
+        report = tune(p, found.methods, results, progress=view)
+    table = report.table()
+    ext = table[table["ruleset"] == "external"]
+    chance = p_best({t.method.label: _errors(t.tuned) for t in report.methods})
+    heads = ["rank", "method", "test x error", "90% interval", "P(best)", "ok", "chosen settings"]
+    rows = [
+        [str(r.rank), r.method, fmt(r.test_error), _interval(r.error_lo, r.error_hi), f"{chance[r.method]:.2f}",
+         f"{r.ok}/{r.seeds}", _settings(r.settings)]
+        for r in ext.itertuples()
+    ]  # fmt: skip
+    text = [False, True, False, False, False, False, True]
+    title = f"advice for {p.problem}: methods tuned with {p.trials} trials each, judged on {len(test)} unseen seeds"
+    terminal.console().print(terminal.table_of(title, heads, rows, text))
+    best = ext.iloc[0]
+    tied = [m for m in ext["method"] if ext.set_index("method").loc[m, "rank"] == 1]
+    verdict = (
+        f"recommended: {best.method} ({_settings(best.settings)})"
+        if len(tied) == 1
+        else f"no single winner: {', '.join(tied)} are tied (overlapping intervals); more test seeds may separate them"
+    )
+    print(verdict)
+    print(
+        f"tuning cost: {sized.runs} runs in {terminal.duration(time.perf_counter() - start)} "
+        f"(planned {terminal.duration(sized.eta_seconds)}, budget {terminal.duration(seconds)}); record: {report.path}",
+        file=sys.stderr,
+    )
+
+
+__all__ = ["tune_command", "advise_command"]

@@ -63,6 +63,20 @@ def seed_interval(
     return tuple(float(q) for q in np.quantile(meds, [lo, hi], method="inverted_cdf"))  # type: ignore[return-value]
 
 
+def p_best(values: dict, resamples: int = RESAMPLES, seed: int = 0) -> dict:
+    """Per method, the bootstrap probability that its median is the lowest: each method's
+    per-seed ``values`` (∞ allowed) resampled ``resamples`` times, the lowest median of each
+    replicate counted (ties shared)."""
+    if not values:
+        return {}
+    rng = np.random.default_rng(seed)
+    names = list(values)
+    meds = np.stack([_resampled_medians(np.asarray(values[n], dtype=float), resamples, rng) for n in names], axis=1)
+    best = meds == meds.min(axis=1, keepdims=True)
+    share = (best / best.sum(axis=1, keepdims=True)).mean(axis=0)
+    return {n: float(s) for n, s in zip(names, share, strict=True)}
+
+
 def _scores(t: np.ndarray, max_ratio: float) -> np.ndarray:
     """Profile scores from times ``t`` of shape (..., problems, methods): per problem the ratio to
     the best method, problems no method solved left out, the area up to ``max_ratio`` averaged
@@ -155,4 +169,4 @@ def tied_rank(lo, hi, higher_is_better: bool = False) -> list[int]:
     return [1 + int(np.sum(hi < low)) for low in lo]
 
 
-__all__ = ["seed_interval", "score_intervals", "tied_rank", "ScoreUncertainty", "CONFIDENCE", "RESAMPLES"]
+__all__ = ["p_best", "seed_interval", "score_intervals", "tied_rank", "ScoreUncertainty", "CONFIDENCE", "RESAMPLES"]

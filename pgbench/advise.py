@@ -1,0 +1,171 @@
+"""``pgbench advise``: which method to train a user's problem with, found by the tuning protocol
+(:mod:`pgbench.tune`) sized to a wall-time budget planned up front.
+
+1. **candidates** — every method that can run on the problem: for a problem with a network the
+   training schemes (DP with Adam and with SGD, PG, supervised, HIG, L-BFGS, Hessian-free), else
+   the iterative solvers; those that cannot run are listed with the reason.
+2. **pilot** — each candidate runs ``PILOT_ITERATIONS`` steps at its defaults (not stored): its
+   start-up seconds :math:`s_m` and seconds per iteration :math:`c_m`; a method whose pilot takes
+   more than ``PILOT_SHARE`` of the budget cannot be tuned within it and is left out, with the reason.
+3. **plan** — with :math:`n = T V + 2 S` runs per method (T trials × V validation seeds, then
+   the chosen and the default settings on S test seeds), the iteration budget is the largest
+   :math:`I \\le I_{scale}` with :math:`n \\sum_m (s_m + I c_m) \\le f\\,B'` (B' the budget left
+   after the pilot, f = 0.8 for safety); below ``MIN_ITERATIONS`` the trials shrink (not below
+   ``MIN_TRIALS``), and a budget that still cannot hold the protocol is refused with the budget
+   it needs. The plan (runs, iterations, ETA) is shown before any tuning run.
+4. **recommendation** — the methods ranked by median test error under external tuning, with
+   90 % intervals, tied ranks and the bootstrap probability of being best, the chosen settings,
+   and what tuning cost.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+
+from .registry import make_problem
+from .runner import run as run_once
+from .tune import Method, Protocol
+
+PILOT_ITERATIONS = 5
+PILOT_SHARE = 0.03  # of the budget, per method: a method whose pilot takes longer is left out
+MIN_ITERATIONS = 50
+MIN_TRIALS = 4
+SAFETY = 0.8
+TRAINING = ("dp:optimizer=adam", "dp:optimizer=sgd", "pg", "supervised", "hig", "lbfgs", "hf")
+ITERATIVE = ("gd", "adam", "newton", "gauss-newton", "lm", "lbfgsb", "invgrad", "inverse")
+
+
+def parse_budget(text: str) -> float:
+    """``"20m"``, ``"90s"``, ``"1h30m"`` or plain seconds → seconds (> 0)."""
+    t = str(text).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", t):
+        seconds = float(t)
+    else:
+        parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?", t)
+        if not t or parts is None or not any(parts.groups()):
+            raise ValueError(f"budget {text!r}: expected e.g. 20m, 90s, 1h30m or seconds")
+        h, m, s = (float(g) if g else 0.0 for g in parts.groups())
+        seconds = 3600 * h + 60 * m + s
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"budget {text!r} must be a positive duration")
+    return seconds
+
+
+def has_network(problem) -> bool:
+    try:
+        problem.network()
+    except (TypeError, NotImplementedError):
+        return False
+    return True
+
+
+@dataclass
+class Candidates:
+    methods: list[Method]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def candidates(problem_id: str, scale: str, backend: str, names=None) -> Candidates:
+    """The methods that can run on the problem (each planned once; failures become reasons)."""
+    from .planning import plan
+
+    problem = make_problem(problem_id, scale=scale)
+    names = list(names) if names else list(TRAINING if has_network(problem) else ITERATIVE)
+    out = Candidates([])
+    for name in names:
+        m = Method.parse(name)
+        try:
+            plan(problem, m.solver, backend=backend, scale=scale, **m.settings)
+        except Exception as e:  # incompatible, missing library, bad setting: a reason, not a crash
+            out.skipped.append((name, str(e).splitlines()[0] if str(e) else type(e).__name__))
+            continue
+        out.methods.append(m)
+    return out
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A method's measured cost: start-up seconds and seconds per iteration (wall)."""
+
+    startup: float
+    per_iteration: float
+
+
+class TooSlow(Exception):
+    """A pilot run passed its time cap."""
+
+
+def pilot(problem_id: str, method: Method, scale: str, backend: str, seed: int, cap: float = math.inf) -> Cost:
+    """Run ``PILOT_ITERATIONS`` steps of ``method`` at its defaults, unstored, and time them;
+    raises :class:`TooSlow` as soon as the pilot has taken more than ``cap`` seconds."""
+    from .analysis.measures import seconds_per_iteration
+
+    t0 = time.perf_counter()
+
+    def watch(progress) -> None:
+        if time.perf_counter() - t0 > cap:
+            raise TooSlow(f"{PILOT_ITERATIONS} pilot iterations take more than {cap:.0f} s here")
+
+    settings = dict(method.settings)
+    result = run_once(problem_id, method.solver, iterations=PILOT_ITERATIONS, seed=seed, backend=backend, scale=scale,
+                      callback=watch, throw=True, **settings)  # fmt: skip
+    total = time.perf_counter() - t0
+    per = seconds_per_iteration(result)
+    per = per if math.isfinite(per) and per > 0 else total / PILOT_ITERATIONS
+    return Cost(max(total - PILOT_ITERATIONS * per, 0.0), per)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The sized protocol and its estimated wall time."""
+
+    protocol: Protocol
+    runs: int
+    eta_seconds: float
+
+
+def size(
+    problem_id: str,
+    costs: dict[str, Cost],
+    budget: float,
+    scale: str,
+    backend: str,
+    trials: int,
+    validation_seeds: tuple[int, ...],
+    test_seeds: tuple[int, ...],
+    default_iterations: int,
+) -> Plan:
+    """The largest iteration budget (≤ the scale's) and trials (≤ ``trials``, ≥ ``MIN_TRIALS``)
+    whose estimated wall time fits ``SAFETY`` × ``budget`` (module docstring); ValueError naming
+    the budget needed when even the smallest protocol does not fit."""
+    startup = sum(c.startup for c in costs.values())
+    per_it = sum(c.per_iteration for c in costs.values())
+    v, s = len(validation_seeds), len(test_seeds)
+    for t in range(trials, MIN_TRIALS - 1, -1):
+        n = t * v + 2 * s
+        iterations = math.floor((SAFETY * budget - n * startup) / (n * per_it)) if per_it > 0 else default_iterations
+        iterations = min(iterations, default_iterations)
+        if iterations >= min(MIN_ITERATIONS, default_iterations):
+            protocol = Protocol(
+                problem_id,
+                scale=scale,
+                trials=t,
+                validation_seeds=validation_seeds,
+                test_seeds=test_seeds,
+                iterations=iterations,
+                backend=backend,
+            )
+            return Plan(protocol, n * len(costs), n * (startup + iterations * per_it))
+    n = MIN_TRIALS * v + 2 * s
+    need = n * (startup + min(MIN_ITERATIONS, default_iterations) * per_it) / SAFETY
+    raise ValueError(
+        f"a budget of {budget:.0f} s cannot hold {MIN_TRIALS} trials × {v} validation seeds + {2 * s} test runs "
+        f"of {min(MIN_ITERATIONS, default_iterations)} iterations for {len(costs)} methods; it needs about "
+        f"{math.ceil(need / 60)} min"
+    )
+
+
+__all__ = ["parse_budget", "candidates", "pilot", "TooSlow", "size", "Plan", "Cost", "Candidates", "has_network"]
