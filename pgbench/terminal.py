@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .analysis.headline import NEEDS_GPU, NOT_MEASURED, NOT_REPRODUCED, QUALITATIVE, REPRODUCED
+from .analysis.verdicts import DIRECTION
 from .numbers import fmt
 from .registry import field_types
 
@@ -326,7 +327,7 @@ def format_headline(table: pd.DataFrame, width: int | None = None):
     )
     for col, kw in columns:
         t.add_column(col, overflow="fold", **kw)
-    style = {REPRODUCED: "green", QUALITATIVE: "yellow", NOT_REPRODUCED: "red"}
+    style = {REPRODUCED: "green", QUALITATIVE: "yellow", DIRECTION: "yellow", NOT_REPRODUCED: "red"}
     for _, r in table.iterrows():
         ratio = r["ratio to paper"]
         v = r["verdict"]

@@ -9,8 +9,9 @@ import pytest
 from pgbench.analysis.measures import seed_stats
 from pgbench.analysis.data import with_device
 from pgbench.analysis.claim_measures import Measured, ratio_at
-from pgbench.analysis.headline import (CLAIMS, NOT_AT_SCALE, NOT_REPRODUCED, OTHER_HARDWARE, QUALITATIVE,
-                                     REPRODUCED, headline_table, verdict)
+from pgbench.analysis.headline import CLAIMS, headline_table, judge
+from pgbench.analysis.verdicts import (DIRECTION, MACHINE_BOUND, NOT_AT_SCALE, NOT_REPRODUCED, QUALITATIVE,
+                                       REPRODUCED, VERDICTS)
 from pgbench.reproduce import EXPERIMENTS
 
 
@@ -49,37 +50,51 @@ def test_ratios_are_per_seed_medians_and_diverged_seeds_are_counted_not_mixed():
     assert ratio_at("DP (Adam)", "PG (inverse)", 31)(df, True) is None   # the paper's point is not reached
 
 
-def test_verdicts():
+def test_claims_are_judged_by_the_one_rule():
+    """Every claim's verdict comes from its declared rule over the per-seed values (k/n), with the
+    cases a claim adds: the paper's point not reached, too few examples for a rate."""
     claim = next(c for c in CLAIMS if c.key == "poisson-3x-60")
     at = lambda *v: Measured("", "", (), seed_stats(v))   # noqa: E731
-    assert verdict(claim, at(2.5, 3.5, 4.0))[0] == REPRODUCED          # median 3.5 within 1.5× of 3
-    assert verdict(claim, at(1.2))[0] == QUALITATIVE                   # PG better, but 0.4× the paper's 3×
-    assert verdict(claim, at(0.8))[0] == NOT_REPRODUCED                # Adam better
-    assert verdict(claim, None)[0] == NOT_AT_SCALE
-    assert verdict(claim, at(np.inf))[0] == NOT_REPRODUCED             # no seed reached a value
-    v, reason, ratio = verdict(claim, at(4.4))
-    assert v == REPRODUCED and ratio == pytest.approx(4.4 / 3)
-    assert verdict(claim, at(4.6))[0] == QUALITATIVE
+    v = judge(claim, at(2.5, 3.5, 4.0))
+    assert (v.verdict, v.agreement) == (REPRODUCED, "3/3")               # all within 1.5× of 3
+    assert judge(claim, at(1.2, 1.3, 1.25)).verdict == QUALITATIVE        # PG better, within 3× of 3
+    assert judge(claim, at(0.8)).verdict == NOT_REPRODUCED                # Adam better
+    assert judge(claim, None).verdict == NOT_AT_SCALE
+    assert judge(claim, at(np.inf)).verdict == NOT_REPRODUCED             # no seed reached a value
+    assert judge(claim, at(4.4)).verdict == REPRODUCED and judge(claim, at(4.6)).verdict == QUALITATIVE
+    sin = next(c for c in CLAIMS if c.key == "sin-1000x")
+    v = judge(sin, at(8.1, 6.65, 34.9, np.nan))                           # the paper-cpu store's seeds
+    assert (v.verdict, v.agreement) == (DIRECTION, "3/4")
     timing = next(c for c in CLAIMS if c.key == "fig14-sin")
-    assert verdict(timing, at(0.005), ["m · AMD EPYC (torch)"])[0] == OTHER_HARDWARE
-    assert verdict(timing, at(0.0055), ["m · NVIDIA H100 (jax)"])[0] == REPRODUCED
+    spi = lambda dev, *v: Measured("", dev, (), seed_stats(v))   # noqa: E731
+    assert judge(timing, spi("m · AMD EPYC (torch)", 0.005)).verdict == MACHINE_BOUND
+    assert judge(timing, spi("m · NVIDIA H100 (jax)", 0.0055)).verdict == REPRODUCED
+    assert judge(timing, spi("m · AMD EPYC (torch)", 0.0055), ["m · NVIDIA H100 (jax)"]).verdict == MACHINE_BOUND
     qual = next(c for c in CLAIMS if c.key == "hig-toy")
-    assert verdict(qual, Measured("", "", (), holds=(3, 3)))[0] == REPRODUCED
-    assert verdict(qual, Measured("", "", (), holds=(1, 3)))[0] == QUALITATIVE
-    assert verdict(qual, Measured("", "", (), holds=(0, 3)))[0] == NOT_REPRODUCED
+    assert judge(qual, Measured("", "", (), holds=(3, 3))).verdict == REPRODUCED
+    assert judge(qual, Measured("", "", (), holds=(2, 3))).agreement == "2/3"
+    assert judge(qual, Measured("", "", (), holds=(1, 3))).verdict == NOT_REPRODUCED
     # quick-scale runs: at best qualitative, the paper's number belongs to its sizes
-    v, reason, _ = verdict(claim, at(2.5, 3.5, 4.0), scale="quick")
-    assert v == QUALITATIVE and reason.startswith("quick scale")
-    assert verdict(claim, at(0.8), scale="quick")[0] == NOT_REPRODUCED
+    v = judge(claim, at(2.5, 3.5, 4.0), scale="quick")
+    assert v.verdict == QUALITATIVE and "quick scale" in v.reason
+    assert judge(claim, at(0.8), scale="quick").verdict == NOT_REPRODUCED
     rate = next(c for c in CLAIMS if c.key == "wavepacket-0.12pc")
-    assert verdict(rate, Measured("", "", (), seed_stats([0.1]), examples=150))[0] == NOT_AT_SCALE
-    assert verdict(rate, Measured("", "", (), seed_stats([0.1]), examples=10000))[0] == REPRODUCED
+    assert judge(rate, Measured("", "", (), seed_stats([0.1]), examples=150)).verdict == NOT_AT_SCALE
+    assert judge(rate, Measured("", "", (), seed_stats([0.1]), examples=10000)).verdict == REPRODUCED
+
+
+def test_heat_reads_percent_more_accurate_as_the_error_ratio():
+    """"34 % more accurate" is the ratio 1.34 (so that "130 %" is 2.3): the measured ratio per seed."""
+    rules = {c.key: c.rule for c in CLAIMS}
+    assert rules["heat-34pc-100"].paper == pytest.approx(1.34) and rules["heat-130pc-10k"].paper == pytest.approx(2.3)
+    assert "1.52" in rules["heat-34pc-100"].reading
 
 
 def test_headline_table_has_a_verdict_for_every_claim():
     df = _sin_runs({"DP (Adam)": [1.0, 2.0], "PG (inverse)": [1e-3, 2e-3]}, n=20000 // 1000)
     head = headline_table(df).set_index("claim")
-    assert set(head["verdict"]) <= {REPRODUCED, QUALITATIVE, NOT_REPRODUCED, NOT_AT_SCALE, OTHER_HARDWARE}
+    assert set(head["verdict"]) <= set(VERDICTS)
+    assert {"reading", "tolerance", "k/n"} <= set(head.columns) and all(head["reading"])
     assert head.loc["poisson-3x-60", "verdict"] == NOT_AT_SCALE and head.loc["poisson-3x-60", "reason"]
     assert head.loc["sin-1000x", "verdict"] == NOT_AT_SCALE   # 20 iterations, not 20k
     assert math.isnan(head.loc["sin-1000x", "ratio to paper"])
@@ -102,4 +117,7 @@ def test_cost_claim_pairs_seeds_and_checks_ten_percent():
     assert m.stats.n == 3 and m.stats.median == pytest.approx(1.05)   # ratios 1.05, 1.033, 1.5
     assert m.holds == (2, 3)
     claim = next(c for c in CLAIMS if c.key == "fig14-cost-poisson")
-    assert verdict(claim, m)[0] == QUALITATIVE
+    assert judge(claim, m).verdict == MACHINE_BOUND            # a cost of this CPU: not judged
+    on_gpu = Measured(m.value, "s / iteration, lab · NVIDIA H100 (jax)", m.runs, m.stats, holds=m.holds)
+    v = judge(claim, on_gpu)
+    assert (v.verdict, v.agreement) == (REPRODUCED, "2/3")

@@ -51,3 +51,36 @@ def test_plugin_example_from_the_cli(tmp_path):
     assert out.returncode == 0, out.stderr
     df = pgbench.load_results(tmp_path / "r")
     assert set(df["solver"]) == {"gd-v0", "dp-v0"} and set(df["status"]) == {"ok"}
+
+
+def test_readme_headline_is_what_the_committed_stores_say():
+    """The README's "What is reproduced so far" block is generated from the committed stores'
+    report/data/headline.csv (`python scripts/headline.py`); it fails when the two differ."""
+    from pgbench.report.headline_summary import current_section, readme_section
+    root = README.parent
+    assert current_section(README.read_text()) == readme_section(root), (
+        "README's headline block is stale: run `python scripts/headline.py`")
+
+
+def test_committed_summaries_and_headlines_follow_the_current_claims():
+    """Each committed store's summary.md is its headline.csv in short, and the headline.csv has
+    one row per declared claim with the current reading and tolerance (a changed declaration makes
+    the committed table stale: `python scripts/headline.py --rebuild STORE`)."""
+    from pgbench.analysis.headline import CLAIMS
+    from pgbench.report.headline_summary import STORES, read_headline, summary_file
+    for store in STORES:
+        head = read_headline(README.parent / store)
+        assert (README.parent / store / "report" / "summary.md").read_text() == summary_file(head), store
+        assert list(head["claim"]) == [c.key for c in CLAIMS], store
+        assert list(head["reading"]) == [c.rule.reading for c in CLAIMS], store
+        assert list(head["tolerance"]) == [c.rule.tolerance() for c in CLAIMS], store
+        assert {"claim", "reading", "tolerance", "measured", "k/n", "verdict"} <= set(head.columns)
+
+
+def test_readme_prose_keeps_no_hand_typed_headline_numbers():
+    """The numbers the generated block replaced are not typed into the README's prose again."""
+    from pgbench.report.headline_summary import BEGIN
+    text = README.read_text()
+    section = text[text.index("## What is reproduced so far"):text.index(BEGIN)]
+    for stale in ("844 s", "57 runs", "3.9×", "about 1.25×", "0.6–0.8×"):
+        assert stale not in section

@@ -135,6 +135,7 @@ def test_empty_store_reports_not_yet_measured(tmp_path):
     assert index.exists()
     head = pd.read_csv(tmp_path / "report" / "data" / "headline.csv")
     assert (head["measured"] == NOT_MEASURED).all()
+    assert "| claim | paper | measured | k/n | verdict |" in (tmp_path / "report" / "summary.md").read_text()
 
 
 def _synthetic(machine, device, labels_seconds, kind="training", problem="sin-v0", seeds=(0,), n=5):

@@ -1,23 +1,20 @@
 """The headline table: every number the paper states, the value measured from the store, and a
 verdict.
 
-Each :class:`Claim` measures one number from the stored runs at the paper's point (e.g. after 60
-training iterations for "3× at 60"), **per seed**: seeds are paired across methods (same data
-stream, same initial network), so a ratio is taken within each seed, then reduced to the median,
-its min–max spread and "k/n seeds" (:func:`pgbench.measures.seed_stats`). Seeds that diverged or
-did not reach the point are counted in n, never mixed into the median. ``measured`` is that value
-when the stored runs reach the paper's point, else "not yet measured"; ``at this budget`` gives
-the same quantity at the largest point the stored runs reach (e.g. at 200 instead of 5,000
-iterations), so quick runs still show their analogue. Runs of the ``paper`` scale are used when
-the store has them, else the ``quick`` ones. ``runs`` names the run keys (first 8 hex digits).
+Each :class:`Claim` is one declaration: what is measured (``measure``: one number per seed from
+the stored runs at the paper's point, e.g. after 60 training iterations for "3× at 60") and how it
+is judged (``rule``: a :class:`pgbench.analysis.verdicts.Rule` with the claim's kind, the paper's
+number as read, the reading stated, and its tolerances). Seeds are paired across methods (same
+data stream, same initial network), so a ratio is taken within each seed, then reduced to the
+median, its min–max spread and "k/n seeds" (:func:`pgbench.analysis.measures.seed_stats`); seeds
+that diverged or did not reach the point are counted in n, never mixed into the median.
+``measured`` is that value when the stored runs reach the paper's point, else "not yet
+measured"; ``at this budget`` gives the same quantity at the largest point the stored runs reach
+(e.g. at 200 instead of 5,000 iterations). Runs of the ``paper`` scale are used when the store
+has them, else the ``quick`` ones. ``runs`` names the run keys (first 8 hex digits).
 
-The ``verdict`` (:func:`verdict`): **reproduced** when the median is within 1.5× of the paper's
-number (or range) on runs of the ``paper`` scale (on reduced scales at best "reproduced
-qualitatively": the paper's numbers belong to its sizes); **reproduced qualitatively** when it is
-on the paper's side (e.g. PG better than Adam) but not within 1.5×; **not reproduced** otherwise;
-**not measured at this scale** when the stored runs do not reach the paper's point; **other
-hardware** for absolute timings measured on another kind of device than the paper's GPU.
-``reason`` says why where known.
+The verdict and its per-seed agreement ``k/n`` follow the one rule of
+:mod:`pgbench.analysis.verdicts` (also written out in ``docs/reproduce.md``).
 
 Curves are the running averages of the paper's figures (training-batch x error); ratios are
 "baseline / PG" of those. The HIG claims compare the final held-out loss (the HIG paper's metric)
@@ -32,7 +29,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..numbers import fmt
+from . import verdicts as V
 from .claim_measures import (
     Measured,
     cost_within,
@@ -41,46 +38,50 @@ from .claim_measures import (
     final_average_ratio,
     iterations_to_match,
     overtake,
-    percent_better_at,
     ranks_below,
     ratio_at,
     seconds_per_iteration,
     time_ratio,
 )
+from .verdicts import MACHINE_BOUND, NOT_AT_SCALE, NOT_REPRODUCED, QUALITATIVE, REPRODUCED, VERDICTS, Rule
 
 _ADAM, _PG = "DP (Adam)", "PG (inverse)"
 NEEDS_GPU = "needs a GPU"
-
 NOT_MEASURED = "not yet measured"
-REPRODUCED = "reproduced"
-QUALITATIVE = "reproduced qualitatively"
-NOT_REPRODUCED = "not reproduced"
-NOT_AT_SCALE = "not measured at this scale"
-OTHER_HARDWARE = "other hardware"
-VERDICTS = (REPRODUCED, QUALITATIVE, NOT_REPRODUCED, NOT_AT_SCALE, OTHER_HARDWARE)
-TOLERANCE = 1.5  # "reproduced": within this factor of the paper's number (or range)
+__all__ = [
+    "CLAIMS",
+    "Claim",
+    "MACHINE_BOUND",
+    "NEEDS_GPU",
+    "NOT_AT_SCALE",
+    "NOT_MEASURED",
+    "NOT_REPRODUCED",
+    "QUALITATIVE",
+    "REPRODUCED",
+    "VERDICTS",
+    "headline_table",
+    "judge",
+]
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One number the paper states. ``value``: the paper's number or ``(lo, hi)`` range (None: a
-    qualitative claim); ``better``: whether a measured median is on the paper's side (for
-    "reproduced qualitatively"); ``labels``: the methods (experiment labels) it reads;
-    ``hardware``: an absolute timing on the paper's GPU; ``min_examples``: held-out examples
-    needed to resolve a rate."""
+    """One claim: ``key``, the ``problem`` it is measured on, the ``statement``, the ``paper``'s
+    words for its number, the ``source``, the ``measure`` (frame of the problem, at the paper's
+    point?) -> Measured, the method ``labels`` it reads, its ``rule`` (how it is judged);
+    ``min_examples``: held-out examples needed to resolve a rate; ``gpu``: the command measuring
+    a claim the 2-core CPU cannot reach at the paper's size."""
 
     key: str
     problem: str
     statement: str
     paper: str
     source: str
-    measure: Callable[[pd.DataFrame, bool], Measured | None]  # (frame of the problem, at the paper's point?)
+    measure: Callable[[pd.DataFrame, bool], Measured | None]
+    rule: Rule
     labels: tuple[str, ...] = ()
-    value: float | tuple[float, float] | None = None
-    better: Callable[[float], bool] | None = None
-    hardware: bool = False
     min_examples: int = 0
-    gpu: str = ""  # the command measuring a claim the 2-core CPU cannot reach at the paper's size
+    gpu: str = ""
 
 
 def _gpu(experiment: str) -> str:
@@ -90,13 +91,11 @@ def _gpu(experiment: str) -> str:
     )
 
 
-def _more(threshold):
-    return lambda v: v > threshold
-
-
-def _less(threshold):
-    return lambda v: v < threshold
-
+_RATIO = "{a} / {b} running-average x error at iteration {it}, per seed"
+_MATCH = "first iteration at which {b}'s running average is at or below {a}'s at {it}, per seed (never: inf)"
+_ORDERS = "'orders of magnitude' read off a log plot: ×3, qualitatively ×10"
+_TIME = "seconds per training iteration of each method (the paper's range over methods) on this store's device"
+_HIG = "final held-out loss of {w} below {o} at equal wall time, per seed"
 
 CLAIMS: tuple[Claim, ...] = (
     Claim(
@@ -106,9 +105,14 @@ CLAIMS: tuple[Claim, ...] = (
         "1000×",
         "§3.1, Fig. 3",
         final_average_ratio(_ADAM, _PG, 20000),
+        V.factor(
+            1000.0,
+            f"DP (Adam) / PG (inverse) final running-average x error over the last 1,000 batches at 20k, "
+            f"per seed; '1000x improvement' (§3.1), 'up to three orders of magnitude' (§1): {_ORDERS}",
+            tol=3,
+            qual=10,
+        ),
         (_ADAM, _PG),
-        1000.0,
-        _more(1),
     ),
     Claim(
         "sin-1e-5",
@@ -117,9 +121,14 @@ CLAIMS: tuple[Claim, ...] = (
         "1e-5",
         "§3.1, Fig. 3",
         final_average(_PG, 20000),
+        V.level(
+            1e-5,
+            "PG (inverse) final running-average x error over the last 1,000 batches at 20k, per seed; "
+            "'around 1e-5' read off Fig. 3's log axis: ×3, qualitatively ×10 (no stated direction)",
+            tol=3,
+            qual=10,
+        ),
         (_PG,),
-        1e-5,
-        _less(1e-4),
     ),
     Claim(
         "poisson-3x-60",
@@ -128,9 +137,8 @@ CLAIMS: tuple[Claim, ...] = (
         "3×",
         "§3.2, Fig. 4c",
         ratio_at(_ADAM, _PG, 60),
+        V.factor(3.0, _RATIO.format(a=_ADAM, b=_PG, it=60) + "; 'a factor of 3'"),
         (_ADAM, _PG),
-        3.0,
-        _more(1),
     ),
     Claim(
         "poisson-10x-5k",
@@ -139,9 +147,8 @@ CLAIMS: tuple[Claim, ...] = (
         "10×",
         "§3.2, Fig. 4c",
         ratio_at(_ADAM, _PG, 5000),
+        V.factor(10.0, _RATIO.format(a=_ADAM, b=_PG, it=5000) + f"; 'a full order of magnitude': {_ORDERS}", 3, 10),
         (_ADAM, _PG),
-        10.0,
-        _more(1),
         gpu=_gpu("poisson-training"),
     ),
     Claim(
@@ -150,10 +157,16 @@ CLAIMS: tuple[Claim, ...] = (
         "inverse-physics PG better than Adam at iteration 100",
         "34 %",
         "§3.3, Fig. 5c",
-        percent_better_at(_ADAM, _PG, 100),
+        ratio_at(_ADAM, _PG, 100),
+        V.factor(
+            1.34,
+            _RATIO.format(a=_ADAM, b=_PG, it=100) + "; '34 % more accurate' read as the error ratio 1 + 0.34 "
+            "(the reading under which '130 %' at 10k is a ratio too, 2.3); read as '34 % lower error' it would "
+            "be 1 / (1 − 0.34) = 1.52. A small effect: ×1.25, qualitatively ×1.5",
+            tol=1.25,
+            qual=1.5,
+        ),
         (_ADAM, _PG),
-        34.0,
-        _more(0),
     ),
     Claim(
         "heat-130pc-10k",
@@ -161,10 +174,9 @@ CLAIMS: tuple[Claim, ...] = (
         "inverse-physics PG better than Adam after 10k iterations",
         "130 %",
         "§3.3, Fig. 5c",
-        percent_better_at(_ADAM, _PG, 10000),
+        ratio_at(_ADAM, _PG, 10000),
+        V.factor(2.3, _RATIO.format(a=_ADAM, b=_PG, it=10000) + "; '130 %' more accurate read as the ratio 2.3"),
         (_ADAM, _PG),
-        130.0,
-        _more(0),
         gpu=_gpu("heat-training"),
     ),
     Claim(
@@ -174,9 +186,8 @@ CLAIMS: tuple[Claim, ...] = (
         "138",
         "§3.3, Fig. 5c",
         iterations_to_match(_ADAM, _PG, 10000),
+        V.iterations(138.0, _MATCH.format(a=_ADAM, b=_PG, it=10000), null=10000),
         (_ADAM, _PG),
-        138.0,
-        _less(10000),
         gpu=_gpu("heat-training"),
     ),
     Claim(
@@ -186,9 +197,8 @@ CLAIMS: tuple[Claim, ...] = (
         "628",
         "§3.3, Fig. 5c",
         iterations_to_match(_ADAM, "PG (L-BFGS-B)", 10000),
+        V.iterations(628.0, _MATCH.format(a=_ADAM, b="PG (L-BFGS-B)", it=10000), null=10000),
         (_ADAM, "PG (L-BFGS-B)"),
-        628.0,
-        _less(10000),
         gpu=_gpu("heat-training"),
     ),
     Claim(
@@ -198,9 +208,10 @@ CLAIMS: tuple[Claim, ...] = (
         "17×",
         "§3.3",
         time_ratio("PG (L-BFGS-B)", _ADAM),
+        V.factor(
+            17.0, "PG (L-BFGS-B) / DP (Adam) seconds per training iteration (a cost of the machine)", machine_bound=True
+        ),
         ("PG (L-BFGS-B)", _ADAM),
-        17.0,
-        _more(1),
     ),
     Claim(
         "ns-2.3x-200",
@@ -209,9 +220,8 @@ CLAIMS: tuple[Claim, ...] = (
         "2.3×",
         "§3.4, Fig. 6c",
         ratio_at(_ADAM, _PG, 200),
+        V.factor(2.3, _RATIO.format(a=_ADAM, b=_PG, it=200) + "; 'by a factor of 2.3'"),
         (_ADAM, _PG),
-        2.3,
-        _more(1),
     ),
     Claim(
         "ns-5x-20k",
@@ -220,9 +230,8 @@ CLAIMS: tuple[Claim, ...] = (
         "5×",
         "§3.4, Fig. 6c",
         ratio_at(_ADAM, _PG, 20000),
+        V.factor(5.0, _RATIO.format(a=_ADAM, b=_PG, it=20000) + "; 'a relative accuracy advantage of 5x'"),
         (_ADAM, _PG),
-        5.0,
-        _more(1),
         gpu=_gpu("navier-stokes-training"),
     ),
     Claim(
@@ -232,9 +241,8 @@ CLAIMS: tuple[Claim, ...] = (
         "55",
         "§3.4, Fig. 6c",
         iterations_to_match(_ADAM, _PG, 20000),
+        V.iterations(55.0, _MATCH.format(a=_ADAM, b=_PG, it=20000), null=20000),
         (_ADAM, _PG),
-        55.0,
-        _less(20000),
         gpu=_gpu("navier-stokes-training"),
     ),
     Claim(
@@ -244,9 +252,13 @@ CLAIMS: tuple[Claim, ...] = (
         "30–40",
         "App. B.1, Fig. 8",
         overtake("NN (Adam)", "L-BFGS-B"),
+        V.iterations(
+            (30.0, 40.0),
+            "first training iteration at which NN (Adam)'s running-average x error is below L-BFGS-B's final "
+            "error on that seed's held-out batch, per seed; direction: it overtakes at all",
+            null=math.inf,
+        ),
         ("NN (Adam)", "L-BFGS-B"),
-        (30.0, 40.0),
-        lambda v: math.isfinite(v),
     ),
     Claim(
         "wavepacket-0.12pc",
@@ -255,43 +267,32 @@ CLAIMS: tuple[Claim, ...] = (
         "0.12 %",
         "§1, Fig. 1",
         divergence_rate("L-BFGS-B"),
+        V.level(
+            0.12,
+            "percentage of held-out L-BFGS-B fits that diverge, per seed (≥ 1,000 examples); about 12 of "
+            "10,000: counting noise alone is about ×2 (95 %), so ×2, qualitatively ×4; direction: some diverge",
+            tol=2,
+            qual=4,
+            null=0.0,
+        ),
         ("L-BFGS-B",),
-        0.12,
-        _more(0),
         min_examples=1000,
     ),
-    Claim(
-        "fig14-sin",
-        "sin-v0",
-        "seconds per training iteration (Fig. 14, paper's GPU)",
-        "0.005–0.006 s",
-        "App. C, Fig. 14",
-        seconds_per_iteration(),
-        (),
-        (0.005, 0.006),
-        hardware=True,
-    ),
-    Claim(
-        "fig14-poisson",
-        "poisson-v0",
-        "seconds per training iteration (Fig. 14, paper's GPU)",
-        "0.5–1.0 s",
-        "App. C, Fig. 14",
-        seconds_per_iteration(),
-        (),
-        (0.5, 1.0),
-        hardware=True,
-    ),
-    Claim(
-        "fig14-heat",
-        "heat-v0",
-        "seconds per training iteration (Fig. 14, paper's GPU)",
-        "0.10–0.14 s",
-        "App. C, Fig. 14",
-        seconds_per_iteration(),
-        (),
-        (0.10, 0.14),
-        hardware=True,
+    *(
+        Claim(
+            f"fig14-{name}",
+            problem,
+            "seconds per training iteration (Fig. 14, paper's GPU)",
+            paper,
+            "App. C, Fig. 14",
+            seconds_per_iteration(),
+            V.level(value, _TIME, machine_bound=True),
+        )
+        for name, problem, paper, value in (
+            ("sin", "sin-v0", "0.005–0.006 s", (0.005, 0.006)),
+            ("poisson", "poisson-v0", "0.5–1.0 s", (0.5, 1.0)),
+            ("heat", "heat-v0", "0.10–0.14 s", (0.10, 0.14)),
+        )
     ),
     *(
         Claim(
@@ -301,96 +302,90 @@ CLAIMS: tuple[Claim, ...] = (
             "< 10 %",
             "App. C, Fig. 14",
             cost_within(_PG, _ADAM, 0.10),
+            V.qualitative(
+                "PG (inverse) / DP (Adam) seconds per training iteration within 10 % of 1, per seed "
+                "(runs of one seed on one machine)",
+                machine_bound=True,
+            ),
             (_PG, _ADAM),
         )
         for name, problem in (("poisson", "poisson-v0"), ("heat", "heat-v0"), ("ns", "navier-stokes-v0"))
     ),
-    Claim(
-        "hig-oscillators",
-        "oscillators-v0",
-        "HIG below Adam and Gauss-Newton at equal wall time",
-        "HIG lowest",
-        "HIG paper, Fig. 2b",
-        ranks_below("HIG", ("Adam", "Gauss-Newton"), "eval_loss"),
-        ("HIG", "Adam", "Gauss-Newton"),
-    ),
-    Claim(
-        "hig-dipole",
-        "quantum-dipole-v0",
-        "HIG below the paper's Adam at equal wall time",
-        "HIG lower",
-        "HIG paper, §4 (quantum dipole)",
-        ranks_below("HIG", ("Adam (paper)",), "eval_loss"),
-        ("HIG", "Adam (paper)"),
-    ),
-    Claim(
-        "hig-poisson",
-        "poisson-hig-v0",
-        "Adam→HIG below Adam alone at equal wall time",
-        "Adam→HIG lower",
-        "HIG paper, §4 (Poisson)",
-        ranks_below("Adam→HIG", ("Adam", "Adam (1e-3)"), "eval_loss"),
-        ("Adam→HIG", "Adam", "Adam (1e-3)"),
-    ),
-    Claim(
-        "hig-toy",
-        "hig-toy-v0",
-        "HIG far below Adam",
-        "HIG ≪ Adam",
-        "PBDL book, HIG chapter (toy)",
-        ranks_below("HIG", ("Adam",), "eval_loss"),
-        ("HIG", "Adam"),
+    *(
+        Claim(
+            key,
+            problem,
+            statement,
+            paper,
+            source,
+            ranks_below(w, others, "eval_loss"),
+            V.ordering(_HIG.format(w=w, o=" and ".join(others))),
+            (w, *others),
+        )
+        for key, problem, statement, paper, source, w, others in (
+            (
+                "hig-oscillators",
+                "oscillators-v0",
+                "HIG below Adam and Gauss-Newton at equal wall time",
+                "HIG lowest",
+                "HIG paper, Fig. 2b",
+                "HIG",
+                ("Adam", "Gauss-Newton"),
+            ),
+            (
+                "hig-dipole",
+                "quantum-dipole-v0",
+                "HIG below the paper's Adam at equal wall time",
+                "HIG lower",
+                "HIG paper, §4 (quantum dipole)",
+                "HIG",
+                ("Adam (paper)",),
+            ),
+            (
+                "hig-poisson",
+                "poisson-hig-v0",
+                "Adam→HIG below Adam alone at equal wall time",
+                "Adam→HIG lower",
+                "HIG paper, §4 (Poisson)",
+                "Adam→HIG",
+                ("Adam", "Adam (1e-3)"),
+            ),
+            (
+                "hig-toy",
+                "hig-toy-v0",
+                "HIG far below Adam",
+                "HIG ≪ Adam",
+                "PBDL book, HIG chapter (toy)",
+                "HIG",
+                ("Adam",),
+            ),
+        )
     ),
 )
 
 
-def _paper_ratio(claim: Claim, median: float) -> float:
-    """Measured median / the paper's number (a range: its geometric middle)."""
-    v = claim.value
-    mid = math.sqrt(v[0] * v[1]) if isinstance(v, tuple) else v
-    return median / mid if mid else math.nan
-
-
-def verdict(claim: Claim, exact: Measured | None, devices=(), scale: str = "paper") -> tuple[str, str, float]:
-    """``(verdict, reason, ratio to the paper)`` of one claim from its value at the paper's point
-    (``exact``; None when the stored runs do not reach it). See the module docstring. A number
-    measured on runs of a reduced ``scale`` (not ``paper``) is at best "reproduced qualitatively":
-    the paper's number belongs to the paper's sizes."""
-    v, reason, ratio = _verdict(claim, exact, devices)
-    if scale != "paper" and exact is not None and exact.holds is None and v in (REPRODUCED, QUALITATIVE):
-        return QUALITATIVE, f"{scale} scale (reduced sizes): {reason}", ratio
-    return v, reason, ratio
-
-
-def _verdict(claim: Claim, exact: Measured | None, devices=()) -> tuple[str, str, float]:
+def judge(claim: Claim, exact: Measured | None, devices=(), scale: str = "paper") -> V.Verdict:
+    """The verdict of ``claim`` from its per-seed values at the paper's point (``exact``; None when
+    the stored runs do not reach it), by :func:`pgbench.analysis.verdicts.verdict`."""
     if exact is None:
-        return NOT_AT_SCALE, "the stored runs stop before the paper's point", math.nan
-    if exact.holds is not None:  # qualitative
-        k, n = exact.holds
-        if k == n:
-            return REPRODUCED, f"holds for {n}/{n} seeds", math.nan
-        if k:
-            return QUALITATIVE, f"holds for {k}/{n} seeds", math.nan
-        return NOT_REPRODUCED, f"holds for 0/{n} seeds", math.nan
-    if claim.hardware and not any(
-        "cuda" in str(d).lower() or "gpu" in str(d).lower() or "nvidia" in str(d).lower() for d in devices
-    ):
-        return OTHER_HARDWARE, "the paper's timings are on its GPU; these runs are not", math.nan
+        return V.Verdict(NOT_AT_SCALE, reason="the stored runs stop before the paper's point")
     if claim.min_examples and (exact.examples or 0) < claim.min_examples:
-        return NOT_AT_SCALE, f"a rate of {claim.paper} needs ≥ {claim.min_examples} held-out examples", math.nan
-    stats = exact.stats
-    if stats is None or stats.k == 0:
-        return NOT_REPRODUCED, f"no seed reached a value ({stats.n if stats else 0} seeds)", math.nan
-    if claim.value is None:
-        return NOT_REPRODUCED, "the claim states no number to compare with", math.nan
-    lo, hi = claim.value if isinstance(claim.value, tuple) else (claim.value, claim.value)
-    ratio = _paper_ratio(claim, stats.median)
-    seeds = f"{stats.k}/{stats.n} seeds"
-    if lo / TOLERANCE <= stats.median <= hi * TOLERANCE:
-        return REPRODUCED, f"median within {TOLERANCE}× of the paper ({seeds})", ratio
-    if claim.better is not None and claim.better(stats.median):
-        return QUALITATIVE, f"on the paper's side but {fmt(ratio, 2)}× its value ({seeds})", ratio
-    return NOT_REPRODUCED, f"{fmt(ratio, 2)}× the paper's value ({seeds})", ratio
+        return V.Verdict(NOT_AT_SCALE, reason=f"a rate of {claim.paper} needs ≥ {claim.min_examples} held-out examples")
+    if exact.holds is not None:
+        k, n = exact.holds
+        per_seed: tuple = (True,) * k + (False,) * (n - k)
+    else:
+        per_seed = exact.stats.values if exact.stats is not None else ()
+    if claim.rule.machine_bound:  # judged by the device the value was measured on
+        devices = (exact.at,)
+    return V.verdict(claim.rule, per_seed, scale or "paper", devices)
+
+
+def _paper_ratio(claim: Claim, exact: Measured | None) -> float:
+    """Measured median / the paper's number (a range: its geometric middle)."""
+    if exact is None or exact.stats is None or not claim.rule.numeric or exact.stats.k == 0:
+        return math.nan
+    return exact.stats.median / claim.rule.middle if claim.rule.middle else math.nan
 
 
 def _claim_device(sub: pd.DataFrame, labels) -> pd.DataFrame:
@@ -412,9 +407,10 @@ def _claim_device(sub: pd.DataFrame, labels) -> pd.DataFrame:
 
 
 def headline_table(df: pd.DataFrame, claims=CLAIMS) -> pd.DataFrame:
-    """One row per claim: claim, problem, statement, paper, measured (median, spread and seeds at
-    the paper's point, or "not yet measured"), ratio to paper, verdict, reason, at this budget
-    (the same quantity at the largest point reached), where, runs, source."""
+    """One row per claim: claim, problem, statement, paper, reading, tolerance, scale, measured
+    (median, spread and seeds at the paper's point, or "not yet measured"), ratio to paper, k/n
+    (seeds meeting the verdict's criterion), verdict, reason, at this budget (the same quantity at
+    the largest point reached), where, runs, source."""
     rows = []
     for c in claims:
         sub = df[df["problem"] == c.problem] if not df.empty else df
@@ -433,24 +429,26 @@ def headline_table(df: pd.DataFrame, claims=CLAIMS) -> pd.DataFrame:
         devices = sorted(sub["device_key"].unique()) if not sub.empty and "device_key" in sub else []
         scale = str(sub["scale"].iloc[0]) if not sub.empty and "scale" in sub else ""
         if sub.empty:
-            v, reason, ratio = NOT_AT_SCALE, "no stored runs of this problem", math.nan
+            v = V.Verdict(NOT_AT_SCALE, reason="no stored runs of this problem")
         elif error:
-            v, reason, ratio = NOT_REPRODUCED, error, math.nan
+            v = V.Verdict(NOT_REPRODUCED, reason=error)
         else:
-            v, reason, ratio = verdict(c, exact, devices, scale or "paper")
+            v = judge(c, exact, devices, scale or "paper")
         gpu = bool(c.gpu) and exact is None and scale == "paper" and not error
-        if gpu:
-            reason = f"{NEEDS_GPU} (thousands of paper-size iterations): {c.gpu}"
+        reason = f"{NEEDS_GPU} (thousands of paper-size iterations): {c.gpu}" if gpu else v.reason
         rows.append(
             {
                 "claim": c.key,
                 "problem": c.problem,
                 "statement": c.statement,
                 "paper": c.paper,
+                "reading": c.rule.reading,
+                "tolerance": c.rule.tolerance(),
                 "scale": scale,
                 "measured": exact.value if exact else (NEEDS_GPU if gpu else NOT_MEASURED),
-                "ratio to paper": ratio,
-                "verdict": v,
+                "ratio to paper": _paper_ratio(c, exact) if not error else math.nan,
+                "k/n": v.agreement,
+                "verdict": v.verdict,
                 "reason": reason,
                 "at this budget": budget.value if budget else NOT_MEASURED,
                 "where": (budget.at if budget else ""),

@@ -14,7 +14,7 @@ over per-seed values; nothing here averages curves of several seeds.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -203,18 +203,20 @@ class SeedStats:
     hi: float
     k: int
     n: int
+    values: tuple[float, ...] = field(default=(), compare=False)  # one per seed asked about (NaN: none)
 
     def __str__(self) -> str:
         return format_stats(self)
 
 
 def seed_stats(values, n: int | None = None) -> SeedStats:
-    v = np.asarray(list(values), dtype=float)
-    n = len(v) if n is None else n
-    v = v[np.isfinite(v)]
+    every = np.asarray(list(values), dtype=float)
+    n = len(every) if n is None else n
+    per_seed = tuple(float(x) for x in every) + (math.nan,) * max(n - len(every), 0)
+    v = every[np.isfinite(every)]
     if not len(v):
-        return SeedStats(math.nan, math.nan, math.nan, 0, n)
-    return SeedStats(float(np.median(v)), float(v.min()), float(v.max()), len(v), n)
+        return SeedStats(math.nan, math.nan, math.nan, 0, n, per_seed)
+    return SeedStats(float(np.median(v)), float(v.min()), float(v.max()), len(v), n, per_seed)
 
 
 def format_stats(s: SeedStats, unit: str = "", digits: int = 3) -> str:

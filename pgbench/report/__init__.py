@@ -6,6 +6,7 @@ merged store from several machines, or several stores side by side), and writes
 * ``figures/*.png`` and, for each, ``data/*.csv``: the exact numbers drawn;
 * ``tables/*.md``: the headline table (paper's numbers against measured ones), Table 1 (when
   :mod:`pgbench.table1` is present), a per-configuration summary, time-to-target, speedups;
+* ``summary.md``: the headline in short (claim, paper, measured, k/n, verdict; the README's section);
 * ``index.html``: all of it on one page, each with a sentence on what it shows;
 * ``leaderboard.html``: the leaderboard (:mod:`pgbench.leaderboard`), linked from the index.
 
@@ -37,6 +38,8 @@ from . import example_figures as EF
 from . import figures as F
 from . import leaderboard as LB
 from .examples import load_examples
+from .headline_summary import SENTENCE as HEADLINE_SENTENCE
+from .headline_summary import summary_file
 from .html import page, runs_sections
 from .tables import markdown_table as _md
 
@@ -171,13 +174,12 @@ def build_report(results_dirs, out, policy=WORST_REFERENCE) -> Path:
 
     # headline and Table 1
     head = headline_table(df)
+    (out / "summary.md").write_text(summary_file(head))
     items = [
         table_item(
             "headline",
             head,
-            "Each number the paper states, the value measured from the store at the paper's point "
-            "(or 'not yet measured' when no stored run reaches it), the same quantity at the largest "
-            "point the stored runs reach, and the runs (run-key prefixes) it came from.",
+            HEADLINE_SENTENCE,
         )
     ]
     t1, note = _table1(df, examples)
