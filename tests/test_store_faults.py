@@ -508,7 +508,7 @@ def test_a_run_file_with_text_where_numbers_belong_is_damage(tmp_path):
         assert store.status_of(tasks[1].plan(), root) is None
 
 
-def test_merge_skips_damaged_example_files_and_finishes(tmp_path):
+def test_merge_skips_damaged_example_files_and_finishes(tmp_path, capsys):
     """Issue 29.6: a truncated ``.examples.npz`` and one that is a directory are skipped (reported),
     their runs still merged; a destination whose examples place is a directory gets that run
     reported as not written, and the merge goes on."""
@@ -532,6 +532,8 @@ def test_merge_skips_damaged_example_files_and_finishes(tmp_path):
     merged = store.merge([source], other)
     assert merged.copied == 2 and [paths[2].stem in u for u in merged.not_written] == [True]
     assert sorted(p.name for p in store.run_files(other) if p.is_file()) == sorted(p.name for p in paths[:2])
+    code, out, err = invoke(capsys, "merge", source, "--into", other)   # the command line says so, exits 1
+    assert code == 1 and "1 not written" in out and err.startswith("error: could not write") and len(err.splitlines()) == 1
 
 
 # --- 7. conformance checks catch a lost batch dimension and partly NaN examples -----------------------------
