@@ -206,7 +206,8 @@ def _run_tasks(
                 outcomes = run_sweep(tasks, **kwargs, progress=view)
     except InvalidSettingError as e:
         _fail(e)
-    df = pd.concat([read(p) for p in sorted({o.path for o in outcomes})], ignore_index=True)
+    stored = sorted({o.path for o in outcomes if o.path})  # a run that could not be stored has no path
+    df = pd.concat([read(p) for p in stored], ignore_index=True) if stored else pd.DataFrame()
     terminal.print_outcomes(outcomes, notes, per_config(df), results, wide)
     if any(o.status == "failed" for o in outcomes):
         raise SystemExit(1)
@@ -245,7 +246,11 @@ def sweep(
         _fail(f"{config}: no compatible run in the grid: " + "; ".join(s.reason for s in skipped))
     terminal.print_skipped(skipped)
     if dry_run:
-        terminal.print_dry_run(tasks, sweep_status(tasks, results), results)
+        try:
+            statuses = sweep_status(tasks, results)
+        except USER_ERRORS as e:  # a stored path that leaves the results folder
+            _fail(e)
+        terminal.print_dry_run(tasks, statuses, results)
         return
     _run_tasks(tasks, results, executor, workers, scheduler, force, quiet, wide, vectorize, read_every)
 
@@ -257,7 +262,8 @@ def merge(
 ):
     """Combine result stores (e.g. from several machines) into one, one file per run key: a
     finished run wins over a failed one, else the destination's copy is kept. Two finished copies
-    of one run key that hold different results are listed as conflicts (exit status 1)."""
+    of one run key that hold different results are listed as conflicts, runs that cannot be
+    written there as not written (exit status 1 for either)."""
     check_exist(sources)
     check_dir(into, "merge destination")
     try:
@@ -265,7 +271,7 @@ def merge(
     except (OSError, ValueError) as e:
         _fail(f"cannot merge into {into}: {e}")
     terminal.print_merge(summary, into)
-    if summary.conflicts:
+    if summary.conflicts or summary.not_written:
         raise SystemExit(1)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -65,17 +67,25 @@ def load_plugins(plugins):
             fail(f"plugin {p!r} failed to import: {type(e).__name__}: {e}")
 
 
+@contextmanager
+def warning_lines() -> Iterator[None]:
+    """The warnings raised inside (a store's damaged files) as one ``warning:`` line each on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for w in caught:
+                print(f"warning: {' '.join(str(w.message).split())}", file=sys.stderr)
+
+
 def load_stores(results_dirs, plugin):
     """Every run under ``results_dirs`` (each must exist) after loading ``plugin``; the store's
     warnings (damaged files) go to stderr."""
     check_exist(results_dirs)
     load_plugins(plugin)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        df = load_results(*results_dirs)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
-    return df
+    with warning_lines():
+        return load_results(*results_dirs)
 
 
 def check_stored(kind: str, names, df) -> None:

@@ -15,7 +15,7 @@ from .analysis.summary import per_config, reclassified, rule_notes
 from .analysis.summary import per_run as _per_run
 from .analysis.targets import from_option
 from .cli_args import BOARD_OUT, BOARD_TARGETS, OUT, PLUGIN, RESULTS_DIRS, split_list
-from .cli_checks import check_dir, check_exist, check_stored, fail, load_stores
+from .cli_checks import check_dir, check_exist, check_stored, fail, load_stores, warning_lines
 from .record import records
 from .report import leaderboard as _lb
 from .selection import select_runs
@@ -123,6 +123,7 @@ def report(
         fail(e)
     check_exist(results_dirs)
     check_dir(out, "report folder")
-    path = _report.build_report(list(results_dirs), out, policy)
+    with warning_lines():  # damaged store files, one line each
+        path = _report.build_report(list(results_dirs), out, policy)
     if path is not None:
         print(path)

@@ -102,6 +102,25 @@ OUTCOME_COLUMNS = ("run_key", "status", "message", "traceback", "created")
 DERIVED_COLUMNS = ("device_key", "config")
 META_COLUMNS = frozenset({*COLUMNS.values(), *OUTCOME_COLUMNS})
 FINISHED = ("ok", "diverged")
+#: the recorded columns every run has (a run that failed before its first record: one row of NaN)
+ROW_COLUMNS = ("iteration", "wall_time", "loss", "x_error")
+#: the columns every store file has (every store format): its identity, what readers group and
+#: select by, and the recorded rows; a file without one of them is damaged (:func:`check_frame`)
+REQUIRED_COLUMNS = (
+    "run_key",
+    "problem",
+    "scale",
+    "solver",
+    "label",
+    "kind",
+    "backend",
+    "device_name",
+    "machine",
+    "seed",
+    "status",
+    *ROW_COLUMNS,
+)
+_NUMBERS = ("seed", *ROW_COLUMNS)
 
 
 def _json(v) -> str:
@@ -281,6 +300,30 @@ class RunRecord:
         return pd.concat([meta_df, df], axis=1)
 
 
+def check_frame(frame: pd.DataFrame, key: str | None = None) -> None:
+    """Raise ValueError (naming what is wrong) unless ``frame`` is one stored run in the record
+    schema: rows, every :data:`REQUIRED_COLUMNS` column, numbers in ``seed`` and the recorded
+    columns, text in the others, one ``run_key`` (equal to ``key``, the file's name, when given).
+    A parquet footer damaged where no checksum looks (a renamed column, a changed type) fails it."""
+    if frame.empty:
+        raise ValueError("no rows")
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"no column {', '.join(missing)}")
+    for c in REQUIRED_COLUMNS:
+        s = frame[c]
+        number = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        if c in _NUMBERS and not number:
+            raise ValueError(f"column {c} holds {s.dtype}, not numbers")
+        if c not in _NUMBERS and not (s.isna().all() or pd.api.types.is_string_dtype(s)):
+            raise ValueError(f"column {c} holds {s.dtype}, not text")
+    keys = frame["run_key"].unique()
+    if len(keys) != 1:
+        raise ValueError(f"{len(keys)} run keys in one file")
+    if key is not None and str(keys[0]) != key:
+        raise ValueError(f"it holds run key {keys[0]}, not the {key} its name says (another run's file)")
+
+
 def records(frame: pd.DataFrame) -> Iterator[RunRecord]:
     """The runs of a loaded store frame (:func:`pgbench.store.load_results`), in frame order."""
     if frame is None or frame.empty or "run_key" not in frame:
@@ -337,5 +380,8 @@ __all__ = [
     "CONFIG_FIELDS",
     "COLUMNS",
     "META_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "ROW_COLUMNS",
+    "check_frame",
     "FINISHED",
 ]

@@ -26,9 +26,12 @@ even a forced re-run). Writes go to a temporary file (unique per host, process a
 into place, so an interrupted run leaves no partial file and concurrent writers of the same run
 never interleave; the last rename wins with a complete file. Temporary files of killed writers
 are removed by :func:`clean_stale_tmp`. Every data page carries a CRC checksum that is verified
-on read: a damaged file is reported and counts as absent (so the run is done again). Stores
-written on several machines combine with :func:`merge`. Paths never leave the store: the
-problem id (the folder) must be a safe name.
+on read, and so is the file against the record schema (:func:`pgbench.record.check_frame`: the
+columns a parquet footer, which no checksum covers, could lose or retype; the run key inside equal
+to the file's name): a damaged file is reported and counts as absent (so the run is done again).
+Stores written on several machines combine with :func:`merge`. Paths never leave the store: the
+problem id (the folder) must be a safe name, and a symlink that leads out is refused
+(:func:`check_target` checks a run's place before its work).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .record import FINISHED, META_COLUMNS, RunRecord, as_record, run_key, upgrade
+from .record import FINISHED, META_COLUMNS, RunRecord, as_record, check_frame, run_key, upgrade
 
 DEFAULT_ROOT = Path("results/runs")
 
@@ -57,7 +60,11 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 _KEY = re.compile(r"[0-9a-f]{16}")
 
 
-class UnsafePathError(ValueError):
+class StorePathError(ValueError):
+    """A run's place in the store cannot take its file (see :func:`check_target`)."""
+
+
+class UnsafePathError(StorePathError):
     """A path built from stored or registered names would leave the results folder."""
 
 
@@ -92,6 +99,25 @@ def path_for(run, root=DEFAULT_ROOT) -> Path:
     return inside(Path(root) / problem / f"{key}.parquet", root)
 
 
+def check_target(run, root=DEFAULT_ROOT) -> Path:
+    """The run's file path after checking that :func:`save` can write it: inside ``root`` (a
+    symlinked file or folder that leads out is refused), its problem folder absent or a writable
+    directory, neither the run file nor its examples file a directory. Raises StorePathError
+    (UnsafePathError for a path that leaves the store)."""
+    path = path_for(run, root)
+    examples = inside(examples_path(path), root)
+    folder = path.parent
+    if folder.is_symlink() or folder.exists():
+        if not folder.is_dir():
+            raise StorePathError(f"{folder} is not a directory: the runs of {folder.name} cannot be stored there")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise StorePathError(f"the problem folder {folder} is not writable")
+    for p in (path, examples):
+        if p.is_dir():
+            raise StorePathError(f"{p} is a directory, not a run's file: move it away to store the run")
+    return path
+
+
 def read(path, columns=None) -> pd.DataFrame:
     """A stored run's frame, every page checksum verified (a damaged file raises OSError)."""
     return pd.read_parquet(path, columns=columns, page_checksum_verification=True)
@@ -106,12 +132,12 @@ def _damaged(path, e: Exception) -> None:
 def status_of(run, root=DEFAULT_ROOT) -> str | None:
     """Stored status of a run (a plan, a result or a metadata dict), or None if it was never
     stored or its file is damaged (reported with a warning; every page is read so that every
-    checksum is verified)."""
+    checksum is verified, and the file is checked against the record schema and its name)."""
     path = path_for(run, root)
     if not path.exists():
         return None
     try:
-        return str(read(path)["status"].iloc[0])
+        return str(_run_frame(path)["status"].iloc[0])
     except Exception as e:  # unreadable file: treat as absent so it is redone
         _damaged(path, e)
         return None
@@ -245,18 +271,22 @@ class MergeSummary:
     """What :func:`merge` did: files ``copied`` (new run keys), ``replaced`` (a failed run
     superseded by a finished one), ``kept`` (the destination already held an equal or better
     result of the same run key), ``conflicts`` (source files whose finished result differs from
-    the destination's under the same run key: the destination's is kept) and ``unreadable``
-    source files (damaged, or not a pgbench result file: skipped)."""
+    the destination's under the same run key: the destination's is kept), ``unreadable`` source
+    files (damaged, not a pgbench result file, another run's file, or a damaged examples file:
+    skipped; a run whose examples file is damaged is merged without it) and ``not_written``
+    source runs whose place in the destination cannot be written (say a directory there)."""
 
     copied: int = 0
     replaced: int = 0
     kept: int = 0
     unreadable: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    not_written: list[str] = field(default_factory=list)
 
 
 def _run_frame(path) -> pd.DataFrame:
-    """A verified run frame that names a safe problem and a well-formed run key; raises
+    """A verified run frame that names a safe problem and a well-formed run key, in the record
+    schema, holding the run its file is named after (:func:`pgbench.record.check_frame`); raises
     ValueError for any other parquet file."""
     df = read(path)
     missing = [c for c in _IDENTITY if c not in df.columns]
@@ -265,7 +295,21 @@ def _run_frame(path) -> pd.DataFrame:
     key, problem = str(df["run_key"].iloc[0]), str(df["problem"].iloc[0])
     if not _KEY.fullmatch(key) or not safe_name(problem):
         raise ValueError(f"not a pgbench result file (run_key {key!r}, problem {problem!r})")
+    check_frame(df, Path(path).stem)
     return df
+
+
+def check_examples(path) -> None:
+    """Raise unless ``path`` is a regular file that numpy reads as an ``.npz`` archive, every
+    array read (so every member's CRC checked)."""
+    if not Path(path).is_file():
+        raise ValueError("not a regular file")
+    data = np.load(path, allow_pickle=False)
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError("not an .npz archive")
+    with data:
+        for name in data.files:
+            data[name]
 
 
 def _rank_of(df: pd.DataFrame) -> int:
@@ -307,8 +351,10 @@ def merge(sources, dest) -> MergeSummary:
     source), so merging again changes nothing and a source that contains ``dest`` (or sits inside
     it) is handled. When ``dest`` already holds that run key, the finished result (``ok`` /
     ``diverged``) wins over a ``failed`` one and otherwise the destination's file is kept; two
-    finished results that differ are a conflict (listed, destination kept). Copies are atomic, so
-    an interrupted merge can simply be run again."""
+    finished results that differ are a conflict (listed, destination kept). Damaged files (also
+    another run's file, :func:`_run_frame`) and damaged examples files are skipped and listed, a
+    run that cannot be written is listed and the merge goes on. Copies are atomic, so an
+    interrupted merge can simply be run again."""
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
         raise NotADirectoryError(f"merge destination {dest} is a file, not a results directory")
@@ -330,7 +376,8 @@ def merge(sources, dest) -> MergeSummary:
                 summary.unreadable.append(f"{path} ({type(e).__name__}: {e})")
                 continue
             target = inside(dest / str(df["problem"].iloc[0]) / f"{df['run_key'].iloc[0]}.parquet", dest)
-            if target.exists():
+            target_existed = target.exists()
+            if target_existed:
                 if target.resolve() == path.resolve():
                     summary.kept += 1
                     continue
@@ -347,14 +394,30 @@ def merge(sources, dest) -> MergeSummary:
                     if _rank_of(there) == _rank_of(df):
                         summary.conflicts.append(f"{path} differs from {target}")
                         continue
+            try:
+                _copy_run(path, target, summary)
+            except OSError as e:
+                summary.not_written.append(f"{path} to {target} ({type(e).__name__}: {e})")
+                continue
+            if target_existed:
                 summary.replaced += 1
             else:
                 summary.copied += 1
-            src = examples_path(path)
-            if src.exists():  # the run's examples travel with it, written first
-                _write_atomic(examples_path(target), lambda tmp, src=src: shutil.copyfile(src, tmp))
-            _write_atomic(target, lambda tmp, path=path: shutil.copyfile(path, tmp))
     return summary
+
+
+def _copy_run(path: Path, target: Path, summary: MergeSummary) -> None:
+    """Copy a run file and, written first, its examples file unless that is damaged (listed as
+    unreadable in ``summary``)."""
+    src = examples_path(path)
+    if src.exists() or src.is_symlink():
+        try:
+            check_examples(src)
+        except Exception as e:
+            summary.unreadable.append(f"{src} ({type(e).__name__}: {e})")
+        else:
+            _write_atomic(examples_path(target), lambda tmp: shutil.copyfile(src, tmp))
+    _write_atomic(target, lambda tmp: shutil.copyfile(path, tmp))
 
 
 def load_results(*roots) -> pd.DataFrame:

@@ -21,7 +21,8 @@ finishes. A grid can also come from a TOML sweep file (:mod:`pgbench.sweep_confi
   (``<run_key>.examples.npz``, made by the run's finish). ``pgbench
   reproduce`` and ``benchmarks/measure/hig_measure.py`` hand their tasks to :func:`run_sweep` too.
 * A run that diverges or raises is stored with its status, message and traceback; a worker
-  process that dies mid-run is stored as ``failed`` by the driver. The sweep itself goes on.
+  process that dies mid-run is stored as ``failed`` by the driver; a run that cannot be stored is
+  reported ``failed``. The sweep itself goes on.
 * ``executor="local"`` runs in this process, or, with ``workers > 1`` (default: one per visible
   GPU when the runs are on ``cuda`` and there are several), in that many spawned worker
   processes, each pinned to one GPU through ``CUDA_VISIBLE_DEVICES``.
@@ -45,6 +46,7 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -52,11 +54,7 @@ import pandas as pd
 from . import store, validate
 from .analysis.summary import summarize
 from .record import RunRecord
-from .registry import (
-    InvalidSettingError,
-    field_types,
-    suggest,
-)
+from .registry import InvalidSettingError, field_types, suggest
 from .runner import Progress, RunResult, execute
 from .tasks import Event, Outcome, Skipped, Task, coerce, expand
 from .vectorize import run_vectorized, why_not
@@ -120,7 +118,12 @@ def _cached(task: Task, p, root, force: bool) -> Outcome | None:
 def _stored(task: Task, result: RunResult, root) -> Outcome:
     """Store a run that just ended (its record made once) and return its outcome."""
     record = RunRecord.from_result(result)
-    return _outcome(task, record, store.save(record, root, result.examples), cached=False)
+    try:
+        path = store.save(record, root, result.examples)
+    except Exception as e:  # its place taken after planning, say: reported failed, the sweep goes on
+        note = f"not stored ({type(e).__name__}: {e}); the run ended {record.status} {record.message}".strip()
+        return _outcome(task, replace(record, status="failed", message=note), "", cached=False)
+    return _outcome(task, record, path, cached=False)
 
 
 def _failed(p, task: Task, message: str, root, trace: str = "") -> Outcome:
@@ -137,6 +140,7 @@ def run_task(
     cached = _cached(task, p, root, force)
     if cached is not None:
         return cached
+    validate.targets([p], root)  # a run planned here (a worker) checks its place before its work
     return _stored(task, execute(p, callback), root)
 
 
@@ -187,10 +191,11 @@ def run_sweep(
     jax); neither changes a number or a run key.
 
     Before any run: the store must be writable (:func:`pgbench.validate.writable_dir`), every
-    run storable, a ``scheduler`` reachable (else InvalidSettingError); hidden temporary files of
-    killed writers are removed (:func:`pgbench.store.clean_stale_tmp`). This is the one place
-    that checks and cleans the store folder: callers (``pgbench reproduce``, the CLI) need not.
-    Each task is planned once (:meth:`Task.plan`), here or before by the caller."""
+    run storable at a writable place (:func:`pgbench.validate.targets`), a ``scheduler`` reachable
+    (else InvalidSettingError); hidden temporary files of killed writers are removed
+    (:func:`pgbench.store.clean_stale_tmp`). This is the one place that checks and cleans the
+    store folder: callers (``pgbench reproduce``, the CLI) need not. Each task is planned once
+    (:meth:`Task.plan`), here or before by the caller."""
     check_executor(executor)
     if workers is not None and workers < 1:
         raise InvalidSettingError(f"workers must be >= 1, got {workers}")
@@ -210,6 +215,7 @@ def run_sweep(
     for p in plans:
         validate.storable(p)
     validate.writable_dir(root)
+    validate.targets([p for t, p in zip(tasks, plans, strict=True) if t.runs_here], root)
     if remote:
         validate.scheduler(scheduler)
     emit = progress or (lambda event: None)

@@ -282,7 +282,7 @@ def print_outcomes(outcomes, notes, summary, results, wide: bool = False) -> Non
         if o.status == "failed":
             first = (o.message or "").strip().splitlines()[:1]
             err.print(f"[red]failed[/] {o.task.name}: {first[0] if first else ''}", highlight=False)
-    runs = len({o.path for o in outcomes})
+    runs = len({o.path for o in outcomes if o.path})
     console().print(summary_table(summary, title=f"summary ({runs} runs, stored in {results})", wide=wide))
 
 
@@ -375,14 +375,18 @@ def print_plan(plan) -> None:
 
 
 def print_merge(summary, into) -> None:
-    """What ``pgbench merge`` did: unreadable files and conflicts (stderr), then the counts."""
+    """What ``pgbench merge`` did: unreadable files, conflicts and runs not written (stderr), then
+    the counts."""
     for path in summary.unreadable:
         print(f"warning: skipped unreadable result file {path}", file=sys.stderr)
     for c in summary.conflicts:
         print(f"conflict: {c} (same run key, different results; the destination's copy is kept)", file=sys.stderr)
+    for w in summary.not_written:
+        print(f"error: could not write {w}", file=sys.stderr)
     print(
         f"merged into {into}: {summary.copied} copied, {summary.replaced} replaced (failed -> finished), "
         f"{summary.kept} already there, {len(summary.unreadable)} unreadable, {len(summary.conflicts)} conflicts"
+        + (f", {len(summary.not_written)} not written" if summary.not_written else "")
     )
 
 

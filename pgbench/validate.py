@@ -5,6 +5,7 @@ the runs (and with nothing stored).
 * :func:`writable_dir`: the folder exists or can be created, a probe file can be written and
   removed, and the disk has room.
 * :func:`storable`: the run's metadata goes into a parquet file (e.g. an integer >= 2**63 does not).
+* :func:`targets`: every run's place in the store can take its file (:func:`pgbench.store.check_target`).
 * :func:`scheduler`: a Dask scheduler address or scheduler file that can be reached in time.
 """
 
@@ -72,6 +73,23 @@ def storable(p) -> None:
         ) from None
 
 
+def targets(plans, root) -> None:
+    """Raise InvalidSettingError (one line, naming the first places and how many) unless every
+    plan's run can be written at its place under ``root`` (:func:`pgbench.store.check_target`: no
+    file where its problem folder goes, that folder writable, no directory where its files go, no
+    symlink leading out of the store)."""
+    problems: list[str] = []
+    for p in plans:
+        try:
+            store.check_target(p, root)
+        except store.StorePathError as e:
+            if str(e) not in problems:
+                problems.append(str(e))
+    if problems:
+        more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise InvalidSettingError(f"cannot store runs: {'; '.join(problems[:3])}{more}")
+
+
 def scheduler(address, timeout: float = 10.0) -> None:
     """Raise InvalidSettingError unless the Dask scheduler at ``address`` (``tcp://host:port`` or a
     scheduler JSON file) answers within ``timeout`` seconds. Cluster objects pass unchecked."""
@@ -104,4 +122,4 @@ def scheduler(address, timeout: float = 10.0) -> None:
         ) from None
 
 
-__all__ = ["writable_dir", "storable", "scheduler", "MIN_FREE_BYTES"]
+__all__ = ["writable_dir", "storable", "targets", "scheduler", "MIN_FREE_BYTES"]

@@ -1,8 +1,11 @@
 """Fault injection for the store, the sweep executors and the command line (issue 18: nothing lost,
 nothing misfiled). Each test names the case it guards."""
 
+import contextlib
 import math
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -13,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import pgbench
-from pgbench import cli, store, validate
+from pgbench import cli, record, store, validate
 from pgbench.registry import PROBLEMS, SOLVERS, InvalidSettingError
 from pgbench.sweep import expand, run_sweep
 from pgbench.sweep_config import SweepConfig
@@ -280,6 +283,257 @@ def test_a_flipped_bit_is_reported_and_the_run_redone(tmp_path):
         (again,) = run_sweep([task], root=tmp_path)
     assert not again.cached and again.status == "ok"
     assert store.same_result(store.read(path), good)
+
+
+# --- 6b. issue 29: a file holding another run, bad places in the store, damaged footers and companions ---
+
+def _runs(root, seeds=(0, 1)):
+    """``(tasks, paths)``: one stored sin × gd run per seed under ``root``."""
+    tasks, _ = expand("sin", ["gd"], seeds=list(seeds), iterations=2, problem_overrides=TINY)
+    run_sweep(tasks, root=root)
+    return tasks, [store.path_for(t.plan(), root) for t in tasks]
+
+
+def test_a_file_holding_another_runs_result_is_damage(tmp_path):
+    """Issue 29.1: seed 0's file copied over seed 1's name is reported, left out, never merged, and
+    seed 1 is run again."""
+    root = tmp_path / "r"
+    tasks, (p0, p1) = _runs(root)
+    shutil.copyfile(p0, p1)
+    with pytest.warns(UserWarning, match=f"{re.escape(p1.name)}.*holds run key {p0.stem}"):
+        assert store.status_of(tasks[1].plan(), root) is None
+    with pytest.warns(UserWarning, match=re.escape(p1.name)):
+        assert set(pgbench.load_results(root)["run_key"]) == {p0.stem}
+    merged = store.merge([root], tmp_path / "dest")
+    assert merged.copied == 1 and [p1.name in u for u in merged.unreadable] == [True]
+    assert [p.name for p in store.run_files(tmp_path / "dest")] == [p0.name]
+    with pytest.warns(UserWarning, match=re.escape(p1.name)):
+        again = run_sweep(tasks, root=root)
+    assert [(o.cached, o.status) for o in again] == [(True, "ok"), (False, "ok")]
+    assert store.read(p1)["run_key"].iloc[0] == p1.stem
+
+
+def _run_cli(capsys, root, *extra):
+    return invoke(capsys, "run", "sin", "gd", *TINY_ARGS, "--results", root, *extra)
+
+
+def test_a_file_named_like_a_problem_folder_is_refused_before_work(tmp_path, no_runs, capsys):
+    """Issue 29.5: ``<root>/sin-v0`` is a file."""
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "sin-v0").write_text("x")
+    with pytest.raises(InvalidSettingError, match="sin-v0 is not a directory"):
+        run_sweep(_tasks(), root=root)
+    code, _, err = _run_cli(capsys, root)
+    assert code == 2 and "sin-v0 is not a directory" in one_error_line(err)
+
+
+@contextlib.contextmanager
+def _unwritable(folder):
+    """``folder`` made unwritable: by chmod, or for root (whom chmod does not stop) by the immutable
+    flag (``chattr +i``); skipped only where neither can."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+        return
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+        pytest.skip("running as root without a working chattr: chmod cannot make a folder unwritable")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_an_unwritable_problem_folder_is_refused_before_work(tmp_path, no_runs, capsys):
+    """Issue 29.5: the problem folder cannot be written (chmod 555, or immutable)."""
+    root = tmp_path / "r"
+    (root / "sin-v0").mkdir(parents=True)
+    with _unwritable(root / "sin-v0"):
+        with pytest.raises(InvalidSettingError, match="sin-v0 is not writable"):
+            run_sweep(_tasks(), root=root)
+        code, _, err = _run_cli(capsys, root)
+    assert code == 2 and "sin-v0 is not writable" in one_error_line(err)
+
+
+@pytest.mark.parametrize("which", ["run file", "examples file"])
+def test_a_directory_named_like_a_run_file_is_refused_before_work(tmp_path, no_runs, capsys, which):
+    """Issue 29.5: a directory ``<key>.parquet`` (or ``<key>.examples.npz``) where the run goes."""
+    root = tmp_path / "r"
+    (task,) = _tasks()
+    path = store.path_for(task.plan(), root)
+    blocked = path if which == "run file" else store.examples_path(path)
+    blocked.mkdir(parents=True)
+    with pytest.raises(InvalidSettingError, match=f"{re.escape(blocked.name)} is a directory"):
+        run_sweep([task], root=root)
+    code, _, err = _run_cli(capsys, root, "--force")
+    assert code == 2 and f"{blocked.name} is a directory" in one_error_line(err)
+
+
+@pytest.mark.parametrize("link", ["run file", "problem folder"])
+def test_a_symlink_leaving_the_store_is_refused_in_one_line(tmp_path, capsys, link):
+    """Issue 29.5: a symlinked ``<key>.parquet`` (with and without ``--force``) or problem folder
+    pointing out of the store: one line before any work, as ``merge`` says it; nothing outside
+    is touched."""
+    source = _store_with_runs(tmp_path / "S", seeds=(0,))
+    root, outside = tmp_path / "r", tmp_path / "outside"
+    outside.mkdir()
+    (task,) = expand("sin", ["gd"], iterations=2, problem_overrides=TINY)[0]
+    path = store.path_for(task.plan(), root)
+    if link == "run file":
+        path.parent.mkdir(parents=True)
+        (outside / "precious.parquet").write_bytes(b"precious")
+        path.symlink_to(outside / "precious.parquet")
+    else:
+        root.mkdir()
+        path.parent.symlink_to(outside, target_is_directory=True)
+    before = sorted((p.name, p.read_bytes()) for p in outside.iterdir())
+    for force in ([], ["--force"]):
+        code, _, err = invoke(capsys, "run", "sin", "gd", *TINY_ARGS[:4], "--iterations", "2", "--results", root,
+                              *force)
+        assert code == 2 and "is outside the results folder" in one_error_line(err)
+    with pytest.raises(InvalidSettingError, match="is outside the results folder"):
+        run_sweep([task], root=root, force=True)
+    config = tmp_path / "sweep.toml"
+    config.write_text('problems = ["sin"]\nsolvers = ["gd"]\niterations = 2\n'
+                      '[problem_settings.sin]\nbatch_size = 8\ntest_size = 8\n')
+    code, _, err = invoke(capsys, "sweep", config, "--dry-run", "--results", root)
+    assert code == 2 and "is outside the results folder" in one_error_line(err)
+    code, _, err = invoke(capsys, "merge", source, "--into", root)
+    assert code == 2 and "is outside the results folder" in one_error_line(err)
+    assert sorted((p.name, p.read_bytes()) for p in outside.iterdir()) == before
+
+
+def test_a_run_that_cannot_be_stored_does_not_stop_the_sweep(tmp_path):
+    """Issue 29.5: seed 1's place is taken by a directory after planning (while seed 0 runs): seed 1
+    is reported failed with the reason, and seed 2 still runs and is stored."""
+    root = tmp_path / "r"
+    tasks, _ = expand("sin", ["gd"], seeds=[0, 1, 2], iterations=2, problem_overrides=TINY)
+    blocked = store.path_for(tasks[1].plan(), root)
+
+    def hostile(event):
+        if event.kind == "finish" and event.index == 0:
+            blocked.mkdir(parents=True)
+
+    outcomes = run_sweep(tasks, root=root, progress=hostile)
+    assert [o.status for o in outcomes] == ["ok", "failed", "ok"]
+    assert "not stored" in outcomes[1].message and "IsADirectoryError" in outcomes[1].message
+    assert outcomes[1].path == "" and not outcomes[1].cached
+    stored = {p.stem for p in store.run_files(root) if p.is_file()}
+    assert stored == {outcomes[0].run_key, outcomes[2].run_key}
+
+
+def test_the_command_line_reports_a_run_that_could_not_be_stored(tmp_path, capsys, monkeypatch):
+    """Issue 29.5 on the command line: the run whose file cannot be written is one ``failed`` line,
+    the others are stored and shown; exit status 1, no traceback."""
+    root, save = tmp_path / "r", store.save
+
+    def hostile(run, root_, examples=None):  # seed 1's place is taken by a folder just before it is written
+        if record.as_record(run).meta.seed == 1:
+            store.path_for(run, root_).mkdir(parents=True)
+        return save(run, root_, examples)
+
+    monkeypatch.setattr(store, "save", hostile)
+    code, out, err = _run_cli(capsys, root, "--seeds", "0", "1", "2")
+    assert code == 1 and "Traceback" not in err and "Error" not in out
+    assert len([ln for ln in err.splitlines() if "not stored" in ln]) == 1
+    assert len([p for p in store.run_files(root) if p.is_file()]) == 2
+
+
+def _rename_in_footer(path, column: str) -> str:
+    """Flip the lowest bit of the last letter of ``column``'s name in the parquet footer (which page
+    checksums do not cover), at the first place where that renames the column on read; returns
+    the new name. Deterministic: the footer's occurrences are tried in order."""
+    raw = path.read_bytes()
+    footer = len(raw) - 8 - int.from_bytes(raw[-8:-4], "little")
+    renamed = column[:-1] + chr(ord(column[-1]) ^ 1)
+    at = raw.find(column.encode(), footer)
+    while at >= 0:
+        damaged = bytearray(raw)
+        damaged[at + len(column) - 1] ^= 1
+        path.write_bytes(bytes(damaged))
+        try:
+            columns = list(pd.read_parquet(path, page_checksum_verification=True).columns)
+        except Exception:
+            columns = []
+        if renamed in columns and column not in columns:
+            return renamed
+        at = raw.find(column.encode(), at + 1)
+    raise AssertionError(f"no single bit flip renames {column}")
+
+
+@pytest.mark.parametrize("column", ["iteration", "kind", "seed", "x_error"])
+def test_a_footer_flip_that_renames_a_column_is_damage(tmp_path, column):
+    """Issue 29.6: the renamed file is reported and left out everywhere the store is read (the run
+    is done again, merge skips it)."""
+    root = tmp_path / "r"
+    tasks, (p0, p1) = _runs(root)
+    _rename_in_footer(p1, column)
+    with pytest.warns(UserWarning, match=f"{re.escape(p1.name)}.*{column}"):
+        assert store.status_of(tasks[1].plan(), root) is None
+    with pytest.warns(UserWarning, match=re.escape(p1.name)):
+        assert set(pgbench.load_results(root)["run_key"]) == {p0.stem}
+    merged = store.merge([root], tmp_path / "dest")
+    assert merged.copied == 1 and [p1.name in u for u in merged.unreadable] == [True]
+    with pytest.warns(UserWarning, match=re.escape(p1.name)):
+        again = run_sweep(tasks, root=root)
+    assert [(o.cached, o.status) for o in again] == [(True, "ok"), (False, "ok")]
+
+
+def test_results_leaderboard_and_report_skip_a_renamed_column(tmp_path, capsys):
+    """Issue 29.6: ``iteration`` renamed in the only file of a problem made these commands crash
+    (KeyError: 'iteration'); now they warn and go on without it."""
+    root = tmp_path / "r"
+    _, (p0, p1) = _runs(root)
+    _rename_in_footer(p1, "iteration")
+    for args in (["results"], ["leaderboard", "--kind", "iterative"], ["report", "--out", tmp_path / "report"]):
+        code, _, err = invoke(capsys, *args, "--results", root)
+        assert code in (0, None) and "Traceback" not in err, (args, err)
+        assert [ln for ln in err.splitlines() if ln.startswith("warning:") and p1.name in ln], (args, err)
+    p0.unlink()   # the damaged file alone: nothing to show, said in two lines
+    code, _, err = invoke(capsys, "results", "--results", root)
+    lines = err.splitlines()
+    assert code == 1 and len(lines) == 2 and p1.name in lines[0] and lines[1] == "no stored runs match"
+
+
+def test_a_run_file_with_text_where_numbers_belong_is_damage(tmp_path):
+    """Issue 29.6: a column of the record schema with the wrong type (text losses) is damage."""
+    root = tmp_path / "r"
+    tasks, (_, p1) = _runs(root)
+    df = store.read(p1)
+    store.write_frame(df.assign(loss=df["loss"].astype(str)), p1)
+    with pytest.warns(UserWarning, match=f"{re.escape(p1.name)}.*loss"):
+        assert store.status_of(tasks[1].plan(), root) is None
+
+
+def test_merge_skips_damaged_example_files_and_finishes(tmp_path, capsys):
+    """Issue 29.6: a truncated ``.examples.npz`` and one that is a directory are skipped (reported),
+    their runs still merged; a destination whose examples place is a directory gets that run
+    reported as not written, and the merge goes on."""
+    source, dest = tmp_path / "S", tmp_path / "dest"
+    _, paths = _runs(source, seeds=(0, 1, 2))
+    npz = [store.examples_path(p) for p in paths]
+    assert all(n.is_file() for n in npz)
+    raw = npz[0].read_bytes()
+    npz[0].write_bytes(raw[: len(raw) // 2])
+    npz[1].unlink()
+    npz[1].mkdir()
+    merged = store.merge([source], dest)
+    assert merged.copied == 3 and not merged.not_written
+    assert sorted(u.split(" (")[0] for u in merged.unreadable) == sorted(map(str, npz[:2]))
+    assert [store.examples_path(dest / "sin-v0" / p.name).is_file() for p in paths] == [False, False, True]
+    with np.load(store.examples_path(dest / "sin-v0" / paths[2].name)) as z:
+        assert "meta" in z.files
+
+    other = tmp_path / "other"
+    store.examples_path(other / "sin-v0" / paths[2].name).mkdir(parents=True)
+    merged = store.merge([source], other)
+    assert merged.copied == 2 and [paths[2].stem in u for u in merged.not_written] == [True]
+    assert sorted(p.name for p in store.run_files(other) if p.is_file()) == sorted(p.name for p in paths[:2])
+    code, out, err = invoke(capsys, "merge", source, "--into", other)   # the command line says so, exits 1
+    assert code == 1 and "1 not written" in out and err.startswith("error: could not write") and len(err.splitlines()) == 1
 
 
 # --- 7. conformance checks catch a lost batch dimension and partly NaN examples -----------------------------
