@@ -349,3 +349,22 @@ def test_html_runs_table_messages_anchors_and_files(tmp_path):
         assert f"href='../runs/sin-v0/{key}.parquet'" in text
     assert "overflow-x:auto" in text and "1 (1 diverged)" in text
     assert "<td class='wide'>diverged: x error blew up at iteration 3: 1e+09</td>" in text   # not a blank cell
+
+
+def test_figure_data_files_are_thinned_to_log_spaced_rows():
+    """A 20k-iteration curve's data file keeps at most about 500 log-spaced rows (first and last always),
+    not every iteration: the paper-size store's learning-curve data must stay small."""
+    from pgbench.analysis.data import thin
+
+    n = 20000
+    frame = pd.DataFrame({"problem": "sin-v0", "kind": "training", "label": "PG", "device_key": "m",
+                          "iteration": np.arange(1, n + 1), "mean": 1.0 / np.arange(1, n + 1)})
+    two = pd.concat([frame, frame.assign(label="Adam")], ignore_index=True)
+    out = thin(two)
+    for _, g in out.groupby("label"):
+        assert 250 <= len(g) <= 501
+        assert g["iteration"].iloc[0] == 1 and g["iteration"].iloc[-1] == n
+        assert (np.diff(g["iteration"]) > 0).all()
+        assert (g["iteration"] <= 10).sum() == 10  # every early iteration: the log axis needs them
+    small = frame.head(30)
+    pd.testing.assert_frame_equal(thin(small), small)

@@ -106,6 +106,28 @@ def window_for(problem: str, scale: str, iterations: int) -> int:
     return int(max(1, min(paper, iterations // 20)))
 
 
+CURVE_GROUP = ["problem", "kind", "label", "device_key"]
+
+
+def thin(frame: pd.DataFrame, points: int = 500) -> pd.DataFrame:
+    """A figure's curve data with at most about ``points`` rows per curve (:data:`CURVE_GROUP`):
+    rows at log-spaced positions along each curve, the first and the last always kept (what a
+    data file beside a log-axis figure needs; the figure itself is drawn from every row). A
+    frame without an ``iteration`` column is returned as it is."""
+    if "iteration" not in frame or frame.empty:
+        return frame
+    group = [c for c in CURVE_GROUP if c in frame]
+    keep = []
+    for _, g in frame.groupby(group, sort=False) if group else [(None, frame)]:
+        n = len(g)
+        if n <= points:
+            keep.extend(g.index)
+            continue
+        pos = np.unique(np.round(np.geomspace(1, n, points)).astype(int) - 1)
+        keep.extend(g.index[np.union1d(pos, [0, n - 1])])
+    return frame.loc[sorted(keep)].reset_index(drop=True)
+
+
 def curves(df: pd.DataFrame, metric: str = "x_error", window: int | None = None) -> pd.DataFrame:
     """Per problem × label × device: the running average of ``metric`` per run, then the median
     (column ``mean``, kept for the figures' data files), min and max over the ``ok`` seeds at every

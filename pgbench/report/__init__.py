@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..analysis.data import as_paths, collect, latest_configs
+from ..analysis.data import as_paths, collect, latest_configs, thin
 from ..analysis.headline import headline_table
 from ..analysis.leaderboard import build as build_leaderboard
 from ..analysis.summary import per_config
@@ -162,7 +162,7 @@ def build_report(results_dirs, out, policy=WORST_REFERENCE) -> Path:
             return None
         fig.savefig(out / "figures" / f"{name}.png", bbox_inches="tight")
         plt.close(fig)
-        data.to_csv(out / "data" / f"{name}.csv", index=False)
+        thin(data).to_csv(out / "data" / f"{name}.csv", index=False)
         return ("fig", name, sentence, f"figures/{name}.png")
 
     def table_item(name, table, sentence, floatfmt=".3g"):
