@@ -6,7 +6,8 @@
    the iterative solvers; those that cannot run are listed with the reason.
 2. **pilot** — each candidate runs ``PILOT_ITERATIONS`` steps at its defaults (not stored): its
    start-up seconds :math:`s_m` and seconds per iteration :math:`c_m`; a method whose pilot takes
-   more than ``PILOT_SHARE`` of the budget cannot be tuned within it and is left out, with the reason.
+   more than ``PILOT_SHARE`` of the budget (at least ``PILOT_FLOOR`` seconds) cannot be tuned
+   within it and is left out, with the reason.
 3. **plan** — with :math:`n = T V + 2 S` runs per method (T trials × V validation seeds, then
    the chosen and the default settings on S test seeds), the iteration budget is the largest
    :math:`I \\le I_{scale}` with :math:`n \\sum_m (s_m + I c_m) \\le f\\,B'` (B' the budget left
@@ -30,7 +31,8 @@ from .runner import run as run_once
 from .tune import Method, Protocol
 
 PILOT_ITERATIONS = 5
-PILOT_SHARE = 0.03  # of the budget, per method: a method whose pilot takes longer is left out
+PILOT_SHARE = 0.03  # of the budget, per method: a method whose pilot takes longer is left out ...
+PILOT_FLOOR = 30.0  # ... but never less than this many seconds (one-off start-up: imports, compilation)
 MIN_ITERATIONS = 50
 MIN_TRIALS = 4
 SAFETY = 0.8

@@ -168,7 +168,7 @@ def advise_command(
     """Recommend a method for a problem: every candidate tuned with equal trials within a
     wall-time budget planned up front (pilot runs, then trials × methods × seeds sized to fit),
     ranked on unseen test seeds with intervals and the probability of being best."""
-    from .advise import PILOT_SHARE, TooSlow, candidates, parse_budget, pilot, size
+    from .advise import PILOT_FLOOR, PILOT_SHARE, TooSlow, candidates, parse_budget, pilot, size
     from .analysis.uncertainty import p_best
     from .planning import plan
 
@@ -191,7 +191,7 @@ def advise_command(
     costs, kept = {}, []
     for m in found.methods:
         try:
-            costs[m.label] = pilot(problem, m, scale, backend, val[0], cap=PILOT_SHARE * seconds)
+            costs[m.label] = pilot(problem, m, scale, backend, val[0], cap=max(PILOT_SHARE * seconds, PILOT_FLOOR))
         except TooSlow as e:
             err.print(f"left out {m.label}: {e}; too costly for a {terminal.duration(seconds)} budget", markup=False)
             continue

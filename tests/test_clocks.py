@@ -13,14 +13,16 @@ from pgbench.analysis import measures
 from pgbench.registry import InvalidSettingError
 
 
-def _spin(seconds: float) -> None:
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
+def _spin(cpu_seconds: float) -> None:
+    """Busy work until this process has spent ``cpu_seconds`` more CPU time (however loaded the
+    machine is)."""
+    end = time.process_time() + cpu_seconds
+    while time.process_time() < end:
         pass
 
 
 def test_cpu_clock_counts_work_not_waiting():
-    """Sleeping advances the wall clock only; spinning advances both."""
+    """Sleeping advances the wall clock only; work advances the CPU clock by the work done."""
     c = clocks.Clock()
     time.sleep(0.3)
     assert c.now() >= 0.29

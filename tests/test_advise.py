@@ -1,0 +1,53 @@
+"""``pgbench advise`` (pgbench.advise, pgbench.cli_tune) on the synthetic methods of tests/tune_plugin.py."""
+
+import math
+
+import pytest
+import tune_plugin  # noqa: F401  (registers diag-quadratic and heavy-ball)
+
+from pgbench import advise, cli
+
+
+@pytest.mark.parametrize("text, seconds", [("20m", 1200), ("90s", 90), ("1h30m", 5400), ("45", 45), ("0.5h", 1800)])
+def test_budgets(text, seconds):
+    assert advise.parse_budget(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0", "-5m", "20x", "m", "inf"])
+def test_bad_budgets(text):
+    with pytest.raises(ValueError):
+        advise.parse_budget(text)
+
+
+def test_the_plan_fits_the_budget_and_shrinks_iterations_then_trials():
+    costs = {"a": advise.Cost(1.0, 0.01), "b": advise.Cost(1.0, 0.03)}
+    kw = dict(scale="quick", backend="torch", trials=20, validation_seeds=(1,), test_seeds=(2, 3, 4),
+              default_iterations=1000)
+    roomy = advise.size("diag-quadratic", costs, 1e6, **kw)
+    assert roomy.protocol.iterations == 1000 and roomy.protocol.trials == 20
+    tight = advise.size("diag-quadratic", costs, 600.0, **kw)
+    n = 20 * 1 + 2 * 3
+    assert tight.protocol.trials == 20 and tight.runs == 2 * n
+    assert tight.eta_seconds <= advise.SAFETY * 600.0
+    assert tight.protocol.iterations == math.floor((0.8 * 600 - n * 2.0) / (n * 0.04))
+    shrunk = advise.size("diag-quadratic", costs, 100.0, **kw)  # 50 iterations no longer fit 20 trials
+    assert advise.MIN_TRIALS <= shrunk.protocol.trials < 20 and shrunk.eta_seconds <= 80.0
+    with pytest.raises(ValueError, match="needs about"):
+        advise.size("diag-quadratic", costs, 10.0, **kw)
+
+
+def test_candidates_say_why_a_method_cannot_run():
+    found = advise.candidates("diag-quadratic", "quick", "torch", ["gd", "heavy-ball", "inverse"])
+    assert [m.label for m in found.methods] == ["gd", "heavy-ball"]
+    assert found.skipped and found.skipped[0][0] == "inverse"
+
+
+def test_advise_recommends_the_method_that_wins_when_tuned(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["advise", "diag-quadratic", "--method", "gd", "--method", "heavy-ball", "--budget", "3m",
+                  "--trials", "6", "--results", str(tmp_path), "-q"])
+    out, err = capsys.readouterr()
+    assert exc.value.code in (0, None), err
+    assert "pilot: 2 methods" in err and "plan: 2 methods × (6 trials" in err and "ETA" in err
+    assert "recommended: heavy-ball" in out
+    assert "P(best)" in out and "tuning cost:" in err
