@@ -51,7 +51,7 @@ from .cli_args import (
     reject_empty,
     split_list,
 )
-from .cli_checks import USER_ERRORS, check_dir, check_exist, load_plugins
+from .cli_checks import USER_ERRORS, check_dir, check_exist, load_plugins, say_resolved
 from .cli_checks import fail as _fail
 from .progress_view import ProgressView
 from .registry import PROBLEMS, SOLVERS, InvalidSettingError, suggest
@@ -59,6 +59,7 @@ from .store import merge as _merge
 from .store import read
 from .sweep import expand, run_sweep, sweep_status, vector_groups
 from .sweep_config import SweepConfig
+from .tasks import unapplied_labels
 from .vectorize import SUPPORTED
 
 app = typer.Typer(
@@ -150,6 +151,7 @@ def run(
         )
     except USER_ERRORS as e:
         _fail(e)
+    say_resolved([problem], solvers)
     if not tasks:
         _fail(f"no compatible solver for {problem}: " + "; ".join(s.reason for s in skipped))
     terminal.print_skipped(skipped)
@@ -205,6 +207,7 @@ def _run_tasks(
                 outcomes = run_sweep(tasks, **kwargs, progress=view)
     except InvalidSettingError as e:
         _fail(e)
+    notes.extend(unapplied_labels(outcomes))
     df = pd.concat([read(p) for p in sorted({o.path for o in outcomes})], ignore_index=True)
     terminal.print_outcomes(outcomes, notes, per_config(df), results, wide)
     if any(o.status == "failed" for o in outcomes):
@@ -240,6 +243,7 @@ def sweep(
         tasks, skipped = grid.tasks(remote=scheduler is not None or dry_run, threads=threads)
     except USER_ERRORS as e:
         _fail(e)
+    say_resolved(grid.problems, grid.solvers)
     if not tasks:
         _fail(f"{config}: no compatible run in the grid: " + "; ".join(s.reason for s in skipped))
     terminal.print_skipped(skipped)

@@ -104,10 +104,10 @@ def executor_name(workers, cluster, scheduler) -> str:
 
 
 _GREEDY = {
-    "--seeds": re.compile(r"^\d+(,\d+)*,?$"),
-    "--seed": re.compile(r"^\d+(,\d+)*,?$"),
-    "--backend": re.compile(r"^(torch|jax)(,(torch|jax))*$"),
-    "--device": re.compile(r"^(cpu|cuda|gpu)(,(cpu|cuda|gpu))*$"),
+    "--seeds": re.compile(r"\d+(,\d+)*,?"),
+    "--seed": re.compile(r"\d+(,\d+)*,?"),
+    "--backend": re.compile(r"(torch|jax)(,(torch|jax))*"),
+    "--device": re.compile(r"(cpu|cuda|gpu)(,(cpu|cuda|gpu))*"),
 }
 
 
@@ -124,7 +124,7 @@ def normalize_args(args: list[str]) -> list[str]:
             continue
         values = [args[i]]
         i += 1
-        while i < len(args) and pattern.match(args[i]):
+        while i < len(args) and pattern.fullmatch(args[i]):
             values.append(args[i])
             i += 1
         out.append(",".join(values))

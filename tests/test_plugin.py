@@ -14,6 +14,7 @@ import pgbench
 from pgbench import cli
 from pgbench.backends import get_backend
 from pgbench.keys import rng
+from pgbench.registry import plugin_module_name
 from pgbench.sweep import expand
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +25,7 @@ TINY = {"batch_size": 8, "test_size": 8}
 @pytest.fixture(scope="module")
 def plugin():
     pgbench.load_plugin(str(EXAMPLE))
-    return sys.modules["pgbench_plugin_plugin_problem"]
+    return sys.modules[plugin_module_name(EXAMPLE)]
 
 
 def _numpy(be, a):
@@ -159,7 +160,7 @@ class OldSupervised(pgbench.solvers.base.TrainingScheme):
         return x - x_true, None
 '''
 
-TWO_TUPLE = r"pgbench_plugin_old_step\.OldGD\.step must return \(x, state, info\).*it returned a 2-tuple"
+TWO_TUPLE = r"pgbench_plugin_old_step_[0-9a-f]{8}\.OldGD\.step must return \(x, state, info\).*it returned a 2-tuple"
 
 
 def test_a_two_tuple_step_is_refused_naming_the_class_and_the_contract(tmp_path, capsys, monkeypatch):
@@ -167,8 +168,8 @@ def test_a_two_tuple_step_is_refused_naming_the_class_and_the_contract(tmp_path,
     TypeError that names the class and the contract, as a run, as PG's inner solver and from the CLI."""
     # registrations made here are undone afterwards (later tests enumerate the registries)
     monkeypatch.setattr(pgbench.SOLVERS, "specs", dict(pgbench.SOLVERS.specs))
-    monkeypatch.delitem(sys.modules, "pgbench_plugin_old_step", raising=False)
     path = tmp_path / "old_step.py"
+    monkeypatch.delitem(sys.modules, plugin_module_name(path), raising=False)
     path.write_text(OLD_STEP)
     pgbench.load_plugin(str(path))
     for backend in ("torch", "jax"):
@@ -186,13 +187,13 @@ def test_a_two_tuple_step_is_refused_naming_the_class_and_the_contract(tmp_path,
 def test_a_feedback_scheme_subclassing_training_scheme_is_refused_at_import(tmp_path, monkeypatch):
     """pgbench 0.1's ``TrainingScheme`` with ``x_gradient`` is no longer given ``FeedbackScheme``
     as its base (0.3.0): defining one raises a TypeError saying what to subclass."""
-    monkeypatch.delitem(sys.modules, "pgbench_plugin_old_scheme", raising=False)
     path = tmp_path / "old_scheme.py"
+    monkeypatch.delitem(sys.modules, plugin_module_name(path), raising=False)
     path.write_text(OLD_SCHEME)
     with pytest.raises(TypeError, match="OldSupervised subclasses TrainingScheme and defines x_gradient: "
                                         "subclass FeedbackScheme"):
         pgbench.load_plugin(str(path))
-    assert "pgbench_plugin_old_scheme" not in sys.modules
+    assert plugin_module_name(path) not in sys.modules
 
 
 def test_cli_module_form(capsys, tmp_path, monkeypatch):
