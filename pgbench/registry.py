@@ -391,7 +391,7 @@ def load_plugin(module_or_path: str) -> None:
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         try:
-            _import_plugin(module_or_path, lambda: spec.loader.exec_module(module))  # type: ignore[union-attr]
+            _import_plugin(module_or_path, lambda: spec.loader.exec_module(module))
         except BaseException:
             del sys.modules[name]
             raise

@@ -278,3 +278,46 @@ def test_a_broken_installed_plugin_warns_and_is_skipped(tmp_path, monkeypatch):
     registry = _installed(tmp_path, monkeypatch, "pgbench_ep_broken", "broken = no_such_module_for_pgbench")
     with pytest.warns(UserWarning, match="'broken'.*failed to load"):
         assert "sin" in registry.PROBLEMS.names()
+
+
+def test_plugin_files_named_alike_in_two_folders_both_load(tmp_path, monkeypatch):
+    """Each plugin file is its own module (named after its resolved path): a second ``same.py``
+    in another folder is imported, not taken for the first; the same file twice loads once."""
+    monkeypatch.setattr(pgbench.SOLVERS, "specs", dict(pgbench.SOLVERS.specs))
+    paths = []
+    for folder, id in (("one", "same-one-v0"), ("two", "same-two-v0")):
+        (tmp_path / folder).mkdir()
+        path = tmp_path / folder / "same.py"
+        path.write_text(f"import pgbench\npgbench.register_solver({id!r}, 'pgbench.solvers.iterative:GradientDescent')\n")
+        paths.append(path)
+        monkeypatch.delitem(sys.modules, plugin_module_name(path), raising=False)
+    for p in paths:
+        pgbench.load_plugin(str(p))
+    assert "same-one" in pgbench.SOLVERS and "same-two" in pgbench.SOLVERS
+    pgbench.load_plugin(str(paths[0]))  # again: already imported, nothing re-registered
+    assert plugin_module_name(paths[0]) != plugin_module_name(paths[1])
+    assert plugin_module_name(paths[0]) == plugin_module_name(tmp_path / "two" / ".." / "one" / "same.py")
+
+
+def test_a_plugin_calling_sys_exit_is_an_error_naming_it(tmp_path, capsys):
+    """``sys.exit(0)`` at a plugin's import is not a silent exit 0: InvalidSettingError naming the
+    plugin; from the command line one ``error:`` line and status 2."""
+    path = tmp_path / "exits.py"
+    path.write_text("import sys\nsys.exit(0)\n")
+    with pytest.raises(pgbench.InvalidSettingError, match=r"plugin '.*exits\.py' called sys.exit\(0\) on import"):
+        pgbench.load_plugin(str(path))
+    assert plugin_module_name(path) not in sys.modules
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["list", "solvers", "--plugin", str(path)])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: plugin") and "exits.py" in err and "sys.exit(0)" in err
+
+
+def test_an_installed_plugin_calling_sys_exit_warns_and_is_skipped(tmp_path, monkeypatch):
+    pkg = tmp_path / "pgbench_ep_exits"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("import sys\nsys.exit(3)\n")
+    registry = _installed(tmp_path, monkeypatch, "pgbench_ep_exits", "exits = pgbench_ep_exits")
+    with pytest.warns(UserWarning, match=r"'exits'.*failed to load.*sys.exit\(3\)"):
+        assert "sin" in registry.PROBLEMS.names()

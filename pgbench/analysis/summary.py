@@ -260,16 +260,18 @@ def per_config(runs, policy=None) -> pd.DataFrame:
 
 def method_names(frame: pd.DataFrame) -> pd.Series:
     """The name each row's method is shown by: its label (else its solver id), with the solver id
-    added where the label names several solver ids in ``frame`` (``gd (gd-v1)``; on every problem,
-    so one method keeps one name across problems): runs of two solvers are never shown, or
-    grouped by name, as one method. ``frame``: rows with solver and label (per run, per
-    configuration or per recorded row)."""
+    added where the label names several solver ids of one kind in ``frame`` (``gd (gd-v1)``; on
+    every problem, so one method keeps one name across problems): runs of two solvers are never
+    shown, or grouped by name, as one method. A label shared by a training scheme and an
+    iterative solver (the paper's "PG (inverse)") is left as it is: kinds are never pooled.
+    ``frame``: rows with solver, label and kind (per run, per configuration or per recorded row)."""
     if frame.empty:
         return pd.Series([], index=frame.index, dtype=object)
     solver = frame["solver"].astype(str)
     label = frame["label"] if "label" in frame else pd.Series(None, index=frame.index, dtype=object)
     name = label.where(label.map(lambda v: isinstance(v, str) and v != ""), solver).astype(str)
-    several = solver.groupby(name).transform("nunique") > 1
+    kind = frame["kind"].astype(str) if "kind" in frame else pd.Series("", index=frame.index)
+    several = solver.groupby([kind, name]).transform("nunique") > 1
     return name.where(~several, name + " (" + solver + ")")
 
 
