@@ -264,11 +264,14 @@ def method_names(frame: pd.DataFrame) -> pd.Series:
     every problem, so one method keeps one name across problems): runs of two solvers are never
     shown, or grouped by name, as one method. A label shared by a training scheme and an
     iterative solver (the paper's "PG (inverse)") is left as it is: kinds are never pooled.
-    ``frame``: rows with solver, label and kind (per run, per configuration or per recorded row)."""
+    ``frame``: rows with label, solver and kind (per run, per configuration or per recorded row;
+    without a solver column the labels as they are)."""
     if frame.empty:
         return pd.Series([], index=frame.index, dtype=object)
-    solver = frame["solver"].astype(str)
     label = frame["label"] if "label" in frame else pd.Series(None, index=frame.index, dtype=object)
+    if "solver" not in frame:  # nothing to tell apart by
+        return label.astype(str)
+    solver = frame["solver"].astype(str)
     name = label.where(label.map(lambda v: isinstance(v, str) and v != ""), solver).astype(str)
     kind = frame["kind"].astype(str) if "kind" in frame else pd.Series("", index=frame.index)
     several = solver.groupby([kind, name]).transform("nunique") > 1
