@@ -130,9 +130,12 @@ class Registry:
                 f"register yours under a new id, e.g. 'my-{spec.name}-v0' or "
                 f"'{spec.name}-v{spec.version + 1}'"
             )
+        if old is None:  # a first registration states its origin (a repeated one keeps it)
+            if _LOADING:
+                self.origins[spec.id] = _LOADING[-1]
+            else:
+                self.origins.pop(spec.id, None)
         self.specs[spec.id] = spec
-        if _LOADING:
-            self.origins.setdefault(spec.id, _LOADING[-1])
         return spec
 
     def origin(self, id: str) -> str:

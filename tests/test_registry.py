@@ -149,6 +149,12 @@ def test_a_bare_name_says_which_id_it_resolved_to(tmp_path, monkeypatch):
     assert pgbench.SOLVERS.resolution("adam") is None
     with pytest.raises(UnknownIdError):
         pgbench.SOLVERS.resolution("no-such-solver")
+    # an id registered afresh (after its spec was dropped) names its new origin, not a stale one
+    del pgbench.SOLVERS.specs["gd-v1"]
+    other = tmp_path / "other.py"
+    other.write_text("import pgbench\npgbench.register_solver('gd-v1', 'pgbench.solvers.iterative:GradientDescent')\n")
+    pgbench.load_plugin(str(other))
+    assert pgbench.SOLVERS.resolution("gd") == f"solver gd → gd-v1 (plugin {other})"
     # registered from Python outside a plugin: named by its module
     reg = Registry("thing")
     reg.register(Spec("a-v0", "my_module:A"))
