@@ -51,7 +51,7 @@ from .cli_args import (
     reject_empty,
     split_list,
 )
-from .cli_checks import USER_ERRORS, check_dir, check_exist, load_plugins
+from .cli_checks import USER_ERRORS, check_dir, check_exist, load_plugins, say_resolved
 from .cli_checks import fail as _fail
 from .cli_tune import advise_command, tune_command
 from .progress_view import ProgressView
@@ -60,6 +60,7 @@ from .store import merge as _merge
 from .store import read
 from .sweep import expand, run_sweep, sweep_status, vector_groups
 from .sweep_config import SweepConfig
+from .tasks import unapplied_labels
 from .vectorize import SUPPORTED
 
 app = typer.Typer(
@@ -151,6 +152,7 @@ def run(
         )
     except USER_ERRORS as e:
         _fail(e)
+    say_resolved([problem], solvers)
     if not tasks:
         _fail(f"no compatible solver for {problem}: " + "; ".join(s.reason for s in skipped))
     terminal.print_skipped(skipped)
@@ -206,6 +208,7 @@ def _run_tasks(
                 outcomes = run_sweep(tasks, **kwargs, progress=view)
     except InvalidSettingError as e:
         _fail(e)
+    notes.extend(unapplied_labels(outcomes))
     stored = sorted({o.path for o in outcomes if o.path})  # a run that could not be stored has no path
     df = pd.concat([read(p) for p in stored], ignore_index=True) if stored else pd.DataFrame()
     terminal.print_outcomes(outcomes, notes, per_config(df), results, wide)
@@ -242,6 +245,7 @@ def sweep(
         tasks, skipped = grid.tasks(remote=scheduler is not None or dry_run, threads=threads)
     except USER_ERRORS as e:
         _fail(e)
+    say_resolved(grid.problems, grid.solvers)
     if not tasks:
         _fail(f"{config}: no compatible run in the grid: " + "; ".join(s.reason for s in skipped))
     terminal.print_skipped(skipped)

@@ -104,12 +104,12 @@ def executor_name(workers, cluster, scheduler) -> str:
 
 
 _GREEDY = {
-    "--seeds": re.compile(r"^\d+(,\d+)*,?$"),
-    "--seed": re.compile(r"^\d+(,\d+)*,?$"),
-    "--validation-seeds": re.compile(r"^\d+(,\d+)*,?$"),
-    "--test-seeds": re.compile(r"^\d+(,\d+)*,?$"),
-    "--backend": re.compile(r"^(torch|jax)(,(torch|jax))*$"),
-    "--device": re.compile(r"^(cpu|cuda|gpu)(,(cpu|cuda|gpu))*$"),
+    "--seeds": re.compile(r"\d+(,\d+)*,?"),
+    "--seed": re.compile(r"\d+(,\d+)*,?"),
+    "--validation-seeds": re.compile(r"\d+(,\d+)*,?"),
+    "--test-seeds": re.compile(r"\d+(,\d+)*,?"),
+    "--backend": re.compile(r"(torch|jax)(,(torch|jax))*"),
+    "--device": re.compile(r"(cpu|cuda|gpu)(,(cpu|cuda|gpu))*"),
 }
 
 
@@ -126,7 +126,7 @@ def normalize_args(args: list[str]) -> list[str]:
             continue
         values = [args[i]]
         i += 1
-        while i < len(args) and pattern.match(args[i]):
+        while i < len(args) and pattern.fullmatch(args[i]):
             values.append(args[i])
             i += 1
         out.append(",".join(values))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from .cli_args import UserError
-from .registry import InvalidSettingError, UnknownIdError, load_plugin
+from .registry import PROBLEMS, SOLVERS, InvalidSettingError, UnknownIdError, load_plugin
 from .selection import unknown
 from .store import load_results
 from .validate import writable_dir
@@ -77,6 +77,20 @@ def warning_lines() -> Iterator[None]:
         finally:
             for w in caught:
                 print(f"warning: {' '.join(str(w.message).split())}", file=sys.stderr)
+
+
+def say_resolved(problems, solvers) -> None:
+    """One ``note:`` line on stderr for each bare name that resolves to anything but a built-in
+    ``-v0`` id (``note: solver gd → gd-v1 (plugin my_plugin.py)``): a plugin's newer version
+    never runs unannounced."""
+    for registry, names in ((PROBLEMS, problems), (SOLVERS, solvers)):
+        for name in dict.fromkeys(names or []):
+            try:
+                line = registry.resolution(name)
+            except UnknownIdError:  # reported where the ids are checked
+                continue
+            if line:
+                print(f"note: {line}", file=sys.stderr)
 
 
 def load_stores(results_dirs, plugin):

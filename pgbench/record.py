@@ -11,8 +11,10 @@ Each field of :class:`RunMeta` states its role once:
   (:func:`run_key`: problem, scale, problem settings, solver, hyperparameters, backend, device,
   device name, numerics, seed, budget). Not the machine: the same run repeated on an identical
   device with the same numerics is the same run.
-* **config** fields identify a configuration across seeds (:func:`config_hash`: problem
-  settings, hyperparameters, budget, numerics without the visible core count).
+* **config** fields identify a configuration across seeds (:func:`config_hash`: problem and
+  solver ids, problem settings, hyperparameters, budget, numerics without the visible core
+  count). Runs of two solver ids (``gd-v0``, ``gd-v1``) are never one configuration, whatever
+  their labels.
 * every other field is **about** the run: how to show it (``label``, ``kind``), what its error
   measures (``x_error_name``), the target declared when it ran, where and by which version it
   ran, the divergence rule that classified it (:mod:`pgbench.divergence`) and, for a run that
@@ -53,10 +55,10 @@ def _about(default: Any = None, *, column: str | None = None, json_: bool = Fals
 class RunMeta:
     """Everything a run states about itself, each field with its role (module docstring)."""
 
-    problem: str = _key()  # versioned problem id, e.g. "sin-v0"
+    problem: str = _key(config=True)  # versioned problem id, e.g. "sin-v0"
     scale: str = _key()  # "quick" / "paper"
     problem_settings: dict = _key(config=True, json_=True)
-    solver: str = _key()  # versioned solver id, e.g. "pg-v0"
+    solver: str = _key(config=True)  # versioned solver id, e.g. "pg-v0"
     hyperparameters: dict = _key(config=True, json_=True)
     backend: str = _key()  # "torch" / "jax"
     device: str = _key()  # "cpu" / "cuda"
@@ -151,7 +153,7 @@ def config_hash(row) -> str:
     payload = json.dumps(
         [
             _numerics_of_config(get(COLUMNS[k])) if k == "numerics" else str(get(COLUMNS[k]))
-            for k in ("problem_settings", "hyperparameters", "iterations", "max_time", "numerics")
+            for k in ("problem", "solver", "problem_settings", "hyperparameters", "iterations", "max_time", "numerics")
         ]
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:8]

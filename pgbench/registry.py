@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import importlib
 import importlib.util
 import math
@@ -24,15 +25,16 @@ from typing import Any
 
 import numpy as np
 
-# ids name folders of the results store: letters, digits, ``_ . -`` only (no ``/``, no ``..``)
-_ID = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+?)(?:-v(?P<version>\d+))?$")
+# ids name folders of the results store: letters, digits, ``_ . -`` only (no ``/``, no ``..``);
+# always matched with ``fullmatch`` (``$`` would let a trailing newline through)
+_ID = re.compile(r"(?P<name>[A-Za-z0-9_.\-]+?)(?:-v(?P<version>\d+))?")
 
 
 def split_id(id: str) -> tuple[str, int | None]:
     """A registry id as ``(name, version)``: ``split_id("sin-v0") -> ("sin", 0)``; a name without
     a version gives ``("sin", None)``. Raises InvalidSettingError for a string that is no id. The
     one place ids are parsed (no ``rsplit("-v")``: ``"my-vortex"`` is a name, not ``"my"``)."""
-    m = _ID.match(id) if isinstance(id, str) else None
+    m = _ID.fullmatch(id) if isinstance(id, str) else None
     if m is None:
         raise InvalidSettingError(f"{id!r} is not an id (letters, digits, '_', '.', '-', optionally '-v<version>')")
     return m["name"], None if m["version"] is None else int(m["version"])
@@ -41,7 +43,7 @@ def split_id(id: str) -> tuple[str, int | None]:
 def base_name(id: str) -> str:
     """The name of an id without its version: ``base_name("sin-v0") -> "sin"``; a name without a
     version, or a string that is no id, is returned unchanged."""
-    m = _ID.match(id) if isinstance(id, str) else None
+    m = _ID.fullmatch(id) if isinstance(id, str) else None
     return id if m is None else m["name"]
 
 
@@ -100,18 +102,23 @@ def load_entry_point(entry_point: str):
     return obj
 
 
+_LOADING: list[str] = []  # the plugins being imported now, innermost last (:func:`_import_plugin`)
+
+
 class Registry:
-    """A ``dict[id, Spec]`` with version resolution and did-you-mean errors."""
+    """A ``dict[id, Spec]`` with version resolution and did-you-mean errors; ``origins`` holds
+    the plugin that registered an id (ids registered outside a plugin have none)."""
 
     def __init__(self, kind: str):
         self.kind = kind
         self.specs: dict[str, Spec] = {}
+        self.origins: dict[str, str] = {}
 
     def register(self, spec: Spec) -> Spec:
         """Add ``spec``. Its id must look like ``name-v0`` in a safe character set (letters, digits,
         ``_ . -``; no ``..``). An id that is already registered is refused unless the spec is the
         same (a plugin imported twice): a plugin cannot silently replace a built-in."""
-        m = _ID.match(spec.id)
+        m = _ID.fullmatch(spec.id)
         if m is None or m["version"] is None or ".." in spec.id or spec.id.startswith("."):
             raise InvalidSettingError(
                 f"{self.kind} id {spec.id!r} must look like 'name-v0' (letters, digits, '_', '.', '-'; no '..' or '/')"
@@ -123,8 +130,35 @@ class Registry:
                 f"register yours under a new id, e.g. 'my-{spec.name}-v0' or "
                 f"'{spec.name}-v{spec.version + 1}'"
             )
+        if old is None:  # a first registration states its origin (a repeated one keeps it)
+            if _LOADING:
+                self.origins[spec.id] = _LOADING[-1]
+            else:
+                self.origins.pop(spec.id, None)
         self.specs[spec.id] = spec
         return spec
+
+    def origin(self, id: str) -> str:
+        """Where a registered id comes from: ``plugin X``, ``built-in`` (a pgbench entry point
+        registered outside any plugin) or ``registered by <module>``."""
+        spec = self.specs[id]
+        if id in self.origins:
+            return f"plugin {self.origins[id]}"
+        module = spec.entry_point.partition(":")[0]
+        return "built-in" if module.split(".")[0] == "pgbench" else f"registered by {module}"
+
+    def resolution(self, name: str) -> str | None:
+        """One line saying which id a bare ``name`` (no ``-v<version>``) resolves to, unless it is
+        a built-in ``-v0``: ``solver gd → gd-v1 (plugin my_plugin.py)``. None for a versioned
+        id; raises UnknownIdError for an unknown one."""
+        m = _ID.fullmatch(name) if isinstance(name, str) else None
+        if m is None or m["version"] is not None:
+            return None
+        spec = self.resolve(name)
+        where = self.origin(spec.id)
+        if spec.version == 0 and where == "built-in":
+            return None
+        return f"{self.kind} {name} → {spec.id} ({where})"
 
     def names(self) -> list[str]:
         load_installed_plugins()
@@ -138,7 +172,7 @@ class Registry:
         if id in self.specs:
             return self.specs[id]
         load_installed_plugins()
-        m = _ID.match(id)
+        m = _ID.fullmatch(id)
         if m and m["version"] is None:
             versions = [s for s in self.specs.values() if s.name == id]
             if versions:
@@ -305,10 +339,14 @@ def load_installed_plugins() -> None:
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=PLUGIN_GROUP):
-        try:
+
+        def load(ep=ep):
             obj = ep.load()
             if callable(obj) and not isinstance(obj, type):
                 obj()
+
+        try:
+            _import_plugin(f"{ep.name} ({ep.value})", load)
         except Exception as e:
             import warnings
 
@@ -317,14 +355,37 @@ def load_installed_plugins() -> None:
             )
 
 
+def plugin_module_name(path) -> str:
+    """The module name a plugin file is imported under: ``pgbench_plugin_<stem>_<hash>``, the hash
+    of its resolved path, so two files named alike in different folders are two modules and one
+    file reached by two paths is one."""
+    resolved = Path(path).resolve()
+    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:8]
+    stem = re.sub(r"\W", "_", resolved.stem)
+    return f"pgbench_plugin_{stem}_{digest}"
+
+
+def _import_plugin(what: str, load) -> None:
+    """Run ``load`` (a plugin's import) with ``what`` recorded as the origin of the ids it
+    registers (:func:`origin`); a ``sys.exit`` there becomes an InvalidSettingError naming it."""
+    _LOADING.append(what)
+    try:
+        load()
+    except SystemExit as e:
+        raise InvalidSettingError(f"plugin {what!r} called sys.exit({e.code!r}) on import") from None
+    finally:
+        _LOADING.pop()
+
+
 def load_plugin(module_or_path: str) -> None:
     """Import a user module (``my_pkg.problems``) or file (``./my_problem.py``) whose import
-    registers problems or solvers."""
+    registers problems or solvers; a file is imported as :func:`plugin_module_name`. What the
+    plugin raises on import propagates (a ``sys.exit`` as InvalidSettingError)."""
     path = Path(module_or_path)
     if module_or_path.endswith(".py") or path.exists():
         if not path.is_file():
             raise InvalidSettingError(f"plugin file {module_or_path!r} does not exist")
-        name = f"pgbench_plugin_{path.stem}"
+        name = plugin_module_name(path)
         if name in sys.modules:
             return
         spec = importlib.util.spec_from_file_location(name, path)
@@ -333,12 +394,12 @@ def load_plugin(module_or_path: str) -> None:
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         try:
-            spec.loader.exec_module(module)
-        except Exception:
+            _import_plugin(module_or_path, lambda: spec.loader.exec_module(module))
+        except BaseException:
             del sys.modules[name]
             raise
         return
     try:
-        importlib.import_module(module_or_path)
+        _import_plugin(module_or_path, lambda: importlib.import_module(module_or_path))
     except ModuleNotFoundError as e:
         raise InvalidSettingError(f"plugin {module_or_path!r} cannot be imported: {e}") from None

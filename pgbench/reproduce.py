@@ -24,7 +24,7 @@ from .backends import effective_torch_threads, set_torch_threads
 from .budgets import BUDGETS, Budget, budgeted
 from .planning import IncompatibleError
 from .recipes import EXPERIMENTS, LEADERBOARD, OPT_IN, SCALES, Experiment, Method, registered, select
-from .registry import InvalidSettingError, UnknownIdError, make_problem, suggest
+from .registry import SOLVERS, InvalidSettingError, UnknownIdError, make_problem, suggest
 from .report import build_report
 from .sweep import Task, run_sweep
 from .tuning import preset
@@ -116,6 +116,8 @@ def planned(
                     break
                 out.append(t)
                 plans.append(p)
+    # a bare solver name that a plugin's newer version took over is said (SOLVERS.resolution)
+    notes.extend(dict.fromkeys(filter(None, (SOLVERS.resolution(t.solver) for t in out))))
     return Planned(out, plans, notes)
 
 

@@ -96,6 +96,7 @@ def _outcome(task: Task, record: RunRecord, path, cached: bool) -> Outcome:
         wall_time=None if empty else _finite_or_none(s.wall_time),
         loss=_finite_or_none(s.loss),
         x_error=_finite_or_none(s.x_error),
+        label=record.meta.label,
     )
 
 

@@ -131,6 +131,23 @@ class Outcome:
     wall_time: float | None = None
     loss: float | None = None
     x_error: float | None = None
+    label: str | None = None  # the label the run is stored with
+
+
+def unapplied_labels(outcomes) -> list[str]:
+    """One line per problem × solver whose requested label was not applied: its finished stored
+    runs were reused and keep the label they were stored with (the label is no part of the run
+    key; ``force`` re-runs them under the new label)."""
+    counts: dict[tuple, int] = {}
+    for o in outcomes:
+        if o.cached and o.task.label is not None and o.label is not None and o.label != o.task.label:
+            key = (o.task.problem, o.task.solver, o.task.label, o.label)
+            counts[key] = counts.get(key, 0) + 1
+    return [
+        f"label {want!r} not applied to {n} stored run{'s' * (n > 1)} of {p} {s}: reused as stored, "
+        f"labelled {have!r} (--force re-runs {'them' if n > 1 else 'it'} under {want!r})"
+        for (p, s, want, have), n in counts.items()
+    ]
 
 
 @dataclass(frozen=True)
@@ -317,6 +334,11 @@ def expand(
     # ``sin`` and ``sin-v0`` (or ``gd`` and ``gd-v0``) are one id: each runs once
     problem_ids = list(dict.fromkeys(PROBLEMS.resolve(p).id for p in problems))
     solver_ids = list(dict.fromkeys(SOLVERS.resolve(s).id for s in solvers))
+    if label is not None and len(solver_ids) > 1:  # one label would pool different configurations
+        raise InvalidSettingError(
+            f"label {label!r} would name {len(solver_ids)} different solvers ({', '.join(solver_ids)}); "
+            "a label names one configuration: run each solver with its own label"
+        )
     hp = _split(solver_ids, hyperparameters, SOLVERS, "solver")
     po = _split(problem_ids, problem_overrides, PROBLEMS, "problem")
 

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .analysis.headline import NEEDS_GPU, NOT_MEASURED, NOT_REPRODUCED, QUALITATIVE, REPRODUCED
+from .analysis.summary import method_names
 from .analysis.verdicts import DIRECTION
 from .numbers import fmt
 from .registry import field_types
@@ -90,7 +91,9 @@ def table_of(title: str, heads: list[str], rows: list[list[str]], text: list[boo
 
 
 def summary_table(summary, title: str = "summary", wide: bool = False):
-    """A rich table of :func:`pgbench.summary.summarize` output (see the module docstring)."""
+    """A rich table of :func:`pgbench.summary.summarize` output (see the module docstring); a
+    label naming several solver ids shows the id (:func:`~pgbench.analysis.summary.method_names`)."""
+    summary = summary.assign(label=method_names(summary))
     cols = list(NARROW)
     if wide:
         cols += WIDE_EXTRA
@@ -125,7 +128,9 @@ def summary_table(summary, title: str = "summary", wide: bool = False):
 
 
 def runs_table(runs, title: str = "runs", wide: bool = False):
-    """A rich table of :func:`pgbench.summary.per_run` output: one row per run."""
+    """A rich table of :func:`pgbench.summary.per_run` output: one row per run (labels as in
+    :func:`summary_table`)."""
+    runs = runs.assign(label=method_names(runs))
     cols = RUN_NARROW[:-2] + (RUN_WIDE_EXTRA if wide else []) + RUN_NARROW[-2:]
     if not wide:
         cols[2:2] = [c for c in ("backend", "device_name") if _several(runs, c)]

@@ -4,6 +4,7 @@ import io
 import json
 import shutil
 import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -316,3 +317,49 @@ def test_results_keeps_stored_statuses_and_reclassifies_only_when_asked(capsys, 
     table = pd.read_csv(io.StringIO(out)).sort_values("seed")
     assert list(table["status"]) == ["ok", "diverged"] and "note:" not in err
     assert np.isnan(table["x_error"].iloc[1]) or table["x_error"].iloc[1] > 1e5
+
+
+def test_run_says_which_id_a_bare_name_resolved_to(capsys, tmp_path, monkeypatch):
+    """A plugin registering ``gd-v1`` makes ``gd`` mean ``gd-v1``: ``run`` says so in one line
+    (and nothing about the built-in ``sin-v0``)."""
+    from pgbench.registry import plugin_module_name
+
+    monkeypatch.setattr(pgbench.SOLVERS, "specs", dict(pgbench.SOLVERS.specs))
+    plugin = tmp_path / "newer_gd.py"
+    plugin.write_text("import pgbench\npgbench.register_solver('gd-v1', 'pgbench.solvers.iterative:GradientDescent')\n")
+    monkeypatch.delitem(sys.modules, plugin_module_name(plugin), raising=False)
+    code, out, err = invoke(capsys, "run", "sin", "gd", "--plugin", plugin, *TINY, "--results", tmp_path / "runs", "-q")
+    assert code == 0, err
+    assert f"note: solver gd → gd-v1 (plugin {plugin})" in err.splitlines()
+    assert "problem sin" not in err
+    assert set(pgbench.load_results(tmp_path / "runs")["solver"]) == {"gd-v1"}
+
+
+def test_one_label_for_several_solvers_is_refused_before_work(capsys, tmp_path):
+    """``run sin gd adam --label same`` would store two solvers under one label: refused in one
+    line before anything runs."""
+    code, out, err = invoke(capsys, "run", "sin", "gd", "adam", "--label", "same", *TINY, "--results", tmp_path / "r")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "label 'same' would name 2 different solvers (gd-v0, adam-v0)" in err
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("*.parquet"))
+    # one solver (seeds, backends) under one label is fine
+    code, _, err = invoke(capsys, "run", "sin", "gd", "gd-v0", "--label", "same", *TINY, "--results", tmp_path / "r", "-q")
+    assert code == 0, err
+
+
+def test_a_label_not_applied_to_a_reused_stored_run_is_said(capsys, tmp_path):
+    """The label is no part of the run key: re-running a stored run under another label reuses
+    it as stored (tables keep its label), and ``run`` says the new label was not applied."""
+    results = tmp_path / "runs"
+    code, _, err = invoke(capsys, "run", "sin", "gd", "--label", "first", *TINY, "--results", results, "-q")
+    assert code == 0, err
+    code, out, err = invoke(capsys, "run", "sin", "gd", "--label", "other", *TINY, "--results", results, "-q")
+    assert code == 0, err
+    line = ("label 'other' not applied to 1 stored run of sin-v0 gd-v0: reused as stored, labelled 'first' "
+            "(--force re-runs it under 'other')")
+    assert line in " ".join(err.split())
+    assert "first" in out and "other" not in out
+    assert set(pgbench.load_results(results)["label"]) == {"first"}
+    code, out, err = invoke(capsys, "run", "sin", "gd", "--label", "other", *TINY, "--results", results, "-q",
+                            "--force")
+    assert code == 0 and "not applied" not in err and set(pgbench.load_results(results)["label"]) == {"other"}

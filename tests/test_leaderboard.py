@@ -178,3 +178,34 @@ def test_leaderboard_experiment_set():
     # opt-in: neither a plain quick reproduction nor --only sin picks it
     assert not any(e.group == "leaderboard" for e in reproduce.select(None))
     assert not any(e.group == "leaderboard" for e in reproduce.select("sin"))
+
+
+def test_two_solver_ids_under_one_label_are_two_methods():
+    """``gd-v0`` and ``gd-v1`` with the same label and settings ran one seed each: two methods
+    (the label gets the solver id), never one method with "2/2 seeds"."""
+    runs = pd.concat([
+        _run("a-v0", "m", 0, T, [0.5, 0.1, 0.05, 0.02, 0.01], key="0" * 16).assign(solver="dp-v0"),
+        _run("a-v0", "m", 0, T, [0.5, 0.4, 0.3, 0.1, 0.08], key="1" * 16).assign(solver="dp-v1"),
+    ], ignore_index=True)
+    board = L.build(runs, policy=0.1)
+    t = board.table.set_index("method")
+    assert sorted(t.index) == ["m (dp-v0)", "m (dp-v1)"]
+    assert list(t["seeds"]) == [1, 1] and t.loc["m (dp-v0)", "time_to_target"] == 2.0
+    assert t.loc["m (dp-v1)", "time_to_target"] == 4.0
+    assert sorted(board.scores["method"]) == ["m (dp-v0)", "m (dp-v1)"]
+
+
+def test_a_label_shared_by_two_solvers_hides_neither():
+    """Two solvers stored under one label (``run sin gd --label same``, then adam): the newer
+    configuration of the label does not hide the other solver's runs; each shows with its id,
+    on every problem alike (one name per method across problems)."""
+    runs = pd.concat([
+        _run("a-v0", "same", 0, T, [0.5, 0.1, 0.05, 0.02, 0.01], key="0" * 16).assign(solver="dp-v0"),
+        _run("a-v0", "same", 0, T, [0.5, 0.4, 0.3, 0.1, 0.08], key="1" * 16).assign(
+            solver="supervised-v0", hyperparameters="{}", created="2026-02-01"),
+        _run("b-v0", "same", 0, T, [0.5, 0.1, 0.05, 0.02, 0.01], key="2" * 16).assign(solver="dp-v0"),
+    ], ignore_index=True)
+    board = L.build(runs, policy=0.1)
+    assert sorted(zip(board.table["problem"], board.table["method"])) == [
+        ("a-v0", "same (dp-v0)"), ("a-v0", "same (supervised-v0)"), ("b-v0", "same (dp-v0)")]
+    assert set(board.scores["method"]) == {"same (dp-v0)", "same (supervised-v0)"}

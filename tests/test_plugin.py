@@ -14,6 +14,7 @@ import pgbench
 from pgbench import cli
 from pgbench.backends import get_backend
 from pgbench.keys import rng
+from pgbench.registry import plugin_module_name
 from pgbench.sweep import expand
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +25,7 @@ TINY = {"batch_size": 8, "test_size": 8}
 @pytest.fixture(scope="module")
 def plugin():
     pgbench.load_plugin(str(EXAMPLE))
-    return sys.modules["pgbench_plugin_plugin_problem"]
+    return sys.modules[plugin_module_name(EXAMPLE)]
 
 
 def _numpy(be, a):
@@ -159,7 +160,7 @@ class OldSupervised(pgbench.solvers.base.TrainingScheme):
         return x - x_true, None
 '''
 
-TWO_TUPLE = r"pgbench_plugin_old_step\.OldGD\.step must return \(x, state, info\).*it returned a 2-tuple"
+TWO_TUPLE = r"pgbench_plugin_old_step_[0-9a-f]{8}\.OldGD\.step must return \(x, state, info\).*it returned a 2-tuple"
 
 
 def test_a_two_tuple_step_is_refused_naming_the_class_and_the_contract(tmp_path, capsys, monkeypatch):
@@ -167,8 +168,8 @@ def test_a_two_tuple_step_is_refused_naming_the_class_and_the_contract(tmp_path,
     TypeError that names the class and the contract, as a run, as PG's inner solver and from the CLI."""
     # registrations made here are undone afterwards (later tests enumerate the registries)
     monkeypatch.setattr(pgbench.SOLVERS, "specs", dict(pgbench.SOLVERS.specs))
-    monkeypatch.delitem(sys.modules, "pgbench_plugin_old_step", raising=False)
     path = tmp_path / "old_step.py"
+    monkeypatch.delitem(sys.modules, plugin_module_name(path), raising=False)
     path.write_text(OLD_STEP)
     pgbench.load_plugin(str(path))
     for backend in ("torch", "jax"):
@@ -186,13 +187,13 @@ def test_a_two_tuple_step_is_refused_naming_the_class_and_the_contract(tmp_path,
 def test_a_feedback_scheme_subclassing_training_scheme_is_refused_at_import(tmp_path, monkeypatch):
     """pgbench 0.1's ``TrainingScheme`` with ``x_gradient`` is no longer given ``FeedbackScheme``
     as its base (0.3.0): defining one raises a TypeError saying what to subclass."""
-    monkeypatch.delitem(sys.modules, "pgbench_plugin_old_scheme", raising=False)
     path = tmp_path / "old_scheme.py"
+    monkeypatch.delitem(sys.modules, plugin_module_name(path), raising=False)
     path.write_text(OLD_SCHEME)
     with pytest.raises(TypeError, match="OldSupervised subclasses TrainingScheme and defines x_gradient: "
                                         "subclass FeedbackScheme"):
         pgbench.load_plugin(str(path))
-    assert "pgbench_plugin_old_scheme" not in sys.modules
+    assert plugin_module_name(path) not in sys.modules
 
 
 def test_cli_module_form(capsys, tmp_path, monkeypatch):
@@ -276,4 +277,47 @@ def test_installed_package_registers_through_its_entry_point(tmp_path, monkeypat
 def test_a_broken_installed_plugin_warns_and_is_skipped(tmp_path, monkeypatch):
     registry = _installed(tmp_path, monkeypatch, "pgbench_ep_broken", "broken = no_such_module_for_pgbench")
     with pytest.warns(UserWarning, match="'broken'.*failed to load"):
+        assert "sin" in registry.PROBLEMS.names()
+
+
+def test_plugin_files_named_alike_in_two_folders_both_load(tmp_path, monkeypatch):
+    """Each plugin file is its own module (named after its resolved path): a second ``same.py``
+    in another folder is imported, not taken for the first; the same file twice loads once."""
+    monkeypatch.setattr(pgbench.SOLVERS, "specs", dict(pgbench.SOLVERS.specs))
+    paths = []
+    for folder, id in (("one", "same-one-v0"), ("two", "same-two-v0")):
+        (tmp_path / folder).mkdir()
+        path = tmp_path / folder / "same.py"
+        path.write_text(f"import pgbench\npgbench.register_solver({id!r}, 'pgbench.solvers.iterative:GradientDescent')\n")
+        paths.append(path)
+        monkeypatch.delitem(sys.modules, plugin_module_name(path), raising=False)
+    for p in paths:
+        pgbench.load_plugin(str(p))
+    assert "same-one" in pgbench.SOLVERS and "same-two" in pgbench.SOLVERS
+    pgbench.load_plugin(str(paths[0]))  # again: already imported, nothing re-registered
+    assert plugin_module_name(paths[0]) != plugin_module_name(paths[1])
+    assert plugin_module_name(paths[0]) == plugin_module_name(tmp_path / "two" / ".." / "one" / "same.py")
+
+
+def test_a_plugin_calling_sys_exit_is_an_error_naming_it(tmp_path, capsys):
+    """``sys.exit(0)`` at a plugin's import is not a silent exit 0: InvalidSettingError naming the
+    plugin; from the command line one ``error:`` line and status 2."""
+    path = tmp_path / "exits.py"
+    path.write_text("import sys\nsys.exit(0)\n")
+    with pytest.raises(pgbench.InvalidSettingError, match=r"plugin '.*exits\.py' called sys.exit\(0\) on import"):
+        pgbench.load_plugin(str(path))
+    assert plugin_module_name(path) not in sys.modules
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["list", "solvers", "--plugin", str(path)])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: plugin") and "exits.py" in err and "sys.exit(0)" in err
+
+
+def test_an_installed_plugin_calling_sys_exit_warns_and_is_skipped(tmp_path, monkeypatch):
+    pkg = tmp_path / "pgbench_ep_exits"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("import sys\nsys.exit(3)\n")
+    registry = _installed(tmp_path, monkeypatch, "pgbench_ep_exits", "exits = pgbench_ep_exits")
+    with pytest.warns(UserWarning, match=r"'exits'.*failed to load.*sys.exit\(3\)"):
         assert "sin" in registry.PROBLEMS.names()

@@ -18,7 +18,8 @@ def result():
 def test_every_field_states_its_role_once():
     assert record.KEY_FIELDS == ("problem", "scale", "problem_settings", "solver", "hyperparameters", "backend",
                                  "device", "device_name", "numerics", "seed", "iterations", "max_time")
-    assert set(record.CONFIG_FIELDS) == {"problem_settings", "hyperparameters", "numerics", "iterations", "max_time"}
+    assert set(record.CONFIG_FIELDS) == {
+        "problem", "solver", "problem_settings", "hyperparameters", "numerics", "iterations", "max_time"}
     assert set(record.CONFIG_FIELDS) <= set(record.KEY_FIELDS)
     assert record.COLUMNS["iterations"] == "budget_iterations"
     # every field a plan writes is declared (an undeclared one would be dropped by the store)

@@ -118,3 +118,44 @@ def test_ids_are_split_by_the_registry():
     spec = Spec("my-vortex-v3", "x:y")
     assert (spec.name, spec.version) == ("my-vortex", 3)
     assert pgbench.make_solver("gauss-newton-v0").name == "gauss-newton"
+
+
+@pytest.mark.parametrize("bad", ["sin-v0\n", "sin\n", "a-v0\n\n"])
+def test_an_id_ending_in_a_newline_is_no_id(bad):
+    """Ids are matched whole (``fullmatch``): ``$`` would let a trailing newline through."""
+    with pytest.raises(InvalidSettingError, match="is not an id"):
+        split_id(bad)
+    assert base_name(bad) == bad
+    with pytest.raises(InvalidSettingError, match="must look like 'name-v0'"):
+        Registry("thing").register(Spec("a-v0\n", "x:y"))
+    with pytest.raises(UnknownIdError):
+        pgbench.SOLVERS.resolve("gd\n")
+
+
+def test_a_bare_name_says_which_id_it_resolved_to(tmp_path, monkeypatch):
+    """A plugin registering ``gd-v1`` / ``sin-v1`` takes over the bare names ``gd`` / ``sin``:
+    :meth:`Registry.resolution` says so in one line (nothing for a built-in -v0 or a versioned id)."""
+    monkeypatch.setattr(pgbench.SOLVERS, "specs", dict(pgbench.SOLVERS.specs))
+    monkeypatch.setattr(pgbench.PROBLEMS, "specs", dict(pgbench.PROBLEMS.specs))
+    assert pgbench.SOLVERS.resolution("gd") is None and pgbench.PROBLEMS.resolution("sin") is None
+    plugin = tmp_path / "newer.py"
+    plugin.write_text("import pgbench\n"
+                      "pgbench.register_solver('gd-v1', 'pgbench.solvers.iterative:GradientDescent')\n"
+                      "pgbench.register_problem('sin-v1', 'pgbench.problems.sin:Sin')\n")
+    pgbench.load_plugin(str(plugin))
+    assert pgbench.SOLVERS.resolution("gd") == f"solver gd → gd-v1 (plugin {plugin})"
+    assert pgbench.PROBLEMS.resolution("sin") == f"problem sin → sin-v1 (plugin {plugin})"
+    assert pgbench.SOLVERS.resolution("gd-v0") is None and pgbench.SOLVERS.resolution("gd-v1") is None
+    assert pgbench.SOLVERS.resolution("adam") is None
+    with pytest.raises(UnknownIdError):
+        pgbench.SOLVERS.resolution("no-such-solver")
+    # an id registered afresh (after its spec was dropped) names its new origin, not a stale one
+    del pgbench.SOLVERS.specs["gd-v1"]
+    other = tmp_path / "other.py"
+    other.write_text("import pgbench\npgbench.register_solver('gd-v1', 'pgbench.solvers.iterative:GradientDescent')\n")
+    pgbench.load_plugin(str(other))
+    assert pgbench.SOLVERS.resolution("gd") == f"solver gd → gd-v1 (plugin {other})"
+    # registered from Python outside a plugin: named by its module
+    reg = Registry("thing")
+    reg.register(Spec("a-v0", "my_module:A"))
+    assert reg.resolution("a") == "thing a → a-v0 (registered by my_module)"

@@ -231,3 +231,17 @@ def test_methods_and_no_report(tmp_path, capsys):
     assert summary["runs"] == 1 and summary["report"] is None and not out.exists()
     assert set(load_results(tmp_path / "runs")["label"]) == {"GD"}
     assert "no report" in capsys.readouterr().out
+
+
+def test_a_recipe_solver_taken_over_by_a_newer_version_is_noted(tmp_path, monkeypatch):
+    """Recipes name solvers bare (``gd``): a plugin registering ``gd-v1`` takes them over, and the
+    plan's notes say so in one line (an installed plugin needs no flag, so nothing else would)."""
+    import pgbench
+
+    monkeypatch.setattr(pgbench.SOLVERS, "specs", dict(pgbench.SOLVERS.specs))
+    assert not [n for n in tasks("quick", experiments=TINY[:1])[1] if "→" in n]
+    plugin = tmp_path / "newer_gd_for_recipes.py"
+    plugin.write_text("import pgbench\npgbench.register_solver('gd-v1', 'pgbench.solvers.iterative:GradientDescent')\n")
+    pgbench.load_plugin(str(plugin))
+    ts, notes = tasks("quick", experiments=TINY[:1])
+    assert [n for n in notes if "→" in n] == [f"solver gd → gd-v1 (plugin {plugin})"]

@@ -142,3 +142,34 @@ def test_reading_never_reclassifies_and_says_which_rule_classified():
     assert per_run(reclassified(list(records(df)), strict)).set_index("run_key").loc["b", "status"] == "ok"
     assert per_run(reclassified(list(records(df)), strict)).set_index("run_key").loc["c", "status"] == "diverged"
     assert rule_notes(per_run(reclassified(list(records(df)), strict)))
+
+
+def test_two_solver_ids_under_one_label_are_two_configurations_shown_apart():
+    """``gd-v0`` and ``gd-v1`` stored with the label ``gd`` and the same settings: two
+    configurations (the configuration identity includes the solver id) and two rows that say
+    which is which, in the results table too."""
+    import io
+
+    from rich.console import Console
+
+    from pgbench import terminal
+    from pgbench.analysis.summary import method_names
+
+    df = pd.concat([_synthetic("a", 0, "ok", [1.0, 0.5, 0.2, 0.1]),
+                    _synthetic("b", 0, "ok", [1.0, 0.8, 0.4, 0.3], solver="gd-v1")], ignore_index=True)
+    s = summarize(df, 0.25)
+    assert list(s["solver"]) == ["gd-v0", "gd-v1"] and list(s["seeds"]) == [1, 1]
+    assert s["config"].nunique() == 2
+    assert list(method_names(s)) == ["gd (gd-v0)", "gd (gd-v1)"]
+    assert list(method_names(s[s["solver"] == "gd-v0"])) == ["gd"]  # one solver under the label: as stored
+    # the paper's "PG (inverse)" names a training scheme and an iterative solver: kinds never pool
+    both = pd.DataFrame({"problem": "sin-v0", "label": "PG (inverse)", "solver": ["pg-v0", "inverse-v0"],
+                         "kind": ["training", "iterative"]})
+    assert list(method_names(both)) == ["PG (inverse)", "PG (inverse)"]
+    con = Console(file=io.StringIO(), width=200)
+    con.print(terminal.summary_table(s))
+    text = con.file.getvalue()
+    assert "gd (gd-v0)" in text and "gd (gd-v1)" in text
+    con = Console(file=io.StringIO(), width=200)
+    con.print(terminal.runs_table(per_run(df, 0.25)))
+    assert "gd (gd-v1)" in con.file.getvalue()

@@ -212,10 +212,12 @@ pgbench.register_solver("kills-its-process-v0", __name__ + ":KillsItsProcess")
 '''
 
 
-def test_a_killed_dask_worker_is_a_failed_run_and_the_sweep_goes_on(tmp_path):
+def test_a_killed_dask_worker_is_a_failed_run_and_the_sweep_goes_on(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     import dask
 
+    # registrations made here are undone afterwards (another test registers the id from its own file)
+    monkeypatch.setattr(pgbench.SOLVERS, "specs", dict(pgbench.SOLVERS.specs))
     plugin = tmp_path / "killer_plugin.py"
     plugin.write_text(KILLER)
     tasks, _ = expand("sin", ["kills-its-process", "gd"], iterations=2, problem_overrides=TINY, plugins=[str(plugin)])
@@ -232,7 +234,8 @@ def test_a_killed_dask_worker_is_a_failed_run_and_the_sweep_goes_on(tmp_path):
     assert [o.cached for o in again] == [False, True]
 
 
-def test_a_killed_pool_worker_is_a_failed_run(tmp_path):
+def test_a_killed_pool_worker_is_a_failed_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(pgbench.SOLVERS, "specs", dict(pgbench.SOLVERS.specs))  # leave no trace (see above)
     plugin = tmp_path / "killer_plugin.py"
     plugin.write_text(KILLER)
     tasks, _ = expand("sin", ["kills-its-process"], iterations=2, problem_overrides=TINY, plugins=[str(plugin)])

@@ -15,7 +15,7 @@ from ..record import config_hash
 from ..registry import base_name
 from ..store import load_results
 from .measures import running_average, seconds_per_iteration
-from .summary import device_key, per_run
+from .summary import device_key, method_names, per_run
 from .targets import REFERENCE_LABELS, reference_label
 
 # running-average windows of the paper's learning curves (mini-batches), by problem name
@@ -65,10 +65,12 @@ def with_device(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def latest_configs(df: pd.DataFrame) -> pd.DataFrame:
-    """Per problem × scale × kind × label × device, only the runs of the newest configuration
-    (problem settings, hyperparameters, budget; by the ``created`` time of its newest run), so runs
-    made before a problem's or a recipe's settings changed are never averaged in as extra seeds.
-    Adds ``config`` (a short hash)."""
+    """Per problem × scale × kind × label × solver id × device, only the runs of the newest
+    configuration (problem settings, hyperparameters, budget; by the ``created`` time of its newest
+    run), so runs made before a problem's or a recipe's settings changed are never averaged in as
+    extra seeds. Adds ``config`` (a short hash, :func:`pgbench.record.config_hash`). A label that
+    names several solver ids on one problem gets the id added (:func:`method_names`): the runs of
+    two solvers never share a label, so no figure, table or leaderboard pools them."""
     if df.empty:
         return df.assign(config=pd.Series(dtype=str))
     first = df.groupby("run_key", sort=False).first()
@@ -76,7 +78,7 @@ def latest_configs(df: pd.DataFrame) -> pd.DataFrame:
     df = df.assign(config=df["run_key"].map(config))
     created = first["created"].map(str) if "created" in first else pd.Series("", index=first.index)
     df = df.assign(_created=df["run_key"].map(created))
-    keys = ["problem", "scale", "kind", "label", "device_key"]
+    keys = ["problem", "scale", "kind", "label", "solver", "device_key"]
     newest = (
         df.groupby(keys + ["config"], dropna=False)["_created"]
         .max()
@@ -85,8 +87,8 @@ def latest_configs(df: pd.DataFrame) -> pd.DataFrame:
         .groupby(keys, dropna=False)
         .tail(1)[keys + ["config"]]
     )
-    out = df.merge(newest, on=keys + ["config"], how="inner")
-    return out.drop(columns="_created")
+    out = df.merge(newest, on=keys + ["config"], how="inner").drop(columns="_created")
+    return out.assign(label=method_names(out))
 
 
 def usable(df: pd.DataFrame) -> pd.DataFrame:

@@ -44,7 +44,7 @@ from ..record import records
 from ..registry import base_name
 from . import measures, profiles
 from .data import latest_configs, with_device
-from .summary import per_run
+from .summary import method_names, per_run
 from .targets import WORST_REFERENCE, as_policy
 
 MAX_RATIO = 4.0
@@ -89,16 +89,10 @@ class Leaderboard:
 
 
 def _method_names(runs: pd.DataFrame) -> pd.Series:
-    """A method is its label (else solver and optimizer); labels used by several configurations
-    or devices of one problem get the config hash / device added so they are never pooled."""
-
-    def base(r):
-        label = r.get("label")
-        if isinstance(label, str) and label:
-            return label
-        return str(r.get("solver"))
-
-    name = runs.apply(base, axis=1)
+    """A method is its label (else its solver id; :func:`~pgbench.analysis.summary.method_names`:
+    a label naming several solver ids gets the id added); labels used by several devices or
+    configurations of one problem get the device / config hash added so they are never pooled."""
+    name = method_names(runs)
     several_dev = runs.groupby("problem")["device_key"].transform("nunique") > 1
     name = name.where(~several_dev, name + " · " + runs["device_key"].astype(str))
     tmp = runs.assign(_name=name)

@@ -31,7 +31,9 @@ identity                ``run_key``, problem, scale, solver, label, kind, backen
 ``time_per_iteration``  median seconds per update step
 ======================  ==================================================================================
 
-:func:`per_config` gives ``seeds`` (runs), ``ok`` / ``diverged`` / ``failed`` counts and, over the
+:func:`method_names` gives the name a method is shown by (its label; where a label names several
+solver ids, with the id added). :func:`per_config` gives ``seeds`` (runs), ``ok`` /
+``diverged`` / ``failed`` counts and, over the
 ``ok`` seeds only, the **median** of each final metric with ``x_error_lo`` / ``x_error_hi`` (min and
 max over those seeds): a diverged seed never enters a median; it shows in ``diverged``.
 ``reached`` counts seeds (ok or diverged) that reached the target; ``iterations_to_target`` and
@@ -265,6 +267,26 @@ def per_config(runs, policy=None) -> pd.DataFrame:
     return pd.DataFrame(out, columns=cols).reset_index(drop=True)
 
 
+def method_names(frame: pd.DataFrame) -> pd.Series:
+    """The name each row's method is shown by: its label (else its solver id), with the solver id
+    added where the label names several solver ids of one kind in ``frame`` (``gd (gd-v1)``; on
+    every problem, so one method keeps one name across problems): runs of two solvers are never
+    shown, or grouped by name, as one method. A label shared by a training scheme and an
+    iterative solver (the paper's "PG (inverse)") is left as it is: kinds are never pooled.
+    ``frame``: rows with label, solver and kind (per run, per configuration or per recorded row;
+    without a solver column the labels as they are)."""
+    if frame.empty:
+        return pd.Series([], index=frame.index, dtype=object)
+    label = frame["label"] if "label" in frame else pd.Series(None, index=frame.index, dtype=object)
+    if "solver" not in frame:  # nothing to tell apart by
+        return label.astype(str)
+    solver = frame["solver"].astype(str)
+    name = label.where(label.map(lambda v: isinstance(v, str) and v != ""), solver).astype(str)
+    kind = frame["kind"].astype(str) if "kind" in frame else pd.Series("", index=frame.index)
+    several = solver.groupby([kind, name]).transform("nunique") > 1
+    return name.where(~several, name + " (" + solver + ")")
+
+
 def rule_notes(table: pd.DataFrame) -> list[str]:
     """What a reader must know about the divergence rules behind a per-run table: runs classified
     under a rule other than the current one, or under none recorded."""
@@ -290,6 +312,7 @@ __all__ = [
     "per_run",
     "per_config",
     "reclassified",
+    "method_names",
     "rule_notes",
     "device_key",
     "GROUP",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.summary import per_run
+from ..analysis.summary import method_names, per_run
 from .tables import html_table as _html_table
 from .tables import number_cell as _g
 
@@ -26,6 +26,7 @@ def runs_sections(df: pd.DataFrame, paths: dict, out: Path) -> tuple[str, str]:
     if runs.empty:
         return "<p><em>no runs</em></p>", "<p><em>no runs</em></p>"
     keys = list(runs["run_key"].astype(str))
+    runs = runs.assign(label=method_names(runs))  # a label naming several solver ids shows the id
     runs = runs.assign(device=runs["backend"].astype(str) + " · " + runs["device_name"].astype(str))
     conf_rows = []
     for _, g in runs.groupby(["problem", "scale", "label", "device", "config"], sort=True, dropna=False):
