@@ -71,6 +71,7 @@ def leaderboard(
     kind: str = typer.Option("training", "--kind", help="training or iterative methods"),
     target: list[str] = BOARD_TARGETS,
     max_ratio: float = typer.Option(4.0, "--max-ratio", help="τ_max of the performance-profile score"),
+    clock: str = typer.Option("wall", "--clock", help="read times on the wall clock or the process CPU clock (cpu)"),
     out: Path | None = BOARD_OUT,
     format: str = typer.Option("table", "--format", help="table, md, csv or json"),
     wide: bool = typer.Option(False, "--wide", help="every column (run keys too)"),
@@ -93,7 +94,11 @@ def leaderboard(
         check_dir(out, "output folder")
     df = load_stores(results_dirs, plugin)
     check_stored("problem", split_list(problem) + (list(targets) if isinstance(targets, dict) else []), df)
-    board = build_leaderboard(df, kind=kind, policy=policy, max_ratio=max_ratio, problems=split_list(problem) or None)
+    if clock not in ("wall", "cpu"):
+        fail(f"--clock must be wall or cpu, got {clock!r}")
+    board = build_leaderboard(
+        df, kind=kind, policy=policy, max_ratio=max_ratio, problems=split_list(problem) or None, clock=clock
+    )
     if board.table.empty:
         print("no stored runs match", file=sys.stderr)
         raise SystemExit(1)
@@ -104,7 +109,9 @@ def leaderboard(
     elif format in ("csv", "json"):
         terminal.write_frame(board.table, format)
     else:
-        terminal.print_leaderboard(board, _lb.display_table(board), wide)
+        terminal.print_leaderboard(
+            board, _lb.display_table(board), _lb.score_table(board), _lb.stability_line(board), wide
+        )
     if out is not None:
         print(f"wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
 

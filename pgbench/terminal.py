@@ -245,9 +245,12 @@ def print_dry_run(tasks, statuses, results) -> None:
 # --- the leaderboard -------------------------------------------------------------------------------
 
 
-def print_leaderboard(board, display: pd.DataFrame, wide: bool = False) -> None:
-    """One table per problem (``display``: :func:`pgbench.leaderboard.display_table`), the
-    performance-profile scores, and the board's notes."""
+def print_leaderboard(
+    board, display: pd.DataFrame, score_table: pd.DataFrame, stability: str, wide: bool = False
+) -> None:
+    """One table per problem (``display``: :func:`pgbench.report.leaderboard.display_table`), the
+    performance-profile scores (``score_table``: :func:`~pgbench.report.leaderboard.score_table`)
+    with the ranking's ``stability`` sentence, and the board's notes."""
     con = console()
     if not wide:
         display = display.drop(columns=["runs"])
@@ -264,13 +267,19 @@ def print_leaderboard(board, display: pd.DataFrame, wide: bool = False) -> None:
         for r in rows.itertuples(index=False):
             t.add_row(*map(str, r))
         con.print(t)
-    t = Table(title=f"performance-profile score (τ_max {board.max_ratio:g}; {board.kind})", title_justify="left")
-    cols = ["rank", "method", "score", "within_max_ratio", "fastest"] + (["ratios"] if wide else [])
+    clock = "process CPU time" if board.clock == "cpu" else "wall time"
+    t = Table(
+        title=f"performance-profile score (τ_max {board.max_ratio:g}; {board.kind}; {clock})", title_justify="left"
+    )
+    scores = score_table
+    cols = ["rank", "tied rank", "method", "score", "90% interval", "P(first)", "within_max_ratio", "fastest"]
+    cols += ["ratios"] if wide else []
     for c in cols:
         t.add_column(c, overflow="fold")
-    for r in board.scores.to_dict("records"):
-        t.add_row(*[f"{r[c]:.3f}" if c == "score" else str(r[c]) for c in cols])
+    for r in scores.to_dict("records"):
+        t.add_row(*[str(r[c]) for c in cols])
     con.print(t)
+    print(stability)
     for n in board.notes:
         print(f"note: {n}")
 

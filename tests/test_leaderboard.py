@@ -209,3 +209,36 @@ def test_a_label_shared_by_two_solvers_hides_neither():
     assert sorted(zip(board.table["problem"], board.table["method"])) == [
         ("a-v0", "same (dp-v0)"), ("a-v0", "same (supervised-v0)"), ("b-v0", "same (dp-v0)")]
     assert set(board.scores["method"]) == {"same (dp-v0)", "same (supervised-v0)"}
+
+
+def test_the_cpu_clock_ranks_work_not_waiting(synthetic):
+    """On problem B "slow" reaches the target first on the wall clock, but it waited (its process
+    got a quarter of a core): on the CPU clock it spent 4× less per second, so "fast" ranks first
+    there. A store without cpu_time cannot be ranked on the CPU clock and says so."""
+    runs = synthetic.copy()
+    runs["cpu_time"] = runs["wall_time"]
+    slow_b = (runs["problem"] == "b-v0") & (runs["label"] == "slow")
+    runs.loc[slow_b, "cpu_time"] = runs.loc[slow_b, "wall_time"] * 4.0
+    wall = L.build(runs, policy=0.1).table.set_index(["problem", "method"])
+    cpu = L.build(runs, policy=0.1, clock="cpu").table.set_index(["problem", "method"])
+    assert wall.loc[("b-v0", "slow"), "rank_time"] == 1 and wall.loc[("b-v0", "fast"), "rank_time"] == 2
+    assert cpu.loc[("b-v0", "fast"), "rank_time"] == 1 and cpu.loc[("b-v0", "slow"), "time_to_target"] == 4.0
+    old = L.build(synthetic, policy=0.1, clock="cpu")
+    assert any("CPU time" in n for n in old.notes)
+    with pytest.raises(Exception, match="did you mean 'cpu'"):
+        L.build(runs, policy=0.1, clock="cpus")
+
+
+def test_times_and_scores_carry_bootstrap_intervals_and_tied_ranks(synthetic):
+    board = L.build(synthetic, policy=0.1)
+    a = board.table[board.table["problem"] == "a-v0"].set_index("method")
+    assert a.loc["fast", "time_ci_lo"] == a.loc["fast", "time_ci_hi"] == 2.0  # both seeds at 2 s
+    assert a.loc["slow", "time_ci_lo"] == 4.0
+    assert a.loc["fast", "rank_time_tied"] == 1 and a.loc["slow", "rank_time_tied"] == 3
+    assert math.isinf(a.loc["never", "time_ci_lo"])
+    s = board.scores.set_index("method")
+    assert (s["score_lo"] <= s["score"] + 1e-12).all() and (s["score"] <= s["score_hi"] + 1e-12).all()
+    assert np.isclose(s["p_first"].sum(), 1.0)
+    assert 0 < board.stability <= 1
+    md = LR.markdown(board)
+    assert "90% interval" in md and "Ranking stability" in md and "Clock: wall seconds" in md

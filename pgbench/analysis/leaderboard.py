@@ -30,6 +30,15 @@ everywhere). A method that never reaches the target on a problem, or did not run
 :math:`r = \\infty` (no credit, AlgoPerf's maximal penalty). Problems where no method reaches
 the target carry no information and are left out (listed in ``notes``). ``max_ratio``
 :math:`\\tau_{max}` is 4 as in AlgoPerf.
+
+**Clock** (``clock``, :mod:`pgbench.clocks`): times to target and the common time are read on the
+wall clock (default) or on the process CPU clock, which other work on a shared machine does not
+inflate. **Uncertainty** (:mod:`pgbench.analysis.uncertainty`): each time to target carries a 90 %
+percentile-bootstrap interval over its seeds (``time_ci_lo`` / ``time_ci_hi``) and a rank that
+ties overlapping intervals (``rank_time_tied``); each score an interval from resampling seeds and
+problems (``score_lo`` / ``score_hi``), a tied rank (``rank_tied``) and the probability of
+scoring best (``p_first``); ``stability`` is the mean Kendall τ of the replicates' scores with the
+point scores.
 """
 
 from __future__ import annotations
@@ -40,9 +49,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .. import clocks
 from ..record import records
 from ..registry import base_name
-from . import measures, profiles
+from . import measures, profiles, uncertainty
 from .data import latest_configs, with_device
 from .summary import method_names, per_run
 from .targets import WORST_REFERENCE, as_policy
@@ -55,6 +65,9 @@ TABLE_COLUMNS = [
     "time_to_target",
     "time_lo",
     "time_hi",
+    "time_ci_lo",
+    "time_ci_hi",
+    "rank_time_tied",
     "reached",
     "seeds",
     "rank_error",
@@ -86,6 +99,8 @@ class Leaderboard:
     kind: str = "training"
     notes: list = field(default_factory=list)
     policy: str = str(WORST_REFERENCE)
+    clock: str = clocks.DEFAULT
+    stability: float = math.nan  # mean Kendall τ of bootstrap replicates' scores with the point scores
 
 
 def _method_names(runs: pd.DataFrame) -> pd.Series:
@@ -114,20 +129,25 @@ def _select(df: pd.DataFrame, kind: str, problems) -> pd.DataFrame:
     return df
 
 
-def _problem_rows(problem: str, pr: pd.DataFrame, recs: dict) -> list[dict]:
-    """The rows of one problem: per method, time to target (∞ for seeds that never reach it or
-    diverged/failed) and error at the problem's common time, with ranks."""
+def _problem_rows(problem: str, pr: pd.DataFrame, recs: dict, clock: str, seed_times: list) -> list[dict]:
+    """The rows of one problem: per method, time to target on ``clock`` (∞ for seeds that never
+    reach it or diverged/failed) with its bootstrap interval, and error at the problem's common
+    time, with ranks; each seed's time is appended to ``seed_times``."""
     ok = pr[pr["status"] == "ok"]
-    common = float(ok["wall_time"].min()) if len(ok) else math.nan
+    spent = "wall_time" if clock == "wall" else "cpu_time"
+    reach = "time_to_target" if clock == "wall" else "cpu_time_to_target"
+    common = float(ok[spent].min()) if len(ok) else math.nan
     target, source = float(pr["target"].iloc[0]), str(pr["target_source"].iloc[0])
     prow = []
     for method, g in pr.groupby("method", sort=True):
         keys = list(g["run_key"])
         okm = g["status"] == "ok"
-        times = np.where(okm & np.isfinite(g["time_to_target"]), g["time_to_target"], np.inf).astype(float)
+        times = np.where(okm & np.isfinite(g[reach]), g[reach], np.inf).astype(float)
         reached = times[np.isfinite(times)]
+        seed_times.extend({"problem": problem, "method": method, "time": t} for t in times)
+        ci_lo, ci_hi = uncertainty.seed_interval(times)
         err = [
-            measures.value_at_time(recs[k], common) if st == "ok" else math.nan
+            measures.value_at_time(recs[k], common, clock=clock) if st == "ok" else math.nan
             for k, st in zip(keys, g["status"], strict=True)
         ]
         e = measures.seed_stats(err, n=len(keys))
@@ -139,6 +159,8 @@ def _problem_rows(problem: str, pr: pd.DataFrame, recs: dict) -> list[dict]:
                 "time_to_target": float(np.median(times)),
                 "time_lo": float(reached.min()) if len(reached) else math.nan,
                 "time_hi": float(reached.max()) if len(reached) else math.nan,
+                "time_ci_lo": ci_lo,
+                "time_ci_hi": ci_hi,
                 "reached": len(reached),
                 "seeds": len(keys),
                 "error_at_time": e.median,
@@ -156,19 +178,27 @@ def _problem_rows(problem: str, pr: pd.DataFrame, recs: dict) -> list[dict]:
         )
     tkeys = [(r["time_to_target"], -r["reached"]) for r in prow]
     ekeys = [(r["error_at_time"] if math.isfinite(r["error_at_time"]) else math.inf, -r["error_seeds"]) for r in prow]
-    for r, rt, re_ in zip(prow, _shared_rank(tkeys), _shared_rank(ekeys), strict=True):
-        r["rank_time"], r["rank_error"] = rt, re_
+    tied = uncertainty.tied_rank([r["time_ci_lo"] for r in prow], [r["time_ci_hi"] for r in prow])
+    for r, rt, re_, tt in zip(prow, _shared_rank(tkeys), _shared_rank(ekeys), tied, strict=True):
+        r["rank_time"], r["rank_error"], r["rank_time_tied"] = rt, re_, tt
     return sorted(prow, key=lambda r: (r["rank_time"], r["rank_error"], r["method"]))
 
 
 def build(
-    df: pd.DataFrame, kind: str = "training", policy=WORST_REFERENCE, max_ratio: float = MAX_RATIO, problems=None
+    df: pd.DataFrame,
+    kind: str = "training",
+    policy=WORST_REFERENCE,
+    max_ratio: float = MAX_RATIO,
+    problems=None,
+    clock: str = clocks.DEFAULT,
 ) -> Leaderboard:
     """The leaderboard of the runs in ``df`` (see the module docstring). ``policy``: the target
     policy (:func:`pgbench.analysis.targets.as_policy`: a policy, its name, a number for every
-    problem or ``{problem: number}``); ``problems``: only these (ids or names)."""
+    problem or ``{problem: number}``); ``problems``: only these (ids or names); ``clock``: the
+    clock times are read on (:mod:`pgbench.clocks`: ``wall`` or ``cpu``)."""
     if not max_ratio > 1:
         raise ValueError(f"max_ratio must be > 1, got {max_ratio}")
+    clocks.column(clock)  # an unknown clock suggests the nearest
     policy = as_policy(policy)
     notes: list[str] = []
     empty = Leaderboard(
@@ -179,6 +209,7 @@ def build(
         kind,
         notes,
         str(policy),
+        clock,
     )
     if df is None or df.empty:
         return empty
@@ -188,14 +219,19 @@ def build(
     recs = {r.run_key: r for r in records(df)}
     runs = per_run(list(recs.values()), policy)
     runs["method"] = _method_names(runs)
-    rows = []
+    if clock == "cpu" and runs["cpu_time"].isna().all():
+        notes.append("no run records CPU time (stores written before pgbench 0.4): nothing to rank on the CPU clock")
+    rows: list[dict] = []
+    seed_times: list[dict] = []
     for problem, pr in runs.groupby("problem", sort=True):
-        rows.extend(_problem_rows(str(problem), pr, recs))
+        rows.extend(_problem_rows(str(problem), pr, recs, clock, seed_times))
         if not math.isfinite(float(pr["target"].iloc[0])):
             notes.append(f"{problem}: no target (none given or declared, no reference method): not ranked by time")
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     scores, profile = profile_scores(table, max_ratio, notes)
-    return Leaderboard(table, scores, profile, max_ratio, kind, notes, str(policy))
+    spread = uncertainty.score_intervals(pd.DataFrame(seed_times, columns=["problem", "method", "time"]), max_ratio)
+    scores = scores.merge(spread.table.drop(columns="score"), on="method", how="left")
+    return Leaderboard(table, scores, profile, max_ratio, kind, notes, str(policy), clock, spread.stability)
 
 
 def profile_scores(table: pd.DataFrame, max_ratio: float = MAX_RATIO, notes: list | None = None):

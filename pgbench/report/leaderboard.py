@@ -28,6 +28,52 @@ def _time(v, lo, hi, k, n) -> str:
     return f"{fmt(v)} s ({spread}{k}/{n})"
 
 
+def _interval(lo, hi) -> str:
+    """A 90 % bootstrap interval as ``[lo, hi]`` (∞ written out); empty when unknown."""
+    if not (isinstance(lo, float | int) and isinstance(hi, float | int)) or math.isnan(lo) or math.isnan(hi):
+        return ""
+    return f"[{fmt(lo) if math.isfinite(lo) else '∞'}, {fmt(hi) if math.isfinite(hi) else '∞'}]"
+
+
+def clock_words(board: Leaderboard) -> str:
+    """How the board's times are measured, for titles and captions."""
+    return "process CPU seconds" if board.clock == "cpu" else "wall seconds"
+
+
+def score_table(board: Leaderboard) -> pd.DataFrame:
+    """The scores as text cells: rank, tied rank, method, score with its 90 % interval, P(first),
+    problems within τ_max, fastest, ratios."""
+    rows = []
+    for r in board.scores.to_dict("records"):
+        rows.append(
+            {
+                "rank": r["rank"],
+                "tied rank": r.get("rank_tied", ""),
+                "method": r["method"],
+                "score": f"{r['score']:.3f}" if math.isfinite(r["score"]) else "nan",
+                "90% interval": (
+                    f"[{r['score_lo']:.3f}, {r['score_hi']:.3f}]" if math.isfinite(r.get("score_lo", math.nan)) else ""
+                ),
+                "P(first)": f"{r['p_first']:.2f}" if math.isfinite(r.get("p_first", math.nan)) else "",
+                "within_max_ratio": r["within_max_ratio"],
+                "fastest": r["fastest"],
+                "ratios": r["ratios"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def stability_line(board: Leaderboard) -> str:
+    """One sentence on how stable the score ranking is under resampling of seeds and problems."""
+    if not math.isfinite(board.stability):
+        return "Ranking stability: not defined (fewer than two methods with distinct scores)."
+    return (
+        f"Ranking stability: mean Kendall τ {board.stability:.2f} between the scores of 2000 bootstrap replicates "
+        "(seeds and problems resampled) and the point scores (1: every replicate orders the methods alike). "
+        "Methods whose 90 % intervals overlap share a tied rank."
+    )
+
+
 def _err(v, lo, hi, k, n) -> str:
     return measures.format_stats(measures.SeedStats(v, lo, hi, k, n))
 
@@ -44,6 +90,8 @@ def display_table(board: Leaderboard) -> pd.DataFrame:
                 "#t": r.rank_time,
                 "method": r.method,
                 "time to target": _time(r.time_to_target, r.time_lo, r.time_hi, r.reached, r.seeds),
+                "90% interval": _interval(r.time_ci_lo, r.time_ci_hi),
+                "#t tied": r.rank_time_tied,
                 "#e": r.rank_error,
                 "x error at equal time": _err(r.error_at_time, r.error_lo, r.error_hi, r.error_seeds, r.seeds),
                 "final x error": fmt(r.final_error),
@@ -58,6 +106,8 @@ def display_table(board: Leaderboard) -> pd.DataFrame:
             "#t",
             "method",
             "time to target",
+            "90% interval",
+            "#t tied",
             "#e",
             "x error at equal time",
             "final x error",
@@ -73,11 +123,12 @@ def markdown(board: Leaderboard, title: str = "Leaderboard") -> str:
     out = [
         f"# {title}\n",
         (
-            f"Method kind: {board.kind}. Targets: {board.policy}. Time to target: median over seeds of the wall "
-            "seconds until the held-out x error first reaches the problem's target (∞ when not reached; spread "
-            "over the seeds that reached it, k/n). x error at equal time: each ok seed's held-out x error at the "
-            "problem's common time T (the smallest final wall time of its ok runs), median (min–max, k/n). "
-            "#t / #e: ranks (ties share a rank).\n"
+            f"Method kind: {board.kind}. Targets: {board.policy}. Clock: {clock_words(board)}. Time to target: "
+            "median over seeds of the seconds until the held-out x error first reaches the problem's target (∞ when "
+            "not reached; spread over the seeds that reached it, k/n; 90 % bootstrap interval over the seeds). x error "
+            "at equal time: each ok seed's held-out x error at the problem's common time T (the smallest final time "
+            "of its ok runs), median (min–max, k/n). #t / #e: ranks (ties share a rank); #t tied: methods whose "
+            "intervals overlap share a rank.\n"
         ),
     ]
     disp = display_table(board)
@@ -94,9 +145,8 @@ def markdown(board: Leaderboard, title: str = "Leaderboard") -> str:
         "Score = normalised area under ρ(τ) for τ in [1, τ_max] (1: fastest to target on every scored "
         "problem; a problem not reached, or not run, earns nothing). Ratios: time to target / best.\n"
     )
-    sc = board.scores.copy()
-    sc["score"] = sc["score"].map(lambda v: f"{v:.3f}" if math.isfinite(v) else "nan")
-    out.append(_md(sc.reset_index(drop=True)) + "\n")
+    out.append(_md(score_table(board)) + "\n")
+    out.append(stability_line(board) + "\n")
     if board.notes:
         out.append("Notes:\n\n" + "\n".join(f"- {n}" for n in board.notes) + "\n")
     return "\n".join(out)
@@ -181,7 +231,7 @@ def html_page(board: Leaderboard, image: str | None = "figures/leaderboard_profi
         ),
         "</style></head><body><h1>pgbench leaderboard</h1><p><a href='index.html'>back to the report</a></p>",
         f"<p>{_h.escape(_plain(LB.__doc__.split(chr(10) + chr(10))[0]))}</p>",
-        f"<p>Targets: {_h.escape(board.policy)} (pgbench.analysis.targets).</p>",
+        f"<p>Targets: {_h.escape(board.policy)} (pgbench.analysis.targets). Clock: {clock_words(board)}.</p>",
     ]
     disp = display_table(board)
     for problem, g in board.table.groupby("problem", sort=True):
@@ -193,7 +243,8 @@ def html_page(board: Leaderboard, image: str | None = "figures/leaderboard_profi
         )
         parts.append(_html_table(disp[disp["problem"] == problem].drop(columns=["problem"]).reset_index(drop=True)))
     parts.append(f"<h2>Performance-profile score (τ_max = {board.max_ratio:g})</h2>")
-    parts.append(_html_table(board.scores))
+    parts.append(_html_table(score_table(board)))
+    parts.append(f"<p>{_h.escape(stability_line(board))}</p>")
     if image:
         parts.append(f"<img src='{_h.escape(image)}' alt='performance profile'>")
     if board.notes:
@@ -202,4 +253,13 @@ def html_page(board: Leaderboard, image: str | None = "figures/leaderboard_profi
     return "\n".join(parts)
 
 
-__all__ = ["display_table", "markdown", "profile_figure", "write", "html_page"]
+__all__ = [
+    "display_table",
+    "score_table",
+    "stability_line",
+    "clock_words",
+    "markdown",
+    "profile_figure",
+    "write",
+    "html_page",
+]
