@@ -45,6 +45,7 @@ from .cli_args import (
     WORKERS,
     UserError,
     executor_name,
+    given_list,
     normalize_args,
     parse_pairs,
     parse_seeds,
@@ -281,7 +282,7 @@ def reproduce(
     results_dir: Path = RESULTS,
     out: Path = OUT,
     quiet: bool = QUIET,
-    seeds: str = REPRODUCE_SEEDS,
+    seeds: str | None = REPRODUCE_SEEDS,
     max_time: float | None = REPRODUCE_MAX_TIME,
     workers: int | None = WORKERS,
     cluster: str | None = CLUSTER,
@@ -297,7 +298,9 @@ def reproduce(
     if scale not in ("quick", "paper"):
         _fail(f"--scale must be quick or paper, got {scale!r}")
     try:
-        seed_list = tuple(parse_seeds([seeds])) if seeds.strip() else None
+        seed_list = tuple(parse_seeds([seeds])) if seeds is not None else None
+        only_list = given_list(only, "--only")
+        methods = given_list(method, "--method", split=False)
         executor = executor_name(workers, cluster, scheduler)
     except USER_ERRORS as e:
         _fail(e)
@@ -306,7 +309,7 @@ def reproduce(
         with view as progress:
             _reproduce.reproduce(
                 scale=scale,
-                only=split_list(only) or None,
+                only=only_list,
                 backend=backend,
                 device=device,
                 results=results_dir,
@@ -320,7 +323,7 @@ def reproduce(
                 vectorize=vectorize,
                 read_every=read_every,
                 budget=budget,
-                methods=method or None,
+                methods=methods,
                 report=not no_report,
                 progress=progress,
             )

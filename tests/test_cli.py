@@ -282,7 +282,8 @@ def test_parse_targets():
     assert parse_targets(["sin-v0=0.1", "exp=2"]) == {"sin-v0": 0.1, "exp": 2.0}
     assert from_option(["median-reference"]) == TargetPolicy("median-reference")
     assert from_option([], "worst-reference") == TargetPolicy("worst-reference")
-    for bad, message in ((["x"], "a number > 0"), (["sin=-1"], "must be > 0"), (["sin=1", "2"], "not both")):
+    for bad, message in ((["x"], "a number > 0"), (["sin=-1"], "finite number > 0"), (["inf"], "finite"),
+                         (["1e400"], "finite"), (["sin=nan"], "finite"), (["sin=1", "2"], "not both")):
         with pytest.raises(ValueError, match=message):
             parse_targets(bad)
 
@@ -316,3 +317,28 @@ def test_results_keeps_stored_statuses_and_reclassifies_only_when_asked(capsys, 
     table = pd.read_csv(io.StringIO(out)).sort_values("seed")
     assert list(table["status"]) == ["ok", "diverged"] and "note:" not in err
     assert np.isnan(table["x_error"].iloc[1]) or table["x_error"].iloc[1] > 1e5
+
+
+@pytest.mark.parametrize("args, message", [
+    (["reproduce", "--only", ""], "--only must name something, got ''"),
+    (["reproduce", "--only", "sin", "--only", " "], "--only must name something"),
+    (["reproduce", "--seeds", ""], "--seeds names no seed"),
+    (["reproduce", "--method", ""], "--method must name something"),
+    (["run", "sin", "gd", *TINY, "--seeds", ""], "--seeds names no seed"),
+    (["run", "sin", "gd", *TINY, "--seeds", ","], "--seeds names no seed"),
+    (["leaderboard", "--target", "inf"], "--target must be a finite number > 0, got 'inf'"),
+    (["results", "--target", "1e400"], "--target must be a finite number > 0, got '1e400'"),
+    (["report", "--target", "sin=inf"], "--target must be a finite number > 0"),
+])
+def test_empty_and_infinite_values_are_refused(capsys, tmp_path, monkeypatch, args, message):
+    """An option given with nothing in it never means "everything" (or seed 0), and a target is
+    finite: one line, exit 2, nothing run."""
+    import pgbench.reproduce
+
+    monkeypatch.setattr(pgbench.reproduce, "reproduce", lambda **kw: pytest.fail(f"reproduce ran: {kw}"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results" / "runs").mkdir(parents=True)  # the default store the read commands look at
+    code, _, err = invoke(capsys, *args)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+    assert not list((tmp_path / "results").rglob("*.parquet"))
