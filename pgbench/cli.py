@@ -336,6 +336,7 @@ app.command()(stored.report)
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``pgbench``)."""
+    terminal.degrade_streams()  # an ASCII or latin-1 terminal gets stand-ins, not UnicodeEncodeError
     args = normalize_args(list(sys.argv[1:] if argv is None else argv))
     try:
         reject_empty(args)

@@ -105,6 +105,10 @@ def test_run_prints_skipped_pairs(capsys, tmp_path):
     (["run", "sin", "gd", "--executor", "dask"], "No such option: --executor"),   # removed: --cluster local
     (["run", "sin", "gd", "--plugin", "no_such_module_xyz"], "cannot be imported"),
     (["run", "sin"], "Missing argument"),
+    (["run", "sin", "gd", "--threads", "100000"], "threads must be an integer from 0"),
+    (["run", "sin", "gd", "--label", "a\x1b[31mred"], "a label must be one line of printable characters"),
+    (["run", "sin", "gd", "--label", "two\nlines"], "a label must be one line of printable characters"),
+    (["run", "sin", "gd", "--label", "x" * 5000], "a label must be at most 120 characters"),
     (["list", "things"], "can list 'problems' or 'solvers'"),
     (["results", "--format", "xml"], "--format must be one of table, csv, json"),
     (["frobnicate"], "No such command"),
