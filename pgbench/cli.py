@@ -121,7 +121,11 @@ def run(
     workers: int | None = WORKERS,
     cluster: str | None = CLUSTER,
     scheduler: str | None = SCHEDULER,
-    label: str | None = typer.Option(None, "--label", help="display name of the method in tables and plots"),
+    label: str | None = typer.Option(
+        None,
+        "--label",
+        help="display name of the method in tables and plots (one printable line, at most 120 characters)",
+    ),
     threads: int | None = THREADS,
     vectorize: bool = VECTORIZE_RUN,
     read_every: int = READ_EVERY_RUN,

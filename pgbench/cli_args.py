@@ -45,7 +45,11 @@ PLUGIN = typer.Option([], "--plugin", help="module or .py file registering probl
 FORCE = typer.Option(False, "--force", help="run again even if a finished result is stored")
 QUIET = typer.Option(False, "--quiet", "-q", help="no progress bars")
 WIDE = typer.Option(False, "--wide", help="every column of the summary (default: the ones that fit 120 columns)")
-THREADS = typer.Option(1, "--threads", help="torch CPU threads of each run, recorded in its key (0: torch's default)")
+THREADS = typer.Option(
+    1,
+    "--threads",
+    help="torch CPU threads of each run, recorded in its key (0: torch's default; at most 4 per core, at least 64)",
+)
 VECTORIZE = typer.Option(
     False,
     "--vectorize",
