@@ -274,8 +274,8 @@ class FeedbackScheme(TrainingScheme):
         reason = optimizers.missing_on(self.optimizer, backend)
         if reason:
             return reason
-        key = (backend, self.optimizer, repr(self.lr), repr(self.momentum), repr(self.optimizer_settings))
-        key += (repr(self.lr_schedule()),)
+        settings = (self.lr, self.momentum, self.optimizer_settings, self.lr_schedule())
+        key = (backend, self.optimizer, repr(settings))
         if key not in _SETTINGS_VERDICTS:
             _SETTINGS_VERDICTS[key] = self._try_optimizer(backend)
         return _SETTINGS_VERDICTS[key]
