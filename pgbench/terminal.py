@@ -238,30 +238,44 @@ def solvers_table(specs) -> Table:
 # --- a sweep's dry run -----------------------------------------------------------------------------
 
 
+#: the most runs a dry run lists as a rich table; a longer list is plain aligned lines (drawing a
+#: rich table of 10,000 rows takes longer than planning them)
+MAX_TABLE_ROWS = 500
+
+
+def _budget(task) -> str:
+    parts = (f"{task.iterations} it" if task.iterations else "", f"{task.max_time:g} s" if task.max_time else "")
+    return " ".join(x for x in parts if x) or task.scale
+
+
 def print_dry_run(tasks, statuses, results) -> None:
-    """The runs of a sweep and which are stored (``pgbench sweep --dry-run``), then one count line."""
-    t = Table(title=f"{len(tasks)} runs (store {plain(results)})", title_justify="left")
-    for c in ("#", "problem", "solver", "seed", "backend", "device", "budget", "stored"):
-        t.add_column(c, justify="right" if c in ("#", "seed") else "left")
-    mark = {"ok": "[green]done", "diverged": "[yellow]done (diverged)", "failed": "[red]failed: will retry"}
-    for i, (task, st) in enumerate(zip(tasks, statuses, strict=True)):
-        budget = (
-            " ".join(
-                x
-                for x in (
-                    f"{task.iterations} it" if task.iterations else "",
-                    f"{task.max_time:g} s" if task.max_time else "",
-                )
-                if x
-            )
-            or task.scale
-        )
-        t.add_row(
-            str(i),
-            *map(plain, (task.problem, task.label or task.solver, task.seed, task.backend, task.device, budget)),
-            mark.get(st, "to run") if task.runs_here else "no such device here: the worker checks",
-        )
-    console().print(t)
+    """The runs of a sweep and which are stored (``pgbench sweep --dry-run``), then one count line;
+    above :data:`MAX_TABLE_ROWS` runs as plain aligned lines."""
+    heads = ("#", "problem", "solver", "seed", "backend", "device", "budget", "stored")
+    mark = {"ok": "done", "diverged": "done (diverged)", "failed": "failed: will retry"}
+    rows = [
+        [str(i)]
+        + [printable(v) for v in (t.problem, t.label or t.solver, t.seed, t.backend, t.device, _budget(t))]
+        + [mark.get(st, "to run") if t.runs_here else "no such device here: the worker checks"]
+        for i, (t, st) in enumerate(zip(tasks, statuses, strict=True))
+    ]
+    title = f"{len(tasks)} runs (store {printable(results)})"
+    if len(rows) > MAX_TABLE_ROWS:
+        widths = [max(len(r[c]) for r in [list(heads), *rows]) for c in range(len(heads))]
+        right = (0, 3)  # the numbers: "#" and seed
+        lines = [title] + [
+            "  ".join(v.rjust(w) if c in right else v.ljust(w) for c, (v, w) in enumerate(zip(r, widths, strict=True)))
+            for r in [list(heads), *rows]
+        ]
+        sys.stdout.write("\n".join(line.rstrip() for line in lines) + "\n")
+    else:
+        style = {"done": "green", "done (diverged)": "yellow", "failed: will retry": "red"}
+        t = Table(title=escape(title), title_justify="left")
+        for c in heads:
+            t.add_column(c, justify="right" if c in ("#", "seed") else "left")
+        for r in rows:
+            t.add_row(*map(escape, r[:-1]), f"[{style[r[-1]]}]{r[-1]}" if r[-1] in style else r[-1])
+        console().print(t)
     done = sum(s in ("ok", "diverged") for s in statuses)
     failed = sum(s == "failed" for s in statuses)
     elsewhere = sum(not t.runs_here for t in tasks)

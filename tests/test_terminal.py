@@ -151,3 +151,20 @@ def test_a_terminal_that_cannot_encode_the_glyphs_gets_stand_ins(tmp_path):
     code, out, err = _pgbench("latin-1", "list", "problems")
     assert code == 0 and "Traceback" not in err, err
     assert "§3.3 / B.4: periodic heat, t = 8 on 64×64" in out  # latin-1 has § and ×, not τ
+
+
+def test_a_long_dry_run_is_listed_as_plain_lines(capsys):
+    """Above MAX_TABLE_ROWS runs the dry run is plain aligned lines, one per run (a rich table of
+    10,000 rows took longer to draw than the runs took to plan); text is shown as written."""
+    from pgbench import terminal
+    from pgbench.tasks import Task
+
+    n = terminal.MAX_TABLE_ROWS + 1
+    tasks = [Task("sin-v0", "gd-v0", seed=i, label="[red]gd" if i == 0 else None) for i in range(n)]
+    terminal.print_dry_run(tasks, ["ok"] + [None] * (n - 1), "store")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{n} runs (store store)" and lines[1].split() == ["#", "problem", "solver", "seed", "backend",
+                                                                        "device", "budget", "stored"]
+    assert lines[2].split() == ["0", "sin-v0", "[red]gd", "0", "torch", "cpu", "quick", "done"]
+    assert lines[-2].split() == [str(n - 1), "sin-v0", "gd-v0", str(n - 1), "torch", "cpu", "quick", "to", "run"]
+    assert len(lines) == n + 3 and len({len(x) for x in lines[1:-1] if not x.endswith("done")}) == 1
