@@ -45,6 +45,7 @@ from .cli_args import (
     WORKERS,
     UserError,
     executor_name,
+    given_list,
     normalize_args,
     parse_pairs,
     parse_seeds,
@@ -122,7 +123,11 @@ def run(
     workers: int | None = WORKERS,
     cluster: str | None = CLUSTER,
     scheduler: str | None = SCHEDULER,
-    label: str | None = typer.Option(None, "--label", help="display name of the method in tables and plots"),
+    label: str | None = typer.Option(
+        None,
+        "--label",
+        help="display name of the method in tables and plots (one printable line, at most 120 characters)",
+    ),
     threads: int | None = THREADS,
     vectorize: bool = VECTORIZE_RUN,
     read_every: int = READ_EVERY_RUN,
@@ -292,7 +297,7 @@ def reproduce(
     results_dir: Path = RESULTS,
     out: Path = OUT,
     quiet: bool = QUIET,
-    seeds: str = REPRODUCE_SEEDS,
+    seeds: str | None = REPRODUCE_SEEDS,
     max_time: float | None = REPRODUCE_MAX_TIME,
     workers: int | None = WORKERS,
     cluster: str | None = CLUSTER,
@@ -308,7 +313,9 @@ def reproduce(
     if scale not in ("quick", "paper"):
         _fail(f"--scale must be quick or paper, got {scale!r}")
     try:
-        seed_list = tuple(parse_seeds([seeds])) if seeds.strip() else None
+        seed_list = tuple(parse_seeds([seeds])) if seeds is not None else None
+        only_list = given_list(only, "--only")
+        methods = given_list(method, "--method", split=False)
         executor = executor_name(workers, cluster, scheduler)
     except USER_ERRORS as e:
         _fail(e)
@@ -317,7 +324,7 @@ def reproduce(
         with view as progress:
             _reproduce.reproduce(
                 scale=scale,
-                only=split_list(only) or None,
+                only=only_list,
                 backend=backend,
                 device=device,
                 results=results_dir,
@@ -331,7 +338,7 @@ def reproduce(
                 vectorize=vectorize,
                 read_every=read_every,
                 budget=budget,
-                methods=method or None,
+                methods=methods,
                 report=not no_report,
                 progress=progress,
             )
@@ -346,6 +353,7 @@ app.command("advise")(advise_command)
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``pgbench``)."""
+    terminal.degrade_streams()  # an ASCII or latin-1 terminal gets stand-ins, not UnicodeEncodeError
     args = normalize_args(list(sys.argv[1:] if argv is None else argv))
     try:
         reject_empty(args)

@@ -45,7 +45,11 @@ PLUGIN = typer.Option([], "--plugin", help="module or .py file registering probl
 FORCE = typer.Option(False, "--force", help="run again even if a finished result is stored")
 QUIET = typer.Option(False, "--quiet", "-q", help="no progress bars")
 WIDE = typer.Option(False, "--wide", help="every column of the summary (default: the ones that fit 120 columns)")
-THREADS = typer.Option(1, "--threads", help="torch CPU threads of each run, recorded in its key (0: torch's default)")
+THREADS = typer.Option(
+    1,
+    "--threads",
+    help="torch CPU threads of each run, recorded in its key (0: torch's default; at most 4 per core, at least 64)",
+)
 VECTORIZE = typer.Option(
     False,
     "--vectorize",
@@ -70,13 +74,28 @@ def split_list(values) -> list[str]:
 
 
 def parse_seeds(values) -> list[int]:
-    """The ``--seeds`` values as integers (``[0]`` when none); UserError for anything else."""
+    """The ``--seeds`` values as integers; UserError for anything else, and for none at all
+    (``--seeds ''``: the option given, but no seed)."""
     seeds = []
     for s in split_list(values):
         if not re.fullmatch(r"\d+", s):
             raise UserError(f"--seeds: {s!r} is not a non-negative integer")
         seeds.append(int(s))
-    return seeds or [0]
+    if not seeds:
+        raise UserError("--seeds names no seed")
+    return seeds
+
+
+def given_list(values, option: str, split: bool = True) -> list[str] | None:
+    """A repeatable option's values, split at commas and spaces (:func:`split_list`; ``split``
+    False: as given, e.g. labels with spaces), None when the option was not given; UserError when
+    it was given but a value names nothing (``--only ''``), which must not mean "everything"."""
+    if not values:
+        return None
+    items = split_list(values) if split else list(values)
+    if not items or not all(v.strip() for v in values):
+        raise UserError(f"{option} must name something, got {' '.join(map(repr, values))}")
+    return items
 
 
 def parse_pairs(values, option: str) -> dict[str, str]:
@@ -166,7 +185,7 @@ BOARD_TARGETS = typer.Option(
 )
 BOARD_OUT = typer.Option(None, "--out", help="also write leaderboard.md, CSVs and the profile plot here")
 REPRODUCE_SEEDS = typer.Option(
-    "", "--seeds", help="seeds replacing every experiment's seeds: --seeds 0 1 2 or --seeds 0,1,2"
+    None, "--seeds", help="seeds replacing every experiment's seeds: --seeds 0 1 2 or --seeds 0,1,2"
 )
 REPRODUCE_MAX_TIME = typer.Option(
     None, "--max-time", help="cap every run at this many seconds of wall time (paper scale as far as time allows)"

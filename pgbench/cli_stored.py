@@ -62,7 +62,9 @@ def results(
     elif per_run:
         terminal.console().print(terminal.runs_table(table, "runs", wide))
     else:
-        terminal.console().print(terminal.summary_table(table, f"results ({', '.join(map(str, results_dirs))})", wide))
+        terminal.console().print(
+            terminal.summary_table(table, terminal.plain(f"results ({', '.join(map(str, results_dirs))})"), wide)
+        )
 
 
 def leaderboard(

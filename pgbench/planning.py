@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import platform
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,34 @@ def resolve(problem, solver, scale: str = "quick", **hyperparameters):
     elif hyperparameters:
         raise InvalidSettingError("hyperparameters can only be given with a solver id, not a solver object")
     return problem, solver
+
+
+#: the longest method label (``--label``, a sweep point's label, a solver's name) in characters
+MAX_LABEL = 120
+
+
+def check_label(label) -> str:
+    """``label`` if it can name a method in tables and plots: one line of printable characters
+    (no control characters, newlines or escape codes; :meth:`str.isprintable`), not blank, at most
+    :data:`MAX_LABEL` characters; else InvalidSettingError. Rich markup (``[red]``) is allowed and
+    shown as written (:mod:`pgbench.terminal` escapes it). The one check of a label's content."""
+    if not isinstance(label, str):
+        raise InvalidSettingError(f"a label must be text, got {label!r}")
+    shown = repr(label) if len(label) <= 60 else repr(label[:60]) + f"... ({len(label)} characters)"
+    if not label.strip():
+        raise InvalidSettingError(f"a label must not be blank, got {shown}")
+    if len(label) > MAX_LABEL:
+        raise InvalidSettingError(f"a label must be at most {MAX_LABEL} characters, got {shown}")
+    bad = next((c for c in label if not c.isprintable() and c != " "), None)
+    if bad is not None:
+        raise InvalidSettingError(f"a label must be one line of printable characters, got {shown} (holds {bad!r})")
+    return label
+
+
+def max_threads() -> int:
+    """The most torch CPU threads a run may ask for: 4 per core of this machine, at least 64 (more
+    only oversubscribe the cores, and 100,000 exhaust OpenMP's memory before the run starts)."""
+    return max(64, 4 * (os.cpu_count() or 1))
 
 
 def _is_int(v) -> bool:
@@ -91,8 +120,12 @@ def plan(
         raise InvalidSettingError(f"max_time must be a finite number of seconds > 0, got {max_time!r}")
     if not _is_int(seed) or not 0 <= seed < 2**63:
         raise InvalidSettingError(f"seed must be an integer in [0, 2**63), got {seed!r}")
-    if threads is not None and (not _is_int(threads) or threads < 0):
-        raise InvalidSettingError(f"threads must be a non-negative integer (0: torch's default), got {threads!r}")
+    if threads is not None and (not _is_int(threads) or not 0 <= threads <= max_threads()):
+        raise InvalidSettingError(
+            f"threads must be an integer from 0 (torch's default) to {max_threads()} (4 per core of this "
+            f"machine, at least 64), got {threads!r}"
+        )
+    label = check_label(label or solver.name)
     be = get_backend(backend, device)
     reason = getattr(solver, "missing_on", lambda name: None)(be.name)
     if reason:
@@ -117,7 +150,7 @@ def plan(
         iterations=total,
         max_time=max_time,
         kind=solver.kind,
-        label=label or solver.name,
+        label=label,
         x_error_name=problem.x_error_name,
         target_x_error=problem.target_x_error,
         machine=platform.node(),

@@ -17,6 +17,7 @@ import abc
 from typing import Any
 
 from . import keys
+from .problems.base import check_sample
 
 
 def per_example(problem, be, x, x_true, y_target, loss=None) -> dict:
@@ -83,6 +84,15 @@ class Program(abc.ABC):
         return {}
 
 
+def test_batch(p):
+    """The plan's held-out batch ``(x_true, y_target)``, its shapes checked (:func:`check_sample`:
+    a problem whose ``sample()`` breaks the contract fails the run before its first step)."""
+    problem = p.problem
+    x, y = problem.sample(keys.rng(p.seed, "test"), problem.test_size, p.backend)
+    check_sample(problem, problem.test_size, x, y)
+    return x, y
+
+
 class SolveProgram(Program):
     """An iterative solver on the plan's held-out batch: one solver step per advance; the
     initial guess is recorded as iteration 0."""
@@ -93,7 +103,7 @@ class SolveProgram(Program):
     def __init__(self, p):
         self.plan = p
         problem, solver, be = p.problem, p.solver, p.backend
-        self.test_x, self.test_y = problem.sample(keys.rng(p.seed, "test"), problem.test_size, be)
+        self.test_x, self.test_y = test_batch(p)
         step = lambda x, y, s: solver.checked_step(problem, be, x, y, s)  # noqa: E731
         self.solve_step = be.jit(step) if solver.jittable else step
         self.metrics = be.jit(lambda x, xt, y: per_example(problem, be, x, xt, y))
@@ -125,7 +135,7 @@ class TrainProgram(Program):
     def __init__(self, p):
         self.plan = p
         problem, solver, be = p.problem, p.solver, p.backend
-        self.test_x, self.test_y = problem.sample(keys.rng(p.seed, "test"), problem.test_size, be)
+        self.test_x, self.test_y = test_batch(p)
         self.net = problem.network()
         self.update = solver.compile(problem, be, self.net)
         self._evaluate = be.jit(
@@ -146,6 +156,8 @@ class TrainProgram(Program):
         it = state.iteration + 1  # updates done after this step; its batch is the it-th
         assert end == it, "a training program advances one iteration at a time"
         x_true, y_target = problem.sample(keys.rng(p.seed, "train", it - 1), problem.batch_size, be)
+        if it == 1:  # the first training batch: its shapes (the held-out batch's were checked at init)
+            check_sample(problem, problem.batch_size, x_true, y_target)
         state.iterate, state.solver_state, out = self.update(
             state.iterate, state.solver_state, y_target, x_true, state.clock.now()
         )
@@ -167,4 +179,4 @@ def stack(be, arrays):
     return be.xp.stack(list(arrays), axis=0)
 
 
-__all__ = ["Program", "SolveProgram", "TrainProgram", "per_example", "host", "stack"]
+__all__ = ["Program", "SolveProgram", "TrainProgram", "per_example", "host", "stack", "test_batch"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .numbers import fmt
-from .terminal import duration
+from .terminal import duration, plain
 
 
 class ProgressView:
@@ -37,7 +37,9 @@ class ProgressView:
 
     def _bar(self, event):
         if event.index not in self.bars:
-            self.bars[event.index] = self.progress.add_task(event.task.name, total=event.total or None, metrics="")
+            self.bars[event.index] = self.progress.add_task(
+                plain(event.task.name), total=event.total or None, metrics=""
+            )
         return self.bars[event.index]
 
     def set_total(self, n_tasks: int) -> None:
@@ -68,7 +70,7 @@ class ProgressView:
                 o = event.outcome
                 stored = " (stored)" if o.cached else ""
                 self.console.print(
-                    f"[{self.done}/{self.n_tasks or '?'}] {event.task.name}: {o.status}{stored}  "
+                    f"[{self.done}/{self.n_tasks or '?'}] {plain(event.task.name)}: {o.status}{stored}  "
                     f"iterations {fmt(o.iterations)}  loss {fmt(o.loss)}  x err {fmt(o.x_error)}  "
                     f"{fmt(o.wall_time)} s  ({self.counts()})",
                     highlight=False,
@@ -90,13 +92,14 @@ class ProgressView:
                 bar,
                 completed=event.total or 1,
                 total=event.total or 1,
-                description=f"{event.task.name}: {mark}[/]{stored}",
+                description=f"{plain(event.task.name)}: {mark}[/]{stored}",
                 metrics=f"loss {fmt(o.loss)}  x err {fmt(o.x_error)}",
             )
             if self.n_tasks > self.MAX_BARS:  # a long sweep: keep bars for running runs only
                 self.progress.update(bar, visible=False)
                 self.progress.console.print(
-                    f"{event.task.name}: {mark}[/]{stored}  loss {fmt(o.loss)}  x err {fmt(o.x_error)}", highlight=False
+                    f"{plain(event.task.name)}: {mark}[/]{stored}  loss {fmt(o.loss)}  x err {fmt(o.x_error)}",
+                    highlight=False,
                 )
         if self.overall is not None:
             self.progress.update(self.overall, completed=self.done, metrics=self.counts())

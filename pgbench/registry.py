@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -225,7 +226,13 @@ def register_solver(id: str, entry_point: str, *, kwargs: dict | None = None, de
 
 def field_types(cls) -> dict[str, Any]:
     """``{field name: resolved type}`` of a dataclass (``from __future__ import annotations``
-    leaves them as strings)."""
+    leaves them as strings); resolved once per class (a sweep plans thousands of runs), a fresh
+    dict per call."""
+    return dict(_field_types(cls))
+
+
+@functools.cache
+def _field_types(cls) -> dict[str, Any]:
     try:
         hints = typing.get_type_hints(cls)
     except Exception:  # unresolvable annotations: treat every field as untyped

@@ -19,7 +19,8 @@
     batch_size = [256, 1024]
 
 The runs are ``problems × problem_settings grid × solvers × hyperparameter grid × backends ×
-devices × seeds``. A solver with more than one hyperparameter point gets a label that names the
+devices × seeds`` (at most :data:`MAX_RUNS`: a larger grid is refused before any run is planned).
+A solver with more than one hyperparameter point gets a label that names the
 point (``dp lr=0.001``) so tables and plots tell them apart. A field whose own type is a list
 (or tuple, dict) takes a list as its value; a list of such values is then an axis.
 
@@ -45,6 +46,10 @@ else:  # tomllib is 3.11+; tomli is the same parser (a dependency on 3.10 only, 
 from .registry import PROBLEMS, SOLVERS, InvalidSettingError, _arms, field_types, load_plugin, suggest
 from .sweep import unique
 from .tasks import Skipped, Task, as_list, expand
+
+#: the most runs one sweep file may hold; a larger grid is refused before any run is planned (its
+#: size is the product of its axis lengths)
+MAX_RUNS = 10_000
 
 
 @dataclass(frozen=True)
@@ -122,8 +127,22 @@ class SweepConfig:
             load_plugin(p)
         problems = list(dict.fromkeys(PROBLEMS.resolve(p).id for p in self.problems))  # sin, sin-v0: one
         solvers = list(dict.fromkeys(SOLVERS.resolve(s).id for s in self.solvers))
-        problem_grid = _grids(self.problem_settings, problems, PROBLEMS, "problem_settings", "problem")
-        solver_grid = _grids(self.hyperparameters, solvers, SOLVERS, "hyperparameters", "solver")
+        problem_axes = _axes(self.problem_settings, problems, PROBLEMS, "problem_settings", "problem")
+        solver_axes = _axes(self.hyperparameters, solvers, SOLVERS, "hyperparameters", "solver")
+        size = (
+            sum(_size(a) for a in problem_axes.values())
+            * sum(_size(a) for a in solver_axes.values())
+            * len(set(self.backends))
+            * len(set(self.devices))
+            * len(set(self.seeds))
+        )
+        if size > MAX_RUNS:
+            raise InvalidSettingError(
+                f"sweep file: the grid has {size:,} runs, more than the {MAX_RUNS:,} one sweep may hold; "
+                "split it into several sweep files"
+            )
+        problem_grid = {i: _points(a) for i, a in problem_axes.items()}
+        solver_grid = {i: _points(a) for i, a in solver_axes.items()}
         tasks: list[Task] = []
         skipped: list[Skipped] = []
         for p in problems:
@@ -196,8 +215,20 @@ def _is_sequence_type(tp) -> bool:
     return any((typing.get_origin(a) or a) in (list, tuple, dict) for a in _arms(tp)[0])
 
 
-def _grids(tables: dict, ids: list[str], registry, what: str, noun: str) -> dict[str, list[dict]]:
-    """``{id: [settings point, ...]}``: the cross product of each id's list-valued settings."""
+def _size(axes: dict[str, list]) -> int:
+    """The number of points of the grid ``axes`` (the product of the axis lengths)."""
+    return math.prod(len(v) for v in axes.values())
+
+
+def _points(axes: dict[str, list]) -> list[dict]:
+    """The grid ``axes`` as its points (one settings dict each; ``[{}]`` for no axis)."""
+    keys = list(axes)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(axes[k] for k in keys))] or [{}]
+
+
+def _axes(tables: dict, ids: list[str], registry, what: str, noun: str) -> dict[str, dict[str, list]]:
+    """``{id: {setting: [values]}}``: each id's settings as grid axes (a fixed value is an axis
+    of one), checked against the id's class; the grid is their cross product (:func:`_points`)."""
     tables = dict(tables)
     out = {}
     for i in ids:
@@ -219,8 +250,7 @@ def _grids(tables: dict, ids: list[str], registry, what: str, noun: str) -> dict
             if is_axis and not value:
                 raise InvalidSettingError(f"sweep file: [{what}.{spec.name}] {key} is an empty list")
             axes[key] = value if is_axis else [value]
-        keys = list(axes)
-        out[i] = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(axes[k] for k in keys))] or [{}]
+        out[i] = axes
     for name in tables:
         raise InvalidSettingError(f"sweep file: [{what}.{name}] names no {noun} of the sweep{suggest(name, ids)}")
     return out
@@ -234,4 +264,4 @@ def _label(name: str, point: dict, points: list[dict]) -> str:
     )
 
 
-__all__ = ["SweepConfig"]
+__all__ = ["SweepConfig", "MAX_RUNS"]

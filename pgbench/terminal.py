@@ -11,7 +11,9 @@ lines); text columns fold when the terminal is narrower than the table.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
+import io
 import math
 import sys
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 import pandas as pd
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .analysis.headline import NEEDS_GPU, NOT_MEASURED, NOT_REPRODUCED, QUALITATIVE, REPRODUCED
@@ -51,6 +54,45 @@ RUN_WIDE_EXTRA = ["backend", "device_name", "nonfinite", "wall_time", "iteration
 TEXT = {"problem", "label", "backend", "device_name", "config", "scale", "status", "run_key", "message", "seeds"}
 
 
+#: ASCII stand-ins for the glyphs pgbench prints, on a terminal whose encoding lacks them
+#: (``PYTHONIOENCODING=ascii``, latin-1); any other character becomes ``?`` (one character for
+#: one, so tables stay aligned)
+ASCII_GLYPHS = {"×": "x", "–": "-", "—": "-", "…": ".", "·": ".", "τ": "t", "§": "S", "≥": ">", "≤": "<"}
+
+
+def _ascii_stand_ins(err: UnicodeError) -> tuple[str, int]:
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    return "".join(ASCII_GLYPHS.get(c, "?") for c in err.object[err.start : err.end]), err.end
+
+
+codecs.register_error("pgbench-ascii", _ascii_stand_ins)
+
+
+def degrade_streams() -> None:
+    """Let stdout and stderr write what their encoding cannot encode as ASCII stand-ins
+    (:data:`ASCII_GLYPHS`, else ``?``) instead of raising UnicodeEncodeError; streams whose
+    error handling was chosen (``PYTHONIOENCODING=ascii:replace``) are left as they are."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="pgbench-ascii")
+
+
+def printable(value) -> str:
+    """``value`` as one line of text shown as written: control characters (escape codes,
+    newlines) as their Python escapes (``\\x1b``, ``\\n``), so stored text cannot drive the terminal."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
+def plain(value) -> str:
+    """``value`` for a rich console or table: :func:`printable`, with rich markup (``[red]``)
+    escaped so that it is shown, not interpreted."""
+    return escape(printable(value))
+
+
 def _several(frame, column) -> bool:
     return column in frame and frame[column].astype(str).nunique() > 1
 
@@ -59,17 +101,21 @@ def _title(title: str, frame) -> str:
     """The title, with the device when every row ran on the same one."""
     if "device_name" in frame and frame["device_name"].astype(str).nunique() == 1 and len(frame):
         backends = ", ".join(sorted(frame["backend"].astype(str).unique())) if "backend" in frame else "?"
-        return f"{title}; {frame['device_name'].iloc[0]} ({backends})"
+        return f"{title}; {plain(frame['device_name'].iloc[0])} ({plain(backends)})"
     return title
 
 
+#: the narrowest width tables are drawn for: a narrower terminal (``COLUMNS=10``) would squeeze
+#: every cell to "…", so there the lines wrap instead
+MIN_WIDTH = 80
+
+
 def console(stderr: bool = False) -> Console:
-    """A console on stdout (or stderr); in a pipe or log at least 200 columns wide, so tables are
-    not squeezed into 80."""
+    """A console on stdout (or stderr), at least :data:`MIN_WIDTH` columns wide; in a pipe or log
+    at least 200, so tables are not squeezed into 80."""
     c = Console(stderr=stderr)
-    if not c.is_terminal:
-        c = Console(stderr=stderr, width=max(c.width, 200))
-    return c
+    least = MIN_WIDTH if c.is_terminal else 200
+    return c if c.width >= least else Console(stderr=stderr, width=least)
 
 
 def _table(title: str, heads: list[str], rows: list[list[str]], text: list[bool]):
@@ -80,7 +126,7 @@ def _table(title: str, heads: list[str], rows: list[list[str]], text: list[bool]
         else:  # numbers never: a number is never split over lines
             t.add_column(head, justify="right", no_wrap=True)
     for row in rows:
-        t.add_row(*row)
+        t.add_row(*map(plain, row))
     return t
 
 
@@ -167,7 +213,8 @@ def problems_table(specs) -> Table:
             caps = ", ".join(sorted(spec.load().capabilities))
         except Exception as e:  # a user's problem that cannot load is listed all the same
             caps = f"(cannot load: {type(e).__name__})"
-        t.add_row(spec.id, spec.description, caps, ", ".join(spec.scales), "variant" if spec.variant else "")
+        cells = (spec.id, spec.description, caps, ", ".join(spec.scales), "variant" if spec.variant else "")
+        t.add_row(*map(plain, cells))
     return t
 
 
@@ -196,42 +243,51 @@ def solvers_table(specs) -> Table:
             hp = ", ".join(f"{k}={v!r}" for k, v in _defaults(cls, spec).items())
         except Exception as e:  # a user's solver that cannot load is listed all the same
             kind, req, hp = "?", "", f"(cannot load: {type(e).__name__})"
-        t.add_row(spec.id, kind, spec.description, req, hp)
+        t.add_row(*map(plain, (spec.id, kind, spec.description, req, hp)))
     return t
 
 
 # --- a sweep's dry run -----------------------------------------------------------------------------
 
 
+#: the most runs a dry run lists as a rich table; a longer list is plain aligned lines (drawing a
+#: rich table of 10,000 rows takes longer than planning them)
+MAX_TABLE_ROWS = 500
+
+
+def _budget(task) -> str:
+    parts = (f"{task.iterations} it" if task.iterations else "", f"{task.max_time:g} s" if task.max_time else "")
+    return " ".join(x for x in parts if x) or task.scale
+
+
 def print_dry_run(tasks, statuses, results) -> None:
-    """The runs of a sweep and which are stored (``pgbench sweep --dry-run``), then one count line."""
-    t = Table(title=f"{len(tasks)} runs (store {results})", title_justify="left")
-    for c in ("#", "problem", "solver", "seed", "backend", "device", "budget", "stored"):
-        t.add_column(c, justify="right" if c in ("#", "seed") else "left")
-    mark = {"ok": "[green]done", "diverged": "[yellow]done (diverged)", "failed": "[red]failed: will retry"}
-    for i, (task, st) in enumerate(zip(tasks, statuses, strict=True)):
-        budget = (
-            " ".join(
-                x
-                for x in (
-                    f"{task.iterations} it" if task.iterations else "",
-                    f"{task.max_time:g} s" if task.max_time else "",
-                )
-                if x
-            )
-            or task.scale
-        )
-        t.add_row(
-            str(i),
-            task.problem,
-            task.label or task.solver,
-            str(task.seed),
-            task.backend,
-            task.device,
-            budget,
-            mark.get(st, "to run") if task.runs_here else "no such device here: the worker checks",
-        )
-    console().print(t)
+    """The runs of a sweep and which are stored (``pgbench sweep --dry-run``), then one count line;
+    above :data:`MAX_TABLE_ROWS` runs as plain aligned lines."""
+    heads = ("#", "problem", "solver", "seed", "backend", "device", "budget", "stored")
+    mark = {"ok": "done", "diverged": "done (diverged)", "failed": "failed: will retry"}
+    rows = [
+        [str(i)]
+        + [printable(v) for v in (t.problem, t.label or t.solver, t.seed, t.backend, t.device, _budget(t))]
+        + [mark.get(st, "to run") if t.runs_here else "no such device here: the worker checks"]
+        for i, (t, st) in enumerate(zip(tasks, statuses, strict=True))
+    ]
+    title = f"{len(tasks)} runs (store {printable(results)})"
+    if len(rows) > MAX_TABLE_ROWS:
+        widths = [max(len(r[c]) for r in [list(heads), *rows]) for c in range(len(heads))]
+        right = (0, 3)  # the numbers: "#" and seed
+        lines = [title] + [
+            "  ".join(v.rjust(w) if c in right else v.ljust(w) for c, (v, w) in enumerate(zip(r, widths, strict=True)))
+            for r in [list(heads), *rows]
+        ]
+        sys.stdout.write("\n".join(line.rstrip() for line in lines) + "\n")
+    else:
+        style = {"done": "green", "done (diverged)": "yellow", "failed: will retry": "red"}
+        t = Table(title=escape(title), title_justify="left")
+        for c in heads:
+            t.add_column(c, justify="right" if c in ("#", "seed") else "left")
+        for r in rows:
+            t.add_row(*map(escape, r[:-1]), f"[{style[r[-1]]}]{r[-1]}" if r[-1] in style else r[-1])
+        console().print(t)
     done = sum(s in ("ok", "diverged") for s in statuses)
     failed = sum(s == "failed" for s in statuses)
     elsewhere = sum(not t.runs_here for t in tasks)
@@ -257,7 +313,7 @@ def print_leaderboard(
     for prob, g in board.table.groupby("problem", sort=True):
         first = g.iloc[0]
         t = Table(
-            title=f"{prob}: target x error {fmt(first['target'])} ({first['target_source']}), "
+            title=f"{plain(prob)}: target x error {fmt(first['target'])} ({plain(first['target_source'])}), "
             f"common time {fmt(first['common_time'])} s",
             title_justify="left",
         )
@@ -265,7 +321,7 @@ def print_leaderboard(
         for c in rows.columns:
             t.add_column(c, justify="right" if c.startswith("#") else "left", overflow="fold")
         for r in rows.itertuples(index=False):
-            t.add_row(*map(str, r))
+            t.add_row(*map(plain, r))
         con.print(t)
     clock = "process CPU time" if board.clock == "cpu" else "wall time"
     t = Table(
@@ -277,11 +333,11 @@ def print_leaderboard(
     for c in cols:
         t.add_column(c, overflow="fold")
     for r in scores.to_dict("records"):
-        t.add_row(*[str(r[c]) for c in cols])
+        t.add_row(*[plain(r[c]) for c in cols])
     con.print(t)
     print(stability)
     for n in board.notes:
-        print(f"note: {n}")
+        print(f"note: {printable(n)}")
 
 
 # --- a sweep's outcomes ------------------------------------------------------------------------------
@@ -291,20 +347,20 @@ def print_outcomes(outcomes, notes, summary, results, wide: bool = False) -> Non
     """After a sweep: its notes and first line of every failure (stderr), then the summary table."""
     err = console(stderr=True)
     for n in notes:
-        err.print(f"[yellow]note[/] {n}", highlight=False)
+        err.print(f"[yellow]note[/] {plain(n)}", highlight=False)
     for o in outcomes:
         if o.status == "failed":
             first = (o.message or "").strip().splitlines()[:1]
-            err.print(f"[red]failed[/] {o.task.name}: {first[0] if first else ''}", highlight=False)
+            err.print(f"[red]failed[/] {plain(o.task.name)}: {plain(first[0]) if first else ''}", highlight=False)
     runs = len({o.path for o in outcomes if o.path})
-    console().print(summary_table(summary, title=f"summary ({runs} runs, stored in {results})", wide=wide))
+    console().print(summary_table(summary, title=f"summary ({runs} runs, stored in {plain(results)})", wide=wide))
 
 
 def print_skipped(skipped) -> None:
     """The problem × solver pairs left out of a grid, and why (stderr)."""
     err = console(stderr=True)
     for s in skipped:
-        err.print(f"[yellow]skip[/] {s.problem} × {s.solver}: {s.reason}", highlight=False)
+        err.print(f"[yellow]skip[/] {plain(s.problem)} × {plain(s.solver)}: {plain(s.reason)}", highlight=False)
 
 
 # --- the reproduction --------------------------------------------------------------------------------
@@ -372,7 +428,7 @@ def print_reproduction(summary: dict, headline=None) -> None:
     """The end of ``reproduce``: its notes, the headline table (CSV at ``headline``, when a report
     was built) and one line of counts and times."""
     for n in summary["notes"]:
-        print(f"note: {n}")
+        print(f"note: {printable(n)}")
     if headline is not None:
         print_headline(headline)
     report = f"; report: {summary['report']}" if summary["report"] else "; no report"

@@ -40,6 +40,7 @@ import numpy as np
 
 from . import keys
 from .planning import RunPlan
+from .problems.base import check_sample
 from .programs import Program, host, per_example, stack
 from .registry import InvalidSettingError
 from .runner import Run, RunResult, execute_runs
@@ -158,6 +159,8 @@ class SeedsProgram(Program):
         self.net = problem.network()
         self.opt = solver.make_optimizer(be)
         tests = [problem.sample(keys.rng(q.seed, "test"), problem.test_size, be) for q in plans]
+        for x, y in tests:  # shapes only: a problem that breaks sample()'s contract fails here
+            check_sample(problem, problem.test_size, x, y)
         self.test_x = stack(be, [t[0] for t in tests])
         self.test_y = stack(be, [t[1] for t in tests])
         grads = be.vmap(functools.partial(solver.gradients, problem, be, self.net))

@@ -106,6 +106,10 @@ def test_run_prints_skipped_pairs(capsys, tmp_path):
     (["run", "sin", "gd", "--executor", "dask"], "No such option: --executor"),   # removed: --cluster local
     (["run", "sin", "gd", "--plugin", "no_such_module_xyz"], "cannot be imported"),
     (["run", "sin"], "Missing argument"),
+    (["run", "sin", "gd", "--threads", "100000"], "threads must be an integer from 0"),
+    (["run", "sin", "gd", "--label", "a\x1b[31mred"], "a label must be one line of printable characters"),
+    (["run", "sin", "gd", "--label", "two\nlines"], "a label must be one line of printable characters"),
+    (["run", "sin", "gd", "--label", "x" * 5000], "a label must be at most 120 characters"),
     (["list", "things"], "can list 'problems' or 'solvers'"),
     (["results", "--format", "xml"], "--format must be one of table, csv, json"),
     (["frobnicate"], "No such command"),
@@ -283,7 +287,8 @@ def test_parse_targets():
     assert parse_targets(["sin-v0=0.1", "exp=2"]) == {"sin-v0": 0.1, "exp": 2.0}
     assert from_option(["median-reference"]) == TargetPolicy("median-reference")
     assert from_option([], "worst-reference") == TargetPolicy("worst-reference")
-    for bad, message in ((["x"], "a number > 0"), (["sin=-1"], "must be > 0"), (["sin=1", "2"], "not both")):
+    for bad, message in ((["x"], "a number > 0"), (["sin=-1"], "finite number > 0"), (["inf"], "finite"),
+                         (["1e400"], "finite"), (["sin=nan"], "finite"), (["sin=1", "2"], "not both")):
         with pytest.raises(ValueError, match=message):
             parse_targets(bad)
 
@@ -363,3 +368,28 @@ def test_a_label_not_applied_to_a_reused_stored_run_is_said(capsys, tmp_path):
     code, out, err = invoke(capsys, "run", "sin", "gd", "--label", "other", *TINY, "--results", results, "-q",
                             "--force")
     assert code == 0 and "not applied" not in err and set(pgbench.load_results(results)["label"]) == {"other"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["reproduce", "--only", ""], "--only must name something, got ''"),
+    (["reproduce", "--only", "sin", "--only", " "], "--only must name something"),
+    (["reproduce", "--seeds", ""], "--seeds names no seed"),
+    (["reproduce", "--method", ""], "--method must name something"),
+    (["run", "sin", "gd", *TINY, "--seeds", ""], "--seeds names no seed"),
+    (["run", "sin", "gd", *TINY, "--seeds", ","], "--seeds names no seed"),
+    (["leaderboard", "--target", "inf"], "--target must be a finite number > 0, got 'inf'"),
+    (["results", "--target", "1e400"], "--target must be a finite number > 0, got '1e400'"),
+    (["report", "--target", "sin=inf"], "--target must be a finite number > 0"),
+])
+def test_empty_and_infinite_values_are_refused(capsys, tmp_path, monkeypatch, args, message):
+    """An option given with nothing in it never means "everything" (or seed 0), and a target is
+    finite: one line, exit 2, nothing run."""
+    import pgbench.reproduce
+
+    monkeypatch.setattr(pgbench.reproduce, "reproduce", lambda **kw: pytest.fail(f"reproduce ran: {kw}"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results" / "runs").mkdir(parents=True)  # the default store the read commands look at
+    code, _, err = invoke(capsys, *args)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+    assert not list((tmp_path / "results").rglob("*.parquet"))

@@ -2,6 +2,8 @@
 of a small problem on each backend that provides it; clear errors for a backend that lacks a
 name, a typo, settings the library rejects, and Hessian-based optimizers outside dp."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -76,6 +78,26 @@ def test_settings_the_library_rejects_fail_when_planned():
     with pytest.raises(IncompatibleError, match=r"optax.lion.*rejects optimizer_settings"):
         pgbench.runner.plan("exp", "dp", backend="jax", optimizer="lion", optimizer_settings={"betaz": 1},
                             iterations=2)
+
+
+@pytest.mark.parametrize("backend, settings, error", [
+    ("torch", {"betas": [0.9]}, r"torch.optim.Adam\) rejects optimizer_settings \{'betas': \[0.9\]\}: IndexError"),
+    ("jax", {"b1": "x"}, r"optax.adam\) rejects optimizer_settings \{'b1': 'x'\}: TypeError"),  # only an update fails
+])
+def test_settings_that_fail_on_their_first_update_fail_when_planned(capsys, tmp_path, backend, settings, error):
+    """Whatever the library raises (not only TypeError / ValueError, and also when only its update
+    does) is one line when the run is planned, before any work; the command line says it in one
+    line with exit status 2."""
+    from pgbench import cli
+
+    with pytest.raises(IncompatibleError, match=error):
+        pgbench.runner.plan("sin", "dp", backend=backend, optimizer_settings=settings, iterations=2)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", "sin", "dp", "--backend", backend, "--set", f"optimizer_settings={json.dumps(settings)}",
+                  "-n", "2", "--results", str(tmp_path / "runs")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(lines) == 1 and "rejects optimizer_settings" in lines[0]
+    assert not (tmp_path / "runs").exists()
 
 
 def test_hessian_optimizers_need_a_loss():

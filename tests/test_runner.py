@@ -171,3 +171,47 @@ def test_failed_run_has_no_examples(monkeypatch):
     monkeypatch.setattr(Sin, "residual", lambda self, be, x, a: (_ for _ in ()).throw(RuntimeError("no")))
     r = pgbench.run("sin", "gd", iterations=2, backend="torch")
     assert r.status == "failed" and r.examples is None
+
+
+FLAT_SIN = '''
+from dataclasses import dataclass
+
+import pgbench
+from pgbench.problems.sin import Sin
+
+
+@dataclass(frozen=True)
+class FlatSin(Sin):
+    """sin(a/x) whose sample() drops the batch dimension of x_true (or of y_target): (B,), not (B, 1)."""
+
+    drop: str = "x"
+
+    def sample(self, rng, n, be):
+        x, y = super().sample(rng, n, be)
+        return (x[:, 0], y) if self.drop == "x" else (x, y[:, 0])
+
+
+pgbench.register_problem("flat-sin-v0", f"{__name__}:FlatSin",
+                         scales={"quick": {"batch_size": 8, "test_size": 8}})
+'''
+
+
+def test_a_sample_that_breaks_the_shape_contract_fails_the_run(tmp_path, capsys):
+    """A plugin problem whose sample() drops the batch dimension: the run fails before its first
+    step, with the shapes in its message (iterative and training runs), and is stored failed."""
+    from pgbench import cli
+
+    path = tmp_path / "flat_sin_shapes.py"
+    path.write_text(FLAT_SIN)
+    pgbench.load_plugin(str(path))
+    for solver in ("gd", "dp"):
+        r = pgbench.run("flat-sin", solver, iterations=2, scale="quick")
+        assert r.status == "failed" and r.records.empty, r.message
+        assert "sample() returned x_true of shape (8,), expected (8, 1) (batch, *x_shape)" in r.message
+    r = pgbench.run(pgbench.make_problem("flat-sin", scale="quick", drop="y"), "gd", iterations=2)
+    assert r.status == "failed" and "y_target of shape (8,), expected (8, 1) (batch, *y_shape)" in r.message
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", "flat-sin", "gd", "-n", "2", "--plugin", str(path), "--results", str(tmp_path / "runs")])
+    assert exc.value.code == 1 and "sample() returned x_true of shape (8,)" in capsys.readouterr().err
+    df = pgbench.load_results(tmp_path / "runs")
+    assert list(df.drop_duplicates("run_key")["status"]) == ["failed"]

@@ -108,3 +108,21 @@ def test_same_grid_from_python():
 def test_example_sweep_files_are_valid(path):
     tasks, _ = SweepConfig.from_toml(path).tasks(remote=True)  # cuda examples validate on a CPU machine too
     assert tasks
+
+
+def test_a_grid_above_the_maximum_is_refused_before_planning(tmp_path, monkeypatch):
+    """1,000 × 1,000 points: refused at once with the grid's size (the product of its axis
+    lengths), before a single run is planned."""
+    import pgbench.sweep_config as sc
+
+    planned = []
+    monkeypatch.setattr(sc, "expand", lambda *a, **k: planned.append(1) or ([], []))
+    lrs = ", ".join(f"{1e-4 * (i + 1):.6g}" for i in range(1000))
+    text = f'problems = ["sin"]\nsolvers = ["dp"]\nseeds = {list(range(1000))}\n[hyperparameters.dp]\nlr = [{lrs}]\n'
+    with pytest.raises(InvalidSettingError, match=r"the grid has 1,000,000 runs, more than the 10,000"):
+        SweepConfig.from_toml(_write(tmp_path, text)).tasks()
+    assert not planned
+    # at the maximum the grid is planned (here without planning for real)
+    text = f'problems = ["sin"]\nsolvers = ["dp"]\nseeds = {list(range(10))}\n[hyperparameters.dp]\nlr = [{lrs}]\n'
+    SweepConfig.from_toml(_write(tmp_path, text)).tasks()
+    assert len(planned) == 1000

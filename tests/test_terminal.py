@@ -102,3 +102,69 @@ def test_run_and_sweep_take_wide(tmp_path):
     narrow = subprocess.run(base, capture_output=True, text=True, env=env, check=True).stdout
     wide = subprocess.run(base + ["--wide"], capture_output=True, text=True, env=env, check=True).stdout
     assert "iters to target" in wide and "iters to target" not in narrow
+
+
+def test_labels_are_shown_as_written():
+    """Rich markup in a label is shown, not interpreted; control characters (a label stored by
+    another program) are shown as escapes and never reach the terminal."""
+    s = _summary(2)
+    s["label"] = ["[red]DP[/red] [bold]", "a\x1b[31mb"]
+    text = _render(summary_table(s, "results [x]"))
+    assert "[red]DP[/red] [bold]" in text and "a\\x1b[31mb" in text and "\x1b" not in text
+
+
+def test_a_narrow_terminal_keeps_a_usable_width(monkeypatch):
+    """``COLUMNS=10`` on a terminal: tables are drawn MIN_WIDTH wide (lines wrap) instead of
+    squeezing every cell to an ellipsis."""
+    from pgbench import terminal
+
+    monkeypatch.setenv("COLUMNS", "10")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    con = terminal.console()
+    assert con.is_terminal and con.width == terminal.MIN_WIDTH
+    assert terminal.console(stderr=True).width == terminal.MIN_WIDTH
+    with con.capture() as cap:
+        con.print(summary_table(_summary(2), "results"))
+    text = re.sub(r"\x1b\[[0-9;]*m", "", cap.get())
+    assert "…" not in text and fmt(0.000935) in text and "navier" in text
+
+
+def _pgbench(encoding, *args):
+    """``pgbench ARGS`` in a subprocess whose standard streams use ``encoding``."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONIOENCODING": encoding, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-m", "pgbench", *args], capture_output=True, env=env, timeout=300)
+    return proc.returncode, proc.stdout.decode(encoding), proc.stderr.decode(encoding)
+
+
+def test_a_terminal_that_cannot_encode_the_glyphs_gets_stand_ins(tmp_path):
+    """``PYTHONIOENCODING=ascii`` / latin-1: what the encoding lacks is written as ASCII stand-ins
+    (× as x, – as -, τ as t, one character each), no UnicodeEncodeError after the run was stored."""
+    code, out, err = _pgbench("ascii", "run", "sin", "gd", "-n", "2", "--problem-set", "batch_size=4",
+                              "--problem-set", "test_size=4", "--results", str(tmp_path), "--label", "GD × 2 – τ")
+    assert code == 0 and "Traceback" not in err, err
+    assert "x error (min-max)" in out and "GD x 2 - t" in out
+    code, out, err = _pgbench("latin-1", "list", "problems")
+    assert code == 0 and "Traceback" not in err, err
+    assert "§3.3 / B.4: periodic heat, t = 8 on 64×64" in out  # latin-1 has § and ×, not τ
+
+
+def test_a_long_dry_run_is_listed_as_plain_lines(capsys):
+    """Above MAX_TABLE_ROWS runs the dry run is plain aligned lines, one per run (a rich table of
+    10,000 rows took longer to draw than the runs took to plan); text is shown as written."""
+    from pgbench import terminal
+    from pgbench.tasks import Task
+
+    n = terminal.MAX_TABLE_ROWS + 1
+    tasks = [Task("sin-v0", "gd-v0", seed=i, label="[red]gd" if i == 0 else None) for i in range(n)]
+    terminal.print_dry_run(tasks, ["ok"] + [None] * (n - 1), "store")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{n} runs (store store)" and lines[1].split() == ["#", "problem", "solver", "seed", "backend",
+                                                                        "device", "budget", "stored"]
+    assert lines[2].split() == ["0", "sin-v0", "[red]gd", "0", "torch", "cpu", "quick", "done"]
+    assert lines[-2].split() == [str(n - 1), "sin-v0", "gd-v0", str(n - 1), "torch", "cpu", "quick", "to", "run"]
+    assert len(lines) == n + 3 and len({len(x) for x in lines[1:-1] if not x.endswith("done")}) == 1

@@ -56,7 +56,7 @@ class TargetPolicy:
         values = self.value.values() if isinstance(self.value, Mapping) else [self.value]
         for v in values if self.value is not None else []:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
-                raise ValueError(f"a target must be a number > 0, got {v!r}")
+                raise ValueError(f"a target must be a finite number > 0, got {v!r}")
 
     def __str__(self) -> str:
         if self.name == "given":
@@ -99,8 +99,8 @@ def from_option(items, default=None) -> TargetPolicy:
                 f"--target must be {', '.join(p for p in POLICIES if p != 'given')}, X or "
                 f"PROBLEM=X with X a number > 0, got {item!r}"
             ) from None
-        if not v > 0:
-            raise ValueError(f"--target must be > 0, got {item!r}")
+        if not 0 < v < math.inf:  # nan, inf and 1e400 (inf as a float) too
+            raise ValueError(f"--target must be a finite number > 0, got {item!r}")
         if name:
             given = {**(given if isinstance(given, dict) else {}), name: v}
         elif isinstance(given, dict):

@@ -152,6 +152,24 @@ class Problem(abc.ABC):
         return capability in self.capabilities
 
 
+def check_sample(problem, n: int, x_true, y_target) -> None:
+    """Raise ValueError unless a batch of ``n`` examples from :meth:`Problem.sample` keeps the
+    contract: ``x_true`` of shape ``(n, *x_shape)``, ``y_target`` batch-first, of shape
+    ``(n, *y_shape)`` where the problem declares ``y_shape``. Shapes only (no device
+    synchronisation); the run loop checks a run's first batches with it."""
+    expected = (n, *tuple(problem.x_shape))
+    got = tuple(getattr(x_true, "shape", ()))
+    if got != expected:
+        raise ValueError(
+            f"problem {problem.id}: sample() returned x_true of shape {got}, expected {expected} (batch, *x_shape)"
+        )
+    y_shape = getattr(problem, "y_shape", None)
+    got = tuple(getattr(y_target, "shape", ()))
+    if (y_shape is not None and got != (n, *tuple(y_shape))) or got[:1] != (n,):
+        wanted = f"{(n, *tuple(y_shape))} (batch, *y_shape)" if y_shape is not None else f"({n}, ...) (batch first)"
+        raise ValueError(f"problem {problem.id}: sample() returned y_target of shape {got}, expected {wanted}")
+
+
 #: network options of the grid problems (settings ``net``, ``fno_modes``, ``fno_width``, ``fno_layers``)
 NETWORKS = ("unet", "fno")
 NETWORK_SETTINGS = ("net", "fno_modes", "fno_width", "fno_layers")

@@ -196,6 +196,10 @@ class HasObjective(Protocol):
     def objective(self, problem, be, net, params, y_target, x_true): ...
 
 
+#: what :meth:`FeedbackScheme.missing_on` found per backend and optimizer setting (None: it works)
+_SETTINGS_VERDICTS: dict[tuple, str | None] = {}
+
+
 @dataclass(frozen=True)
 class FeedbackScheme(TrainingScheme):
     """A scheme that feeds a gradient :math:`g_x` back at the network output; the outer
@@ -280,19 +284,36 @@ class FeedbackScheme(TrainingScheme):
 
     def missing_on(self, backend: str) -> str | None:
         """Why this scheme cannot run on ``backend`` (its optimizer missing there, or settings the
-        library rejects), checked when a run is planned; None if it can."""
+        library rejects), checked when a run is planned; None if it can. The library checks the
+        settings: the optimizer is built and takes one update on a tiny parameter (optax checks
+        its settings only when it updates), whatever it raises becomes the one-line reason; the
+        verdict is kept per backend and optimizer setting (a sweep plans many runs of one)."""
         reason = optimizers.missing_on(self.optimizer, backend)
         if reason:
             return reason
+        settings = (self.lr, self.momentum, self.optimizer_settings, self.lr_schedule())
+        key = (backend, self.optimizer, repr(settings))
+        if key not in _SETTINGS_VERDICTS:
+            _SETTINGS_VERDICTS[key] = self._try_optimizer(backend)
+        return _SETTINGS_VERDICTS[key]
+
+    def _try_optimizer(self, backend: str) -> str | None:
         be = get_backend(backend)
-        try:  # the library checks the settings: build it once on a dummy parameter
+        try:
             opt = self.make_optimizer(be)
-            opt.init({"w": be.zeros((2, 2), "float32")})
-        except (TypeError, ValueError) as e:
+            params = {"w": be.zeros((2, 2), "float32")}
+            state = opt.init(params)
+            grads = {"w": be.zeros((2, 2), "float32") + 1}
+            if getattr(opt, "needs", None) == "hvp":
+                opt.update(params, None, state, objective=lambda p: be.xp.sum(p["w"] * p["w"]))
+            else:
+                opt.update(params, grads, state)
+        except Exception as e:  # anything the library raises: the settings do not work
             lib = optimizers.entry(self.optimizer).library[backend]
+            message = " ".join(str(e).split())[:300]
             return (
                 f"optimizer {self.optimizer!r} on {backend} ({lib}) rejects optimizer_settings "
-                f"{self.optimizer_settings!r}: {e}"
+                f"{self.optimizer_settings!r}: {type(e).__name__}: {message}"
             )
         return None
 
