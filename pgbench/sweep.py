@@ -34,6 +34,8 @@ finishes. A grid can also come from a TOML sweep file (:mod:`pgbench.sweep_confi
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -130,6 +132,49 @@ def sweep_status(tasks: list[Task], root=store.DEFAULT_ROOT) -> list[str | None]
     return [store.status_of(t.plan(), root) if t.runs_here else None for t in tasks]
 
 
+class Interrupted(KeyboardInterrupt):
+    """A sweep stopped by KeyboardInterrupt (Ctrl-C; SIGTERM in the CLI): ``stored`` of ``total``
+    runs are in the store (finished before or during the sweep), the rest was cancelled or
+    abandoned in flight; running the same sweep again resumes it."""
+
+    def __init__(self, stored: int, total: int):
+        super().__init__(stored, total)
+        self.stored, self.total = stored, total
+
+    def __str__(self) -> str:
+        return (
+            f"interrupted: {self.stored} of {self.total} runs stored, {self.total - self.stored} cancelled; "
+            "run the same command again to resume"
+        )
+
+
+def _interruptible(run: Callable[..., list[Outcome]]) -> Callable[..., list[Outcome]]:
+    """``run`` (:func:`run_sweep`) raising :class:`Interrupted`, with its counts, instead of a bare
+    KeyboardInterrupt; every executor stops handing out work and cleans up on the way out."""
+
+    @functools.wraps(run)
+    def wrapper(*args, **kwargs) -> list[Outcome]:
+        bound = inspect.signature(run).bind(*args, **kwargs)
+        progress, finished = bound.arguments.get("progress"), set()
+
+        def counting(event: Event) -> None:
+            if event.kind == "finish":
+                finished.add(event.index)
+            if progress is not None:
+                progress(event)
+
+        bound.arguments["progress"] = counting
+        try:
+            return run(*bound.args, **bound.kwargs)
+        except Interrupted:
+            raise
+        except KeyboardInterrupt:
+            raise Interrupted(len(finished), len(bound.arguments["tasks"])) from None
+
+    return wrapper
+
+
+@_interruptible
 def run_sweep(
     tasks: list[Task],
     root=store.DEFAULT_ROOT,
@@ -150,7 +195,9 @@ def run_sweep(
     worker processes. ``"dask"`` submits one task per run to ``scheduler`` (an address such as
     ``tcp://host:8786``, a scheduler file ``*.json``, or a cluster object such as dask-jobqueue's
     ``SLURMCluster``) or to a new ``LocalCluster`` of ``workers`` single-threaded processes.
-    Both parallel paths report ``start`` (running) and ``finish`` events.
+    Both parallel paths report ``start`` (running) and ``finish`` events. A KeyboardInterrupt
+    (Ctrl-C) stops the sweep: no run starts any more, the runs in flight are abandoned (not
+    stored), and :class:`Interrupted` says how many runs are stored.
 
     ``vectorize``: the runs that differ in their seed only are trained as one program
     (:mod:`pgbench.vectorize`, in this process), stored as the separate runs would be; a group that
@@ -286,6 +333,7 @@ __all__ = [
     "expand",
     "run_sweep",
     "run_task",
+    "Interrupted",
     "sweep_status",
     "check_executor",
     "coerce",
