@@ -145,12 +145,11 @@ def run_dask(run_task, fail, tasks, plans, todo, outcomes, root: Path, workers, 
     worker processes, or the one at ``scheduler``; one task per run, started in order.
 
     A local cluster's worker processes ignore a Ctrl-C once they are up (:mod:`pgbench.processes`;
-    one that arrives while the cluster starts closes them, as Dask does). When the
-    driver is interrupted (KeyboardInterrupt) no run starts any more: a local cluster is closed
+    one that arrives while the cluster starts closes them, as Dask does). When the driver is
+    interrupted (KeyboardInterrupt) no run starts any more: a local cluster is closed quietly
     with its workers (a run in flight is abandoned, not stored, unless it ends while they
-    close), quietly; on an existing
-    cluster the queued runs are cancelled and the ones running finish and are stored by their
-    workers. The exception goes on."""
+    close); on an existing cluster the queued runs are cancelled and the ones running finish and
+    are stored by their workers. The exception goes on."""
     check_executor("dask")
     from distributed import Client, Queue, as_completed
 
