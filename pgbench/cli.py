@@ -13,8 +13,10 @@ one line ``error: ...`` on stderr before any work starts. ``run`` exits with 1 w
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 import typer
@@ -55,11 +57,12 @@ from .cli_args import (
 from .cli_checks import USER_ERRORS, check_dir, check_exist, load_plugins, say_resolved
 from .cli_checks import fail as _fail
 from .cli_tune import advise_command, tune_command
+from .processes import sigterm_as_interrupt
 from .progress_view import ProgressView
 from .registry import PROBLEMS, SOLVERS, InvalidSettingError, suggest
 from .store import merge as _merge
 from .store import read
-from .sweep import expand, run_sweep, sweep_status, vector_groups
+from .sweep import Interrupted, expand, run_sweep, sweep_status, vector_groups
 from .sweep_config import SweepConfig
 from .tasks import unapplied_labels
 from .vectorize import SUPPORTED
@@ -206,11 +209,12 @@ def _run_tasks(
         notes=notes,
     )
     try:  # run_sweep raises InvalidSettingError only while validating, before any run
-        if quiet:
-            outcomes = run_sweep(tasks, **kwargs)
-        else:
-            with ProgressView(len(tasks), terminal.console(stderr=True)) as view:
-                outcomes = run_sweep(tasks, **kwargs, progress=view)
+        with _stops_on_interrupt():
+            if quiet:
+                outcomes = run_sweep(tasks, **kwargs)
+            else:
+                with ProgressView(len(tasks), terminal.console(stderr=True)) as view:
+                    outcomes = run_sweep(tasks, **kwargs, progress=view)
     except InvalidSettingError as e:
         _fail(e)
     notes.extend(unapplied_labels(outcomes))
@@ -321,7 +325,7 @@ def reproduce(
         _fail(e)
     view = nullcontext(None) if quiet else ProgressView(0, terminal.console(stderr=True))
     try:
-        with view as progress:
+        with _stops_on_interrupt(), view as progress:
             _reproduce.reproduce(
                 scale=scale,
                 only=only_list,
@@ -351,6 +355,26 @@ app.command("tune")(tune_command)
 app.command("advise")(advise_command)
 
 
+def _interrupted(e: KeyboardInterrupt) -> NoReturn:
+    """Ctrl-C or SIGTERM: one line (a sweep's :class:`~pgbench.sweep.Interrupted` says how far it
+    got), exit status 130."""
+    if isinstance(e, Interrupted):
+        print(e, file=sys.stderr)
+    else:
+        print("interrupted; finished runs are stored, run the same command again to resume", file=sys.stderr)
+    raise SystemExit(130) from None
+
+
+@contextmanager
+def _stops_on_interrupt() -> Iterator[None]:
+    """Around a sweep: Ctrl-C (or SIGTERM) ends the command with :func:`_interrupted`'s line
+    (typer would turn it into a silent exit status 130)."""
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        _interrupted(e)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``pgbench``)."""
     terminal.degrade_streams()  # an ASCII or latin-1 terminal gets stand-ins, not UnicodeEncodeError
@@ -360,20 +384,22 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as e:
         _fail(e)
     try:
-        rv = app(args=args, prog_name="pgbench", standalone_mode=False)
+        with sigterm_as_interrupt():  # SIGTERM stops a sweep as Ctrl-C does
+            rv = app(args=args, prog_name="pgbench", standalone_mode=False)
     except typer.Exit as e:
         raise SystemExit(e.exit_code) from None
     except typer.Abort:
         print("aborted", file=sys.stderr)
         raise SystemExit(130) from None
-    except KeyboardInterrupt:
-        print("interrupted; finished runs are stored, run the same command again to resume", file=sys.stderr)
-        raise SystemExit(130) from None
+    except KeyboardInterrupt as e:
+        _interrupted(e)
     except typer.TyperException as e:
         if type(e).__name__ == "NoArgsIsHelpError":  # help was printed
             raise SystemExit(0) from None
         message = e.format_message() if hasattr(e, "format_message") else str(e)
         _fail(message)
+    if rv == 130:  # typer returns 130 for a KeyboardInterrupt outside a sweep (planning, a report)
+        _interrupted(KeyboardInterrupt())
     raise SystemExit(rv if isinstance(rv, int) else 0)
 
 

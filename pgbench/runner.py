@@ -36,6 +36,7 @@ from .examples import collect_examples
 from .planning import RunPlan, plan
 from .programs import Program, SolveProgram, TrainProgram
 from .registry import InvalidSettingError
+from .watchdog import step_limit
 
 STATUSES = ("ok", "diverged", "failed", "skipped")
 
@@ -105,9 +106,10 @@ def execute_runs(
     recorded row as a :class:`Progress`. A run with a wall-time budget (``max_time``) is first
     warmed up (:meth:`Run.warm_up`: two untimed steps on a throwaway state), so that one-off costs
     (compilation, lazy imports, library start-up) fall on no run's clock; this is the one place
-    that decides it. The results carry their example predictions (:meth:`Run.finish_all`). The
-    torch CPU thread count recorded in the run key (``numerics``) holds for the whole run,
-    example collection included."""
+    that decides it. A step that hangs past the budget is stopped (:mod:`pgbench.watchdog`): the
+    run is ``failed`` with the reason. The results carry their example predictions
+    (:meth:`Run.finish_all`). The torch CPU thread count recorded in the run key (``numerics``)
+    holds for the whole run, example collection included."""
     state = run_ = None
     restore = set_torch_threads(plans[0].meta.get("numerics", {}).get("torch_threads"))
     try:
@@ -118,7 +120,8 @@ def execute_runs(
         _emit(state, [0] * len(state.lanes), callback)
         while not state.done:
             seen = [len(lane.rows) for lane in state.lanes]
-            state = run_.step(state)
+            with step_limit(plans[0].max_time, state.clock.now()):  # a step that hangs ends the run
+                state = run_.step(state)
             _emit(state, seen, callback)
         return run_.finish_all(state)
     except Exception as e:  # a crash is a result too

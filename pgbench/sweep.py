@@ -30,22 +30,14 @@ finishes. A grid can also come from a TOML sweep file (:mod:`pgbench.sweep_confi
   (``LocalCluster(n_workers=workers, threads_per_worker=1)``, one worker per GPU through dask-cuda
   when it is installed, or the cluster at ``scheduler``); runs on ``cuda`` ask for the abstract
   resource ``{"GPU": 1}`` so that a worker never holds two runs at once. Workers write to the
-  shared store themselves.
+  shared store themselves. Both parallel executors are :mod:`pgbench.executors`.
 """
 
 from __future__ import annotations
 
-import logging
-import multiprocessing as mp
-import os
-import queue
-import time
-import traceback
-import uuid
-import warnings
+import functools
+import inspect
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,14 +45,12 @@ import pandas as pd
 
 from . import store, validate
 from .analysis.summary import summarize
+from .executors import EXECUTORS, check_executor, gpu_count, run_dask, run_pool
 from .record import RunRecord
-from .registry import InvalidSettingError, field_types, suggest
+from .registry import InvalidSettingError, field_types
 from .runner import Progress, RunResult, execute
 from .tasks import Event, Outcome, Skipped, Task, coerce, expand
 from .vectorize import run_vectorized, why_not
-
-EXECUTORS = ("local", "dask")
-
 
 # --- running ------------------------------------------------------------------------------------------
 
@@ -151,17 +141,49 @@ def sweep_status(tasks: list[Task], root=store.DEFAULT_ROOT) -> list[str | None]
     return [store.status_of(t.plan(), root) if t.runs_here else None for t in tasks]
 
 
-def check_executor(executor: str) -> None:
-    """Raise (before any work) if ``executor`` is unknown or its library is not installed."""
-    if executor not in EXECUTORS:
-        raise InvalidSettingError(f"unknown executor {executor!r}{suggest(executor, EXECUTORS)}")
-    if executor == "dask":
+class Interrupted(KeyboardInterrupt):
+    """A sweep stopped by KeyboardInterrupt (Ctrl-C; SIGTERM in the CLI): ``stored`` of ``total``
+    runs are in the store (finished before or during the sweep), the rest was cancelled or
+    abandoned in flight; running the same sweep again resumes it."""
+
+    def __init__(self, stored: int, total: int):
+        super().__init__(stored, total)
+        self.stored, self.total = stored, total
+
+    def __str__(self) -> str:
+        return (
+            f"interrupted: {self.stored} of {self.total} runs stored, {self.total - self.stored} cancelled; "
+            "run the same command again to resume"
+        )
+
+
+def _interruptible(run: Callable[..., list[Outcome]]) -> Callable[..., list[Outcome]]:
+    """``run`` (:func:`run_sweep`) raising :class:`Interrupted`, with its counts, instead of a bare
+    KeyboardInterrupt; every executor stops handing out work and cleans up on the way out."""
+
+    @functools.wraps(run)
+    def wrapper(*args, **kwargs) -> list[Outcome]:
+        bound = inspect.signature(run).bind(*args, **kwargs)
+        progress, finished = bound.arguments.get("progress"), set()
+
+        def counting(event: Event) -> None:
+            if event.kind == "finish":
+                finished.add(event.index)
+            if progress is not None:
+                progress(event)
+
+        bound.arguments["progress"] = counting
         try:
-            import distributed  # noqa: F401
-        except ImportError:  # pragma: no cover - depends on the environment
-            raise RuntimeError("the dask executor needs dask.distributed (pip install 'pgbench[dist]')") from None
+            return run(*bound.args, **bound.kwargs)
+        except Interrupted:
+            raise
+        except KeyboardInterrupt:
+            raise Interrupted(len(finished), len(bound.arguments["tasks"])) from None
+
+    return wrapper
 
 
+@_interruptible
 def run_sweep(
     tasks: list[Task],
     root=store.DEFAULT_ROOT,
@@ -182,7 +204,9 @@ def run_sweep(
     worker processes. ``"dask"`` submits one task per run to ``scheduler`` (an address such as
     ``tcp://host:8786``, a scheduler file ``*.json``, or a cluster object such as dask-jobqueue's
     ``SLURMCluster``) or to a new ``LocalCluster`` of ``workers`` single-threaded processes.
-    Both parallel paths report ``start`` (running) and ``finish`` events.
+    Both parallel paths report ``start`` (running) and ``finish`` events. A KeyboardInterrupt
+    (Ctrl-C) stops the sweep: no run starts any more, the runs in flight are abandoned (not
+    stored), and :class:`Interrupted` says how many runs are stored.
 
     ``vectorize``: the runs that differ in their seed only are trained as one program
     (:mod:`pgbench.vectorize`, in this process), stored as the separate runs would be; a group that
@@ -235,11 +259,11 @@ def run_sweep(
         return _complete(outcomes)
     gpu = any(tasks[i].device == "cuda" for i in todo)
     if executor == "dask":
-        _run_dask(tasks, plans, todo, outcomes, root, workers, scheduler, force, emit)
+        run_dask(run_task, _failed, tasks, plans, todo, outcomes, root, workers, scheduler, force, emit)
         return _complete(outcomes)
-    n = workers or (_gpu_count() if gpu else 1)
+    n = workers or (gpu_count() if gpu else 1)
     if n > 1:
-        _run_pool(tasks, plans, todo, outcomes, root, min(n, len(todo)), gpu, force, emit)
+        run_pool(run_task, _failed, tasks, plans, todo, outcomes, root, min(n, len(todo)), gpu, force, emit)
         return _complete(outcomes)
     if vectorize:
         todo = _run_vector_groups(
@@ -312,177 +336,6 @@ def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, not
     return [i for i, _ in alone]
 
 
-# --- local worker processes -----------------------------------------------------------------------------
-
-_STARTED = None  # in a pool worker: the queue to announce a run's start on
-
-
-def _pool_init(slots, started, gpu: bool):
-    """Pool worker set-up: take a slot (a GPU index), pin it, run single-threaded on the CPU."""
-    global _STARTED
-    _STARTED = started
-    slot = slots.get()
-    if gpu:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(slot)
-    else:  # each run pins its own torch thread count (its key says which); other libraries get one
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-
-def _pool_run(index: int, task: Task, root: str, force: bool) -> Outcome:
-    if _STARTED is not None:
-        _STARTED.put(index)
-    return run_task(task, root, force)
-
-
-def _run_pool(tasks, plans, todo, outcomes, root: Path, n: int, gpu: bool, force: bool, emit) -> None:
-    """Run ``todo`` on ``n`` spawned worker processes. A worker that dies takes the pool down: its
-    run and every run not yet finished are stored as ``failed`` (rerun the sweep to retry them)."""
-    ctx = mp.get_context("spawn")
-    slots, started = ctx.Queue(), ctx.Queue()
-    for k in range(n):
-        slots.put(k)
-    with ProcessPoolExecutor(n, mp_context=ctx, initializer=_pool_init, initargs=(slots, started, gpu)) as pool:
-        futures = {pool.submit(_pool_run, i, tasks[i], str(root), force): i for i in todo}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            while True:
-                try:
-                    i = started.get_nowait()
-                except queue.Empty:
-                    break
-                emit(Event("start", i, tasks[i], plans[i].iterations))
-            for fut in done:
-                i = futures[fut]
-                try:
-                    out = fut.result()
-                except BrokenProcessPool:
-                    out = _failed(
-                        plans[i],
-                        tasks[i],
-                        "a worker process died (killed or crashed); run the sweep again to retry",
-                        root,
-                    )
-                except Exception as e:
-                    out = _failed(plans[i], tasks[i], f"{type(e).__name__}: {e}", root, "".join(_format_exception(e)))
-                outcomes[i] = out
-                emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=out))
-
-
-def _format_exception(e: BaseException) -> list[str]:
-    return traceback.format_exception(type(e), e, e.__traceback__)
-
-
-# --- dask ---------------------------------------------------------------------------------------------------
-
-
-def _dask_run(topic: str, index: int, task: Task, root: str, force: bool) -> Outcome:
-    """What a Dask worker executes: announce the start on ``topic``, then :func:`run_task`."""
-    from distributed import Queue
-
-    Queue(topic).put(index)
-    return run_task(task, root, force)
-
-
-def _run_dask(tasks, plans, todo, outcomes, root: Path, workers, scheduler, force, emit) -> None:
-    check_executor("dask")
-    from distributed import Client, LocalCluster, Queue, as_completed
-
-    gpu = any(tasks[i].device == "cuda" for i in todo)
-    cluster = None
-    if scheduler is None:
-        n = workers or (_gpu_count() if gpu else min(os.cpu_count() or 1, len(todo)))
-        kwargs = dict(n_workers=max(1, n), threads_per_worker=1, processes=True, dashboard_address=None)
-        if gpu:
-            kwargs["resources"] = {"GPU": 1}
-        cluster = _cuda_cluster(kwargs) if gpu else None
-        if cluster is None:
-            cluster = LocalCluster(**kwargs)
-    if cluster is not None or not isinstance(scheduler, (str, os.PathLike)):
-        client = Client(cluster if cluster is not None else scheduler)  # a cluster object, e.g. SLURMCluster
-    elif str(scheduler).endswith(".json"):
-        client = Client(scheduler_file=str(scheduler))  # written by `dask scheduler --scheduler-file`
-    else:
-        client = Client(str(scheduler))
-    try:
-        topic = f"pgbench-started-{uuid.uuid4().hex}"  # workers announce a run's start here
-        started = Queue(topic, client=client)
-        futures = {}
-        for i in todo:
-            task = tasks[i]
-            resources = {"GPU": 1} if task.device == "cuda" else None
-            fut = client.submit(
-                _dask_run,
-                topic,
-                i,
-                task,
-                str(root),
-                force,
-                pure=False,
-                resources=resources,
-                key=f"pgbench-run-{i}-{plans[i].run_key}",
-            )
-            futures[fut] = i
-        by_index = {i: fut for fut, i in futures.items()}
-        ac = as_completed(futures)
-        left = len(futures)
-        while left:
-            batch = ac.next_batch(block=False)
-            for i in started.get(batch=True):  # every start announced so far; does not block
-                if outcomes[i] is None and not by_index[i].done():
-                    emit(Event("start", i, tasks[i], plans[i].iterations))
-            if not batch:
-                time.sleep(0.2)
-                continue
-            for fut in batch:
-                i = futures[fut]
-                left -= 1
-                try:
-                    out = fut.result()
-                except Exception as e:  # the worker died (KilledWorker) or the task raised outside the runner
-                    out = _failed(plans[i], tasks[i], f"{type(e).__name__}: {e}", root, "".join(_format_exception(e)))
-                outcomes[i] = out
-                emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=out))
-    finally:
-        # workers that imported torch can outlive their close request; the nanny then kills them
-        # after a few seconds and logs a warning per worker, which is noise here
-        nanny_log = logging.getLogger("distributed.nanny")
-        level = nanny_log.level
-        nanny_log.setLevel(logging.ERROR)
-        try:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-        finally:
-            nanny_log.setLevel(level)
-
-
-def _gpu_count() -> int:
-    try:
-        import torch
-
-        return max(1, torch.cuda.device_count())
-    except Exception:
-        return 1
-
-
-def _cuda_cluster(kwargs):
-    """dask-cuda's ``LocalCUDACluster`` (one worker per GPU, ``CUDA_VISIBLE_DEVICES`` pinned per
-    worker) when it is installed; else None and a plain ``LocalCluster`` is used."""
-    try:
-        from dask_cuda import LocalCUDACluster
-    except ImportError:
-        if kwargs["n_workers"] > 1:
-            warnings.warn(
-                "dask-cuda is not installed: every local worker sees the same GPUs; install dask-cuda "
-                "to pin one GPU per worker",
-                stacklevel=3,
-            )
-        return None
-    kw = {k: v for k, v in kwargs.items() if k not in ("processes", "n_workers")}
-    return LocalCUDACluster(n_workers=kwargs["n_workers"], **kw)
-
-
 __all__ = [
     "Task",
     "Skipped",
@@ -491,6 +344,7 @@ __all__ = [
     "expand",
     "run_sweep",
     "run_task",
+    "Interrupted",
     "sweep_status",
     "check_executor",
     "coerce",

@@ -1,0 +1,124 @@
+"""A bound on the wall time of one step of a run with a budget (``max_time``; the run loop,
+:func:`pgbench.runner.execute_runs`, puts every step of such a run under :func:`step_limit`).
+
+The loop checks ``max_time`` between steps: a run stops after the step that crosses it. A step
+that hangs (a solver stuck in a loop, a blocking call) never reaches that check, so a step still
+running :func:`grace` seconds after the budget ran out (``max(2 s, max_time)``: a run is stopped
+at twice its budget at the latest, and never less than 2 s past it) gets :class:`StepTimeout`
+raised inside it; the loop stores the run as ``failed`` with that reason and the sweep goes on.
+
+How: in the main thread (a run in this process or in a pool worker process), a SIGALRM timer
+(``signal.setitimer``) whose handler raises; elsewhere (a Dask worker's thread; no SIGALRM on
+Windows), a timer thread that raises the exception in the step's thread
+(``PyThreadState_SetAsyncExc``). Both are armed only while a step runs.
+
+Limits: both stop Python code only. A step hung inside native code (one long torch or XLA
+call, a lock wait) is stopped when control comes back to Python. The SIGALRM way also ends a
+blocking ``time.sleep`` or I/O wait at once; the thread way only when that call returns. While
+a step runs the SIGALRM way owns SIGALRM (a handler and a timer set before are put back after).
+The exception is not an ``Exception`` until it leaves the step, so a solver's ``except
+Exception`` does not swallow it. Set-up (``init``), evaluation and the finish are not bounded.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+MIN_GRACE = 2.0  # seconds past the budget that a step may always run
+
+
+class StepTimeout(Exception):
+    """A step ran on :func:`grace` seconds past its run's ``max_time`` (a run stored ``failed``)."""
+
+
+class _Expired(BaseException):
+    """Raised inside the step; :func:`step_limit` turns it into :class:`StepTimeout`."""
+
+
+def grace(max_time: float) -> float:
+    """Seconds past the budget ``max_time`` that a step may run: ``max(MIN_GRACE, max_time)``."""
+    return max(MIN_GRACE, float(max_time))
+
+
+@contextmanager
+def step_limit(max_time: float | None, spent: float) -> Iterator[None]:
+    """Run the block (one step) under a deadline: with ``spent`` seconds of the budget
+    ``max_time`` used, it may run ``max(max_time - spent, 0) + grace(max_time)`` seconds, then
+    :class:`StepTimeout` is raised in it. Without a budget (None) nothing is armed."""
+    if max_time is None:
+        yield
+        return
+    past = grace(max_time)
+    allowed = max(max_time - spent, 0.0) + past
+    start = time.perf_counter()
+    arm = _alarm if _can_alarm() else _async_raise
+    try:
+        with arm(allowed):
+            yield
+    except _Expired:
+        hung = time.perf_counter() - start
+        raise StepTimeout(
+            f"exceeded --max-time {max_time:g} s inside one step (hung for {hung:.1f} s; stopped {past:g} s "
+            "past the budget)"
+        ) from None
+
+
+def _can_alarm() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """Raise :class:`_Expired` in the main thread after ``seconds`` (SIGALRM)."""
+    armed = [True]
+
+    def on_alarm(signum, frame):
+        if armed[0]:
+            raise _Expired
+
+    old_handler = signal.signal(signal.SIGALRM, on_alarm)
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        try:
+            armed[0] = False
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old_handler)
+            if old_delay > 0:  # someone else's timer: put back what is left of it
+                left = max(old_delay - (time.monotonic() - start), 1e-3)
+                signal.setitimer(signal.ITIMER_REAL, left, old_interval)
+
+
+@contextmanager
+def _async_raise(seconds: float) -> Iterator[None]:
+    """Raise :class:`_Expired` in this thread after ``seconds`` (from a timer thread); one that
+    was sent but not yet raised when the block ends is withdrawn."""
+    target = ctypes.c_ulong(threading.get_ident())
+    lock = threading.Lock()
+    state = {"armed": True, "sent": False}
+
+    def fire() -> None:
+        with lock:
+            if state["armed"]:
+                state["sent"] = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(target, ctypes.py_object(_Expired))
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        with lock:
+            state["armed"] = False
+            if state["sent"]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(target, None)
