@@ -131,6 +131,7 @@ def test_fused_jax_training_step_gives_the_two_program_numbers(monkeypatch, prob
         traced.append(isinstance(next(iter(params.values())), jax.core.Tracer))
         return real_update(self, params, grads, state)
 
+    pgbench.plan(problem, solver, backend="jax")  # planning checks the optimizer with one eager update
     monkeypatch.setattr(jax_backend._OptaxOptimizer, "update", spy)
     fused = pgbench.run(problem, solver, iterations=4, backend="jax", throw=True).records
     assert traced and all(traced)   # the update ran inside the compiled step
