@@ -24,12 +24,12 @@ at equal wall time, per seed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import pandas as pd
 
 from . import verdicts as V
+from .claim import NEEDS_GPU, Claim
+from .claim import gpu_command as _gpu
 from .claim_measures import (
     Measured,
     cost_within,
@@ -43,10 +43,10 @@ from .claim_measures import (
     seconds_per_iteration,
     time_ratio,
 )
-from .verdicts import MACHINE_BOUND, NOT_AT_SCALE, NOT_REPRODUCED, QUALITATIVE, REPRODUCED, VERDICTS, Rule
+from .claim_rows import ROWS
+from .verdicts import MACHINE_BOUND, NOT_AT_SCALE, NOT_REPRODUCED, QUALITATIVE, REPRODUCED, VERDICTS
 
 _ADAM, _PG = "DP (Adam)", "PG (inverse)"
-NEEDS_GPU = "needs a GPU"
 NOT_MEASURED = "not yet measured"
 __all__ = [
     "CLAIMS",
@@ -62,33 +62,6 @@ __all__ = [
     "headline_table",
     "judge",
 ]
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One claim: ``key``, the ``problem`` it is measured on, the ``statement``, the ``paper``'s
-    words for its number, the ``source``, the ``measure`` (frame of the problem, at the paper's
-    point?) -> Measured, the method ``labels`` it reads, its ``rule`` (how it is judged);
-    ``min_examples``: held-out examples needed to resolve a rate; ``gpu``: the command measuring
-    a claim the 2-core CPU cannot reach at the paper's size."""
-
-    key: str
-    problem: str
-    statement: str
-    paper: str
-    source: str
-    measure: Callable[[pd.DataFrame, bool], Measured | None]
-    rule: Rule
-    labels: tuple[str, ...] = ()
-    min_examples: int = 0
-    gpu: str = ""
-
-
-def _gpu(experiment: str) -> str:
-    return (
-        f"pgbench reproduce --scale paper --only {experiment} --backend jax --device cuda "
-        f"--results results/paper-gpu/runs --out results/paper-gpu/report"
-    )
 
 
 _RATIO = "{a} / {b} running-average x error at iteration {it}, per seed"
@@ -361,6 +334,7 @@ CLAIMS: tuple[Claim, ...] = (
             ),
         )
     ),
+    *ROWS,
 )
 
 
@@ -434,8 +408,9 @@ def headline_table(df: pd.DataFrame, claims=CLAIMS) -> pd.DataFrame:
             v = V.Verdict(NOT_REPRODUCED, reason=error)
         else:
             v = judge(c, exact, devices, scale or "paper")
-        gpu = bool(c.gpu) and exact is None and scale == "paper" and not error
-        reason = f"{NEEDS_GPU} (thousands of paper-size iterations): {c.gpu}" if gpu else v.reason
+        # a claim needing more than the stored runs: what it needs and the command measuring it
+        gpu = bool(c.gpu) and exact is None and not error and (scale == "paper" or (sub.empty and bool(c.needs)))
+        reason = c.missing if gpu else v.reason
         rows.append(
             {
                 "claim": c.key,
@@ -445,7 +420,7 @@ def headline_table(df: pd.DataFrame, claims=CLAIMS) -> pd.DataFrame:
                 "reading": c.rule.reading,
                 "tolerance": c.rule.tolerance(),
                 "scale": scale,
-                "measured": exact.value if exact else (NEEDS_GPU if gpu else NOT_MEASURED),
+                "measured": exact.value if exact else (NEEDS_GPU if gpu and not c.needs else NOT_MEASURED),
                 "ratio to paper": _paper_ratio(c, exact) if not error else math.nan,
                 "k/n": v.agreement,
                 "verdict": v.verdict,
