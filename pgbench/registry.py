@@ -149,15 +149,16 @@ class Registry:
         return "built-in" if module.split(".")[0] == "pgbench" else f"registered by {module}"
 
     def resolution(self, name: str) -> str | None:
-        """One line saying which id a bare ``name`` (no ``-v<version>``) resolves to, unless it is
-        a built-in ``-v0``: ``solver gd → gd-v1 (plugin my_plugin.py)``. None for a versioned
-        id; raises UnknownIdError for an unknown one."""
+        """One line saying which id a bare ``name`` (no ``-v<version>``) resolves to when several
+        versions of it are registered (a choice was made: ``solver gd → gd-v1 (plugin
+        my_plugin.py)``). None for a versioned id or a name with one version; raises
+        UnknownIdError for an unknown one."""
         m = _ID.fullmatch(name) if isinstance(name, str) else None
         if m is None or m["version"] is not None:
             return None
         spec = self.resolve(name)
         where = self.origin(spec.id)
-        if spec.version == 0 and where == "built-in":
+        if sum(s.name == spec.name for s in self.specs.values()) == 1:
             return None
         return f"{self.kind} {name} → {spec.id} ({where})"
 

@@ -155,7 +155,10 @@ def test_a_bare_name_says_which_id_it_resolved_to(tmp_path, monkeypatch):
     other.write_text("import pgbench\npgbench.register_solver('gd-v1', 'pgbench.solvers.iterative:GradientDescent')\n")
     pgbench.load_plugin(str(other))
     assert pgbench.SOLVERS.resolution("gd") == f"solver gd → gd-v1 (plugin {other})"
-    # registered from Python outside a plugin: named by its module
+    # a name with one version chooses nothing: no note (a plugin's own new solver is not news)
     reg = Registry("thing")
     reg.register(Spec("a-v0", "my_module:A"))
-    assert reg.resolution("a") == "thing a → a-v0 (registered by my_module)"
+    assert reg.resolution("a") is None
+    # registered from Python outside a plugin: named by its module
+    reg.register(Spec("a-v1", "my_module:A1"))
+    assert reg.resolution("a") == "thing a → a-v1 (registered by my_module)"
