@@ -64,7 +64,7 @@ def plot(folder: Path) -> None:
     curves, summary = tables(runs)
     curves.to_csv(folder / "curves.csv", index=False)
     summary.to_csv(folder / "summary.csv", index=False)
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), sharey=True)
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
     for ax, m in zip(axes.flat, METHODS, strict=True):
         for r in runs:
             if r["method"] != m or not r["rows"]:
@@ -74,6 +74,7 @@ def plot(folder: Path) -> None:
             ax.plot(it, ev, label=f"{r['implementation']} (seed {r['seed']})", **STYLE[r["implementation"]])
         ax.set_title(m)
         ax.set_xscale("log")
+        ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
