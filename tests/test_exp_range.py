@@ -58,3 +58,22 @@ def test_the_claim_from_a_store_counts_the_seeds_it_holds_for(tmp_path):
 def test_no_claim_without_every_method(tmp_path):
     _store(tmp_path, {"Rescaled (sign)": [12]})
     assert range_claim(fitted_widths(stored_examples([tmp_path]))) is None
+
+
+def test_the_error_ordering_claim_counts_seeds_and_puts_diverged_runs_last(tmp_path):
+    """Mean |x − x*| of the nets of ``_store``: a net fitting x* ≥ −w and predicting 0 below errs
+    ∫_w^12 t dt / 12 = (144 − w²)/24, decreasing in w."""
+    _store(tmp_path, {"Rescaled (sign)": [4, 4, 2], "DP (Adam)": [5, 3, 3], "DP (SGD)": [0, 0, 1]})
+    from pgbench.analysis.exp_range import error_order_claim
+
+    m = error_order_claim(stored_examples([tmp_path]))
+    assert m.holds == (1, 3)  # seed 1 only: 4 > 3 > 0 in width; seed 0 has Adam best, seed 2 Adam better
+    assert m.stats.median == pytest.approx((144 - 4**2) / 24, rel=0.02)
+    bad = tmp_path / "nan"
+    bad.mkdir()
+    _store(bad, {"Rescaled (sign)": [4], "DP (Adam)": [5]})
+    key = "0" * 16
+    (bad / f"{key}.parquet").write_bytes(b"")
+    meta = {"problem": "exp-v0", "label": "DP (SGD)", "seed": 0, "run_key": key}
+    store.write_examples({"meta": meta, "x_true": XS, "x_pred": np.full_like(XS, np.nan)}, bad / f"{key}.examples.npz")
+    assert error_order_claim(stored_examples([bad]), order=("DP (Adam)", "Rescaled (sign)", "DP (SGD)")).holds == (1, 1)

@@ -14,6 +14,7 @@ The full range gives 12, a net that fits nothing 0.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -131,4 +132,39 @@ def range_claim(
     )
 
 
-__all__ = ["binned_error", "fitted_width", "stored_examples", "fitted_widths", "range_claim", "RangeResult"]
+def error_order_claim(
+    examples: list[dict], order=("Rescaled (sign)", "DP (Adam)", "DP (SGD)"), scale: str | None = None
+) -> Measured | None:
+    """The figure's ordering read as accuracy: mean held-out |x − x*| over x* ∈ [−12, 0] increases
+    along ``order`` (rescaled best, then Adam, then SGD). ``holds`` = (seeds where it does, seeds
+    with every method); a diverged run's non-finite predictions make it last. None without such a seed."""
+    errors: dict[str, dict[int, float]] = {label: {} for label in order}
+    keys = []
+    for ex in examples:
+        meta = ex["meta"]
+        if meta.get("label") not in errors or (scale is not None and meta.get("scale") != scale):
+            continue
+        e = np.abs(np.asarray(ex["x_pred"], dtype=np.float64) - np.asarray(ex["x_true"], dtype=np.float64))
+        errors[meta["label"]][int(meta.get("seed", 0))] = float(e.mean()) if np.all(np.isfinite(e)) else np.inf
+        keys.append(str(meta.get("run_key", "")))
+    seeds = set.intersection(*(set(v) for v in errors.values()))
+    if not seeds:
+        return None
+    k = sum(all(errors[a][s] < errors[b][s] for a, b in itertools.pairwise(order)) for s in seeds)
+    stats = {lab: seed_stats(list(v.values())) for lab, v in errors.items()}
+    text = " < ".join(f"{lab} {format_stats(stats[lab])}" for lab in order)
+    runs = tuple(sorted({k_[:8] for k_ in keys if k_}))
+    return Measured(
+        f"mean |x − x*|: {text}", "held-out examples, x* ∈ [−12, 0]", runs, stats[order[0]], holds=(k, len(seeds))
+    )
+
+
+__all__ = [
+    "binned_error",
+    "fitted_width",
+    "stored_examples",
+    "fitted_widths",
+    "range_claim",
+    "error_order_claim",
+    "RangeResult",
+]
