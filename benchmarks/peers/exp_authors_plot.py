@@ -23,6 +23,12 @@ def load(folder: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((folder / "runs").glob("*.json"))]
 
 
+def _authors_status(rows: list[dict]) -> str:
+    """The authors' loop runs on through NaN: the first recorded step whose held-out error is not finite."""
+    bad = [row["iteration"] for row in rows if not np.isfinite(row["eval_x_error"])]
+    return f"non-finite from step {bad[0]}" if bad else "ran"
+
+
 def tables(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     from pgbench.analysis.exp_range import fitted_width
 
@@ -39,7 +45,7 @@ def tables(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "implementation": r["implementation"],
                 "seed": r["seed"],
                 "steps": r["steps"],
-                "status": r.get("status", "-"),
+                "status": r.get("status") or _authors_status(r["rows"]),
                 "last_step": last.get("iteration"),
                 "held_out_error": last.get("eval_x_error"),
                 "grid_error": float(np.mean(np.abs(xp - xt))) if g else np.nan,
@@ -54,6 +60,24 @@ def tables(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(curves), s
 
 
+def _num(v, digits: int = 3) -> str:
+    return "-" if v is None or v != v else f"{float(v):.{digits}g}"
+
+
+def markdown(summary: pd.DataFrame) -> str:
+    """The summary as a Markdown table (``summary.md``)."""
+    head = (
+        "| variant | implementation | seed | last step | status | held-out \\|x − x*\\| | grid \\|x − x*\\| "
+        "| fitted width | wall s |\n|---|---|---|---|---|---|---|---|---|"
+    )
+    rows = [
+        f"| {r.method} | {r.implementation} | {r.seed} | {r.last_step} | {r.status} | {_num(r.held_out_error)} "
+        f"| {_num(r.grid_error)} | {_num(r.fitted_width, 2)} | {_num(r.seconds, 4)} |"
+        for r in summary.itertuples()
+    ]
+    return "\n".join([head, *rows]) + "\n"
+
+
 def plot(folder: Path) -> None:
     import matplotlib
 
@@ -64,6 +88,7 @@ def plot(folder: Path) -> None:
     curves, summary = tables(runs)
     curves.to_csv(folder / "curves.csv", index=False)
     summary.to_csv(folder / "summary.csv", index=False)
+    (folder / "summary.md").write_text(markdown(summary))
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
     for ax, m in zip(axes.flat, METHODS, strict=True):
         for r in runs:
