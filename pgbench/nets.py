@@ -9,6 +9,7 @@ solver on a problem starts from the same network.
 from __future__ import annotations
 
 import abc
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,11 +20,18 @@ def _uniform(rng, shape, fan_in):
     return rng.uniform(-bound, bound, size=shape)
 
 
+def _sigmoid_floor(xp, x) -> float:
+    """The most negative x whose e^{−x} is finite in x's dtype (−88 in float32). Below it
+    1/(1 + e^{−x}) has the gradient inf/inf = NaN; clipped there, σ is below the dtype's smallest
+    normal number and its gradient 0, as torch.nn.Sigmoid saturates. Unchanged above it."""
+    return -float(math.floor(math.log(float(xp.finfo(x.dtype).max))))
+
+
 def activation(xp, name: str, x):
     if name == "relu":
         return xp.maximum(x, xp.zeros_like(x))
     if name == "sigmoid":
-        return 1.0 / (1.0 + xp.exp(-x))
+        return 1.0 / (1.0 + xp.exp(-xp.clip(x, _sigmoid_floor(xp, x), None)))
     if name == "tanh":
         return xp.tanh(x)
     raise ValueError(f"unknown activation {name!r}")

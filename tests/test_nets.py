@@ -43,3 +43,25 @@ def test_conv_net_parity_between_backends():
         be = get_backend(name)
         outs.append(be.to_numpy(net.apply(be, net.init(np.random.default_rng(0), be), be.asarray(x))))
     np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-5)
+
+
+def test_sigmoid_saturates_like_torch_instead_of_making_nan_gradients(backend):
+    """Pre-activations below −88.7 overflow e^{−x} in float32; 1/(1 + e^{−x}) then has the
+    gradient inf/inf = NaN, which made exp's Supervised run (SGD 1e-2, summed loss) NaN at its
+    third update, where the authors' torch.nn.Sigmoid saturates (σ = σ' = 0) and trains on. Values
+    and gradients equal torch.sigmoid's, and are unchanged bit for bit where e^{−x} is finite."""
+    import torch
+
+    from pgbench.nets import activation
+
+    be = get_backend(backend)
+    x = np.float32([-1000.0, -100.0, -88.0, -30.0, -1.0, 0.0, 2.5, 100.0])
+    value, grad = be.value_and_grad(lambda v: be.xp.sum(activation(be.xp, "sigmoid", v) * be.asarray(x)))(be.asarray(x))
+    t = torch.tensor(x, requires_grad=True)
+    (torch.sigmoid(t) * torch.tensor(x)).sum().backward()
+    g = be.to_numpy(grad)
+    assert np.all(np.isfinite(g)), g
+    np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-5, atol=1e-30)
+    finite = be.asarray(x[x >= -88.0])
+    old = 1.0 / (1.0 + be.xp.exp(-finite))  # the formula before, on the same backend
+    np.testing.assert_array_equal(be.to_numpy(activation(be.xp, "sigmoid", finite)), be.to_numpy(old))
