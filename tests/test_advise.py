@@ -3,9 +3,15 @@
 import math
 
 import pytest
-import tune_plugin  # noqa: F401  (registers diag-quadratic and heavy-ball)
+import tune_plugin
 
 from pgbench import advise, cli
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _synthetic_methods():
+    with tune_plugin.registered():
+        yield
 
 
 @pytest.mark.parametrize("text, seconds", [("20m", 1200), ("90s", 90), ("1h30m", 5400), ("45", 45), ("0.5h", 1800)])
@@ -21,8 +27,9 @@ def test_bad_budgets(text):
 
 def test_the_plan_fits_the_budget_and_shrinks_iterations_then_trials():
     costs = {"a": advise.Cost(1.0, 0.01), "b": advise.Cost(1.0, 0.03)}
-    kw = dict(scale="quick", backend="torch", trials=20, validation_seeds=(1,), test_seeds=(2, 3, 4),
-              default_iterations=1000)
+    kw = dict(
+        scale="quick", backend="torch", trials=20, validation_seeds=(1,), test_seeds=(2, 3, 4), default_iterations=1000
+    )
     roomy = advise.size("diag-quadratic", costs, 1e6, **kw)
     assert roomy.protocol.iterations == 1000 and roomy.protocol.trials == 20
     tight = advise.size("diag-quadratic", costs, 600.0, **kw)
@@ -44,8 +51,23 @@ def test_candidates_say_why_a_method_cannot_run():
 
 def test_advise_recommends_the_method_that_wins_when_tuned(capsys, tmp_path):
     with pytest.raises(SystemExit) as exc:
-        cli.main(["advise", "diag-quadratic", "--method", "gd", "--method", "heavy-ball", "--budget", "3m",
-                  "--trials", "6", "--results", str(tmp_path), "-q"])
+        cli.main(
+            [
+                "advise",
+                "diag-quadratic",
+                "--method",
+                "gd",
+                "--method",
+                "heavy-ball",
+                "--budget",
+                "3m",
+                "--trials",
+                "6",
+                "--results",
+                str(tmp_path),
+                "-q",
+            ]
+        )
     out, err = capsys.readouterr()
     assert exc.value.code in (0, None), err
     assert "pilot: 2 methods" in err and "plan: 2 methods × (6 trials" in err and "ETA" in err

@@ -3,9 +3,15 @@
 import json
 
 import pytest
-import tune_plugin  # noqa: F401  (registers diag-quadratic and heavy-ball)
+import tune_plugin
 
 from pgbench import cli
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _synthetic_methods():
+    with tune_plugin.registered():
+        yield
 
 
 def invoke(capsys, *args):
@@ -16,8 +22,25 @@ def invoke(capsys, *args):
 
 
 def test_tune_ranks_both_rulesets_and_records_the_protocol(capsys, tmp_path):
-    code, out, err = invoke(capsys, "tune", "diag-quadratic", "gd", "heavy-ball", "--trials", "6",
-                            "--validation-seeds", "1", "2", "--test-seeds", "3", "4", "5", "--results", tmp_path, "-q")
+    code, out, err = invoke(
+        capsys,
+        "tune",
+        "diag-quadratic",
+        "gd",
+        "heavy-ball",
+        "--trials",
+        "6",
+        "--validation-seeds",
+        "1",
+        "2",
+        "--test-seeds",
+        "3",
+        "4",
+        "5",
+        "--results",
+        tmp_path,
+        "-q",
+    )
     assert code in (0, None), err
     assert "6 trials × 2 validation seeds = 24 trial runs, then 12 test runs" in err
     assert "eta ~ log-uniform[0.0001, 0.1]" in err  # the declared space is stated before the work
@@ -31,13 +54,16 @@ def test_tune_ranks_both_rulesets_and_records_the_protocol(capsys, tmp_path):
     assert data["protocol"]["test_seeds"] == [3, 4, 5] and len(data["methods"][0]["trials"]) == 6
 
 
-@pytest.mark.parametrize("args, message", [
-    (["gd", "--test-seeds", "1000"], "disjoint"),
-    (["heavy-bal"], "did you mean 'heavy-ball'"),
-    (["gd", "--trials", "0"], "trials must be >= 1"),
-    (["gd:eta"], "KEY=VALUE"),
-    (["gd", "--test-seeds", "x"], "--test-seeds"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["gd", "--test-seeds", "1000"], "disjoint"),
+        (["heavy-bal"], "did you mean 'heavy-ball'"),
+        (["gd", "--trials", "0"], "trials must be >= 1"),
+        (["gd:eta"], "KEY=VALUE"),
+        (["gd", "--test-seeds", "x"], "--test-seeds"),
+    ],
+)
 def test_bad_input_is_one_line_before_any_work(capsys, tmp_path, args, message):
     code, _, err = invoke(capsys, "tune", "diag-quadratic", *args, "--results", tmp_path)
     assert code == 2 and message in err and "Traceback" not in err

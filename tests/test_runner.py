@@ -197,10 +197,14 @@ pgbench.register_problem("flat-sin-v0", f"{__name__}:FlatSin",
 '''
 
 
-def test_a_sample_that_breaks_the_shape_contract_fails_the_run(tmp_path, capsys):
+def test_a_sample_that_breaks_the_shape_contract_fails_the_run(tmp_path, capsys, monkeypatch):
     """A plugin problem whose sample() drops the batch dimension: the run fails before its first
     step, with the shapes in its message (iterative and training runs), and is stored failed."""
     from pgbench import cli
+
+    # the broken problem is registered for this test only (other tests iterate over every problem)
+    monkeypatch.setattr(pgbench.PROBLEMS, "specs", dict(pgbench.PROBLEMS.specs))
+    monkeypatch.setattr(pgbench.PROBLEMS, "origins", dict(pgbench.PROBLEMS.origins))
 
     path = tmp_path / "flat_sin_shapes.py"
     path.write_text(FLAT_SIN)

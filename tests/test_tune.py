@@ -7,10 +7,17 @@ import math
 
 import pandas as pd
 import pytest
-import tune_plugin  # noqa: F401  (registers diag-quadratic and heavy-ball)
+import tune_plugin
 
 from pgbench import store, tune
 from pgbench.registry import InvalidSettingError, UnknownIdError
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _synthetic_methods():
+    with tune_plugin.registered():
+        yield
+
 
 PROTOCOL = dict(problem="diag-quadratic", trials=8, validation_seeds=(1, 2), test_seeds=(3, 4, 5))
 METHODS = [tune.Method("GD", "gd"), tune.Method("HB", "heavy-ball")]

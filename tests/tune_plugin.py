@@ -14,10 +14,13 @@ optimal step, heavy ball's a tiny step (η = 1e-4, β = 0.5) — untuned, GD win
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import pytest
 
 import pgbench
 from pgbench.problems.base import Problem
@@ -68,6 +71,24 @@ class HeavyBall(IterativeSolver):
         return x - self.eta * g + self.beta * (x - state), x, {}
 
 
-if "diag-quadratic-v0" not in pgbench.PROBLEMS:
-    pgbench.register_problem("diag-quadratic-v0", f"{__name__}:DiagQuadratic", description="synthetic, κ = 100")
-    pgbench.register_solver("heavy-ball-v0", f"{__name__}:HeavyBall", description="Polyak heavy ball")
+def register() -> None:
+    """Register ``diag-quadratic-v0`` and ``heavy-ball-v0`` (once)."""
+    if "diag-quadratic-v0" not in pgbench.PROBLEMS:
+        pgbench.register_problem("diag-quadratic-v0", f"{__name__}:DiagQuadratic", description="synthetic, κ = 100")
+        pgbench.register_solver("heavy-ball-v0", f"{__name__}:HeavyBall", description="Polyak heavy ball")
+
+
+@contextmanager
+def registered() -> Iterator[None]:
+    """The two registered for the block only: tests that iterate over every registered problem and
+    solver (conformance, search spaces) never see them."""
+    with pytest.MonkeyPatch.context() as mp:
+        for reg in (pgbench.PROBLEMS, pgbench.SOLVERS):
+            mp.setattr(reg, "specs", dict(reg.specs))
+            mp.setattr(reg, "origins", dict(reg.origins))
+        register()
+        yield
+
+
+if __name__ != "tune_plugin":  # loaded as a plugin file (--plugin tests/tune_plugin.py): register now;
+    register()  # imported by the tests as a module: they register it in a fixture (registered())
