@@ -10,8 +10,10 @@
    within it and is left out, with the reason.
 3. **plan** — with :math:`n = T V + 2 S` runs per method (T trials × V validation seeds, then
    the chosen and the default settings on S test seeds), the iteration budget is the largest
-   :math:`I \\le I_{scale}` with :math:`n \\sum_m (s_m + I c_m) \\le f\\,B'` (B' the budget left
-   after the pilot, f = 0.8 for safety); below ``MIN_ITERATIONS`` the trials shrink (not below
+   :math:`I \\le I_{scale}` with :math:`n \\sum_m (s_m + I c_m + (I/e + 1)
+   v_m) \\le f\\,B'` (:math:`s_m` start-up and storing, :math:`v_m` one held-out evaluation every
+   :math:`e` iterations; B' the budget left after the pilot, f = 0.8 for safety); below
+   ``MIN_ITERATIONS`` the trials shrink (not below
    ``MIN_TRIALS``), and a budget that still cannot hold the protocol is refused with the budget
    it needs. The plan (runs, iterations, ETA) is shown before any tuning run.
 4. **recommendation** — the methods ranked by median test error under external tuning, with
@@ -94,6 +96,12 @@ class Cost:
 
     startup: float
     per_iteration: float
+    per_evaluation: float = 0.0  # one held-out evaluation (off the run's clock, not off the user's)
+
+    def run_seconds(self, iterations: int, eval_every: int) -> float:
+        """Estimated wall seconds of one stored run of ``iterations``."""
+        evaluations = (iterations // eval_every + 1) if eval_every else 0
+        return self.startup + iterations * self.per_iteration + evaluations * self.per_evaluation
 
 
 class TooSlow(Exception):
@@ -103,21 +111,34 @@ class TooSlow(Exception):
 def pilot(problem_id: str, method: Method, scale: str, backend: str, seed: int, cap: float = math.inf) -> Cost:
     """Run ``PILOT_ITERATIONS`` steps of ``method`` at its defaults, unstored, and time them;
     raises :class:`TooSlow` as soon as the pilot has taken more than ``cap`` seconds."""
+    import tempfile
+
+    from . import store
     from .analysis.measures import seconds_per_iteration
 
     t0 = time.perf_counter()
+    stamps: dict[int, float] = {}
 
     def watch(progress) -> None:
-        if time.perf_counter() - t0 > cap:
+        stamps[progress.iteration] = time.perf_counter()
+        if stamps[progress.iteration] - t0 > cap:
             raise TooSlow(f"{PILOT_ITERATIONS} pilot iterations take more than {cap:.0f} s here")
 
     settings = dict(method.settings)
     result = run_once(problem_id, method.solver, iterations=PILOT_ITERATIONS, seed=seed, backend=backend, scale=scale,
                       callback=watch, throw=True, **settings)  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:  # a stored run also pays for its file
+        store.save(result, tmp, result.examples)
     total = time.perf_counter() - t0
     per = seconds_per_iteration(result)
     per = per if math.isfinite(per) and per > 0 else total / PILOT_ITERATIONS
-    return Cost(max(total - PILOT_ITERATIONS * per, 0.0), per)
+    # the last row follows a held-out evaluation (off the run's clock): real minus clock time
+    rows = result.records.set_index("iteration")["wall_time"] if len(result.records) else None
+    first, last = min(stamps, default=0), max(stamps, default=0)
+    per_eval = 0.0
+    if rows is not None and last > first and first in rows.index and last in rows.index:
+        per_eval = max((stamps[last] - stamps[first]) - float(rows[last] - rows[first]), 0.0)
+    return Cost(max(total - PILOT_ITERATIONS * per - per_eval, 0.0), per, per_eval)
 
 
 @dataclass(frozen=True)
@@ -139,18 +160,24 @@ def size(
     validation_seeds: tuple[int, ...],
     test_seeds: tuple[int, ...],
     default_iterations: int,
+    eval_every: int = 0,
 ) -> Plan:
     """The largest iteration budget (≤ the scale's) and trials (≤ ``trials``, ≥ ``MIN_TRIALS``)
     whose estimated wall time fits ``SAFETY`` × ``budget`` (module docstring); ValueError naming
     the budget needed when even the smallest protocol does not fit."""
-    startup = sum(c.startup for c in costs.values())
-    per_it = sum(c.per_iteration for c in costs.values())
     v, s = len(validation_seeds), len(test_seeds)
+
+    def seconds(n: int, iterations: int) -> float:
+        return n * sum(c.run_seconds(iterations, eval_every) for c in costs.values())
+
     for t in range(trials, MIN_TRIALS - 1, -1):
         n = t * v + 2 * s
-        iterations = math.floor((SAFETY * budget - n * startup) / (n * per_it)) if per_it > 0 else default_iterations
-        iterations = min(iterations, default_iterations)
-        if iterations >= min(MIN_ITERATIONS, default_iterations):
+        lo, hi = 0, default_iterations  # the largest that fits: the estimate grows with the iterations
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if seconds(n, mid) <= SAFETY * budget else (lo, mid - 1)
+        iterations = lo
+        if iterations >= min(MIN_ITERATIONS, default_iterations) and seconds(n, iterations) <= SAFETY * budget:
             protocol = Protocol(
                 problem_id,
                 scale=scale,
@@ -160,9 +187,9 @@ def size(
                 iterations=iterations,
                 backend=backend,
             )
-            return Plan(protocol, n * len(costs), n * (startup + iterations * per_it))
+            return Plan(protocol, n * len(costs), seconds(n, iterations))
     n = MIN_TRIALS * v + 2 * s
-    need = n * (startup + min(MIN_ITERATIONS, default_iterations) * per_it) / SAFETY
+    need = seconds(n, min(MIN_ITERATIONS, default_iterations)) / SAFETY
     raise ValueError(
         f"a budget of {budget:.0f} s cannot hold {MIN_TRIALS} trials × {v} validation seeds + {2 * s} test runs "
         f"of {min(MIN_ITERATIONS, default_iterations)} iterations for {len(costs)} methods; it needs about "

@@ -197,14 +197,20 @@ def advise_command(
             continue
         kept.append(m)
         c = costs[m.label]
-        err.print(f"  {m.label}: {fmt(c.per_iteration)} s per iteration, {fmt(c.startup)} s start-up", markup=False)
+        err.print(
+            f"  {m.label}: {fmt(c.per_iteration)} s per iteration, {fmt(c.per_evaluation)} s per evaluation, "
+            f"{fmt(c.startup)} s start-up and storing",
+            markup=False,
+        )
     if not kept:
         fail(f"no method can be tuned on {problem} within {terminal.duration(seconds)}")
     found.methods = kept
-    default_iterations = plan(problem, found.methods[0].solver, scale=scale, **found.methods[0].settings).iterations
+    first = plan(problem, found.methods[0].solver, scale=scale, **found.methods[0].settings)
+    default_iterations = first.iterations
+    eval_every = first.problem.eval_every if first.solver.kind == "training" else 0
     try:
         sized = size(problem, costs, seconds - (time.perf_counter() - start), scale, backend, trials, val, test,
-                     default_iterations)  # fmt: skip
+                     default_iterations, eval_every)  # fmt: skip
     except ValueError as e:
         fail(e)
     p = sized.protocol

@@ -73,3 +73,14 @@ def test_advise_recommends_the_method_that_wins_when_tuned(capsys, tmp_path):
     assert "pilot: 2 methods" in err and "plan: 2 methods × (6 trials" in err and "ETA" in err
     assert "recommended: heavy-ball" in out
     assert "P(best)" in out and "tuning cost:" in err
+
+
+def test_a_run_costs_its_evaluations_and_storing_too():
+    """Held-out evaluations are off a run's clock but not off the user's: the plan counts them."""
+    c = advise.Cost(startup=1.0, per_iteration=0.01, per_evaluation=0.5)
+    assert c.run_seconds(100, 10) == pytest.approx(1.0 + 1.0 + 11 * 0.5)
+    assert c.run_seconds(100, 0) == pytest.approx(2.0)  # an iterative solver is not evaluated
+    kw = dict(scale="quick", backend="torch", trials=4, validation_seeds=(1,), test_seeds=(2,), default_iterations=1000)
+    plain = advise.size("diag-quadratic", {"a": advise.Cost(1.0, 0.01)}, 200.0, **kw)
+    evaluated = advise.size("diag-quadratic", {"a": c}, 200.0, eval_every=10, **kw)
+    assert evaluated.protocol.iterations < plain.protocol.iterations and evaluated.eta_seconds <= 160.0
