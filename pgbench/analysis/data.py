@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..record import config_hash
+from ..record import REQUIRED_COLUMNS, config_hash
 from ..registry import base_name
 from ..store import load_results
 from .measures import running_average, seconds_per_iteration
@@ -22,25 +22,8 @@ from .targets import REFERENCE_LABELS, reference_label
 PAPER_WINDOWS = {"sin": 1000, "poisson": 64, "heat": 64, "navier-stokes": 64, "sin2d": 256}
 
 
-BASE_COLUMNS = (
-    "run_key",
-    "problem",
-    "scale",
-    "solver",
-    "label",
-    "kind",
-    "status",
-    "seed",
-    "iteration",
-    "wall_time",
-    "loss",
-    "x_error",
-    "x_error_name",
-    "budget_iterations",
-    "machine",
-    "device_name",
-    "backend",
-)
+#: every column the report reads: those every store file has, and two that older stores may lack
+BASE_COLUMNS = (*REQUIRED_COLUMNS, "x_error_name", "budget_iterations")
 
 
 def with_device(df: pd.DataFrame) -> pd.DataFrame:

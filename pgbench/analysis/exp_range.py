@@ -88,21 +88,27 @@ class RangeResult:
     run_keys: tuple[str, ...]
 
 
+def _per_seed(examples: list[dict], labels: Iterable[str], scale: str | None, value) -> tuple[dict, list[str]]:
+    """``({label: {seed: value(example)}}, run keys)`` over the examples of ``labels`` (of ``scale``
+    only, when given)."""
+    out: dict[str, dict[int, float]] = {label: {} for label in labels}
+    keys = []
+    for ex in examples:
+        meta = ex["meta"]
+        if meta.get("label") not in out or (scale is not None and meta.get("scale") != scale):
+            continue
+        out[meta["label"]][int(meta.get("seed", 0))] = value(ex)
+        keys.append(str(meta.get("run_key", "")))
+    return out, keys
+
+
 def fitted_widths(
     examples: list[dict], labels: Iterable[str] = FIGURE_LABELS, tol: float = TOLERANCE, scale: str | None = None
 ) -> RangeResult:
     """Fitted width per label and seed from ``examples`` (:func:`stored_examples`); ``scale``
     keeps runs of that scale only. Diverged runs count with width 0 (their predictions are not
     finite, so no bin is fitted)."""
-    labels = tuple(labels)
-    widths: dict[str, dict[int, float]] = {label: {} for label in labels}
-    keys = []
-    for ex in examples:
-        meta = ex["meta"]
-        if meta.get("label") not in widths or (scale is not None and meta.get("scale") != scale):
-            continue
-        widths[meta["label"]][int(meta.get("seed", 0))] = fitted_width(ex["x_true"], ex["x_pred"], tol)
-        keys.append(str(meta.get("run_key", "")))
+    widths, keys = _per_seed(examples, labels, scale, lambda ex: fitted_width(ex["x_true"], ex["x_pred"], tol))
     stats = {label: seed_stats(list(w.values())) for label, w in widths.items()}
     return RangeResult(widths, stats, tuple(sorted({k[:8] for k in keys if k})))
 
@@ -138,15 +144,12 @@ def error_order_claim(
     """The figure's ordering read as accuracy: mean held-out |x − x*| over x* ∈ [−12, 0] increases
     along ``order`` (rescaled best, then Adam, then SGD). ``holds`` = (seeds where it does, seeds
     with every method); a diverged run's non-finite predictions make it last. None without such a seed."""
-    errors: dict[str, dict[int, float]] = {label: {} for label in order}
-    keys = []
-    for ex in examples:
-        meta = ex["meta"]
-        if meta.get("label") not in errors or (scale is not None and meta.get("scale") != scale):
-            continue
+
+    def mean_error(ex) -> float:
         e = np.abs(np.asarray(ex["x_pred"], dtype=np.float64) - np.asarray(ex["x_true"], dtype=np.float64))
-        errors[meta["label"]][int(meta.get("seed", 0))] = float(e.mean()) if np.all(np.isfinite(e)) else np.inf
-        keys.append(str(meta.get("run_key", "")))
+        return float(e.mean()) if np.all(np.isfinite(e)) else np.inf
+
+    errors, keys = _per_seed(examples, order, scale, mean_error)
     seeds = set.intersection(*(set(v) for v in errors.values()))
     if not seeds:
         return None
