@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pgbench.analysis.data import collect, latest_configs
 from pgbench.analysis.headline import headline_table
+from pgbench.report.examples import load_examples
 from pgbench.report.headline_summary import (
     SENTENCE,
     STORES,
@@ -32,7 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def rebuild(store: Path) -> None:
-    head = headline_table(latest_configs(collect([store / "runs"])))
+    df = latest_configs(collect([store / "runs"]))
+    shown = set(df["run_key"]) if not df.empty else set()
+    examples = [e for e in load_examples(store / "runs") if e["meta"].get("run_key") in shown]
+    head = headline_table(df, examples=examples)
     out = store / "report"
     head.to_csv(out / "data" / "headline.csv", index=False)
     (out / "tables" / "headline.md").write_text(f"# headline\n\n{SENTENCE}\n\n{markdown_table(head, '.3g')}")

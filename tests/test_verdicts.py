@@ -102,3 +102,18 @@ def test_a_rule_states_its_tolerance_and_rejects_nonsense():
         V.Rule("speed", 1.0, "r")
     with pytest.raises(ValueError):
         V.factor(2.0, "r", tol=3, qual=2)
+
+
+def test_some_seeds_needs_a_seed_on_each_side():
+    """"Converges only for certain initializations": 2/4 seeds converging reproduces it; every seed
+    or no seed does not (a majority rule would call 4/4 reproduced), nor does one seed alone."""
+    rule = V.some_seeds("converges")
+    v = verdict(rule, [True, False, True, False])
+    assert (v.verdict, v.agreement) == (REPRODUCED, "2/4")
+    assert verdict(rule, [True, False, False, False]).verdict == REPRODUCED     # a minority is still "some"
+    v = verdict(rule, [True, True, True, True])
+    assert (v.verdict, v.agreement) == (NOT_REPRODUCED, "4/4")
+    assert verdict(rule, [False, False, False]).verdict == NOT_REPRODUCED
+    assert verdict(rule, [True]).verdict == NOT_REPRODUCED                      # one seed cannot show "some"
+    assert verdict(rule, [True, False], scale="quick").verdict == QUALITATIVE
+    assert rule.tolerance() == "holds on some seeds and fails on others"

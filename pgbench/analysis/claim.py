@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pandas as pd
-
 from .claim_measures import Measured
 from .verdicts import Rule
 
@@ -21,19 +19,22 @@ class Claim:
     point?) -> Measured, the method ``labels`` it reads, its ``rule`` (how it is judged);
     ``min_examples``: held-out examples needed to resolve a rate; ``gpu``: the exact command that
     measures the claim where the committed stores cannot; ``needs``: what that command adds (empty:
-    "needs a GPU (thousands of paper-size iterations)")."""
+    "needs a GPU (thousands of paper-size iterations)"); ``examples``: the measure also reads the
+    held-out examples stored beside the runs (``measure(frame, at the paper's point?, examples)``,
+    the dicts of :func:`pgbench.report.examples.load_examples` for the frame's runs)."""
 
     key: str
     problem: str
     statement: str
     paper: str
     source: str
-    measure: Callable[[pd.DataFrame, bool], Measured | None]
+    measure: Callable[..., Measured | None]
     rule: Rule
     labels: tuple[str, ...] = ()
     min_examples: int = 0
     gpu: str = ""
     needs: str = ""
+    examples: bool = False
 
     @property
     def missing(self) -> str:

@@ -283,6 +283,23 @@ def cost_within(slow: str, fast: str, fraction: float):
     return measure
 
 
+def costlier(slow: str, fast: str):
+    """Per seed: ``slow``'s seconds per training iteration above ``fast``'s (runs of one seed on
+    one machine, the device with the most pairs); the ratios are shown."""
+
+    def measure(df, paper_point):
+        got = cost_within(slow, fast, 0.0)(df, paper_point)
+        if got is None or got.stats is None:
+            return None
+        ratios = [v for v in got.stats.values if math.isfinite(v)]
+        k = sum(v > 1 for v in ratios)
+        return Measured(
+            f"{format_stats(got.stats, '×')} s / iteration", got.at, got.runs, got.stats, holds=(k, len(ratios))
+        )
+
+    return measure
+
+
 def seconds_per_iteration():
     """Range over training methods of the seconds per iteration (Fig. 14); its per-seed values
     are one per method (the claim is a range over methods)."""

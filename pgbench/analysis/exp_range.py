@@ -162,7 +162,45 @@ def error_order_claim(
     )
 
 
+FIGURE_STEP = 10_000  # the figure shows the nets at step 10,000
+
+
+def _reached(df, labels, step: int) -> bool:
+    """Every run of ``labels`` in the frame recorded ``step``."""
+    d = df[df["label"].isin(labels)] if not df.empty else df
+    if d.empty or set(d["label"]) != set(labels):
+        return False
+    return bool((d.groupby("run_key")["iteration"].max() >= step).all())
+
+
+def range_measure(rescaled: str = "Rescaled (sign)", baselines=("DP (SGD)", "DP (Adam)"), full: float = 11.0):
+    """Headline measure ``measure(frame, at the paper's point?, examples)`` of :func:`range_claim`
+    from the held-out examples of the frame's runs; at the paper's point only when every run
+    reached the figure's step."""
+
+    def measure(df, paper_point, examples):
+        if paper_point and not _reached(df, (rescaled, *baselines), FIGURE_STEP):
+            return None
+        return range_claim(fitted_widths(examples, (rescaled, *baselines)), rescaled, baselines, full)
+
+    return measure
+
+
+def order_measure(order=("Rescaled (sign)", "DP (Adam)", "DP (SGD)")):
+    """Headline measure ``measure(frame, at the paper's point?, examples)`` of
+    :func:`error_order_claim`; at the paper's point only when every run reached the figure's step."""
+
+    def measure(df, paper_point, examples):
+        if paper_point and not _reached(df, order, FIGURE_STEP):
+            return None
+        return error_order_claim(examples, order)
+
+    return measure
+
+
 __all__ = [
+    "range_measure",
+    "order_measure",
     "binned_error",
     "fitted_width",
     "stored_examples",

@@ -44,6 +44,7 @@ from .claim_measures import (
     time_ratio,
 )
 from .claim_rows import ROWS
+from .claim_rows_more import ROWS as MORE_ROWS
 from .verdicts import MACHINE_BOUND, NOT_AT_SCALE, NOT_REPRODUCED, QUALITATIVE, REPRODUCED, VERDICTS
 
 _ADAM, _PG = "DP (Adam)", "PG (inverse)"
@@ -335,6 +336,7 @@ CLAIMS: tuple[Claim, ...] = (
         )
     ),
     *ROWS,
+    *MORE_ROWS,
 )
 
 
@@ -380,13 +382,28 @@ def _claim_device(sub: pd.DataFrame, labels) -> pd.DataFrame:
     return sub if best is None else sub[sub["device_key"] == best]
 
 
-def headline_table(df: pd.DataFrame, claims=CLAIMS) -> pd.DataFrame:
+def _measure(c: Claim, examples):
+    """The claim's ``measure(frame, at the paper's point?)``; a claim reading held-out examples gets
+    those of the frame's runs."""
+    if not c.examples:
+        return c.measure
+
+    def measure(sub, paper_point):
+        keys = set(sub["run_key"])
+        return c.measure(sub, paper_point, [e for e in examples if e["meta"].get("run_key") in keys])
+
+    return measure
+
+
+def headline_table(df: pd.DataFrame, claims=CLAIMS, examples=()) -> pd.DataFrame:
     """One row per claim: claim, problem, statement, paper, reading, tolerance, scale, measured
     (median, spread and seeds at the paper's point, or "not yet measured"), ratio to paper, k/n
     (seeds meeting the verdict's criterion), verdict, reason, at this budget (the same quantity at
-    the largest point reached), where, runs, source."""
+    the largest point reached), where, runs, source. ``examples``: the held-out examples stored
+    beside the runs (:func:`pgbench.report.examples.load_examples`), for the claims that read them."""
     rows = []
     for c in claims:
+        measure = _measure(c, examples)
         sub = df[df["problem"] == c.problem] if not df.empty else df
         if not sub.empty and "scale" in sub and (sub["scale"] == "paper").any():
             sub = sub[sub["scale"] == "paper"]  # the paper's numbers are measured at paper scale when there
@@ -395,8 +412,8 @@ def headline_table(df: pd.DataFrame, claims=CLAIMS) -> pd.DataFrame:
         error = ""
         if not sub.empty:
             try:
-                exact = c.measure(sub, True)
-                budget = exact or c.measure(sub, False)
+                exact = measure(sub, True)
+                budget = exact or measure(sub, False)
             except Exception as e:  # a malformed store must not break the report
                 error = f"error: {type(e).__name__}: {e}"
                 budget = Measured(error, "", ())

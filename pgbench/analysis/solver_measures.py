@@ -173,3 +173,40 @@ def average_below_level(label: str, level: float, iteration: int):
         return Measured(text, f"final running average at iteration {it}", _short(keys), stats, holds=(k, n))
 
     return measure
+
+
+def iterations_to_network(solver: str, network: str, iteration: int):
+    """Table 1's "equal solution quality": per seed of ``network``, its held-out x error after
+    ``iteration`` training iterations (the last evaluation at or before it) is the target, and the
+    value is the first iteration of ``solver``'s iterative run (the first seed's; iteration 0 is
+    the initial guess) whose x error is at or below it (never: inf). At the paper's point only
+    when the network's runs reach ``iteration``."""
+
+    def measure(df, paper_point):
+        fits = _iterative(df, solver)
+        d = usable(df)
+        d = _first_device(d[(d["label"] == network) & (d["kind"] == "training")]) if not d.empty else d
+        if not fits or d.empty or "eval_x_error" not in d:
+            return None
+        reach = int(d.groupby("run_key")["iteration"].max().min())
+        it = iteration if paper_point else min(iteration, reach)
+        if it > reach:
+            return None
+        _, status, curve = fits[min(fits)]
+        values, targets = [], []
+        for _, r in d.groupby("run_key", sort=True):
+            e = r[r["iteration"] <= it].sort_values("iteration")["eval_x_error"]
+            e = pd.to_numeric(e, errors="coerce").dropna()
+            if not len(e) or status_of(r) != "ok" or status != "ok":
+                values.append(math.nan)
+                continue
+            target = float(e.iloc[-1])
+            targets.append(target)
+            hit = curve.index[curve.to_numpy() <= target]
+            values.append(float(hit[0]) if len(hit) else math.inf)
+        stats = seed_stats(values)
+        keys = [k for k, _, _ in fits.values()] + list(d["run_key"].unique())
+        at = f"{network}'s held-out x error at {it} ({fmt(float(np.median(targets))) if targets else '—'})"
+        return Measured(format_stats(stats), at, _short(keys), stats)
+
+    return measure

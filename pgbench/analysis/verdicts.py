@@ -17,6 +17,11 @@ number is ``machine_bound`` (a cost or time ratio of the hardware, not of the me
 A true/false claim (``ordering``: a method ranks below others; ``qualitative``: a stated property)
 gets tier 3 on the seeds where it holds, 0 elsewhere.
 
+A claim that a property holds **only for some seeds** (``some_seeds``: "converges only for certain
+initializations") is about the set of seeds, not about each: it is *reproduced* when the property
+holds on at least one seed and fails on at least one (``0 < k < n``, so ``n ≥ 2``), *not
+reproduced* otherwise; ``k/n`` counts the seeds it holds on.
+
 **The verdict** is the highest tier reached by a strict majority of the ``n`` seeds asked about
 (``k > n / 2``; seeds without a value count in ``n``); ``k/n`` counts the seeds at or above that
 tier. Without a majority for any tier: *not reproduced*, ``k`` the seeds of tier 0. Runs of a reduced
@@ -32,7 +37,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 FACTOR, LEVEL, ITERATIONS, ORDERING, QUALITATIVE_KIND = "factor", "level", "iterations", "ordering", "qualitative"
-KINDS = (FACTOR, LEVEL, ITERATIONS, ORDERING, QUALITATIVE_KIND)
+SOME_SEEDS = "some seeds"
+KINDS = (FACTOR, LEVEL, ITERATIONS, ORDERING, QUALITATIVE_KIND, SOME_SEEDS)
 
 REPRODUCED = "reproduced"
 QUALITATIVE = "reproduced qualitatively"
@@ -82,6 +88,8 @@ class Rule:
 
     def tolerance(self) -> str:
         """The declared tolerance as text (a table column)."""
+        if self.kind == SOME_SEEDS:
+            return "holds on some seeds and fails on others"
         if not self.numeric:
             return "holds on a majority of seeds"
         if self.null is None:
@@ -158,6 +166,11 @@ def qualitative(reading: str, machine_bound: bool = False) -> Rule:
     return Rule(QUALITATIVE_KIND, None, reading, machine_bound=machine_bound)
 
 
+def some_seeds(reading: str) -> Rule:
+    """A property stated to hold for some seeds only ("converges only for certain initializations")."""
+    return Rule(SOME_SEEDS, None, reading)
+
+
 def on_paper_hardware(devices) -> bool:
     """The paper's hardware class: a GPU (a device key naming CUDA, a GPU or NVIDIA)."""
     return any(w in str(d).lower() for d in devices for w in ("cuda", "gpu", "nvidia"))
@@ -173,6 +186,12 @@ def verdict(rule: Rule, per_seed: Sequence, scale: str = "paper", devices=()) ->
         return Verdict(NOT_REPRODUCED, 0, 0, "no seed to judge")
     tiers = [rule.tier(v) for v in per_seed]
     cap = 3 if scale == "paper" else 2
+    if rule.kind == SOME_SEEDS:
+        k = sum(t == 3 for t in tiers)
+        if 0 < k < n:
+            capped = f"; {scale} scale (reduced sizes): at most qualitatively" if cap < 3 else ""
+            return Verdict(_TIERS[cap], k, n, f"holds on {k}/{n} seeds, fails on the others{capped}")
+        return Verdict(NOT_REPRODUCED, k, n, f"holds on {k}/{n} seeds: {'every' if k == n else 'no'} seed, not some")
     for t in (3, 2, 1):
         k = sum(x >= t for x in tiers)
         if 2 * k > n:

@@ -173,7 +173,7 @@ def build_report(results_dirs, out, policy=WORST_REFERENCE) -> Path:
         return ("table", name, sentence, table)
 
     # headline and Table 1
-    head = headline_table(df)
+    head = headline_table(df, examples=examples)
     (out / "summary.md").write_text(summary_file(head))
     items = [
         table_item(
