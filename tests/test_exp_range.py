@@ -77,3 +77,32 @@ def test_the_error_ordering_claim_counts_seeds_and_puts_diverged_runs_last(tmp_p
     meta = {"problem": "exp-v0", "label": "DP (SGD)", "seed": 0, "run_key": key}
     store.write_examples({"meta": meta, "x_true": XS, "x_pred": np.full_like(XS, np.nan)}, bad / f"{key}.examples.npz")
     assert error_order_claim(stored_examples([bad]), order=("DP (Adam)", "Rescaled (sign)", "DP (SGD)")).holds == (1, 1)
+
+
+def test_the_headline_rows_read_the_examples_of_the_frames_runs(tmp_path):
+    """exp-fig2-accuracy / exp-fig2-range: measured from the examples of the runs in the frame,
+    only once every run reached the figure's step 10,000."""
+    import pandas as pd
+
+    from pgbench.analysis.data import with_device
+    from pgbench.analysis.headline import CLAIMS, headline_table
+    from pgbench.analysis.verdicts import NOT_AT_SCALE, NOT_REPRODUCED, REPRODUCED
+
+    _store(tmp_path, {"Rescaled (sign)": [4, 4, 4], "DP (Adam)": [3, 3, 5], "DP (SGD)": [0, 0, 0]})
+    examples = [{**e, "meta": e["meta"]} for e in stored_examples([tmp_path])]
+
+    def frame(last):
+        rows = [{"run_key": e["meta"]["run_key"], "problem": "exp-v0", "scale": "paper", "solver": "x",
+                 "label": e["meta"]["label"], "kind": "training", "backend": "torch", "device": "cpu",
+                 "device_name": "cpu", "machine": "m", "seed": e["meta"]["seed"], "status": "ok", "iteration": it,
+                 "wall_time": 0.1 * it, "loss": 1.0, "x_error": 1.0, "nonfinite": 0.0}
+                for e in examples for it in (1, last)]
+        return with_device(pd.DataFrame(rows))
+
+    claims = [c for c in CLAIMS if c.key.startswith("exp-fig2")]
+    head = headline_table(frame(10000), claims, examples=examples).set_index("claim")
+    assert head.loc["exp-fig2-accuracy", ["k/n", "verdict"]].tolist() == ["2/3", REPRODUCED]   # seed 2: Adam best
+    assert head.loc["exp-fig2-range", ["k/n", "verdict"]].tolist() == ["3/3", NOT_REPRODUCED]  # fits 4, not 11
+    short = headline_table(frame(5000), claims, examples=examples).set_index("claim")
+    assert short.loc["exp-fig2-accuracy", "verdict"] == NOT_AT_SCALE
+    assert headline_table(frame(10000), claims).set_index("claim").loc["exp-fig2-accuracy", "verdict"] == NOT_AT_SCALE

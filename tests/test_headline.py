@@ -121,3 +121,20 @@ def test_cost_claim_pairs_seeds_and_checks_ten_percent():
     on_gpu = Measured(m.value, "s / iteration, lab · NVIDIA H100 (jax)", m.runs, m.stats, holds=m.holds)
     v = judge(claim, on_gpu)
     assert (v.verdict, v.agreement) == (REPRODUCED, "2/3")
+
+
+def test_costlier_holds_per_seed_where_the_step_costs_more():
+    """book-hig-cost: HIG / Adam seconds per iteration above 1, per seed."""
+    from pgbench.analysis.claim_measures import costlier
+    rows = []
+    for label, per_seed in {"Adam": [1.0, 1.0, 2.0], "HIG": [3.0, 1.5, 1.0]}.items():
+        for seed, s_it in enumerate(per_seed):
+            for it in range(1, 11):
+                rows.append({"run_key": f"{label}-{seed}", "problem": "hig-toy-v0", "scale": "paper", "solver": "x",
+                             "label": label, "kind": "training", "backend": "torch", "device": "cpu",
+                             "device_name": "cpu", "machine": "m", "seed": seed, "status": "ok", "iteration": it,
+                             "wall_time": s_it * it, "loss": 1.0, "x_error": 1.0, "nonfinite": 0.0})
+    m = costlier("HIG", "Adam")(with_device(pd.DataFrame(rows)), True)
+    assert m.holds == (2, 3) and m.stats.median == pytest.approx(1.5)
+    claim = next(c for c in CLAIMS if c.key == "book-hig-cost")
+    assert judge(claim, m).verdict == REPRODUCED          # the direction, judged on any machine

@@ -79,3 +79,15 @@ def test_average_above_and_below_level_read_the_final_running_average_per_seed()
     assert average_above("Supervised", ("DP (Adam)", "PG (inverse)"), 31)(df, True) is None
     lv = average_below_level("PG (inverse)", 1e-4, 30)(df, True)
     assert lv.holds == (1, 2) and lv.stats.median == pytest.approx(1.05e-4)
+
+
+def test_iterations_to_network_is_the_first_solver_step_at_the_networks_held_out_error():
+    from pgbench.analysis.solver_measures import iterations_to_network
+    fit = _runs("navier-stokes-v0", "iterative", {"PG (inverse)": [[8.0, 4.0, 2.0, 1.0, 0.5]]})
+    nets = _runs("navier-stokes-v0", "training", {"PG (inverse)": [[1.0] * 4, [1.0] * 4]},
+                 eval_curves={("PG (inverse)", 0): [5, 3, 2, 1.5], ("PG (inverse)", 1): [5, 3, 2, 0.4]})
+    df = pd.concat([fit, nets], ignore_index=True)
+    m = iterations_to_network("PG (inverse)", "PG (inverse)", 4)(df, True)
+    assert m.stats.values == (3.0, math.inf)          # 1.0 ≤ 1.5 at step 3; 0.5 never ≤ 0.4
+    assert iterations_to_network("PG (inverse)", "PG (inverse)", 3)(df, True).stats.values == (2.0, 2.0)
+    assert iterations_to_network("PG (inverse)", "PG (inverse)", 15600)(df, True) is None

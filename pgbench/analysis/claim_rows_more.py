@@ -262,9 +262,9 @@ ROWS: tuple[Claim, ...] = (
         iterations_to_network(_PG, _PG, 15600),
         V.iterations(
             7.0,
-            "Table 1: 'Domain-specific solver 2.2 s (7 iterations)' against 'Neural network with PG 17.6h (15.6k "
-            "iterations)': the first iteration of the estimator's single-problem run whose x error is at or below "
-            "the PG network's held-out x error after 15,600 training iterations, per network seed",
+            "'Domain-specific solver 2.2 s (7 iterations)' against 'Neural network with PG 17.6h (15.6k "
+            "iterations)' (Table 1): the first iteration of the estimator's single-problem run whose x error is "
+            "at or below the PG network's held-out x error after 15,600 training iterations, per network seed",
             null=math.inf,
         ),
         (_PG,),
