@@ -80,3 +80,13 @@ def test_still_falling_tells_an_unconverged_run():
     df = _runs("navier-stokes-v0", "iterative", {"GD": [falling, flat]})
     assert still_falling("GD", 100, 0.01)(df, True).holds == (1, 2)
     assert still_falling("GD", 10000, 0.01)(df, True) is None
+
+
+def test_below_at_compares_seeds_at_one_iteration_and_a_diverged_run_loses():
+    from pgbench.analysis.curve_measures import below_at
+    df = _runs("hig-toy-v0", "training", {"DP (Adam)": [[0.5] * 10, [2.0] * 10, [0.5] * 10],
+                                          "DP (SGD)": [[1.0] * 10, [1.0] * 10, [1.0] * 10]},
+               status={("DP (Adam)", 2): "diverged"})
+    assert below_at("DP (Adam)", "DP (SGD)", 10)(df, True).holds == (1, 3)
+    assert below_at("DP (Adam)", "DP (SGD)", 300)(df, True) is None
+    assert below_at("DP (Adam)", "DP (SGD)", 300)(df, False).holds == (1, 3)

@@ -16,7 +16,7 @@ from . import verdicts as V
 from .claim import Claim
 from .claim import gpu_command as _gpu
 from .claim_measures import costlier, ranks_below, ratio_at
-from .curve_measures import converges_like, late_rate_above, parts_ways, slowdown, steadier, still_falling
+from .curve_measures import below_at, converges_like, late_rate_above, parts_ways, slowdown, steadier, still_falling
 from .example_measures import off_centre_ratio
 from .exp_range import order_measure, range_measure
 from .solver_measures import final_below, iterations_to_network
@@ -84,6 +84,28 @@ ROWS: tuple[Claim, ...] = (
             "run: inf), of Supervised below DP (Adam)'s, per seed"
         ),
         ("Supervised", _ADAM),
+    ),
+    # --- §3: Adam against SGD -------------------------------------------------------------------
+    *(
+        Claim(
+            f"{name}-adam-beats-sgd",
+            problem,
+            "Adam ahead of SGD at equal training iterations",
+            "Adam < SGD",
+            f"§3; {fig}",
+            below_at(_ADAM, sgd, it),
+            V.ordering(
+                "'For the weight update, we primarily employ the Adam optimizer (Kingma & Ba, 2015), a standard "
+                f"method in deep learning that outperforms SGD in our experiments': DP (Adam)'s running-average x "
+                f"error at iteration {it:,} below {sgd}'s, per seed"
+            ),
+            (_ADAM, sgd),
+            gpu=_gpu(f"{problem.split('-')[0]}-training"),
+        )
+        for name, problem, sgd, it, fig in (
+            ("poisson", "poisson-v0", "DP (SGD+mom.)", 300, "Fig. 4c"),
+            ("heat", "heat-v0", "DP (SGD)", 1000, "Fig. 5c"),
+        )
     ),
     # --- Poisson (§3.2, Fig. 4b/4c) -----------------------------------------------------------
     _slows(

@@ -259,3 +259,35 @@ def parts_ways(follower: str, leader: str, horizon: int, gap: float = 0.1):
         )
 
     return measure
+
+
+def below_at(winner: str, loser: str, iteration: int):
+    """Per seed (seeds both have): ``winner``'s running-average x error at ``iteration`` below
+    ``loser``'s (a diverged run: never below); at the paper's point only from runs reaching it."""
+
+    def measure(df, paper_point):
+        a, b = seed_curves(df, winner), seed_curves(df, loser)
+        if not a or not b:
+            return None
+        reach = min(int(c.curve.index.max()) for c in (*a.values(), *b.values()))
+        it = iteration if paper_point else min(iteration, reach)
+        if it > reach or it < 1:
+            return None
+
+        def at(c):
+            return float(c.curve.loc[it]) if c.status == "ok" and it in c.curve.index else math.inf
+
+        seeds = sorted(set(a) & set(b))
+        va, vb = [at(a[s]) for s in seeds], [at(b[s]) for s in seeds]
+        k = sum(x < y for x, y in zip(va, vb, strict=True))
+        text = (
+            f"{_holds(k, len(seeds))}: {winner} {format_stats(seed_stats(va))}, {loser} {format_stats(seed_stats(vb))}"
+        )
+        return Measured(
+            text,
+            f"running average at iteration {it}",
+            _short(c.run_key for c in (*a.values(), *b.values())),
+            holds=(k, len(seeds)),
+        )
+
+    return measure
