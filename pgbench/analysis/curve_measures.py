@@ -207,7 +207,7 @@ def still_falling(label: str, iteration: int, drop: float = 0.01):
             return None
         flags, drops = [], []
         for _, status, c in runs.values():
-            early, late = float(c.loc[int(0.9 * n)]), float(c.loc[n])
+            early, late = float(c.get(int(0.9 * n), math.nan)), float(c.get(n, math.nan))
             d = 1 - late / early if status == "ok" and early > 0 and math.isfinite(late) else math.nan
             drops.append(100 * d)
             flags.append(bool(d > drop))
