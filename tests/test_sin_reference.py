@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.reference.sin_compare import PgbenchRun  # noqa: E402
-from benchmarks.reference.sin_numpy import SCHEMES, Config, Trainer, feedback  # noqa: E402
+from benchmarks.reference.sin_compare import PgbenchRun
+from benchmarks.reference.sin_numpy import SCHEMES, Config, Trainer, feedback
 
 STEPS = 20
 TIGHT_STEPS, TIGHT = 5, 1e-6

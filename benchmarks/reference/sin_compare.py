@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmarks.reference.sin_numpy import SCHEMES, Config, Trainer  # noqa: E402
+from benchmarks.reference.sin_numpy import SCHEMES, Config, Trainer
 
 #: reference scheme → (pgbench solver, hyperparameters, problem settings)
 PGBENCH = {
@@ -50,25 +50,34 @@ def schedule_settings(cfg: Config) -> dict:
     return {}
 
 
-def pgbench_plan(cfg: Config, seed: int, iterations: int, backend: str, **extra):
-    """The pgbench plan of ``cfg`` (sin-v0, paper scale); ``extra`` overrides hyperparameters."""
+def pgbench_plan(cfg: Config, seed: int, iterations: int, backend: str, problem_settings=None, **extra):
+    """The pgbench plan of ``cfg`` (sin-v0, paper scale); ``extra`` overrides hyperparameters,
+    ``problem_settings`` problem settings (default: no held-out evaluation, ``eval_every=0``)."""
     from pgbench.registry import make_problem
     from pgbench.runner import plan
 
     solver, hp, prob = PGBENCH[cfg.scheme]
-    problem = make_problem("sin-v0", scale="paper", eval_every=0, **prob)
-    return plan(problem, solver, iterations=iterations, seed=seed, backend=backend, scale="paper",
-                **{**hp, **schedule_settings(cfg), **extra})
+    settings = {"eval_every": 0} if problem_settings is None else problem_settings
+    problem = make_problem("sin-v0", scale="paper", **{**prob, **settings})
+    return plan(
+        problem,
+        solver,
+        iterations=iterations,
+        seed=seed,
+        backend=backend,
+        scale="paper",
+        **{**hp, **schedule_settings(cfg), **extra},
+    )
 
 
 class PgbenchRun:
     """A pgbench run stepped one update at a time, its parameters readable as one float64 vector."""
 
-    def __init__(self, cfg: Config, seed: int, iterations: int, backend: str, **extra):
+    def __init__(self, cfg: Config, seed: int, iterations: int, backend: str, problem_settings=None, **extra):
         from pgbench.backends import set_torch_threads
         from pgbench.runner import Run
 
-        self.plan = pgbench_plan(cfg, seed, iterations, backend, **extra)
+        self.plan = pgbench_plan(cfg, seed, iterations, backend, problem_settings, **extra)
         self._restore = set_torch_threads(self.plan.meta["numerics"].get("torch_threads"))
         self.run = Run(self.plan)
         self.state = self.run.init()
@@ -127,8 +136,16 @@ def summary(cfg: Config, seed: int, res: dict) -> list[dict]:
     """One row per compared implementation: d after 1, 10, 50 updates and the separation iterations."""
     rows = []
     for name, d in res["d"].items():
-        row = {"scheme": cfg.scheme, "schedule": cfg.schedule, "seed": seed, "impl": name,
-               "iterations": len(d), "d_1": d[0], "d_10": d[min(9, len(d) - 1)], "d_50": d[min(49, len(d) - 1)]}
+        row = {
+            "scheme": cfg.scheme,
+            "schedule": cfg.schedule,
+            "seed": seed,
+            "impl": name,
+            "iterations": len(d),
+            "d_1": d[0],
+            "d_10": d[min(9, len(d) - 1)],
+            "d_50": d[min(49, len(d) - 1)],
+        }
         row.update({f"sep_{t:g}": first_above(d, t) for t in TOLERANCES})
         rows.append(row)
     return rows
@@ -159,7 +176,7 @@ def main(argv=None) -> None:
                 rows += summary(cfg, seed, res)
                 curves[f"{scheme}|{sched}|{seed}"] = {k: v.tolist() for k, v in res["d"].items()}
                 print(f"{scheme} {sched} seed {seed}: {time.time() - t0:.0f} s", flush=True)
-                print(pd.DataFrame(rows[-len(res['d']):]).to_string(index=False), flush=True)
+                print(pd.DataFrame(rows[-len(res["d"]) :]).to_string(index=False), flush=True)
     pd.DataFrame(rows).to_csv(a.out / f"{a.tag}.csv", index=False)
     # the curves, every 10th iteration and the first 100 (small enough to commit)
     keep = sorted(set(range(100)) | set(range(99, a.iterations, 10)))

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmarks.reference.sin_compare import PgbenchRun  # noqa: E402
-from benchmarks.reference.sin_numpy import Config, Trainer, closest_minimum, forward  # noqa: E402
+from benchmarks.reference.sin_compare import PgbenchRun
+from benchmarks.reference.sin_numpy import Config, Trainer, closest_minimum, forward
 
 ITERATIONS = 20000
 WINDOW = 1000
@@ -89,7 +89,7 @@ def reference_series(cfg: Config, seed: int, iterations: int = ITERATIONS) -> tu
 
 def pgbench_series(cfg: Config, seed: int, backend: str, iterations: int = ITERATIONS):
     """A fresh pgbench run's training-batch x errors (the runner's divergence rule active)."""
-    r = PgbenchRun(cfg, seed, iterations, backend, eval_every=EVAL_EVERY)
+    r = PgbenchRun(cfg, seed, iterations, backend, {"eval_every": EVAL_EVERY})
     try:
         e = np.full(iterations, np.nan)
         k = 0
@@ -147,7 +147,11 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", default="0,1,2,3")
     ap.add_argument("--configs", default=",".join(CONFIGS))
-    ap.add_argument("--impls", default="ref64,torch-stored", help="ref64, ref32, torch-stored, torch, jax")
+    ap.add_argument(
+        "--impls",
+        default="ref64,torch-stored",
+        help="ref64, ref32, ref32-stable, ref64-stable, torch-stored, torch, jax",
+    )
     ap.add_argument("--stored", type=Path, default=Path("results/paper-cpu/runs"))
     ap.add_argument("--out", type=Path, default=Path("results/sin-reference"))
     a = ap.parse_args(argv)
@@ -162,8 +166,11 @@ def main(argv=None) -> None:
                     continue
                 cfg, label = CONFIGS[name]
                 t0 = time.time()
-                if impl in ("ref64", "ref32"):
-                    e, stop = reference_series(Config(**{**cfg.__dict__, "dtype": "float" + impl[3:]}), seed)
+                if impl.startswith("ref"):  # ref64, ref32, ref32-stable (the stable residual form)
+                    width, _, form = impl[3:].partition("-")
+                    e, stop = reference_series(
+                        Config(**{**cfg.__dict__, "dtype": "float" + width, "residual": form or "direct"}), seed
+                    )
                 elif impl == "torch-stored":
                     e, stop = stored_series(label, seed, a.stored)
                     if e is None:
@@ -173,8 +180,9 @@ def main(argv=None) -> None:
                     e, stop = pgbench_series(cfg, seed, impl)
                 np.savez_compressed(path, x_error=e.astype(np.float32), stop=-1 if stop is None else stop)
                 tail = running(e)[-1]
-                print(f"{impl} {name} seed {seed}: R_20000 {tail:.3g} stop {stop} ({time.time() - t0:.0f} s)",
-                      flush=True)
+                print(
+                    f"{impl} {name} seed {seed}: R_20000 {tail:.3g} stop {stop} ({time.time() - t0:.0f} s)", flush=True
+                )
     (a.out / "distributions_args.json").write_text(json.dumps(vars(a), default=str))
 
 

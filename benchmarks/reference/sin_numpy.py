@@ -12,6 +12,8 @@ The math, per iteration with the batch a (N = 1000) and the prediction x = NN(a 
 
 * h = sin(a/x) + 1, ∂h/∂x = −(a/x²) cos(a/x); the x error |x − x*(x)| with
   x*(x) = a/(3π/2 + 2πn), n = round(a/(2πx) − 3/4), n ≥ 0 for x > 0, n ≤ −1 for x < 0;
+  (``residual="stable"`` computes h as 2 sin²(a/(2x) + π/4), which has no cancellation where
+  sin(a/x) ≈ −1: in float32 sin(a/x) + 1 is exactly 0 within |a/x − a/x*| ≲ 2.4e-4 of a minimum);
 * feedback g_x (then divided by N, the batch mean of the network loss):
 
   - ``dp``: clip(h ∂h/∂x, ±1) (Eq. 1, ½h², per-example clip);
@@ -57,12 +59,15 @@ class Config:
     lr: float = LR
     dtype: str = "float64"
     clip: float = CLIP
+    residual: str = "direct"  # "stable": h = 2 sin²(a/(2x) + π/4), no cancellation near the minimum
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {self.scheme!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.residual not in ("direct", "stable"):
+            raise ValueError(f"residual must be direct or stable, got {self.residual!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
         if not (self.lr > 0 and self.schedule_steps >= 1 and self.step_every >= 1 and 0 < self.decay_rate <= 1):
@@ -157,11 +162,14 @@ def feedback(cfg: Config, x: np.ndarray, a: np.ndarray) -> np.ndarray:
     """The scheme's g_x at the network output (before the division by N); see the module doc."""
     c, s = np.cos(a / x), np.sin(a / x)
     one = np.asarray(cfg.clip, x.dtype)
-    if cfg.scheme == "dp":
+    if cfg.residual == "stable":  # sin z + 1 = 2 sin²(z/2 + π/4): exact near sin z = −1 in any width
+        h = 2 * np.sin(a / (2 * x) + np.asarray(np.pi / 4, x.dtype)) ** 2
+    else:
         h = s + 1
+    if cfg.scheme == "dp":
         return np.clip(h * (-a / (x * x) * c), -one, one)
     if cfg.scheme == "dp-l1-mean":
-        return np.clip(np.sign(s + 1) * (-a / (x * x) * c) / x.shape[0], -one, one)
+        return np.clip(np.sign(h) * (-a / (x * x) * c) / x.shape[0], -one, one)
     if cfg.scheme == "supervised":
         return x - closest_minimum(np.ones_like(x), a)
     if cfg.scheme == "pg-inverse":
