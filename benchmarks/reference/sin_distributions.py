@@ -63,10 +63,12 @@ def held_out(seed: int, dtype: str):
     return p.draw(keys.rng(seed, "test"), p.test_size)[0].astype(dtype)
 
 
-def reference_series(cfg: Config, seed: int, iterations: int = ITERATIONS) -> tuple[np.ndarray, int | None]:
-    """Training-batch x errors of the reference and the iteration pgbench's divergence rule would
-    stop it at (None: it runs to the end; the series is NaN after a stop)."""
-    tr = Trainer(cfg, seed)
+def reference_series(
+    cfg: Config, seed: int, iterations: int = ITERATIONS, perturb: int = 0
+) -> tuple[np.ndarray, int | None]:
+    """Training-batch x errors of the reference (``perturb``: see :class:`Trainer`) and the iteration
+    pgbench's divergence rule would stop it at (None: it runs to the end; NaN after a stop)."""
+    tr = Trainer(cfg, seed, perturb)
     a_test = held_out(seed, cfg.dtype)
     e = np.full(iterations, np.nan)
     first = None
@@ -166,10 +168,12 @@ def main(argv=None) -> None:
                     continue
                 cfg, label = CONFIGS[name]
                 t0 = time.time()
-                if impl.startswith("ref"):  # ref64, ref32, ref32-stable (the stable residual form)
+                if impl.startswith("ref"):  # ref64, ref32, ref32-stable (stable residual), ref64-p1 (perturbed)
                     width, _, form = impl[3:].partition("-")
+                    k = int(form[1:]) if form.startswith("p") else 0
+                    form = "direct" if k or not form else form
                     e, stop = reference_series(
-                        Config(**{**cfg.__dict__, "dtype": "float" + width, "residual": form or "direct"}), seed
+                        Config(**{**cfg.__dict__, "dtype": "float" + width, "residual": form}), seed, perturb=k
                     )
                 elif impl == "torch-stored":
                     e, stop = stored_series(label, seed, a.stored)

@@ -211,9 +211,14 @@ class Adam:
 class Trainer:
     """The reference training loop of one seed and configuration; :meth:`step` does iteration i."""
 
-    def __init__(self, cfg: Config, seed: int):
+    def __init__(self, cfg: Config, seed: int, perturb: int = 0):
+        """``perturb`` = k > 0 multiplies every initial weight by 1 + 1e-7·u, u ~ U[−1, 1] from
+        ``default_rng(k)`` (about one float32 rounding): a member of the round-off ensemble."""
         self.cfg, self.seed, self.it = cfg, seed, 0
         self.params = initial_params(seed, cfg.dtype)
+        if perturb:
+            rng = np.random.default_rng(perturb)
+            self.params = [p * (1 + 1e-7 * rng.uniform(-1, 1, p.shape)).astype(p.dtype) for p in self.params]
         self.opt = Adam(self.params)
 
     def step(self) -> dict:

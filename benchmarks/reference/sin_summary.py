@@ -23,14 +23,24 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.reference.sin_distributions import CONFIGS, ITERATIONS, PARTNER, describe, running
 
-IMPLS = ("ref64", "ref32", "ref32-stable", "torch-stored", "jax")
+#: implementations whose PG partner runs under another name (jax before the L1 fix: same PG code)
+PARTNER_IMPL = {
+    "jax-abs1": "jax",
+    "ref32-stable": "ref32",
+    "ref64-stable": "ref64",
+    **{f"ref64-p{k}": "ref64" for k in range(1, 10)},
+}
+IMPLS = ("ref64", "ref32", "ref32-stable", "torch-stored", "jax", "jax-abs1")
 
 
 def load(series: Path) -> dict:
     """{(impl, config, seed): (x errors, stop or None)} of every series file."""
     out = {}
     for f in sorted(series.glob("*.npz")):
-        m = re.match(r"(ref64-stable|ref32-stable|ref64|ref32|torch-stored|torch|jax)_(.+)_s(\d+)\.npz$", f.name)
+        m = re.match(
+            r"(ref64-p\d+|ref64-stable|ref32-stable|ref64|ref32|torch-stored|torch|jax-abs1|jax)_(.+)_s(\d+)\.npz$",
+            f.name,
+        )
         if not m:
             continue
         impl, name, seed = m.group(1), m.group(2), int(m.group(3))
@@ -73,8 +83,9 @@ def main(argv=None) -> None:
         row.update(stats(curves[(impl, config, seed)], a.start) if stop is None else {})
         runs.append(row)
         partner = PARTNER.get(config)
-        if partner and (impl, partner, seed) in curves and stop is None and data[(impl, partner, seed)][1] is None:
-            q = curves[(impl, config, seed)] / curves[(impl, partner, seed)]
+        mate = PARTNER_IMPL.get(impl, impl)  # the PG run of the same implementation
+        if partner and (mate, partner, seed) in curves and stop is None and data[(mate, partner, seed)][1] is None:
+            q = curves[(impl, config, seed)] / curves[(mate, partner, seed)]
             ratios.append({"impl": impl, "config": config, "vs": partner, "seed": seed, **stats(q, a.start)})
     runs_df, ratios_df = pd.DataFrame(runs), pd.DataFrame(ratios)
     runs_df.to_csv(a.out / "runs.csv", index=False)
@@ -87,7 +98,8 @@ def main(argv=None) -> None:
             f"R_K: mean training-batch x error over the 1,000 updates ending at K. Columns: R_K at K = 20,000 (the "
             f"endpoint of docs/sin.md), the median and 10–90 % range of R_K over every K from {a.start:,} to 20,000, "
             "and its minimum–maximum over K from 19,000 to 20,000. ref64/ref32: the NumPy reference in "
-            "float64/float32; ref32-stable: float32 with h = 2 sin²(a/(2x) + π/4); torch-stored: pgbench's stored "
+            "float64/float32; ref32-stable: float32 with h = 2 sin²(a/(2x) + π/4); "
+            "jax-abs1: pgbench jax before this branch's L1 fix (abs'(0) = 1); torch-stored: pgbench's stored "
             "runs (results/paper-cpu/runs); jax: fresh pgbench jax runs. Written by "
             "`benchmarks/reference/sin_summary.py`."
         ),
@@ -151,6 +163,7 @@ def plot(curves: dict, path: Path) -> None:
         "ref32-stable": "tab:green",
         "torch-stored": "tab:red",
         "jax": "tab:blue",
+        "jax-abs1": "tab:cyan",
     }
     x = np.arange(1, ITERATIONS + 1)
     for i, c in enumerate(configs):
