@@ -148,3 +148,25 @@ def test_headline_sin_and_gpu_rows():
     assert head.loc["poisson-10x-5k", "measured"] == NEEDS_GPU
     assert "--only poisson-training" in head.loc["poisson-10x-5k", "reason"]
     assert head.loc["poisson-3x-60", "measured"].startswith("1×")   # the machine whose runs reach iteration 60
+
+
+def test_sin_l1_gradient_is_the_same_on_torch_and_jax_where_float32_rounds_h_to_zero():
+    """Within |a/x − a/x*| ≲ 2.4e-4 of a minimum float32 rounds h = sin(a/x) + 1 to exactly 0. The
+    L1 objective's x-gradient there must not depend on the backend (torch's abs'(0) = 0, jax's
+    abs'(0) = 1 before the fix: the cosine-annealed DP variant then ended 150× apart, issue 30)."""
+    from pgbench.backends import get_backend
+    from pgbench.solvers.training import DifferentiablePhysics
+    p = make_problem("sin-v0", scale="quick", objective="l1")
+    a = np.array([[0.75 * np.pi * (1 + 1e-5)], [2.0]], np.float32)
+    x = np.array([[0.5], [0.3]], np.float32)            # example 1 sits 1e-5 (relative) off a minimum
+    assert np.sin(a[0, 0] / x[0, 0]) + np.float32(1) == 0   # float32 rounds its h to exactly 0
+    grads = {}
+    for name in ("torch", "jax"):
+        be = get_backend(name, "cpu")
+        g, _ = DifferentiablePhysics(clip_x_grad=1.0, clip_scope="batch_mean").x_gradient(
+            p, be, be.asarray(x, "float32"), be.asarray(a, "float32"), None)
+        grads[name] = np.asarray(be.to_numpy(g))
+        assert np.allclose(np.asarray(be.to_numpy(p.loss(be, be.asarray(x, "float32"), be.asarray(a, "float32")))),
+                           np.abs(np.sin(a / x) + 1)[:, 0], atol=1e-7)
+    assert grads["torch"][0, 0] == 0 and grads["jax"][0, 0] == 0   # abs'(0) = 0 on both (torch's, sign(0) = 0)
+    assert np.allclose(grads["torch"], grads["jax"], rtol=1e-5)
