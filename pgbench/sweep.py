@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import store, validate
+from . import lanes, store, validate
 from .analysis.summary import summarize
 from .executors import EXECUTORS, check_executor, gpu_count, run_dask, run_pool
 from .record import RunRecord
@@ -289,14 +289,16 @@ def _complete(outcomes: list[Outcome | None]) -> list[Outcome]:
     return done
 
 
-def vector_groups(tasks: list[Task], plans, todo: list[int], read_every: int = 1):
-    """Split the task indices ``todo`` into groups that differ in their seed only:
-    ``(groups, alone)`` where each group can run vectorised and ``alone`` are ``(index, reason)``
-    pairs of tasks that cannot (a group of one seed is vectorised only with ``read_every > 1``)."""
+def vector_groups(tasks: list[Task], plans, todo: list[int], read_every: int = 1, notes: list | None = None):
+    """Split the task indices ``todo`` into groups that can each run as one vectorised program:
+    ``(groups, alone)`` where ``alone`` are ``(index, reason)`` pairs of tasks that cannot (a
+    group of one run is vectorised only with ``read_every > 1``). A group's runs differ in their
+    seed and/or numeric optimizer settings (:mod:`pgbench.lanes`); where those settings cannot
+    share a program (:func:`pgbench.lanes.why_not`), the group is split into runs that differ in
+    their seed only, and the reason is appended to ``notes``."""
     by_config: dict = {}
     for i in todo:
-        config = (store.run_key(dict(plans[i].meta, seed=0)), plans[i].meta.get("label"))
-        by_config.setdefault(config, []).append(i)
+        by_config.setdefault(store.run_key(dict(lanes.shared(plans[i].meta), seed=0)), []).append(i)
     groups, alone = [], []
     for idx in by_config.values():
         if len(idx) == 1 and read_every == 1:
@@ -305,15 +307,30 @@ def vector_groups(tasks: list[Task], plans, todo: list[int], read_every: int = 1
         reason = why_not(plans[idx[0]], len(idx))
         if reason:
             alone.extend((i, reason) for i in idx)
-        else:
+            continue
+        reason = lanes.why_not([plans[i] for i in idx])
+        if not reason:
             groups.append(idx)
+            continue
+        # the settings cannot be lanes: one group per setting, over its seeds
+        t = tasks[idx[0]]
+        if notes is not None:
+            notes.append(f"hyperparameters not vectorised: {t.problem} {t.solver}: {reason}")
+        per_setting: dict = {}
+        for i in idx:
+            per_setting.setdefault(store.run_key(dict(plans[i].meta, seed=0)), []).append(i)
+        for part in per_setting.values():
+            if len(part) == 1 and read_every == 1:
+                alone.append((part[0], "one seed"))
+            else:
+                groups.append(part)
     return groups, alone
 
 
 def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, notes) -> list[int]:
     """Run the vectorisable groups of ``todo`` (see :func:`vector_groups`), store every run and
     return the indices left to run one by one."""
-    groups, alone = vector_groups(tasks, plans, todo, read_every)
+    groups, alone = vector_groups(tasks, plans, todo, read_every, notes)
     said = set()
     for i, reason in alone:
         t = tasks[i]

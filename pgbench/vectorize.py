@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from . import keys
+from . import keys, lanes
 from .planning import RunPlan
 from .problems.base import check_sample
 from .programs import Program, host, per_example, stack
@@ -81,10 +81,6 @@ class NotVectorizable(InvalidSettingError):
     """These plans cannot be trained as one vectorised program (the message says why)."""
 
 
-def _key_view(meta: dict) -> dict:
-    return {k: v for k, v in meta.items() if k not in ("seed", "machine")}
-
-
 def why_not(p: RunPlan, n_seeds: int = 2) -> str | None:
     """Why the plan ``p`` cannot run vectorised over ``n_seeds`` seeds, or None if it can."""
     from .solvers.base import FeedbackScheme
@@ -116,22 +112,39 @@ def why_not(p: RunPlan, n_seeds: int = 2) -> str | None:
     return None
 
 
+def _differences(a: dict, b: dict) -> list[str]:
+    """The fields in which two :func:`pgbench.lanes.shared` views differ (``hyperparameters.X``)."""
+    out = []
+    for k in sorted(set(a) | set(b)):
+        if a.get(k) == b.get(k):
+            continue
+        if k == "hyperparameters" and isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
+            ha, hb = a[k], b[k]
+            out += [f"{k}.{n}" for n in sorted(set(ha) | set(hb)) if ha.get(n) != hb.get(n)]
+        else:
+            out.append(k)
+    return out
+
+
 def check(plans: list[RunPlan]) -> None:
     """Raise :class:`NotVectorizable` (before any work) unless ``plans`` are one configuration
-    over distinct seeds that :func:`why_not` accepts."""
+    over distinct lanes (seeds and/or numeric optimizer settings, :mod:`pgbench.lanes`) that
+    :func:`why_not` and :func:`pgbench.lanes.why_not` accept."""
     if not plans:
         raise NotVectorizable("no runs to vectorise")
-    seeds = [p.seed for p in plans]
-    if len(set(seeds)) != len(seeds):
-        raise NotVectorizable(f"vectorised runs need distinct seeds, got {seeds}")
-    base = _key_view(plans[0].meta)
+    base = lanes.shared(plans[0].meta)
     for p in plans[1:]:
-        if _key_view(p.meta) != base:
-            diff = sorted(
-                k for k in set(base) | set(p.meta) if k not in ("seed", "machine") and base.get(k) != p.meta.get(k)
+        diff = _differences(base, lanes.shared(p.meta))
+        if diff:
+            raise NotVectorizable(
+                "vectorised runs must differ in their seed only, or also in numeric optimizer settings "
+                f"(lr, momentum, numbers in optimizer_settings); these differ in {', '.join(diff)}"
             )
-            raise NotVectorizable(f"vectorised runs must differ in their seed only; these differ in {', '.join(diff)}")
-    reason = why_not(plans[0], len(plans))
+    ids = [(p.seed, repr(sorted(lanes.settings(p.meta["hyperparameters"]).items()))) for p in plans]
+    if len(set(ids)) != len(ids):
+        seeds = [p.seed for p in plans]
+        raise NotVectorizable(f"vectorised runs need distinct seeds (or distinct optimizer settings), got {seeds}")
+    reason = why_not(plans[0], len(plans)) or lanes.why_not(plans)
     if reason:
         raise NotVectorizable(f"{SUPPORTED}; {plans[0].meta['problem']} × {plans[0].solver.id}: {reason}")
 
@@ -157,7 +170,7 @@ class SeedsProgram(Program):
         problem, solver, be = p.problem, p.solver, p.backend
         self.problem, self.solver, self.be = problem, solver, be
         self.net = problem.network()
-        self.opt = solver.make_optimizer(be)
+        self.opt = lanes.optimizer(plans, be)  # the scheme's own, or per-lane settings
         tests = [problem.sample(keys.rng(q.seed, "test"), problem.test_size, be) for q in plans]
         for x, y in tests:  # shapes only: a problem that breaks sample()'s contract fails here
             check_sample(problem, problem.test_size, x, y)
@@ -262,6 +275,8 @@ class SeedsProgram(Program):
                 )
             ),
         }
+        if lanes.differing(self.plans):  # the hyperparameter axis: each lane's own settings
+            info["settings"] = lanes.lane_settings(self.plans)
         return {"vectorized_with": info}
 
     # --- the seeds' batches ---------------------------------------------------------------------
