@@ -289,6 +289,11 @@ def _complete(outcomes: list[Outcome | None]) -> list[Outcome]:
     return done
 
 
+#: reasons :func:`vector_groups` gives for a run it does not vectorise that are no limit of the solver
+ONE_RUN = "one seed"
+REPEATED = "the same run as another task"
+
+
 def vector_groups(tasks: list[Task], plans, todo: list[int], read_every: int = 1, notes: list | None = None):
     """Split the task indices ``todo`` into groups that can each run as one vectorised program:
     ``(groups, alone)`` where ``alone`` are ``(index, reason)`` pairs of tasks that cannot (a
@@ -297,12 +302,16 @@ def vector_groups(tasks: list[Task], plans, todo: list[int], read_every: int = 1
     share a program (:func:`pgbench.lanes.why_not`), the group is split into runs that differ in
     their seed only, and the reason is appended to ``notes``."""
     by_config: dict = {}
-    for i in todo:
-        by_config.setdefault(store.run_key(dict(lanes.shared(plans[i].meta), seed=0)), []).append(i)
     groups, alone = [], []
+    first: dict = {}
+    for i in todo:
+        if first.setdefault(plans[i].run_key, i) != i:  # one run twice (tuned = default): not two lanes
+            alone.append((i, REPEATED))
+            continue
+        by_config.setdefault(store.run_key(dict(lanes.shared(plans[i].meta), seed=0)), []).append(i)
     for idx in by_config.values():
         if len(idx) == 1 and read_every == 1:
-            alone.append((idx[0], "one seed"))
+            alone.append((idx[0], ONE_RUN))
             continue
         reason = why_not(plans[idx[0]], len(idx))
         if reason:
@@ -321,7 +330,7 @@ def vector_groups(tasks: list[Task], plans, todo: list[int], read_every: int = 1
             per_setting.setdefault(store.run_key(dict(plans[i].meta, seed=0)), []).append(i)
         for part in per_setting.values():
             if len(part) == 1 and read_every == 1:
-                alone.append((part[0], "one seed"))
+                alone.append((part[0], ONE_RUN))
             else:
                 groups.append(part)
     return groups, alone
@@ -335,7 +344,7 @@ def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, not
     for i, reason in alone:
         t = tasks[i]
         key = (t.problem, t.label or t.solver, reason)
-        if reason != "one seed" and key not in said:
+        if reason not in (ONE_RUN, REPEATED) and key not in said:
             said.add(key)
             notes.append(f"not vectorised: {t.problem} {t.label or t.solver}: {reason}")
     for idx in groups:
