@@ -87,6 +87,7 @@ def _outcome(task: Task, record: RunRecord, path, cached: bool) -> Outcome:
         loss=_finite_or_none(s.loss),
         x_error=_finite_or_none(s.x_error),
         label=record.meta.label,
+        lanes=int(s.vectorized),
     )
 
 
@@ -208,10 +209,12 @@ def run_sweep(
     (Ctrl-C) stops the sweep: no run starts any more, the runs in flight are abandoned (not
     stored), and :class:`Interrupted` says how many runs are stored.
 
-    ``vectorize``: the runs that differ in their seed only are trained as one program
+    ``vectorize``: the runs that differ in their seed and/or numeric optimizer settings only (a
+    learning-rate grid, a tuning method's trials: :mod:`pgbench.lanes`) are trained as one program
     (:mod:`pgbench.vectorize`, in this process), stored as the separate runs would be; a group that
     cannot be vectorised (an iterative solver, a matrix-wise optimizer, a wall-time budget) runs
-    seed by seed and its reason is appended to ``notes``. ``read_every`` (with ``vectorize``):
+    seed by seed and its reason is appended to ``notes``; settings that cannot be lanes (rates
+    under a schedule) are split into one program per setting, with a note. ``read_every`` (with ``vectorize``):
     metrics are read back to the host every this many iterations (chunks under ``lax.scan`` on
     jax); neither changes a number or a run key.
 

@@ -1,9 +1,14 @@
-"""Many seeds of one training run in one program (issue 22): :class:`VectorRun`, a
-:class:`pgbench.runner.Run` over a seed axis whose device side is :class:`SeedsProgram`; the loop
-(clock, rows, divergence watch, evaluations, budget) is the runner's.
+"""Many seeds of one training run in one program (issue 22), and many numeric optimizer settings
+beside them (issues 31/32): :class:`VectorRun`, a :class:`pgbench.runner.Run` over an axis of
+*lanes* whose device side is :class:`SeedsProgram`; the loop (clock, rows, divergence watch,
+evaluations, budget) is the runner's.
 
-S run plans that differ only in their seed are trained together. Their parameters are stacked
-with a leading seed axis, each seed's batch is drawn from its own stream
+S run plans that differ only in their seed and/or their numeric optimizer settings (``lr``,
+``momentum``, the numbers in ``optimizer_settings``: the hyperparameter axis of
+:mod:`pgbench.lanes`, which builds the per-lane optimizer and says what it refuses) are trained
+together. What follows says "seed" for a lane; a lane's optimizer applies its own settings.
+
+Their parameters are stacked with a leading seed axis, each seed's batch is drawn from its own stream
 (``keys.rng(seed, "train", i)``, exactly as a separate run), and one step computes
 
 .. math:: g_s = J_{\\theta_s}^T g_x(\\mathrm{NN}(y^*_s\\mid\\theta_s)),\\qquad s = 1..S
@@ -26,8 +31,10 @@ time of the rows inside a chunk is the measured chunk time split evenly over its
 (only for S = 1) the budget is checked after each chunk.
 
 What is outside the run key (so a vectorised run is stored under the separate run's key): the
-meta field ``vectorized_with`` = ``{"seeds": [...], "read_every": k, "wall_time": ...}``; every
-row's ``wall_time`` is the time of the whole S-seed program, not of one seed.
+meta field ``vectorized_with`` = ``{"seeds": [...], "read_every": k, "wall_time": ...}`` (one
+seed per lane; with a hyperparameter axis also ``"settings"``: per lane the settings that differ
+between the lanes, e.g. ``[{"lr": 0.001}, {"lr": 0.002}]``); every row's ``wall_time`` is the
+time of the whole S-lane program, not of one lane.
 """
 
 from __future__ import annotations
@@ -284,13 +291,15 @@ class SeedsProgram(Program):
         """The step's inputs for the ``it``-th batch (0-based) of every seed, stacked on a seed
         axis: the seeds' host draws as numpy arrays (:meth:`Problem.draw`, split sampling) or
         their sampled ``(x_true, y_target)`` as backend arrays. Each seed draws from its own
-        stream ``keys.rng(seed, "train", it)``, exactly as a separate run."""
+        stream ``keys.rng(seed, "train", it)``, exactly as a separate run; lanes of one seed (a
+        hyperparameter axis) share its one draw."""
         pr, n = self.problem, self.problem.batch_size
+        seeds = [q.seed for q in self.plans]
         if self.split:
-            drawn = [pr.draw(keys.rng(q.seed, "train", it), n) for q in self.plans]
-            return tuple(np.stack(col) for col in zip(*drawn, strict=True))
-        drawn = [pr.sample(keys.rng(q.seed, "train", it), n, self.be) for q in self.plans]
-        return tuple(stack(self.be, col) for col in zip(*drawn, strict=True))
+            by_seed = {s: pr.draw(keys.rng(s, "train", it), n) for s in dict.fromkeys(seeds)}
+            return tuple(np.stack(col) for col in zip(*(by_seed[s] for s in seeds), strict=True))
+        sampled = {s: pr.sample(keys.rng(s, "train", it), n, self.be) for s in dict.fromkeys(seeds)}
+        return tuple(stack(self.be, col) for col in zip(*(sampled[s] for s in seeds), strict=True))
 
     def device_inputs(self, batches: list[tuple], stacked: bool) -> list[tuple]:
         """``batches`` (from :meth:`inputs`) as backend arrays; ``stacked``: one tuple with a
