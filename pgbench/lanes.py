@@ -107,7 +107,12 @@ def why_not(plans) -> str | None:
             "lanes with different learning rates cannot share a learning-rate schedule (it is built from "
             "one base rate); vectorise runs of one lr, or use schedule='constant'"
         )
-    key = (plans[0].backend.name, s.optimizer, repr([settings(p.meta["hyperparameters"]) for p in plans]))
+    key = (
+        plans[0].backend.name,
+        s.optimizer,
+        repr(s.lr_schedule()),
+        repr([settings(p.meta["hyperparameters"]) for p in plans]),
+    )
     if key not in _VERDICTS:
         _VERDICTS[key] = _try(plans)
     return _VERDICTS[key]
