@@ -146,6 +146,11 @@ def check(plans: list[RunPlan]) -> None:
             raise NotVectorizable(
                 "vectorised runs must differ in their seed only, or also in numeric optimizer settings "
                 f"(lr, momentum, numbers in optimizer_settings); these differ in {', '.join(diff)}"
+                + (
+                    " (an optimizer setting given in one run must be given, as a number, in every run)"
+                    if "hyperparameters.optimizer_settings" in diff
+                    else ""
+                )
             )
     ids = [(p.seed, repr(sorted(lanes.settings(p.meta["hyperparameters"]).items()))) for p in plans]
     if len(set(ids)) != len(ids):
