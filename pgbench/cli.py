@@ -62,7 +62,7 @@ from .progress_view import ProgressView
 from .registry import PROBLEMS, SOLVERS, InvalidSettingError, suggest
 from .store import merge as _merge
 from .store import read
-from .sweep import Interrupted, expand, run_sweep, sweep_status, vector_groups
+from .sweep import ONE_RUN, REPEATED, Interrupted, expand, run_sweep, sweep_status, vector_groups
 from .sweep_config import SweepConfig
 from .tasks import unapplied_labels
 from .vectorize import SUPPORTED
@@ -179,7 +179,7 @@ def _check_vectorizable(tasks, read_every: int) -> None:
         _fail(e)
     _, alone = vector_groups(tasks, plans, list(range(len(tasks))), read_every)
     for i, reason in alone:
-        if reason != "one seed":
+        if reason not in (ONE_RUN, REPEATED):
             _fail(f"{SUPPORTED}; {tasks[i].problem} × {tasks[i].solver}: {reason}")
 
 

@@ -14,7 +14,18 @@ import typer
 
 from . import search_space, terminal
 from .advise import PILOT_ITERATIONS as PILOT
-from .cli_args import CLUSTER, PLUGIN, QUIET, RESULTS, SCHEDULER, THREADS, WORKERS, executor_name, split_list
+from .cli_args import (
+    CLUSTER,
+    PLUGIN,
+    QUIET,
+    READ_EVERY_RUN,
+    RESULTS,
+    SCHEDULER,
+    THREADS,
+    WORKERS,
+    executor_name,
+    split_list,
+)
 from .cli_checks import USER_ERRORS, fail, load_plugins
 from .numbers import fmt
 from .progress_view import ProgressView
@@ -42,6 +53,14 @@ _TEST = typer.Option(
 )
 
 
+VECTORIZE_TUNE = typer.Option(
+    False,
+    "--vectorize",
+    help="train a method's trials (seeds and numeric optimizer settings such as lr) as one program "
+    "where the solver allows; stored as the separate runs with the same keys",
+)
+
+
 def tune_command(
     problem: str = typer.Argument(..., help="problem id, e.g. sin"),
     methods: list[str] = typer.Argument(..., help="SOLVER or SOLVER:KEY=VALUE,... e.g. dp:optimizer=sgd pg hig"),
@@ -59,6 +78,8 @@ def tune_command(
     cluster: str | None = CLUSTER,
     scheduler: str | None = SCHEDULER,
     threads: int | None = THREADS,
+    vectorize: bool = VECTORIZE_TUNE,
+    read_every: int = READ_EVERY_RUN,
     quiet: bool = QUIET,
 ):
     """Tune methods on a problem with equal budgets: the same number of quasi-random trials per
@@ -85,13 +106,16 @@ def tune_command(
         fail(e)
     _print_plan(protocol, parsed, planned)
     total = sum(len(t) for trials_ in planned.values() for t in trials_) + 2 * len(parsed) * len(protocol.test_seeds)
-    options = dict(executor=executor, workers=workers, scheduler=scheduler)
+    options = dict(executor=executor, workers=workers, scheduler=scheduler, vectorize=vectorize, read_every=read_every)
+    notes: list = []
     try:
         with nullcontext(None) if quiet else ProgressView(total, terminal.console(stderr=True)) as view:
-            report = tune(protocol, parsed, results, progress=view, **options)
+            report = tune(protocol, parsed, results, progress=view, notes=notes, **options)
     except USER_ERRORS as e:
         fail(e)
     _print_report(report)
+    for note in dict.fromkeys(notes):  # the trials' and the test runs' sweeps may say the same
+        terminal.console(stderr=True).print(terminal.plain(note))
 
 
 def _print_plan(protocol: Protocol, methods: list[Method], planned) -> None:

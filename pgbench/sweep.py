@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import store, validate
+from . import lanes, store, validate
 from .analysis.summary import summarize
 from .executors import EXECUTORS, check_executor, gpu_count, run_dask, run_pool
 from .record import RunRecord
@@ -87,6 +87,7 @@ def _outcome(task: Task, record: RunRecord, path, cached: bool) -> Outcome:
         loss=_finite_or_none(s.loss),
         x_error=_finite_or_none(s.x_error),
         label=record.meta.label,
+        lanes=int(s.vectorized),
     )
 
 
@@ -208,10 +209,12 @@ def run_sweep(
     (Ctrl-C) stops the sweep: no run starts any more, the runs in flight are abandoned (not
     stored), and :class:`Interrupted` says how many runs are stored.
 
-    ``vectorize``: the runs that differ in their seed only are trained as one program
+    ``vectorize``: the runs that differ in their seed and/or numeric optimizer settings only (a
+    learning-rate grid, a tuning method's trials: :mod:`pgbench.lanes`) are trained as one program
     (:mod:`pgbench.vectorize`, in this process), stored as the separate runs would be; a group that
     cannot be vectorised (an iterative solver, a matrix-wise optimizer, a wall-time budget) runs
-    seed by seed and its reason is appended to ``notes``. ``read_every`` (with ``vectorize``):
+    seed by seed and its reason is appended to ``notes``; settings that cannot be lanes (rates
+    under a schedule) are split into one program per setting, with a note. ``read_every`` (with ``vectorize``):
     metrics are read back to the host every this many iterations (chunks under ``lax.scan`` on
     jax); neither changes a number or a run key.
 
@@ -289,36 +292,62 @@ def _complete(outcomes: list[Outcome | None]) -> list[Outcome]:
     return done
 
 
-def vector_groups(tasks: list[Task], plans, todo: list[int], read_every: int = 1):
-    """Split the task indices ``todo`` into groups that differ in their seed only:
-    ``(groups, alone)`` where each group can run vectorised and ``alone`` are ``(index, reason)``
-    pairs of tasks that cannot (a group of one seed is vectorised only with ``read_every > 1``)."""
+#: reasons :func:`vector_groups` gives for a run it does not vectorise that are no limit of the solver
+ONE_RUN = "one seed"
+REPEATED = "the same run as another task"
+
+
+def vector_groups(tasks: list[Task], plans, todo: list[int], read_every: int = 1, notes: list | None = None):
+    """Split the task indices ``todo`` into groups that can each run as one vectorised program:
+    ``(groups, alone)`` where ``alone`` are ``(index, reason)`` pairs of tasks that cannot (a
+    group of one run is vectorised only with ``read_every > 1``). A group's runs differ in their
+    seed and/or numeric optimizer settings (:mod:`pgbench.lanes`); where those settings cannot
+    share a program (:func:`pgbench.lanes.why_not`), the group is split into runs that differ in
+    their seed only, and the reason is appended to ``notes``."""
     by_config: dict = {}
-    for i in todo:
-        config = (store.run_key(dict(plans[i].meta, seed=0)), plans[i].meta.get("label"))
-        by_config.setdefault(config, []).append(i)
     groups, alone = [], []
+    first: dict = {}
+    for i in todo:
+        if first.setdefault(plans[i].run_key, i) != i:  # one run twice (tuned = default): not two lanes
+            alone.append((i, REPEATED))
+            continue
+        by_config.setdefault(store.run_key(dict(lanes.shared(plans[i].meta), seed=0)), []).append(i)
     for idx in by_config.values():
         if len(idx) == 1 and read_every == 1:
-            alone.append((idx[0], "one seed"))
+            alone.append((idx[0], ONE_RUN))
             continue
         reason = why_not(plans[idx[0]], len(idx))
         if reason:
             alone.extend((i, reason) for i in idx)
-        else:
+            continue
+        reason = lanes.why_not([plans[i] for i in idx])
+        if not reason:
             groups.append(idx)
+            continue
+        # the settings cannot be lanes: one group per setting, over its seeds
+        t = tasks[idx[0]]
+        if notes is not None:
+            notes.append(f"hyperparameters not vectorised: {t.problem} {t.solver}: {reason}")
+        per_setting: dict = {}
+        for i in idx:
+            per_setting.setdefault(store.run_key(dict(plans[i].meta, seed=0)), []).append(i)
+        for part in per_setting.values():
+            if len(part) == 1 and read_every == 1:
+                alone.append((part[0], ONE_RUN))
+            else:
+                groups.append(part)
     return groups, alone
 
 
 def _run_vector_groups(tasks, plans, todo, outcomes, root, emit, read_every, notes) -> list[int]:
     """Run the vectorisable groups of ``todo`` (see :func:`vector_groups`), store every run and
     return the indices left to run one by one."""
-    groups, alone = vector_groups(tasks, plans, todo, read_every)
+    groups, alone = vector_groups(tasks, plans, todo, read_every, notes)
     said = set()
     for i, reason in alone:
         t = tasks[i]
         key = (t.problem, t.label or t.solver, reason)
-        if reason != "one seed" and key not in said:
+        if reason not in (ONE_RUN, REPEATED) and key not in said:
             said.add(key)
             notes.append(f"not vectorised: {t.problem} {t.label or t.solver}: {reason}")
     for idx in groups:

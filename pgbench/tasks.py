@@ -132,6 +132,7 @@ class Outcome:
     loss: float | None = None
     x_error: float | None = None
     label: str | None = None  # the label the run is stored with
+    lanes: int = 1  # runs that shared its vectorised program (1: it ran alone); wall_time is the program's
 
 
 def unapplied_labels(outcomes) -> list[str]:

@@ -277,7 +277,8 @@ def tune(
     for m in methods:
         trials = [[by_task[id(t)] for t in trial] for trial in planned[m.label]]
         chosen = select(protocol, [trial[0].task.hyperparameters for trial in trials], trials)
-        cost = sum(o.wall_time or 0.0 for trial in trials for o in trial)
+        # a vectorised program's time is shared evenly by its lanes (each run records the whole program's)
+        cost = sum((o.wall_time or 0.0) / max(o.lanes, 1) for trial in trials for o in trial)
         results.append((m, trials, chosen, cost))
         test += [protocol.task(m, chosen.settings, seed, f"{m.label} (tuned)") for seed in protocol.test_seeds]
         test += [protocol.task(m, dict(m.settings), seed, f"{m.label} (default)") for seed in protocol.test_seeds]

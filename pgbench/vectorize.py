@@ -1,9 +1,14 @@
-"""Many seeds of one training run in one program (issue 22): :class:`VectorRun`, a
-:class:`pgbench.runner.Run` over a seed axis whose device side is :class:`SeedsProgram`; the loop
-(clock, rows, divergence watch, evaluations, budget) is the runner's.
+"""Many seeds of one training run in one program (issue 22), and many numeric optimizer settings
+beside them (issues 31/32): :class:`VectorRun`, a :class:`pgbench.runner.Run` over an axis of
+*lanes* whose device side is :class:`SeedsProgram`; the loop (clock, rows, divergence watch,
+evaluations, budget) is the runner's.
 
-S run plans that differ only in their seed are trained together. Their parameters are stacked
-with a leading seed axis, each seed's batch is drawn from its own stream
+S run plans that differ only in their seed and/or their numeric optimizer settings (``lr``,
+``momentum``, the numbers in ``optimizer_settings``: the hyperparameter axis of
+:mod:`pgbench.lanes`, which builds the per-lane optimizer and says what it refuses) are trained
+together. What follows says "seed" for a lane; a lane's optimizer applies its own settings.
+
+Their parameters are stacked with a leading seed axis, each seed's batch is drawn from its own stream
 (``keys.rng(seed, "train", i)``, exactly as a separate run), and one step computes
 
 .. math:: g_s = J_{\\theta_s}^T g_x(\\mathrm{NN}(y^*_s\\mid\\theta_s)),\\qquad s = 1..S
@@ -26,8 +31,10 @@ time of the rows inside a chunk is the measured chunk time split evenly over its
 (only for S = 1) the budget is checked after each chunk.
 
 What is outside the run key (so a vectorised run is stored under the separate run's key): the
-meta field ``vectorized_with`` = ``{"seeds": [...], "read_every": k, "wall_time": ...}``; every
-row's ``wall_time`` is the time of the whole S-seed program, not of one seed.
+meta field ``vectorized_with`` = ``{"seeds": [...], "read_every": k, "wall_time": ...}`` (one
+seed per lane; with a hyperparameter axis also ``"settings"``: per lane the settings that differ
+between the lanes, e.g. ``[{"lr": 0.001}, {"lr": 0.002}]``); every row's ``wall_time`` is the
+time of the whole S-lane program, not of one lane.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from . import keys
+from . import keys, lanes
 from .planning import RunPlan
 from .problems.base import check_sample
 from .programs import Program, host, per_example, stack
@@ -81,10 +88,6 @@ class NotVectorizable(InvalidSettingError):
     """These plans cannot be trained as one vectorised program (the message says why)."""
 
 
-def _key_view(meta: dict) -> dict:
-    return {k: v for k, v in meta.items() if k not in ("seed", "machine")}
-
-
 def why_not(p: RunPlan, n_seeds: int = 2) -> str | None:
     """Why the plan ``p`` cannot run vectorised over ``n_seeds`` seeds, or None if it can."""
     from .solvers.base import FeedbackScheme
@@ -116,22 +119,44 @@ def why_not(p: RunPlan, n_seeds: int = 2) -> str | None:
     return None
 
 
+def _differences(a: dict, b: dict) -> list[str]:
+    """The fields in which two :func:`pgbench.lanes.shared` views differ (``hyperparameters.X``)."""
+    out = []
+    for k in sorted(set(a) | set(b)):
+        if a.get(k) == b.get(k):
+            continue
+        if k == "hyperparameters" and isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
+            ha, hb = a[k], b[k]
+            out += [f"{k}.{n}" for n in sorted(set(ha) | set(hb)) if ha.get(n) != hb.get(n)]
+        else:
+            out.append(k)
+    return out
+
+
 def check(plans: list[RunPlan]) -> None:
     """Raise :class:`NotVectorizable` (before any work) unless ``plans`` are one configuration
-    over distinct seeds that :func:`why_not` accepts."""
+    over distinct lanes (seeds and/or numeric optimizer settings, :mod:`pgbench.lanes`) that
+    :func:`why_not` and :func:`pgbench.lanes.why_not` accept."""
     if not plans:
         raise NotVectorizable("no runs to vectorise")
-    seeds = [p.seed for p in plans]
-    if len(set(seeds)) != len(seeds):
-        raise NotVectorizable(f"vectorised runs need distinct seeds, got {seeds}")
-    base = _key_view(plans[0].meta)
+    base = lanes.shared(plans[0].meta)
     for p in plans[1:]:
-        if _key_view(p.meta) != base:
-            diff = sorted(
-                k for k in set(base) | set(p.meta) if k not in ("seed", "machine") and base.get(k) != p.meta.get(k)
+        diff = _differences(base, lanes.shared(p.meta))
+        if diff:
+            raise NotVectorizable(
+                "vectorised runs must differ in their seed only, or also in numeric optimizer settings "
+                f"(lr, momentum, numbers in optimizer_settings); these differ in {', '.join(diff)}"
+                + (
+                    " (an optimizer setting given in one run must be given, as a number, in every run)"
+                    if "hyperparameters.optimizer_settings" in diff
+                    else ""
+                )
             )
-            raise NotVectorizable(f"vectorised runs must differ in their seed only; these differ in {', '.join(diff)}")
-    reason = why_not(plans[0], len(plans))
+    ids = [(p.seed, repr(sorted(lanes.settings(p.meta["hyperparameters"]).items()))) for p in plans]
+    if len(set(ids)) != len(ids):
+        seeds = [p.seed for p in plans]
+        raise NotVectorizable(f"vectorised runs need distinct seeds (or distinct optimizer settings), got {seeds}")
+    reason = why_not(plans[0], len(plans)) or lanes.why_not(plans)
     if reason:
         raise NotVectorizable(f"{SUPPORTED}; {plans[0].meta['problem']} × {plans[0].solver.id}: {reason}")
 
@@ -157,7 +182,7 @@ class SeedsProgram(Program):
         problem, solver, be = p.problem, p.solver, p.backend
         self.problem, self.solver, self.be = problem, solver, be
         self.net = problem.network()
-        self.opt = solver.make_optimizer(be)
+        self.opt = lanes.optimizer(plans, be)  # the scheme's own, or per-lane settings
         tests = [problem.sample(keys.rng(q.seed, "test"), problem.test_size, be) for q in plans]
         for x, y in tests:  # shapes only: a problem that breaks sample()'s contract fails here
             check_sample(problem, problem.test_size, x, y)
@@ -262,6 +287,8 @@ class SeedsProgram(Program):
                 )
             ),
         }
+        if lanes.differing(self.plans):  # the hyperparameter axis: each lane's own settings
+            info["settings"] = lanes.lane_settings(self.plans)
         return {"vectorized_with": info}
 
     # --- the seeds' batches ---------------------------------------------------------------------
@@ -269,13 +296,15 @@ class SeedsProgram(Program):
         """The step's inputs for the ``it``-th batch (0-based) of every seed, stacked on a seed
         axis: the seeds' host draws as numpy arrays (:meth:`Problem.draw`, split sampling) or
         their sampled ``(x_true, y_target)`` as backend arrays. Each seed draws from its own
-        stream ``keys.rng(seed, "train", it)``, exactly as a separate run."""
+        stream ``keys.rng(seed, "train", it)``, exactly as a separate run; lanes of one seed (a
+        hyperparameter axis) share its one draw."""
         pr, n = self.problem, self.problem.batch_size
+        seeds = [q.seed for q in self.plans]
         if self.split:
-            drawn = [pr.draw(keys.rng(q.seed, "train", it), n) for q in self.plans]
-            return tuple(np.stack(col) for col in zip(*drawn, strict=True))
-        drawn = [pr.sample(keys.rng(q.seed, "train", it), n, self.be) for q in self.plans]
-        return tuple(stack(self.be, col) for col in zip(*drawn, strict=True))
+            by_seed = {s: pr.draw(keys.rng(s, "train", it), n) for s in dict.fromkeys(seeds)}
+            return tuple(np.stack(col) for col in zip(*(by_seed[s] for s in seeds), strict=True))
+        sampled = {s: pr.sample(keys.rng(s, "train", it), n, self.be) for s in dict.fromkeys(seeds)}
+        return tuple(stack(self.be, col) for col in zip(*(sampled[s] for s in seeds), strict=True))
 
     def device_inputs(self, batches: list[tuple], stacked: bool) -> list[tuple]:
         """``batches`` (from :meth:`inputs`) as backend arrays; ``stacked``: one tuple with a

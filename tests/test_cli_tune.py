@@ -68,3 +68,22 @@ def test_bad_input_is_one_line_before_any_work(capsys, tmp_path, args, message):
     code, _, err = invoke(capsys, "tune", "diag-quadratic", *args, "--results", tmp_path)
     assert code == 2 and message in err and "Traceback" not in err
     assert not list(tmp_path.rglob("*.parquet"))
+
+
+def test_vectorize_trains_trials_as_lanes_and_notes_what_it_cannot(capsys, tmp_path):
+    """``--vectorize``: dp's trials (lr lanes) share programs and are stored with ``vectorized_with``;
+    gd (an iterative solver) cannot, and a note says so (its runs go one by one)."""
+    from pgbench import store
+
+    args = ["tune", "exp", "dp:optimizer=sgd", "--trials", "3", "--validation-seeds", "1", "2"]
+    args += ["--test-seeds", "3", "4", "-n", "5", "--results", tmp_path, "--vectorize", "-q"]
+    code, out, err = invoke(capsys, *args)
+    assert code in (0, None), out + err
+    df = store.load_results(tmp_path)
+    assert df["run_key"].nunique() == 3 * 2 + 2 * 2
+    lanes = df.groupby("run_key")["vectorized_with"].first().map(lambda v: len(json.loads(v)["seeds"]))
+    assert lanes.max() == 3 * 2  # the three trials x two validation seeds: one program
+    code, out, err = invoke(capsys, "tune", "diag-quadratic", "gd", "--trials", "2", "--validation-seeds", "1", "2",
+                            "--test-seeds", "3", "-n", "5", "--results", tmp_path / "gd", "--vectorize", "-q")
+    assert code in (0, None), out + err
+    assert "not vectorised" in out + err

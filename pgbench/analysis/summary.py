@@ -15,7 +15,7 @@ identity                ``run_key``, problem, scale, solver, label, kind, backen
                         (:func:`pgbench.record.config_hash`), seed, ``x_error_name``, ``created``
 ``status`` / ``message``  as stored: reading never re-applies a divergence rule; ``divergence_rule``
                         names the rule that classified the run (``unrecorded`` for older stores)
-``vectorized``          seeds that shared the run's program (1: a run of its own); its wall times are
+``vectorized``          runs (lanes: seeds, settings) that shared its program (1: alone); its wall times are
                         the whole program's
 ``x_error``             final x-space error (:func:`~pgbench.analysis.measures.final_value`): the last
                         held-out ``eval_x_error`` of a training run, the last ``x_error`` of an iterative run
@@ -38,7 +38,7 @@ solver ids, with the id added). :func:`per_config` gives ``seeds`` (runs), ``ok`
 max over those seeds): a diverged seed never enters a median; it shows in ``diverged``.
 ``reached`` counts seeds (ok or diverged) that reached the target; ``iterations_to_target`` and
 ``time_to_target`` are medians over those; ``time_per_iteration`` the median over ok and diverged runs;
-``vectorized`` the most seeds any of its runs shared a program with (1: every run ran alone; above 1,
+``vectorized`` the most runs (lanes) any of its runs shared a program with (1: every run ran alone; above 1,
 its times are those of the shared program).
 """
 
