@@ -14,7 +14,18 @@ import typer
 
 from . import search_space, terminal
 from .advise import PILOT_ITERATIONS as PILOT
-from .cli_args import CLUSTER, PLUGIN, QUIET, RESULTS, SCHEDULER, THREADS, WORKERS, executor_name, split_list
+from .cli_args import (
+    BUDGET_CLOCK,
+    CLUSTER,
+    PLUGIN,
+    QUIET,
+    RESULTS,
+    SCHEDULER,
+    THREADS,
+    WORKERS,
+    executor_name,
+    split_list,
+)
 from .cli_checks import USER_ERRORS, fail, load_plugins
 from .numbers import fmt
 from .progress_view import ProgressView
@@ -50,7 +61,8 @@ def tune_command(
     test_seeds: list[str] = _TEST,
     scale: str = typer.Option("quick", "--scale", help="named problem scale: quick or paper"),
     iterations: int | None = typer.Option(None, "--iterations", "-n", help="iteration budget of every run"),
-    max_time: float | None = typer.Option(None, "--max-time", help="wall-time budget of every run in seconds"),
+    max_time: float | None = typer.Option(None, "--max-time", help="time budget of every run in seconds"),
+    budget_clock: str = BUDGET_CLOCK,
     backend: str = typer.Option("torch", "--backend", help="torch or jax"),
     sampler_seed: int = typer.Option(0, "--sampler-seed", help="seed of the quasi-random trial sequence"),
     results: Path = RESULTS,
@@ -75,6 +87,7 @@ def tune_command(
             test_seeds=_seeds(test_seeds, "--test-seeds", TEST_SEEDS),
             iterations=iterations,
             max_time=max_time,
+            max_time_clock=budget_clock,
             backend=backend,
             sampler_seed=sampler_seed,
             threads=threads,

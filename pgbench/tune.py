@@ -87,6 +87,8 @@ class Protocol:
     backend: str = "torch"
     sampler_seed: int = 0
     threads: int | None = 1
+    max_time_clock: str = "wall"  # the clock max_time counts on (pgbench.clocks)
+    time_caps: dict | None = None  # method label -> wall seconds per run (pgbench.advise), else None
 
     def __post_init__(self):
         if self.trials < 1:
@@ -109,11 +111,18 @@ class Protocol:
             hyperparameters=settings,
             label=label,
             threads=self.threads,
+            max_time_clock=self.max_time_clock,
+            time_cap=(self.time_caps or {}).get(method.label),
         )
 
     def key(self, methods: list[Method]) -> str:
-        """12 hex digits naming this protocol with these methods (its JSON file)."""
-        spec = {"protocol": asdict(self), "methods": [(m.label, m.solver, m.settings) for m in methods]}
+        """12 hex digits naming this protocol with these methods (its JSON file); the fields added
+        after the first protocols were written count only when set, so their names stay."""
+        fields_ = asdict(self)
+        for name, default in (("max_time_clock", "wall"), ("time_caps", None)):
+            if fields_[name] == default:
+                del fields_[name]
+        spec = {"protocol": fields_, "methods": [(m.label, m.solver, m.settings) for m in methods]}
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
