@@ -9,13 +9,20 @@
    more than ``PILOT_SHARE`` of the budget (at least ``PILOT_FLOOR`` seconds) cannot be tuned
    within it and is left out, with the reason.
 3. **plan** — with :math:`n = T V + 2 S` runs per method (T trials × V validation seeds, then
-   the chosen and the default settings on S test seeds), the iteration budget is the largest
-   :math:`I \\le I_{scale}` with :math:`n \\sum_m (s_m + I c_m + (I/e + 1)
-   v_m) \\le f\\,B'` (:math:`s_m` start-up and storing, :math:`v_m` one held-out evaluation every
-   :math:`e` iterations; B' the budget left after the pilot, f = 0.8 for safety); below
-   ``MIN_ITERATIONS`` the trials shrink (not below
-   ``MIN_TRIALS``), and a budget that still cannot hold the protocol is refused with the budget
-   it needs. The plan (runs, iterations, ETA) is shown before any tuning run.
+   the chosen and the default settings on S test seeds), every run of method m gets a time cap
+   :math:`C_m = \\max(k I c_m, C_0)` (``CAP_FACTOR`` k = 2, ``CAP_FLOOR`` :math:`C_0`: seconds
+   on the run's wall clock; a run not done by then is stopped and stored ``over_budget``, which
+   selection counts as failed, :func:`pgbench.tune.score`), and the iteration budget is the largest
+   :math:`I \\le I_{scale}` for which both the expected time
+   :math:`n \\sum_m (s_m + I c_m + (I/e + 1) v_m) \\le f\\,B'` and the worst case, every run
+   stopped at its cap, :math:`n \\sum_m (s_m + C_m + (I/e + 1) v_m) \\le B'` (:math:`s_m`
+   start-up, warm-up and storing, :math:`v_m` one held-out evaluation every :math:`e` iterations;
+   B' the budget left after the pilot, f = 0.8 for safety). The pilot runs at the defaults and
+   cannot foresee settings that make a step costlier (a damping that multiplies the CG steps of
+   Hessian-free): the caps make the budget a bound, not an estimate. Below ``MIN_ITERATIONS`` the
+   trials shrink (not below ``MIN_TRIALS``), and a budget that still cannot hold the protocol is
+   refused with the budget it needs. The plan (runs, iterations, caps, ETA, worst case) is shown
+   before any tuning run.
 4. **recommendation** — the methods ranked by median test error under external tuning, with
    90 % intervals, tied ranks and the bootstrap probability of being best, the chosen settings,
    and what tuning cost.
@@ -38,6 +45,9 @@ PILOT_FLOOR = 30.0  # ... but never less than this many seconds (one-off start-u
 MIN_ITERATIONS = 50
 MIN_TRIALS = 4
 SAFETY = 0.8
+CAP_FACTOR = 2.0  # a run may take this many times the clock time the pilot predicts for it ...
+CAP_FLOOR = 1.0  # ... and never less than this many seconds (timing jitter of very cheap runs)
+WARM_UP_STEPS = 2  # a capped run is warmed up first (pgbench.runner.execute_runs): steps off its clock
 TRAINING = ("dp:optimizer=adam", "dp:optimizer=sgd", "pg", "supervised", "hig", "lbfgs", "hf")
 ITERATIVE = ("gd", "adam", "newton", "gauss-newton", "lm", "lbfgsb", "invgrad", "inverse")
 
@@ -98,10 +108,23 @@ class Cost:
     per_iteration: float
     per_evaluation: float = 0.0  # one held-out evaluation (off the run's clock, not off the user's)
 
+    def overhead(self, iterations: int, eval_every: int) -> float:
+        """Wall seconds of one stored run that are off its clock: start-up, warm-up, storing and
+        held-out evaluations."""
+        evaluations = (iterations // eval_every + 1) if eval_every else 0
+        return self.startup + WARM_UP_STEPS * self.per_iteration + evaluations * self.per_evaluation
+
     def run_seconds(self, iterations: int, eval_every: int) -> float:
         """Estimated wall seconds of one stored run of ``iterations``."""
-        evaluations = (iterations // eval_every + 1) if eval_every else 0
-        return self.startup + iterations * self.per_iteration + evaluations * self.per_evaluation
+        return self.overhead(iterations, eval_every) + iterations * self.per_iteration
+
+    def cap(self, iterations: int) -> float:
+        """The time cap of one run of ``iterations`` (seconds on its wall clock, module docstring)."""
+        return max(CAP_FACTOR * iterations * self.per_iteration, CAP_FLOOR)
+
+    def worst_seconds(self, iterations: int, eval_every: int) -> float:
+        """Wall seconds of one stored run stopped at its cap: the most a run of the plan takes."""
+        return self.overhead(iterations, eval_every) + self.cap(iterations)
 
 
 class TooSlow(Exception):
@@ -143,11 +166,13 @@ def pilot(problem_id: str, method: Method, scale: str, backend: str, seed: int, 
 
 @dataclass(frozen=True)
 class Plan:
-    """The sized protocol and its estimated wall time."""
+    """The sized protocol (with every method's time cap), its estimated wall time and the most it
+    can take (every run stopped at its cap)."""
 
     protocol: Protocol
     runs: int
     eta_seconds: float
+    worst_seconds: float = math.nan
 
 
 def size(
@@ -163,21 +188,28 @@ def size(
     eval_every: int = 0,
 ) -> Plan:
     """The largest iteration budget (≤ the scale's) and trials (≤ ``trials``, ≥ ``MIN_TRIALS``)
-    whose estimated wall time fits ``SAFETY`` × ``budget`` (module docstring); ValueError naming
-    the budget needed when even the smallest protocol does not fit."""
+    whose estimated wall time fits ``SAFETY`` × ``budget`` and whose worst case (every run at its
+    cap) fits ``budget`` (module docstring); ValueError naming the budget needed when even the
+    smallest protocol does not fit."""
     v, s = len(validation_seeds), len(test_seeds)
 
     def seconds(n: int, iterations: int) -> float:
         return n * sum(c.run_seconds(iterations, eval_every) for c in costs.values())
 
+    def worst(n: int, iterations: int) -> float:
+        return n * sum(c.worst_seconds(iterations, eval_every) for c in costs.values())
+
+    def fits(n: int, iterations: int) -> bool:
+        return seconds(n, iterations) <= SAFETY * budget and worst(n, iterations) <= budget
+
     for t in range(trials, MIN_TRIALS - 1, -1):
         n = t * v + 2 * s
-        lo, hi = 0, default_iterations  # the largest that fits: the estimate grows with the iterations
+        lo, hi = 0, default_iterations  # the largest that fits: both times grow with the iterations
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            lo, hi = (mid, hi) if seconds(n, mid) <= SAFETY * budget else (lo, mid - 1)
+            lo, hi = (mid, hi) if fits(n, mid) else (lo, mid - 1)
         iterations = lo
-        if iterations >= min(MIN_ITERATIONS, default_iterations) and seconds(n, iterations) <= SAFETY * budget:
+        if iterations >= min(MIN_ITERATIONS, default_iterations) and fits(n, iterations):
             protocol = Protocol(
                 problem_id,
                 scale=scale,
@@ -186,10 +218,12 @@ def size(
                 test_seeds=test_seeds,
                 iterations=iterations,
                 backend=backend,
+                time_caps={m: round(c.cap(iterations), 3) for m, c in costs.items()},
             )
-            return Plan(protocol, n * len(costs), seconds(n, iterations))
+            return Plan(protocol, n * len(costs), seconds(n, iterations), worst(n, iterations))
     n = MIN_TRIALS * v + 2 * s
-    need = seconds(n, min(MIN_ITERATIONS, default_iterations)) / SAFETY
+    least = min(MIN_ITERATIONS, default_iterations)
+    need = max(seconds(n, least) / SAFETY, worst(n, least))
     raise ValueError(
         f"a budget of {budget:.0f} s cannot hold {MIN_TRIALS} trials × {v} validation seeds + {2 * s} test runs "
         f"of {min(MIN_ITERATIONS, default_iterations)} iterations for {len(costs)} methods; it needs about "
@@ -197,4 +231,16 @@ def size(
     )
 
 
-__all__ = ["parse_budget", "candidates", "pilot", "TooSlow", "size", "Plan", "Cost", "Candidates", "has_network"]
+__all__ = [
+    "CAP_FACTOR",
+    "CAP_FLOOR",
+    "parse_budget",
+    "candidates",
+    "pilot",
+    "TooSlow",
+    "size",
+    "Plan",
+    "Cost",
+    "Candidates",
+    "has_network",
+]

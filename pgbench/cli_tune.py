@@ -181,7 +181,7 @@ def advise_command(
     """Recommend a method for a problem: every candidate tuned with equal trials within a
     wall-time budget planned up front (pilot runs, then trials × methods × seeds sized to fit),
     ranked on unseen test seeds with intervals and the probability of being best."""
-    from .advise import PILOT_FLOOR, PILOT_SHARE, TooSlow, candidates, parse_budget, pilot, size
+    from .advise import CAP_FACTOR, PILOT_FLOOR, PILOT_SHARE, TooSlow, candidates, parse_budget, pilot, size
     from .analysis.uncertainty import p_best
     from .planning import plan
 
@@ -230,7 +230,15 @@ def advise_command(
     err.print(
         f"plan: {len(found.methods)} methods × ({p.trials} trials × {len(val)} validation seeds + 2 × {len(test)} "
         f"test seeds) = {sized.runs} runs of {p.iterations} iterations (scale default {default_iterations}); "
-        f"ETA {terminal.duration(sized.eta_seconds)} of the {terminal.duration(seconds)} budget",
+        f"ETA {terminal.duration(sized.eta_seconds)}, at most {terminal.duration(sized.worst_seconds)} (every run "
+        f"stopped at its cap), of the {terminal.duration(seconds)} budget",
+        markup=False,
+        highlight=False,
+    )
+    caps = ", ".join(f"{label} {fmt(cap)} s" for label, cap in (p.time_caps or {}).items())
+    err.print(
+        f"time caps per run ({fmt(CAP_FACTOR)}× the pilot's time for {p.iterations} iterations; a run past its cap "
+        f"is stopped and counts as failed): {caps}",
         markup=False,
         highlight=False,
     )
@@ -248,6 +256,11 @@ def advise_command(
     text = [False, True, False, False, False, False, True]
     title = f"advice for {p.problem}: methods tuned with {p.trials} trials each, judged on {len(test)} unseen seeds"
     terminal.console().print(terminal.table_of(title, heads, rows, text))
+    for t in report.methods:
+        over = t.trial_statuses.get("over_budget", 0)
+        if over:
+            n_trial_runs = sum(t.trial_statuses.values())
+            err.print(f"{t.method.label}: {over} of {n_trial_runs} trial runs over their time cap", markup=False)
     best = ext.iloc[0]
     tied = [m for m in ext["method"] if ext.set_index("method").loc[m, "rank"] == 1]
     verdict = (

@@ -9,7 +9,8 @@ For a problem and methods (a solver with fixed settings, e.g. ``dp:optimizer=sgd
    run on every validation seed. A trial is an ordinary keyed run: stored, resumable,
    distributable like any sweep (:func:`pgbench.sweep.run_sweep`).
 2. **selection** — per method the trial with the lowest *validation score*: the median over the
-   validation seeds of the final held-out x error, a diverged or failed seed counting as ∞
+   validation seeds of the final held-out x error, a diverged, failed or over-budget seed (a run
+   stopped at its time cap, ``Protocol.time_caps``) counting as ∞
    (ties: the earlier trial). Selection is a function of the validation outcomes only.
 3. **test** — the chosen settings and the defaults, each on every test seed (disjoint from the
    validation seeds, checked before any work).
@@ -25,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -176,6 +178,7 @@ class Tuned:
     tuned: list[Outcome]
     default: list[Outcome]
     cost_seconds: float
+    trial_statuses: dict = field(default_factory=dict)  # status -> how many trial runs ended so
 
 
 @dataclass
@@ -236,6 +239,7 @@ class TuneReport:
                     "tuned_runs": [o.run_key for o in t.tuned],
                     "default_runs": [o.run_key for o in t.default],
                     "tuning_seconds": t.cost_seconds,
+                    "trial_statuses": dict(t.trial_statuses),
                 }
                 for t in self.methods
             ],
@@ -287,16 +291,16 @@ def tune(
         trials = [[by_task[id(t)] for t in trial] for trial in planned[m.label]]
         chosen = select(protocol, [trial[0].task.hyperparameters for trial in trials], trials)
         cost = sum(o.wall_time or 0.0 for trial in trials for o in trial)
-        results.append((m, trials, chosen, cost))
+        results.append((m, trials, chosen, cost, Counter(o.status for trial in trials for o in trial)))
         test += [protocol.task(m, chosen.settings, seed, f"{m.label} (tuned)") for seed in protocol.test_seeds]
         test += [protocol.task(m, dict(m.settings), seed, f"{m.label} (default)") for seed in protocol.test_seeds]
     test_outs = run_sweep(test, root, progress=progress, **sweep_options)
     n = len(protocol.test_seeds)
     report = TuneReport(protocol, [])
-    for i, (m, trials, chosen, cost) in enumerate(results):
+    for i, (m, trials, chosen, cost, statuses) in enumerate(results):
         block = test_outs[2 * n * i : 2 * n * (i + 1)]
         report.methods.append(
-            Tuned(m, [trial[0].task.hyperparameters for trial in trials], chosen, block[:n], block[n:], cost)
+            Tuned(m, [trial[0].task.hyperparameters for trial in trials], chosen, block[:n], block[n:], cost, statuses)
         )
     path = root_path(root, protocol, methods)
     write_text_atomic(path, json.dumps(report.as_dict(), indent=1, sort_keys=True, default=str))
