@@ -5,21 +5,26 @@
    training schemes (DP with Adam and with SGD, PG, supervised, HIG, L-BFGS, Hessian-free), else
    the iterative solvers; those that cannot run are listed with the reason.
 2. **pilot** — each candidate runs ``PILOT_ITERATIONS`` steps at its defaults (not stored): its
-   start-up seconds :math:`s_m` and seconds per iteration :math:`c_m`; a method whose pilot takes
+   start-up seconds :math:`s_m` and its mean wall and CPU seconds per iteration after the first
+   step, :math:`c_m` and :math:`\\gamma_m`; a method whose pilot takes
    more than ``PILOT_SHARE`` of the budget (at least ``PILOT_FLOOR`` seconds) cannot be tuned
    within it and is left out, with the reason.
 3. **plan** — with :math:`n = T V + 2 S` runs per method (T trials × V validation seeds, then
    the chosen and the default settings on S test seeds), every run of method m gets a time cap
-   :math:`C_m = \\max(k I c_m, C_0)` (``CAP_FACTOR`` k = 2, ``CAP_FLOOR`` :math:`C_0`: seconds
-   on the run's wall clock; a run not done by then is stopped and stored ``over_budget``, which
-   selection counts as failed, :func:`pgbench.tune.score`), and the iteration budget is the largest
+   :math:`C_m = \\max(k I \\gamma_m, C_0)` CPU seconds (``CAP_FACTOR`` k = 2, ``CAP_FLOOR``
+   :math:`C_0`, :math:`\\gamma_m` the pilot's CPU seconds per iteration: on the CPU clock, which
+   the machine's load does not bend, so a trial is stopped for its own cost, never for a busy
+   neighbour); a run not done by then is stopped and stored ``over_budget``, which selection
+   counts as failed (:func:`pgbench.tune.score`). The iteration budget is the largest
    :math:`I \\le I_{scale}` for which both the expected time
    :math:`n \\sum_m (s_m + I c_m + (I/e + 1) v_m) \\le f\\,B'` and the worst case, every run
-   stopped at its cap, :math:`n \\sum_m (s_m + C_m + (I/e + 1) v_m) \\le B'` (:math:`s_m`
-   start-up, warm-up and storing, :math:`v_m` one held-out evaluation every :math:`e` iterations;
-   B' the budget left after the pilot, f = 0.8 for safety). The pilot runs at the defaults and
+   stopped at its cap, :math:`n \\sum_m (s_m + C_m c_m/\\gamma_m + (I/e + 1) v_m) \\le B'`
+   (:math:`c_m` wall seconds per iteration, :math:`s_m` start-up, warm-up and storing, :math:`v_m`
+   one held-out evaluation every :math:`e` iterations, all measured by the pilot; B' the budget
+   left after the pilot, f = 0.8 for safety). The pilot runs at the defaults and
    cannot foresee settings that make a step costlier (a damping that multiplies the CG steps of
-   Hessian-free): the caps make the budget a bound, not an estimate. Below ``MIN_ITERATIONS`` the
+   Hessian-free): the caps make the budget a bound (at the machine's load during the pilot), not
+   an estimate. Below ``MIN_ITERATIONS`` the
    trials shrink (not below ``MIN_TRIALS``), and a budget that still cannot hold the protocol is
    refused with the budget it needs. The plan (runs, iterations, caps, ETA, worst case) is shown
    before any tuning run.
@@ -102,11 +107,24 @@ def candidates(problem_id: str, scale: str, backend: str, names=None) -> Candida
 
 @dataclass(frozen=True)
 class Cost:
-    """A method's measured cost: start-up seconds and seconds per iteration (wall)."""
+    """A method's measured cost: start-up seconds, wall seconds per iteration and per held-out
+    evaluation, and CPU seconds per iteration (NaN: not measured, taken equal to the wall's)."""
 
     startup: float
     per_iteration: float
     per_evaluation: float = 0.0  # one held-out evaluation (off the run's clock, not off the user's)
+    cpu_per_iteration: float = math.nan
+
+    @property
+    def cpu(self) -> float:
+        """CPU seconds per iteration (the wall's where not measured or not positive)."""
+        c = self.cpu_per_iteration
+        return c if math.isfinite(c) and c > 0 else self.per_iteration
+
+    @property
+    def wall_per_cpu(self) -> float:
+        """Wall seconds per CPU second of a step, as the pilot saw it (the machine's load then)."""
+        return self.per_iteration / self.cpu if self.cpu > 0 else 1.0
 
     def overhead(self, iterations: int, eval_every: int) -> float:
         """Wall seconds of one stored run that are off its clock: start-up, warm-up, storing and
@@ -119,12 +137,13 @@ class Cost:
         return self.overhead(iterations, eval_every) + iterations * self.per_iteration
 
     def cap(self, iterations: int) -> float:
-        """The time cap of one run of ``iterations`` (seconds on its wall clock, module docstring)."""
-        return max(CAP_FACTOR * iterations * self.per_iteration, CAP_FLOOR)
+        """The time cap of one run of ``iterations``: CPU seconds of the run (module docstring)."""
+        return max(CAP_FACTOR * iterations * self.cpu, CAP_FLOOR)
 
     def worst_seconds(self, iterations: int, eval_every: int) -> float:
-        """Wall seconds of one stored run stopped at its cap: the most a run of the plan takes."""
-        return self.overhead(iterations, eval_every) + self.cap(iterations)
+        """Wall seconds of one stored run stopped at its cap (at the pilot's ratio of wall to CPU
+        seconds): the most a run of the plan takes."""
+        return self.overhead(iterations, eval_every) + self.cap(iterations) * self.wall_per_cpu
 
 
 class TooSlow(Exception):
@@ -137,7 +156,6 @@ def pilot(problem_id: str, method: Method, scale: str, backend: str, seed: int, 
     import tempfile
 
     from . import store
-    from .analysis.measures import seconds_per_iteration
 
     t0 = time.perf_counter()
     stamps: dict[int, float] = {}
@@ -153,15 +171,29 @@ def pilot(problem_id: str, method: Method, scale: str, backend: str, seed: int, 
     with tempfile.TemporaryDirectory() as tmp:  # a stored run also pays for its file
         store.save(result, tmp, result.examples)
     total = time.perf_counter() - t0
-    per = seconds_per_iteration(result)
+    per = _mean_step(result.records, "wall_time")
     per = per if math.isfinite(per) and per > 0 else total / PILOT_ITERATIONS
+    cpu = _mean_step(result.records, "cpu_time")
     # the last row follows a held-out evaluation (off the run's clock): real minus clock time
     rows = result.records.set_index("iteration")["wall_time"] if len(result.records) else None
     first, last = min(stamps, default=0), max(stamps, default=0)
     per_eval = 0.0
     if rows is not None and last > first and first in rows.index and last in rows.index:
         per_eval = max((stamps[last] - stamps[first]) - float(rows[last] - rows[first]), 0.0)
-    return Cost(max(total - PILOT_ITERATIONS * per - per_eval, 0.0), per, per_eval)
+    return Cost(max(total - PILOT_ITERATIONS * per - per_eval, 0.0), per, per_eval, cpu)
+
+
+def _mean_step(rows, column: str) -> float:
+    """Mean seconds per step on ``column``'s clock over the pilot's steps after its first (whose
+    one-off costs count as start-up): the time between the first and the last recorded update
+    over the steps between them; NaN with fewer than two updates recorded."""
+    if rows is None or column not in rows or "iteration" not in rows:
+        return math.nan
+    done = rows[rows["iteration"] >= 1].sort_values("iteration")
+    if len(done) < 2:
+        return math.nan
+    steps = float(done["iteration"].iloc[-1] - done["iteration"].iloc[0])
+    return float(done[column].iloc[-1] - done[column].iloc[0]) / steps if steps > 0 else math.nan
 
 
 @dataclass(frozen=True)
@@ -218,6 +250,7 @@ def size(
                 test_seeds=test_seeds,
                 iterations=iterations,
                 backend=backend,
+                max_time_clock="cpu",
                 time_caps={m: round(c.cap(iterations), 3) for m, c in costs.items()},
             )
             return Plan(protocol, n * len(costs), seconds(n, iterations), worst(n, iterations))

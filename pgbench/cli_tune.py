@@ -211,7 +211,8 @@ def advise_command(
         kept.append(m)
         c = costs[m.label]
         err.print(
-            f"  {m.label}: {fmt(c.per_iteration)} s per iteration, {fmt(c.per_evaluation)} s per evaluation, "
+            f"  {m.label}: {fmt(c.per_iteration)} s per iteration ({fmt(c.cpu)} CPU s), "
+            f"{fmt(c.per_evaluation)} s per evaluation, "
             f"{fmt(c.startup)} s start-up and storing",
             markup=False,
         )
@@ -237,8 +238,8 @@ def advise_command(
     )
     caps = ", ".join(f"{label} {fmt(cap)} s" for label, cap in (p.time_caps or {}).items())
     err.print(
-        f"time caps per run ({fmt(CAP_FACTOR)}× the pilot's time for {p.iterations} iterations; a run past its cap "
-        f"is stopped and counts as failed): {caps}",
+        f"time caps per run, CPU seconds ({fmt(CAP_FACTOR)}× the pilot's CPU time for {p.iterations} iterations; a "
+        f"run past its cap is stopped and counts as failed): {caps}",
         markup=False,
         highlight=False,
     )

@@ -82,8 +82,8 @@ class RunPlan:
     max_time: float | None
     seed: int
     meta: dict
-    max_time_clock: str = clocks.DEFAULT  # the clock ``max_time`` counts on ("wall" or "cpu")
-    time_cap: float | None = None  # wall seconds; a run not done by then stops, status ``over_budget``
+    max_time_clock: str = clocks.DEFAULT  # the clock ``max_time`` and ``time_cap`` count on ("wall" or "cpu")
+    time_cap: float | None = None  # seconds; a run not done by then stops, status ``over_budget``
 
     @functools.cached_property
     def run_key(self) -> str:
@@ -112,10 +112,11 @@ def plan(
     tables and plots (default: the solver name), e.g. ``"DP (SGD+momentum)"``. ``meta["numerics"]``
     (:func:`pgbench.backends.numerics`: library versions, torch CPU threads, determinism flags)
     is part of the run key. ``max_time_clock`` ("wall" or "cpu", :mod:`pgbench.clocks`) is the
-    clock ``max_time`` counts on; ``time_cap`` (wall seconds) stops a run that has not finished its
-    iterations by then, stored as ``over_budget`` (:func:`pgbench.runner.execute_runs`). Both are
-    in the run key only when they are set (the CPU clock, a cap), so runs that use neither keep
-    their keys; the clock of a run without ``max_time`` is irrelevant and not recorded."""
+    clock the run's time limits count on: ``max_time`` and ``time_cap``, which stops a run that
+    has not finished its iterations by then, stored as ``over_budget``
+    (:func:`pgbench.runner.execute_runs`). Both are in the run key only when they are set (the CPU
+    clock, a cap), so runs that use neither keep their keys; the clock of a run without a time
+    limit is irrelevant and not recorded."""
     clocks.column(max_time_clock)  # an unknown clock is a clear error, before any work
     problem, solver = resolve(problem, solver, scale, **hyperparameters)
     reason = solver.missing(problem)
@@ -149,6 +150,7 @@ def plan(
         total = iterations or problem.solve_iterations
         if solver.max_steps is not None:
             total = min(total, solver.max_steps)
+    timed = max_time is not None or time_cap is not None  # a time limit: its clock counts
     meta = RunMeta(
         problem=problem.id,
         scale=problem.scale,
@@ -162,7 +164,7 @@ def plan(
         seed=seed,
         iterations=total,
         max_time=max_time,
-        max_time_clock=max_time_clock if max_time is not None and max_time_clock != clocks.DEFAULT else None,
+        max_time_clock=max_time_clock if timed and max_time_clock != clocks.DEFAULT else None,
         time_cap=float(time_cap) if time_cap is not None else None,
         kind=solver.kind,
         label=label,
@@ -174,5 +176,5 @@ def plan(
         store_format=STORE_FORMAT,
         divergence_rule=RULE.as_dict(),
     )
-    clock = max_time_clock if max_time is not None else clocks.DEFAULT
+    clock = max_time_clock if timed else clocks.DEFAULT
     return RunPlan(problem, solver, be, total, max_time, seed, meta.as_dict(), clock, time_cap)

@@ -74,8 +74,8 @@ class RunMeta:
     seed: int = _key()
     iterations: int = _key("budget_iterations", config=True)  # the budget in update steps
     max_time: float | None = _key(config=True)  # the budget in seconds, if any
-    max_time_clock: str | None = _key_if_set(config=True)  # the clock max_time counts on: None = wall, "cpu"
-    time_cap: float | None = _key_if_set(config=True)  # wall seconds after which an unfinished run is over_budget
+    max_time_clock: str | None = _key_if_set(config=True)  # the clock of max_time and time_cap: None = wall, "cpu"
+    time_cap: float | None = _key_if_set(config=True)  # seconds after which an unfinished run is over_budget
     kind: str = _about("iterative")  # "iterative" / "training"
     label: str | None = _about()  # the method's display name
     x_error_name: str | None = _about()  # what ``x_error`` measures

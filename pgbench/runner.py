@@ -124,7 +124,7 @@ def execute_runs(
         while not state.done:
             seen = [len(lane.rows) for lane in state.lanes]
             spent = state.clock.cpu() if p0.max_time_clock == "cpu" else state.clock.now()
-            with step_limit(p0.max_time, spent, p0.max_time_clock, p0.time_cap, state.clock.now()):
+            with step_limit(p0.max_time, spent, p0.max_time_clock, p0.time_cap):
                 state = run_.step(state)  # a step that hangs ends the run; one that reaches the cap too
             _emit(state, seen, callback)
         return run_.finish_all(state)
@@ -190,10 +190,10 @@ def run(
         max_time: optional budget in seconds of wall time (of CPU time with
             ``max_time_clock="cpu"``); the run stops after the iteration that crosses it (and is
             warmed up first, off the clock).
-        max_time_clock: the clock ``max_time`` counts on, "wall" or "cpu" (:mod:`pgbench.clocks`:
-            CPU seconds are not spent while the process waits, so a loaded machine does not
-            shorten the run).
-        time_cap: optional wall seconds after which a run that has not done its iterations is
+        max_time_clock: the clock ``max_time`` and ``time_cap`` count on, "wall" or "cpu"
+            (:mod:`pgbench.clocks`: CPU seconds are not spent while the process waits, so a
+            loaded machine does not shorten the run).
+        time_cap: optional seconds after which a run that has not done its iterations is
             stopped and returned with status ``over_budget``.
         seed: seeds the data stream and the network initialisation; every solver given the same
             seed sees identical data and starts from the identical network.
@@ -328,7 +328,7 @@ class Run:
         spent = c1 if self.plan.max_time_clock == "cpu" else t1
         last = end >= total or (max_time is not None and spent >= max_time)
         cap = self.plan.time_cap
-        capped = not last and cap is not None and t1 >= cap
+        capped = not last and cap is not None and spent >= cap
         every = self.plan.problem.eval_every if self.program.evaluates else 0
         evals = self._evaluate(state) if every and (end == 1 or end % every == 0 or last) else None
         k = end - start
@@ -338,7 +338,8 @@ class Run:
             for lane in state.lanes:
                 if not lane.done:
                     lane.status, lane.done = "over_budget", True
-                    lane.message = f"reached its time cap of {cap:g} s after {end} of {total} iterations"
+                    on = " of CPU time" if self.plan.max_time_clock == "cpu" else ""
+                    lane.message = f"reached its time cap of {cap:g} s{on} after {end} of {total} iterations"
         state.done = last or capped or all(lane.done for lane in state.lanes)
         return state
 

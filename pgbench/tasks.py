@@ -53,8 +53,8 @@ class Task:
     label: str | None = None
     plugins: tuple[str, ...] = ()
     threads: int | None = 1  # torch CPU threads of the run (part of its key); None: torch's setting
-    max_time_clock: str = "wall"  # the clock max_time counts on: "wall" or "cpu" (pgbench.clocks)
-    time_cap: float | None = None  # wall seconds; an unfinished run stops there, status over_budget
+    max_time_clock: str = "wall"  # the clock of max_time and time_cap: "wall" or "cpu" (pgbench.clocks)
+    time_cap: float | None = None  # seconds; an unfinished run stops there, status over_budget
 
     def plan(self):
         """The validated :class:`~pgbench.planning.RunPlan` (raises on any bad setting). Planned

@@ -238,6 +238,8 @@ class TuneReport:
                     "chosen_settings": t.selection.settings,
                     "tuned_runs": [o.run_key for o in t.tuned],
                     "default_runs": [o.run_key for o in t.default],
+                    "tuned_errors": [_finite(o) for o in t.tuned],  # per test seed; None: not ok or no error
+                    "default_errors": [_finite(o) for o in t.default],
                     "tuning_seconds": t.cost_seconds,
                     "trial_statuses": dict(t.trial_statuses),
                 }
@@ -245,6 +247,12 @@ class TuneReport:
             ],
             "table": json.loads(self.table().to_json(orient="records")),
         }
+
+
+def _finite(o: Outcome) -> float | None:
+    """A test run's final x error, None where it is not ok or not finite (∞ for the board)."""
+    x = o.x_error
+    return float(x) if o.status == "ok" and x is not None and math.isfinite(x) else None
 
 
 def plan_tasks(protocol: Protocol, methods: list[Method]) -> dict[str, list[list[Task]]]:

@@ -17,9 +17,11 @@ waiting (on a lock, on the machine's other processes) does not use; its guard st
 seconds, :data:`CPU_WAIT_RATIO` times the CPU allowance, so a step that waits that much longer
 than it could have computed is stopped as hung.
 
-A run with a ``time_cap`` (wall seconds; :mod:`pgbench.planning`) is stopped inside the step that
-reaches its cap, at the cap, with no grace: :class:`OverCap` is raised and the loop stores the run
-as ``over_budget`` (a cap is the run's limit, not a sign that it hangs).
+A run with a ``time_cap`` (:mod:`pgbench.planning`) is stopped inside a step that runs past it:
+:class:`OverCap` is raised and the loop stores the run as ``over_budget`` (a cap is the run's
+limit, not a sign that it hangs). On the wall clock at the cap, with no grace; on the CPU clock
+(which a wall-clock timer cannot follow) after :data:`CPU_WAIT_RATIO` times the CPU seconds left
+plus the grace, in wall seconds — the loop's check between steps holds a CPU cap exactly.
 
 Limits: both stop Python code only. A step hung inside native code (one long torch or XLA
 call, a lock wait) is stopped when control comes back to Python. The SIGALRM way also ends a
@@ -66,21 +68,23 @@ def step_limit(
     spent: float,
     clock: str = "wall",
     cap: float | None = None,
-    wall_spent: float | None = None,
 ) -> Iterator[None]:
     r"""Run the block (one step) under a deadline: with ``spent`` seconds of the budget
     ``max_time`` used, it may run :math:`a = \max(T - s, 0) + \mathrm{grace}(T)` wall seconds
     (``clock="cpu"``: ``spent`` is CPU seconds and it may run :data:`CPU_WAIT_RATIO` · a), then
-    :class:`StepTimeout` is raised in it; with a ``cap`` and ``wall_spent`` wall seconds of it
-    used, it may run no more than ``cap - wall_spent``, then :class:`OverCap` is raised. Without
-    a budget or a cap (None) nothing is armed."""
+    :class:`StepTimeout` is raised in it; with a ``cap`` (on the same clock as ``spent``) it may
+    run no more than ``cap - spent`` wall seconds (``clock="cpu"``: :data:`CPU_WAIT_RATIO` ·
+    (``cap - spent`` + grace(cap))), then :class:`OverCap` is raised. Without a budget or a cap
+    (None) nothing is armed."""
     allowed, cause = math.inf, ""
     if max_time is not None:
         past = grace(max_time)
         allowed = (max(max_time - spent, 0.0) + past) * (CPU_WAIT_RATIO if clock == "cpu" else 1.0)
         cause = "budget"
     if cap is not None:
-        left = max(cap - (spent if wall_spent is None else wall_spent), 0.0)
+        left = max(cap - spent, 0.0)
+        if clock == "cpu":
+            left = (left + grace(cap)) * CPU_WAIT_RATIO
         if left <= allowed:
             allowed, cause = left, "cap"
     if cause == "":
@@ -94,7 +98,10 @@ def step_limit(
     except _Expired:
         hung = time.perf_counter() - start
         if cause == "cap":
-            raise OverCap(f"reached its time cap of {cap:g} s inside a step (stopped {hung:.1f} s into it)") from None
+            on = " of CPU time" if clock == "cpu" else ""
+            raise OverCap(
+                f"reached its time cap of {cap:g} s{on} inside a step (stopped {hung:.1f} s into it)"
+            ) from None
         on = " of CPU time" if clock == "cpu" else ""
         raise StepTimeout(
             f"exceeded --max-time {max_time:g} s{on} inside one step (hung for {hung:.1f} s; stopped {past:g} s "

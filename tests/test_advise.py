@@ -82,8 +82,9 @@ def test_advise_recommends_the_method_that_wins_when_tuned(capsys, tmp_path):
 def test_a_run_costs_its_evaluations_and_storing_too():
     """Held-out evaluations are off a run's clock but not off the user's: the plan counts them."""
     c = advise.Cost(startup=1.0, per_iteration=0.01, per_evaluation=0.5)
-    assert c.run_seconds(100, 10) == pytest.approx(1.0 + 1.0 + 11 * 0.5)
-    assert c.run_seconds(100, 0) == pytest.approx(2.0)  # an iterative solver is not evaluated
+    # start-up, 100 steps and the 2 warm-up steps of a capped run, 11 evaluations
+    assert c.run_seconds(100, 10) == pytest.approx(1.0 + 102 * 0.01 + 11 * 0.5)
+    assert c.run_seconds(100, 0) == pytest.approx(1.0 + 102 * 0.01)  # an iterative solver is not evaluated
     kw = dict(scale="quick", backend="torch", trials=4, validation_seeds=(1,), test_seeds=(2,), default_iterations=1000)
     plain = advise.size("diag-quadratic", {"a": advise.Cost(1.0, 0.01)}, 200.0, **kw)
     evaluated = advise.size("diag-quadratic", {"a": c}, 200.0, eval_every=10, **kw)
@@ -97,12 +98,21 @@ def test_every_run_is_capped_and_the_floor_counts_in_the_worst_case():
     plan = advise.size("diag-quadratic", {"a": cheap}, 60.0, **kw)
     n = 4 + 2
     assert plan.worst_seconds == pytest.approx(n * (0.1 + 2e-4 + advise.CAP_FLOOR))
-    assert plan.protocol.time_caps == {"a": advise.CAP_FLOOR}
+    assert plan.protocol.time_caps == {"a": advise.CAP_FLOOR} and plan.protocol.max_time_clock == "cpu"
+
+
+def test_caps_count_cpu_seconds_and_the_worst_case_converts_them_at_the_pilots_load():
+    """A pilot on a loaded machine (4 wall seconds per CPU second): the cap is twice the CPU time,
+    the worst case is that cap in wall seconds at the pilot's load."""
+    loaded = advise.Cost(0.5, per_iteration=0.02, cpu_per_iteration=0.005)
+    assert loaded.cap(400) == pytest.approx(2 * 400 * 0.005) and loaded.wall_per_cpu == pytest.approx(4.0)
+    assert loaded.worst_seconds(400, 0) == pytest.approx(0.5 + 2 * 0.02 + 4.0 * 4.0)
+    assert advise.Cost(0.5, 0.02).cap(400) == pytest.approx(16.0)  # CPU not measured: taken as the wall's
 
 
 def test_a_trial_made_costly_by_its_setting_is_stopped_at_its_cap_and_advise_keeps_its_budget(capsys, tmp_path):
-    """costly-gd's step costs 0.002 s / damping: the pilot (damping 1) sees 2 ms per step, trials
-    with a small damping would take up to 1000× that. Each is stopped at its cap (over_budget,
+    """costly-gd's step costs 0.002 CPU s / damping: the pilot (damping 1) sees 2 ms per step,
+    trials with a small damping would take up to 1000× that. Each is stopped at its cap (over_budget,
     never chosen) and advise ends within its budget (a margin of 25 % for this loaded test)."""
     import time
 

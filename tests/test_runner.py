@@ -293,3 +293,12 @@ def test_a_run_past_its_time_cap_is_over_budget():
     assert time.perf_counter() - t < 20  # the 30 s step was stopped at the cap
     quick = pgbench.run("sin", Napper(nap=0.0), iterations=5, time_cap=30.0)
     assert quick.ok and quick.records["iteration"].iloc[-1] == 5
+
+
+def test_a_cap_on_the_cpu_clock_is_not_spent_waiting():
+    """The same 0.5 s cap on 10 steps that sleep 0.1 s: on the wall clock the run is over budget,
+    on the CPU clock it is done (its steps wait, they do not work)."""
+    wall = pgbench.run("sin", Napper(nap=0.1), iterations=10, time_cap=0.5)
+    cpu = pgbench.run("sin", Napper(nap=0.1), iterations=10, time_cap=0.5, max_time_clock="cpu")
+    assert wall.status == "over_budget" and cpu.ok and cpu.records["iteration"].iloc[-1] == 10
+    assert cpu.meta["max_time_clock"] == "cpu" and cpu.meta["time_cap"] == 0.5
