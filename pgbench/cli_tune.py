@@ -64,7 +64,10 @@ def tune_command(
     max_time: float | None = typer.Option(None, "--max-time", help="time budget of every run in seconds"),
     budget_clock: str = BUDGET_CLOCK,
     backend: str = typer.Option("torch", "--backend", help="torch or jax"),
-    sampler_seed: int = typer.Option(0, "--sampler-seed", help="seed of the quasi-random trial sequence"),
+    sampler_seed: int = typer.Option(0, "--sampler-seed", help="seed of the trial sampler"),
+    sampler: str = typer.Option(
+        "halton", "--sampler", help="halton (quasi-random, the default) or tpe (Optuna's TPE, sequential; needs optuna)"
+    ),
     results: Path = RESULTS,
     plugin: list[str] = PLUGIN,
     workers: int | None = WORKERS,
@@ -90,6 +93,7 @@ def tune_command(
             max_time_clock=budget_clock,
             backend=backend,
             sampler_seed=sampler_seed,
+            sampler=sampler,
             threads=threads,
         )
         parsed = [Method.parse(m) for m in methods]

@@ -5,7 +5,8 @@ its defaults on the same test seeds (the *self-tuning* ruleset: no tuning at all
 For a problem and methods (a solver with fixed settings, e.g. ``dp:optimizer=sgd``):
 
 1. **trials** — ``trials`` points of the method's declared search space
-   (:mod:`pgbench.search_space`, quasi-random, the same sampler seed for every method), each
+   (:mod:`pgbench.search_space`, quasi-random, the same sampler seed for every method; or, with
+   ``sampler="tpe"``, proposed one after another by Optuna's TPE, :mod:`pgbench.tpe`), each
    run on every validation seed. A trial is an ordinary keyed run: stored, resumable,
    distributable like any sweep (:func:`pgbench.sweep.run_sweep`).
 2. **selection** — per method the trial with the lowest *validation score*: the median over the
@@ -41,6 +42,7 @@ from .sweep import run_sweep
 from .tasks import Event, Outcome, Task, coerce
 
 DEFAULT_TRIALS = 20
+SAMPLERS = ("halton", "tpe")
 VALIDATION_SEEDS = (1000, 1001)
 TEST_SEEDS = (2000, 2001, 2002, 2003, 2004)
 
@@ -89,8 +91,9 @@ class Protocol:
     backend: str = "torch"
     sampler_seed: int = 0
     threads: int | None = 1
-    max_time_clock: str = "wall"  # the clock max_time counts on (pgbench.clocks)
-    time_caps: dict | None = None  # method label -> wall seconds per run (pgbench.advise), else None
+    max_time_clock: str = "wall"  # the clock of max_time and the time caps (pgbench.clocks)
+    time_caps: dict | None = None  # method label -> seconds per run (pgbench.advise), else None
+    sampler: str = "halton"  # how trials are proposed: "halton" (quasi-random) or "tpe" (pgbench.tpe)
 
     def __post_init__(self):
         if self.trials < 1:
@@ -100,6 +103,8 @@ class Protocol:
         shared = sorted(set(self.validation_seeds) & set(self.test_seeds))
         if shared:
             raise InvalidSettingError(f"validation and test seeds must be disjoint; both have {shared}")
+        if self.sampler not in SAMPLERS:
+            raise InvalidSettingError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
 
     def task(self, method: Method, settings: dict, seed: int, label: str) -> Task:
         return Task(
@@ -121,7 +126,7 @@ class Protocol:
         """12 hex digits naming this protocol with these methods (its JSON file); the fields added
         after the first protocols were written count only when set, so their names stay."""
         fields_ = asdict(self)
-        for name, default in (("max_time_clock", "wall"), ("time_caps", None)):
+        for name, default in (("max_time_clock", "wall"), ("time_caps", None), ("sampler", "halton")):
             if fields_[name] == default:
                 del fields_[name]
         spec = {"protocol": fields_, "methods": [(m.label, m.solver, m.settings) for m in methods]}
@@ -256,8 +261,14 @@ def _finite(o: Outcome) -> float | None:
 
 
 def plan_tasks(protocol: Protocol, methods: list[Method]) -> dict[str, list[list[Task]]]:
-    """Every trial's validation tasks, per method label, validated (planned) before any work."""
+    """Every trial's validation tasks, per method label, validated (planned) before any work
+    (with TPE, whose trials depend on earlier scores, the quasi-random points stand in for them:
+    the space's bounds are checked, the counts hold)."""
     make_problem(protocol.problem, scale=protocol.scale)  # an unknown problem suggests the nearest
+    if protocol.sampler == "tpe":
+        from .tpe import check_available
+
+        check_available()
     labels = [m.label for m in methods]
     if len(set(labels)) != len(labels):
         repeated = sorted({x for x in labels if labels.count(x) > 1})
@@ -291,12 +302,18 @@ def tune(
     if not methods:
         raise InvalidSettingError("name at least one method to tune")
     planned = plan_tasks(protocol, methods)
-    flat = [task for m in methods for trial in planned[m.label] for task in trial]
-    outs = run_sweep(flat, root, progress=progress, **sweep_options)
-    by_task = dict(zip(map(id, flat), outs, strict=True))
+    if protocol.sampler == "tpe":  # sequential: each trial's settings depend on the scores before it
+        from .tpe import run_trials
+
+        sweep = lambda tasks: run_sweep(tasks, root, progress=progress, **sweep_options)  # noqa: E731
+        done = {m.label: run_trials(protocol, m, sweep) for m in methods}
+    else:
+        flat = [task for m in methods for trial in planned[m.label] for task in trial]
+        by_task = dict(zip(map(id, flat), run_sweep(flat, root, progress=progress, **sweep_options), strict=True))
+        done = {m.label: [[by_task[id(t)] for t in trial] for trial in planned[m.label]] for m in methods}
     results, test = [], []
     for m in methods:
-        trials = [[by_task[id(t)] for t in trial] for trial in planned[m.label]]
+        trials = done[m.label]
         chosen = select(protocol, [trial[0].task.hyperparameters for trial in trials], trials)
         cost = sum(o.wall_time or 0.0 for trial in trials for o in trial)
         results.append((m, trials, chosen, cost, Counter(o.status for trial in trials for o in trial)))
