@@ -24,6 +24,7 @@ outcome are written to ``<store>/<problem>/tuning-<hash>.json``.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import math
@@ -328,7 +329,8 @@ def tune(
             Tuned(m, [trial[0].task.hyperparameters for trial in trials], chosen, block[:n], block[n:], cost, statuses)
         )
     path = root_path(root, protocol, methods)
-    write_text_atomic(path, json.dumps(report.as_dict(), indent=1, sort_keys=True, default=str))
+    written = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")  # the board's "newest"
+    write_text_atomic(path, json.dumps({**report.as_dict(), "written": written}, indent=1, sort_keys=True, default=str))
     report.path = str(path)
     return report
 

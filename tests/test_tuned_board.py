@@ -96,14 +96,20 @@ def test_protocols_under_other_rules_are_left_out_with_a_note(store, tmp_path):
     shutil.copytree(store, copy)
     (path,) = copy.glob("diag-quadratic-v0/tuning-*.json")
     old = json.loads(path.read_text())
+    assert "written" in old  # when it was written, in UTC: the board's "newest"
     old["protocol"]["trials"] = 99
     old["methods"][0]["label"] = "gd (old campaign)"
+    del old["written"]  # as a file of pgbench before 0.4: its modification time counts
     older = path.with_name("tuning-000000000000.json")
     older.write_text(json.dumps(old))
-    os.utime(older, (1, 1))  # older than the campaign's own file
+    os.utime(older, (1, 1))  # 1970: older than the campaign's own file
     board = tuned_board.build([copy])
     assert "gd (old campaign)" not in set(board.table["method"])
     assert any("tuning-000000000000.json left out (other rules" in n for n in board.notes)
+    os.utime(older, (4e9, 4e9))  # 2096: now the newest, its rules win and the campaign is left out
+    board = tuned_board.build([copy])
+    assert "gd (old campaign)" in set(board.table["method"])
+    assert any(f"{path.name} left out (other rules" in n for n in board.notes)
 
 
 def test_the_cli_shows_the_tuned_board(store, capsys):

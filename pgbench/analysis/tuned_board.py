@@ -6,7 +6,10 @@ the tuning protocols of one or more stores (``<store>/<problem>/tuning-<hash>.js
 iterations, time budget and its clock, backend, sampler seed, threads: the fields of
 :class:`pgbench.tune.Protocol` but the per-method time caps) judge their methods on the same test
 seeds, so their methods are ranked together; of several rule sets on one problem the newest file's
-is used and the others are named in ``notes``. Of one method in several files, the newest.
+is used and the others are named in ``notes``. Of one method in several files, the newest. Newest:
+the time the file says it was written (``written``, UTC), else — for files written before pgbench
+0.4 — its modification time, which a copy or a checkout resets (the ``protocol`` column names the
+file each row comes from).
 
 **Per problem** (one row per problem × method, :data:`COLUMNS`): under each ruleset — *external*
 (the chosen trial's settings) and *self* (the defaults) — the median final held-out x error over
@@ -28,6 +31,7 @@ above. A failed, diverged or over-budget test seed counts as error ∞.
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 from dataclasses import dataclass, field
@@ -100,9 +104,17 @@ def _seed_errors(m: dict, ruleset: str, folder: Path) -> list[float]:
     return out
 
 
+def _written(data: dict, f: Path) -> str:
+    """When a protocol file was written (UTC, ISO 8601): as it says, else its modification time."""
+    written = data.get("written")
+    if isinstance(written, str) and written:
+        return written
+    return datetime.datetime.fromtimestamp(f.stat().st_mtime, datetime.timezone.utc).isoformat(timespec="seconds")
+
+
 def _load(files: list[Path], notes: list) -> dict[str, dict[str, tuple[dict, dict, Path]]]:
     """problem → method label → (method record, protocol, file): per problem the newest rules."""
-    by_problem: dict[str, list[tuple[float, Path, dict]]] = {}
+    by_problem: dict[str, list[tuple[str, Path, dict]]] = {}
     for f in files:
         try:
             data = json.loads(f.read_text())
@@ -112,7 +124,7 @@ def _load(files: list[Path], notes: list) -> dict[str, dict[str, tuple[dict, dic
         except (OSError, ValueError, KeyError, TypeError) as e:
             notes.append(f"{f}: not a tuning protocol ({type(e).__name__}: {e}); left out")
             continue
-        by_problem.setdefault(problem, []).append((f.stat().st_mtime, f, data))
+        by_problem.setdefault(problem, []).append((_written(data, f), f, data))
     out: dict[str, dict[str, tuple[dict, dict, Path]]] = {}
     for problem, found in sorted(by_problem.items()):
         found.sort(key=lambda x: (x[0], str(x[1])))
