@@ -28,6 +28,11 @@
    trials shrink (not below ``MIN_TRIALS``), and a budget that still cannot hold the protocol is
    refused with the budget it needs. The plan (runs, iterations, caps, ETA, worst case) is shown
    before any tuning run.
+   **calibration** — the pilot's five steps cannot show a step cost that grows during a run
+   (Hessian-free's CG steps as the network trains): each method then runs once at its defaults
+   for the planned iterations (unstored, capped at ``CALIBRATION_FACTOR`` × its planned cap), its
+   mean wall and CPU seconds per iteration replace the pilot's, and the protocol is sized again
+   with what is left of the budget — caps included.
 4. **recommendation** — the methods ranked by median test error under external tuning, with
    90 % intervals, tied ranks and the bootstrap probability of being best, the chosen settings,
    and what tuning cost.
@@ -38,7 +43,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .registry import make_problem
 from .runner import run as run_once
@@ -53,6 +58,7 @@ SAFETY = 0.8
 CAP_FACTOR = 2.0  # a run may take this many times the clock time the pilot predicts for it ...
 CAP_FLOOR = 1.0  # ... and never less than this many seconds (timing jitter of very cheap runs)
 WARM_UP_STEPS = 2  # a capped run is warmed up first (pgbench.runner.execute_runs): steps off its clock
+CALIBRATION_FACTOR = 2.0  # the calibration run's cap, in caps of the pilot's plan
 TRAINING = ("dp:optimizer=adam", "dp:optimizer=sgd", "pg", "supervised", "hig", "lbfgs", "hf")
 ITERATIVE = ("gd", "adam", "newton", "gauss-newton", "lm", "lbfgsb", "invgrad", "inverse")
 
@@ -196,6 +202,29 @@ def _mean_step(rows, column: str) -> float:
     return float(done[column].iloc[-1] - done[column].iloc[0]) / steps if steps > 0 else math.nan
 
 
+def calibrate(
+    problem_id: str, method: Method, cost: Cost, iterations: int, scale: str, backend: str, seed: int
+) -> tuple[Cost, str]:
+    """One run of ``method`` at its defaults for the planned ``iterations`` (unstored), capped at
+    ``CALIBRATION_FACTOR`` × the cap the pilot gives, and the cost with its wall and CPU seconds
+    per iteration replaced by that run's means (over the iterations it did, if it reached the cap):
+    a step whose cost grows during a run (Hessian-free's CG steps) is seen at the planned length,
+    which five pilot steps cannot show. Returns the cost and its status (ok, over_budget, ...)."""
+    cap = CALIBRATION_FACTOR * cost.cap(iterations)
+    result = run_once(problem_id, method.solver, iterations=iterations, seed=seed, backend=backend, scale=scale,
+                      max_time_clock="cpu", time_cap=cap, **method.settings)  # fmt: skip
+    rows = result.records
+    done = rows[rows["iteration"] >= 1] if len(rows) else rows
+    if done.empty:
+        return cost, result.status
+    last = done.iloc[-1]
+    steps = float(last["iteration"])
+    wall, cpu = float(last["wall_time"]) / steps, float(last["cpu_time"]) / steps
+    if not (math.isfinite(wall) and wall > 0):
+        return cost, result.status
+    return replace(cost, per_iteration=wall, cpu_per_iteration=cpu), result.status
+
+
 @dataclass(frozen=True)
 class Plan:
     """The sized protocol (with every method's time cap), its estimated wall time and the most it
@@ -265,6 +294,7 @@ def size(
 
 
 __all__ = [
+    "calibrate",
     "CAP_FACTOR",
     "CAP_FLOOR",
     "parse_budget",

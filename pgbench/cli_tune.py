@@ -185,7 +185,7 @@ def advise_command(
     """Recommend a method for a problem: every candidate tuned with equal trials within a
     wall-time budget planned up front (pilot runs, then trials × methods × seeds sized to fit),
     ranked on unseen test seeds with intervals and the probability of being best."""
-    from .advise import CAP_FACTOR, PILOT_FLOOR, PILOT_SHARE, TooSlow, candidates, parse_budget, pilot, size
+    from .advise import CAP_FACTOR, PILOT_FLOOR, PILOT_SHARE, TooSlow, calibrate, candidates, parse_budget, pilot, size
     from .analysis.uncertainty import p_best
     from .planning import plan
 
@@ -229,6 +229,19 @@ def advise_command(
     try:
         sized = size(problem, costs, seconds - (time.perf_counter() - start), scale, backend, trials, val, test,
                      default_iterations, eval_every)  # fmt: skip
+    except ValueError as e:
+        fail(e)
+    planned = sized.protocol.iterations or default_iterations
+    err.print(f"calibration: {len(found.methods)} methods × {planned} iterations at their defaults", markup=False)
+    for m in found.methods:
+        before = costs[m.label]
+        costs[m.label], status = calibrate(problem, m, before, planned, scale, backend, val[0])
+        after = costs[m.label]
+        err.print(f"  {m.label}: {fmt(after.cpu)} CPU s per iteration (pilot: {fmt(before.cpu)}), run {status}",
+                  markup=False)  # fmt: skip
+    try:  # sized again on the calibrated costs, with what is left of the budget
+        sized = size(problem, costs, seconds - (time.perf_counter() - start), scale, backend, sized.protocol.trials,
+                     val, test, planned, eval_every)  # fmt: skip
     except ValueError as e:
         fail(e)
     p = sized.protocol

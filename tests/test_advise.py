@@ -131,3 +131,18 @@ def test_a_trial_made_costly_by_its_setting_is_stopped_at_its_cap_and_advise_kee
     assert m["trial_statuses"].get("over_budget", 0) >= 1 and math.isinf(max(scores))
     assert math.isfinite(scores[m["chosen"]]) and m["chosen_settings"]["damping"] > 1e-2
     assert record["protocol"]["time_caps"]["costly-gd"] >= advise.CAP_FLOOR
+
+
+def test_a_step_cost_that_grows_during_a_run_is_calibrated_before_the_caps_are_set(capsys, tmp_path):
+    """growing-gd's steps grow dearer as a run goes on (as Hessian-free's): the pilot's five steps
+    see 1.4 ms each, a run of 100 steps needs 2 CPU s, above the 1 s cap the pilot alone gives.
+    The calibration run at the planned length measures the real cost, so no run is over budget."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["advise", "diag-quadratic", "--method", "growing-gd", "--budget", "6m", "--trials", "4",
+                  "--results", str(tmp_path), "-q"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert exc.value.code in (0, None), err
+    assert "calibration: 1 methods" in err and "growing-gd:" in err, err
+    (m,) = json.loads(next(tmp_path.glob("*/tuning-*.json")).read_text())["methods"]
+    assert set(m["trial_statuses"]) == {"ok"}, m["trial_statuses"]
+    assert None not in m["default_errors"] and None not in m["tuned_errors"]
