@@ -255,7 +255,7 @@ def advise_command(
     )
     caps = ", ".join(f"{label} {fmt(cap)} s" for label, cap in (p.time_caps or {}).items())
     err.print(
-        f"time caps per run, CPU seconds ({fmt(CAP_FACTOR)}× the pilot's CPU time for {p.iterations} iterations; a "
+        f"time caps per run, CPU seconds ({fmt(CAP_FACTOR)}× the calibrated CPU time of {p.iterations} iterations; a "
         f"run past its cap is stopped and counts as failed): {caps}",
         markup=False,
         highlight=False,
