@@ -64,7 +64,7 @@ def test_advise_recommends_the_method_that_wins_when_tuned(capsys, tmp_path):
                 "--method",
                 "heavy-ball",
                 "--budget",
-                "3m",
+                "10m",  # roomy: the plan keeps the 100 iterations even on a loaded machine
                 "--trials",
                 "6",
                 "--results",
