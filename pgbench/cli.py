@@ -28,6 +28,7 @@ from ._version import __version__
 from .analysis.summary import per_config
 from .cli_args import (
     BUDGET,
+    BUDGET_CLOCK,
     CLUSTER,
     FORCE,
     METHOD,
@@ -36,6 +37,7 @@ from .cli_args import (
     QUIET,
     READ_EVERY,
     READ_EVERY_RUN,
+    REPRODUCE_BUDGET_CLOCK,
     REPRODUCE_MAX_TIME,
     REPRODUCE_SEEDS,
     RESULTS,
@@ -114,7 +116,8 @@ def run(
     solvers: list[str] = typer.Argument(..., help="one or more solver ids"),
     scale: str = typer.Option("quick", "--scale", help="named problem scale: quick or paper"),
     iterations: int | None = typer.Option(None, "--iterations", "-n", help="iteration budget (default: the scale's)"),
-    max_time: float | None = typer.Option(None, "--max-time", help="wall-time budget per run in seconds"),
+    max_time: float | None = typer.Option(None, "--max-time", help="time budget per run in seconds"),
+    budget_clock: str = BUDGET_CLOCK,
     seeds: list[str] = typer.Option(["0"], "--seeds", "--seed", help="seeds: --seeds 0 1 2 or --seeds 0,1,2"),
     backend: list[str] = typer.Option(["torch"], "--backend", help="torch or jax (repeatable)"),
     device: list[str] = typer.Option(["cpu"], "--device", help="cpu or cuda (repeatable)"),
@@ -157,6 +160,7 @@ def run(
             label=label,
             plugins=plugin,
             threads=threads,
+            max_time_clock=budget_clock,
         )
     except USER_ERRORS as e:
         _fail(e)
@@ -303,6 +307,7 @@ def reproduce(
     quiet: bool = QUIET,
     seeds: str | None = REPRODUCE_SEEDS,
     max_time: float | None = REPRODUCE_MAX_TIME,
+    budget_clock: str | None = REPRODUCE_BUDGET_CLOCK,
     workers: int | None = WORKERS,
     cluster: str | None = CLUSTER,
     scheduler: str | None = SCHEDULER,
@@ -335,6 +340,7 @@ def reproduce(
                 out=out,
                 seeds=seed_list,
                 max_time=max_time,
+                budget_clock=budget_clock,
                 executor=executor,
                 workers=workers,
                 scheduler=scheduler,

@@ -187,6 +187,18 @@ BOARD_OUT = typer.Option(None, "--out", help="also write leaderboard.md, CSVs an
 REPRODUCE_SEEDS = typer.Option(
     None, "--seeds", help="seeds replacing every experiment's seeds: --seeds 0 1 2 or --seeds 0,1,2"
 )
+BUDGET_CLOCK = typer.Option(
+    "wall",
+    "--budget-clock",
+    help="the clock --max-time counts on: wall, or cpu (CPU seconds of the run's process, which the "
+    "machine's load does not use up)",
+)
+REPRODUCE_BUDGET_CLOCK = typer.Option(
+    None,
+    "--budget-clock",
+    help="the clock every time budget counts on: wall or cpu (default: each experiment's; the quick "
+    "HIG checks count CPU seconds)",
+)
 REPRODUCE_MAX_TIME = typer.Option(
     None, "--max-time", help="cap every run at this many seconds of wall time (paper scale as far as time allows)"
 )

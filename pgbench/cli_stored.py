@@ -15,7 +15,7 @@ from .analysis.summary import per_config, reclassified, rule_notes
 from .analysis.summary import per_run as _per_run
 from .analysis.targets import from_option
 from .cli_args import BOARD_OUT, BOARD_TARGETS, OUT, PLUGIN, RESULTS_DIRS, split_list
-from .cli_checks import check_dir, check_exist, check_stored, fail, load_stores, warning_lines
+from .cli_checks import check_dir, check_exist, check_stored, fail, load_plugins, load_stores, warning_lines
 from .record import records
 from .report import leaderboard as _lb
 from .selection import select_runs
@@ -78,11 +78,21 @@ def leaderboard(
     format: str = typer.Option("table", "--format", help="table, md, csv or json"),
     wide: bool = typer.Option(False, "--wide", help="every column (run keys too)"),
     plugin: list[str] = PLUGIN,
+    tuned: bool = typer.Option(
+        False,
+        "--tuned",
+        help="the tuning campaigns instead (every tuning-*.json of the stores, from pgbench tune / advise): "
+        "external tuning and self-tuning side by side, per problem and overall",
+    ),
 ):
     """Rank every method per problem by time to target and by x error at equal wall time (median
-    over seeds, spread, k/n), with an AlgoPerf-style performance-profile score across problems."""
+    over seeds, spread, k/n), with an AlgoPerf-style performance-profile score across problems;
+    with --tuned, the tuning campaigns under both rulesets."""
     if format not in ("table", "md", "csv", "json"):
         fail(f"--format must be one of table, md, csv, json, got {format!r}")
+    if tuned:
+        _tuned_board(results_dirs, plugin, max_ratio, format)
+        return
     if kind not in ("training", "iterative"):
         fail(f"--kind must be training or iterative, got {kind!r}")
     if not max_ratio > 1:
@@ -116,6 +126,38 @@ def leaderboard(
         )
     if out is not None:
         print(f"wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
+
+
+def _tuned_board(results_dirs: list[Path], plugin: list[str], max_ratio: float, format: str) -> None:
+    """``pgbench leaderboard --tuned``: :mod:`pgbench.analysis.tuned_board` printed."""
+    from .analysis import tuned_board
+    from .report import tuned_board as view
+
+    if not max_ratio > 1:
+        fail(f"--max-ratio must be > 1, got {max_ratio}")
+    check_exist(results_dirs)
+    load_plugins(plugin)
+    board = tuned_board.build(results_dirs, max_ratio)
+    if not board.files:
+        print(f"no tuning protocols (tuning-*.json) in {', '.join(map(str, results_dirs))}", file=sys.stderr)
+        raise SystemExit(1)
+    if format == "md":
+        sys.stdout.write(view.markdown(board))
+    elif format in ("csv", "json"):
+        terminal.write_frame(board.table, format)
+    else:
+        console = terminal.console()
+        title = "tuned board: external tuning (chosen settings) and self-tuning (defaults), per problem"
+        console.print(terminal.table_of(title, view.PROBLEM_HEADS, view.problem_rows(board), view.PROBLEM_TEXT))
+        title = f"overall: performance-profile score on test errors (τ_max {max_ratio:g}), both rulesets"
+        console.print(terminal.table_of(title, view.SCORE_HEADS, view.score_rows(board), view.SCORE_TEXT))
+        for n in board.notes:
+            print(f"note: {n}", file=sys.stderr)
+        print(
+            "x error: median over the test seeds; ranks tie overlapping 90% bootstrap intervals; tuning moved: "
+            f"self rank - external rank (↑ up with tuning); {len(board.files)} protocols read",
+            file=sys.stderr,
+        )
 
 
 def report(

@@ -15,6 +15,7 @@ import typer
 from . import search_space, terminal
 from .advise import PILOT_ITERATIONS as PILOT
 from .cli_args import (
+    BUDGET_CLOCK,
     CLUSTER,
     PLUGIN,
     QUIET,
@@ -69,9 +70,13 @@ def tune_command(
     test_seeds: list[str] = _TEST,
     scale: str = typer.Option("quick", "--scale", help="named problem scale: quick or paper"),
     iterations: int | None = typer.Option(None, "--iterations", "-n", help="iteration budget of every run"),
-    max_time: float | None = typer.Option(None, "--max-time", help="wall-time budget of every run in seconds"),
+    max_time: float | None = typer.Option(None, "--max-time", help="time budget of every run in seconds"),
+    budget_clock: str = BUDGET_CLOCK,
     backend: str = typer.Option("torch", "--backend", help="torch or jax"),
-    sampler_seed: int = typer.Option(0, "--sampler-seed", help="seed of the quasi-random trial sequence"),
+    sampler_seed: int = typer.Option(0, "--sampler-seed", help="seed of the trial sampler"),
+    sampler: str = typer.Option(
+        "halton", "--sampler", help="halton (quasi-random, the default) or tpe (Optuna's TPE, sequential; needs optuna)"
+    ),
     results: Path = RESULTS,
     plugin: list[str] = PLUGIN,
     workers: int | None = WORKERS,
@@ -96,8 +101,10 @@ def tune_command(
             test_seeds=_seeds(test_seeds, "--test-seeds", TEST_SEEDS),
             iterations=iterations,
             max_time=max_time,
+            max_time_clock=budget_clock,
             backend=backend,
             sampler_seed=sampler_seed,
+            sampler=sampler,
             threads=threads,
         )
         parsed = [Method.parse(m) for m in methods]
@@ -192,7 +199,7 @@ def advise_command(
     """Recommend a method for a problem: every candidate tuned with equal trials within a
     wall-time budget planned up front (pilot runs, then trials × methods × seeds sized to fit),
     ranked on unseen test seeds with intervals and the probability of being best."""
-    from .advise import PILOT_FLOOR, PILOT_SHARE, TooSlow, candidates, parse_budget, pilot, size
+    from .advise import CAP_FACTOR, PILOT_FLOOR, PILOT_SHARE, TooSlow, calibrate, candidates, parse_budget, pilot, size
     from .analysis.uncertainty import p_best
     from .planning import plan
 
@@ -222,7 +229,8 @@ def advise_command(
         kept.append(m)
         c = costs[m.label]
         err.print(
-            f"  {m.label}: {fmt(c.per_iteration)} s per iteration, {fmt(c.per_evaluation)} s per evaluation, "
+            f"  {m.label}: {fmt(c.per_iteration)} s per iteration ({fmt(c.cpu)} CPU s), "
+            f"{fmt(c.per_evaluation)} s per evaluation, "
             f"{fmt(c.startup)} s start-up and storing",
             markup=False,
         )
@@ -237,11 +245,32 @@ def advise_command(
                      default_iterations, eval_every)  # fmt: skip
     except ValueError as e:
         fail(e)
+    planned = sized.protocol.iterations or default_iterations
+    err.print(f"calibration: {len(found.methods)} methods × {planned} iterations at their defaults", markup=False)
+    for m in found.methods:
+        before = costs[m.label]
+        costs[m.label], status = calibrate(problem, m, before, planned, scale, backend, val[0])
+        after = costs[m.label]
+        err.print(f"  {m.label}: {fmt(after.cpu)} CPU s per iteration (pilot: {fmt(before.cpu)}), run {status}",
+                  markup=False)  # fmt: skip
+    try:  # sized again on the calibrated costs, with what is left of the budget
+        sized = size(problem, costs, seconds - (time.perf_counter() - start), scale, backend, sized.protocol.trials,
+                     val, test, planned, eval_every)  # fmt: skip
+    except ValueError as e:
+        fail(e)
     p = sized.protocol
     err.print(
         f"plan: {len(found.methods)} methods × ({p.trials} trials × {len(val)} validation seeds + 2 × {len(test)} "
         f"test seeds) = {sized.runs} runs of {p.iterations} iterations (scale default {default_iterations}); "
-        f"ETA {terminal.duration(sized.eta_seconds)} of the {terminal.duration(seconds)} budget",
+        f"ETA {terminal.duration(sized.eta_seconds)}, at most {terminal.duration(sized.worst_seconds)} (every run "
+        f"stopped at its cap), of the {terminal.duration(seconds)} budget",
+        markup=False,
+        highlight=False,
+    )
+    caps = ", ".join(f"{label} {fmt(cap)} s" for label, cap in (p.time_caps or {}).items())
+    err.print(
+        f"time caps per run, CPU seconds ({fmt(CAP_FACTOR)}× the calibrated CPU time of {p.iterations} iterations; a "
+        f"run past its cap is stopped and counts as failed): {caps}",
         markup=False,
         highlight=False,
     )
@@ -259,6 +288,11 @@ def advise_command(
     text = [False, True, False, False, False, False, True]
     title = f"advice for {p.problem}: methods tuned with {p.trials} trials each, judged on {len(test)} unseen seeds"
     terminal.console().print(terminal.table_of(title, heads, rows, text))
+    for t in report.methods:
+        over = t.trial_statuses.get("over_budget", 0)
+        if over:
+            n_trial_runs = sum(t.trial_statuses.values())
+            err.print(f"{t.method.label}: {over} of {n_trial_runs} trial runs over their time cap", markup=False)
     best = ext.iloc[0]
     tied = [m for m in ext["method"] if ext.set_index("method").loc[m, "rank"] == 1]
     verdict = (

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import record
+from . import clocks, record
 from ._version import __version__
 from .backends import get_backend, numerics
 from .divergence import RULE
@@ -82,6 +82,8 @@ class RunPlan:
     max_time: float | None
     seed: int
     meta: dict
+    max_time_clock: str = clocks.DEFAULT  # the clock ``max_time`` and ``time_cap`` count on ("wall" or "cpu")
+    time_cap: float | None = None  # seconds; a run not done by then stops, status ``over_budget``
 
     @functools.cached_property
     def run_key(self) -> str:
@@ -101,13 +103,21 @@ def plan(
     scale: str = "quick",
     label: str | None = None,
     threads: int | None = 1,
+    max_time_clock: str = clocks.DEFAULT,
+    time_cap: float | None = None,
     **hyperparameters,
 ) -> RunPlan:
     """Resolve and validate a run before any work starts (unknown ids, bad settings and
     incompatible pairs raise here). Arguments as in :func:`pgbench.runner.run`; ``label`` names the method in
     tables and plots (default: the solver name), e.g. ``"DP (SGD+momentum)"``. ``meta["numerics"]``
     (:func:`pgbench.backends.numerics`: library versions, torch CPU threads, determinism flags)
-    is part of the run key."""
+    is part of the run key. ``max_time_clock`` ("wall" or "cpu", :mod:`pgbench.clocks`) is the
+    clock the run's time limits count on: ``max_time`` and ``time_cap``, which stops a run that
+    has not finished its iterations by then, stored as ``over_budget``
+    (:func:`pgbench.runner.execute_runs`). Both are in the run key only when they are set (the CPU
+    clock, a cap), so runs that use neither keep their keys; the clock of a run without a time
+    limit is irrelevant and not recorded."""
+    clocks.column(max_time_clock)  # an unknown clock is a clear error, before any work
     problem, solver = resolve(problem, solver, scale, **hyperparameters)
     reason = solver.missing(problem)
     if reason:
@@ -118,6 +128,10 @@ def plan(
         isinstance(max_time, bool) or not isinstance(max_time, (int, float)) or not 0 < max_time < math.inf
     ):
         raise InvalidSettingError(f"max_time must be a finite number of seconds > 0, got {max_time!r}")
+    if time_cap is not None and (
+        isinstance(time_cap, bool) or not isinstance(time_cap, (int, float)) or not 0 < time_cap < math.inf
+    ):
+        raise InvalidSettingError(f"time_cap must be a finite number of seconds > 0, got {time_cap!r}")
     if not _is_int(seed) or not 0 <= seed < 2**63:
         raise InvalidSettingError(f"seed must be an integer in [0, 2**63), got {seed!r}")
     if threads is not None and (not _is_int(threads) or not 0 <= threads <= max_threads()):
@@ -136,6 +150,7 @@ def plan(
         total = iterations or problem.solve_iterations
         if solver.max_steps is not None:
             total = min(total, solver.max_steps)
+    timed = max_time is not None or time_cap is not None  # a time limit: its clock counts
     meta = RunMeta(
         problem=problem.id,
         scale=problem.scale,
@@ -149,6 +164,8 @@ def plan(
         seed=seed,
         iterations=total,
         max_time=max_time,
+        max_time_clock=max_time_clock if timed and max_time_clock != clocks.DEFAULT else None,
+        time_cap=float(time_cap) if time_cap is not None else None,
         kind=solver.kind,
         label=label,
         x_error_name=problem.x_error_name,
@@ -159,4 +176,5 @@ def plan(
         store_format=STORE_FORMAT,
         divergence_rule=RULE.as_dict(),
     )
-    return RunPlan(problem, solver, be, total, max_time, seed, meta.as_dict())
+    clock = max_time_clock if timed else clocks.DEFAULT
+    return RunPlan(problem, solver, be, total, max_time, seed, meta.as_dict(), clock, time_cap)

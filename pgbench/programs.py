@@ -158,8 +158,9 @@ class TrainProgram(Program):
         x_true, y_target = problem.sample(keys.rng(p.seed, "train", it - 1), problem.batch_size, be)
         if it == 1:  # the first training batch: its shapes (the held-out batch's were checked at init)
             check_sample(problem, problem.batch_size, x_true, y_target)
+        elapsed = state.clock.cpu() if p.max_time_clock == "cpu" else state.clock.now()  # the budget's clock
         state.iterate, state.solver_state, out = self.update(
-            state.iterate, state.solver_state, y_target, x_true, state.clock.now()
+            state.iterate, state.solver_state, y_target, x_true, elapsed
         )
         return self.metrics(out.x, x_true, y_target, out.loss), out.info
 

@@ -47,6 +47,13 @@ def _key(column: str | None = None, *, config: bool = False, json_: bool = False
     return field(metadata={"key": True, "config": config, "column": column, "json": json_})
 
 
+def _key_if_set(*, config: bool = False):
+    """A key field added after runs were stored: it defaults to None and is left out of the run
+    key and the configuration hash while None, so the keys of every run that does not set it stay
+    what they were."""
+    return field(default=None, metadata={"key": True, "config": config, "column": None, "json": False, "if_set": True})
+
+
 def _about(default: Any = None, *, column: str | None = None, json_: bool = False):
     return field(default=default, metadata={"key": False, "config": False, "column": column, "json": json_})
 
@@ -67,6 +74,8 @@ class RunMeta:
     seed: int = _key()
     iterations: int = _key("budget_iterations", config=True)  # the budget in update steps
     max_time: float | None = _key(config=True)  # the budget in seconds, if any
+    max_time_clock: str | None = _key_if_set(config=True)  # the clock of max_time and time_cap: None = wall, "cpu"
+    time_cap: float | None = _key_if_set(config=True)  # seconds after which an unfinished run is over_budget
     kind: str = _about("iterative")  # "iterative" / "training"
     label: str | None = _about()  # the method's display name
     x_error_name: str | None = _about()  # what ``x_error`` measures
@@ -94,6 +103,8 @@ class RunMeta:
 FIELD_NAMES = tuple(f.name for f in fields(RunMeta))
 KEY_FIELDS = tuple(f.name for f in fields(RunMeta) if f.metadata["key"])
 CONFIG_FIELDS = tuple(f.name for f in fields(RunMeta) if f.metadata["config"])
+#: key fields left out of the key (and the configuration hash) while None (:func:`_key_if_set`)
+IF_SET_FIELDS = tuple(f.name for f in fields(RunMeta) if f.metadata.get("if_set"))
 JSON_FIELDS = tuple(f.name for f in fields(RunMeta) if f.metadata["json"])
 #: the column each field is stored under (``iterations`` → ``budget_iterations``)
 COLUMNS = {f.name: f.metadata["column"] or f.name for f in fields(RunMeta)}
@@ -103,7 +114,9 @@ OUTCOME_COLUMNS = ("run_key", "status", "message", "traceback", "created")
 #: columns the analysis adds to a loaded frame (:func:`pgbench.analysis.data.with_device`, ``latest_configs``)
 DERIVED_COLUMNS = ("device_key", "config")
 META_COLUMNS = frozenset({*COLUMNS.values(), *OUTCOME_COLUMNS})
-FINISHED = ("ok", "diverged")
+#: outcomes a run keeps once stored (a stored run with one of them is reused, never rerun):
+#: ``over_budget`` is a run stopped at its ``time_cap`` before its iteration budget was done
+FINISHED = ("ok", "diverged", "over_budget")
 #: the recorded columns every run has (a run that failed before its first record: one row of NaN)
 ROW_COLUMNS = ("iteration", "wall_time", "loss", "x_error")
 #: the columns every store file has (every store format): its identity, what readers group and
@@ -132,7 +145,8 @@ def _json(v) -> str:
 def run_key(meta: dict | RunMeta) -> str:
     """16 hex digits: the hash of the key fields (:data:`KEY_FIELDS`) of ``meta``."""
     m = meta.as_dict() if isinstance(meta, RunMeta) else meta
-    return hashlib.sha256(_json({k: m.get(k) for k in KEY_FIELDS}).encode()).hexdigest()[:16]
+    fields_ = {k: m.get(k) for k in KEY_FIELDS if not (k in IF_SET_FIELDS and _missing(m.get(k)))}
+    return hashlib.sha256(_json(fields_).encode()).hexdigest()[:16]
 
 
 def _numerics_of_config(numerics) -> str:
@@ -150,12 +164,12 @@ def config_hash(row) -> str:
     """8 hex digits identifying a configuration across seeds (:data:`CONFIG_FIELDS`, from their
     stored columns). ``row``: a stored row (a dict or a Series) of the run."""
     get = row.get if hasattr(row, "get") else (lambda k, d=None: getattr(row, k, d))
-    payload = json.dumps(
-        [
-            _numerics_of_config(get(COLUMNS[k])) if k == "numerics" else str(get(COLUMNS[k]))
-            for k in ("problem", "solver", "problem_settings", "hyperparameters", "iterations", "max_time", "numerics")
-        ]
-    )
+    values = [
+        _numerics_of_config(get(COLUMNS[k])) if k == "numerics" else str(get(COLUMNS[k]))
+        for k in ("problem", "solver", "problem_settings", "hyperparameters", "iterations", "max_time", "numerics")
+    ]
+    values += [f"{k}={get(COLUMNS[k])}" for k in IF_SET_FIELDS if not _missing(get(COLUMNS[k]))]
+    payload = json.dumps(values)
     return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import store, terminal, validate
+from . import clocks, store, terminal, validate
 from .backends import effective_torch_threads, set_torch_threads
 from .budgets import BUDGETS, Budget, budgeted
 from .planning import IncompatibleError
@@ -52,6 +52,7 @@ def planned(
     methods=None,
     threads: int | None = 1,
     remote: bool = False,
+    budget_clock: str | None = None,
 ) -> Planned:
     """The experiment set at ``scale`` as planned sweep tasks (see :func:`tasks` for the
     arguments). ``threads``: the torch thread count every task records in its key. ``remote``:
@@ -61,6 +62,8 @@ def planned(
         raise InvalidSettingError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
     if max_time is not None and not max_time > 0:
         raise InvalidSettingError(f"max_time must be > 0 seconds, got {max_time}")
+    if budget_clock is not None:
+        clocks.column(budget_clock)  # an unknown clock is a clear error
     notes: list[str] = []
     if budget is not None:
         if scale != "paper":
@@ -108,6 +111,7 @@ def planned(
                     problem_overrides=overrides,
                     label=m.label,
                     threads=threads,
+                    max_time_clock=budget_clock or e.clock(scale),
                 )
                 try:
                     p = t.validate() if remote else t.plan()
@@ -131,6 +135,7 @@ def tasks(
     max_time: float | None = None,
     budget: str | None = None,
     methods=None,
+    budget_clock: str | None = None,
 ):
     """The experiment set at ``scale`` as sweep tasks: ``(tasks, notes)``. ``notes`` say which
     experiments or methods were left out and why (problem not registered, solver incompatible).
@@ -139,8 +144,10 @@ def tasks(
     ``max_time`` caps every run's wall time in seconds (the paper's budgets as far as a time
     allows): a capped run stops after the iteration that crosses it and is stored under its cap,
     apart from uncapped runs. ``budget`` names a budget set of :data:`pgbench.budgets.BUDGETS`
-    (paper scale only, :func:`pgbench.budgets.budgeted`)."""
-    p = planned(scale, only, backend, device, experiments, seeds, max_time, budget, methods)
+    (paper scale only, :func:`pgbench.budgets.budgeted`). ``budget_clock`` ("wall" or "cpu")
+    replaces the clock every time budget counts on (default: each experiment's,
+    :meth:`pgbench.recipes.Experiment.clock`; wall for a ``max_time`` given here alone)."""
+    p = planned(scale, only, backend, device, experiments, seeds, max_time, budget, methods, budget_clock=budget_clock)
     return p.tasks, p.notes
 
 
@@ -166,6 +173,7 @@ def reproduce(
     budget: str | None = None,
     methods=None,
     report: bool = True,
+    budget_clock: str | None = None,
 ) -> dict:
     """Run the paper's experiment set at ``scale`` (finished runs in ``results`` are reused) on
     the sweep executors, then build the report in ``out`` (unless ``report`` is False).
@@ -187,7 +195,8 @@ def reproduce(
     seeds; ``max_time`` caps every run's wall time; ``methods`` keeps these method labels only
     (see :func:`tasks`). ``vectorize`` / ``read_every``: as in :func:`pgbench.sweep.run_sweep`
     (each method's seeds as one program where its solver allows; the rest seed by seed, noted).
-    ``budget`` names a budget set (:data:`pgbench.budgets.BUDGETS`, paper scale)."""
+    ``budget`` names a budget set (:data:`pgbench.budgets.BUDGETS`, paper scale); ``budget_clock``
+    the clock of every time budget (see :func:`tasks`)."""
     t0 = time.perf_counter()
     # on the CPU every run pins (and records in its key) this torch thread count
     run_threads = effective_torch_threads(threads) if device == "cpu" else 1
@@ -203,6 +212,7 @@ def reproduce(
         methods,
         run_threads,
         remote=executor == "dask" and scheduler is not None,
+        budget_clock=budget_clock,
     )
     notes = todo.notes
     set_total, set_eta = getattr(progress, "set_total", None), getattr(progress, "set_eta", None)

@@ -36,9 +36,9 @@ from .examples import collect_examples
 from .planning import RunPlan, plan
 from .programs import Program, SolveProgram, TrainProgram
 from .registry import InvalidSettingError
-from .watchdog import step_limit
+from .watchdog import OverCap, step_limit
 
-STATUSES = ("ok", "diverged", "failed", "skipped")
+STATUSES = ("ok", "diverged", "over_budget", "failed", "skipped")
 
 
 @dataclass
@@ -107,22 +107,32 @@ def execute_runs(
     warmed up (:meth:`Run.warm_up`: two untimed steps on a throwaway state), so that one-off costs
     (compilation, lazy imports, library start-up) fall on no run's clock; this is the one place
     that decides it. A step that hangs past the budget is stopped (:mod:`pgbench.watchdog`): the
-    run is ``failed`` with the reason. The results carry their example predictions
+    run is ``failed`` with the reason. A run with a ``time_cap`` that reaches it before its
+    iterations are done (between steps or inside one) stops there with status ``over_budget``,
+    its rows so far kept. The results carry their example predictions
     (:meth:`Run.finish_all`). The torch CPU thread count recorded in the run key (``numerics``)
     holds for the whole run, example collection included."""
     state = run_ = None
     restore = set_torch_threads(plans[0].meta.get("numerics", {}).get("torch_threads"))
     try:
         run_ = make()
-        if plans[0].max_time is not None:  # runs compared at equal wall time pay no one-off costs
-            run_.warm_up()
+        if plans[0].max_time is not None or plans[0].time_cap is not None:  # runs compared at equal
+            run_.warm_up()  # time, or stopped at a cap, pay no one-off costs
         state = run_.init()
         _emit(state, [0] * len(state.lanes), callback)
+        p0 = plans[0]
         while not state.done:
             seen = [len(lane.rows) for lane in state.lanes]
-            with step_limit(plans[0].max_time, state.clock.now()):  # a step that hangs ends the run
-                state = run_.step(state)
+            spent = state.clock.cpu() if p0.max_time_clock == "cpu" else state.clock.now()
+            with step_limit(p0.max_time, spent, p0.max_time_clock, p0.time_cap):
+                state = run_.step(state)  # a step that hangs ends the run; one that reaches the cap too
             _emit(state, seen, callback)
+        return run_.finish_all(state)
+    except OverCap as e:  # stopped at its cap inside a step: over budget, with the rows so far
+        assert state is not None and run_ is not None
+        for lane in state.lanes:
+            if not lane.done:
+                lane.status, lane.message, lane.done = "over_budget", str(e), True
         return run_.finish_all(state)
     except Exception as e:  # a crash is a result too
         if throw:
@@ -164,6 +174,8 @@ def run(
     scale: str = "quick",
     label: str | None = None,
     threads: int | None = 1,
+    max_time_clock: str = "wall",
+    time_cap: float | None = None,
     callback: Callable[[Progress], None] | None = None,
     throw: bool = False,
     **hyperparameters,
@@ -175,8 +187,14 @@ def run(
     Args:
         iterations: budget in iterations (default: the problem scale's ``iterations`` for training
             schemes, ``solve_iterations`` for iterative solvers).
-        max_time: optional budget in seconds of wall time; the run stops after the iteration
-            that crosses it (and is warmed up first, off the clock).
+        max_time: optional budget in seconds of wall time (of CPU time with
+            ``max_time_clock="cpu"``); the run stops after the iteration that crosses it (and is
+            warmed up first, off the clock).
+        max_time_clock: the clock ``max_time`` and ``time_cap`` count on, "wall" or "cpu"
+            (:mod:`pgbench.clocks`: CPU seconds are not spent while the process waits, so a
+            loaded machine does not shorten the run).
+        time_cap: optional seconds after which a run that has not done its iterations is
+            stopped and returned with status ``over_budget``.
         seed: seeds the data stream and the network initialisation; every solver given the same
             seed sees identical data and starts from the identical network.
         scale: the problem scale when ``problem`` is an id.
@@ -201,6 +219,8 @@ def run(
         scale=scale,
         label=label,
         threads=threads,
+        max_time_clock=max_time_clock,
+        time_cap=time_cap,
         **hyperparameters,
     )
     return execute(p, callback, throw)
@@ -305,13 +325,22 @@ class Run:
         t1, c1 = state.clock.now(), state.clock.cpu()
         per, infos = self.program.read(state, out)
         state.iteration = end
-        last = end >= total or (max_time is not None and t1 >= max_time)
+        spent = c1 if self.plan.max_time_clock == "cpu" else t1
+        last = end >= total or (max_time is not None and spent >= max_time)
+        cap = self.plan.time_cap
+        capped = not last and cap is not None and spent >= cap
         every = self.plan.problem.eval_every if self.program.evaluates else 0
         evals = self._evaluate(state) if every and (end == 1 or end % every == 0 or last) else None
         k = end - start
         times = [(t0 + (t1 - t0) * (j + 1) / k, c0 + (c1 - c0) * (j + 1) / k) for j in range(k - 1)] + [(t1, c1)]
         self._record(state, range(start + 1, end + 1), times, per, infos, evals)
-        state.done = last or all(lane.done for lane in state.lanes)
+        if capped:
+            for lane in state.lanes:
+                if not lane.done:
+                    lane.status, lane.done = "over_budget", True
+                    on = " of CPU time" if self.plan.max_time_clock == "cpu" else ""
+                    lane.message = f"reached its time cap of {cap:g} s{on} after {end} of {total} iterations"
+        state.done = last or capped or all(lane.done for lane in state.lanes)
         return state
 
     def finish(self, state: RunState) -> RunResult:

@@ -53,6 +53,8 @@ class Task:
     label: str | None = None
     plugins: tuple[str, ...] = ()
     threads: int | None = 1  # torch CPU threads of the run (part of its key); None: torch's setting
+    max_time_clock: str = "wall"  # the clock of max_time and time_cap: "wall" or "cpu" (pgbench.clocks)
+    time_cap: float | None = None  # seconds; an unfinished run stops there, status over_budget
 
     def plan(self):
         """The validated :class:`~pgbench.planning.RunPlan` (raises on any bad setting). Planned
@@ -74,6 +76,8 @@ class Task:
                 scale=self.scale,
                 label=self.label,
                 threads=self.threads,
+                max_time_clock=self.max_time_clock,
+                time_cap=self.time_cap,
                 **self.hyperparameters,
             )
             object.__setattr__(self, "_plan", cached)  # a cache, not a field: equality and pickles ignore it
@@ -300,6 +304,7 @@ def expand(
     plugins: Iterable[str] = (),
     remote: bool = False,
     threads: int | None = 1,
+    max_time_clock: str = "wall",
 ) -> tuple[list[Task], list[Skipped]]:
     """The grid ``problems × solvers × backends × devices × seeds`` as validated tasks.
 
@@ -311,7 +316,8 @@ def expand(
     ``skipped`` with their reason instead. With ``remote`` (runs go to a cluster), a device this
     machine lacks is not an error: those runs are validated on the CPU (:meth:`Task.validate`).
     ``threads``: torch CPU threads of every run (0 or None: this process's current torch setting,
-    resolved here so that the driver and every worker agree on the run key).
+    resolved here so that the driver and every worker agree on the run key). ``max_time_clock``:
+    the clock ``max_time`` counts on ("wall" or "cpu", :mod:`pgbench.clocks`).
     """
     threads = effective_torch_threads(threads)
     plugins = tuple(str(Path(p).resolve()) if (p.endswith(".py") or Path(p).exists()) else p for p in as_list(plugins))
@@ -363,6 +369,7 @@ def expand(
                     label,
                     solver_plugins,
                     threads,
+                    max_time_clock,
                 )
                 for b in dict.fromkeys(backends)
                 for d in dict.fromkeys(devices)

@@ -5,11 +5,13 @@ its defaults on the same test seeds (the *self-tuning* ruleset: no tuning at all
 For a problem and methods (a solver with fixed settings, e.g. ``dp:optimizer=sgd``):
 
 1. **trials** — ``trials`` points of the method's declared search space
-   (:mod:`pgbench.search_space`, quasi-random, the same sampler seed for every method), each
+   (:mod:`pgbench.search_space`, quasi-random, the same sampler seed for every method; or, with
+   ``sampler="tpe"``, proposed one after another by Optuna's TPE, :mod:`pgbench.tpe`), each
    run on every validation seed. A trial is an ordinary keyed run: stored, resumable,
    distributable like any sweep (:func:`pgbench.sweep.run_sweep`).
 2. **selection** — per method the trial with the lowest *validation score*: the median over the
-   validation seeds of the final held-out x error, a diverged or failed seed counting as ∞
+   validation seeds of the final held-out x error, a diverged, failed or over-budget seed (a run
+   stopped at its time cap, ``Protocol.time_caps``) counting as ∞
    (ties: the earlier trial). Selection is a function of the validation outcomes only.
 3. **test** — the chosen settings and the defaults, each on every test seed (disjoint from the
    validation seeds, checked before any work).
@@ -22,9 +24,11 @@ outcome are written to ``<store>/<problem>/tuning-<hash>.json``.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,6 +43,7 @@ from .sweep import run_sweep
 from .tasks import Event, Outcome, Task, coerce
 
 DEFAULT_TRIALS = 20
+SAMPLERS = ("halton", "tpe")
 VALIDATION_SEEDS = (1000, 1001)
 TEST_SEEDS = (2000, 2001, 2002, 2003, 2004)
 
@@ -87,6 +92,9 @@ class Protocol:
     backend: str = "torch"
     sampler_seed: int = 0
     threads: int | None = 1
+    max_time_clock: str = "wall"  # the clock of max_time and the time caps (pgbench.clocks)
+    time_caps: dict | None = None  # method label -> seconds per run (pgbench.advise), else None
+    sampler: str = "halton"  # how trials are proposed: "halton" (quasi-random) or "tpe" (pgbench.tpe)
 
     def __post_init__(self):
         if self.trials < 1:
@@ -96,6 +104,8 @@ class Protocol:
         shared = sorted(set(self.validation_seeds) & set(self.test_seeds))
         if shared:
             raise InvalidSettingError(f"validation and test seeds must be disjoint; both have {shared}")
+        if self.sampler not in SAMPLERS:
+            raise InvalidSettingError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
 
     def task(self, method: Method, settings: dict, seed: int, label: str) -> Task:
         return Task(
@@ -109,11 +119,18 @@ class Protocol:
             hyperparameters=settings,
             label=label,
             threads=self.threads,
+            max_time_clock=self.max_time_clock,
+            time_cap=(self.time_caps or {}).get(method.label),
         )
 
     def key(self, methods: list[Method]) -> str:
-        """12 hex digits naming this protocol with these methods (its JSON file)."""
-        spec = {"protocol": asdict(self), "methods": [(m.label, m.solver, m.settings) for m in methods]}
+        """12 hex digits naming this protocol with these methods (its JSON file); the fields added
+        after the first protocols were written count only when set, so their names stay."""
+        fields_ = asdict(self)
+        for name, default in (("max_time_clock", "wall"), ("time_caps", None), ("sampler", "halton")):
+            if fields_[name] == default:
+                del fields_[name]
+        spec = {"protocol": fields_, "methods": [(m.label, m.solver, m.settings) for m in methods]}
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -167,6 +184,7 @@ class Tuned:
     tuned: list[Outcome]
     default: list[Outcome]
     cost_seconds: float
+    trial_statuses: dict = field(default_factory=dict)  # status -> how many trial runs ended so
 
 
 @dataclass
@@ -226,7 +244,10 @@ class TuneReport:
                     "chosen_settings": t.selection.settings,
                     "tuned_runs": [o.run_key for o in t.tuned],
                     "default_runs": [o.run_key for o in t.default],
+                    "tuned_errors": [_finite(o) for o in t.tuned],  # per test seed; None: not ok or no error
+                    "default_errors": [_finite(o) for o in t.default],
                     "tuning_seconds": t.cost_seconds,
+                    "trial_statuses": dict(t.trial_statuses),
                 }
                 for t in self.methods
             ],
@@ -234,9 +255,21 @@ class TuneReport:
         }
 
 
+def _finite(o: Outcome) -> float | None:
+    """A test run's final x error, None where it is not ok or not finite (∞ for the board)."""
+    x = o.x_error
+    return float(x) if o.status == "ok" and x is not None and math.isfinite(x) else None
+
+
 def plan_tasks(protocol: Protocol, methods: list[Method]) -> dict[str, list[list[Task]]]:
-    """Every trial's validation tasks, per method label, validated (planned) before any work."""
+    """Every trial's validation tasks, per method label, validated (planned) before any work
+    (with TPE, whose trials depend on earlier scores, the quasi-random points stand in for them:
+    the space's bounds are checked, the counts hold)."""
     make_problem(protocol.problem, scale=protocol.scale)  # an unknown problem suggests the nearest
+    if protocol.sampler == "tpe":
+        from .tpe import check_available
+
+        check_available()
     labels = [m.label for m in methods]
     if len(set(labels)) != len(labels):
         repeated = sorted({x for x in labels if labels.count(x) > 1})
@@ -270,28 +303,35 @@ def tune(
     if not methods:
         raise InvalidSettingError("name at least one method to tune")
     planned = plan_tasks(protocol, methods)
-    flat = [task for m in methods for trial in planned[m.label] for task in trial]
-    outs = run_sweep(flat, root, progress=progress, **sweep_options)
-    by_task = dict(zip(map(id, flat), outs, strict=True))
+    if protocol.sampler == "tpe":  # sequential: each trial's settings depend on the scores before it
+        from .tpe import run_trials
+
+        sweep = lambda tasks: run_sweep(tasks, root, progress=progress, **sweep_options)  # noqa: E731
+        done = {m.label: run_trials(protocol, m, sweep) for m in methods}
+    else:
+        flat = [task for m in methods for trial in planned[m.label] for task in trial]
+        by_task = dict(zip(map(id, flat), run_sweep(flat, root, progress=progress, **sweep_options), strict=True))
+        done = {m.label: [[by_task[id(t)] for t in trial] for trial in planned[m.label]] for m in methods}
     results, test = [], []
     for m in methods:
-        trials = [[by_task[id(t)] for t in trial] for trial in planned[m.label]]
+        trials = done[m.label]
         chosen = select(protocol, [trial[0].task.hyperparameters for trial in trials], trials)
         # a vectorised program's time is shared evenly by its lanes (each run records the whole program's)
         cost = sum((o.wall_time or 0.0) / max(o.lanes, 1) for trial in trials for o in trial)
-        results.append((m, trials, chosen, cost))
+        results.append((m, trials, chosen, cost, Counter(o.status for trial in trials for o in trial)))
         test += [protocol.task(m, chosen.settings, seed, f"{m.label} (tuned)") for seed in protocol.test_seeds]
         test += [protocol.task(m, dict(m.settings), seed, f"{m.label} (default)") for seed in protocol.test_seeds]
     test_outs = run_sweep(test, root, progress=progress, **sweep_options)
     n = len(protocol.test_seeds)
     report = TuneReport(protocol, [])
-    for i, (m, trials, chosen, cost) in enumerate(results):
+    for i, (m, trials, chosen, cost, statuses) in enumerate(results):
         block = test_outs[2 * n * i : 2 * n * (i + 1)]
         report.methods.append(
-            Tuned(m, [trial[0].task.hyperparameters for trial in trials], chosen, block[:n], block[n:], cost)
+            Tuned(m, [trial[0].task.hyperparameters for trial in trials], chosen, block[:n], block[n:], cost, statuses)
         )
     path = root_path(root, protocol, methods)
-    write_text_atomic(path, json.dumps(report.as_dict(), indent=1, sort_keys=True, default=str))
+    written = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")  # the board's "newest"
+    write_text_atomic(path, json.dumps({**report.as_dict(), "written": written}, indent=1, sort_keys=True, default=str))
     report.path = str(path)
     return report
 

@@ -12,6 +12,17 @@ How: in the main thread (a run in this process or in a pool worker process), a S
 Windows), a timer thread that raises the exception in the step's thread
 (``PyThreadState_SetAsyncExc``). Both are armed only while a step runs.
 
+A run on the CPU clock (``max_time_clock="cpu"``) spends its budget in CPU seconds, which a step
+waiting (on a lock, on the machine's other processes) does not use; its guard still counts wall
+seconds, :data:`CPU_WAIT_RATIO` times the CPU allowance, so a step that waits that much longer
+than it could have computed is stopped as hung.
+
+A run with a ``time_cap`` (:mod:`pgbench.planning`) is stopped inside a step that runs past it:
+:class:`OverCap` is raised and the loop stores the run as ``over_budget`` (a cap is the run's
+limit, not a sign that it hangs). On the wall clock at the cap, with no grace; on the CPU clock
+(which a wall-clock timer cannot follow) after :data:`CPU_WAIT_RATIO` times the CPU seconds left
+plus the grace, in wall seconds — the loop's check between steps holds a CPU cap exactly.
+
 Limits: both stop Python code only. A step hung inside native code (one long torch or XLA
 call, a lock wait) is stopped when control comes back to Python. The SIGALRM way also ends a
 blocking ``time.sleep`` or I/O wait at once; the thread way only when that call returns. While
@@ -23,6 +34,7 @@ Exception`` does not swallow it. Set-up (``init``), evaluation and the finish ar
 from __future__ import annotations
 
 import ctypes
+import math
 import signal
 import threading
 import time
@@ -30,10 +42,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 MIN_GRACE = 2.0  # seconds past the budget that a step may always run
+CPU_WAIT_RATIO = 10.0  # wall seconds per CPU second of allowance before a CPU-clock step counts as hung
 
 
 class StepTimeout(Exception):
     """A step ran on :func:`grace` seconds past its run's ``max_time`` (a run stored ``failed``)."""
+
+
+class OverCap(Exception):
+    """A step was still running when its run reached its ``time_cap`` (a run stored ``over_budget``)."""
 
 
 class _Expired(BaseException):
@@ -46,24 +63,48 @@ def grace(max_time: float) -> float:
 
 
 @contextmanager
-def step_limit(max_time: float | None, spent: float) -> Iterator[None]:
-    """Run the block (one step) under a deadline: with ``spent`` seconds of the budget
-    ``max_time`` used, it may run ``max(max_time - spent, 0) + grace(max_time)`` seconds, then
-    :class:`StepTimeout` is raised in it. Without a budget (None) nothing is armed."""
-    if max_time is None:
+def step_limit(
+    max_time: float | None,
+    spent: float,
+    clock: str = "wall",
+    cap: float | None = None,
+) -> Iterator[None]:
+    r"""Run the block (one step) under a deadline: with ``spent`` seconds of the budget
+    ``max_time`` used, it may run :math:`a = \max(T - s, 0) + \mathrm{grace}(T)` wall seconds
+    (``clock="cpu"``: ``spent`` is CPU seconds and it may run :data:`CPU_WAIT_RATIO` · a), then
+    :class:`StepTimeout` is raised in it; with a ``cap`` (on the same clock as ``spent``) it may
+    run no more than ``cap - spent`` wall seconds (``clock="cpu"``: :data:`CPU_WAIT_RATIO` ·
+    (``cap - spent`` + grace(cap))), then :class:`OverCap` is raised. Without a budget or a cap
+    (None) nothing is armed."""
+    allowed, cause = math.inf, ""
+    if max_time is not None:
+        past = grace(max_time)
+        allowed = (max(max_time - spent, 0.0) + past) * (CPU_WAIT_RATIO if clock == "cpu" else 1.0)
+        cause = "budget"
+    if cap is not None:
+        left = max(cap - spent, 0.0)
+        if clock == "cpu":
+            left = (left + grace(cap)) * CPU_WAIT_RATIO
+        if left <= allowed:
+            allowed, cause = left, "cap"
+    if cause == "":
         yield
         return
-    past = grace(max_time)
-    allowed = max(max_time - spent, 0.0) + past
     start = time.perf_counter()
     arm = _alarm if _can_alarm() else _async_raise
     try:
-        with arm(allowed):
+        with arm(max(allowed, 1e-3)):
             yield
     except _Expired:
         hung = time.perf_counter() - start
+        if cause == "cap":
+            on = " of CPU time" if clock == "cpu" else ""
+            raise OverCap(
+                f"reached its time cap of {cap:g} s{on} inside a step (stopped {hung:.1f} s into it)"
+            ) from None
+        on = " of CPU time" if clock == "cpu" else ""
         raise StepTimeout(
-            f"exceeded --max-time {max_time:g} s inside one step (hung for {hung:.1f} s; stopped {past:g} s "
+            f"exceeded --max-time {max_time:g} s{on} inside one step (hung for {hung:.1f} s; stopped {past:g} s "
             "past the budget)"
         ) from None
 

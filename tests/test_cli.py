@@ -393,3 +393,18 @@ def test_empty_and_infinite_values_are_refused(capsys, tmp_path, monkeypatch, ar
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
     assert not list((tmp_path / "results").rglob("*.parquet"))
+
+
+def test_run_with_a_budget_on_the_cpu_clock(capsys, tmp_path):
+    """``--budget-clock cpu`` stores a run whose budget counts CPU seconds (its key says so); an
+    unknown clock is refused before any run."""
+    from pgbench import load_results
+
+    code, _, err = invoke(capsys, "run", "sin", "gd", "-n", "3", "--max-time", "30", "--budget-clock", "cpu",
+                          "--results", tmp_path, "-q")  # fmt: skip
+    assert code == 0, err
+    df = load_results(tmp_path)
+    assert set(df["max_time_clock"]) == {"cpu"} and set(df["max_time"]) == {30.0}
+    code, _, err = invoke(capsys, "run", "sin", "gd", "-n", "3", "--max-time", "30", "--budget-clock", "cpuu",
+                          "--results", tmp_path / "other", "-q")  # fmt: skip
+    assert code != 0 and "unknown clock 'cpuu'" in err and not (tmp_path / "other").exists()

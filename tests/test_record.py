@@ -17,9 +17,12 @@ def result():
 
 def test_every_field_states_its_role_once():
     assert record.KEY_FIELDS == ("problem", "scale", "problem_settings", "solver", "hyperparameters", "backend",
-                                 "device", "device_name", "numerics", "seed", "iterations", "max_time")
+                                 "device", "device_name", "numerics", "seed", "iterations", "max_time",
+                                 "max_time_clock", "time_cap")
     assert set(record.CONFIG_FIELDS) == {
-        "problem", "solver", "problem_settings", "hyperparameters", "numerics", "iterations", "max_time"}
+        "problem", "solver", "problem_settings", "hyperparameters", "numerics", "iterations", "max_time",
+        "max_time_clock", "time_cap"}
+    assert record.IF_SET_FIELDS == ("max_time_clock", "time_cap")  # in keys only when set
     assert set(record.CONFIG_FIELDS) <= set(record.KEY_FIELDS)
     assert record.COLUMNS["iterations"] == "budget_iterations"
     # every field a plan writes is declared (an undeclared one would be dropped by the store)
@@ -61,3 +64,18 @@ def test_the_key_ignores_every_field_that_is_not_a_key_field(result):
         assert record.run_key(other) == record.run_key(meta), f.name
     for name in record.KEY_FIELDS:
         assert record.run_key(dataclasses.replace(meta, **{name: "changed"})) != record.run_key(meta), name
+
+
+def test_a_cpu_clock_and_capped_run_round_trips_with_its_key_and_config(tmp_path):
+    """The fields in keys only when set are stored, read back, and give the same run key and
+    configuration hash from the store as from the run; unset, the configuration hash is the one
+    of before (the fields add nothing to it)."""
+    r = pgbench.run("sin", "gd", iterations=3, max_time=30.0, max_time_clock="cpu", time_cap=60.0)
+    rec = RunRecord.from_frame(store.read(store.save(r, tmp_path)))
+    assert rec.meta.max_time_clock == "cpu" and rec.meta.time_cap == 60.0
+    assert rec.run_key == store.run_key(r.meta) and rec.config == RunRecord.from_result(r).config
+    plain = pgbench.run("sin", "gd", iterations=3, max_time=30.0)
+    row = RunRecord.from_result(plain)._meta_columns()
+    assert record.config_hash(row) == record.config_hash({k: v for k, v in row.items()
+                                                          if k not in record.IF_SET_FIELDS})
+    assert record.config_hash(row) != rec.config

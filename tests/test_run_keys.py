@@ -61,3 +61,32 @@ def test_a_changed_setting_fails_the_check(monkeypatch):
     now = _now("quick", "torch")
     moved = {k for k in now if now[k] != RECORDED[k]}
     assert moved and moved == {k for k in now if "/sin-v0/" in k}
+
+
+def test_the_quick_hig_checks_on_the_wall_clock_keep_their_keys_of_before():
+    """The quick HIG checks count CPU seconds (pgbench.recipes); on the wall clock
+    (``--budget-clock wall``) they are the runs stored before, under the keys recorded then
+    (kept as ``quick-wall/...``), and only their keys moved."""
+    name = _task_name()
+    for backend in ("torch", "jax"):
+        todo, _ = reproduce.tasks("quick", only=["hig"], backend=backend, budget_clock="wall")
+        assert todo
+        for t in todo:
+            key = store.run_key(dict(t.plan().meta, numerics={}, device_name="-"))
+            assert key == RECORDED["quick-wall/" + name("quick", backend, t)[len("quick/"):]]
+    moved = {k[len("quick-wall/"):] for k in RECORDED if k.startswith("quick-wall/")}
+    assert {k.split("/")[1] for k in moved} == {"oscillators-v0", "quantum-dipole-v0", "poisson-hig-v0", "hig-toy-v0"}
+
+
+def test_keys_hold_the_budget_clock_and_the_cap_only_when_set():
+    """The wall clock (the default) leaves a run's key as it was; the CPU clock and a time cap
+    each give a new key; without a time budget the clock is not recorded."""
+    from pgbench.planning import plan
+    base = plan("sin", "dp", iterations=50, max_time=10.0).run_key
+    assert plan("sin", "dp", iterations=50, max_time=10.0, max_time_clock="wall").run_key == base
+    cpu = plan("sin", "dp", iterations=50, max_time=10.0, max_time_clock="cpu")
+    capped = plan("sin", "dp", iterations=50, max_time=10.0, time_cap=5.0)
+    assert len({base, cpu.run_key, capped.run_key}) == 3
+    assert cpu.meta["max_time_clock"] == "cpu" and capped.meta["time_cap"] == 5.0
+    no_budget = plan("sin", "dp", iterations=50, max_time_clock="cpu")
+    assert no_budget.run_key == plan("sin", "dp", iterations=50).run_key and no_budget.max_time_clock == "wall"

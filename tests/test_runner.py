@@ -1,9 +1,14 @@
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 import pytest
 
 import pgbench
 from pgbench import keys
 from pgbench.backends import get_backend
+from pgbench.solvers.iterative import GradientDescent
 
 
 def test_records_have_the_documented_columns():
@@ -220,3 +225,80 @@ def test_a_sample_that_breaks_the_shape_contract_fails_the_run(tmp_path, capsys,
     assert exc.value.code == 1 and "sample() returned x_true of shape (8,)" in capsys.readouterr().err
     df = pgbench.load_results(tmp_path / "runs")
     assert list(df.drop_duplicates("run_key")["status"]) == ["failed"]
+
+
+@dataclass(frozen=True)
+class Napper(GradientDescent):
+    """Gradient descent that sleeps ``nap`` seconds in every step: time waited, not worked."""
+
+    nap: float = 0.05
+    jittable: ClassVar[bool] = False
+
+    def step(self, problem, be, x, y_target, state):
+        time.sleep(self.nap)
+        return super().step(problem, be, x, y_target, state)
+
+
+@dataclass(frozen=True)
+class HangsAtThird(GradientDescent):
+    """Gradient descent whose third step of a run sleeps 30 s (the warm-up's two steps are quick)."""
+
+    jittable: ClassVar[bool] = False
+
+    def init(self, problem, be, x0, y_target):
+        return 0
+
+    def step(self, problem, be, x, y_target, state):
+        if state + 1 == 3:
+            time.sleep(30.0)
+        x, _, info = super().step(problem, be, x, y_target, None)
+        return x, state + 1, info
+
+
+def test_a_cpu_clock_budget_is_not_spent_waiting():
+    """20 steps that each sleep 0.05 s: a 0.3 s wall budget stops the run after a few of them, a
+    0.3 s CPU budget lets all 20 run (sleeping costs no CPU seconds)."""
+    wall = pgbench.run("sin", Napper(), iterations=20, max_time=0.3)
+    cpu = pgbench.run("sin", Napper(), iterations=20, max_time=0.3, max_time_clock="cpu")
+    assert wall.ok and cpu.ok
+    assert wall.records["iteration"].iloc[-1] < 20
+    assert wall.records["wall_time"].iloc[-1] >= 0.3
+    assert cpu.records["iteration"].iloc[-1] == 20 and cpu.records["wall_time"].iloc[-1] >= 20 * 0.05
+    assert cpu.meta["max_time_clock"] == "cpu" and wall.meta["max_time_clock"] is None
+
+
+def test_a_cpu_clock_budget_stops_a_working_run():
+    r = pgbench.run("sin", "dp", iterations=100000, max_time=0.5, max_time_clock="cpu")
+    assert r.ok and r.records["iteration"].iloc[-1] < 100000
+    assert r.records["cpu_time"].iloc[-1] >= 0.5
+
+
+def test_an_unknown_budget_clock_is_refused_before_work():
+    with pytest.raises(pgbench.InvalidSettingError, match="unknown clock 'cpuu'.*cpu"):
+        pgbench.run("sin", "gd", iterations=2, max_time=1.0, max_time_clock="cpuu")
+    with pytest.raises(pgbench.InvalidSettingError, match="time_cap must be"):
+        pgbench.run("sin", "gd", iterations=2, time_cap=0.0)
+
+
+def test_a_run_past_its_time_cap_is_over_budget():
+    """A cap stops an unfinished run between steps (status over_budget, its rows so far kept)
+    and inside a step that would run past it; a run done in time is ok."""
+    slow = pgbench.run("sin", Napper(nap=0.1), iterations=100, time_cap=0.5)
+    assert slow.status == "over_budget" and "time cap of 0.5 s" in slow.message
+    assert 1 <= slow.records["iteration"].iloc[-1] < 100
+    t = time.perf_counter()
+    hung = pgbench.run("sin", HangsAtThird(), iterations=5, time_cap=0.5)
+    assert hung.status == "over_budget" and "inside a step" in hung.message
+    assert hung.records["iteration"].iloc[-1] == 2  # the rows before the step that was stopped
+    assert time.perf_counter() - t < 20  # the 30 s step was stopped at the cap
+    quick = pgbench.run("sin", Napper(nap=0.0), iterations=5, time_cap=30.0)
+    assert quick.ok and quick.records["iteration"].iloc[-1] == 5
+
+
+def test_a_cap_on_the_cpu_clock_is_not_spent_waiting():
+    """The same 0.5 s cap on 10 steps that sleep 0.1 s: on the wall clock the run is over budget,
+    on the CPU clock it is done (its steps wait, they do not work)."""
+    wall = pgbench.run("sin", Napper(nap=0.1), iterations=10, time_cap=0.5)
+    cpu = pgbench.run("sin", Napper(nap=0.1), iterations=10, time_cap=0.5, max_time_clock="cpu")
+    assert wall.status == "over_budget" and cpu.ok and cpu.records["iteration"].iloc[-1] == 10
+    assert cpu.meta["max_time_clock"] == "cpu" and cpu.meta["time_cap"] == 0.5

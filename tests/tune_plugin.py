@@ -10,6 +10,14 @@ Problem ``diag-quadratic``: :math:`y = a \\odot x` with :math:`a_i` from 1 to 10
 
 So tuned, heavy ball is far ahead. The problem's defaults favour GD: GD's default is its
 optimal step, heavy ball's a tiny step (η = 1e-4, β = 0.5) — untuned, GD wins.
+
+``costly-gd``: gradient descent whose step costs ``0.002 / damping`` CPU seconds (a busy loop),
+so its cost depends on a hyperparameter the trials vary, as Hessian-free's CG steps depend on its
+damping: cheap at the default damping 1 (what a pilot measures), 1000× dearer at 1e-3.
+
+``growing-gd``: gradient descent whose k-th step of a run costs 0.4 k ms of CPU, as Hessian-free's
+steps grow dearer while the network trains: five pilot steps see 1.4 ms each, a run of 100 steps
+averages 20 ms.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
+
+import time
 
 import numpy as np
 import pytest
@@ -71,11 +81,52 @@ class HeavyBall(IterativeSolver):
         return x - self.eta * g + self.beta * (x - state), x, {}
 
 
+@dataclass(frozen=True)
+class CostlyGD(IterativeSolver):
+    """:math:`x_{k+1} = x_k - \\eta\\nabla L(x_k)`, each step working ``0.002 / damping`` CPU s."""
+
+    eta: float = 0.01
+    damping: float = 1.0
+    jittable: ClassVar[bool] = False
+    search_space: ClassVar[dict] = {"eta": LogUniform(1e-3, 2e-2), "damping": LogUniform(1e-3, 1.0)}
+
+    def init(self, problem, be, x0, y_target):
+        return None
+
+    def step(self, problem, be, x, y_target, state):
+        start = time.process_time()
+        while time.process_time() - start < 0.002 / self.damping:  # work, as a CG step does
+            pass
+        _, g = loss_and_x_gradient(problem, be)(x, y_target)
+        return x - self.eta * g, None, {}
+
+
+@dataclass(frozen=True)
+class GrowingGD(IterativeSolver):
+    """:math:`x_{k+1} = x_k - \\eta\\nabla L(x_k)`, the k-th step working 0.4 k ms of CPU."""
+
+    eta: float = 0.01
+    jittable: ClassVar[bool] = False
+    search_space: ClassVar[dict] = {"eta": LogUniform(1e-3, 2e-2)}
+
+    def init(self, problem, be, x0, y_target):
+        return 0
+
+    def step(self, problem, be, x, y_target, state):
+        start = time.process_time()
+        while time.process_time() - start < 4e-4 * (state + 1):
+            pass
+        _, g = loss_and_x_gradient(problem, be)(x, y_target)
+        return x - self.eta * g, state + 1, {}
+
+
 def register() -> None:
-    """Register ``diag-quadratic-v0`` and ``heavy-ball-v0`` (once)."""
+    """Register ``diag-quadratic-v0``, ``heavy-ball-v0`` and ``costly-gd-v0`` (once)."""
     if "diag-quadratic-v0" not in pgbench.PROBLEMS:
         pgbench.register_problem("diag-quadratic-v0", f"{__name__}:DiagQuadratic", description="synthetic, κ = 100")
         pgbench.register_solver("heavy-ball-v0", f"{__name__}:HeavyBall", description="Polyak heavy ball")
+        pgbench.register_solver("costly-gd-v0", f"{__name__}:CostlyGD", description="GD, cost set by damping")
+        pgbench.register_solver("growing-gd-v0", f"{__name__}:GrowingGD", description="GD, steps dearer as it runs")
 
 
 @contextmanager

@@ -8,7 +8,8 @@ at once. Each stage is a registered training scheme made with the problem's tune
 (:mod:`pgbench.tuning`) overridden by ``first_settings`` / ``then_settings``; each keeps its own
 optimizer, and the second stage's state starts fresh at the switch. ``unit="seconds"`` counts the
 run's training time as the runner hands it to every update (``elapsed``: the row's ``wall_time``
-clock, data sampling included, evaluation excluded), so that "Adam for 30 s, then HIG for 30 s"
+clock, data sampling included, evaluation excluded; the ``cpu_time`` clock for a run whose budget
+counts CPU seconds, ``max_time_clock="cpu"``), so that "Adam for 30 s, then HIG for 30 s"
 splits a 60 s ``max_time`` budget in two equal halves; called without ``elapsed``, it counts the
 time spent in its own updates.
 """
