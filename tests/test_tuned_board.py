@@ -99,17 +99,35 @@ def test_protocols_under_other_rules_are_left_out_with_a_note(store, tmp_path):
     assert "written" in old  # when it was written, in UTC: the board's "newest"
     old["protocol"]["trials"] = 99
     old["methods"][0]["label"] = "gd (old campaign)"
-    del old["written"]  # as a file of pgbench before 0.4: its modification time counts
+    old["written"] = "1970-01-01T00:00:00+00:00"  # older than the campaign's own file
     older = path.with_name("tuning-000000000000.json")
     older.write_text(json.dumps(old))
-    os.utime(older, (1, 1))  # 1970: older than the campaign's own file
     board = tuned_board.build([copy])
     assert "gd (old campaign)" not in set(board.table["method"])
     assert any("tuning-000000000000.json left out (other rules" in n for n in board.notes)
-    os.utime(older, (4e9, 4e9))  # 2096: now the newest, its rules win and the campaign is left out
+    old["written"] = "2096-01-01T00:00:00+00:00"  # now the newest: its rules win and the campaign is left out
+    older.write_text(json.dumps(old))
     board = tuned_board.build([copy])
     assert "gd (old campaign)" in set(board.table["method"])
     assert any(f"{path.name} left out (other rules" in n for n in board.notes)
+
+
+def test_a_file_without_its_writing_time_is_dated_by_its_runs_not_by_the_checkout(store, tmp_path):
+    """Files of pgbench before 0.4 have no ``written``: their newest run's ``created`` stamp dates
+    them, whatever modification time a copy or checkout gave the file."""
+    from pgbench.store import read
+
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy)
+    (path,) = copy.glob("diag-quadratic-v0/tuning-*.json")
+    data = json.loads(path.read_text())
+    del data["written"]
+    path.write_text(json.dumps(data))
+    keys = [k for m in data["methods"] for k in m["tuned_runs"] + m["default_runs"]]
+    newest = max(str(c) for k in keys for c in read(path.parent / f"{k}.parquet", columns=["created"])["created"])
+    for stamp in (1, 4e9):  # 1970 and 2096: the file's date does not move
+        os.utime(path, (stamp, stamp))
+        assert tuned_board._written(data, path) == newest
 
 
 def test_the_cli_shows_the_tuned_board(store, capsys):

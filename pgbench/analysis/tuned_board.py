@@ -8,8 +8,9 @@ iterations, time budget and its clock, backend, sampler seed, threads: the field
 seeds, so their methods are ranked together; of several rule sets on one problem the newest file's
 is used and the others are named in ``notes``. Of one method in several files, the newest. Newest:
 the time the file says it was written (``written``, UTC), else — for files written before pgbench
-0.4 — its modification time, which a copy or a checkout resets (the ``protocol`` column names the
-file each row comes from).
+0.4 — the newest ``created`` stamp of its test runs in the store (a modification time, which a copy
+or a checkout resets, only where no run is left; the ``protocol`` column names the file each row
+comes from).
 
 **Per problem** (one row per problem × method, :data:`COLUMNS`): under each ruleset — *external*
 (the chosen trial's settings) and *self* (the defaults) — the median final held-out x error over
@@ -105,10 +106,24 @@ def _seed_errors(m: dict, ruleset: str, folder: Path) -> list[float]:
 
 
 def _written(data: dict, f: Path) -> str:
-    """When a protocol file was written (UTC, ISO 8601): as it says, else its modification time."""
+    """When a protocol file was written (UTC, ISO 8601): as it says, else — for files written
+    before pgbench 0.4 — the newest ``created`` stamp of the runs it names (what the store says,
+    unlike a modification time, which a copy or a checkout resets), else its modification time."""
     written = data.get("written")
     if isinstance(written, str) and written:
         return written
+    from ..store import read
+
+    stamps = []
+    for m in data.get("methods", []):
+        for key in [*m.get("tuned_runs", []), *m.get("default_runs", [])]:
+            try:
+                created = read(f.parent / f"{key}.parquet", columns=["created"])["created"]
+            except Exception:  # a lost or damaged run says nothing about when the file was written
+                continue
+            stamps += [str(c) for c in created.dropna().unique()]
+    if stamps:
+        return max(stamps)
     return datetime.datetime.fromtimestamp(f.stat().st_mtime, datetime.timezone.utc).isoformat(timespec="seconds")
 
 
