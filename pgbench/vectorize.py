@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from . import keys
+from . import keys, seed_axis
 from .planning import RunPlan
 from .problems.base import check_sample
 from .programs import Program, host, per_example, stack
@@ -140,6 +140,34 @@ def _stack_tree(be, trees):
     return {k: stack(be, [t[k] for t in trees]) for k in trees[0]}
 
 
+def seed_functions(problem, solver, be, net):
+    """The S-seed forms ``(gradients, metrics, evaluate, realize)`` of the scheme's gradients, the
+    per-example metrics, the held-out evaluation and the problem's ``realize``, on arrays with a
+    leading seed axis: ``be.vmap`` of the one-seed functions on jax (vmap is a trace-time
+    transform there), the seeds' batches joined and only the networks on a seed axis on torch
+    (:mod:`pgbench.seed_axis`: torch.func.vmap costs per operation at every call)."""
+    if be.name == "jax":
+        grads = be.vmap(functools.partial(solver.gradients, problem, be, net))
+        metrics = be.vmap(lambda x, xt, y, loss: per_example(problem, be, x, xt, y, loss))
+        held_out = be.vmap(lambda prm, xt, y: per_example(problem, be, problem.predict(be, net, prm, y), xt, y))
+        return grads, metrics, held_out, seeds_realize(problem, be)
+    grads = seed_axis.seeds_gradients(problem, be, net, solver)
+    metrics = seed_axis.joined(be, lambda x, xt, y, loss: per_example(problem, be, x, xt, y, loss))
+    per = seed_axis.joined(be, lambda x, xt, y: per_example(problem, be, x, xt, y))
+
+    def evaluate(prm, xt, y):
+        return per(seed_axis.seeds_predict(problem, be, net, prm, y), xt, y)
+
+    return grads, metrics, evaluate, seeds_realize(problem, be)
+
+
+def seeds_realize(problem, be):
+    """The problem's :meth:`~pgbench.problems.base.Problem.realize` on S seeds' draws (arrays with
+    a leading seed axis): ``be.vmap`` on jax, the seeds' draws joined into one batch on torch."""
+    one = lambda *d: problem.realize(be, *d)  # noqa: E731
+    return be.vmap(one) if be.name == "jax" else seed_axis.joined(be, one)
+
+
 class SeedsProgram(Program):
     """The device side of S training plans that differ in their seed only (module doc): the
     parameters and every batch carry a leading seed axis; an advance does up to ``read_every``
@@ -163,16 +191,14 @@ class SeedsProgram(Program):
             check_sample(problem, problem.test_size, x, y)
         self.test_x = stack(be, [t[0] for t in tests])
         self.test_y = stack(be, [t[1] for t in tests])
-        grads = be.vmap(functools.partial(solver.gradients, problem, be, self.net))
-        metrics = be.vmap(lambda x, xt, y, loss: per_example(problem, be, x, xt, y, loss))
-        evaluate = be.vmap(lambda prm, xt, y: per_example(problem, be, problem.predict(be, self.net, prm, y), xt, y))
-        opt = self.opt
         #: split sampling: the host draws every seed's random numbers (numpy) and the step turns them
         #: into (x_true, y_target) inside the compiled program; else the host samples every seed
         self.split = problem.splits_sampling
+        grads, metrics, evaluate, realize = seed_functions(problem, solver, be, self.net)
+        opt = self.opt
         if be.name != "jax":  # torch: compiled with PGBENCH_TORCH_COMPILE_STEP (jax jits the whole step below)
             grads, metrics = be.jit(grads), be.jit(metrics)
-        prepare = be.vmap(lambda *d: problem.realize(be, *d)) if self.split else (lambda xt, y: (xt, y))
+        prepare = realize if self.split else (lambda xt, y: (xt, y))
 
         def step(params, state, *inputs):
             xt, y = prepare(*inputs)
@@ -218,7 +244,7 @@ class SeedsProgram(Program):
 
     def advance(self, state, end, ahead):
         it = state.iteration
-        batches = state.carry if state.carry is not None else [self.inputs(i) for i in range(it, end)]
+        batches = state.carry if state.carry is not None else self.batches(range(it, end))
         if self.chunk is not None and end - it > 1:
             (inputs,) = self.device_inputs(batches, stacked=True)
             state.iterate, state.solver_state, per = self.chunk(state.iterate, state.solver_state, *inputs)
@@ -230,7 +256,7 @@ class SeedsProgram(Program):
                 pers.append(per)
             out = (False, pers)
         # the next chunk's host draws while the device works (jax dispatches asynchronously)
-        state.carry = [self.inputs(i) for i in range(end, ahead)] if ahead is not None else None
+        state.carry = self.batches(range(end, ahead)) if ahead is not None else None
         return out
 
     def read(self, state, out):
@@ -266,16 +292,27 @@ class SeedsProgram(Program):
 
     # --- the seeds' batches ---------------------------------------------------------------------
     def inputs(self, it: int) -> tuple:
-        """The step's inputs for the ``it``-th batch (0-based) of every seed, stacked on a seed
-        axis: the seeds' host draws as numpy arrays (:meth:`Problem.draw`, split sampling) or
-        their sampled ``(x_true, y_target)`` as backend arrays. Each seed draws from its own
-        stream ``keys.rng(seed, "train", it)``, exactly as a separate run."""
-        pr, n = self.problem, self.problem.batch_size
-        if self.split:
-            drawn = [pr.draw(keys.rng(q.seed, "train", it), n) for q in self.plans]
-            return tuple(np.stack(col) for col in zip(*drawn, strict=True))
-        drawn = [pr.sample(keys.rng(q.seed, "train", it), n, self.be) for q in self.plans]
-        return tuple(stack(self.be, col) for col in zip(*drawn, strict=True))
+        """The step's inputs for the ``it``-th batch (0-based) of every seed (:meth:`batches`)."""
+        return self.batches(range(it, it + 1))[0]
+
+    def batches(self, iterations: range) -> list[tuple]:
+        """The step's inputs for the given batches (0-based) of every seed, one tuple per batch,
+        stacked on a seed axis: the seeds' host draws as numpy arrays (:meth:`Problem.draw`,
+        split sampling) or their sampled ``(x_true, y_target)`` as backend arrays. Each seed draws
+        from its own stream ``keys.rng(seed, "train", it)``, exactly as a separate run; the
+        streams of the whole chunk are seeded together (:func:`pgbench.keys.rngs`)."""
+        pr, n, s = self.problem, self.problem.batch_size, len(self.plans)
+        gens = keys.rngs([(q.seed, it) for it in iterations for q in self.plans], "train")
+        out = []
+        for j in range(len(iterations)):
+            seeds = gens[j * s : (j + 1) * s]
+            if self.split:
+                drawn = [pr.draw(g, n) for g in seeds]
+                out.append(tuple(np.stack(col) for col in zip(*drawn, strict=True)))
+            else:
+                sampled = [pr.sample(g, n, self.be) for g in seeds]
+                out.append(tuple(stack(self.be, col) for col in zip(*sampled, strict=True)))
+        return out
 
     def device_inputs(self, batches: list[tuple], stacked: bool) -> list[tuple]:
         """``batches`` (from :meth:`inputs`) as backend arrays; ``stacked``: one tuple with a
@@ -308,4 +345,14 @@ def run_vectorized(plans: list[RunPlan], read_every: int = 1, callback=None, thr
     return execute_runs(lambda: VectorRun(plans, read_every), plans, callback, throw)
 
 
-__all__ = ["VectorRun", "SeedsProgram", "run_vectorized", "check", "why_not", "NotVectorizable", "ELEMENTWISE"]
+__all__ = [
+    "VectorRun",
+    "SeedsProgram",
+    "seed_functions",
+    "seeds_realize",
+    "run_vectorized",
+    "check",
+    "why_not",
+    "NotVectorizable",
+    "ELEMENTWISE",
+]
