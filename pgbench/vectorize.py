@@ -8,14 +8,18 @@ with a leading seed axis, each seed's batch is drawn from its own stream
 
 .. math:: g_s = J_{\\theta_s}^T g_x(\\mathrm{NN}(y^*_s\\mid\\theta_s)),\\qquad s = 1..S
 
-with ``vmap`` over (parameters, batch) of the scheme's own :meth:`~pgbench.solvers.base.
-FeedbackScheme.gradients` (``jax.vmap`` inside one ``jax.jit``; ``torch.func.vmap`` on torch),
-then applies the scheme's optimizer to the stacked parameters. That is each seed's own update
+with ``jax.vmap`` over (parameters, batch) of the scheme's own :meth:`~pgbench.solvers.base.
+FeedbackScheme.gradients` inside one ``jax.jit`` on jax; on torch, whose ``torch.func.vmap``
+costs per operation at every call, the seeds' batches are joined into one batch wherever
+examples are independent and only the networks carry the seed axis (:mod:`pgbench.seed_axis`);
+then the scheme's optimizer is applied to the stacked parameters. That is each seed's own update
 only for an *element-wise* optimizer (Adam, SGD, AMSGrad...: every entry of θ is updated from
 its own gradient history and the shared step count), so :func:`why_not` refuses the others
 (Muon, SOAP, Shampoo act on whole matrices) before any work. The S results are ordinary runs
 with the keys of the separate runs; their curves equal the separate runs' to float32 round-off
-(vmapped matrix products may sum in another order; ``tests/test_vectorize.py``).
+(vmapped matrix products may sum in another order; ``tests/test_vectorize.py``). The streams of
+a chunk's batches are seeded together (:func:`pgbench.keys.rngs`, the same generators as
+``keys.rng`` one by one).
 
 Host reads: ``read_every=k`` reads the metrics back to the host once every k iterations (the
 device keeps the per-iteration values, so the curves are the same); on jax the k iterations of a
