@@ -149,7 +149,7 @@ def main():
         args.out.with_suffix(".json").write_text(json.dumps({**info, "rows": rows}, indent=1))
         args.out.with_suffix(".md").write_text(
             f"{info['date']}, {args.iterations} iterations, metrics read every {args.read_every} (vectorised), "
-            f"per-iteration median after {args.skip}; one process, back to back; load before `{before}`, "
+            f"per-iteration mean after {args.skip}; one process, back to back; load before `{before}`, "
             f"after `{after}`.\n\n{md}"
         )
 
