@@ -22,10 +22,18 @@ import time
 import numpy as np
 
 from . import keys, store
+from .problems.base import per_backend
 
 INFERENCE_REPEATS = 3
 SCALAR_EXAMPLES = 256  # problems whose x has <= 2 numbers: enough points for a scatter plot
 FIELD_EXAMPLES = 4  # everything else
+
+
+def _predict(problem, be):
+    """The problem's network prediction ``(params, y) -> x``, compiled (once per problem and
+    backend: the seeds of a vectorised run and the runs of a sweep share it)."""
+    net = problem.network()
+    return be.jit(lambda prm, yy: problem.predict(be, net, prm, yy))
 
 
 def collect_examples(plan, result, n: int | None = None) -> dict | None:
@@ -37,8 +45,7 @@ def collect_examples(plan, result, n: int | None = None) -> dict | None:
     x_true, y_target = problem.sample(keys.rng(plan.seed, "test"), problem.test_size, be)
     inference = None
     if result.meta["kind"] == "training":
-        net = problem.network()
-        predict = be.jit(lambda prm, yy: problem.predict(be, net, prm, yy))
+        predict = per_backend(be, ("examples-predict", problem), lambda: _predict(problem, be))
         x_pred = predict(result.final, y_target)  # whole batch (batch-statistics BN); also the warm-up
         be.block_until_ready(x_pred)
         t0 = time.perf_counter()

@@ -53,6 +53,16 @@ class Net(abc.ABC):
     def init(self, rng: np.random.Generator, be) -> dict:
         return {k: be.asarray(v, self.dtype) for k, v in self.init_numpy(rng).items()}
 
+    def apply_seeds(self, be, params: dict, x):
+        """S networks at once: ``params`` with a leading seed axis, ``x`` of shape (S, B, ...);
+        output (S, B, ...), lane s = ``apply(params[s], x[s])``. By default ``be.vmap`` of
+        :meth:`apply` on jax and, on torch, the S networks one after the other (torch.func.vmap
+        turns a convolution with per-seed weights into a grouped one, which on the CPU took
+        1.2–1.4× the S separate U-nets); networks that take the seed axis natively override it."""
+        if be.name == "jax":
+            return be.vmap(lambda p, xi: self.apply(be, p, xi))(params, x)
+        return be.xp.stack([self.apply(be, {k: v[s] for k, v in params.items()}, x[s]) for s in range(x.shape[0])])
+
     def n_params(self) -> int:
         return int(sum(v.size for v in self.init_numpy(np.random.default_rng(0)).values()))
 
@@ -80,6 +90,17 @@ class MLP(Net):
         n = len(self.sizes) - 1
         for i in range(n):
             x = xp.matmul(x, params[f"w{i}"]) + params[f"b{i}"]
+            if i < n - 1:
+                x = activation(xp, self.act, x)
+        return x
+
+    def apply_seeds(self, be, params, x):
+        """S MLPs natively: per layer a batched product (S, B, n_in) @ (S, n_in, n_out) plus the
+        seed's bias (S, 1, n_out)."""
+        xp = be.xp
+        n = len(self.sizes) - 1
+        for i in range(n):
+            x = xp.matmul(x, params[f"w{i}"]) + params[f"b{i}"][:, None, :]
             if i < n - 1:
                 x = activation(xp, self.act, x)
         return x

@@ -13,14 +13,18 @@ Their parameters are stacked with a leading seed axis, each seed's batch is draw
 
 .. math:: g_s = J_{\\theta_s}^T g_x(\\mathrm{NN}(y^*_s\\mid\\theta_s)),\\qquad s = 1..S
 
-with ``vmap`` over (parameters, batch) of the scheme's own :meth:`~pgbench.solvers.base.
-FeedbackScheme.gradients` (``jax.vmap`` inside one ``jax.jit``; ``torch.func.vmap`` on torch),
-then applies the scheme's optimizer to the stacked parameters. That is each seed's own update
+with ``jax.vmap`` over (parameters, batch) of the scheme's own :meth:`~pgbench.solvers.base.
+FeedbackScheme.gradients` inside one ``jax.jit`` on jax; on torch, whose ``torch.func.vmap``
+costs per operation at every call, the seeds' batches are joined into one batch wherever
+examples are independent and only the networks carry the seed axis (:mod:`pgbench.seed_axis`);
+then the scheme's optimizer is applied to the stacked parameters. That is each seed's own update
 only for an *element-wise* optimizer (Adam, SGD, AMSGrad...: every entry of θ is updated from
 its own gradient history and the shared step count), so :func:`why_not` refuses the others
 (Muon, SOAP, Shampoo act on whole matrices) before any work. The S results are ordinary runs
 with the keys of the separate runs; their curves equal the separate runs' to float32 round-off
-(vmapped matrix products may sum in another order; ``tests/test_vectorize.py``).
+(vmapped matrix products may sum in another order; ``tests/test_vectorize.py``). The streams of
+a chunk's batches are seeded together (:func:`pgbench.keys.rngs`, the same generators as
+``keys.rng`` one by one).
 
 Host reads: ``read_every=k`` reads the metrics back to the host once every k iterations (the
 device keeps the per-iteration values, so the curves are the same); on jax the k iterations of a
@@ -45,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from . import keys, lanes
+from . import keys, lanes, seed_axis
 from .planning import RunPlan
 from .problems.base import check_sample
 from .programs import Program, host, per_example, stack
@@ -165,6 +169,34 @@ def _stack_tree(be, trees):
     return {k: stack(be, [t[k] for t in trees]) for k in trees[0]}
 
 
+def seed_functions(problem, solver, be, net):
+    """The S-seed forms ``(gradients, metrics, evaluate, realize)`` of the scheme's gradients, the
+    per-example metrics, the held-out evaluation and the problem's ``realize``, on arrays with a
+    leading seed axis: ``be.vmap`` of the one-seed functions on jax (vmap is a trace-time
+    transform there), the seeds' batches joined and only the networks on a seed axis on torch
+    (:mod:`pgbench.seed_axis`: torch.func.vmap costs per operation at every call)."""
+    if be.name == "jax":
+        grads = be.vmap(functools.partial(solver.gradients, problem, be, net))
+        metrics = be.vmap(lambda x, xt, y, loss: per_example(problem, be, x, xt, y, loss))
+        held_out = be.vmap(lambda prm, xt, y: per_example(problem, be, problem.predict(be, net, prm, y), xt, y))
+        return grads, metrics, held_out, seeds_realize(problem, be)
+    grads = seed_axis.seeds_gradients(problem, be, net, solver)
+    metrics = seed_axis.joined(be, lambda x, xt, y, loss: per_example(problem, be, x, xt, y, loss))
+    per = seed_axis.joined(be, lambda x, xt, y: per_example(problem, be, x, xt, y))
+
+    def evaluate(prm, xt, y):
+        return per(seed_axis.seeds_predict(problem, be, net, prm, y), xt, y)
+
+    return grads, metrics, evaluate, seeds_realize(problem, be)
+
+
+def seeds_realize(problem, be):
+    """The problem's :meth:`~pgbench.problems.base.Problem.realize` on S seeds' draws (arrays with
+    a leading seed axis): ``be.vmap`` on jax, the seeds' draws joined into one batch on torch."""
+    one = lambda *d: problem.realize(be, *d)  # noqa: E731
+    return be.vmap(one) if be.name == "jax" else seed_axis.joined(be, one)
+
+
 class SeedsProgram(Program):
     """The device side of S training plans that differ in their seed only (module doc): the
     parameters and every batch carry a leading seed axis; an advance does up to ``read_every``
@@ -188,16 +220,14 @@ class SeedsProgram(Program):
             check_sample(problem, problem.test_size, x, y)
         self.test_x = stack(be, [t[0] for t in tests])
         self.test_y = stack(be, [t[1] for t in tests])
-        grads = be.vmap(functools.partial(solver.gradients, problem, be, self.net))
-        metrics = be.vmap(lambda x, xt, y, loss: per_example(problem, be, x, xt, y, loss))
-        evaluate = be.vmap(lambda prm, xt, y: per_example(problem, be, problem.predict(be, self.net, prm, y), xt, y))
-        opt = self.opt
         #: split sampling: the host draws every seed's random numbers (numpy) and the step turns them
         #: into (x_true, y_target) inside the compiled program; else the host samples every seed
         self.split = problem.splits_sampling
+        grads, metrics, evaluate, realize = seed_functions(problem, solver, be, self.net)
+        opt = self.opt
         if be.name != "jax":  # torch: compiled with PGBENCH_TORCH_COMPILE_STEP (jax jits the whole step below)
             grads, metrics = be.jit(grads), be.jit(metrics)
-        prepare = be.vmap(lambda *d: problem.realize(be, *d)) if self.split else (lambda xt, y: (xt, y))
+        prepare = realize if self.split else (lambda xt, y: (xt, y))
 
         def step(params, state, *inputs):
             xt, y = prepare(*inputs)
@@ -243,7 +273,7 @@ class SeedsProgram(Program):
 
     def advance(self, state, end, ahead):
         it = state.iteration
-        batches = state.carry if state.carry is not None else [self.inputs(i) for i in range(it, end)]
+        batches = state.carry if state.carry is not None else self.batches(range(it, end))
         if self.chunk is not None and end - it > 1:
             (inputs,) = self.device_inputs(batches, stacked=True)
             state.iterate, state.solver_state, per = self.chunk(state.iterate, state.solver_state, *inputs)
@@ -255,7 +285,7 @@ class SeedsProgram(Program):
                 pers.append(per)
             out = (False, pers)
         # the next chunk's host draws while the device works (jax dispatches asynchronously)
-        state.carry = [self.inputs(i) for i in range(end, ahead)] if ahead is not None else None
+        state.carry = self.batches(range(end, ahead)) if ahead is not None else None
         return out
 
     def read(self, state, out):
@@ -293,18 +323,30 @@ class SeedsProgram(Program):
 
     # --- the seeds' batches ---------------------------------------------------------------------
     def inputs(self, it: int) -> tuple:
-        """The step's inputs for the ``it``-th batch (0-based) of every seed, stacked on a seed
-        axis: the seeds' host draws as numpy arrays (:meth:`Problem.draw`, split sampling) or
-        their sampled ``(x_true, y_target)`` as backend arrays. Each seed draws from its own
-        stream ``keys.rng(seed, "train", it)``, exactly as a separate run; lanes of one seed (a
-        hyperparameter axis) share its one draw."""
+        """The step's inputs for the ``it``-th batch (0-based) of every seed (:meth:`batches`)."""
+        return self.batches(range(it, it + 1))[0]
+
+    def batches(self, iterations: range) -> list[tuple]:
+        """The step's inputs for the given batches (0-based) of every lane, one tuple per batch,
+        stacked on the lane axis: the seeds' host draws as numpy arrays (:meth:`Problem.draw`,
+        split sampling) or their sampled ``(x_true, y_target)`` as backend arrays. Each seed draws
+        from its own stream ``keys.rng(seed, "train", it)``, exactly as a separate run; lanes of
+        one seed (a hyperparameter axis) share its one draw; the streams of the whole chunk are
+        seeded together (:func:`pgbench.keys.rngs`)."""
         pr, n = self.problem, self.problem.batch_size
-        seeds = [q.seed for q in self.plans]
-        if self.split:
-            by_seed = {s: pr.draw(keys.rng(s, "train", it), n) for s in dict.fromkeys(seeds)}
-            return tuple(np.stack(col) for col in zip(*(by_seed[s] for s in seeds), strict=True))
-        sampled = {s: pr.sample(keys.rng(s, "train", it), n, self.be) for s in dict.fromkeys(seeds)}
-        return tuple(stack(self.be, col) for col in zip(*(sampled[s] for s in seeds), strict=True))
+        lane_seeds = [q.seed for q in self.plans]
+        seeds = list(dict.fromkeys(lane_seeds))
+        gens = keys.rngs([(seed, it) for it in iterations for seed in seeds], "train")
+        out = []
+        for j in range(len(iterations)):
+            chunk = dict(zip(seeds, gens[j * len(seeds) : (j + 1) * len(seeds)], strict=True))
+            if self.split:
+                drawn = {seed: pr.draw(g, n) for seed, g in chunk.items()}
+                out.append(tuple(np.stack(col) for col in zip(*(drawn[q] for q in lane_seeds), strict=True)))
+            else:
+                sampled = {seed: pr.sample(g, n, self.be) for seed, g in chunk.items()}
+                out.append(tuple(stack(self.be, col) for col in zip(*(sampled[q] for q in lane_seeds), strict=True)))
+        return out
 
     def device_inputs(self, batches: list[tuple], stacked: bool) -> list[tuple]:
         """``batches`` (from :meth:`inputs`) as backend arrays; ``stacked``: one tuple with a
@@ -337,4 +379,14 @@ def run_vectorized(plans: list[RunPlan], read_every: int = 1, callback=None, thr
     return execute_runs(lambda: VectorRun(plans, read_every), plans, callback, throw)
 
 
-__all__ = ["VectorRun", "SeedsProgram", "run_vectorized", "check", "why_not", "NotVectorizable", "ELEMENTWISE"]
+__all__ = [
+    "VectorRun",
+    "SeedsProgram",
+    "seed_functions",
+    "seeds_realize",
+    "run_vectorized",
+    "check",
+    "why_not",
+    "NotVectorizable",
+    "ELEMENTWISE",
+]

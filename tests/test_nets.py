@@ -65,3 +65,22 @@ def test_sigmoid_saturates_like_torch_instead_of_making_nan_gradients(backend):
     finite = be.asarray(x[x >= -88.0])
     old = 1.0 / (1.0 + be.xp.exp(-finite))  # the formula before, on the same backend
     np.testing.assert_array_equal(be.to_numpy(activation(be.xp, "sigmoid", finite)), be.to_numpy(old))
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_mlp_apply_seeds_is_each_seeds_apply(backend):
+    """MLP.apply_seeds (batched products, no vmap) = apply of each seed's parameters on its input;
+    the default Net.apply_seeds (vmap) agrees."""
+    be = get_backend(backend)
+    net = MLP((2, 5, 3), "tanh")
+    ps = [net.init(keys.rng(s, "net"), be) for s in range(3)]
+    stacked = {k: be.xp.stack([p[k] for p in ps]) for k in ps[0]}
+    x = be.asarray(np.random.default_rng(1).standard_normal((3, 4, 2)).astype(np.float32))
+    out = be.to_numpy(net.apply_seeds(be, stacked, x))
+    assert out.shape == (3, 4, 3)
+    default = be.to_numpy(pgbench.nets.Net.apply_seeds(net, be, stacked, x))
+    for s in range(3):
+        one = be.to_numpy(net.apply(be, ps[s], x[s]))
+        np.testing.assert_allclose(out[s], one, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(default[s], one, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(out[0], out[1])

@@ -17,7 +17,7 @@ import pytest
 
 from pgbench import runner, store
 from pgbench.registry import InvalidSettingError
-from pgbench.vectorize import NotVectorizable, VectorRun, run_vectorized
+from pgbench.vectorize import NotVectorizable, VectorRun, run_vectorized, seeds_realize
 
 BACKENDS = ["torch", "jax"]
 
@@ -77,9 +77,9 @@ def test_seeds_sharing_one_stream_fail_the_comparison(monkeypatch):
     plans = _plans("exp", "dp", [0, 1], "torch", 30)
     separate = [runner.execute(p, throw=True) for p in plans]
     from pgbench import vectorize
-    real = vectorize.keys.rng
-    monkeypatch.setattr(vectorize.keys, "rng", lambda seed, stream, index=0: real(0, stream, index)
-                        if stream == "train" else real(seed, stream, index))
+    real = vectorize.keys.rngs
+    monkeypatch.setattr(vectorize.keys, "rngs", lambda pairs, stream: real([(0, i) for _, i in pairs], stream)
+                        if stream == "train" else real(pairs, stream))
     broken = run_vectorized(plans, throw=True)
     with pytest.raises(AssertionError):
         _compare(separate, broken, 1e-5)
@@ -162,19 +162,20 @@ def test_cli_vectorize_stores_the_separate_runs_keys(tmp_path, capsys):
 def test_split_sampling_compiled_equals_sample(backend):
     """Problems that split sampling into draw() + realize(): every seed's batch made by the
     vectorised program (the seeds' host draws stacked, realize vmapped and, on jax, jitted)
-    equals that seed's own ``problem.sample`` (what a separate run trains on) to float32 round-off."""
+    equals that seed's own ``problem.sample`` (what a separate run trains on) to float32 round-off
+    (realize vmapped on jax, on the seeds' joined batches on torch: ``seeds_realize``)."""
     from pgbench import PROBLEMS, keys, make_problem
     from pgbench.backends import get_backend
     be = get_backend(backend)
     built_in = [pid for pid in PROBLEMS.names() if PROBLEMS.resolve(pid).id not in PROBLEMS.origins]
     split = [pid for pid in built_in if make_problem(pid, scale="quick").splits_sampling]
-    assert {"sin", "exp", "hig-toy"} <= set(split)
+    assert {"sin", "exp", "hig-toy", "poisson", "heat"} <= set(split)
     for pid in split:
         pr = make_problem(pid, scale="quick")
         seeds = [0, 3, 7]
         drawn = [pr.draw(keys.rng(s, "train", 5), pr.batch_size) for s in seeds]
         stacked = [be.asarray(np.stack(col)) for col in zip(*drawn)]
-        realize = be.vmap(lambda *d: pr.realize(be, *d))
+        realize = seeds_realize(pr, be)
         xt, y = be.jit(realize)(*stacked)
         for i, s in enumerate(seeds):
             xs, ys = pr.sample(keys.rng(s, "train", 5), pr.batch_size, be)
@@ -196,3 +197,31 @@ def test_compiled_realize_is_eager_realize_bit_for_bit():
             eager = pr.realize(be, *(be.asarray(d) for d in drawn))
             for a, b in zip(pr.sample(keys.rng(s, "train", 3), pr.batch_size, be), eager):
                 np.testing.assert_array_equal(be.to_numpy(a), be.to_numpy(b), err_msg=pid)
+
+
+def test_batch_mean_feedback_is_not_joined(monkeypatch):
+    """dp with clip_scope="batch_mean" divides ∂L/∂x by the batch size, so its feedback is not per
+    example and the seeds' batches are not joined on torch (feedback_per_example is False): the
+    curves equal the separate runs'. Joining them anyway (the break-the-code check) divides by S·B
+    and the comparison fails."""
+    from pgbench.solvers.training import DifferentiablePhysics
+    plans = _plans("exp", "dp", [0, 1], "torch", 20, clip_scope="batch_mean", clip_x_grad=10.0)
+    assert not plans[0].solver.feedback_per_example
+    separate = [runner.execute(p, throw=True) for p in plans]
+    _compare(separate, run_vectorized(plans, throw=True), 1e-5)
+    monkeypatch.setattr(DifferentiablePhysics, "feedback_per_example", property(lambda self: True))
+    with pytest.raises(AssertionError):
+        _compare(separate, run_vectorized(plans, throw=True), 1e-5)
+
+
+@pytest.mark.parametrize("problem,solver", [("poisson", "dp"), ("heat", "pg")])
+def test_grid_problems_vectorise_on_torch(problem, solver):
+    """Poisson and heat sample through draw/realize and their seeds train as one program on torch
+    (the seeds' batches joined: the CG solve of Poisson is no torch.func.vmap operation, so it
+    could not be vmapped); the curves equal the separate runs' over 2 Adam updates. Not longer: the
+    U-net's convolution biases feed batch norm, so their exact gradient is 0 and the computed one
+    round-off, which Adam scales to steps of ±lr (as for sin, module doc); after 3 updates the
+    held-out loss of the two runs part by ~1e-3."""
+    plans = _plans(problem, solver, [0, 1], "torch", 2, scale="quick")
+    separate = [runner.execute(p, throw=True) for p in plans]
+    _compare(separate, run_vectorized(plans, throw=True), 1e-4)

@@ -74,11 +74,11 @@ class Problem(abc.ABC):
         return realize(*(be.asarray(d) for d in drawn))
 
     def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...] | None:
-        """The random part of :meth:`sample`: numpy arrays (in the dtype the physics uses) drawn
-        from ``rng`` on the host, batch-first; None if the problem only defines :meth:`sample`.
-        Splitting ``sample`` into ``realize(draw(rng, n))`` lets vectorised runs draw every seed's
-        numbers on the host and compute the rest inside one compiled program
-        (:mod:`pgbench.vectorize`)."""
+        """The random part of :meth:`sample`: numpy arrays (in the dtype ``realize`` computes
+        with, e.g. float64 for a spectral transform) drawn from ``rng`` on the host, batch-first;
+        None if the problem only defines :meth:`sample`. Splitting ``sample`` into
+        ``realize(draw(rng, n))`` lets vectorised runs draw every seed's numbers on the host and
+        compute the rest inside one compiled program (:mod:`pgbench.vectorize`)."""
         return None
 
     @property
@@ -88,7 +88,9 @@ class Problem(abc.ABC):
 
     def realize(self, be, *drawn):
         """``(x_true, y_target)`` from :meth:`draw`'s arrays (as backend arrays): a pure array
-        function of one batch, so it can be jitted and vmapped."""
+        function of one batch that treats its examples independently, so it can be jitted,
+        vmapped, and run on several seeds' draws joined into one batch (torch,
+        :mod:`pgbench.seed_axis`)."""
         raise NotImplementedError(f"problem {self.id} defines no realize()")
 
     def forward(self, be, x):

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..nets import UNet
 from ..ops import diffusion_log_kernel, fourier_diffuse, inverse_diffuse_damped, soft_box_mask
-from .base import NETWORK_SETTINGS, Problem, check_network_settings, dtype_of, fno_network, per_backend
+from .base import NETWORK_SETTINGS, Problem, check_network_settings, dtype_of, fno_network
 
 
 @dataclass(frozen=True)
@@ -152,18 +152,14 @@ class Heat(Problem):
         """x* (n, 1, nx, ny) float64 in NumPy (see :meth:`sample_boxes`)."""
         return self.boxes_to_x(np, *self.sample_boxes(rng, n))
 
-    def sample(self, rng, n, be):
-        """Box draws on the host (a few hundred numbers), masks and the diffusion on the device."""
-        lower, upper, strength = (be.asarray(a, "float64") for a in self.sample_boxes(rng, n))
+    def draw(self, rng, n):
+        """The box draws of x* (:meth:`sample_boxes`): corners (n, k, 2) and strengths (n, k), float64."""
+        return self.sample_boxes(rng, n)
 
-        def make():
-            def data(lo, up, st):
-                x = self.boxes_to_x(be.xp, lo, up, st, be.array_device)
-                return x, self.forward(be, x)
-
-            return be.jit(data)
-
-        return per_backend(be, ("data", self), make)(lower, upper, strength)
+    def realize(self, be, lower, upper, strength):
+        """x* (:meth:`boxes_to_x`, on the device) and y* = P(x*), both float64."""
+        x = self.boxes_to_x(be.xp, lower, upper, strength, be.array_device)
+        return x, self.forward(be, x)
 
     # --- network -----------------------------------------------------------------------------------
     def network(self):

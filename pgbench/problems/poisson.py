@@ -11,12 +11,13 @@ the Laplacian itself, :math:`x_{corr} = \\hat x - \\eta\\,\\nabla^2(P(\\hat x) -
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ..nets import UNet
 from ..ops import laplace, noise_draws, noise_from_draws, noise_weight
-from .base import NETWORK_SETTINGS, Problem, check_network_settings, dtype_of, fno_network, per_backend
+from .base import NETWORK_SETTINGS, Problem, check_network_settings, dtype_of, fno_network
 
 
 @dataclass(frozen=True)
@@ -98,21 +99,20 @@ class Poisson(Problem):
         return x - eta * laplace(be.xp, self.forward(be, x) - y_target)
 
     # --- data ------------------------------------------------------------------------------------
-    def sample(self, rng, n, be):
-        """x* = Noise(scale) per example (zero mean, unit std), y* = P(x*) by the same CG. The
-        normal draws come from ``rng`` on the host; the spectral transform and the CG run on the device."""
-        re, im = (be.asarray(a, "float64") for a in noise_draws(rng, n, self.resolution))
+    def draw(self, rng, n):
+        """The spectrum's normal draws of x* (:func:`pgbench.ops.noise_draws`): real and imaginary
+        parts, each N(0, 1), float64 of shape (n, nx, ny)."""
+        return noise_draws(rng, n, self.resolution)
 
-        def make():
-            weight = be.asarray(noise_weight(self.resolution, scale=self.noise_scale), "float64")
+    def realize(self, be, re, im):
+        """x* = Noise(scale) per example (zero mean, unit std; the spectral transform in float64,
+        then the physics dtype) and y* = P(x*) by the same CG as :meth:`forward`."""
+        weight = be.constant(("poisson-noise", self.resolution, self.noise_scale), self._weight(), "float64")
+        x = be.xp.astype(noise_from_draws(be.xp, re, im, weight)[:, None], dtype_of(be, self.physics_dtype))
+        return x, self.forward(be, x)
 
-            def data(re, im):
-                x = be.xp.astype(noise_from_draws(be.xp, re, im, weight)[:, None], dtype_of(be, self.physics_dtype))
-                return x, self.forward(be, x)
-
-            return be.jit(data)
-
-        return per_backend(be, ("data", self), make)(re, im)
+    def _weight(self):
+        return _noise_weight(tuple(self.resolution), self.noise_scale)
 
     # --- network -----------------------------------------------------------------------------------
     def network(self):
@@ -120,3 +120,9 @@ class Poisson(Problem):
 
     def net_input(self, be, y_target):
         return be.xp.astype(y_target, dtype_of(be, self.net_dtype))
+
+
+@functools.lru_cache(maxsize=8)
+def _noise_weight(resolution: tuple[int, int], scale: float):
+    """The spectral weight of x*'s noise (:func:`pgbench.ops.noise_weight`), made once per setting."""
+    return noise_weight(resolution, scale=scale)

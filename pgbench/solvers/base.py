@@ -322,6 +322,26 @@ class FeedbackScheme(TrainingScheme):
         """The feedback :math:`g_x` at the network output for a batch prediction ``x`` (no graph),
         and the per-example y loss if it was computed on the way (else None)."""
 
+    @property
+    def feedback_per_example(self) -> bool:
+        """Whether :meth:`x_gradient` treats the examples of a batch independently (each example's
+        feedback depends on that example only), so S seeds' batches may be joined into one batch
+        of S·B examples (:meth:`x_gradient_seeds`); False unless a scheme says so."""
+        return False
+
+    def x_gradient_seeds(self, problem, be, x, y_target, x_true):
+        """:meth:`x_gradient` of S seeds' batches at once: arrays of shape (S, B, ...), results
+        (S, B, ...) (the loss (S, B) or None). Where the feedback is per example
+        (:attr:`feedback_per_example`) the seeds' batches are joined into one batch of S·B
+        examples; else ``be.vmap`` over the seeds."""
+        if not self.feedback_per_example:
+            return be.vmap(lambda *a: self.x_gradient(problem, be, *a))(x, y_target, x_true)
+        from ..seed_axis import join, split
+
+        s, b = x.shape[:2]
+        g, loss = self.x_gradient(problem, be, *(join(be, a) for a in (x, y_target, x_true)))
+        return split(be, g, s, b), (None if loss is None else split(be, loss, s, b))
+
     def gradients(self, problem, be, net, params, y_target, x_true):
         """Parameter gradients :math:`J_\\theta^T g_x`, the batch prediction (before the update)
         and its per-example loss."""

@@ -55,6 +55,13 @@ class DifferentiablePhysics(FeedbackScheme):
                 f"set clip_x_grad=None"
             )
 
+    @property
+    def feedback_per_example(self) -> bool:
+        """Per example unless ``clip_scope="batch_mean"`` (which divides by the batch size): the
+        gradient of :math:`\\sum_i L_i` with respect to :math:`x_i` is :math:`\\partial L_i/\\partial x_i`,
+        clipped element-wise."""
+        return self.clip_scope == "example"
+
     def x_gradient(self, problem, be, x, y_target, x_true):
         loss, g = loss_and_x_gradient(problem, be)(x, y_target)
         if self.clip_scope == "batch_mean":
@@ -160,6 +167,11 @@ class Supervised(FeedbackScheme):
         inner = self.label_solver(problem).missing(problem)
         return f"{self.id} with labels from {self.labels}: {inner}" if inner else None
 
+    @property
+    def feedback_per_example(self) -> bool:
+        """Per example for labels x* (:math:`g_x = x - x^*`); an iterative label solver may span the batch."""
+        return self.labels == "truth"
+
     def x_gradient(self, problem, be, x, y_target, x_true):
         if self.labels == "truth":
             label = x_true
@@ -231,6 +243,13 @@ class PhysicalGradient(FeedbackScheme):
             return reason
         inner = self.inner_solver(problem).missing(problem)
         return f"{self.id} with inner solver {self.inner_id}: {inner}" if inner else None
+
+    @property
+    def feedback_per_example(self) -> bool:
+        """Per example with the problem's own inverse-physics step (``inner=None``), a step on each
+        example (:meth:`pgbench.problems.base.Problem.inverse`); another iterative inner solver may
+        span the batch (e.g. a line search)."""
+        return self.inner is None
 
     def x_gradient(self, problem, be, x, y_target, x_true):
         x_corr = run_inner(problem, be, self.inner_solver(problem), x, y_target, self.n)
