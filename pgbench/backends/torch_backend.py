@@ -127,7 +127,7 @@ class TorchBackend(Backend):
             "cg_check_every": self.cg_check_every,
             "cg_compile": self.cg_compile,
             "fused_batch_norm": self.fused_batch_norm,
-            "channels_last": self.channels_last,
+            **({"channels_last": True} if self.channels_last else {}),
             **({"cg_compile_mode": self.cg_compile_mode} if self.cg_compile else {}),
             **({"step_compile": self.step_compile} if self.step_compile else {}),
         }
