@@ -201,14 +201,13 @@ class UNet(Net):
         return p
 
     def _double_conv(self, be, p, name, x):
-        xp = be.xp
         for j in range(2):
             x = be.conv(
                 x, p[f"{name}.conv{j}.w"], p[f"{name}.conv{j}.b"], padding="same", padding_mode=self.padding_mode
             )
             if self.batch_norm:
                 x = be.batch_norm(x, p[f"{name}.bn{j}.g"], p[f"{name}.bn{j}.b"], self.eps)  # batch statistics
-            x = activation(xp, "relu", x)
+            x = be.relu(x)
         return x
 
     @staticmethod

@@ -68,3 +68,16 @@ def test_importing_the_jax_backend_leaves_jax_settings_alone():
             "assert jax.config.jax_enable_x64 and jax.config.jax_default_matmul_precision == 'highest'\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 0, p.stderr[-2000:]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_relu_values_and_derivative_zero_at_zero(backend):
+    """max(x, 0) with derivative 0 at x = 0 on every backend (torch.relu, jax.nn.relu, the base
+    class' where), not the 1/2 of maximum(x, 0)."""
+    be = get_backend(backend)
+    x = be.asarray(np.array([-2.0, 0.0, 3.0]))
+    np.testing.assert_array_equal(be.to_numpy(be.relu(x)), [0.0, 0.0, 3.0])
+    _, g = be.value_and_grad(lambda a: be.xp.sum(be.relu(a)))(x)
+    np.testing.assert_array_equal(be.to_numpy(g), [0.0, 0.0, 1.0])
+    _, g = be.value_and_grad(lambda a: be.xp.sum(Backend.relu(be, a)))(x)
+    np.testing.assert_array_equal(be.to_numpy(g), [0.0, 0.0, 1.0])

@@ -68,6 +68,25 @@ def test_ratio_rows_divide_peer_and_authors_time_by_pgbench_time():
     assert "| heat | Adam + PG | torch | 0.1 | – | – | – | – | ≥30× |" in md
 
 
+def test_before_side_and_cpu_times_get_their_own_columns():
+    """A ``pgbench-before`` side (an earlier tree, same run) and CPU-time medians: speed-ups of both
+    against the same peer measurement, in wall and in CPU time."""
+    cpu = lambda m, s: {**m, "cpu_seconds": s, "cpu_median": table.median_after_first(s)}  # noqa: E731
+    ms = [
+        cpu(_m("peer", "heat", "dp", [9, 6, 6]), [9, 4, 4]),
+        cpu(_m("pgbench", "heat", "dp", [3, 2, 2], "torch"), [3, 1, 1]),
+        cpu(_m("pgbench-before", "heat", "dp", [3, 4, 4], "torch"), [3, 5, 5]),
+    ]
+    (r,) = table.ratio_rows(ms, ("torch",))
+    assert r["speedup_vs_peer"] == pytest.approx(3.0) and r["before_speedup_vs_peer"] == pytest.approx(1.5)
+    assert r["cpu_speedup_vs_peer"] == pytest.approx(4.0) and r["before_cpu_speedup_vs_peer"] == pytest.approx(0.8)
+    md = table.markdown([r])
+    assert "| before s/it | before speed-up vs peer | pgbench s/it |" in md
+    assert "| heat | Adam | torch | 4 | 1.5× | 2 | 6 | 3× | 0.8× | 4× | ≥30× |" in md
+    parsed = compare._parse_json(json.dumps({"seconds": [3, 2, 2], "cpu_seconds": [3, 1, 1]}))
+    assert parsed["median"] == 2 and parsed["cpu_median"] == 1
+
+
 def test_failed_measurements_do_not_enter_the_table():
     ms = [
         {"side": "peer", "experiment": "heat", "method": "dp", "median": None, "seconds": []},

@@ -69,6 +69,32 @@ def test_matches_torch_nn_reference(cfg):
     np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_gradients_match_torch_nn_reference(channels_last, monkeypatch):
+    """Parameter gradients (float64) equal those of the torch.nn model, whose circular padding and
+    ReLU are torch's own (pgbench's have their own adjoints); also on channels-last tensors."""
+    net = UNet()
+    params = net.init_numpy(np.random.default_rng(3))
+    x = np.random.default_rng(4).normal(size=(3, 1, 32, 32))
+    be = get_backend("torch")
+    monkeypatch.setattr(type(be), "channels_last", channels_last)
+    ours = torch.func.grad(lambda p: (net.apply(be, p, be.asarray(x)) ** 2).sum())(
+        {k: be.asarray(v, "float64") for k, v in params.items()}
+    )
+    ref_net = _reference(net, params)
+    (ref_net(torch.as_tensor(x)) ** 2).sum().backward()
+    ref = {}
+    for name, module in (("inc", ref_net.inc), *((f"down{i + 1}", m) for i, m in enumerate(ref_net.downs)),
+                         *((f"up{i + 1}", m) for i, m in enumerate(ref_net.ups))):
+        for j in range(2):
+            ref[f"{name}.conv{j}.w"] = module[3 * j].weight.grad
+            ref[f"{name}.bn{j}.g"] = module[3 * j + 1].weight.grad
+            ref[f"{name}.bn{j}.b"] = module[3 * j + 1].bias.grad
+    ref["outc.w"], ref["outc.b"] = ref_net.outc.weight.grad, ref_net.outc.bias.grad
+    for k, r in ref.items():
+        torch.testing.assert_close(ours[k], r, rtol=1e-9, atol=1e-9 * float(r.abs().max()), msg=k)
+
+
 def test_batch_norm_uses_batch_statistics():
     """Every example's output depends on the rest of the batch (no eval-mode running stats)."""
     net = UNet()

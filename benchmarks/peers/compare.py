@@ -87,7 +87,10 @@ def measure(side, case, cmd, env, timeout, backend=None, parse=None) -> dict:
 
 def _parse_json(out: str) -> dict:
     d = _last_json(out)
-    return {"seconds": d["seconds"], "median": median_after_first(d["seconds"])}
+    m = {"seconds": d["seconds"], "median": median_after_first(d["seconds"])}
+    if d.get("cpu_seconds"):
+        m.update(cpu_seconds=d["cpu_seconds"], cpu_median=median_after_first(d["cpu_seconds"]))
+    return m
 
 
 def _parse_authors(out: str) -> dict:
@@ -114,6 +117,9 @@ def main(argv=None):
     ap.add_argument("--torch-compile-cg", action="store_true",
                     help="pgbench torch: CG iterations under torch.compile (TorchBackend.cg_compile)")
     ap.add_argument("--skip-peer", action="store_true", help="time pgbench only")
+    ap.add_argument("--pgbench-before", default=None, help="another pgbench source tree (e.g. `git archive` of "
+                    "an earlier commit): also timed, right after pgbench, as side 'pgbench-before' (the "
+                    "'before' columns), with this tree's time_pgbench.py")
     ap.add_argument("--authors-sip", default=None, help="clone or bare git dir of tum-pbs/SIP: also time the "
                     "authors' unchanged scripts (cross-check of the peer)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per subprocess")
@@ -127,7 +133,7 @@ def main(argv=None):
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": platform.node(), "cpu": _cpu(), "device": args.device, "threads": args.threads,
             "batch": args.batch, "batch_ns": args.batch_ns, "steps": args.steps,
-            "torch_compile_cg": args.torch_compile_cg,
+            "torch_compile_cg": args.torch_compile_cg, "pgbench_before": args.pgbench_before,
             "command": " ".join([Path(sys.executable).name] + sys.argv), "uptime_before": uptime()}
     print(f"{meta['uptime_before']}", flush=True)
     measurements = []
@@ -155,6 +161,9 @@ def main(argv=None):
                 cmd.append("--torch-compile-cg")
             measurements.append(measure("pgbench", case, cmd, _env(args.threads, str(ROOT)), args.timeout,
                                         backend=backend))
+            if args.pgbench_before:
+                measurements.append(measure("pgbench-before", case, cmd, _env(args.threads, args.pgbench_before),
+                                            args.timeout, backend=backend))
     meta["uptime_after"] = uptime()
     rows = ratio_rows(measurements, tuple(args.backends))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

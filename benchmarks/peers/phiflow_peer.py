@@ -253,14 +253,15 @@ def main(argv=None):
         net = net.cuda()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
-    seconds = []
+    seconds, cpu_seconds = [], []
     for _ in range(args.steps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         iteration(net, opt, args.batch, args.method)
         sync()
         seconds.append(time.perf_counter() - t)
+        cpu_seconds.append(time.process_time() - c)
     out = {"experiment": args.experiment, "method": args.method, "batch": args.batch, "device": args.device,
-           "seconds": seconds, "median": statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0],
+           "seconds": seconds, "cpu_seconds": cpu_seconds, "median": statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0],
            "phiflow": __import__("phi").__version__, "torch": torch.__version__}
     print(json.dumps(out))
 

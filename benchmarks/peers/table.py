@@ -75,11 +75,24 @@ def ratio_rows(measurements: list[dict], backends=("torch", "jax")) -> list[dict
             t = ours["median"]
             tp = peer["median"] if peer else math.nan
             ta = authors["median"] if authors else math.nan
-            rows.append({"experiment": c.experiment, "method": c.label, "solver": c.method, "backend": b,
-                         "pgbench_s": t, "peer_s": tp, "speedup_vs_peer": tp / t if t > 0 else math.nan,
-                         "authors_s": ta, "speedup_vs_authors": ta / t if t > 0 else math.nan,
-                         "target": c.target})
+            row = {"experiment": c.experiment, "method": c.label, "solver": c.method, "backend": b,
+                   "pgbench_s": t, "peer_s": tp, "speedup_vs_peer": tp / t if t > 0 else math.nan,
+                   "authors_s": ta, "speedup_vs_authors": ta / t if t > 0 else math.nan,
+                   "target": c.target}
+            before = _find(measurements, "pgbench-before", c.experiment, c.method, b)
+            if before is not None:
+                tb = before["median"]
+                row.update(before_s=tb, before_speedup_vs_peer=tp / tb if tb > 0 else math.nan)
+            if peer and ours.get("cpu_median") is not None and peer.get("cpu_median") is not None:
+                row["cpu_speedup_vs_peer"] = _ratio(peer["cpu_median"], ours["cpu_median"])
+                if before is not None and before.get("cpu_median") is not None:
+                    row["before_cpu_speedup_vs_peer"] = _ratio(peer["cpu_median"], before["cpu_median"])
+            rows.append(row)
     return rows
+
+
+def _ratio(a, b) -> float:
+    return a / b if b and b > 0 else math.nan
 
 
 def _fmt(v, digits=4):
@@ -93,17 +106,31 @@ def _x(v):
 
 
 def markdown(rows: list[dict], header: str = "") -> str:
-    """The ratio table as markdown (speed-up = other's seconds / pgbench's seconds)."""
+    """The ratio table as markdown (speed-up = other's seconds / pgbench's seconds). With a
+    ``pgbench-before`` side: its seconds and speed-up next to pgbench's; with CPU times: the
+    speed-ups in process CPU time too (robust to other processes sharing the cores)."""
     with_authors = any(not math.isnan(r["authors_s"]) for r in rows)
-    cols = ["experiment", "method", "backend", "pgbench s/it", "PhiFlow peer s/it", "speed-up vs peer"]
+    with_before = any("before_s" in r for r in rows)
+    with_cpu = any("cpu_speedup_vs_peer" in r for r in rows)
+    cols = ["experiment", "method", "backend"]
+    if with_before:
+        cols += ["before s/it", "before speed-up vs peer"]
+    cols += ["pgbench s/it", "PhiFlow peer s/it", "speed-up vs peer"]
+    if with_cpu:
+        cols += (["before speed-up, CPU time"] if with_before else []) + ["speed-up, CPU time"]
     if with_authors:
         cols += ["authors' code s/it", "speed-up vs authors"]
     cols += ["GPU target"]
     lines = ([header, ""] if header else []) + ["| " + " | ".join(cols) + " |",
                                                  "|" + "---|" * len(cols)]
     for r in rows:
-        cells = [r["experiment"], r["method"], r["backend"], _fmt(r["pgbench_s"]), _fmt(r["peer_s"]),
-                 _x(r["speedup_vs_peer"])]
+        cells = [r["experiment"], r["method"], r["backend"]]
+        if with_before:
+            cells += [_fmt(r.get("before_s")), _x(r.get("before_speedup_vs_peer"))]
+        cells += [_fmt(r["pgbench_s"]), _fmt(r["peer_s"]), _x(r["speedup_vs_peer"])]
+        if with_cpu:
+            cells += ([_x(r.get("before_cpu_speedup_vs_peer"))] if with_before else []) + [
+                _x(r.get("cpu_speedup_vs_peer"))]
         if with_authors:
             cells += [_fmt(r["authors_s"]), _x(r["speedup_vs_authors"])]
         cells += [f"≥{r['target']:.0f}×"]

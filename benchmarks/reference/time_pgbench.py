@@ -39,11 +39,14 @@ def main():
                     throw=True, **json.loads(args.hp))
     wall = r.records["wall_time"].to_numpy()
     dts = np.diff(wall)
+    cpu = r.records["cpu_time"].to_numpy()  # process CPU time (all threads)
     if args.json:
         print(json.dumps({"problem": args.problem, "solver": args.solver, "backend": args.backend,
                           "device": args.device, "batch": args.batch, "device_name": r.meta["device_name"],
                           "torch_compile_cg": args.backend == "torch" and be.cg_compile,
-                          "seconds": [float(wall[0])] + [float(d) for d in dts], "median": float(np.median(dts))}))
+                          "seconds": [float(wall[0])] + [float(d) for d in dts], "median": float(np.median(dts)),
+                          "cpu_seconds": [float(cpu[0])] + [float(d) for d in np.diff(cpu)],
+                          "pgbench": pgbench.__file__}))
         return
     print(f"pgbench {args.problem} {args.solver} {args.backend} batch={args.batch} steps={args.steps}: "
           f"median {np.median(dts):.4f} s/iteration (all: {', '.join(f'{d:.3f}' for d in dts)})")

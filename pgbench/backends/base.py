@@ -150,6 +150,12 @@ class Backend(abc.ABC):
         var = xp.mean((x - mean) ** 2, axis=axes, keepdims=True)
         return (x - mean) / xp.sqrt(var + eps) * xp.reshape(g, shape) + xp.reshape(b, shape)
 
+    def relu(self, x):
+        """:math:`\\max(x, 0)` with derivative 0 at :math:`x = 0` (as ``torch.relu`` and ``jax.nn.relu``;
+        ``maximum(x, 0)`` splits the derivative 1/2 : 1/2 there). Backends with a kernel override this."""
+        xp = self.xp
+        return xp.where(x > 0, x, xp.zeros_like(x))
+
     @abc.abstractmethod
     def conv(self, x, w, b=None, padding: str = "same", padding_mode: str = "zeros"):
         """N-d convolution (cross-correlation), channels first: x (B, Cin, *S), w (Cout, Cin, *K)."""

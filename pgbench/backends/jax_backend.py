@@ -227,20 +227,33 @@ class JaxBackend(Backend):
         return jax.jit(f)
 
     def conv(self, x, w, b=None, padding="same", padding_mode="zeros"):
+        """Circular 'same' padding: the wrap-padded input (n + k - 1 cells per axis) convolved with
+        XLA's own 'same' zero padding, the n cells of the 'valid' convolution cropped out. The same
+        numbers as a 'valid' convolution of the padded input, whose weight gradient (a convolution
+        with an n × n window and no padding) XLA's CPU backend computes about 2× slower (measured in
+        docs/speed.md)."""
         nd = w.ndim - 2
-        if padding == "same" and padding_mode == "circular":
-            x = self.pad(x, [(k // 2, (k - 1) // 2) for k in w.shape[2:]], "wrap")
-            padding = "VALID"
         if not 1 <= nd <= 3:
             raise ValueError(f"conv supports 1 to 3 spatial dimensions, got a kernel of shape {tuple(w.shape)}")
         spatial = "DHW"[-nd:]
+        crop = None
+        if padding == "same" and padding_mode == "circular":
+            sizes = x.shape[2:]
+            x = self.pad(x, [(k // 2, (k - 1) // 2) for k in w.shape[2:]], "wrap")
+            padding = [((k - 1) // 2, k // 2) for k in w.shape[2:]]  # 'same' on the padded input
+            crop = tuple(slice((k - 1) // 2, (k - 1) // 2 + n) for k, n in zip(w.shape[2:], sizes, strict=True))
         dn = jax.lax.conv_dimension_numbers(x.shape, w.shape, ("NC" + spatial, "OI" + spatial, "NC" + spatial))
         out = jax.lax.conv_general_dilated(
             x, w, (1,) * nd, padding.upper() if isinstance(padding, str) else padding, dimension_numbers=dn
         )
+        if crop is not None:
+            out = out[(slice(None), slice(None)) + crop]
         if b is not None:
             out = out + b.reshape((1, -1) + (1,) * nd)
         return out
+
+    def relu(self, x):
+        return jax.nn.relu(x)
 
     def max_pool(self, x, size=2):
         nd = x.ndim - 2
