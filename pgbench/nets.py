@@ -55,13 +55,11 @@ class Net(abc.ABC):
 
     def apply_seeds(self, be, params: dict, x):
         """S networks at once: ``params`` with a leading seed axis, ``x`` of shape (S, B, ...);
-        output (S, B, ...), lane s = ``apply(params[s], x[s])``. By default ``be.vmap`` of
-        :meth:`apply` on jax and, on torch, the S networks one after the other (torch.func.vmap
-        turns a convolution with per-seed weights into a grouped one, which on the CPU took
-        1.2–1.4× the S separate U-nets); networks that take the seed axis natively override it."""
-        if be.name == "jax":
-            return be.vmap(lambda p, xi: self.apply(be, p, xi))(params, x)
-        return be.xp.stack([self.apply(be, {k: v[s] for k, v in params.items()}, x[s]) for s in range(x.shape[0])])
+        output (S, B, ...), lane s = ``apply(params[s], x[s])``. By default the backend's
+        :meth:`~pgbench.backends.base.Backend.map_lanes` of :meth:`apply` (vmap on jax, the S
+        networks one after the other on torch); networks that take the seed axis natively
+        override it."""
+        return be.map_lanes(lambda p, xi: self.apply(be, p, xi))(params, x)
 
     def n_params(self) -> int:
         return int(sum(v.size for v in self.init_numpy(np.random.default_rng(0)).values()))

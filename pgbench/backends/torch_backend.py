@@ -167,6 +167,18 @@ class TorchBackend(Backend):
     def vmap(self, f, in_axes=0, out_axes=0):
         return torch.func.vmap(f, in_dims=in_axes, out_dims=out_axes)
 
+    def map_lanes(self, f):
+        """The lanes one after the other, stacked: torch.func.vmap turns a convolution with
+        per-lane weights into a grouped one, which on the CPU took 1.2–1.4× the S separate
+        U-nets."""
+
+        def mapped(*args):
+            n = len(next(iter(torch.utils._pytree.tree_leaves(args))))
+            lane = lambda s: torch.utils._pytree.tree_map(lambda a: a[s], args)  # noqa: E731
+            return torch.stack([f(*lane(s)) for s in range(n)])
+
+        return mapped
+
     def jacobian(self, f, argnums=0):
         return torch.func.jacrev(f, argnums=argnums)
 
