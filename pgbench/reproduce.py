@@ -171,8 +171,9 @@ def reproduce(
     the sweep executors, then build the report in ``out`` (unless ``report`` is False).
 
     The experiments become planned tasks (:func:`planned`) that :func:`pgbench.sweep.run_sweep`
-    runs: on ``workers`` local processes (default on the CPU: one per core, at most 4,
-    :func:`pgbench.scheduling.default_workers`; ``workers=1``: one at a time in this process), or
+    runs: on ``workers`` local processes (default for torch on the CPU: one per core, at most 4,
+    :func:`pgbench.scheduling.default_workers`; ``workers=1``, and the default on jax, whose CPU
+    thread pool spans all cores: one at a time in this process), or
     on Dask (``executor="dask"``: a local cluster of ``workers`` processes, or the cluster at
     ``scheduler``). Local workers get the runs longest first (the reference timings'
     estimates) and a run with a wall-time budget never shares a core (:mod:`pgbench.scheduling`);
@@ -216,8 +217,8 @@ def reproduce(
     if report:  # before any run (run_sweep checks the store)
         validate.writable_dir(out, "report folder")
     n = workers
-    if n is None and executor == "local" and device == "cpu" and not vectorize and run_threads == 1:
-        n = scheduling.default_workers()  # one single-threaded worker per core
+    if n is None and (executor, device, backend, run_threads, vectorize) == ("local", "cpu", "torch", 1, False):
+        n = scheduling.default_workers()  # one single-threaded torch worker per core (jax's pool spans them all)
     local = executor == "local" and device == "cpu"
     workload = Workload.of(todo.tasks, todo.plans, results, force, workers=(n or 1) if local else 1)
     terminal.print_plan(workload)
@@ -311,6 +312,7 @@ class Workload:
     workers: int = 1  # local worker processes (1: in this process, one run at a time)
     cores: int = 1
     timed: frozenset = frozenset()  # indices of the runs to do whose result depends on wall time
+    backend: str = "torch"
 
     @classmethod
     def of(cls, todo, plans, results, force: bool = False, workers: int = 1, cores: int | None = None) -> Workload:
@@ -331,6 +333,7 @@ class Workload:
             workers=n,
             cores=cores or scheduling.cores(),
             timed=timed,
+            backend=todo[0].backend if todo else "torch",
         )
 
     def known(self) -> float:
@@ -349,7 +352,7 @@ class Workload:
     def sharing(self) -> str:
         """Which runs share a core (:func:`pgbench.scheduling.sharing`)."""
         n_timed = len(self.timed)
-        return scheduling.sharing(n_timed, len(self.estimates) - n_timed, self.workers, self.cores)
+        return scheduling.sharing(n_timed, len(self.estimates) - n_timed, self.workers, self.cores, self.backend)
 
     def finished(self, index: int) -> None:
         """Run ``index`` finished: its estimate counts as done."""

@@ -102,11 +102,17 @@ def makespan(order: Sequence[int], estimates: dict, timed_runs, workers: int, co
     return now
 
 
-def sharing(n_timed: int, n_untimed: int, workers: int, cores: int) -> str:
-    """The plan's sentence on which runs share a core."""
+def sharing(n_timed: int, n_untimed: int, workers: int, cores: int, backend: str = "torch") -> str:
+    """The plan's sentence on which runs share a core. On jax every worker's XLA CPU thread pool
+    spans all the cores (the run key records their count), so several jax workers share them all."""
     check(workers, cores)
     if workers == 1:
         return "one run at a time in this process"
+    if backend == "jax":
+        return (
+            f"{workers} worker processes on {cores} cores, each with XLA's thread pool over all {cores}: "
+            "every run shares the cores, those with a wall-time budget too"
+        )
     head = f"{workers} worker processes on {cores} cores, 1 torch thread each"
     if workers <= cores:
         beside = (

@@ -54,6 +54,7 @@ def test_sharing_sentence_and_bad_counts():
     )
     s = sharing(3, 10, workers=4, cores=2)
     assert "the 10 iteration-budget runs share cores" in s and "have a core of their own" in s
+    assert "every run shares the cores, those with a wall-time budget too" in sharing(3, 10, 2, 2, backend="jax")
     with pytest.raises(ValueError, match="workers must be an integer >= 1"):
         sharing(1, 1, workers=0, cores=2)
     with pytest.raises(ValueError, match="cores must be an integer >= 1"):
