@@ -20,7 +20,7 @@ import time
 import traceback
 import uuid
 import warnings
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -103,7 +103,8 @@ def run_pool(
     for k in range(n):
         slots.put(k)
     pool = ProcessPoolExecutor(n, mp_context=ctx, initializer=_pool_init, initargs=(slots, started, gpu, os.getpid()))
-    queue_, running = list(todo), {}  # running: future -> task index
+    queue_ = list(todo)
+    running: dict[Future, int] = {}  # future -> task index
     died = "a worker process died (killed or crashed); run the sweep again to retry"
 
     def fill() -> None:

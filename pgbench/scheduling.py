@@ -49,13 +49,20 @@ def timed(task) -> bool:
     return task.max_time is not None or task.hyperparameters.get("unit") == "seconds"
 
 
+def _seconds(indices: Sequence[int], estimates: dict) -> dict[int, float]:
+    """``estimates`` of ``indices`` with a run without one (None or missing) at the mean of the
+    known ones (0 if none is known)."""
+    known = [float(estimates[i]) for i in indices if estimates.get(i) is not None]
+    fill = sum(known) / len(known) if known else 0.0
+    return {i: fill if estimates.get(i) is None else float(estimates[i]) for i in indices}
+
+
 def longest_first(indices: Iterable[int], estimates: dict) -> list[int]:
     """``indices`` by estimated seconds, longest first (ties and equal estimates keep their order);
     a run without an estimate (None or missing) counts as the mean of the known ones."""
     indices = list(indices)
-    known = [estimates[i] for i in indices if estimates.get(i) is not None]
-    fill = sum(known) / len(known) if known else 0.0
-    return sorted(indices, key=lambda i: -(estimates.get(i) if estimates.get(i) is not None else fill))
+    seconds = _seconds(indices, estimates)
+    return sorted(indices, key=lambda i: -seconds[i])
 
 
 def may_start(index: int, running: Sequence[int], timed_runs, workers: int, cores: int) -> bool:
@@ -85,14 +92,14 @@ def makespan(order: Sequence[int], estimates: dict, timed_runs, workers: int, co
     ``estimates`` (unknown: the mean of the known) and the runs are handed out as :func:`next_run`
     says; ``k`` runs in flight on ``cores`` cores each go at ``min(1, cores / k)`` of that speed."""
     check(workers, cores)
-    known = [estimates[i] for i in order if estimates.get(i) is not None]
-    fill = sum(known) / len(known) if known else 0.0
-    queue, left, now = list(order), {}, 0.0  # left: index in flight -> seconds of work left
+    seconds = _seconds(order, estimates)
+    queue, now = list(order), 0.0
+    left: dict[int, float] = {}  # index in flight -> seconds of work left
     while queue or left:
         i = next_run(queue, list(left), timed_runs, workers, cores)
         if i is not None:
             queue.remove(i)
-            left[i] = estimates.get(i) if estimates.get(i) is not None else fill
+            left[i] = seconds[i]
             continue
         speed = min(1.0, cores / len(left))
         first = min(left, key=left.__getitem__)
