@@ -313,6 +313,12 @@ def reproduce(
     read_every: int = READ_EVERY,
     method: list[str] = METHOD,
     no_report: bool = typer.Option(False, "--no-report", help="run (and store) only; build no report"),
+    timed_beside: bool = typer.Option(
+        False,
+        "--timed-beside",
+        help="let runs with a wall-time budget run beside other runs, each on a core of its own (faster; on a "
+        "busy machine they make fewer iterations); default: one at a time with nothing beside them",
+    ),
 ):
     """Reproduce the paper's experiments at a scale: run them (resuming) and build the report."""
     if scale not in ("quick", "paper"):
@@ -346,6 +352,7 @@ def reproduce(
                 methods=methods,
                 report=not no_report,
                 progress=progress,
+                timed_beside=timed_beside,
             )
     except USER_ERRORS as e:
         _fail(e)

@@ -166,6 +166,7 @@ def reproduce(
     budget: str | None = None,
     methods=None,
     report: bool = True,
+    timed_beside: bool = False,
 ) -> dict:
     """Run the paper's experiment set at ``scale`` (finished runs in ``results`` are reused) on
     the sweep executors, then build the report in ``out`` (unless ``report`` is False).
@@ -176,8 +177,10 @@ def reproduce(
     thread pool spans all cores: one at a time in this process), or
     on Dask (``executor="dask"``: a local cluster of ``workers`` processes, or the cluster at
     ``scheduler``). Local workers get the runs longest first (the reference timings'
-    estimates) and a run with a wall-time budget never shares a core (:mod:`pgbench.scheduling`);
-    the plan printed before any run says which runs share a core. Every run is stored with its
+    estimates); a run with a wall-time budget runs with nothing beside it, or with
+    ``timed_beside`` beside others on a core of its own (faster; on a busy machine it then makes
+    fewer iterations, :mod:`pgbench.scheduling`); the plan printed before any run says which runs
+    share a core. Every run is stored with its
     example predictions; runs with a wall-time budget (the HIG comparisons) are warmed up first,
     as in every sweep.
 
@@ -220,7 +223,9 @@ def reproduce(
     if n is None and (executor, device, backend, run_threads, vectorize) == ("local", "cpu", "torch", 1, False):
         n = scheduling.default_workers()  # one single-threaded torch worker per core (jax's pool spans them all)
     local = executor == "local" and device == "cpu"
-    workload = Workload.of(todo.tasks, todo.plans, results, force, workers=(n or 1) if local else 1)
+    workload = Workload.of(
+        todo.tasks, todo.plans, results, force, workers=(n or 1) if local else 1, alone=not timed_beside
+    )
     terminal.print_plan(workload)
     started: dict[int, float] = {}
     per_problem: dict[str, float] = {}
@@ -254,6 +259,7 @@ def reproduce(
             read_every=read_every,
             notes=notes,
             estimates=dict(workload.estimates),
+            cores=None if timed_beside else 1,  # 1: a timed run has nothing beside it
         )
     finally:
         restore()
@@ -313,9 +319,19 @@ class Workload:
     cores: int = 1
     timed: frozenset = frozenset()  # indices of the runs to do whose result depends on wall time
     backend: str = "torch"
+    alone: bool = True  # the timed runs run with nothing beside them
 
     @classmethod
-    def of(cls, todo, plans, results, force: bool = False, workers: int = 1, cores: int | None = None) -> Workload:
+    def of(
+        cls,
+        todo,
+        plans,
+        results,
+        force: bool = False,
+        workers: int = 1,
+        cores: int | None = None,
+        alone: bool = True,
+    ) -> Workload:
         """The plan of tasks ``todo`` planned as ``plans`` against the store ``results`` (a run on
         a device this machine lacks counts as to run: its worker checks the store), run on
         ``workers`` local processes over ``cores`` cores (default: this machine's)."""
@@ -334,6 +350,7 @@ class Workload:
             cores=cores or scheduling.cores(),
             timed=timed,
             backend=todo[0].backend if todo else "torch",
+            alone=alone,
         )
 
     def known(self) -> float:
@@ -347,12 +364,14 @@ class Workload:
             return self.known()
         seconds = {i: v or 0.0 for i, v in self.estimates.items()}  # as known(): unknown runs left out
         order = scheduling.longest_first(self.estimates, self.estimates)
-        return scheduling.makespan(order, seconds, self.timed, self.workers, self.cores)
+        room = 1 if self.alone else self.cores
+        return scheduling.makespan(order, seconds, self.timed, self.workers, self.cores, room)
 
     def sharing(self) -> str:
         """Which runs share a core (:func:`pgbench.scheduling.sharing`)."""
         n_timed = len(self.timed)
-        return scheduling.sharing(n_timed, len(self.estimates) - n_timed, self.workers, self.cores, self.backend)
+        n_untimed = len(self.estimates) - n_timed
+        return scheduling.sharing(n_timed, n_untimed, self.workers, self.cores, self.backend, self.alone)
 
     def finished(self, index: int) -> None:
         """Run ``index`` finished: its estimate counts as done."""

@@ -11,7 +11,8 @@ it. With ``workers`` processes on ``cores`` cores (one torch thread per worker) 
 * at most ``workers`` runs are in flight;
 * a timed run starts only when fewer than ``cores`` runs are in flight, and while a timed run is
   in flight no run starts that would make more than ``cores`` in flight: every timed run has a
-  core of its own (``cores=1``: it runs with nothing beside it).
+  core of its own (``cores=1``: it runs with nothing beside it; what ``pgbench reproduce`` does
+  by default, since on a shared machine the other core is rarely free).
 
 With ``workers <= cores`` (the default, :func:`default_workers`) the second rule never binds: no
 run shares a core. Runs are handed out longest first (:func:`longest_first`, LPT list
@@ -87,16 +88,20 @@ def check(workers: int, cores: int) -> None:
             raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
 
 
-def makespan(order: Sequence[int], estimates: dict, timed_runs, workers: int, cores: int) -> float:
+def makespan(
+    order: Sequence[int], estimates: dict, timed_runs, workers: int, cores: int, room: int | None = None
+) -> float:
     """Seconds until the last run of ``order`` ends when each run alone on a core takes
     ``estimates`` (unknown: the mean of the known) and the runs are handed out as :func:`next_run`
-    says; ``k`` runs in flight on ``cores`` cores each go at ``min(1, cores / k)`` of that speed."""
+    says with ``room`` in place of ``cores`` (default: ``cores``; 1: a timed run alone); ``k``
+    runs in flight on ``cores`` cores each go at ``min(1, cores / k)`` of that speed."""
     check(workers, cores)
+    room = cores if room is None else room
     seconds = _seconds(order, estimates)
     queue, now = list(order), 0.0
     left: dict[int, float] = {}  # index in flight -> seconds of work left
     while queue or left:
-        i = next_run(queue, list(left), timed_runs, workers, cores)
+        i = next_run(queue, list(left), timed_runs, workers, room)
         if i is not None:
             queue.remove(i)
             left[i] = seconds[i]
@@ -109,12 +114,19 @@ def makespan(order: Sequence[int], estimates: dict, timed_runs, workers: int, co
     return now
 
 
-def sharing(n_timed: int, n_untimed: int, workers: int, cores: int, backend: str = "torch") -> str:
-    """The plan's sentence on which runs share a core. On jax every worker's XLA CPU thread pool
-    spans all the cores (the run key records their count), so several jax workers share them all."""
+def sharing(n_timed: int, n_untimed: int, workers: int, cores: int, backend: str = "torch", alone: bool = False) -> str:
+    """The plan's sentence on which runs share a core (``alone``: the timed runs run with nothing
+    beside them). On jax every worker's XLA CPU thread pool spans all the cores (the run key
+    records their count), so several jax workers share them all."""
     check(workers, cores)
     if workers == 1:
         return "one run at a time in this process"
+    if alone and n_timed and backend != "jax":
+        share = "no run shares a core" if workers <= cores else f"the {n_untimed} iteration-budget runs share cores"
+        return (
+            f"{workers} worker processes on {cores} cores, 1 torch thread each: {share}; the {n_timed} runs with "
+            "a wall-time budget run one at a time with nothing beside them"
+        )
     if backend == "jax":
         return (
             f"{workers} worker processes on {cores} cores, each with XLA's thread pool over all {cores}: "

@@ -260,3 +260,16 @@ def test_a_recipe_solver_taken_over_by_a_newer_version_is_noted(tmp_path, monkey
     pgbench.load_plugin(str(plugin))
     ts, notes = tasks("quick", experiments=TINY[:1])
     assert [n for n in notes if "→" in n] == [f"solver gd → gd-v1 (plugin {plugin})"]
+
+
+def test_timed_runs_run_alone_unless_timed_beside(tmp_path, monkeypatch):
+    """reproduce hands run_sweep room for one run while a wall-time run runs (it runs alone; the rule
+    itself is tests/test_scheduling.py's), or the machine's cores with ``timed_beside``."""
+    import pgbench.reproduce as R
+
+    seen, real = [], R.run_sweep
+    monkeypatch.setattr(R, "run_sweep", lambda *a, **kw: seen.append(kw["cores"]) or real(*a, **kw))
+    reproduce("quick", results=tmp_path / "a", out=tmp_path / "r", experiments=TINY[:1], report=False, workers=1)
+    reproduce("quick", results=tmp_path / "b", out=tmp_path / "r", experiments=TINY[:1], report=False,
+              workers=1, timed_beside=True)
+    assert seen == [1, None]

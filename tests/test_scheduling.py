@@ -55,6 +55,11 @@ def test_sharing_sentence_and_bad_counts():
     s = sharing(3, 10, workers=4, cores=2)
     assert "the 10 iteration-budget runs share cores" in s and "have a core of their own" in s
     assert "every run shares the cores, those with a wall-time budget too" in sharing(3, 10, 2, 2, backend="jax")
+    assert "the 3 runs with a wall-time budget run one at a time with nothing beside them" in sharing(
+        3, 10, 2, 2, alone=True
+    )
+    # a timed run alone (room 1) on two workers: the 4-s run, then the two 1-s runs side by side
+    assert makespan([9, 0, 1], {9: 4.0, 0: 1.0, 1: 1.0}, {9}, workers=2, cores=2, room=1) == pytest.approx(5.0)
     with pytest.raises(ValueError, match="workers must be an integer >= 1"):
         sharing(1, 1, workers=0, cores=2)
     with pytest.raises(ValueError, match="cores must be an integer >= 1"):
