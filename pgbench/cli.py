@@ -40,6 +40,7 @@ from .cli_args import (
     REPRODUCE_BUDGET_CLOCK,
     REPRODUCE_MAX_TIME,
     REPRODUCE_SEEDS,
+    REPRODUCE_WORKERS,
     RESULTS,
     SCHEDULER,
     THREADS,
@@ -308,7 +309,7 @@ def reproduce(
     seeds: str | None = REPRODUCE_SEEDS,
     max_time: float | None = REPRODUCE_MAX_TIME,
     budget_clock: str | None = REPRODUCE_BUDGET_CLOCK,
-    workers: int | None = WORKERS,
+    workers: int | None = REPRODUCE_WORKERS,
     cluster: str | None = CLUSTER,
     scheduler: str | None = SCHEDULER,
     force: bool = FORCE,
@@ -317,6 +318,12 @@ def reproduce(
     read_every: int = READ_EVERY,
     method: list[str] = METHOD,
     no_report: bool = typer.Option(False, "--no-report", help="run (and store) only; build no report"),
+    timed_beside: bool = typer.Option(
+        False,
+        "--timed-beside",
+        help="let runs with a wall-time budget run beside other runs, each on a core of its own (faster; on a "
+        "busy machine they make fewer iterations); default: one at a time with nothing beside them",
+    ),
 ):
     """Reproduce the paper's experiments at a scale: run them (resuming) and build the report."""
     if scale not in ("quick", "paper"):
@@ -351,6 +358,7 @@ def reproduce(
                 methods=methods,
                 report=not no_report,
                 progress=progress,
+                timed_beside=timed_beside,
             )
     except USER_ERRORS as e:
         _fail(e)

@@ -25,6 +25,14 @@ WORKERS = typer.Option(
     rich_help_panel=_EXECUTOR_PANEL,
     help="worker processes (default: 1 in-process, or one per GPU for cuda runs; with --cluster local: one per core)",
 )
+REPRODUCE_WORKERS = typer.Option(
+    None,
+    "--workers",
+    rich_help_panel=_EXECUTOR_PANEL,
+    help="worker processes (default for torch on the CPU: one per core, at most 4, longest runs first, a run "
+    "with a wall-time budget never sharing a core; 1 (jax's default): one run at a time in this process; "
+    "cuda: one per GPU; with --cluster local: one per core)",
+)
 CLUSTER = typer.Option(
     None, "--cluster", rich_help_panel=_EXECUTOR_PANEL, help="'local': a Dask LocalCluster of --workers processes"
 )

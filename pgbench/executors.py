@@ -20,10 +20,11 @@ import time
 import traceback
 import uuid
 import warnings
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from . import scheduling
 from .processes import die_with_parent, ignore_interrupts, no_interrupts_for_children
 from .registry import InvalidSettingError, suggest
 from .tasks import Event, Outcome, Task
@@ -67,26 +68,67 @@ def _pool_run(run_task, index: int, task: Task, root: str, force: bool) -> Outco
     return run_task(task, root, force)
 
 
-def run_pool(run_task, fail, tasks, plans, todo, outcomes, root: Path, n: int, gpu: bool, force: bool, emit) -> None:
+def run_pool(
+    run_task,
+    fail,
+    tasks,
+    plans,
+    todo,
+    outcomes,
+    root: Path,
+    n: int,
+    gpu: bool,
+    force: bool,
+    emit,
+    timed_runs=frozenset(),
+    cores: int | None = None,
+) -> None:
     """Run ``todo`` on ``n`` spawned worker processes. A worker that dies takes the pool down: its
     run and every run not yet finished are stored as ``failed`` (rerun the sweep to retry them).
+
+    The driver hands out one run per idle worker, in the order of ``todo`` as far as
+    :func:`pgbench.scheduling.next_run` allows: the runs ``timed_runs`` (indices whose result
+    depends on wall time) never share one of the ``cores`` cores (default: all of this machine's,
+    :func:`pgbench.scheduling.cores`; on GPUs each worker has its own device and the rule is off).
 
     The workers die with the driver and never see a Ctrl-C (:mod:`pgbench.processes`). When the
     driver is interrupted (KeyboardInterrupt: Ctrl-C, or SIGTERM in the CLI) or anything else
     stops it here, no run starts any more: the workers are killed at once (the runs in flight
     are abandoned, not stored; the next sweep runs them), the queue is dropped, and the
     exception goes on."""
+    cores = n if gpu else (cores or scheduling.cores())
+    scheduling.check(n, cores)
     ctx = mp.get_context("spawn")
     slots, started = ctx.Queue(), ctx.Queue()
     for k in range(n):
         slots.put(k)
     pool = ProcessPoolExecutor(n, mp_context=ctx, initializer=_pool_init, initargs=(slots, started, gpu, os.getpid()))
+    queue_ = list(todo)
+    running: dict[Future, int] = {}  # future -> task index
+    died = "a worker process died (killed or crashed); run the sweep again to retry"
+
+    def fill() -> None:
+        """Start every run that may start now (workers start here: they must not see a Ctrl-C)."""
+        spawning = len(getattr(pool, "_processes", None) or {}) < n
+        with no_interrupts_for_children() if spawning else contextlib.nullcontext():
+            while True:
+                i = scheduling.next_run(queue_, list(running.values()), timed_runs, n, cores)
+                if i is None:
+                    return
+                queue_.remove(i)
+                try:
+                    running[pool.submit(_pool_run, run_task, i, tasks[i], str(root), force)] = i
+                except BrokenProcessPool:  # a worker died: this run and the ones queued fail as in flight
+                    for j in [i, *queue_]:
+                        outcomes[j] = fail(plans[j], tasks[j], died, root)
+                        emit(Event("finish", j, tasks[j], plans[j].iterations, outcome=outcomes[j]))
+                    queue_.clear()
+                    return
+
     try:
-        with no_interrupts_for_children():  # the workers start here
-            futures = {pool.submit(_pool_run, run_task, i, tasks[i], str(root), force): i for i in todo}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        fill()
+        while running:
+            done, _ = wait(set(running), timeout=0.2, return_when=FIRST_COMPLETED)
             while True:
                 try:
                     i = started.get_nowait()
@@ -94,20 +136,17 @@ def run_pool(run_task, fail, tasks, plans, todo, outcomes, root: Path, n: int, g
                     break
                 emit(Event("start", i, tasks[i], plans[i].iterations))
             for fut in done:
-                i = futures[fut]
+                i = running.pop(fut)
                 try:
                     out = fut.result()
                 except BrokenProcessPool:
-                    out = fail(
-                        plans[i],
-                        tasks[i],
-                        "a worker process died (killed or crashed); run the sweep again to retry",
-                        root,
-                    )
+                    out = fail(plans[i], tasks[i], died, root)
                 except Exception as e:
                     out = fail(plans[i], tasks[i], f"{type(e).__name__}: {e}", root, "".join(_format_exception(e)))
                 outcomes[i] = out
                 emit(Event("finish", i, tasks[i], plans[i].iterations, outcome=out))
+            if done:
+                fill()
     except BaseException:
         _abandon(pool)
         raise

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import clocks, store, terminal, validate
+from . import clocks, scheduling, store, terminal, validate
 from .backends import effective_torch_threads, set_torch_threads
 from .budgets import BUDGETS, Budget, budgeted
 from .planning import IncompatibleError
@@ -174,15 +174,23 @@ def reproduce(
     methods=None,
     report: bool = True,
     budget_clock: str | None = None,
+    timed_beside: bool = False,
 ) -> dict:
     """Run the paper's experiment set at ``scale`` (finished runs in ``results`` are reused) on
     the sweep executors, then build the report in ``out`` (unless ``report`` is False).
 
     The experiments become planned tasks (:func:`planned`) that :func:`pgbench.sweep.run_sweep`
-    runs: in this process, on ``workers`` local processes, or on Dask (``executor="dask"``: a
-    local cluster of ``workers`` processes, or the cluster at ``scheduler``). Every run is stored
-    with its example predictions; runs with a wall-time budget (the HIG comparisons) are warmed
-    up first, as in every sweep.
+    runs: on ``workers`` local processes (default for torch on the CPU: one per core, at most 4,
+    :func:`pgbench.scheduling.default_workers`; ``workers=1``, and the default on jax, whose CPU
+    thread pool spans all cores: one at a time in this process), or
+    on Dask (``executor="dask"``: a local cluster of ``workers`` processes, or the cluster at
+    ``scheduler``). Local workers get the runs longest first (the reference timings'
+    estimates); a run with a wall-time budget runs with nothing beside it, or with
+    ``timed_beside`` beside others on a core of its own (faster; on a busy machine it then makes
+    fewer iterations, :mod:`pgbench.scheduling`); the plan printed before any run says which runs
+    share a core. Every run is stored with its
+    example predictions; runs with a wall-time budget (the HIG comparisons) are warmed up first,
+    as in every sweep.
 
     ``progress`` receives :class:`pgbench.sweep.Event` objects (start / iteration / finish).
     Returns a summary dict: ``runs`` (run now), ``cached`` (reused), ``failed``, ``notes``,
@@ -191,7 +199,8 @@ def reproduce(
     :data:`pgbench.recipes.EXPERIMENTS` (e.g. with custom budgets). ``threads``: torch intra-op
     threads of this process while running on the CPU (1 by default: the paper's networks are
     small, so one thread is faster than two competing ones on a shared 2-core machine; None
-    leaves torch's setting; worker processes always use 1). ``seeds`` replaces every experiment's
+    leaves torch's setting and runs in this process unless ``workers`` says otherwise; worker
+    processes pin the runs' count too). ``seeds`` replaces every experiment's
     seeds; ``max_time`` caps every run's wall time; ``methods`` keeps these method labels only
     (see :func:`tasks`). ``vectorize`` / ``read_every``: as in :func:`pgbench.sweep.run_sweep`
     (each method's seeds as one program where its solver allows; the rest seed by seed, noted).
@@ -220,7 +229,13 @@ def reproduce(
         set_total(len(todo.tasks))
     if report:  # before any run (run_sweep checks the store)
         validate.writable_dir(out, "report folder")
-    workload = Workload.of(todo.tasks, todo.plans, results, force)
+    n = workers
+    if n is None and (executor, device, backend, run_threads, vectorize) == ("local", "cpu", "torch", 1, False):
+        n = scheduling.default_workers()  # one single-threaded torch worker per core (jax's pool spans them all)
+    local = executor == "local" and device == "cpu"
+    workload = Workload.of(
+        todo.tasks, todo.plans, results, force, workers=(n or 1) if local else 1, alone=not timed_beside
+    )
     terminal.print_plan(workload)
     started: dict[int, float] = {}
     per_problem: dict[str, float] = {}
@@ -246,13 +261,15 @@ def reproduce(
             todo.tasks,
             Path(results),
             executor=executor,
-            workers=workers,
+            workers=n,
             scheduler=scheduler,
             force=force,
             progress=emit,
             vectorize=vectorize,
             read_every=read_every,
             notes=notes,
+            estimates=dict(workload.estimates),
+            cores=None if timed_beside else 1,  # 1: a timed run has nothing beside it
         )
     finally:
         restore()
@@ -308,20 +325,63 @@ class Workload:
     estimates: dict  # task index -> seconds (None: unknown), for the runs to do
     problems: int
     done_estimate: float = 0.0
+    workers: int = 1  # local worker processes (1: in this process, one run at a time)
+    cores: int = 1
+    timed: frozenset = frozenset()  # indices of the runs to do whose result depends on wall time
+    backend: str = "torch"
+    alone: bool = True  # the timed runs run with nothing beside them
 
     @classmethod
-    def of(cls, todo, plans, results, force: bool = False) -> Workload:
+    def of(
+        cls,
+        todo,
+        plans,
+        results,
+        force: bool = False,
+        workers: int = 1,
+        cores: int | None = None,
+        alone: bool = True,
+    ) -> Workload:
         """The plan of tasks ``todo`` planned as ``plans`` against the store ``results`` (a run on
-        a device this machine lacks counts as to run: its worker checks the store)."""
+        a device this machine lacks counts as to run: its worker checks the store), run on
+        ``workers`` local processes over ``cores`` cores (default: this machine's)."""
         to_run = {}
         for i, (t, p) in enumerate(zip(todo, plans, strict=True)):
             if force or not t.runs_here or store.status_of(p, results) not in store.FINISHED:
                 to_run[i] = estimate_seconds(t)
-        return cls(len(todo), len(todo) - len(to_run), to_run, len({t.problem for t in todo}))
+        timed = frozenset(i for i in to_run if scheduling.timed(todo[i]))
+        n = max(1, min(workers, len(to_run)))
+        return cls(
+            len(todo),
+            len(todo) - len(to_run),
+            to_run,
+            len({t.problem for t in todo}),
+            workers=n,
+            cores=cores or scheduling.cores(),
+            timed=timed,
+            backend=todo[0].backend if todo else "torch",
+            alone=alone,
+        )
 
     def known(self) -> float:
         """Estimated seconds of the runs left whose time is known."""
         return sum(v for v in self.estimates.values() if v is not None)
+
+    def wall(self) -> float:
+        """Estimated wall seconds of the runs left on :attr:`workers` processes, handed out
+        longest first under :mod:`pgbench.scheduling`'s rules (one process: :meth:`known`)."""
+        if self.workers == 1:
+            return self.known()
+        seconds = {i: v or 0.0 for i, v in self.estimates.items()}  # as known(): unknown runs left out
+        order = scheduling.longest_first(self.estimates, self.estimates)
+        room = 1 if self.alone else self.cores
+        return scheduling.makespan(order, seconds, self.timed, self.workers, self.cores, room)
+
+    def sharing(self) -> str:
+        """Which runs share a core (:func:`pgbench.scheduling.sharing`)."""
+        n_timed = len(self.timed)
+        n_untimed = len(self.estimates) - n_timed
+        return scheduling.sharing(n_timed, n_untimed, self.workers, self.cores, self.backend, self.alone)
 
     def finished(self, index: int) -> None:
         """Run ``index`` finished: its estimate counts as done."""

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import lanes, store, validate
+from . import lanes, scheduling, store, validate
 from .analysis.summary import summarize
 from .executors import EXECUTORS, check_executor, gpu_count, run_dask, run_pool
 from .record import RunRecord
@@ -196,6 +196,8 @@ def run_sweep(
     vectorize: bool = False,
     read_every: int = 1,
     notes: list | None = None,
+    estimates: dict | None = None,
+    cores: int | None = None,
 ) -> list[Outcome]:
     """Run ``tasks`` and store each run under ``root`` as soon as it ends; returns one
     :class:`Outcome` per task, in task order. Finished stored runs are reused unless ``force``.
@@ -218,6 +220,13 @@ def run_sweep(
     metrics are read back to the host every this many iterations (chunks under ``lax.scan`` on
     jax); neither changes a number or a run key.
 
+    On worker processes the runs are handed out longest first by ``estimates`` (task index ->
+    seconds; None: in task order; Dask gets them in that order too). On local ones
+    (:func:`pgbench.executors.run_pool`) a run whose result depends on wall time
+    (:func:`pgbench.scheduling.timed`) never shares one of ``cores`` cores (default: this
+    machine's) with another run; an iteration-budget run stores the same numbers wherever it
+    runs. In this process the runs go in task order.
+
     Before any run: the store must be writable (:func:`pgbench.validate.writable_dir`), every
     run storable at a writable place (:func:`pgbench.validate.targets`), a ``scheduler`` reachable
     (else InvalidSettingError); hidden temporary files of killed writers are removed
@@ -234,6 +243,8 @@ def run_sweep(
             "vectorize trains a run's seeds as one program in this process; it does not "
             "combine with workers or a Dask cluster"
         )
+    if cores is not None and (isinstance(cores, bool) or not isinstance(cores, int) or cores < 1):
+        raise InvalidSettingError(f"cores must be an integer >= 1, got {cores!r}")
     if isinstance(read_every, bool) or not isinstance(read_every, int) or read_every < 1:
         raise InvalidSettingError(f"read_every must be an integer >= 1, got {read_every!r}")
     if read_every > 1 and not vectorize:
@@ -261,12 +272,15 @@ def run_sweep(
     if not todo:
         return _complete(outcomes)
     gpu = any(tasks[i].device == "cuda" for i in todo)
-    if executor == "dask":
-        run_dask(run_task, _failed, tasks, plans, todo, outcomes, root, workers, scheduler, force, emit)
+    order = todo if estimates is None else scheduling.longest_first(todo, estimates)
+    if executor == "dask":  # submitted longest first; Dask places them
+        run_dask(run_task, _failed, tasks, plans, order, outcomes, root, workers, scheduler, force, emit)
         return _complete(outcomes)
     n = workers or (gpu_count() if gpu else 1)
     if n > 1:
-        run_pool(run_task, _failed, tasks, plans, todo, outcomes, root, min(n, len(todo)), gpu, force, emit)
+        timed_runs = frozenset(i for i in todo if scheduling.timed(tasks[i]))
+        n = min(n, len(todo))
+        run_pool(run_task, _failed, tasks, plans, order, outcomes, root, n, gpu, force, emit, timed_runs, cores)
         return _complete(outcomes)
     if vectorize:
         todo = _run_vector_groups(

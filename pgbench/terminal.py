@@ -373,9 +373,18 @@ def duration(seconds: float) -> str:
 
 def plan_line(plan) -> str:
     """``plan: 57 runs on 9 problems: 12 stored (reused), 45 to run; about 21 min on the 2-core
-    reference CPU`` for a :class:`pgbench.reproduce.Workload`."""
+    reference CPU`` for a :class:`pgbench.reproduce.Workload` (on several workers: the estimated
+    wall time of the schedule, and one run at a time's in brackets)."""
     unknown = sum(v is None for v in plan.estimates.values())
-    est = f"about {duration(plan.known())} on the 2-core reference CPU" if plan.estimates else "nothing to run"
+    if not plan.estimates:
+        est = "nothing to run"
+    elif plan.workers > 1:
+        est = (
+            f"about {duration(plan.wall())} on the 2-core reference CPU with {plan.workers} workers "
+            f"({duration(plan.known())} one at a time)"
+        )
+    else:
+        est = f"about {duration(plan.known())} on the 2-core reference CPU"
     extra = f" (+ {unknown} runs without an estimate)" if unknown else ""
     return (
         f"plan: {plan.total} runs on {plan.problems} problems: {plan.stored} stored (reused), "
@@ -440,8 +449,12 @@ def print_reproduction(summary: dict, headline=None) -> None:
 
 
 def print_plan(plan) -> None:
-    """The reproduction's plan line (:func:`plan_line`), flushed before any run starts."""
+    """The reproduction's plan line (:func:`plan_line`) and which runs share a core, flushed
+    before any run starts."""
     print(plan_line(plan), flush=True)
+    if plan.estimates:
+        order = "; longest runs first" if plan.workers > 1 else ""
+        print(f"schedule: {plan.sharing()}{order}", flush=True)
 
 
 def print_merge(summary, into) -> None:

@@ -107,7 +107,7 @@ def test_wall_time_runs_are_warmed_up_but_only_the_timed_run_is_stored(tmp_path,
                       iterations={"quick": 4}, max_time={"quick": 60.0}),
            Experiment("toy-it", "hig-toy-v0", "book", (Method("Adam", "dp"),), iterations={"quick": 4}))
     runs = tmp_path / "runs"
-    summary = reproduce("quick", results=runs, out=tmp_path / "report", experiments=exp)
+    summary = reproduce("quick", results=runs, out=tmp_path / "report", experiments=exp, workers=1)  # spied here
     assert summary["runs"] == 3 and summary["failed"] == 0
     assert calls == [("HIG", 60.0, [None, None]), ("Adam→HIG", 60.0, [0.0, 1.0])]
     df = load_results(runs)
@@ -169,18 +169,33 @@ def test_examples_artifact_matches_the_run(tmp_path):
         assert np.allclose(x[0], g.sort_values("iteration")[["x1", "x2"]].iloc[-1].to_numpy(), rtol=1e-6)
 
 
-def test_reproduce_on_worker_processes_stores_what_the_serial_run_stores(tmp_path):
-    """``workers=2`` hands the same tasks to two worker processes: the same run keys, the same
-    curves (everything but wall time) and every run's examples written by the worker that ran it."""
+def _curves(root) -> pd.DataFrame:
+    """Every row of every run in ``root`` but its timings (wall and CPU time, ``t_*``, the file's
+    creation time), sorted by run and iteration."""
+    df = load_results(root)
+    cols = [c for c in df.columns if c not in ("wall_time", "cpu_time", "created") and not c.startswith("t_")]
+    return df[cols].sort_values(["run_key", "iteration"]).reset_index(drop=True)
+
+
+def test_reproduce_on_worker_processes_stores_what_the_serial_run_stores(tmp_path, monkeypatch, capsys):
+    """By default a reproduction runs on one worker process per core (two here): the same run keys
+    and, bit for bit, the same curves (every column but the timings) as ``workers=1`` (one at a time
+    in this process), for the quick recipe of Fig. 2a and tiny training runs; every run's examples
+    are written by the worker that ran it, and the plan says how the runs share the cores."""
+    from pgbench import scheduling
+
+    monkeypatch.setattr(scheduling, "cores", lambda: 2)
+    experiments = (*TINY, *select(["quadratic2d-trajectories"]))
     serial, pool = tmp_path / "serial", tmp_path / "pool"
-    reproduce("quick", results=serial, out=tmp_path / "r1", experiments=TINY)
-    s = reproduce("quick", results=pool, out=tmp_path / "r2", experiments=TINY, workers=2)
-    assert s["runs"] == 6 and s["failed"] == 0
-    a, b = load_results(serial), load_results(pool)
+    one = reproduce("quick", results=serial, out=tmp_path / "r1", experiments=experiments, workers=1, report=False)
+    assert "schedule: one run at a time in this process" in capsys.readouterr().out
+    s = reproduce("quick", results=pool, out=tmp_path / "r2", experiments=experiments, report=False)
+    said = capsys.readouterr().out
+    assert "schedule: 2 worker processes on 2 cores, 1 torch thread each: no run shares a core" in said
+    assert one["runs"] == s["runs"] == 12 and s["failed"] == 0
+    a, b = _curves(serial), _curves(pool)
     assert set(a["run_key"]) == set(b["run_key"]) and len(a) == len(b)
-    cols = ["run_key", "iteration", "loss", "x_error"]
-    pd.testing.assert_frame_equal(a[cols].sort_values(cols[:2]).reset_index(drop=True),
-                                  b[cols].sort_values(cols[:2]).reset_index(drop=True))
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
     keys = {p.name.split(".")[0] for p in pool.rglob("*.examples.npz")}
     assert keys == set(b["run_key"])
 
@@ -247,3 +262,16 @@ def test_a_recipe_solver_taken_over_by_a_newer_version_is_noted(tmp_path, monkey
     pgbench.load_plugin(str(plugin))
     ts, notes = tasks("quick", experiments=TINY[:1])
     assert [n for n in notes if "→" in n] == [f"solver gd → gd-v1 (plugin {plugin})"]
+
+
+def test_timed_runs_run_alone_unless_timed_beside(tmp_path, monkeypatch):
+    """reproduce hands run_sweep room for one run while a wall-time run runs (it runs alone; the rule
+    itself is tests/test_scheduling.py's), or the machine's cores with ``timed_beside``."""
+    import pgbench.reproduce as R
+
+    seen, real = [], R.run_sweep
+    monkeypatch.setattr(R, "run_sweep", lambda *a, **kw: seen.append(kw["cores"]) or real(*a, **kw))
+    reproduce("quick", results=tmp_path / "a", out=tmp_path / "r", experiments=TINY[:1], report=False, workers=1)
+    reproduce("quick", results=tmp_path / "b", out=tmp_path / "r", experiments=TINY[:1], report=False,
+              workers=1, timed_beside=True)
+    assert seen == [1, None]
