@@ -21,15 +21,7 @@ from __future__ import annotations
 
 import functools
 
-
-def join(be, a):
-    """(S, B, ...) as one batch (S·B, ...)."""
-    return be.xp.reshape(a, (a.shape[0] * a.shape[1],) + tuple(a.shape[2:]))
-
-
-def split(be, a, s: int, b: int):
-    """(S·B, ...) back to (S, B, ...)."""
-    return be.xp.reshape(a, (s, b) + tuple(a.shape[1:]))
+from .seed_batches import join, split
 
 
 def joined(be, f):

@@ -52,13 +52,12 @@ def distribution(d: Dimension):
     raise InvalidSettingError(f"TPE cannot sample a dimension of type {type(d).__name__}")
 
 
-def run_trials(protocol, method, run: Callable[[list], list]) -> list[list]:
+def run_trials(protocol, method, run: Callable[[list], list], score: Callable[[list], float]) -> list[list]:
     """``protocol.trials`` trials of ``method`` proposed by TPE, one after another: each trial's
-    validation tasks are handed to ``run`` (a sweep: tasks → outcomes), its score told to TPE.
+    validation tasks are handed to ``run`` (a sweep: tasks → outcomes), its ``score`` (the
+    protocol's validation score, :func:`pgbench.tune.score`) told to TPE.
     Returns the outcomes per trial (the trials' settings are their tasks'). An empty space: one
     trial, the defaults (as with the quasi-random sampler)."""
-    from .tune import score
-
     optuna = _optuna()
     space = method.resolved_space()
     dists = {name: distribution(space[name]) for name in sorted(space)}

@@ -307,7 +307,7 @@ def tune(
         from .tpe import run_trials
 
         sweep = lambda tasks: run_sweep(tasks, root, progress=progress, **sweep_options)  # noqa: E731
-        done = {m.label: run_trials(protocol, m, sweep) for m in methods}
+        done = {m.label: run_trials(protocol, m, sweep, score) for m in methods}
     else:
         flat = [task for m in methods for trial in planned[m.label] for task in trial]
         by_task = dict(zip(map(id, flat), run_sweep(flat, root, progress=progress, **sweep_options), strict=True))

@@ -44,7 +44,7 @@ def test_tpe_learns_from_the_scores_it_is_told(informed):
     def sweep(tasks):
         return [Outcome(t, "ok", "-", "", x_error=_distance(t.hyperparameters) if informed else 1.0) for t in tasks]
 
-    trials = tpe.run_trials(protocol, HB[0], sweep)
+    trials = tpe.run_trials(protocol, HB[0], sweep, tune.score)
     d = np.array([_distance(trial[0].task.hyperparameters) for trial in trials])
     assert len(d) == 60
     near = float(np.mean(d[30:] < 0.25))

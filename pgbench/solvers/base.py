@@ -336,7 +336,7 @@ class FeedbackScheme(TrainingScheme):
         examples; else ``be.vmap`` over the seeds."""
         if not self.feedback_per_example:
             return be.vmap(lambda *a: self.x_gradient(problem, be, *a))(x, y_target, x_true)
-        from ..seed_axis import join, split
+        from ..seed_batches import join, split
 
         s, b = x.shape[:2]
         g, loss = self.x_gradient(problem, be, *(join(be, a) for a in (x, y_target, x_true)))
