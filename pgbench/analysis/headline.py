@@ -18,7 +18,8 @@ The verdict and its per-seed agreement ``k/n`` follow the one rule of
 
 Curves are the running averages of the paper's figures (training-batch x error); ratios are
 "baseline / PG" of those. The HIG claims compare the final held-out loss (the HIG paper's metric)
-at equal wall time, per seed.
+at equal time, per seed: on the runs' budget clock (CPU seconds at quick scale, wall seconds at
+paper scale; :mod:`pgbench.clocks`).
 """
 
 from __future__ import annotations
@@ -69,7 +70,10 @@ _RATIO = "{a} / {b} running-average x error at iteration {it}, per seed"
 _MATCH = "first iteration at which {b}'s running average is at or below {a}'s at {it}, per seed (never: inf)"
 _ORDERS = "'orders of magnitude' read off a log plot: ×3, qualitatively ×10"
 _TIME = "seconds per training iteration of each method (the paper's range over methods) on this store's device"
-_HIG = "final held-out loss of {w} below {o} at equal wall time, per seed"
+_HIG = (
+    "final held-out loss of {w} below {o} at equal time (the runs' budget clock: CPU seconds at quick scale, "
+    "wall seconds at paper scale), per seed"
+)
 _HIG_CHECKS = (
     "pgbench reproduce --scale quick --only hig --seeds 0,1,2 --backend torch --results results/paper-cpu/runs "
     "--no-report"
