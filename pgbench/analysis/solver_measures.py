@@ -103,16 +103,26 @@ def final_below(winner: str, others: tuple[str, ...]):
     return measure
 
 
+def _fits_and_network(df, network: str, solver: str):
+    """``solver``'s iterative fits per seed and ``network``'s usable training rows (one device)
+    with held-out evaluations, or None when either is missing."""
+    fits = _iterative(df, solver)
+    d = usable(df)
+    d = _first_device(d[(d["label"] == network) & (d["kind"] == "training")]) if not d.empty else d
+    if not fits or d.empty or "eval_x_error" not in d:
+        return None
+    return fits, d
+
+
 def held_out_below(network: str, solver: str):
     """Per seed: ``network``'s last held-out x error (``eval_x_error``; a diverged run: inf) below
     the final x error of ``solver``'s iterative run on that seed's held-out batch."""
 
     def measure(df, paper_point):
-        fits = _iterative(df, solver)
-        d = usable(df)
-        d = _first_device(d[(d["label"] == network) & (d["kind"] == "training")]) if not d.empty else d
-        if not fits or d.empty or "eval_x_error" not in d:
+        found = _fits_and_network(df, network, solver)
+        if found is None:
             return None
+        fits, d = found
         nets: dict[int, float] = {}
         keys = [k for k, _, _ in fits.values()]
         for key, r in d.groupby("run_key", sort=True):
@@ -183,11 +193,10 @@ def iterations_to_network(solver: str, network: str, iteration: int):
     when the network's runs reach ``iteration``."""
 
     def measure(df, paper_point):
-        fits = _iterative(df, solver)
-        d = usable(df)
-        d = _first_device(d[(d["label"] == network) & (d["kind"] == "training")]) if not d.empty else d
-        if not fits or d.empty or "eval_x_error" not in d:
+        found = _fits_and_network(df, network, solver)
+        if found is None:
             return None
+        fits, d = found
         reach = int(d.groupby("run_key")["iteration"].max().min())
         it = iteration if paper_point else min(iteration, reach)
         if it > reach:
